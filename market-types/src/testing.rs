@@ -36,6 +36,14 @@ fn unreachable_arb<T>() -> T {
     panic!("generators must succeed on empty input")
 }
 
+/// `n` bytes from the input, zero-filled once the input runs out.
+fn fill(u: &mut Unstructured<'_>, n: usize) -> Result<Vec<u8>> {
+    let available = u.len().min(n);
+    let mut out = u.bytes(available)?.to_vec();
+    out.resize(n, 0);
+    Ok(out)
+}
+
 macro_rules! arb_via_arbitrary {
     ($($t:ty),*) => { $( impl Arb for $t { fn arb(u: &mut Unstructured<'_>) -> Result<Self> { u.arbitrary() } } )* };
 }
@@ -51,7 +59,7 @@ impl Arb for String {
 impl Arb for Bytes {
     fn arb(u: &mut Unstructured<'_>) -> Result<Self> {
         let len = u.int_in_range(0..=64)?;
-        Ok(Bytes(u.bytes(len)?.to_vec()))
+        Ok(Bytes(fill(u, len)?))
     }
 }
 
@@ -71,12 +79,12 @@ impl Arb for Address {
     fn arb(u: &mut Unstructured<'_>) -> Result<Self> {
         let addr = match u.int_in_range(0..=4)? {
             0 => Ok(Address::new_id(u.int_in_range(0..=i64::MAX as u64)?)),
-            1 => Address::from_bytes(&[&[1u8][..], u.bytes(20)?].concat()),
-            2 => Address::from_bytes(&[&[2u8][..], u.bytes(20)?].concat()),
-            3 => Address::from_bytes(&[&[3u8][..], u.bytes(48)?].concat()),
+            1 => Address::from_bytes(&[&[1u8][..], &fill(u, 20)?[..]].concat()),
+            2 => Address::from_bytes(&[&[2u8][..], &fill(u, 20)?[..]].concat()),
+            3 => Address::from_bytes(&[&[3u8][..], &fill(u, 48)?[..]].concat()),
             _ => {
                 let len = u.int_in_range(0..=54)?;
-                Address::new_delegated(u.int_in_range(0..=1 << 40)?, u.bytes(len)?)
+                Address::new_delegated(u.int_in_range(0..=1 << 40)?, &fill(u, len)?)
             }
         };
         Ok(addr.unwrap_or_else(|_| Address::new_id(0)))
@@ -103,7 +111,7 @@ impl Arb for Signature {
             SigType::Bls => 96,
             _ => 65,
         };
-        Ok(Signature::new(t, u.bytes(len)?.to_vec()))
+        Ok(Signature::new(t, fill(u, len)?))
     }
 }
 
@@ -120,7 +128,7 @@ impl Arb for DealLabel {
 impl Arb for PeerId {
     fn arb(u: &mut Unstructured<'_>) -> Result<Self> {
         let len = u.int_in_range(0..=40)?;
-        Ok(PeerId(u.bytes(len)?.to_vec()))
+        Ok(PeerId(fill(u, len)?))
     }
 }
 

@@ -203,7 +203,9 @@ impl<T: Decode> Decode for Vec<T> {
             return Ok(Vec::new());
         }
         let n = d.array(MAX_ARRAY_LEN)?;
-        let mut out = Vec::with_capacity(n);
+        // Reserve for a few elements only: the count is a claim of the input, and the
+        // elements may be much larger in memory than on the wire. Growth follows real data.
+        let mut out = Vec::with_capacity(n.min(16));
         for _ in 0..n {
             out.push(T::decode(d)?);
         }
