@@ -123,10 +123,7 @@ mod tests {
         assert!(from_slice::<BigInt>(&[0x42, 0x02, 0x01]).is_err());
         let mut long = vec![0x58, 129, 0];
         long.extend(std::iter::repeat_n(1u8, 128));
-        assert!(matches!(
-            from_slice::<BigInt>(&long),
-            Err(DecodeError::TooLong { .. })
-        ));
+        assert!(matches!(from_slice::<BigInt>(&long), Err(DecodeError::TooLong { .. })));
     }
 
     #[test]

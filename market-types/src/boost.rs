@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use cid::Cid;
 
 use crate::bytes::{Bytes, Uuid};
+use crate::cbor_map;
 use crate::chain::{ClientDealProposal, DealProposal};
 use crate::json::{self, JsonError, Value};
 use crate::signature::Signature;
 use crate::units::DealId;
-use crate::cbor_map;
 
 pub const DEAL_PROTOCOL_V121: &str = "/fil/storage/mk/1.2.1";
 pub const DEAL_PROTOCOL_V120: &str = "/fil/storage/mk/1.2.0";
@@ -88,7 +88,11 @@ impl HttpRequest {
                     .map(|(k, v)| json::string_of(v, "a header value").map(|v| (k, v)))
                     .collect::<Result<_, _>>()?,
             ),
-            other => return Err(JsonError(format!("HttpRequest.Headers: expected an object, got {other}"))),
+            other => {
+                return Err(JsonError(format!(
+                    "HttpRequest.Headers: expected an object, got {other}"
+                )));
+            }
         };
         Ok(HttpRequest { url, headers })
     }
@@ -226,7 +230,10 @@ mod tests {
         );
         let with = HttpRequest {
             url: "http://h/x?a=1&b=<2>".into(),
-            headers: Some(BTreeMap::from([("b".into(), "2".into()), ("Authorization".into(), "Basic x".into())])),
+            headers: Some(BTreeMap::from([
+                ("b".into(), "2".into()),
+                ("Authorization".into(), "Basic x".into()),
+            ])),
         };
         assert_eq!(
             String::from_utf8(with.to_go_json()).expect("utf8"),

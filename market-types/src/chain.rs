@@ -726,7 +726,10 @@ impl TipSet {
         let first = blocks.first().ok_or("a tipset needs at least one block")?;
         for b in &blocks[1..] {
             if b.height != first.height {
-                return Err(format!("blocks at heights {} and {} in one tipset", first.height, b.height));
+                return Err(format!(
+                    "blocks at heights {} and {} in one tipset",
+                    first.height, b.height
+                ));
             }
             if b.parents != first.parents {
                 return Err("blocks with different parents in one tipset".into());

@@ -225,8 +225,8 @@ pub fn all_selector() -> RawCbor {
 }
 
 const ALL_SELECTOR_CBOR: [u8; 26] = [
-    0xa1, 0x61, 0x52, 0xa2, 0x61, 0x6c, 0xa1, 0x64, 0x6e, 0x6f, 0x6e, 0x65, 0xa0, 0x62, 0x3a, 0x3e, 0xa1,
-    0x61, 0x61, 0xa1, 0x61, 0x3e, 0xa1, 0x61, 0x40, 0xa0,
+    0xa1, 0x61, 0x52, 0xa2, 0x61, 0x6c, 0xa1, 0x64, 0x6e, 0x6f, 0x6e, 0x65, 0xa0, 0x62, 0x3a, 0x3e, 0xa1, 0x61, 0x61,
+    0xa1, 0x61, 0x3e, 0xa1, 0x61, 0x40, 0xa0,
 ];
 
 #[cfg(test)]
@@ -237,17 +237,13 @@ mod tests {
     fn all_selector_round_trips_through_dag_json() {
         let sel = all_selector();
         let json = sel.to_json();
-        assert_eq!(
-            json.to_string(),
-            r#"{"R":{"l":{"none":{}},":>":{"a":{">":{"@":{}}}}}}"#
-        );
+        assert_eq!(json.to_string(), r#"{"R":{"l":{"none":{}},":>":{"a":{">":{"@":{}}}}}}"#);
         assert_eq!(RawCbor::from_json(json), Ok(sel));
     }
 
     #[test]
     fn links_and_bytes_use_dag_json_forms() {
-        let v: Value = serde_json::from_str(r#"{"a":{"/":"bafkqaaa"},"b":{"/":{"bytes":"AQI"}}}"#)
-            .expect("json");
+        let v: Value = serde_json::from_str(r#"{"a":{"/":"bafkqaaa"},"b":{"/":{"bytes":"AQI"}}}"#).expect("json");
         let raw = RawCbor::from_json(v.clone()).expect("dag-json");
         assert_eq!(raw.to_json(), v);
     }

@@ -176,8 +176,7 @@ impl LotusJson for Cid {
             other => return Err(JsonError::expected(r#"a cid object {"/": "..."}"#, &other)),
         };
         let s = string_of(m.remove("/").unwrap_or(Value::Null), "a cid string under \"/\"")?;
-        s.parse()
-            .map_err(|e| JsonError(format!("invalid cid {s:?}: {e}")))
+        s.parse().map_err(|e| JsonError(format!("invalid cid {s:?}: {e}")))
     }
 }
 

@@ -100,7 +100,10 @@ mod tests {
             (DealLabel::String(String::new()), &[0x60]),
             (DealLabel::Bytes(vec![]), &[0x40]),
             (DealLabel::String("deadbeef".into()), b"\x68deadbeef"),
-            (DealLabel::Bytes(vec![0xde, 0xad, 0xbe, 0xef]), &[0x44, 0xde, 0xad, 0xbe, 0xef]),
+            (
+                DealLabel::Bytes(vec![0xde, 0xad, 0xbe, 0xef]),
+                &[0x44, 0xde, 0xad, 0xbe, 0xef],
+            ),
         ];
         for (label, bytes) in cases {
             assert_eq!(to_vec(&label), bytes);

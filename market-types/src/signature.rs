@@ -118,7 +118,10 @@ mod tests {
     fn json_matches_lotus() {
         let s = Signature::new(SigType::Bls, b"byte array".to_vec());
         assert_eq!(json::to_string(&s), r#"{"Type":2,"Data":"Ynl0ZSBhcnJheQ=="}"#);
-        assert_eq!(json::from_str::<Signature>(r#"{"Type":2,"Data":"Ynl0ZSBhcnJheQ=="}"#), Ok(s));
+        assert_eq!(
+            json::from_str::<Signature>(r#"{"Type":2,"Data":"Ynl0ZSBhcnJheQ=="}"#),
+            Ok(s)
+        );
         assert!(json::from_str::<Signature>(r#"{"Type":9,"Data":""}"#).is_err());
     }
 }

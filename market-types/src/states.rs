@@ -288,9 +288,18 @@ mod tests {
     fn numbers_and_names_follow_go() {
         assert_eq!(StorageDealStatus::ALL.len(), 31);
         assert_eq!(StorageDealStatus::Active.code(), 7);
-        assert_eq!(StorageDealStatus::AwaitingPreCommit.name(), "StorageDealAwaitingPreCommit");
-        assert_eq!(StorageDealStatus::parse("WaitingForData"), Some(StorageDealStatus::WaitingForData));
-        assert_eq!(StorageDealStatus::parse("StorageDealActive"), Some(StorageDealStatus::Active));
+        assert_eq!(
+            StorageDealStatus::AwaitingPreCommit.name(),
+            "StorageDealAwaitingPreCommit"
+        );
+        assert_eq!(
+            StorageDealStatus::parse("WaitingForData"),
+            Some(StorageDealStatus::WaitingForData)
+        );
+        assert_eq!(
+            StorageDealStatus::parse("StorageDealActive"),
+            Some(StorageDealStatus::Active)
+        );
         assert_eq!(StorageDealStatus::parse("18"), Some(StorageDealStatus::WaitingForData));
         assert_eq!(StorageDealStatus::parse("nonsense"), None);
         for (i, s) in StorageDealStatus::ALL.iter().enumerate() {
@@ -307,6 +316,9 @@ mod tests {
     #[test]
     fn unknown_numbers_are_refused() {
         assert!(crate::cbor::from_slice::<StorageDealStatus>(&[0x18, 31]).is_err());
-        assert_eq!(crate::cbor::from_slice::<StorageDealStatus>(&[0x07]), Ok(StorageDealStatus::Active));
+        assert_eq!(
+            crate::cbor::from_slice::<StorageDealStatus>(&[0x07]),
+            Ok(StorageDealStatus::Active)
+        );
     }
 }

@@ -70,7 +70,8 @@ impl Arb for Cid {
         Ok(match u.int_in_range(0..=2)? {
             0 => Cid::new_v1(codec, Code::Blake2b256.digest(&seed)),
             1 => Cid::new_v1(codec, Code::Sha2_256.digest(&seed)),
-            _ => Cid::new_v0(Code::Sha2_256.digest(&seed)).unwrap_or_else(|_| Cid::new_v1(0x55, Code::Sha2_256.digest(&seed))),
+            _ => Cid::new_v0(Code::Sha2_256.digest(&seed))
+                .unwrap_or_else(|_| Cid::new_v1(0x55, Code::Sha2_256.digest(&seed))),
         })
     }
 }
@@ -176,7 +177,9 @@ impl Arb for TipSetKey {
 impl Arb for TipSetJson {
     fn arb(u: &mut Unstructured<'_>) -> Result<Self> {
         let block = BlockHeader::arb(u)?;
-        Ok(TipSetJson(TipSet::new(vec![block]).unwrap_or_else(|e| panic!("one block is a tipset: {e}"))))
+        Ok(TipSetJson(
+            TipSet::new(vec![block]).unwrap_or_else(|e| panic!("one block is a tipset: {e}")),
+        ))
     }
 }
 
@@ -201,7 +204,11 @@ impl Arb for RawCbor {
 
 /// A random dag-cbor item with canonical map key order.
 fn arb_item(u: &mut Unstructured<'_>, e: &mut Encoder, depth: u32) -> Result<()> {
-    let kind = if depth >= 3 { u.int_in_range(0..=4)? } else { u.int_in_range(0..=6)? };
+    let kind = if depth >= 3 {
+        u.int_in_range(0..=4)?
+    } else {
+        u.int_in_range(0..=6)?
+    };
     match kind {
         0 => e.u64(u.arbitrary()?),
         1 => e.i64(u.arbitrary()?),
@@ -218,7 +225,13 @@ fn arb_item(u: &mut Unstructured<'_>, e: &mut Encoder, depth: u32) -> Result<()>
         _ => {
             let n = u.int_in_range(0..=3)?;
             let mut keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
-            keys.sort_by(|a, b| if crate::cbor::key_before(a, b) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
+            keys.sort_by(|a, b| {
+                if crate::cbor::key_before(a, b) {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            });
             e.map(keys.len());
             for k in keys {
                 e.text(&k);
@@ -250,8 +263,11 @@ impl<A: Arb, B: Arb> Arb for (A, B) {
 
 // ---------------------------------------------------------------- Go-style wire variants
 
-/// The entries of an encoded map: (raw key text, raw value item).
-pub fn map_entries(bytes: &[u8]) -> std::result::Result<Vec<(Vec<u8>, Vec<u8>)>, DecodeError> {
+/// One map entry: the raw key text and the raw value item.
+pub type MapEntry = (Vec<u8>, Vec<u8>);
+
+/// The entries of an encoded map.
+pub fn map_entries(bytes: &[u8]) -> std::result::Result<Vec<MapEntry>, DecodeError> {
     let mut d = Decoder::new(bytes);
     let n = d.map(u64::MAX)?;
     let mut out = Vec::with_capacity(n);
@@ -265,7 +281,7 @@ pub fn map_entries(bytes: &[u8]) -> std::result::Result<Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Re-encode map entries in the given order.
-pub fn encode_map_entries(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+pub fn encode_map_entries(entries: &[MapEntry]) -> Vec<u8> {
     let mut e = Encoder::new();
     e.map(entries.len());
     for (k, v) in entries {
@@ -310,4 +326,51 @@ pub fn assert_roundtrip<T: Encode + Decode + PartialEq + std::fmt::Debug>(v: &T)
         .unwrap_or_else(|e| panic!("decoding our own encoding of {v:?} failed: {e}\nbytes: {bytes:02x?}"));
     assert_eq!(&back, v, "value changed through CBOR");
     assert_eq!(crate::cbor::to_vec(&back), bytes, "re-encoding changed the bytes");
+}
+
+// ---------------------------------------------------------------- registry of wire types
+
+/// One wire type, type-erased for fuzzing and resource tests.
+#[derive(Debug, Clone, Copy)]
+pub struct WireType {
+    pub name: &'static str,
+    /// Decode the whole input as this type.
+    pub decode: fn(&[u8]) -> std::result::Result<(), DecodeError>,
+    /// The encoding of a value generated from a seed.
+    pub sample: fn(&[u8]) -> Vec<u8>,
+}
+
+fn decode_as<T: Decode>(input: &[u8]) -> std::result::Result<(), DecodeError> {
+    crate::cbor::from_slice::<T>(input).map(drop)
+}
+
+fn sample_of<T: Arb + Encode>(seed: &[u8]) -> Vec<u8> {
+    crate::cbor::to_vec(&generate::<T>(seed))
+}
+
+macro_rules! registry {
+    ($($t:ty),* $(,)?) => {
+        /// Every type that crosses a libp2p or chain wire.
+        pub const WIRE_TYPES: &[WireType] = &[
+            $( WireType { name: stringify!($t), decode: decode_as::<$t>, sample: sample_of::<$t> }, )*
+        ];
+    };
+}
+
+use crate::{boost, chain, datatransfer, retrieval, storage};
+
+registry! {
+    chain::DealProposal, chain::ClientDealProposal, chain::MarketDeal, chain::PublishStorageDealsParams,
+    chain::PublishStorageDealsReturn, chain::WithdrawBalanceParams, chain::SettleDealPaymentsParams,
+    chain::ChangePeerIdParams, chain::ChangeMultiaddrsParams, chain::Message, chain::SignedMessage,
+    chain::MessageReceipt, chain::SignedVoucher, chain::BlockHeader, chain::SectorPreCommitOnChainInfo,
+    storage::AskRequest, storage::AskRequestV0, storage::AskResponse, storage::AskResponseV0,
+    storage::Proposal, storage::ProposalV0, storage::SignedResponse, storage::SignedResponseV0,
+    storage::DealStatusRequest, storage::DealStatusRequestV0, storage::DealStatusResponse,
+    storage::DealStatusResponseV0, boost::DealParams, boost::DealParamsV120, boost::DealResponse,
+    boost::DealStatusRequest, boost::DealStatusResponse, boost::TransportsQueryResponse,
+    retrieval::Query, retrieval::QueryV0, retrieval::QueryResponse, retrieval::QueryResponseV0,
+    retrieval::RetrievalDealProposal, retrieval::RetrievalDealProposalV0, retrieval::RetrievalDealResponse,
+    retrieval::RetrievalDealResponseV0, retrieval::RetrievalDealPayment, retrieval::RetrievalDealPaymentV0,
+    datatransfer::TransferMessage, datatransfer::StorageDataTransferVoucher,
 }

@@ -103,7 +103,11 @@ pub fn format_fil_unitless(amount: &TokenAmount) -> String {
 /// Print like lotus `types.FIL.Short()`: three decimals with a unit prefix ("10 mFIL").
 pub fn format_fil_short(amount: &TokenAmount) -> String {
     let atto = amount.atto();
-    let abs = if atto.sign() == Sign::Minus { -atto.clone() } else { atto.clone() };
+    let abs = if atto.sign() == Sign::Minus {
+        -atto.clone()
+    } else {
+        atto.clone()
+    };
     let mut unit = BigInt::from(1u64);
     let mut prefix = "";
     let mut found = false;
@@ -160,9 +164,7 @@ fn fixed_point(value: &BigInt, unit: &BigInt, digits: u32) -> String {
 /// binary multipliers whatever the spelling ("512b", "512M", "8MiB", "32GiB", "1.5 GiB").
 pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     let t = s.trim();
-    let number_len = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let number_len = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (number, suffix) = t.split_at(number_len);
     let suffix = suffix.trim_start().to_ascii_lowercase();
     let suffix = suffix.strip_suffix('b').unwrap_or(&suffix);
@@ -184,9 +186,7 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     if int_part.is_empty() || !frac_part.chars().all(|c| c.is_ascii_digit()) {
         return Err(UnitError(format!("invalid size {s:?}: no number")));
     }
-    let whole: u128 = int_part
-        .parse()
-        .map_err(|_| UnitError(format!("invalid size {s:?}")))?;
+    let whole: u128 = int_part.parse().map_err(|_| UnitError(format!("invalid size {s:?}")))?;
     let frac_digits = frac_part.len().min(18) as u32;
     let frac: u128 = if frac_digits == 0 {
         0
@@ -240,7 +240,10 @@ pub struct UnpaddedPieceSize(pub u64);
 impl PaddedPieceSize {
     pub fn validate(self) -> Result<(), UnitError> {
         if self.0 < 128 {
-            return Err(UnitError(format!("padded piece size {} is below the minimum of 128", self.0)));
+            return Err(UnitError(format!(
+                "padded piece size {} is below the minimum of 128",
+                self.0
+            )));
         }
         if !self.0.is_power_of_two() {
             return Err(UnitError(format!("padded piece size {} is not a power of two", self.0)));
@@ -256,7 +259,10 @@ impl PaddedPieceSize {
 impl UnpaddedPieceSize {
     pub fn validate(self) -> Result<(), UnitError> {
         if self.0 < 127 {
-            return Err(UnitError(format!("unpadded piece size {} is below the minimum of 127", self.0)));
+            return Err(UnitError(format!(
+                "unpadded piece size {} is below the minimum of 127",
+                self.0
+            )));
         }
         if !(self.0 + self.0 / 127).is_power_of_two() {
             return Err(UnitError(format!(
@@ -316,7 +322,11 @@ transparent_u64!(UnpaddedPieceSize);
 
 /// Parse a Go `time.Duration` string ("1h0m0s", "30s", "1.5h", "300ms", "0").
 pub fn parse_go_duration(s: &str) -> Result<Duration, UnitError> {
-    let bad = || UnitError(format!("invalid duration {s:?}: use Go syntax such as 1h0m0s, 30s or 336h"));
+    let bad = || {
+        UnitError(format!(
+            "invalid duration {s:?}: use Go syntax such as 1h0m0s, 30s or 336h"
+        ))
+    };
     let t = s.trim();
     if t == "0" {
         return Ok(Duration::ZERO);
@@ -328,9 +338,7 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, UnitError> {
     let mut total: u128 = 0;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         if num_len == 0 {
             return Err(bad());
         }
@@ -352,7 +360,11 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, UnitError> {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(bad());
         }
-        let whole: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| bad())? };
+        let whole: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| bad())?
+        };
         let frac_digits = frac_part.len().min(18) as u32;
         let frac: u128 = if frac_digits == 0 {
             0
@@ -506,14 +518,34 @@ mod tests {
         assert!(PaddedPieceSize(64).validate().is_err());
         assert!(UnpaddedPieceSize(2032).validate().is_ok());
         assert!(UnpaddedPieceSize(2048).validate().is_err());
-        for (payload, want) in [(0, 127), (127, 127), (128, 254), (254, 254), (255, 508), (4064, 4064), (4065, 8128)] {
-            assert_eq!(UnpaddedPieceSize::for_payload(payload), UnpaddedPieceSize(want), "{payload}");
+        for (payload, want) in [
+            (0, 127),
+            (127, 127),
+            (128, 254),
+            (254, 254),
+            (255, 508),
+            (4064, 4064),
+            (4065, 8128),
+        ] {
+            assert_eq!(
+                UnpaddedPieceSize::for_payload(payload),
+                UnpaddedPieceSize(want),
+                "{payload}"
+            );
         }
     }
 
     #[test]
     fn go_durations() {
-        for (s, secs) in [("1h0m0s", 3600), ("24h", 86400), ("336h0m0s", 1_209_600), ("30s", 30), ("1m", 60), ("0", 0), ("0s", 0)] {
+        for (s, secs) in [
+            ("1h0m0s", 3600),
+            ("24h", 86400),
+            ("336h0m0s", 1_209_600),
+            ("30s", 30),
+            ("1m", 60),
+            ("0", 0),
+            ("0s", 0),
+        ] {
             assert_eq!(parse_go_duration(s), Ok(Duration::from_secs(secs)), "{s}");
         }
         assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));

@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use market_types::cbor::{self, Decode};
-use market_types::{boost, chain, datatransfer, retrieval, storage};
+use market_types::testing;
 use proptest::prelude::*;
 
 struct Counting;
@@ -61,31 +61,19 @@ fn bounded<T: Decode>(input: &[u8]) {
     );
 }
 
-macro_rules! all_types {
-    ($f:ident, $input:expr) => {{
-        let input: &[u8] = $input;
-        $f::<chain::PublishStorageDealsParams>(input);
-        $f::<chain::PublishStorageDealsReturn>(input);
-        $f::<chain::ClientDealProposal>(input);
-        $f::<chain::SignedMessage>(input);
-        $f::<chain::SignedVoucher>(input);
-        $f::<chain::BlockHeader>(input);
-        $f::<chain::MinerInfo>(input);
-        $f::<chain::ChangeMultiaddrsParams>(input);
-        $f::<storage::Proposal>(input);
-        $f::<storage::ProposalV0>(input);
-        $f::<storage::AskResponse>(input);
-        $f::<storage::DealStatusResponse>(input);
-        $f::<boost::DealParams>(input);
-        $f::<boost::DealStatusResponse>(input);
-        $f::<boost::TransportsQueryResponse>(input);
-        $f::<retrieval::QueryResponse>(input);
-        $f::<retrieval::RetrievalDealProposal>(input);
-        $f::<retrieval::RetrievalDealPayment>(input);
-        $f::<datatransfer::TransferMessage>(input);
-        $f::<Vec<market_types::Cid>>(input);
-        $f::<Vec<market_types::Address>>(input);
-    }};
+/// Every wire type, plus arrays of the smallest large-in-memory items.
+fn all_types(input: &[u8]) {
+    for t in testing::WIRE_TYPES {
+        let peak = peak_while(|| (t.decode)(input));
+        assert!(
+            peak <= input.len() * PER_INPUT_BYTE + CONSTANT,
+            "{}: {peak} bytes allocated for a {}-byte input",
+            t.name,
+            input.len()
+        );
+    }
+    bounded::<Vec<market_types::Cid>>(input);
+    bounded::<Vec<market_types::Address>>(input);
 }
 
 #[test]
@@ -111,7 +99,7 @@ fn hostile_length_claims_allocate_nothing_big() {
         &[0x82, 0x99, 0x1f, 0xff, 0x00, 0x40],       // PSD return claiming 8191 IDs
     ];
     for input in claims {
-        all_types!(bounded, input);
+        all_types(input);
     }
 }
 
@@ -120,7 +108,7 @@ fn many_small_elements_stay_linear() {
     // 8000 one-byte elements: the largest legitimate array of tiny items.
     let mut input = vec![0x99, 0x1f, 0x40];
     input.extend(std::iter::repeat_n(0x00, 8000));
-    all_types!(bounded, &input);
+    all_types(&input);
     // 2000 identity CIDs of 8 bytes each.
     let mut cids = vec![0x99, 0x07, 0xd0];
     for _ in 0..2000 {
@@ -133,6 +121,6 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn arbitrary_inputs_stay_within_the_bound(input in prop::collection::vec(any::<u8>(), 0..256)) {
-        all_types!(bounded, &input);
+        all_types(&input);
     }
 }

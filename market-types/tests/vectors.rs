@@ -58,22 +58,102 @@ fn id_addresses() {
 #[test]
 fn key_and_actor_addresses() {
     let cases: [(u8, &str, &str, &str); 16] = [
-        (1, "049402fac37e6432a416a3a0ca5426b5185ab3b24f6134efa25ce487c82d2e4e13bf452511e0d2245421f8613bc10d72fa216666a96c3bc13920d3ff233fd0bc05", "01ea0f0ea039b291a0f08fd179e0556a8c3277c0d3", "f15ihq5ibzwki2b4ep2f46avlkrqzhpqgtga7pdrq"),
-        (1, "047687b910379bf28cbe3aea674b12000c6b7dba46ffc05f6c94fe2a22bbcc2602ff7f5c76f21ca55d36959152b0e1e887917c393576eef093f61ebd3ad06f7fda", "01d1500504e4d1ac3e89ac891a4502586fabd9b417", "f12fiakbhe2gwd5cnmrenekasyn6v5tnaxaqizq6a"),
-        (1, "04defdd01001efb86e01ded5ce34f847a73a14819ee641bcb60bb92993596f05dc2d605f2985f8d125812dac4163a396349b23c11cc2ff359de54be287ea62319b", "01b06e7a6f0f551de261fe3a6fe182b422ee0bc6b6", "f1wbxhu3ypkuo6eyp6hjx6davuelxaxrvwb2kuwva"),
-        (1, "0403ed12c814b6b10d2ee09d95b4688db2d180d0a9a37a6b6a7db63d29811ee9730479d8ef9139e91249cabd393291cfe5d277ba76de45e3e085a37681bf3645d2", "01bcec07c05e69f92468e2b3e3bf77c874f2c5da8c", "f1xtwapqc6nh4si2hcwpr3656iotzmlwumogqbuaa"),
-        (1, "04f796819a8e271631af7c189797b545d60225936147e6010e6562b3ce9efe8b10144161a91ed0b4ec890800253fa6fc20ac90fbf1fbf27130a4ecc3e403b70576", "01b882619d46558f3d9e316d11b48dcf211327026a", "f1xcbgdhkgkwht3hrrnui3jdopeejsoatkzmoltqy"),
-        (1, "0442832bf87cce9ea345b90350de7d3495859ca449059c5e88dde74285dffb9ec01ebabc5fc86268cfeaeba7ae05bfb8d68eb75a5268782cf86fc8702bef8a1fe0", "01fd1d0f4dfcd7e99afcb99a8326b7dc459d32c628", "f17uoq6tp427uzv7fztkbsnn64iwotfrristwpryy"),
-        (2, "76128190cdf068d1418044acc03e0b6781970d60", "02e54dea4f9bc5b47d261819826d5e1fbf8bc5503b", "f24vg6ut43yw2h2jqydgbg2xq7x6f4kub3bg6as6i"),
-        (2, "2cafb8e2e06bba98ea657c5cf5f42023aa23e88e", "02eb58bd08a15a6ade19d0989674148fa95a8157c6", "f25nml2cfbljvn4goqtclhifepvfnicv6g7mfmmvq"),
-        (2, "022c9e0ea29d8f40c56abec35c8d587da0a64c18", "026d21137eb4c4814269e894d296cf6500e43cd714", "f2nuqrg7vuysaue2pistjjnt3fadsdzvyuatqtfei"),
-        (2, "dfec030e204f0f59d80f1d5ee91dfd066d7f63bd", "02e0c7c75f82d55e5ed55db28033630df4274a984f", "f24dd4ox4c2vpf5vk5wkadgyyn6qtuvgcpxxon64a"),
-        (2, "3d3a89e8ddab547832716c6d468c3560c9f47fd8", "02316b4c1ff5d4afb7826ceab5bb0f2c3e0f364053", "f2gfvuyh7v2sx3patm5k23wdzmhyhtmqctasbr23y"),
-        (3, "ad58df696e2d4e91ea86c881e938ba4ea81b395e12797b84b9cf314b9546705e839c7a99d606b247ddb4f9ac7a3414dd", "03ad58df696e2d4e91ea86c881e938ba4ea81b395e12797b84b9cf314b9546705e839c7a99d606b247ddb4f9ac7a3414dd", "f3vvmn62lofvhjd2ugzca6sof2j2ubwok6cj4xxbfzz4yuxfkgobpihhd2thlanmsh3w2ptld2gqkn2jvlss4a"),
-        (3, "b3294f0a2e29e0c66ebc235d2fedca5697bf784af605c75af608e6a63d5cd38ea85ca8989e0efde9188b382f9372460d", "03b3294f0a2e29e0c66ebc235d2fedca5697bf784af605c75af608e6a63d5cd38ea85ca8989e0efde9188b382f9372460d", "f3wmuu6crofhqmm3v4enos73okk2l366ck6yc4owxwbdtkmpk42ohkqxfitcpa57pjdcftql4tojda2poeruwa"),
-        (3, "96a1a3e4ea7a14d49985e661b22401d44fed402d1d0925b243c923589c0fbc7e32cd04e29ed78d15d37d3aaa3fe6da33", "0396a1a3e4ea7a14d49985e661b22401d44fed402d1d0925b243c923589c0fbc7e32cd04e29ed78d15d37d3aaa3fe6da33", "f3s2q2hzhkpiknjgmf4zq3ejab2rh62qbndueslmsdzervrhapxr7dftie4kpnpdiv2n6tvkr743ndhrsw6d3a"),
-        (3, "86b454258c589475f7d16f5aac018a79f6c1169d20fc33921dd8b5ce1cac6c348f90a3603624f6aeb91b64518c2e8095", "0386b454258c589475f7d16f5aac018a79f6c1169d20fc33921dd8b5ce1cac6c348f90a3603624f6aeb91b64518c2e8095", "f3q22fijmmlckhl56rn5nkyamkph3mcfu5ed6dheq53c244hfmnq2i7efdma3cj5voxenwiummf2ajlsbxc65a"),
-        (3, "a7726b038022f75a384617585360cee629070a2d9d28712965e5f26ecc40858382803724ed34f2720336f09db631f074", "03a7726b038022f75a384617585360cee629070a2d9d28712965e5f26ecc40858382803724ed34f2720336f09db631f074", "f3u5zgwa4ael3vuocgc5mfgygo4yuqocrntuuhcklf4xzg5tcaqwbyfabxetwtj4tsam3pbhnwghyhijr5mixa"),
+        (
+            1,
+            "049402fac37e6432a416a3a0ca5426b5185ab3b24f6134efa25ce487c82d2e4e13bf452511e0d2245421f8613bc10d72fa216666a96c3bc13920d3ff233fd0bc05",
+            "01ea0f0ea039b291a0f08fd179e0556a8c3277c0d3",
+            "f15ihq5ibzwki2b4ep2f46avlkrqzhpqgtga7pdrq",
+        ),
+        (
+            1,
+            "047687b910379bf28cbe3aea674b12000c6b7dba46ffc05f6c94fe2a22bbcc2602ff7f5c76f21ca55d36959152b0e1e887917c393576eef093f61ebd3ad06f7fda",
+            "01d1500504e4d1ac3e89ac891a4502586fabd9b417",
+            "f12fiakbhe2gwd5cnmrenekasyn6v5tnaxaqizq6a",
+        ),
+        (
+            1,
+            "04defdd01001efb86e01ded5ce34f847a73a14819ee641bcb60bb92993596f05dc2d605f2985f8d125812dac4163a396349b23c11cc2ff359de54be287ea62319b",
+            "01b06e7a6f0f551de261fe3a6fe182b422ee0bc6b6",
+            "f1wbxhu3ypkuo6eyp6hjx6davuelxaxrvwb2kuwva",
+        ),
+        (
+            1,
+            "0403ed12c814b6b10d2ee09d95b4688db2d180d0a9a37a6b6a7db63d29811ee9730479d8ef9139e91249cabd393291cfe5d277ba76de45e3e085a37681bf3645d2",
+            "01bcec07c05e69f92468e2b3e3bf77c874f2c5da8c",
+            "f1xtwapqc6nh4si2hcwpr3656iotzmlwumogqbuaa",
+        ),
+        (
+            1,
+            "04f796819a8e271631af7c189797b545d60225936147e6010e6562b3ce9efe8b10144161a91ed0b4ec890800253fa6fc20ac90fbf1fbf27130a4ecc3e403b70576",
+            "01b882619d46558f3d9e316d11b48dcf211327026a",
+            "f1xcbgdhkgkwht3hrrnui3jdopeejsoatkzmoltqy",
+        ),
+        (
+            1,
+            "0442832bf87cce9ea345b90350de7d3495859ca449059c5e88dde74285dffb9ec01ebabc5fc86268cfeaeba7ae05bfb8d68eb75a5268782cf86fc8702bef8a1fe0",
+            "01fd1d0f4dfcd7e99afcb99a8326b7dc459d32c628",
+            "f17uoq6tp427uzv7fztkbsnn64iwotfrristwpryy",
+        ),
+        (
+            2,
+            "76128190cdf068d1418044acc03e0b6781970d60",
+            "02e54dea4f9bc5b47d261819826d5e1fbf8bc5503b",
+            "f24vg6ut43yw2h2jqydgbg2xq7x6f4kub3bg6as6i",
+        ),
+        (
+            2,
+            "2cafb8e2e06bba98ea657c5cf5f42023aa23e88e",
+            "02eb58bd08a15a6ade19d0989674148fa95a8157c6",
+            "f25nml2cfbljvn4goqtclhifepvfnicv6g7mfmmvq",
+        ),
+        (
+            2,
+            "022c9e0ea29d8f40c56abec35c8d587da0a64c18",
+            "026d21137eb4c4814269e894d296cf6500e43cd714",
+            "f2nuqrg7vuysaue2pistjjnt3fadsdzvyuatqtfei",
+        ),
+        (
+            2,
+            "dfec030e204f0f59d80f1d5ee91dfd066d7f63bd",
+            "02e0c7c75f82d55e5ed55db28033630df4274a984f",
+            "f24dd4ox4c2vpf5vk5wkadgyyn6qtuvgcpxxon64a",
+        ),
+        (
+            2,
+            "3d3a89e8ddab547832716c6d468c3560c9f47fd8",
+            "02316b4c1ff5d4afb7826ceab5bb0f2c3e0f364053",
+            "f2gfvuyh7v2sx3patm5k23wdzmhyhtmqctasbr23y",
+        ),
+        (
+            3,
+            "ad58df696e2d4e91ea86c881e938ba4ea81b395e12797b84b9cf314b9546705e839c7a99d606b247ddb4f9ac7a3414dd",
+            "03ad58df696e2d4e91ea86c881e938ba4ea81b395e12797b84b9cf314b9546705e839c7a99d606b247ddb4f9ac7a3414dd",
+            "f3vvmn62lofvhjd2ugzca6sof2j2ubwok6cj4xxbfzz4yuxfkgobpihhd2thlanmsh3w2ptld2gqkn2jvlss4a",
+        ),
+        (
+            3,
+            "b3294f0a2e29e0c66ebc235d2fedca5697bf784af605c75af608e6a63d5cd38ea85ca8989e0efde9188b382f9372460d",
+            "03b3294f0a2e29e0c66ebc235d2fedca5697bf784af605c75af608e6a63d5cd38ea85ca8989e0efde9188b382f9372460d",
+            "f3wmuu6crofhqmm3v4enos73okk2l366ck6yc4owxwbdtkmpk42ohkqxfitcpa57pjdcftql4tojda2poeruwa",
+        ),
+        (
+            3,
+            "96a1a3e4ea7a14d49985e661b22401d44fed402d1d0925b243c923589c0fbc7e32cd04e29ed78d15d37d3aaa3fe6da33",
+            "0396a1a3e4ea7a14d49985e661b22401d44fed402d1d0925b243c923589c0fbc7e32cd04e29ed78d15d37d3aaa3fe6da33",
+            "f3s2q2hzhkpiknjgmf4zq3ejab2rh62qbndueslmsdzervrhapxr7dftie4kpnpdiv2n6tvkr743ndhrsw6d3a",
+        ),
+        (
+            3,
+            "86b454258c589475f7d16f5aac018a79f6c1169d20fc33921dd8b5ce1cac6c348f90a3603624f6aeb91b64518c2e8095",
+            "0386b454258c589475f7d16f5aac018a79f6c1169d20fc33921dd8b5ce1cac6c348f90a3603624f6aeb91b64518c2e8095",
+            "f3q22fijmmlckhl56rn5nkyamkph3mcfu5ed6dheq53c244hfmnq2i7efdma3cj5voxenwiummf2ajlsbxc65a",
+        ),
+        (
+            3,
+            "a7726b038022f75a384617585360cee629070a2d9d28712965e5f26ecc40858382803724ed34f2720336f09db631f074",
+            "03a7726b038022f75a384617585360cee629070a2d9d28712965e5f26ecc40858382803724ed34f2720336f09db631f074",
+            "f3u5zgwa4ael3vuocgc5mfgygo4yuqocrntuuhcklf4xzg5tcaqwbyfabxetwtj4tsam3pbhnwghyhijr5mixa",
+        ),
     ];
     for (protocol, input, binary, s) in cases {
         let a = match protocol {
@@ -152,7 +232,10 @@ fn lotus_json_examples() {
     let v = signed.to_json();
     assert_eq!(v["Signature"].to_string(), r#"{"Type":2,"Data":"Ynl0ZSBhcnJheQ=="}"#);
     // A BLS-signed message is named by its unsigned CID.
-    assert_eq!(v["CID"]["/"], "bafy2bzacebbpdegvr3i4cosewthysg5xkxpqfn2wfcz6mv2hmoktwbdxkax4s");
+    assert_eq!(
+        v["CID"]["/"],
+        "bafy2bzacebbpdegvr3i4cosewthysg5xkxpqfn2wfcz6mv2hmoktwbdxkax4s"
+    );
 
     let deal = r#"{"Proposal":{"PieceCID":{"/":"bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4"},"PieceSize":1032,"VerifiedDeal":true,"Client":"f01234","Provider":"f01234","Label":"","StartEpoch":10101,"EndEpoch":10101,"StoragePricePerEpoch":"0","ProviderCollateral":"0","ClientCollateral":"0"},"State":{"SectorNumber":9,"SectorStartEpoch":10101,"LastUpdatedEpoch":10101,"SlashEpoch":10101}}"#;
     let md: MarketDeal = json::from_str(deal).expect("MarketDeal example");
@@ -209,8 +292,18 @@ fn sample_ask() -> StorageAsk {
 
 #[test]
 fn ask_messages() {
-    check(&AskRequest { miner: Address::new_id(1000) }, "a1654d696e65724300e807");
-    check(&AskRequestV0 { miner: Address::new_id(1000) }, "814300e807");
+    check(
+        &AskRequest {
+            miner: Address::new_id(1000),
+        },
+        "a1654d696e65724300e807",
+    );
+    check(
+        &AskRequestV0 {
+            miner: Address::new_id(1000),
+        },
+        "814300e807",
+    );
     let ask = sample_ask();
     let map = "a8654d696e65724300e80765507269636545001dcd6500655365714e6f006645787069727918c86954696d657374616d7018646c4d6178506965636553697a651b00000008000000006c4d696e506965636553697a651901006d56657269666965645072696365450002faf080";
     let tuple = "8845001dcd6500450002faf0801901001b00000008000000004300e807186418c800";
@@ -225,7 +318,10 @@ fn scalar_and_cid_vectors() {
     check(&TokenAmount::from_atto(0), "40");
     check(&TokenAmount::from_atto(1), "420001");
     check(&TokenAmount::from_atto(-1), "420101");
-    check(&TokenAmount::from_atto(1_000_000_000_000_000_000u64), "49000de0b6b3a7640000");
+    check(
+        &TokenAmount::from_atto(1_000_000_000_000_000_000u64),
+        "49000de0b6b3a7640000",
+    );
     check(&TokenAmount::from_atto(500_000_000), "45001dcd6500");
     check(&cid("bafkqaaa"), "d82a450001550000");
     check(
@@ -237,20 +333,41 @@ fn scalar_and_cid_vectors() {
 #[test]
 fn deal_proposal_and_cids() {
     let p = sample_proposal(DealLabel::String(String::new()));
-    check(&p, "8bd82a5828000181e203922020fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833190800f44300e8074300e90760186418c8404040");
-    assert_eq!(p.cid().to_string(), "bafy2bzacedvhql5i2xsl4ry4pk7nw3s6whgt3vxfnvzdrap3cjon4d6sv4awi");
+    check(
+        &p,
+        "8bd82a5828000181e203922020fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833190800f44300e8074300e90760186418c8404040",
+    );
+    assert_eq!(
+        p.cid().to_string(),
+        "bafy2bzacedvhql5i2xsl4ry4pk7nw3s6whgt3vxfnvzdrap3cjon4d6sv4awi"
+    );
 
     let pb = sample_proposal(DealLabel::Bytes(vec![]));
-    check(&pb, "8bd82a5828000181e203922020fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833190800f44300e8074300e90740186418c8404040");
-    assert_eq!(pb.cid().to_string(), "bafy2bzacedota5bj7cgrb3g22sg5dddxhomxw2p2vdbbtqgsn4mzbhdds7hza");
+    check(
+        &pb,
+        "8bd82a5828000181e203922020fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833190800f44300e8074300e90740186418c8404040",
+    );
+    assert_eq!(
+        pb.cid().to_string(),
+        "bafy2bzacedota5bj7cgrb3g22sg5dddxhomxw2p2vdbbtqgsn4mzbhdds7hza"
+    );
 
     let signed = ClientDealProposal {
         proposal: p,
         client_signature: Signature::new(SigType::Secp256k1, vec![0; 65]),
     };
-    check(&signed, &format!("828bd82a5828000181e203922020fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833190800f44300e8074300e90760186418c8404040584201{}", "00".repeat(65)));
+    check(
+        &signed,
+        &format!(
+            "828bd82a5828000181e203922020fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833190800f44300e8074300e90760186418c8404040584201{}",
+            "00".repeat(65)
+        ),
+    );
     let pcid = signed.proposal_cid();
-    assert_eq!(pcid.to_string(), "bafyreih4iueiw2od3elhi73nrfsdaqlgxk42wb6ur5nz3akibmpnr54teq");
+    assert_eq!(
+        pcid.to_string(),
+        "bafyreih4iueiw2od3elhi73nrfsdaqlgxk42wb6ur5nz3akibmpnr54teq"
+    );
     assert_eq!(
         hex::encode(storage::status_signing_bytes(&pcid)),
         "d82a58250001711220fc45088b69c3d916747f6d8964304166bab9ab07d48f5b9d81480b1ed8f79324"
@@ -263,7 +380,10 @@ fn deal_proposal_and_cids() {
 
 #[test]
 fn boost_messages() {
-    check(&Transfer::offline(), "a46453697a650064547970656066506172616d734068436c69656e74494460");
+    check(
+        &Transfer::offline(),
+        "a46453697a650064547970656066506172616d734068436c69656e74494460",
+    );
     let req = HttpRequest {
         url: "https://example.com/data.car".into(),
         headers: None,
@@ -280,7 +400,10 @@ fn boost_messages() {
         "a2674d65737361676560684163636570746564f5",
     );
     let uuid: Uuid = "00010203-0405-0607-0809-0a0b0c0d0e0f".parse().expect("uuid");
-    assert_eq!(hex::encode(boost::status_signing_bytes(&uuid)), "000102030405060708090a0b0c0d0e0f");
+    assert_eq!(
+        hex::encode(boost::status_signing_bytes(&uuid)),
+        "000102030405060708090a0b0c0d0e0f"
+    );
     check(
         &boost::TransportsQueryResponse {
             protocols: vec![boost::TransportProtocol {
@@ -294,7 +417,10 @@ fn boost_messages() {
 
 #[test]
 fn selector_and_retrieval_query() {
-    assert_eq!(hex::encode(ipld::all_selector().as_bytes()), "a16152a2616ca1646e6f6e65a0623a3ea16161a1613ea16140a0");
+    assert_eq!(
+        hex::encode(ipld::all_selector().as_bytes()),
+        "a16152a2616ca1646e6f6e65a0623a3ea16161a1613ea16140a0"
+    );
     check(
         &Query {
             payload_cid: cid("bafkqaaa"),
@@ -314,7 +440,10 @@ fn real_world_publish_params() {
     assert_eq!(cbor::to_vec(&params), raw, "re-encoding reproduces the input exactly");
     let d = &params.deals[0];
     let p = &d.proposal;
-    assert_eq!(p.piece_cid, cid("baga6ea4seaqm2gioool23bztj7mn6c76hoevwvvn3tviawepdaipyfdtxvfgepi"));
+    assert_eq!(
+        p.piece_cid,
+        cid("baga6ea4seaqm2gioool23bztj7mn6c76hoevwvvn3tviawepdaipyfdtxvfgepi")
+    );
     assert_eq!(p.piece_size, PaddedPieceSize(536870912));
     assert!(!p.verified_deal);
     assert_eq!(p.client.protocol(), address::Protocol::BLS);
@@ -323,6 +452,12 @@ fn real_world_publish_params() {
     assert_eq!((p.start_epoch, p.end_epoch), (11192, 25916));
     assert_eq!(d.client_signature.sig_type, SigType::Bls);
     assert_eq!(d.client_signature.data.len(), 96);
-    assert_eq!(d.proposal_cid().to_string(), "bafyreib6uq5cn7omddacnkqlaahcers2jfqzhpzsrt3w3kocymlzkal3ry");
-    assert_eq!(p.cid().to_string(), "bafy2bzacecssbgvhk7lxqqr36p52c2neg2efjje3xdx4svgkecqhvbkfqruri");
+    assert_eq!(
+        d.proposal_cid().to_string(),
+        "bafyreib6uq5cn7omddacnkqlaahcers2jfqzhpzsrt3w3kocymlzkal3ry"
+    );
+    assert_eq!(
+        p.cid().to_string(),
+        "bafy2bzacecssbgvhk7lxqqr36p52c2neg2efjje3xdx4svgkecqhvbkfqruri"
+    );
 }

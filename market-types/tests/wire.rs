@@ -34,10 +34,20 @@ where
             assert_eq!(keys, want, "{}: every key, in wire order", T::NAME);
 
             let extra = testing::with_unknown_key(&bytes, position).expect("variant");
-            assert_eq!(cbor::from_slice::<T>(&extra).as_ref(), Ok(&v), "{}: unknown key skipped", T::NAME);
+            assert_eq!(
+                cbor::from_slice::<T>(&extra).as_ref(),
+                Ok(&v),
+                "{}: unknown key skipped",
+                T::NAME
+            );
 
             let rotated = testing::rotated(&bytes, position).expect("variant");
-            assert_eq!(cbor::from_slice::<T>(&rotated).as_ref(), Ok(&v), "{}: any key order", T::NAME);
+            assert_eq!(
+                cbor::from_slice::<T>(&rotated).as_ref(),
+                Ok(&v),
+                "{}: any key order",
+                T::NAME
+            );
 
             for key in T::KEYS {
                 let without = testing::without_key(&bytes, key).expect("variant");
@@ -49,7 +59,10 @@ where
                     }
                     Err(e) => assert_eq!(
                         e.root(),
-                        &DecodeError::Missing { ty: T::NAME, field: key },
+                        &DecodeError::Missing {
+                            ty: T::NAME,
+                            field: key
+                        },
                         "{}: a missing {key} is either defaulted or named",
                         T::NAME
                     ),
@@ -69,7 +82,10 @@ where
             longer.extend_from_slice(&bytes[header_len..]);
             longer.push(0x00);
             assert!(
-                matches!(cbor::from_slice::<T>(&longer).map_err(|e| e.root().clone()), Err(DecodeError::Arity { .. })),
+                matches!(
+                    cbor::from_slice::<T>(&longer).map_err(|e| e.root().clone()),
+                    Err(DecodeError::Arity { .. })
+                ),
                 "{}: one field too many is refused",
                 T::NAME
             );
@@ -85,7 +101,10 @@ fn check_bytes<T: Decode + Encode>(input: &[u8]) {
     // Must not panic; a successful decode must re-encode to something that decodes again.
     if let Ok(v) = cbor::from_slice::<T>(input) {
         let again = cbor::to_vec(&v);
-        assert!(cbor::from_slice::<T>(&again).is_ok(), "re-encoding of accepted input decodes");
+        assert!(
+            cbor::from_slice::<T>(&again).is_ok(),
+            "re-encoding of accepted input decodes"
+        );
     }
 }
 

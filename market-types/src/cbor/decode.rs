@@ -50,10 +50,7 @@ pub enum DecodeError {
         got: u64,
     },
     #[error("missing field {field} in {ty}")]
-    Missing {
-        ty: &'static str,
-        field: &'static str,
-    },
+    Missing { ty: &'static str, field: &'static str },
     #[error("invalid {what} at byte {at}: {reason}")]
     Invalid {
         what: &'static str,
@@ -184,10 +181,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn peek_byte(&self) -> Result<u8, DecodeError> {
-        self.input
-            .get(self.pos)
-            .copied()
-            .ok_or(DecodeError::Eof(self.pos))
+        self.input.get(self.pos).copied().ok_or(DecodeError::Eof(self.pos))
     }
 
     /// The major type of the next item, without consuming it.

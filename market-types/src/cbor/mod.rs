@@ -10,9 +10,7 @@
 mod decode;
 mod encode;
 
-pub use decode::{
-    DecodeError, Decoder, MAX_ARRAY_LEN, MAX_BYTES_LEN, MAX_CID_LEN, MAX_DEPTH, MAX_TEXT_LEN, Major,
-};
+pub use decode::{DecodeError, Decoder, MAX_ARRAY_LEN, MAX_BYTES_LEN, MAX_CID_LEN, MAX_DEPTH, MAX_TEXT_LEN, Major};
 pub use encode::Encoder;
 
 use cid::Cid;
@@ -337,7 +335,13 @@ mod tests {
 
     #[test]
     fn canonical_key_order_is_length_first() {
-        assert!(keys_in_canonical_order(&["Miner", "Price", "SeqNo", "Expiry", "Timestamp"]));
+        assert!(keys_in_canonical_order(&[
+            "Miner",
+            "Price",
+            "SeqNo",
+            "Expiry",
+            "Timestamp"
+        ]));
         assert!(!keys_in_canonical_order(&["Price", "Miner"]));
         assert!(!keys_in_canonical_order(&["Expiry", "Miner"]));
     }
