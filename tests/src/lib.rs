@@ -1,5 +1,6 @@
 //! End-to-end tests: they start `droplet-devnet`, `droplet` and `droplet-client` as real
 //! processes on loopback, in temporary repos, and clean them up.
 //!
-//! The shared harness (process spawning, readiness, teardown) lives here; the tests are in
-//! `tests/`. Empty until the daemons exist.
+//! The shared harness lives here; the tests are in `tests/` and in each binary's `tests/`.
+
+pub mod cli;

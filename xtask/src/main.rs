@@ -45,33 +45,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
-        Some("bench") => cargo(&[
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "market-types",
-            "--features",
-            "testing",
-            "--example",
-            "bench_codec",
-        ]),
-        Some("fuzz") => {
-            let mut a = vec![
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "market-types",
-                "--features",
-                "testing",
-                "--example",
-                "fuzz_decoders",
-                "--",
-            ];
-            a.extend(args[1..].iter().map(String::as_str));
-            cargo(&a)
-        }
+        Some("bench") => release_example("bench_codec", &args[1..]),
+        Some("fuzz") => release_example("fuzz_decoders", &args[1..]),
         Some("ci") => ci(),
         None | Some("help" | "-h" | "--help") => {
             print_tasks();
@@ -96,6 +71,24 @@ fn print_tasks() {
     for (name, what) in TASKS {
         println!("  {name:<6} {what}");
     }
+}
+
+/// Run one of market-types' examples in release, with its test generators.
+fn release_example(name: &str, extra: &[String]) -> Result<()> {
+    let mut a = vec![
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "market-types",
+        "--features",
+        "testing",
+        "--example",
+        name,
+        "--",
+    ];
+    a.extend(extra.iter().map(String::as_str));
+    cargo(&a)
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
