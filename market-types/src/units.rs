@@ -195,8 +195,12 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
             .parse()
             .map_err(|_| UnitError(format!("invalid size {s:?}")))?
     };
-    let bytes = (whole << shift) + ((frac << shift) / 10u128.pow(frac_digits));
-    u64::try_from(bytes).map_err(|_| UnitError(format!("size {s:?} is too large")))
+    let too_large = || UnitError(format!("size {s:?} is too large"));
+    let bytes = whole
+        .checked_mul(1u128 << shift)
+        .and_then(|b| b.checked_add((frac << shift) / 10u128.pow(frac_digits)))
+        .ok_or_else(too_large)?;
+    u64::try_from(bytes).map_err(|_| too_large())
 }
 
 /// Print like lotus `types.SizeStr`: binary units, four significant digits ("3.969 KiB").
@@ -497,6 +501,8 @@ mod tests {
         assert!(parse_size("12 apples").is_err());
         assert!(parse_size("GiB").is_err());
         assert!(parse_size("99999999P").is_err());
+        // A number so large that shifting it would drop bits must not wrap to a small size.
+        assert!(parse_size("309485009821345068724781061P").is_err());
     }
 
     #[test]
