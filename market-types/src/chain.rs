@@ -13,7 +13,7 @@ use crate::json::{self, JsonError, LotusJson, Value};
 use crate::label::DealLabel;
 use crate::signature::{SigType, Signature};
 use crate::units::{ChainEpoch, DealId, PaddedPieceSize};
-use crate::{cbor_map, cbor_tuple};
+use crate::{cbor_tuple, json_struct};
 
 /// The dag-cbor multicodec.
 pub const DAG_CBOR: u64 = 0x71;
@@ -194,9 +194,6 @@ cbor_tuple! {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BitField(pub fvm_ipld_bitfield::BitField);
 
-/// Most bits an RLE+ field may name before we stop walking it (guards `BitField::indices`).
-pub const MAX_BITFIELD_WALK: u64 = 1 << 20;
-
 impl BitField {
     pub fn from_indices(indices: impl IntoIterator<Item = u64>) -> Self {
         let mut bf = fvm_ipld_bitfield::BitField::new();
@@ -239,11 +236,11 @@ impl Decode for BitField {
 }
 
 impl LotusJson for BitField {
-    /// Lotus prints bitfields as their RLE+ run lengths; we print the set bits' run list the same way.
+    /// As lotus prints a bitfield: alternating run lengths, starting with a run of unset bits.
     fn to_json(&self) -> Value {
         let mut runs = Vec::new();
         let mut last = 0u64;
-        for r in Iterator::take(self.0.ranges(), MAX_BITFIELD_WALK as usize) {
+        for r in self.0.ranges() {
             runs.push(Value::from(r.start - last));
             runs.push(Value::from(r.end - r.start));
             last = r.end;
@@ -252,19 +249,25 @@ impl LotusJson for BitField {
     }
     fn from_json(v: Value) -> Result<Self, JsonError> {
         let runs = Vec::<u64>::from_json(v)?;
-        let mut bits = Vec::new();
+        // Set runs become ranges; empty ones are dropped and touching ones merged, which is
+        // what `Ranges` requires (sorted, non-empty, non-adjacent).
+        let mut ranges: Vec<std::ops::Range<u64>> = Vec::new();
         let mut pos = 0u64;
         for (i, run) in runs.into_iter().enumerate() {
             let end = pos
                 .checked_add(run)
-                .filter(|e| *e <= MAX_BITFIELD_WALK)
-                .ok_or_else(|| JsonError::new("bitfield runs too long"))?;
-            if i % 2 == 1 {
-                bits.extend(pos..end);
+                .ok_or_else(|| JsonError::new("bitfield runs add up past 2^64"))?;
+            if i % 2 == 1 && run > 0 {
+                match ranges.last_mut() {
+                    Some(prev) if prev.end == pos => prev.end = end,
+                    _ => ranges.push(pos..end),
+                }
             }
             pos = end;
         }
-        Ok(BitField::from_indices(bits))
+        Ok(BitField(fvm_ipld_bitfield::BitField::from_ranges(
+            fvm_ipld_bitfield::iter::Ranges::new(ranges),
+        )))
     }
     fn json_missing() -> Option<Self> {
         Some(BitField::default())
@@ -412,19 +415,19 @@ cbor_tuple! {
     }
 }
 
-cbor_map! {
-    /// `StateSearchMsg` / `StateWaitMsg` result (JSON only on the wire).
+json_struct! {
+    /// `StateSearchMsg` / `StateWaitMsg` result.
     pub struct MsgLookup {
-        "Height" => pub height: ChainEpoch,
-        "TipSet" => pub tipset: TipSetKey,
         "Message" => pub message: Cid,
         "Receipt" => pub receipt: MessageReceipt,
         "ReturnDec" => pub return_dec: Value,
+        "TipSet" => pub tipset: TipSetKey,
+        "Height" => pub height: ChainEpoch,
     }
 }
 
-cbor_map! {
-    /// `MpoolPushMessage` / `GasEstimateMessageGas` send options (JSON only on the wire).
+json_struct! {
+    /// `MpoolPushMessage` / `GasEstimateMessageGas` send options.
     pub struct MessageSendSpec {
         "MaxFee" => pub max_fee: TokenAmount,
         "MsgUuid" => pub msg_uuid: String,
@@ -479,18 +482,18 @@ impl SignedVoucher {
 
 // ---------------------------------------------------------------- miners and actors
 
-cbor_map! {
+json_struct! {
     /// A miner's pending beneficiary change.
     pub struct PendingBeneficiaryChange {
+        "NewBeneficiary" => pub new_beneficiary: Address,
         "NewQuota" => pub new_quota: TokenAmount,
         "NewExpiration" => pub new_expiration: ChainEpoch,
-        "NewBeneficiary" => pub new_beneficiary: Address,
-        "ApprovedByNominee" => pub approved_by_nominee: bool,
         "ApprovedByBeneficiary" => pub approved_by_beneficiary: bool,
+        "ApprovedByNominee" => pub approved_by_nominee: bool,
     }
 }
 
-cbor_map! {
+json_struct! {
     /// A miner's beneficiary quota.
     pub struct BeneficiaryTerm {
         "Quota" => pub quota: TokenAmount,
@@ -499,63 +502,28 @@ cbor_map! {
     }
 }
 
-cbor_map! {
-    custom_json;
-    /// `StateMinerInfo` result (JSON on the wire).
+json_struct! {
+    /// `StateMinerInfo` result.
     pub struct MinerInfo {
         "Owner" => pub owner: Address,
-        "PeerId" => pub peer_id: Option<PeerId>,
         "Worker" => pub worker: Address,
         "NewWorker" => pub new_worker: Option<Address>,
-        "Multiaddrs" => pub multiaddrs: Vec<Bytes>,
-        "SectorSize" => pub sector_size: u64,
-        "Beneficiary" => pub beneficiary: Address,
-        "BeneficiaryTerm" => pub beneficiary_term: BeneficiaryTerm,
         "ControlAddresses" => pub control_addresses: Vec<Address>,
         "WorkerChangeEpoch" => pub worker_change_epoch: ChainEpoch,
-        "PendingOwnerAddress" => pub pending_owner_address: Option<Address>,
+        "PeerId" => pub peer_id: Option<PeerId>,
+        "Multiaddrs" => pub multiaddrs: Vec<Bytes>,
         "WindowPoStProofType" => pub window_post_proof_type: i64,
-        "ConsensusFaultElapsed" => pub consensus_fault_elapsed: ChainEpoch,
-        "PendingBeneficiaryTerm" => pub pending_beneficiary_term: Option<PendingBeneficiaryChange>,
+        "SectorSize" => pub sector_size: u64,
         "WindowPoStPartitionSectors" => pub window_post_partition_sectors: u64,
+        "ConsensusFaultElapsed" => pub consensus_fault_elapsed: ChainEpoch,
+        "PendingOwnerAddress" => pub pending_owner_address: Option<Address>,
+        "Beneficiary" => pub beneficiary: Address,
+        "BeneficiaryTerm" => pub beneficiary_term: BeneficiaryTerm,
+        "PendingBeneficiaryTerm" => pub pending_beneficiary_term: Option<PendingBeneficiaryChange>,
     }
 }
 
-/// Lotus writes MinerInfo's fields in Go declaration order; so do we, for readable output.
-impl LotusJson for MinerInfo {
-    fn to_json(&self) -> Value {
-        let mut fields = self.json_fields();
-        let mut m = json::Map::new();
-        for key in [
-            "Owner",
-            "Worker",
-            "NewWorker",
-            "ControlAddresses",
-            "WorkerChangeEpoch",
-            "PeerId",
-            "Multiaddrs",
-            "WindowPoStProofType",
-            "SectorSize",
-            "WindowPoStPartitionSectors",
-            "ConsensusFaultElapsed",
-            "PendingOwnerAddress",
-            "Beneficiary",
-            "BeneficiaryTerm",
-            "PendingBeneficiaryTerm",
-        ] {
-            if let Some(v) = fields.remove(key) {
-                m.insert(key.to_string(), v);
-            }
-        }
-        Value::Object(m)
-    }
-    fn from_json(v: Value) -> Result<Self, JsonError> {
-        let mut m = json::expect_object(v, "MinerInfo")?;
-        Self::from_json_fields(&mut m)
-    }
-}
-
-cbor_map! {
+json_struct! {
     /// Raw and quality-adjusted power.
     pub struct Claim {
         "RawBytePower" => pub raw_byte_power: BigInt,
@@ -563,7 +531,7 @@ cbor_map! {
     }
 }
 
-cbor_map! {
+json_struct! {
     /// `StateMinerPower` result.
     pub struct MinerPower {
         "MinerPower" => pub miner_power: Claim,
@@ -572,7 +540,7 @@ cbor_map! {
     }
 }
 
-cbor_map! {
+json_struct! {
     /// `StateGetActor` result.
     pub struct Actor {
         "Code" => pub code: Cid,
@@ -777,82 +745,11 @@ impl LotusJson for TipSet {
     }
 }
 
-cbor_map! {
-    custom_json;
+json_struct! {
     /// One `ChainNotify` change: `current`, `apply` or `revert` with its tipset.
     pub struct HeadChange {
-        "Val" => pub val: TipSetJson,
         "Type" => pub change_type: String,
-    }
-}
-
-impl LotusJson for HeadChange {
-    /// Go order: `Type` first.
-    fn to_json(&self) -> Value {
-        let mut m = json::Map::new();
-        m.insert("Type".into(), Value::String(self.change_type.clone()));
-        m.insert("Val".into(), self.val.to_json());
-        Value::Object(m)
-    }
-    fn from_json(v: Value) -> Result<Self, JsonError> {
-        let mut m = json::expect_object(v, "HeadChange")?;
-        Self::from_json_fields(&mut m)
-    }
-}
-
-/// A tipset carried inside JSON-only structs. CBOR never carries tipsets in the market, so
-/// its CBOR form is its JSON text, only to satisfy the struct macros.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TipSetJson(pub TipSet);
-
-impl LotusJson for TipSetJson {
-    fn to_json(&self) -> Value {
-        self.0.to_json()
-    }
-    fn from_json(v: Value) -> Result<Self, JsonError> {
-        TipSet::from_json(v).map(TipSetJson)
-    }
-}
-
-impl Encode for TipSetJson {
-    fn encode(&self, e: &mut Encoder) {
-        e.text(&self.0.to_json().to_string());
-    }
-}
-
-impl Decode for TipSetJson {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        let at = d.position();
-        let text = d.text(cbor::MAX_BYTES_LEN)?;
-        json::from_str::<TipSet>(text)
-            .map(TipSetJson)
-            .map_err(|e| DecodeError::Invalid {
-                what: "tipset",
-                reason: e.0,
-                at,
-            })
-    }
-}
-
-/// `ReturnDec` and other free-form JSON in JSON-only structs: CBOR form is the JSON text.
-impl Encode for Value {
-    fn encode(&self, e: &mut Encoder) {
-        e.text(&self.to_string());
-    }
-}
-
-impl Decode for Value {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        let at = d.position();
-        let text = d.text(cbor::MAX_BYTES_LEN)?;
-        serde_json::from_str(text).map_err(|e| DecodeError::Invalid {
-            what: "json text",
-            reason: e.to_string(),
-            at,
-        })
-    }
-    fn missing() -> Option<Self> {
-        Some(Value::Null)
+        "Val" => pub val: TipSet,
     }
 }
 
@@ -882,7 +779,13 @@ mod tests {
     fn bitfield_json_is_run_lengths() {
         let bf = BitField::from_indices([0, 2, 3]);
         assert_eq!(json::to_string(&bf), "[0,1,1,2]");
-        assert_eq!(json::from_str::<BitField>("[0,1,1,2]"), Ok(bf));
+        assert_eq!(json::from_str::<BitField>("[0,1,1,2]"), Ok(bf.clone()));
+        // Empty and touching runs read the same as their merged form.
+        assert_eq!(json::from_str::<BitField>("[0,1,0,0,1,2]"), Ok(bf));
+        // A run of 2^40 set bits is held as one range, not expanded.
+        let big = json::from_str::<BitField>("[5,1099511627776]").expect("large run");
+        assert_eq!(json::to_string(&big), "[5,1099511627776]");
+        assert!(json::from_str::<BitField>("[18446744073709551615,1]").is_err());
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn item_to_json(d: &mut Decoder<'_>, depth: u32) -> Result<Value, DecodeError> {
             }
             Value::Object(m)
         }
-        Major::Tag => d.cid()?.to_json_value(),
+        Major::Tag => d.cid()?.to_json(),
         Major::Simple => {
             if d.peek_null() {
                 d.null()?;
@@ -121,16 +121,6 @@ fn item_to_json(d: &mut Decoder<'_>, depth: u32) -> Result<Value, DecodeError> {
             }
         }
     })
-}
-
-trait CidJson {
-    fn to_json_value(&self) -> Value;
-}
-
-impl CidJson for cid::Cid {
-    fn to_json_value(&self) -> Value {
-        LotusJson::to_json(self)
-    }
 }
 
 /// A dag-json value as dag-cbor, with map keys in canonical order.

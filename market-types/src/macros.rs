@@ -152,7 +152,30 @@ macro_rules! __cbor_tuple {
     };
 }
 
-/// Lotus JSON, serde and test-generator impls shared by both struct shapes.
+/// Declare a struct that travels only as Lotus JSON (a JSON-RPC result or parameter) and has
+/// no CBOR form of ours. Fields are listed in Go declaration order, which is the JSON order.
+#[macro_export]
+macro_rules! json_struct {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                $key:literal => $fvis:vis $field:ident : $ty:ty
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        $vis struct $name {
+            $( $(#[$fmeta])* $fvis $field: $ty, )*
+        }
+
+        $crate::__wire_common!(standard; $name { $( $key => $field : $ty ),* });
+    };
+}
+
+/// Lotus JSON, serde and test-generator impls shared by every struct macro.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __wire_common {

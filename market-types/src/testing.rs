@@ -9,7 +9,7 @@ use crate::address::Address;
 use crate::bigint::{BigInt, TokenAmount};
 use crate::bytes::{Bytes, PeerId, PeerIdText, Uuid};
 use crate::cbor::{Decode, DecodeError, Decoder, Encode, Encoder, MAX_TEXT_LEN};
-use crate::chain::{BitField, BlockHeader, TipSet, TipSetJson, TipSetKey};
+use crate::chain::{BitField, BlockHeader, TipSet, TipSetKey};
 use crate::ipld::RawCbor;
 use crate::json::Value;
 use crate::label::DealLabel;
@@ -174,12 +174,10 @@ impl Arb for TipSetKey {
     }
 }
 
-impl Arb for TipSetJson {
+impl Arb for TipSet {
     fn arb(u: &mut Unstructured<'_>) -> Result<Self> {
         let block = BlockHeader::arb(u)?;
-        Ok(TipSetJson(
-            TipSet::new(vec![block]).unwrap_or_else(|e| panic!("one block is a tipset: {e}")),
-        ))
+        Ok(TipSet::new(vec![block]).unwrap_or_else(|e| panic!("one block is a tipset: {e}")))
     }
 }
 

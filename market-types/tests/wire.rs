@@ -5,7 +5,8 @@
 //! - Go-style variants decode as Go would: an unknown key anywhere is skipped, keys in any
 //!   order are accepted, a missing key takes its zero value (or is refused when Go could not
 //!   have sent the value), a tuple with the wrong arity is refused;
-//! - Lotus JSON is stable: JSON → value → JSON gives the same JSON;
+//! - Lotus JSON is stable: JSON → value → JSON gives the same JSON; JSON-only types (RPC
+//!   results) read back equal from their own JSON;
 //! - arbitrary bytes, and mutations of valid encodings, never panic any decoder.
 
 use market_types::cbor::{self, Decode, DecodeError, Decoder, Encode, Shape, WireShape};
@@ -169,17 +170,11 @@ wire_types! {
     message: chain::Message,
     signed_message: chain::SignedMessage,
     receipt: chain::MessageReceipt,
-    msg_lookup: chain::MsgLookup,
-    send_spec: chain::MessageSendSpec,
     mod_verify_params: chain::ModVerifyParams,
     merge: chain::Merge,
     signed_voucher: chain::SignedVoucher,
-    miner_info: chain::MinerInfo,
-    miner_power: chain::MinerPower,
-    actor: chain::Actor,
     precommit: chain::SectorPreCommitOnChainInfo,
     block_header: chain::BlockHeader,
-    head_change: chain::HeadChange,
     ask_request: storage::AskRequest,
     ask_request_v0: storage::AskRequestV0,
     storage_ask: storage::StorageAsk,
@@ -228,4 +223,39 @@ wire_types! {
     dt_response: datatransfer::TransferResponse,
     dt_message: datatransfer::TransferMessage,
     dt_storage_voucher: datatransfer::StorageDataTransferVoucher,
+}
+
+/// Types that travel only as Lotus JSON: their own JSON reads back equal, and is stable.
+fn check_json_only<T: Arb + LotusJson + PartialEq + std::fmt::Debug>(seed: &[u8]) {
+    let v: T = testing::generate(seed);
+    let json = v.to_json();
+    let back = T::from_json(json.clone()).unwrap_or_else(|e| panic!("own JSON read back: {e}\n{json}"));
+    assert_eq!(back, v);
+    assert_eq!(back.to_json(), json);
+}
+
+macro_rules! json_only_types {
+    ($($test:ident: $t:ty),* $(,)?) => {
+        mod json_only {
+            use super::*;
+            $(
+                proptest! {
+                    #![proptest_config(ProptestConfig { cases: VALUE_CASES, failure_persistence: None, ..ProptestConfig::default() })]
+                    #[test]
+                    fn $test(seed in prop::collection::vec(any::<u8>(), 0..2048)) {
+                        check_json_only::<$t>(&seed);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+json_only_types! {
+    msg_lookup: chain::MsgLookup,
+    send_spec: chain::MessageSendSpec,
+    miner_info: chain::MinerInfo,
+    miner_power: chain::MinerPower,
+    actor: chain::Actor,
+    head_change: chain::HeadChange,
 }
