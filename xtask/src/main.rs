@@ -108,10 +108,8 @@ fn demo() -> Result<()> {
         "droplet-rs demo. What runs today: the wire layer. The full demo (devnet, droplet and\n\
          droplet-client making and retrieving a deal) replaces this once those pieces land.\n"
     );
-    cargo(&["build", "-q", "-p", "droplet", "-p", "droplet-client"])?;
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     for bin in ["droplet", "droplet-client"] {
-        run(Command::new(format!("{target}/debug/{bin}")).arg("--version"))?;
+        cargo(&["run", "-q", "-p", bin, "--", "--version"])?;
     }
     println!();
     cargo(&["run", "-q", "-p", "market-types", "--example", "wire_tour"])
