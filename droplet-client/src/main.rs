@@ -1,8 +1,11 @@
 //! `droplet-client`: the data owner's market daemon and CLI.
 
+mod data;
+mod progress;
+
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).
 #[derive(Debug, Parser)]
@@ -10,10 +13,12 @@ use clap::Parser;
     name = "droplet-client",
     version,
     about,
+    subcommand_required = true,
     long_about = "Filecoin storage and retrieval market for data owners, compatible with the Go \
                   droplet-client: same commands, config keys, JSON-RPC names and wire bytes.\n\n\
-                  This build provides the market's wire types only. The daemon (`droplet-client run`) \
-                  and the data, storage, retrieval and actor-funds commands are not in this build yet."
+                  This build has the data-preparation commands (`data generate-car`, `data commP`). \
+                  The daemon (`droplet-client run`) and the storage, retrieval and actor-funds \
+                  commands are not in this build yet."
 )]
 struct Cli {
     /// Repo directory: config.toml, api, token, imports and the data store.
@@ -24,13 +29,28 @@ struct Cli {
         default_value = "~/.droplet-client"
     )]
     repo: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prepare data: CARs and piece commitments.
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    eprintln!(
-        "droplet-client: no command given (repo {}). This build has no commands yet; run `droplet-client --help`.",
-        cli.repo
-    );
-    ExitCode::from(2)
+    let result = match cli.command {
+        Command::Data(cmd) => data::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,4 +1,12 @@
-//! Data: commP and fr32, UnixFS import, CAR v1/v2, piece storage backends (filesystem, S3),
-//! the piece index and the blockstore.
+//! Data for the market: piece commitments (commP, piece CIDs, CommD), UnixFS import, CAR v1/v2,
+//! piece storage (filesystem and S3) and the piece index.
 //!
-//! Empty until the data-preparation issue.
+//! Layout: [`commp`] is pure computation; [`unixfs`] and [`car`] turn files into DAGs and CARs;
+//! [`store`] keeps piece files; [`index`] records where pieces, payloads and blocks are.
+
+pub mod car;
+pub mod commp;
+pub mod index;
+pub mod store;
+pub mod unixfs;
+mod varint;

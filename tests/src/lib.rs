@@ -4,3 +4,5 @@
 //! The shared harness lives here; the tests are in `tests/` and in each binary's `tests/`.
 
 pub mod cli;
+pub mod gorand;
+pub mod unixfs_inputs;

@@ -1,0 +1,89 @@
+//! Sharded directories (go-unixfs HAMT): 256 slots per node, keyed by the big-endian first
+//! 64 bits of murmur3-x64-128 of the name, 8 bits per level. A slot with one entry links the
+//! entry itself (name = two upper-case hex digits + entry name); a slot with several links a
+//! child shard (name = the two hex digits).
+
+use super::import::{Child, Importer};
+use super::pb::{DataType, PbLink, UnixFsData};
+
+/// go-unixfs `HashMurmur3` (multicodec murmur3-x64-64).
+const HASH_MURMUR3: u64 = 0x22;
+const FANOUT: usize = 256;
+
+/// The slot key: the first 8 bytes of the murmur3 x64-128 digest (seed 0) of the name; the
+/// slot at depth d is byte d. (go-unixfs takes Sum64 and reads it from the low byte; the JS
+/// importer reverses the bytes and reads from the end: the same bytes in the same order.)
+pub fn name_hash(name: &str) -> [u8; 8] {
+    let h = murmur3::murmur3_x64_128(&mut name.as_bytes(), 0).expect("reading from memory cannot fail");
+    // The crate returns the digest as a big-endian u128 of its little-endian halves; its low
+    // half printed big-endian is the first 8 digest bytes, the order slots are taken in.
+    (h as u64).to_be_bytes()
+}
+
+impl Importer {
+    /// A HAMT directory over `entries` (sorted or not; the trie fixes the order).
+    pub(super) fn hamt_dir(&mut self, entries: Vec<(String, Child)>) -> Child {
+        let keyed: Vec<([u8; 8], String, Child)> = entries
+            .into_iter()
+            .map(|(name, c)| (name_hash(&name), name, c))
+            .collect();
+        self.shard(keyed, 0)
+    }
+
+    fn shard(&mut self, entries: Vec<([u8; 8], String, Child)>, depth: usize) -> Child {
+        let mut slots: Vec<Vec<([u8; 8], String, Child)>> = (0..FANOUT).map(|_| Vec::new()).collect();
+        for e in entries {
+            // 8 bits per level; past 64 bits of hash go-unixfs would rehash, which needs
+            // 2^64 names: unreachable in practice.
+            let slot = e.0[depth.min(7)] as usize;
+            slots[slot].push(e);
+        }
+        let mut bitfield = [0u8; FANOUT / 8];
+        let mut links = Vec::new();
+        for (slot, mut here) in slots.into_iter().enumerate() {
+            if here.is_empty() {
+                continue;
+            }
+            // Bit `slot` of a big-endian number.
+            bitfield[FANOUT / 8 - 1 - slot / 8] |= 1 << (slot % 8);
+            let prefix = format!("{slot:02X}");
+            if here.len() == 1 {
+                let (_, name, child) = here.pop().expect("one entry");
+                links.push(PbLink {
+                    hash: child.cid.to_bytes(),
+                    name: format!("{prefix}{name}"),
+                    tsize: child.tsize,
+                });
+            } else {
+                let sub = self.shard(here, depth + 1);
+                links.push(PbLink {
+                    hash: sub.cid.to_bytes(),
+                    name: prefix,
+                    tsize: sub.tsize,
+                });
+            }
+        }
+        // go-bitfield `Bytes()`: big-endian with leading zero bytes dropped, like big.Int.
+        let first = bitfield.iter().position(|&b| b != 0).unwrap_or(bitfield.len());
+        let data = UnixFsData {
+            data: Some(bitfield[first..].to_vec()),
+            hash_type: Some(HASH_MURMUR3),
+            fanout: Some(FANOUT as u64),
+            ..UnixFsData::new(DataType::HamtShard)
+        };
+        self.put_node(&links, &data, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn murmur3_key_matches_go() {
+        // murmur3 x64-128("hello", seed 0) = cbd8a7b341bd9b02 5b1e906a48ae1d19.
+        assert_eq!(
+            super::name_hash("hello"),
+            [0xcb, 0xd8, 0xa7, 0xb3, 0x41, 0xbd, 0x9b, 0x02]
+        );
+        assert_eq!(super::name_hash("n0"), [0x05, 0xfc, 0xe4, 0xdb, 0x4e, 0xdf, 0x40, 0x63]);
+    }
+}
