@@ -1,7 +1,7 @@
 //! `droplet-client data …`: the commands that need only files.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -46,6 +46,9 @@ pub struct CommP {
     /// Threads to use (0 = every core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Do not check a CAR's blocks against their CIDs while hashing.
+    #[arg(long)]
+    no_verify: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -144,11 +147,30 @@ fn commp(a: CommP) -> Result<()> {
             a.input.display()
         );
     }
-    let file = File::open(&a.input).with_context(|| format!("cannot open {}", a.input.display()))?;
+    let open = || File::open(&a.input).with_context(|| format!("cannot open {}", a.input.display()));
+    let mut prefix = Vec::with_capacity(64 << 10);
+    open()?.take(64 << 10).read_to_end(&mut prefix)?;
+    // A CAR is checked block by block as it streams through commP: a deal over a corrupt or
+    // truncated CAR would be paid for and then fail at retrieval.
+    let verify = !a.no_verify && car::looks_like_car(&prefix);
     let mut bar = Progress::bytes("commP", meta.len());
-    let pc: PieceCommitment = commp::from_reader(file, a.threads, &mut |n| bar.set(n))
-        .with_context(|| format!("commP of {}", a.input.display()))?;
-    bar.finish();
+    let pc: PieceCommitment = if verify {
+        let mut reader = car::VerifyingReader::new(open()?);
+        let pc = commp::from_reader(&mut reader, a.threads, &mut |n| bar.set(n));
+        let checked = reader.finish();
+        bar.finish();
+        checked.with_context(|| {
+            format!(
+                "{} is not a valid CAR (use --no-verify to hash it anyway)",
+                a.input.display()
+            )
+        })?;
+        pc.with_context(|| format!("commP of {}", a.input.display()))?
+    } else {
+        let pc = commp::from_reader(open()?, a.threads, &mut |n| bar.set(n));
+        bar.finish();
+        pc.with_context(|| format!("commP of {}", a.input.display()))?
+    };
     if a.json {
         let v = serde_json::json!({
             "Root": { "/": pc.piece_cid().to_string() },

@@ -6,6 +6,7 @@
 
 pub mod car;
 pub mod commp;
+#[cfg(feature = "index")]
 pub mod index;
 pub mod store;
 pub mod unixfs;

@@ -15,7 +15,7 @@ const TASKS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "codec throughput against fvm_ipld_encoding, as ratios measured in the same run",
+        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR: ratios from one run",
     ),
     (
         "fuzz",
@@ -45,8 +45,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
-        Some("bench") => release_example("bench_codec", &args[1..]),
-        Some("fuzz") => release_example("fuzz_decoders", &args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("fuzz") => release_example(TYPES_EXAMPLES, "fuzz_decoders", &args[1..]),
         Some("ci") => ci(),
         None | Some("help" | "-h" | "--help") => {
             print_tasks();
@@ -73,20 +73,22 @@ fn print_tasks() {
     }
 }
 
-/// Run one of market-types' examples in release, with its test generators.
-fn release_example(name: &str, extra: &[String]) -> Result<()> {
-    let mut a = vec![
-        "run",
-        "--release",
-        "-q",
-        "-p",
-        "market-types",
-        "--features",
-        "testing",
-        "--example",
-        name,
-        "--",
-    ];
+/// market-types' examples need its test generators.
+const TYPES_EXAMPLES: &[&str] = &["-p", "market-types", "--features", "testing"];
+/// piece-store's benchmark needs no RocksDB: building without it keeps a release build short.
+const PIECE_EXAMPLES: &[&str] = &["-p", "piece-store", "--no-default-features"];
+
+fn bench(extra: &[String]) -> Result<()> {
+    release_example(TYPES_EXAMPLES, "bench_codec", &[])?;
+    println!();
+    release_example(PIECE_EXAMPLES, "bench_commp", extra)
+}
+
+/// Run an example in release.
+fn release_example(package: &[&str], name: &str, extra: &[String]) -> Result<()> {
+    let mut a = vec!["run", "--release", "-q"];
+    a.extend_from_slice(package);
+    a.extend(["--example", name, "--"]);
     a.extend(extra.iter().map(String::as_str));
     cargo(&a)
 }

@@ -3,9 +3,11 @@
 //! block against its CID and names the offset of whatever is wrong.
 
 mod read;
+mod verify;
 mod write;
 
 pub use self::read::{CarBlock, CarReader};
+pub use self::verify::{CarSummary, VerifyingReader, looks_like_car};
 pub use self::write::{CarV1Writer, IndexEntry, wrap_v2, write_dag, write_v2_index};
 
 use crate::unixfs::BlockCid;

@@ -140,3 +140,20 @@ fn garbage_never_panics() {
         let _ = read_all(&b);
     }
 }
+
+#[test]
+fn verifying_reader_checks_a_streamed_car() {
+    use std::io::Read;
+    let bytes = v1_bytes();
+    assert!(looks_like_car(&bytes));
+    assert!(!looks_like_car(b"plain text, not a CAR at all"));
+    let mut r = VerifyingReader::new(Cursor::new(bytes.clone()));
+    let mut sink = Vec::new();
+    r.read_to_end(&mut sink).expect("read");
+    let summary = r.finish().expect("valid");
+    assert_eq!((summary.version, summary.blocks), (1, 5));
+
+    let mut r = VerifyingReader::new(Cursor::new(bytes[..bytes.len() - 3].to_vec()));
+    r.read_to_end(&mut sink).expect("read");
+    assert!(matches!(r.finish(), Err(CarError::Truncated { .. })));
+}

@@ -7,6 +7,7 @@
 mod aggregate;
 mod cid;
 pub mod fr32;
+mod sha_ni;
 pub mod tree;
 
 use std::io::Read;

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use super::fr32::{QUAD_IN, QUAD_OUT, expand_quad};
+use super::sha_ni::LANES;
 
 /// A 32-byte tree node (a leaf, an inner node or a root).
 pub type Node = [u8; 32];
@@ -25,11 +26,15 @@ const PAD_BLOCK: [u8; 64] = {
 };
 
 /// `sha254(left || right)` for a 64-byte block holding both children.
-///
-/// Calls the SHA-256 compression function directly on the two blocks of the message; `sha2`
-/// picks the CPU's SHA extensions at run time when present.
 #[inline]
 pub fn hash_block(block: &[u8; 64]) -> Node {
+    hash_block_portable(block)
+}
+
+/// One message through `sha2`'s compression function (which itself uses the SHA extensions
+/// when present, one message at a time).
+#[inline]
+pub fn hash_block_portable(block: &[u8; 64]) -> Node {
     let mut state = SHA256_INIT;
     sha2::block_api::compress256(&mut state, std::slice::from_ref(block));
     sha2::block_api::compress256(&mut state, std::slice::from_ref(&PAD_BLOCK));
@@ -68,15 +73,36 @@ pub fn reduce_in_place(nodes: &mut [u8]) -> Node {
     debug_assert!(nodes.len() >= 32 && (nodes.len() / 32).is_power_of_two());
     let mut len = nodes.len();
     while len > 32 {
-        let pairs = len / 64;
-        for i in 0..pairs {
-            let block: &[u8; 64] = nodes[64 * i..64 * i + 64].try_into().expect("64 bytes");
-            let node = hash_block(block);
-            nodes[32 * i..32 * i + 32].copy_from_slice(&node);
-        }
+        hash_level_in_place(&mut nodes[..len]);
         len /= 2;
     }
     nodes[..32].try_into().expect("32 bytes")
+}
+
+/// Hashes each 64-byte block of `buf` into 32 bytes written at the front of `buf`, four
+/// messages at a time on the SHA extensions when the CPU has them. Writes never overtake
+/// reads: group `i` writes bytes `128i..128i+128` after reading `256i..256i+256`.
+fn hash_level_in_place(buf: &mut [u8]) {
+    let pairs = buf.len() / 64;
+    let mut i = 0;
+    if super::sha_ni::available() {
+        while i + LANES <= pairs {
+            let mut blocks = [[0u8; 64]; LANES];
+            for (l, b) in blocks.iter_mut().enumerate() {
+                b.copy_from_slice(&buf[64 * (i + l)..64 * (i + l) + 64]);
+            }
+            let nodes = super::sha_ni::hash4([&blocks[0], &blocks[1], &blocks[2], &blocks[3]]);
+            for (l, n) in nodes.iter().enumerate() {
+                buf[32 * (i + l)..32 * (i + l) + 32].copy_from_slice(n);
+            }
+            i += LANES;
+        }
+    }
+    while i < pairs {
+        let block: [u8; 64] = buf[64 * i..64 * i + 64].try_into().expect("64 bytes");
+        buf[32 * i..32 * i + 32].copy_from_slice(&hash_block(&block));
+        i += 1;
+    }
 }
 
 /// The root of the subtree over `payload` (a whole number of 127-byte quads, a power of two
@@ -89,12 +115,28 @@ pub fn subtree_root(payload: &[u8], scratch: &mut Vec<u8>) -> Node {
     debug_assert!(quads >= 1 && quads.is_power_of_two() && payload.len() % QUAD_IN == 0);
     scratch.clear();
     scratch.resize(quads * 64, 0);
-    let mut expanded = [0u8; QUAD_OUT];
-    for (quad, out) in payload.chunks_exact(QUAD_IN).zip(scratch.chunks_exact_mut(64)) {
-        expand_quad(quad.try_into().expect("127 bytes"), &mut expanded);
-        let (a, b) = expanded.split_at(64);
-        out[..32].copy_from_slice(&hash_block(a.try_into().expect("64 bytes")));
-        out[32..].copy_from_slice(&hash_block(b.try_into().expect("64 bytes")));
+    if quads >= 2 && super::sha_ni::available() {
+        // Two quads expand to four 64-byte messages: one call of the four-lane hash.
+        let mut expanded = [[0u8; QUAD_OUT]; 2];
+        for (pair, out) in payload.chunks_exact(2 * QUAD_IN).zip(scratch.chunks_exact_mut(128)) {
+            expand_quad(pair[..QUAD_IN].try_into().expect("127 bytes"), &mut expanded[0]);
+            expand_quad(pair[QUAD_IN..].try_into().expect("127 bytes"), &mut expanded[1]);
+            let [e0, e1] = &expanded;
+            let b = |e: &[u8; QUAD_OUT], h: usize| -> [u8; 64] { e[64 * h..64 * h + 64].try_into().expect("64 bytes") };
+            let blocks = [b(e0, 0), b(e0, 1), b(e1, 0), b(e1, 1)];
+            let nodes = super::sha_ni::hash4([&blocks[0], &blocks[1], &blocks[2], &blocks[3]]);
+            for (o, n) in out.chunks_exact_mut(32).zip(nodes) {
+                o.copy_from_slice(&n);
+            }
+        }
+    } else {
+        let mut expanded = [0u8; QUAD_OUT];
+        for (quad, out) in payload.chunks_exact(QUAD_IN).zip(scratch.chunks_exact_mut(64)) {
+            expand_quad(quad.try_into().expect("127 bytes"), &mut expanded);
+            let (a, b) = expanded.split_at(64);
+            out[..32].copy_from_slice(&hash_block(a.try_into().expect("64 bytes")));
+            out[32..].copy_from_slice(&hash_block(b.try_into().expect("64 bytes")));
+        }
     }
     reduce_in_place(scratch)
 }
