@@ -3,7 +3,9 @@
 //! entry itself (name = two upper-case hex digits + entry name); a slot with several links a
 //! child shard (name = the two hex digits).
 
-use super::import::{Child, Importer};
+use std::path::Path;
+
+use super::import::{Child, ImportError, Importer};
 use super::pb::{DataType, PbLink, UnixFsData};
 
 /// go-unixfs `HashMurmur3` (multicodec murmur3-x64-64).
@@ -22,20 +24,32 @@ pub fn name_hash(name: &str) -> [u8; 8] {
 
 impl Importer {
     /// A HAMT directory over `entries` (sorted or not; the trie fixes the order).
-    pub(super) fn hamt_dir(&mut self, entries: Vec<(String, Child)>) -> Child {
+    pub(super) fn hamt_dir(&mut self, dir: &Path, entries: Vec<(String, Child)>) -> Result<Child, ImportError> {
         let keyed: Vec<([u8; 8], String, Child)> = entries
             .into_iter()
             .map(|(name, c)| (name_hash(&name), name, c))
             .collect();
-        self.shard(keyed, 0)
+        self.shard(dir, keyed, 0)
     }
 
-    fn shard(&mut self, entries: Vec<([u8; 8], String, Child)>, depth: usize) -> Child {
+    fn shard(
+        &mut self,
+        dir: &Path,
+        entries: Vec<([u8; 8], String, Child)>,
+        depth: usize,
+    ) -> Result<Child, ImportError> {
+        if depth == 8 {
+            // Names whose 64-bit murmur3 keys collide entirely (murmur3 is not collision
+            // resistant, so such names can be crafted): refuse rather than recurse forever.
+            let names: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
+            return Err(ImportError::HashCollision {
+                dir: dir.to_path_buf(),
+                names: names.join(", "),
+            });
+        }
         let mut slots: Vec<Vec<([u8; 8], String, Child)>> = (0..FANOUT).map(|_| Vec::new()).collect();
         for e in entries {
-            // 8 bits per level; past 64 bits of hash go-unixfs would rehash, which needs
-            // 2^64 names: unreachable in practice.
-            let slot = e.0[depth.min(7)] as usize;
+            let slot = e.0[depth] as usize;
             slots[slot].push(e);
         }
         let mut bitfield = [0u8; FANOUT / 8];
@@ -55,7 +69,7 @@ impl Importer {
                     tsize: child.tsize,
                 });
             } else {
-                let sub = self.shard(here, depth + 1);
+                let sub = self.shard(dir, here, depth + 1)?;
                 links.push(PbLink {
                     hash: sub.cid.to_bytes(),
                     name: prefix,
@@ -71,12 +85,30 @@ impl Importer {
             fanout: Some(FANOUT as u64),
             ..UnixFsData::new(DataType::HamtShard)
         };
-        self.put_node(&links, &data, 0)
+        Ok(self.put_node(&links, &data, 0))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{ImportOptions, RAW};
+    use super::*;
+
+    #[test]
+    fn fully_colliding_keys_are_an_error_not_endless_recursion() {
+        let opts = ImportOptions::default();
+        let mut imp = Importer::new(opts);
+        let child = |n: u8| Child {
+            cid: opts.cid_for(RAW, &[n; 200]),
+            filesize: 200,
+            tsize: 200,
+        };
+        let key = [7u8; 8];
+        let entries = vec![(key, "a".to_string(), child(1)), (key, "b".to_string(), child(2))];
+        let err = imp.shard(Path::new("/d"), entries, 0).expect_err("collision");
+        assert!(err.to_string().contains("a, b"), "{err}");
+    }
+
     #[test]
     fn murmur3_key_matches_go() {
         // murmur3 x64-128("hello", seed 0) = cbd8a7b341bd9b02 5b1e906a48ae1d19.

@@ -18,6 +18,8 @@ pub enum ImportError {
     Unsupported(PathBuf),
     #[error("{0}: file names must be UTF-8 to become UnixFS link names")]
     NonUtf8Name(PathBuf),
+    #[error("{dir}: the names {names} have the same 64-bit HAMT key; rename one of them")]
+    HashCollision { dir: PathBuf, names: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
@@ -202,7 +204,7 @@ impl Importer {
         }
         let estimate: usize = links.iter().map(|(name, c)| name.len() + c.cid.encoded_len()).sum();
         if estimate > self.opts.shard_threshold {
-            return Ok(self.hamt_dir(links));
+            return self.hamt_dir(path, links);
         }
         let pb_links: Vec<PbLink> = links
             .iter()
