@@ -1,14 +1,11 @@
 //! `droplet-client data …`: the commands that need only files.
 
-use std::fs::File;
-use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use piece_store::car;
-use piece_store::commp::{self, PieceCommitment};
-use piece_store::unixfs::{HashFunction, ImportOptions, Importer};
+use piece_store::prepare;
+use piece_store::unixfs::{HashFunction, ImportOptions};
 
 use crate::progress::Progress;
 
@@ -89,88 +86,38 @@ fn generate_car(a: GenerateCar) -> Result<()> {
         ..ImportOptions::default()
     };
     let mut bar = Progress::bytes("importing", total);
-    let dag = Importer::new(opts)
-        .import_path(&a.input, &mut |n| bar.set(n))
-        .context("import failed")?;
+    let car = prepare::generate_car(&a.input, &a.output, opts, a.car_version, &mut |n| bar.set(n));
     bar.finish();
-
-    let out = File::create(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
-    let blocks = match a.car_version {
-        1 => {
-            let (w, index) = car::write_dag(&dag, BufWriter::with_capacity(1 << 20, out))
-                .with_context(|| format!("writing {}", a.output.display()))?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            index.len()
-        }
-        _ => {
-            let mut count = 0;
-            let w = car::wrap_v2(BufWriter::with_capacity(1 << 20, out), |f| {
-                let (_, index) = car::write_dag(&dag, f)?;
-                count = index.len();
-                Ok(index)
-            })
-            .with_context(|| format!("writing {}", a.output.display()))?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            count
-        }
-    };
-    let car_size = std::fs::metadata(&a.output)?.len();
-    let root = dag.root();
+    let car = car?;
     if a.json {
         let v = serde_json::json!({
-            "Root": { "/": root.to_string() },
+            "Root": { "/": car.root.to_string() },
             "CarPath": a.output.display().to_string(),
-            "CarVersion": a.car_version,
-            "CarSize": car_size,
-            "PayloadSize": dag.payload_bytes(),
-            "Blocks": blocks,
+            "CarVersion": car.car_version,
+            "CarSize": car.car_size,
+            "PayloadSize": car.payload_bytes,
+            "Blocks": car.blocks,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("Root CID: {root}");
+        println!("Root CID: {}", car.root);
         println!(
             "CAR: {} (v{}, {} blocks, {})",
             a.output.display(),
-            a.car_version,
-            blocks,
-            market_types::units::format_size(car_size)
+            car.car_version,
+            car.blocks,
+            market_types::units::format_size(car.car_size)
         );
     }
     Ok(())
 }
 
 fn commp(a: CommP) -> Result<()> {
-    let meta = std::fs::metadata(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
-    if meta.is_dir() {
-        bail!(
-            "{} is a directory; commP needs a file (make a CAR first with `data generate-car`)",
-            a.input.display()
-        );
-    }
-    let open = || File::open(&a.input).with_context(|| format!("cannot open {}", a.input.display()));
-    let mut prefix = Vec::with_capacity(64 << 10);
-    open()?.take(64 << 10).read_to_end(&mut prefix)?;
-    // A CAR is checked block by block as it streams through commP: a deal over a corrupt or
-    // truncated CAR would be paid for and then fail at retrieval.
-    let verify = !a.no_verify && car::looks_like_car(&prefix);
-    let mut bar = Progress::bytes("commP", meta.len());
-    let pc: PieceCommitment = if verify {
-        let mut reader = car::VerifyingReader::new(open()?);
-        let pc = commp::from_reader(&mut reader, a.threads, &mut |n| bar.set(n));
-        let checked = reader.finish();
-        bar.finish();
-        checked.with_context(|| {
-            format!(
-                "{} is not a valid CAR (use --no-verify to hash it anyway)",
-                a.input.display()
-            )
-        })?;
-        pc.with_context(|| format!("commP of {}", a.input.display()))?
-    } else {
-        let pc = commp::from_reader(open()?, a.threads, &mut |n| bar.set(n));
-        bar.finish();
-        pc.with_context(|| format!("commP of {}", a.input.display()))?
-    };
+    let size = input_size(&a.input)?;
+    let mut bar = Progress::bytes("commP", size);
+    let result = prepare::commp_file(&a.input, a.threads, !a.no_verify, &mut |n| bar.set(n));
+    bar.finish();
+    let pc = result?.commitment;
     if a.json {
         let v = serde_json::json!({
             "Root": { "/": pc.piece_cid().to_string() },

@@ -8,6 +8,8 @@ pub mod car;
 pub mod commp;
 #[cfg(feature = "index")]
 pub mod index;
+mod io_util;
+pub mod prepare;
 pub mod store;
 pub mod unixfs;
 mod varint;

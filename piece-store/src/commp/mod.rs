@@ -20,6 +20,7 @@ pub use self::cid::{
 };
 use self::fr32::{QUAD_IN, QUAD_OUT};
 use self::tree::{Node, Stack, subtree_root};
+use crate::io_util::read_full;
 
 /// Go's `MinPiecePayload`: below this commP refuses to work (go-fil-commp-hashhash).
 pub const MIN_PAYLOAD: u64 = 65;
@@ -29,7 +30,7 @@ pub const MAX_PAYLOAD: u64 = (64 << 30) / 128 * 127;
 /// Quads per chunk: a chunk is the unit of work handed to a core (1 MiB once padded).
 const CHUNK_QUADS: usize = 8192;
 /// Payload bytes per chunk.
-pub const CHUNK_IN: usize = CHUNK_QUADS * QUAD_IN;
+const CHUNK_IN: usize = CHUNK_QUADS * QUAD_IN;
 /// Tree level of a chunk's root: 4 leaves per quad.
 const CHUNK_LEVEL: usize = (CHUNK_QUADS * 4).trailing_zeros() as usize;
 
@@ -231,20 +232,6 @@ pub fn of_bytes(data: &[u8]) -> Result<PieceCommitment, CommPError> {
     let mut h = Hasher::new();
     h.update(data)?;
     h.finish()
-}
-
-/// Fills `buf` from `reader` until it is full or the reader ends; returns the bytes read.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match reader.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Streams `reader` through commP on `threads` cores (0 means all of them).

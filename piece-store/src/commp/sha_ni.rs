@@ -191,7 +191,7 @@ mod tests {
             for l in 0..LANES {
                 assert_eq!(
                     got[l],
-                    super::super::tree::hash_block_portable(&blocks[l]),
+                    super::super::tree::hash_block(&blocks[l]),
                     "round {round} lane {l}"
                 );
             }

@@ -25,16 +25,11 @@ const PAD_BLOCK: [u8; 64] = {
     b
 };
 
-/// `sha254(left || right)` for a 64-byte block holding both children.
+/// `sha254(left || right)` for a 64-byte block holding both children: one message through
+/// `sha2`'s compression function (which uses the SHA extensions when present, one message at
+/// a time; [`super::sha_ni`] does four at once for whole levels).
 #[inline]
 pub fn hash_block(block: &[u8; 64]) -> Node {
-    hash_block_portable(block)
-}
-
-/// One message through `sha2`'s compression function (which itself uses the SHA extensions
-/// when present, one message at a time).
-#[inline]
-pub fn hash_block_portable(block: &[u8; 64]) -> Node {
     let mut state = SHA256_INIT;
     sha2::block_api::compress256(&mut state, std::slice::from_ref(block));
     sha2::block_api::compress256(&mut state, std::slice::from_ref(&PAD_BLOCK));

@@ -75,9 +75,11 @@ pub struct PieceIndex {
     db: DB,
 }
 
+/// `varint(len(a)) ‖ a ‖ b`: the length prefix keeps a short `a` from matching the start of
+/// a longer one in prefix scans.
 fn prefixed(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + a.len() + b.len());
-    k.push(a.len() as u8);
+    let mut k = Vec::with_capacity(10 + a.len() + b.len());
+    crate::varint::put(&mut k, a.len() as u64);
     k.extend_from_slice(a);
     k.extend_from_slice(b);
     k
@@ -176,7 +178,8 @@ impl PieceIndex {
     }
 
     /// Indexes every block of the piece's CAR (v1 or v2), verifying each; records the CAR's
-    /// roots as payloads of the piece. Replaces any earlier block index of the piece.
+    /// roots as payloads of the piece. Indexing a piece again writes the same entries (a
+    /// piece CID fixes the CAR's bytes), so it is safe to repeat after a failure.
     pub fn index_car(&self, piece: &Cid, car: impl Read) -> Result<u64, IndexError> {
         let car_err = |source| IndexError::Car {
             piece: piece.to_string(),

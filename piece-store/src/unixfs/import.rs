@@ -2,12 +2,12 @@
 //! directories.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::dag::{BlockRef, Dag};
 use super::pb::{self, DataType, PbLink, UnixFsData};
 use super::{BlockCid, DAG_PB, IDENTITY, ImportOptions, RAW};
+use crate::io_util::read_full;
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
@@ -216,18 +216,4 @@ impl Importer {
             .collect();
         Ok(self.put_node(&pb_links, &UnixFsData::new(DataType::Directory), 0))
     }
-}
-
-/// Fills `buf` from `r` until it is full or `r` ends.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

@@ -25,7 +25,6 @@ pub type BlockCid = cid::CidGeneric<128>;
 
 pub const DAG_PB: u64 = 0x70;
 pub const RAW: u64 = 0x55;
-pub const DAG_CBOR: u64 = 0x71;
 pub const IDENTITY: u64 = 0x00;
 
 /// The hash function for block CIDs.
