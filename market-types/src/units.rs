@@ -434,12 +434,12 @@ pub fn parse_epochs(s: &str) -> Result<ChainEpoch, UnitError> {
     }
     let lower = t.to_ascii_lowercase();
     for suffix in [" days", " day", "days", "day", "d"] {
-        if let Some(n) = lower.strip_suffix(suffix) {
-            if let Ok(days) = n.trim().parse::<ChainEpoch>() {
-                return days
-                    .checked_mul(EPOCHS_IN_DAY)
-                    .ok_or_else(|| UnitError(format!("duration {s:?} is too long")));
-            }
+        if let Some(n) = lower.strip_suffix(suffix)
+            && let Ok(days) = n.trim().parse::<ChainEpoch>()
+        {
+            return days
+                .checked_mul(EPOCHS_IN_DAY)
+                .ok_or_else(|| UnitError(format!("duration {s:?} is too long")));
         }
     }
     let d = parse_go_duration(t).map_err(|_| {

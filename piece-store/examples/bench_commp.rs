@@ -150,8 +150,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mbs = |secs: f64, bytes: u64| bytes as f64 / secs / 1e6;
 
     println!(
-        "commP of a {size_mib} MiB random file ({cores} cores, sha extensions: {}):",
-        sha_ni()
+        "commP of a {size_mib} MiB random file ({cores} cores, SHA-256 path: {}):",
+        piece_store::commp::hash_path()
     );
     let proofs = best_of(1, "proofs", &big)?;
     let one = best_of(2, "ours-1", &big)?;
@@ -204,12 +204,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         imp.result.split(' ').next().unwrap_or("")
     );
     Ok(())
-}
-
-fn sha_ni() -> &'static str {
-    match std::fs::read_to_string("/proc/cpuinfo") {
-        Ok(s) if s.contains(" sha_ni") => "yes",
-        Ok(_) => "no",
-        Err(_) => "unknown",
-    }
 }

@@ -42,7 +42,7 @@ pub fn aggregate_commd(pieces: &[(Node, u64)], sector_size: u64) -> Result<Node,
         }
     }
     let pad_to = |stack: &mut Vec<(Node, u64)>, offset: &mut u64, align: u64| {
-        while *offset % align != 0 {
+        while !(*offset).is_multiple_of(align) {
             let fill = 1u64 << offset.trailing_zeros();
             push(stack, *zero_node((fill / 32).trailing_zeros() as usize), fill);
             *offset += fill;

@@ -5,9 +5,13 @@
 //! a reader through all cores. Both hold at most a few 1 MiB chunks whatever the input size.
 
 mod aggregate;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod cid;
 pub mod fr32;
 mod sha_ni;
+#[cfg(test)]
+mod test_util;
 pub mod tree;
 
 use std::io::Read;
@@ -19,7 +23,8 @@ pub use self::cid::{
     parse_piece_cid_v2, piece_cid_v1, piece_cid_v2,
 };
 use self::fr32::{QUAD_IN, QUAD_OUT};
-use self::tree::{Node, Stack, subtree_root};
+pub use self::tree::hash_path;
+use self::tree::{Node, Scratch, Stack, subtree_root};
 use crate::io_util::read_full;
 
 /// Go's `MinPiecePayload`: below this commP refuses to work (go-fil-commp-hashhash).
@@ -113,7 +118,7 @@ fn level_of(padded: u64) -> usize {
 #[derive(Debug)]
 pub struct Hasher {
     buf: Vec<u8>,
-    scratch: Vec<u8>,
+    scratch: Scratch,
     stack: Stack,
     chunks: u64,
     total: u64,
@@ -129,7 +134,7 @@ impl Hasher {
     pub fn new() -> Self {
         Hasher {
             buf: Vec::with_capacity(CHUNK_IN),
-            scratch: Vec::new(),
+            scratch: Scratch::default(),
             stack: Stack::default(),
             chunks: 0,
             total: 0,
@@ -180,7 +185,7 @@ impl Hasher {
 
     /// The commitment of everything written.
     pub fn finish(self) -> Result<PieceCommitment, CommPError> {
-        finish(self.stack, self.chunks, self.buf, self.total, &mut Vec::new())
+        finish(self.stack, self.chunks, self.buf, self.total, &mut { self.scratch })
     }
 }
 
@@ -202,7 +207,7 @@ fn finish(
     chunks: u64,
     mut tail: Vec<u8>,
     total: u64,
-    scratch: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) -> Result<PieceCommitment, CommPError> {
     if total < MIN_PAYLOAD {
         return Err(CommPError::PayloadTooSmall(total));
@@ -272,7 +277,7 @@ pub fn from_reader(
             let done_tx = done_tx.clone();
             let job_rx = &job_rx;
             scope.spawn(move || {
-                let mut scratch = Vec::new();
+                let mut scratch = Scratch::default();
                 loop {
                     let job = job_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
                     let Ok((index, chunk)) = job else { return };
@@ -333,6 +338,6 @@ pub fn from_reader(
                 "a commP worker thread stopped early",
             )));
         }
-        finish(stack, joined, tail, total, &mut Vec::new())
+        finish(stack, joined, tail, total, &mut Scratch::default())
     })
 }

@@ -20,7 +20,8 @@ use super::tree::Node;
 /// Lanes hashed together.
 pub const LANES: usize = 4;
 
-const K: [u32; 64] = [
+/// SHA-256 round constants.
+pub(super) const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
     0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
     0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
@@ -49,7 +50,7 @@ pub fn available() -> bool {
 }
 
 /// The padding block's schedule plus round constants, W[t] + K[t] (scalar, once).
-fn pad_wk() -> &'static [u32; 64] {
+pub(super) fn pad_wk() -> &'static [u32; 64] {
     static WK: OnceLock<[u32; 64]> = OnceLock::new();
     WK.get_or_init(|| {
         let mut w = [0u32; 64];
@@ -176,13 +177,10 @@ mod tests {
             return;
         }
         let mut blocks = [[0u8; 64]; LANES];
-        let mut x = 1u32;
         for round in 0..500 {
-            for b in blocks.iter_mut() {
-                for byte in b.iter_mut() {
-                    x = x.wrapping_mul(1664525).wrapping_add(1013904223);
-                    *byte = (x >> 24) as u8;
-                }
+            let bytes = super::super::test_util::lcg_bytes(64 * LANES, round + 1);
+            for (b, src) in blocks.iter_mut().zip(bytes.chunks_exact(64)) {
+                b.copy_from_slice(src);
             }
             if round == 0 {
                 blocks = [[0u8; 64], [0xff; 64], [0x80; 64], [1; 64]];

@@ -13,7 +13,8 @@ pub type Node = [u8; 32];
 /// The highest tree level we support: 2^40 leaves of 32 bytes is a 32 TiB piece.
 pub const MAX_LEVEL: usize = 40;
 
-const SHA256_INIT: [u32; 8] = [
+/// SHA-256's initial state.
+pub(super) const SHA256_INIT: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
@@ -100,14 +101,52 @@ fn hash_level_in_place(buf: &mut [u8]) {
     }
 }
 
+/// Which SHA-256 path [`subtree_root`] takes on this CPU, for logs and benchmarks.
+pub fn hash_path() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::available() {
+        return "AVX-512, 16 messages at a time";
+    }
+    if super::sha_ni::available() {
+        "SHA extensions, 4 messages at a time"
+    } else {
+        "portable, 1 message at a time"
+    }
+}
+
+/// Reusable buffers for [`subtree_root`], one per thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    bytes: Vec<u8>,
+    #[cfg(target_arch = "x86_64")]
+    groups: Vec<super::avx512::Group>,
+}
+
 /// The root of the subtree over `payload` (a whole number of 127-byte quads, a power of two
-/// of them, at least one). `scratch` receives the level above the leaves, 64 bytes per quad.
+/// of them, at least one).
+///
+/// With AVX-512, sixteen messages at a time up to the last sixteen nodes
+/// ([`super::avx512`]); otherwise four at a time on the SHA extensions, or one at a time.
+pub fn subtree_root(payload: &[u8], scratch: &mut Scratch) -> Node {
+    let quads = payload.len() / QUAD_IN;
+    debug_assert!(quads >= 1 && quads.is_power_of_two() && payload.len().is_multiple_of(QUAD_IN));
+    #[cfg(target_arch = "x86_64")]
+    if quads >= super::avx512::QUADS_PER_GROUP && super::avx512::available() {
+        let nodes = super::avx512::reduce_to_group(payload, &mut scratch.groups);
+        scratch.bytes.clear();
+        scratch.bytes.extend(nodes.iter().flatten());
+        return reduce_in_place(&mut scratch.bytes);
+    }
+    leaves_then_reduce(payload, &mut scratch.bytes)
+}
+
+/// [`subtree_root`] without AVX-512. `scratch` receives the level above the leaves, 64 bytes
+/// per quad.
 ///
 /// Fr32 expansion and the first level of hashing are fused: each quad is expanded on the
 /// stack and hashed straight into two level-1 nodes, so the leaves are never stored.
-pub fn subtree_root(payload: &[u8], scratch: &mut Vec<u8>) -> Node {
+fn leaves_then_reduce(payload: &[u8], scratch: &mut Vec<u8>) -> Node {
     let quads = payload.len() / QUAD_IN;
-    debug_assert!(quads >= 1 && quads.is_power_of_two() && payload.len() % QUAD_IN == 0);
     scratch.clear();
     scratch.resize(quads * 64, 0);
     if quads >= 2 && super::sha_ni::available() {
@@ -217,6 +256,25 @@ mod tests {
         s.push(*zero_node(3), 3);
         s.push(*zero_node(3), 3);
         assert_eq!(s.finish(3, 7), *zero_node(7));
+    }
+
+    #[test]
+    fn every_hash_path_gives_the_same_root() {
+        // subtree_root takes the widest path this CPU has; leaves_then_reduce the SHA
+        // extensions (or the portable hash); hashing the expanded leaves one message at a
+        // time is the reference.
+        let mut scratch = Scratch::default();
+        let mut bytes = Vec::new();
+        for quads in [1usize, 2, 4, 8, 16, 128, 1024] {
+            let payload = super::super::test_util::lcg_bytes(quads * QUAD_IN, quads as u32);
+            let leaves = super::super::test_util::portable_level(&payload, 1);
+            assert_eq!(subtree_root(&payload, &mut scratch).as_slice(), leaves, "{quads} quads");
+            assert_eq!(
+                leaves_then_reduce(&payload, &mut bytes).as_slice(),
+                leaves,
+                "{quads} quads"
+            );
+        }
     }
 
     fn hex(b: &[u8]) -> String {
