@@ -11,6 +11,7 @@
 
 pub mod macros;
 
+pub mod actors;
 pub mod address;
 pub mod bigint;
 pub mod boost;

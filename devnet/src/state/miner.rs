@@ -1,0 +1,310 @@
+//! Storage miner actors and the power actor's CreateMiner: addresses and peer info, sector
+//! pre-commit (deals checked and CommD recomputed from their pieces), prove-commit (any proof
+//! bytes; deals activated through the market), and termination (deals slashed).
+
+use std::collections::BTreeMap;
+
+use market_types::actors::{
+    CreateMinerParams, CreateMinerReturn, PreCommitSectorBatch2Params, ProveCommitAggregateParams,
+    ProveCommitSectorParams, TerminateSectorsParams, TerminateSectorsReturn, miner_method as more_methods,
+    power_method,
+};
+use market_types::chain::{
+    ChangeMultiaddrsParams, ChangePeerIdParams, SectorPreCommitInfo, SectorPreCommitOnChainInfo, miner_method,
+};
+use market_types::units::{ChainEpoch, DealId};
+use market_types::{Address, Cid, TokenAmount, cbor};
+
+use super::policy::{sector_size_of_seal_proof, window_post_proof_for};
+use super::{ActorError, ActorId, ActorKind, Call, State, market, ret};
+
+/// A proven sector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sector {
+    pub deal_ids: Vec<DealId>,
+    pub activation: ChainEpoch,
+    pub expiration: ChainEpoch,
+    pub unsealed_cid: Option<Cid>,
+}
+
+/// A storage miner actor's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miner {
+    pub owner: ActorId,
+    pub worker: ActorId,
+    pub control: Vec<ActorId>,
+    pub peer_id: Vec<u8>,
+    pub multiaddrs: Vec<Vec<u8>>,
+    pub sector_size: u64,
+    pub window_post_proof_type: i64,
+    pub precommits: BTreeMap<u64, SectorPreCommitOnChainInfo>,
+    pub sectors: BTreeMap<u64, Sector>,
+}
+
+impl Miner {
+    pub fn new(owner: ActorId, worker: ActorId, sector_size: u64) -> Result<Miner, ActorError> {
+        let window_post_proof_type = window_post_proof_for(sector_size)
+            .ok_or_else(|| ActorError::illegal_argument(format!("unsupported sector size {sector_size}")))?;
+        Ok(Miner {
+            owner,
+            worker,
+            control: Vec::new(),
+            peer_id: Vec::new(),
+            multiaddrs: Vec::new(),
+            sector_size,
+            window_post_proof_type,
+            precommits: BTreeMap::new(),
+            sectors: BTreeMap::new(),
+        })
+    }
+
+    /// Owner, worker or a control address: who may act for the miner.
+    pub fn is_controlling(&self, id: ActorId) -> bool {
+        id == self.owner || id == self.worker || self.control.contains(&id)
+    }
+
+    pub fn raw_power(&self) -> u64 {
+        self.sector_size * self.sectors.len() as u64
+    }
+}
+
+pub(super) fn invoke(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, ActorError> {
+    let me = call.receiver;
+    let miner = st
+        .miner(me)
+        .ok_or_else(|| ActorError::illegal_state("not a miner"))?
+        .clone();
+    let controlling = || {
+        if miner.is_controlling(call.caller) {
+            Ok(())
+        } else {
+            Err(ActorError::forbidden(format!(
+                "caller f0{} is not the owner, worker or a control address of f0{me}",
+                call.caller
+            )))
+        }
+    };
+    match call.method {
+        miner_method::CHANGE_PEER_ID => {
+            controlling()?;
+            let p: ChangePeerIdParams = call.params()?;
+            if p.new_id.0.len() > 128 {
+                return Err(ActorError::illegal_argument("peer ID is over 128 bytes"));
+            }
+            st.miner_mut(me).expect("miner").peer_id = p.new_id.0;
+            Ok(Vec::new())
+        }
+        miner_method::CHANGE_MULTIADDRS => {
+            controlling()?;
+            let p: ChangeMultiaddrsParams = call.params()?;
+            if p.new_multiaddrs.iter().any(|a| a.0.is_empty()) {
+                return Err(ActorError::illegal_argument("invalid empty multiaddr"));
+            }
+            if p.new_multiaddrs.iter().map(|a| a.0.len()).sum::<usize>() > 1024 {
+                return Err(ActorError::illegal_argument("multiaddrs are over 1024 bytes"));
+            }
+            st.miner_mut(me).expect("miner").multiaddrs = p.new_multiaddrs.into_iter().map(|a| a.0).collect();
+            Ok(Vec::new())
+        }
+        miner_method::PRE_COMMIT_SECTOR_BATCH2 => {
+            controlling()?;
+            let p: PreCommitSectorBatch2Params = call.params()?;
+            pre_commit(st, me, &miner, p.sectors)
+        }
+        more_methods::PROVE_COMMIT_SECTOR => {
+            controlling()?;
+            let p: ProveCommitSectorParams = call.params()?;
+            prove_commit(st, me, &[p.sector_number])
+        }
+        more_methods::PROVE_COMMIT_AGGREGATE => {
+            controlling()?;
+            let p: ProveCommitAggregateParams = call.params()?;
+            let sectors = p
+                .sector_numbers
+                .indices(1 << 20)
+                .map_err(|e| ActorError::illegal_argument(format!("sector numbers: {e}")))?;
+            prove_commit(st, me, &sectors)
+        }
+        miner_method::TERMINATE_SECTORS => {
+            controlling()?;
+            let p: TerminateSectorsParams = call.params()?;
+            terminate(st, me, p)
+        }
+        m => Err(ActorError::unhandled(m)),
+    }
+}
+
+fn pre_commit(
+    st: &mut State,
+    me: ActorId,
+    miner: &Miner,
+    sectors: Vec<SectorPreCommitInfo>,
+) -> Result<Vec<u8>, ActorError> {
+    if sectors.is_empty() {
+        return Err(ActorError::illegal_argument("no sectors to pre-commit"));
+    }
+    let mut batch = std::collections::BTreeSet::new();
+    let mut claimed: std::collections::BTreeSet<DealId> = miner
+        .precommits
+        .values()
+        .flat_map(|p| p.info.deal_ids.iter().copied())
+        .collect();
+    for info in &sectors {
+        let n = info.sector_number;
+        if miner.precommits.contains_key(&n) || miner.sectors.contains_key(&n) || !batch.insert(n) {
+            return Err(ActorError::illegal_argument(format!("sector {n} is already allocated")));
+        }
+        if sector_size_of_seal_proof(info.seal_proof) != Some(miner.sector_size) {
+            return Err(ActorError::illegal_argument(format!(
+                "seal proof {} does not match the miner's sector size {}",
+                info.seal_proof, miner.sector_size
+            )));
+        }
+        if info.expiration <= st.epoch {
+            return Err(ActorError::illegal_argument(format!(
+                "sector {n} expiration {} is not after the current epoch {}",
+                info.expiration, st.epoch
+            )));
+        }
+        for id in &info.deal_ids {
+            if !claimed.insert(*id) {
+                return Err(ActorError::illegal_argument(format!(
+                    "deal {id} is already in a pre-committed sector"
+                )));
+            }
+        }
+        let pieces = market::verify_deals_for_sector(st, me, &info.deal_ids, info.expiration, miner.sector_size)
+            .map_err(|e| ActorError::illegal_argument(format!("sector {n}: {}", e.message)))?;
+        let expected = unsealed_cid(&pieces, miner.sector_size)?;
+        let given = match info.unsealed_cid {
+            Some(c) => c,
+            None => unsealed_cid(&[], miner.sector_size)?,
+        };
+        if given != expected {
+            return Err(ActorError::illegal_argument(format!(
+                "sector {n}: unsealed CID {given} does not match the deals' CommD {expected}"
+            )));
+        }
+    }
+    let epoch = st.epoch;
+    let m = st.miner_mut(me).expect("miner");
+    for info in sectors {
+        m.precommits.insert(
+            info.sector_number,
+            SectorPreCommitOnChainInfo {
+                info,
+                pre_commit_deposit: TokenAmount::default(),
+                pre_commit_epoch: epoch,
+            },
+        );
+    }
+    Ok(Vec::new())
+}
+
+/// CommD of a sector holding `pieces` in order (zero sector when empty).
+fn unsealed_cid(pieces: &[(Cid, u64)], sector_size: u64) -> Result<Cid, ActorError> {
+    let mut nodes = Vec::with_capacity(pieces.len());
+    for (cid, size) in pieces {
+        let node = piece_store::commp::commp_from_cid_v1(cid)
+            .map_err(|e| ActorError::illegal_argument(format!("piece {cid}: {e}")))?;
+        nodes.push((node, *size));
+    }
+    let commd = piece_store::commp::aggregate_commd(&nodes, sector_size)
+        .map_err(|e| ActorError::illegal_argument(format!("computing CommD: {e}")))?;
+    Ok(piece_store::commp::piece_cid_v1(&commd))
+}
+
+fn prove_commit(st: &mut State, me: ActorId, numbers: &[u64]) -> Result<Vec<u8>, ActorError> {
+    if numbers.is_empty() {
+        return Err(ActorError::illegal_argument("no sectors to prove"));
+    }
+    for &n in numbers {
+        let miner = st.miner(me).expect("miner");
+        let pc = miner
+            .precommits
+            .get(&n)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(format!("no pre-commitment for sector {n}")))?;
+        if st.epoch < pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay {
+            return Err(ActorError::forbidden(format!(
+                "sector {n} cannot be proven before epoch {}",
+                pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay
+            )));
+        }
+        let sector_size = miner.sector_size;
+        market::activate_deals(st, me, n, &pc.info.deal_ids, pc.info.expiration, sector_size)?;
+        let epoch = st.epoch;
+        let m = st.miner_mut(me).expect("miner");
+        m.precommits.remove(&n);
+        m.sectors.insert(
+            n,
+            Sector {
+                deal_ids: pc.info.deal_ids.clone(),
+                activation: epoch,
+                expiration: pc.info.expiration,
+                unsealed_cid: pc.info.unsealed_cid,
+            },
+        );
+    }
+    Ok(Vec::new())
+}
+
+fn terminate(st: &mut State, me: ActorId, p: TerminateSectorsParams) -> Result<Vec<u8>, ActorError> {
+    let mut numbers = Vec::new();
+    for t in &p.terminations {
+        numbers.extend(
+            t.sectors
+                .indices(1 << 20)
+                .map_err(|e| ActorError::illegal_argument(format!("sectors: {e}")))?,
+        );
+    }
+    for n in numbers {
+        let sector = st
+            .miner_mut(me)
+            .expect("miner")
+            .sectors
+            .remove(&n)
+            .ok_or_else(|| ActorError::not_found(format!("sector {n} is not a live sector of f0{me}")))?;
+        market::on_sectors_terminate(st, &sector.deal_ids)?;
+    }
+    Ok(ret(&TerminateSectorsReturn { done: true }))
+}
+
+/// The power actor: CreateMiner.
+pub(super) fn invoke_power(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, ActorError> {
+    if call.method != power_method::CREATE_MINER {
+        return Err(ActorError::unhandled(call.method));
+    }
+    let p: CreateMinerParams = call.params()?;
+    let account = |st: &State, a: &Address| -> Result<ActorId, ActorError> {
+        let id = st
+            .lookup_id(a)
+            .ok_or_else(|| ActorError::illegal_argument(format!("address {a} not found")))?;
+        match st.actor(id).map(|x| &x.kind) {
+            Some(ActorKind::Account { .. }) => Ok(id),
+            _ => Err(ActorError::illegal_argument(format!("{a} is not an account"))),
+        }
+    };
+    let owner = account(st, &p.owner)?;
+    let worker = account(st, &p.worker)?;
+    let sector_size = (10..=14)
+        .contains(&p.window_post_proof_type)
+        .then(|| sector_size_of_seal_proof(p.window_post_proof_type))
+        .flatten()
+        .ok_or_else(|| {
+            ActorError::illegal_argument(format!(
+                "unsupported window PoSt proof type {}",
+                p.window_post_proof_type
+            ))
+        })?;
+    let mut miner = Miner::new(owner, worker, sector_size)?;
+    miner.peer_id = p.peer.0;
+    miner.multiaddrs = p.multiaddrs.into_iter().map(|a| a.0).collect();
+    let seed = cbor::to_vec(&(Address::new_id(call.caller), st.nonce(&Address::new_id(call.caller))));
+    let (id, robust) = st.create_miner(miner, &seed);
+    st.transfer(call.receiver, id, &call.value)?;
+    Ok(ret(&CreateMinerReturn {
+        id_address: Address::new_id(id),
+        robust_address: robust,
+    }))
+}
