@@ -3,4 +3,5 @@
 //!
 //! - [`state`]: the chain state and its transition (actors, message execution, cron), pure.
 
+pub mod chain;
 pub mod state;
