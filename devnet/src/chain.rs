@@ -62,6 +62,8 @@ pub struct Chain {
     /// Tipsets by height (absent heights are null rounds).
     tipsets: BTreeMap<ChainEpoch, BlockRecord>,
     executed: HashMap<Cid, Executed>,
+    /// Heights of blocks by block CID.
+    heights: HashMap<Cid, ChainEpoch>,
     /// Pending messages by sender and nonce.
     mpool: BTreeMap<Address, BTreeMap<u64, SignedMessage>>,
     /// The block miner named in headers.
@@ -95,18 +97,17 @@ impl Chain {
             state,
             tipsets: BTreeMap::new(),
             executed: HashMap::new(),
+            heights: HashMap::new(),
             mpool: BTreeMap::new(),
             block_miner,
         };
         let header = chain.header(Vec::new(), &[], genesis_timestamp);
-        chain.tipsets.insert(
-            chain.state.epoch,
-            BlockRecord {
-                header,
-                messages: Vec::new(),
-                receipts: Vec::new(),
-            },
-        );
+        let genesis = BlockRecord {
+            header,
+            messages: Vec::new(),
+            receipts: Vec::new(),
+        };
+        chain.record(chain.state.epoch, genesis);
         chain
     }
 
@@ -138,10 +139,9 @@ impl Chain {
         if key.0.is_empty() {
             return Some(self.head());
         }
-        let cid = key.0.first()?;
+        let height = self.heights.get(key.0.first()?)?;
         self.tipsets
-            .values()
-            .find(|b| &b.header.cid() == cid)
+            .get(height)
             .map(|b| TipSet::new(vec![b.header.clone()]).expect("one block"))
     }
 
@@ -251,8 +251,7 @@ impl Chain {
             messages,
             receipts,
         };
-        self.index(height, &record);
-        self.tipsets.insert(height, record.clone());
+        self.record(height, record.clone());
         record
     }
 
@@ -287,17 +286,19 @@ impl Chain {
                 pool.remove(&m.message.nonce);
             }
         }
-        self.index(height, &record);
-        self.tipsets.insert(height, record);
+        self.record(height, record);
         Ok(())
     }
 
-    fn index(&mut self, height: ChainEpoch, record: &BlockRecord) {
+    /// Adds a block at `height` and indexes it and its messages.
+    fn record(&mut self, height: ChainEpoch, record: BlockRecord) {
         for (index, m) in record.messages.iter().enumerate() {
             let at = Executed { height, index };
             self.executed.insert(m.cid(), at.clone());
             self.executed.insert(m.message.cid(), at);
         }
+        self.heights.insert(record.header.cid(), height);
+        self.tipsets.insert(height, record);
     }
 
     fn header(&self, messages: Vec<SignedMessage>, receipts: &[MessageReceipt], timestamp: u64) -> BlockHeader {

@@ -92,6 +92,21 @@ impl Net {
         a.receipt.return_data.0
     }
 
+    /// `from` asks the market to withdraw `amount` of `who`'s escrow.
+    fn withdraw(&mut self, from: &Key, who: Address, amount: TokenAmount) -> Applied {
+        let params = cbor::to_vec(&WithdrawBalanceParams {
+            provider_or_client_address: who,
+            amount,
+        });
+        self.send(
+            from,
+            Address::new_id(MARKET),
+            market_method::WITHDRAW_BALANCE,
+            params,
+            TokenAmount::default(),
+        )
+    }
+
     fn add_balance(&mut self, who: Address, amount: TokenAmount) {
         let payer = self.client.clone();
         self.ok(
@@ -611,48 +626,24 @@ fn withdrawals_take_only_unlocked_funds_and_go_to_the_right_place() {
     let client = n.client.clone();
     let before = n.st.balance(&client.address());
     let (escrow, locked) = n.escrow(&client.address());
-    let ret = n.ok(
-        &client,
-        Address::new_id(MARKET),
-        market_method::WITHDRAW_BALANCE,
-        cbor::to_vec(&WithdrawBalanceParams {
-            provider_or_client_address: client.address(),
-            amount: fil(1_000),
-        }),
-        TokenAmount::default(),
-    );
+    let a = n.withdraw(&client, client.address(), fil(1_000));
+    assert_eq!(a.receipt.exit_code, 0, "{:?}", a.error);
+    let ret = a.receipt.return_data.0;
     let withdrawn: TokenAmount = cbor::from_slice(&ret).expect("amount");
     assert_eq!(withdrawn, &escrow - &locked);
     assert!(n.st.balance(&client.address()) > before);
     // A stranger may not withdraw the client's or the miner's escrow.
     let stranger = n.stranger.clone();
     for who in [client.address(), n.miner] {
-        let a = n.send(
-            &stranger,
-            Address::new_id(MARKET),
-            market_method::WITHDRAW_BALANCE,
-            cbor::to_vec(&WithdrawBalanceParams {
-                provider_or_client_address: who,
-                amount: fil(1),
-            }),
-            TokenAmount::default(),
-        );
+        let a = n.withdraw(&stranger, who, fil(1));
         assert_eq!(a.receipt.exit_code, exit_code::USR_FORBIDDEN);
     }
     // The worker withdraws the miner's free escrow to the owner.
     let owner_before = n.st.balance(&n.owner.address());
     let worker = n.worker.clone();
     let miner = n.miner;
-    n.ok(
-        &worker,
-        Address::new_id(MARKET),
-        market_method::WITHDRAW_BALANCE,
-        cbor::to_vec(&WithdrawBalanceParams {
-            provider_or_client_address: miner,
-            amount: fil(10),
-        }),
-        TokenAmount::default(),
-    );
+    let a = n.withdraw(&worker, miner, fil(10));
+    assert_eq!(a.receipt.exit_code, 0, "{:?}", a.error);
     assert_eq!(&n.st.balance(&n.owner.address()) - &owner_before, fil(10));
 }
 
@@ -777,4 +768,63 @@ fn peer_id_and_multiaddrs_change_by_controlling_addresses_only() {
     let m = n.st.miner(n.id(&miner)).expect("miner");
     assert_eq!(m.peer_id, vec![0, 36, 8, 1, 18, 32, 1, 2, 3]);
     assert_eq!(m.multiaddrs, vec![vec![4, 127, 0, 0, 1, 6, 0x9c, 0x40]]);
+}
+
+#[test]
+fn huge_bitfields_are_refused_before_they_are_expanded() {
+    let mut n = Net::new();
+    n.fund_both();
+    n.publish_ok(vec![n.sign(n.proposal(1, 1000))]);
+    // 2^40 set bits: expanding them would need terabytes.
+    let huge =
+        fvm_ipld_bitfield::BitField::from_ranges(fvm_ipld_bitfield::iter::Ranges::new(std::iter::once(0..1u64 << 40)));
+    let worker = n.worker.clone();
+    let settle = cbor::to_vec(&SettleDealPaymentsParams {
+        deals: BitField(huge.clone()),
+    });
+    let a = n.send(
+        &worker,
+        Address::new_id(MARKET),
+        market_method::SETTLE_DEAL_PAYMENTS,
+        settle,
+        TokenAmount::default(),
+    );
+    assert_eq!(a.receipt.exit_code, exit_code::USR_ILLEGAL_ARGUMENT, "{:?}", a.error);
+    let miner = n.miner;
+    let terminate = cbor::to_vec(&TerminateSectorsParams {
+        terminations: vec![TerminationDeclaration {
+            deadline: 0,
+            partition: 0,
+            sectors: BitField(huge),
+        }],
+    });
+    let a = n.send(
+        &worker,
+        miner,
+        miner_method::TERMINATE_SECTORS,
+        terminate,
+        TokenAmount::default(),
+    );
+    assert_eq!(a.receipt.exit_code, exit_code::USR_ILLEGAL_ARGUMENT, "{:?}", a.error);
+}
+
+#[test]
+fn a_message_from_a_non_account_fails_instead_of_panicking() {
+    let mut n = Net::new();
+    let msg = market_types::chain::Message {
+        version: 0,
+        to: n.client.address(),
+        from: n.miner,
+        nonce: 0,
+        value: fil(1),
+        gas_limit: 1_000_000_000,
+        gas_fee_cap: TokenAmount::from_atto(1_000),
+        gas_premium: TokenAmount::from_atto(100),
+        method: 0,
+        params: Bytes(vec![]),
+    };
+    let before = n.st.clone();
+    let a = n.st.apply_message(&msg);
+    assert_eq!(a.receipt.exit_code, exit_code::SYS_SENDER_INVALID);
+    assert_eq!(n.st, before);
 }

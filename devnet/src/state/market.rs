@@ -164,7 +164,12 @@ fn withdraw_balance(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, ActorErr
 }
 
 /// Why one proposal of a batch was left out.
-fn validate_deal(st: &State, deal: &ClientDealProposal, provider: ActorId) -> Result<(ActorId, ActorId), String> {
+fn validate_deal(
+    st: &State,
+    deal: &ClientDealProposal,
+    provider: ActorId,
+    network_raw_power: &BigInt,
+) -> Result<(ActorId, ActorId), String> {
     let p = &deal.proposal;
     // Signature: the client's account checks it over the proposal's CBOR.
     let key = st
@@ -203,9 +208,7 @@ fn validate_deal(st: &State, deal: &ClientDealProposal, provider: ActorId) -> Re
     if p.storage_price_per_epoch.is_negative() || p.storage_price_per_epoch > max {
         return Err("storage price out of bounds".into());
     }
-    let (min_pc, max_pc) = st
-        .policy
-        .provider_collateral_bounds(p.piece_size.0, &st.network_raw_power());
+    let (min_pc, max_pc) = st.policy.provider_collateral_bounds(p.piece_size.0, network_raw_power);
     if p.provider_collateral < min_pc || p.provider_collateral > max_pc {
         return Err(format!(
             "provider collateral {} out of bounds [{}, {}]",
@@ -262,8 +265,9 @@ fn publish_storage_deals(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, Act
     let mut seen: BTreeSet<Cid> = BTreeSet::new();
     let mut valid: Vec<(usize, ActorId, DealProposal)> = Vec::new();
 
+    let network_raw_power = st.network_raw_power();
     for (i, deal) in params.deals.iter().enumerate() {
-        let (client, provider) = match validate_deal(st, deal, provider) {
+        let (client, provider) = match validate_deal(st, deal, provider, &network_raw_power) {
             Ok(ids) => ids,
             Err(reason) => {
                 tracing::info!(deal = i, %reason, "invalid deal in PublishStorageDeals");
@@ -469,9 +473,10 @@ fn complete(st: &mut State, id: DealId) {
 
 fn settle_deal_payments(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, ActorError> {
     let p: SettleDealPaymentsParams = call.params()?;
+    // More set bits than deals ever published cannot all be deals: refuse before expanding.
     let ids = p
         .deals
-        .indices(u64::MAX)
+        .indices(st.market.next_deal_id)
         .map_err(|e| ActorError::illegal_argument(format!("deal bitfield: {e}")))?;
     let mut fail_codes = Vec::new();
     let mut settlements = Vec::new();

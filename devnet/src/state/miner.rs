@@ -119,9 +119,10 @@ pub(super) fn invoke(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, ActorEr
         more_methods::PROVE_COMMIT_AGGREGATE => {
             controlling()?;
             let p: ProveCommitAggregateParams = call.params()?;
+            // More set bits than pre-committed sectors cannot all be provable.
             let sectors = p
                 .sector_numbers
-                .indices(1 << 20)
+                .indices(miner.precommits.len() as u64)
                 .map_err(|e| ActorError::illegal_argument(format!("sector numbers: {e}")))?;
             prove_commit(st, me, &sectors)
         }
@@ -250,12 +251,15 @@ fn prove_commit(st: &mut State, me: ActorId, numbers: &[u64]) -> Result<Vec<u8>,
 }
 
 fn terminate(st: &mut State, me: ActorId, p: TerminateSectorsParams) -> Result<Vec<u8>, ActorError> {
+    // Only live sectors can be terminated: that bounds how many bits are expanded in all.
+    let live = st.miner(me).map_or(0, |m| m.sectors.len() as u64);
     let mut numbers = Vec::new();
     for t in &p.terminations {
+        let left = live.saturating_sub(numbers.len() as u64);
         numbers.extend(
             t.sectors
-                .indices(1 << 20)
-                .map_err(|e| ActorError::illegal_argument(format!("sectors: {e}")))?,
+                .indices(left)
+                .map_err(|e| ActorError::illegal_argument(format!("more sectors to terminate than live ones: {e}")))?,
         );
     }
     for n in numbers {
@@ -287,10 +291,8 @@ pub(super) fn invoke_power(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, A
     };
     let owner = account(st, &p.owner)?;
     let worker = account(st, &p.worker)?;
-    let sector_size = (10..=14)
-        .contains(&p.window_post_proof_type)
-        .then(|| sector_size_of_seal_proof(p.window_post_proof_type))
-        .flatten()
+    let sector_size = sector_size_of_seal_proof(p.window_post_proof_type)
+        .filter(|size| window_post_proof_for(*size) == Some(p.window_post_proof_type))
         .ok_or_else(|| {
             ActorError::illegal_argument(format!(
                 "unsupported window PoSt proof type {}",

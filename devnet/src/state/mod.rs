@@ -435,8 +435,12 @@ impl State {
         let per_item = match msg.method {
             0 => 0,
             m if m == market_types::chain::market_method::PUBLISH_STORAGE_DEALS => {
-                let deals = cbor::from_slice::<market_types::chain::PublishStorageDealsParams>(&msg.params.0)
-                    .map_or(1, |p| p.deals.len() as i64);
+                // `[[deal, …]]`: the inner array header gives the count without decoding deals.
+                let mut d = cbor::Decoder::new(&msg.params.0);
+                let deals = d
+                    .array(1)
+                    .and_then(|_| d.array(cbor::MAX_ARRAY_LEN))
+                    .map_or(1, |n| n.max(1) as i64);
                 25_000_000 * deals
             }
             _ => 8_000_000,
@@ -444,17 +448,32 @@ impl State {
         base + per_item
     }
 
-    /// Applies a message already accepted by [`State::check_message`] with the right nonce.
-    /// Failures roll back everything but the nonce and the gas charge, as on chain.
+    /// Applies a message accepted by [`State::check_message`] with the right nonce.
+    /// Failures roll back everything but the nonce and the gas charge, as on chain. A sender
+    /// that is not an account (a message that skipped the checks, say from a corrupt store)
+    /// gets `SYS_SENDER_INVALID` and changes nothing.
     pub fn apply_message(&mut self, msg: &Message) -> Applied {
         let gas_used = self.gas_used(msg);
-        let from = self.lookup_id(&msg.from).expect("checked sender");
+        let sender = self
+            .lookup_id(&msg.from)
+            .filter(|id| matches!(self.actors[id].kind, ActorKind::Account { .. }));
+        let Some(from) = sender else {
+            return Applied {
+                receipt: MessageReceipt {
+                    exit_code: exit_code::SYS_SENDER_INVALID,
+                    return_data: market_types::Bytes(Vec::new()),
+                    gas_used: 0,
+                    events_root: None,
+                },
+                error: Some(format!("sender {} is not an account on chain", msg.from)),
+            };
+        };
         // Charge gas: used gas at the base fee, plus the premium on the whole limit.
         let premium = msg.gas_premium.clone().min(&msg.gas_fee_cap - &self.policy.base_fee);
         let charged_gas = gas_used.min(msg.gas_limit);
         let fee = &(self.policy.base_fee.clone() * charged_gas) + &(premium * msg.gas_limit);
         {
-            let sender = self.actors.get_mut(&from).expect("checked sender");
+            let sender = self.actors.get_mut(&from).expect("sender resolved above");
             sender.nonce += 1;
             let fee = fee.clone().min(sender.balance.clone());
             sender.balance -= &fee;
