@@ -145,6 +145,16 @@ impl Chain {
             .map(|b| TipSet::new(vec![b.header.clone()]).expect("one block"))
     }
 
+    /// The tipsets above `height`, oldest first (what a `ChainNotify` subscriber has not
+    /// seen yet).
+    pub fn tipsets_after(&self, height: ChainEpoch) -> Vec<TipSet> {
+        use std::ops::Bound;
+        self.tipsets
+            .range((Bound::Excluded(height), Bound::Unbounded))
+            .map(|(_, b)| TipSet::new(vec![b.header.clone()]).expect("one block"))
+            .collect()
+    }
+
     /// Every block after genesis, in order, as stored.
     pub fn blocks(&self) -> impl Iterator<Item = &BlockRecord> {
         self.tipsets.values().skip(1)

@@ -1,7 +1,16 @@
-//! A local Filecoin chain serving the venus/lotus JSON-RPC (and messager, wallet, auth) and
-//! enforcing the market-actor rules, so the market runs and is tested on one machine.
+//! droplet-devnet: a local Filecoin chain that speaks the venus/lotus JSON-RPC and enforces
+//! the market actor's rules, so the whole market runs and is tested on one machine.
 //!
-//! - [`state`]: the chain state and its transition (actors, message execution, cron), pure.
+//! Layers, bottom up: `state` (actors and their rules, no IO), `chain` (message pool, blocks,
+//! lookup, replay), `genesis` (what the chain starts with), `store` and `keystore` (RocksDB
+//! and key files), `node` (the chain behind a lock, persistence, wallet, messager records),
+//! `rpc` and `http` (the JSON-RPC and REST surfaces).
 
 pub mod chain;
+pub mod genesis;
+pub mod http;
+pub mod keystore;
+pub mod node;
+pub mod rpc;
 pub mod state;
+pub mod store;

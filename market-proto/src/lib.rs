@@ -1,5 +1,12 @@
-//! Everything that crosses a process boundary, with no business logic: libp2p protocol codecs
-//! (limits, deadlines), the JSON-RPC API definitions we serve and the remote ones we call (full
-//! node, messager, wallet, gateway, auth), API-info parsing and JWT.
-//!
-//! Empty until the daemon and devnet issues, which define these APIs once for both sides.
+//! Everything that crosses a process boundary, with no business logic: the JSON-RPC API
+//! definitions we serve and the remote ones we call (full node, messager, wallet, gateway),
+//! serving them with venus's token rules, API-info parsing and JWT. (libp2p protocol codecs
+//! arrive with the daemon issue.)
+
+pub mod api;
+pub mod api_info;
+pub mod client;
+pub mod jwt;
+pub mod server;
+
+pub use api::Json;

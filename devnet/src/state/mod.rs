@@ -353,6 +353,32 @@ impl State {
         (id, robust)
     }
 
+    /// Sets `n` actor IDs aside (genesis gives its miners t01000, t01001, … before creating
+    /// their owners' accounts, as lotus's genesis does) and returns the first.
+    pub fn reserve_ids(&mut self, n: u64) -> ActorId {
+        let first = self.next_actor_id;
+        self.next_actor_id += n;
+        first
+    }
+
+    /// Creates a miner at an ID set aside by [`State::reserve_ids`].
+    pub fn create_miner_at(&mut self, id: ActorId, miner: Miner, seed: &[u8]) -> Result<Address, ActorError> {
+        if id >= self.next_actor_id || self.actors.contains_key(&id) || id < FIRST_NON_SINGLETON_ID {
+            return Err(ActorError::illegal_argument(format!("actor ID {id} was not set aside")));
+        }
+        self.actors.insert(
+            id,
+            Actor {
+                kind: ActorKind::Miner(Box::new(miner)),
+                balance: TokenAmount::default(),
+                nonce: 0,
+            },
+        );
+        let robust = Address::new_actor(seed);
+        self.addresses.insert(robust, id);
+        Ok(robust)
+    }
+
     // ------------------------------------------------------------ transfers
 
     pub(crate) fn transfer(&mut self, from: ActorId, to: ActorId, amount: &TokenAmount) -> Result<(), ActorError> {
