@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use market_crypto::{Key, KeyInfo};
@@ -136,18 +135,5 @@ impl Keystore {
 
 /// Write a file readable only by its owner, atomically (temp file, then rename).
 pub fn write_private(path: &Path, data: &[u8]) -> Result<(), KeystoreError> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
-        f.write_all(data).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io(path))
+    market_proto::files::write_private(path, data).map_err(io(path))
 }

@@ -1,7 +1,11 @@
 //! `droplet-client`: the data owner's market daemon and CLI.
 
+mod asks;
+mod config;
+mod daemon;
 mod data;
 mod progress;
+mod storage;
 
 use std::process::ExitCode;
 
@@ -15,10 +19,7 @@ use clap::{Parser, Subcommand};
     about,
     subcommand_required = true,
     long_about = "Filecoin storage and retrieval market for data owners, compatible with the Go \
-                  droplet-client: same commands, config keys, JSON-RPC names and wire bytes.\n\n\
-                  This build has the data-preparation commands (`data generate-car`, `data commP`). \
-                  The daemon (`droplet-client run`) and the storage, retrieval and actor-funds \
-                  commands are not in this build yet."
+                  droplet-client: same commands, config keys, JSON-RPC names and wire bytes."
 )]
 struct Cli {
     /// Repo directory: config.toml, api, token, imports and the data store.
@@ -36,15 +37,77 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the client daemon.
+    Run(Box<RunArgs>),
     /// Prepare data: CARs and piece commitments.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Storage market: providers' asks.
+    #[command(subcommand)]
+    Storage(storage::StorageCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// API listen address (multiaddr).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Full node (venus or lotus) URL or multiaddr.
+    #[arg(long)]
+    node_url: Option<String>,
+    #[arg(long)]
+    node_token: Option<String>,
+    /// sophon-messager URL (optional).
+    #[arg(long)]
+    messager_url: Option<String>,
+    #[arg(long)]
+    messager_token: Option<String>,
+    /// Token for the chain services whose own token is not given.
+    #[arg(long)]
+    auth_token: Option<String>,
+    /// wallet (venus-wallet) or lotusnode.
+    #[arg(long)]
+    signer_type: Option<String>,
+    #[arg(long)]
+    signer_url: Option<String>,
+    #[arg(long)]
+    signer_token: Option<String>,
+    /// The client's default wallet address.
+    #[arg(long)]
+    addr: Option<String>,
+    /// libp2p listen multiaddrs (repeatable; replaces [Libp2p] ListenAddresses). droplet-rs only.
+    #[arg(long = "libp2p-listen")]
+    libp2p_listen: Vec<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,libp2p=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let repo = market_daemon::repo::Repo::new(market_daemon::repo::expand_home(&cli.repo));
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),
+        Command::Run(a) => runtime().and_then(|rt| {
+            let flags = daemon::RunFlags {
+                listen: a.listen,
+                node_url: a.node_url,
+                node_token: a.node_token,
+                messager_url: a.messager_url,
+                messager_token: a.messager_token,
+                auth_token: a.auth_token,
+                signer_type: a.signer_type,
+                signer_url: a.signer_url,
+                signer_token: a.signer_token,
+                addr: a.addr,
+                libp2p_listen: a.libp2p_listen,
+            };
+            rt.block_on(daemon::run(repo, flags))
+        }),
+        Command::Storage(cmd) => runtime().and_then(|rt| rt.block_on(storage::run(&repo, cmd))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +116,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 /// The error and its causes on one line, skipping a cause whose text the message already

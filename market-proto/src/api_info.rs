@@ -152,6 +152,27 @@ fn unsupported(addr: &str, reason: &str) -> ApiInfoError {
     }
 }
 
+/// The socket address of a listen multiaddr such as `/ip4/127.0.0.1/tcp/41235` (a trailing
+/// `/http` or `/ws` is allowed).
+pub fn socket_addr(addr: &str) -> Result<std::net::SocketAddr, ApiInfoError> {
+    let url = dial_url(addr, "v0")?;
+    let host_port = url
+        .split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(""))
+        .unwrap_or("");
+    host_port
+        .parse()
+        .map_err(|_| unsupported(addr, "expected /ip4/<ip>/tcp/<port> or /ip6/<ip>/tcp/<port>"))
+}
+
+/// The multiaddr of a bound socket, as written to an `api` file.
+pub fn multiaddr_of(addr: std::net::SocketAddr) -> String {
+    match addr {
+        std::net::SocketAddr::V4(a) => format!("/ip4/{}/tcp/{}", a.ip(), a.port()),
+        std::net::SocketAddr::V6(a) => format!("/ip6/{}/tcp/{}", a.ip(), a.port()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +221,22 @@ mod tests {
         assert!(dial_url("/udp/1", "v1").is_err());
         assert!(dial_url("localhost:1", "v1").is_err());
         assert_eq!(dial_url("", "v1"), Err(ApiInfoError::Empty));
+    }
+
+    #[test]
+    fn listen_addresses_to_sockets_and_back() {
+        let a = socket_addr("/ip4/127.0.0.1/tcp/41235").expect("ip4");
+        assert_eq!(a.to_string(), "127.0.0.1:41235");
+        assert_eq!(multiaddr_of(a), "/ip4/127.0.0.1/tcp/41235");
+        assert_eq!(socket_addr("/ip4/127.0.0.1/tcp/41231/ws").expect("ws").port(), 41231);
+        assert_eq!(
+            multiaddr_of(socket_addr("/ip6/::1/tcp/5").expect("ip6")),
+            "/ip6/::1/tcp/5"
+        );
+        assert!(
+            socket_addr("/dns/localhost/tcp/1").is_err(),
+            "a listen address needs an IP"
+        );
+        assert!(socket_addr("/ip4/127.0.0.1").is_err());
     }
 }

@@ -56,3 +56,25 @@ pub async fn ws(info: &ApiInfo, version: &str, timeout: Duration) -> Result<WsCl
         .await
         .map_err(|source| ConnectError::Client { url, source })
 }
+
+/// A remote call's failure as a user should read it: the server's message for a handler
+/// error, the transport's reason otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CallError(pub String);
+
+impl From<jsonrpsee::core::client::Error> for CallError {
+    fn from(e: jsonrpsee::core::client::Error) -> Self {
+        match e {
+            jsonrpsee::core::client::Error::Call(obj) => CallError(obj.message().to_string()),
+            jsonrpsee::core::client::Error::Transport(t) => CallError(format!("cannot reach the service: {t}")),
+            jsonrpsee::core::client::Error::RequestTimeout => CallError("the request timed out".into()),
+            other => CallError(other.to_string()),
+        }
+    }
+}
+
+/// Shorthand for mapping a call's result: `client.method().await.map_err(call_error)?`.
+pub fn call_error(e: jsonrpsee::core::client::Error) -> CallError {
+    e.into()
+}

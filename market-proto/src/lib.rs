@@ -5,8 +5,13 @@
 
 pub mod api;
 pub mod api_info;
+pub mod auth;
 pub mod client;
+pub mod files;
 pub mod jwt;
+pub mod messages;
+pub mod p2p;
 pub mod server;
+pub mod signer;
 
 pub use api::Json;

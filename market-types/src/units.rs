@@ -578,3 +578,62 @@ mod tests {
         assert!(parse_epochs("soon").is_err());
     }
 }
+
+// ---------------------------------------------------------------- config values
+
+/// A duration written as Go writes it in config files (`"1h0m0s"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct GoDuration(pub Duration);
+
+impl serde::Serialize for GoDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_go_duration(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GoDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        parse_go_duration(&s).map(GoDuration).map_err(serde::de::Error::custom)
+    }
+}
+
+impl GoDuration {
+    pub fn from_secs(s: u64) -> Self {
+        GoDuration(Duration::from_secs(s))
+    }
+}
+
+/// An amount written as lotus writes FIL in config files (`"0 FIL"`, `"0.5 FIL"`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fil(pub TokenAmount);
+
+impl serde::Serialize for Fil {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_fil(&self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fil {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        parse_fil(&s).map(Fil).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod config_value_tests {
+    use super::*;
+
+    #[test]
+    fn go_duration_and_fil_round_trip_as_strings() {
+        let d: GoDuration = serde_json::from_str("\"336h\"").expect("duration");
+        assert_eq!(d.0, Duration::from_secs(336 * 3600));
+        assert_eq!(serde_json::to_string(&d).expect("ser"), "\"336h0m0s\"");
+        assert!(serde_json::from_str::<GoDuration>("\"soon\"").is_err());
+        let f: Fil = serde_json::from_str("\"0.5 FIL\"").expect("fil");
+        assert_eq!(serde_json::to_string(&f).expect("ser"), "\"0.5 FIL\"");
+        let z: Fil = serde_json::from_str("\"0 FIL\"").expect("zero");
+        assert_eq!(serde_json::to_string(&z).expect("ser"), "\"0 FIL\"");
+    }
+}

@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod gorand;
+pub mod procs;
 pub mod unixfs_inputs;

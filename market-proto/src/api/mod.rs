@@ -7,6 +7,8 @@
 
 pub mod full_node;
 pub mod gateway;
+pub mod market;
+pub mod market_client;
 pub mod messager;
 pub mod wallet;
 

@@ -1,0 +1,168 @@
+//! The command tree, as the Go droplet has it. Admin commands talk to the daemon through
+//! `<repo>/api` and `<repo>/token`; a few also read the chain through the repo's `[Node]`.
+
+mod actor;
+mod ask;
+mod net;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use droplet::chain::resolve_endpoints;
+use droplet::config::Config;
+use droplet::daemon::{RunFlags, run};
+use droplet::repo::{Repo, expand_home};
+use jsonrpsee::http_client::HttpClient;
+use market_proto::api_info::ApiInfo;
+
+/// Filecoin storage and retrieval market for storage providers (a drop-in for the Go droplet).
+#[derive(Debug, Parser)]
+#[command(
+    name = "droplet",
+    version,
+    about,
+    subcommand_required = true,
+    long_about = "Filecoin storage and retrieval market for storage providers, compatible with the Go \
+                  droplet (venus-market): same commands, config keys, JSON-RPC names and wire bytes."
+)]
+pub struct Cli {
+    /// Repo directory: config.toml, api, token and the data store.
+    #[arg(long, global = true, env = "DROPLET_PATH", default_value = "~/.droplet")]
+    repo: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start the daemon.
+    Run(Box<RunArgs>),
+    /// Manage the miners this droplet serves.
+    Actor {
+        #[command(subcommand)]
+        cmd: actor::ActorCmd,
+    },
+    /// Storage market: asks.
+    Storage {
+        #[command(subcommand)]
+        cmd: ask::StorageCmd,
+    },
+    /// Retrieval market: asks.
+    Retrieval {
+        #[command(subcommand)]
+        cmd: ask::RetrievalCmd,
+    },
+    /// The daemon's libp2p identity and addresses.
+    Net {
+        #[command(subcommand)]
+        cmd: net::NetCmd,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// API listen address (multiaddr).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Full node (venus or lotus) URL or multiaddr.
+    #[arg(long)]
+    node_url: Option<String>,
+    /// sophon-auth URL.
+    #[arg(long)]
+    auth_url: Option<String>,
+    /// sophon-messager URL.
+    #[arg(long)]
+    messager_url: Option<String>,
+    /// sophon-gateway URL (signer type gateway).
+    #[arg(long)]
+    gateway_url: Option<String>,
+    /// Chain service URL: fills the node, messager and auth URLs left empty.
+    #[arg(long)]
+    cs_url: Option<String>,
+    /// Chain service token: the token for the chain services given here.
+    #[arg(long)]
+    cs_token: Option<String>,
+    /// gateway, wallet or lotusnode.
+    #[arg(long)]
+    signer_type: Option<String>,
+    #[arg(long)]
+    signer_url: Option<String>,
+    #[arg(long)]
+    signer_token: Option<String>,
+    /// A filesystem piece storage directory.
+    #[arg(long = "piecestorage")]
+    piece_storage: Option<String>,
+    /// A miner to serve, `t01000:account` (repeatable).
+    #[arg(long = "miner")]
+    miners: Vec<String>,
+    /// Not supported (RocksDB is the store); refused with an explanation.
+    #[arg(long)]
+    mysql_dsn: Option<String>,
+    /// libp2p listen multiaddrs (repeatable; replaces [Libp2p] ListenAddresses). droplet-rs only.
+    #[arg(long = "libp2p-listen")]
+    libp2p_listen: Vec<String>,
+}
+
+pub async fn dispatch(cli: Cli) -> Result<()> {
+    let repo = Repo::new(expand_home(&cli.repo));
+    match cli.cmd {
+        Cmd::Run(a) => {
+            let flags = RunFlags {
+                listen: a.listen,
+                node_url: a.node_url,
+                auth_url: a.auth_url,
+                messager_url: a.messager_url,
+                gateway_url: a.gateway_url,
+                cs_url: a.cs_url,
+                cs_token: a.cs_token,
+                signer_type: a.signer_type,
+                signer_url: a.signer_url,
+                signer_token: a.signer_token,
+                piece_storage: a.piece_storage,
+                miners: a.miners,
+                mysql_dsn: a.mysql_dsn,
+                libp2p_listen: a.libp2p_listen,
+            };
+            run(repo, flags).await
+        }
+        Cmd::Actor { cmd } => actor::run(&repo, cmd).await,
+        Cmd::Storage { cmd } => ask::storage(&repo, cmd).await,
+        Cmd::Retrieval { cmd } => ask::retrieval(&repo, cmd).await,
+        Cmd::Net { cmd } => net::run(&repo, cmd).await,
+    }
+}
+
+/// A client of the running daemon's API.
+pub fn daemon(repo: &Repo) -> Result<HttpClient> {
+    let info = repo.api_info("droplet")?;
+    Ok(market_proto::client::http(&info, "v0", Duration::from_secs(120))?)
+}
+
+/// A client of the full node named in the repo's config.
+pub fn node(repo: &Repo) -> Result<HttpClient> {
+    let path = repo.config_path();
+    let mut cfg = Config::load(&path).with_context(|| format!("reading {}", path.display()))?;
+    resolve_endpoints(&mut cfg);
+    let info = ApiInfo {
+        token: cfg.node.token,
+        addr: cfg.node.url,
+    };
+    Ok(market_proto::client::http(&info, "v1", Duration::from_secs(60))?)
+}
+
+/// Set the address prefix from the node's network name, as the daemon does.
+pub async fn set_network(node: &HttpClient) {
+    use market_proto::api::full_node::FullNodeClient;
+    let mainnet = node.state_network_name().await.is_ok_and(|n| n == "mainnet");
+    market_types::address::set_network(if mainnet {
+        market_types::address::Network::Mainnet
+    } else {
+        market_types::address::Network::Testnet
+    });
+}
+
+/// Parse an address argument.
+pub fn address(s: &str) -> Result<market_types::Address> {
+    market_types::address::parse(s).map_err(|e| anyhow::anyhow!("{s:?} is not an address: {e}"))
+}

@@ -1,0 +1,745 @@
+//! droplet's `config.toml`, with the Go droplet's sections, keys and defaults
+//! (droplet-inventory §3.1), so a file written by the Go droplet loads unchanged. Keys we do
+//! not know are kept out of the way with a warning instead of failing the start.
+
+use std::path::Path;
+
+pub use market_daemon::config::{ApiConfig, ConfigError, Endpoint, Libp2pConfig, SignerConfig};
+use market_types::units::{Fil, GoDuration};
+use serde::{Deserialize, Serialize};
+
+macro_rules! defaults {
+    ($($f:ident: $t:ty = $v:expr;)*) => {
+        $(fn $f() -> $t { $v })*
+    };
+}
+
+defaults! {
+    d_transfers: u64 = 20;
+    d_api: ApiConfig = ApiConfig::new("/ip4/127.0.0.1/tcp/41235");
+    d_libp2p: Libp2pConfig = Libp2pConfig::new(&["/ip4/0.0.0.0/tcp/58418", "/ip6/::/tcp/0"]);
+    d_true: bool = true;
+    d_seal: GoDuration = GoDuration::from_secs(24 * 3600);
+    d_start_delay: GoDuration = GoDuration::from_secs(336 * 3600);
+    d_publish_period: GoDuration = GoDuration::from_secs(3600);
+    d_max_deals: u64 = 8;
+    d_collateral_mult: u64 = 2;
+    d_conns: u64 = 100;
+    d_conn_life: GoDuration = GoDuration::from_secs(60);
+    d_journal: String = "journal".into();
+    d_max_index: u64 = 5;
+    d_storage_calls: u64 = 100;
+    d_strategy: String = "default".into();
+    d_cache: u64 = 1024;
+    d_chunk: u64 = 16384;
+    d_web_host: String = "cid.contact".into();
+    d_announce_urls: Vec<String> = vec!["https://cid.contact/ingest/announce".into()];
+    d_exporter: String = "prometheus".into();
+    d_registry: String = "define".into();
+    d_metrics_endpoint: String = "/ip4/0.0.0.0/tcp/4568".into();
+    d_metrics_path: String = "/debug/metrics".into();
+    d_period: GoDuration = GoDuration::from_secs(10);
+    d_graphite_host: String = "127.0.0.1".into();
+    d_graphite_port: u64 = 4568;
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Config {
+    #[serde(default = "d_transfers")]
+    pub simultaneous_transfers_for_storage: u64,
+    #[serde(default = "d_transfers")]
+    pub simultaneous_transfers_for_storage_per_client: u64,
+    #[serde(default = "d_transfers")]
+    pub simultaneous_transfers_for_retrieval: u64,
+    #[serde(rename = "API", default = "d_api")]
+    pub api: ApiConfig,
+    #[serde(default = "d_libp2p")]
+    pub libp2p: Libp2pConfig,
+    #[serde(default)]
+    pub chain_service: Endpoint,
+    #[serde(default)]
+    pub node: Endpoint,
+    #[serde(default)]
+    pub messager: Endpoint,
+    #[serde(default)]
+    pub auth_node: Endpoint,
+    #[serde(default)]
+    pub signer: SignerConfig,
+    #[serde(default)]
+    pub mysql: MysqlConfig,
+    #[serde(default)]
+    pub piece_storage: PieceStorageConfig,
+    #[serde(rename = "DAGStore", default)]
+    pub dag_store: DagStoreConfig,
+    #[serde(default)]
+    pub common_provider: ProviderConfig,
+    #[serde(default)]
+    pub miners: Vec<MinerConfig>,
+    #[serde(default)]
+    pub journal: JournalConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MysqlConfig {
+    /// Not supported by this droplet (RocksDB is the store); kept so Go configs load.
+    #[serde(default)]
+    pub connection_string: String,
+    #[serde(default = "d_conns")]
+    pub max_open_conn: u64,
+    #[serde(default = "d_conns")]
+    pub max_idle_conn: u64,
+    #[serde(default = "d_conn_life")]
+    pub conn_max_life_time: GoDuration,
+    #[serde(default)]
+    pub debug: bool,
+}
+
+impl Default for MysqlConfig {
+    fn default() -> Self {
+        MysqlConfig {
+            connection_string: String::new(),
+            max_open_conn: 100,
+            max_idle_conn: 100,
+            conn_max_life_time: d_conn_life(),
+            debug: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PieceStorageConfig {
+    #[serde(default)]
+    pub fs: Vec<FsStorage>,
+    #[serde(rename = "S3", default)]
+    pub s3: Vec<S3Storage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FsStorage {
+    pub name: String,
+    #[serde(default)]
+    pub read_only: bool,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct S3Storage {
+    pub name: String,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub end_point: String,
+    #[serde(default)]
+    pub bucket: String,
+    #[serde(default)]
+    pub sub_dir: String,
+    #[serde(default)]
+    pub access_key: String,
+    #[serde(default)]
+    pub secret_key: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DagStoreConfig {
+    #[serde(default)]
+    pub root_dir: String,
+    #[serde(default = "d_max_index")]
+    pub max_concurrent_index: u64,
+    #[serde(default)]
+    pub max_concurrent_ready_fetches: u64,
+    #[serde(default = "d_storage_calls")]
+    pub max_concurrency_storage_calls: u64,
+    #[serde(rename = "GCInterval", default)]
+    pub gc_interval: GoDuration,
+    #[serde(default)]
+    pub transient: String,
+    #[serde(default)]
+    pub index: String,
+    #[serde(default)]
+    pub use_transient: bool,
+    #[serde(rename = "MongoTopIndex", default)]
+    pub mongo_top_index: MongoConfig,
+}
+
+impl Default for DagStoreConfig {
+    fn default() -> Self {
+        DagStoreConfig {
+            root_dir: String::new(),
+            max_concurrent_index: 5,
+            max_concurrent_ready_fetches: 0,
+            max_concurrency_storage_calls: 100,
+            gc_interval: GoDuration::default(),
+            transient: String::new(),
+            index: String::new(),
+            use_transient: false,
+            mongo_top_index: MongoConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MongoConfig {
+    #[serde(default)]
+    pub url: String,
+}
+
+/// Deal policy: `[CommonProvider]`, and the same keys inline on each `[[Miners]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProviderConfig {
+    #[serde(default = "d_true")]
+    pub consider_online_storage_deals: bool,
+    #[serde(default = "d_true")]
+    pub consider_offline_storage_deals: bool,
+    #[serde(default = "d_true")]
+    pub consider_online_retrieval_deals: bool,
+    #[serde(default = "d_true")]
+    pub consider_offline_retrieval_deals: bool,
+    #[serde(default = "d_true")]
+    pub consider_verified_storage_deals: bool,
+    #[serde(default = "d_true")]
+    pub consider_unverified_storage_deals: bool,
+    #[serde(default)]
+    pub piece_cid_blocklist: Vec<String>,
+    #[serde(default = "d_seal")]
+    pub expected_seal_duration: GoDuration,
+    #[serde(default = "d_start_delay")]
+    pub max_deal_start_delay: GoDuration,
+    #[serde(default = "d_publish_period")]
+    pub publish_msg_period: GoDuration,
+    #[serde(default = "d_max_deals")]
+    pub max_deals_per_publish_msg: u64,
+    #[serde(default = "d_collateral_mult")]
+    pub max_provider_collateral_multiplier: u64,
+    #[serde(default)]
+    pub filter: String,
+    #[serde(default)]
+    pub retrieval_filter: String,
+    #[serde(default)]
+    pub transfer_path: String,
+    #[serde(default)]
+    pub max_publish_deals_fee: Fil,
+    #[serde(default)]
+    pub max_market_balance_add_fee: Fil,
+    #[serde(default)]
+    pub retrieval_payment_address: String,
+    #[serde(default)]
+    pub deal_publish_address: Vec<String>,
+    #[serde(default)]
+    pub http_retrieval_multiaddr: String,
+    #[serde(default)]
+    pub retrieval_pricing: RetrievalPricing,
+    #[serde(default)]
+    pub index_provider: IndexProviderConfig,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            consider_online_storage_deals: true,
+            consider_offline_storage_deals: true,
+            consider_online_retrieval_deals: true,
+            consider_offline_retrieval_deals: true,
+            consider_verified_storage_deals: true,
+            consider_unverified_storage_deals: true,
+            piece_cid_blocklist: Vec::new(),
+            expected_seal_duration: d_seal(),
+            max_deal_start_delay: d_start_delay(),
+            publish_msg_period: d_publish_period(),
+            max_deals_per_publish_msg: d_max_deals(),
+            max_provider_collateral_multiplier: d_collateral_mult(),
+            filter: String::new(),
+            retrieval_filter: String::new(),
+            transfer_path: String::new(),
+            max_publish_deals_fee: Fil::default(),
+            max_market_balance_add_fee: Fil::default(),
+            retrieval_payment_address: String::new(),
+            deal_publish_address: Vec::new(),
+            http_retrieval_multiaddr: String::new(),
+            retrieval_pricing: RetrievalPricing::default(),
+            index_provider: IndexProviderConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetrievalPricing {
+    #[serde(default = "d_strategy")]
+    pub strategy: String,
+    #[serde(default)]
+    pub default: RetrievalPricingDefault,
+    #[serde(default)]
+    pub external: RetrievalPricingExternal,
+}
+
+impl Default for RetrievalPricing {
+    fn default() -> Self {
+        RetrievalPricing {
+            strategy: d_strategy(),
+            default: RetrievalPricingDefault::default(),
+            external: RetrievalPricingExternal::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetrievalPricingDefault {
+    #[serde(default = "d_true")]
+    pub verified_deals_free_transfer: bool,
+}
+
+impl Default for RetrievalPricingDefault {
+    fn default() -> Self {
+        RetrievalPricingDefault {
+            verified_deals_free_transfer: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetrievalPricingExternal {
+    #[serde(default)]
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexProviderConfig {
+    #[serde(default)]
+    pub enable: bool,
+    #[serde(default = "d_cache")]
+    pub entries_cache_capacity: u64,
+    #[serde(default = "d_chunk")]
+    pub entries_chunk_size: u64,
+    #[serde(default)]
+    pub purge_cache_on_start: bool,
+    #[serde(default)]
+    pub topic_name: String,
+    #[serde(default = "d_web_host")]
+    pub web_host: String,
+    #[serde(default)]
+    pub data_transfer_publisher: bool,
+    #[serde(default)]
+    pub announce: AnnounceConfig,
+    #[serde(default)]
+    pub http_publisher: HttpPublisherConfig,
+}
+
+impl Default for IndexProviderConfig {
+    fn default() -> Self {
+        IndexProviderConfig {
+            enable: false,
+            entries_cache_capacity: d_cache(),
+            entries_chunk_size: d_chunk(),
+            purge_cache_on_start: false,
+            topic_name: String::new(),
+            web_host: d_web_host(),
+            data_transfer_publisher: false,
+            announce: AnnounceConfig::default(),
+            http_publisher: HttpPublisherConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AnnounceConfig {
+    #[serde(default)]
+    pub announce_over_http: bool,
+    #[serde(rename = "DirectAnnounceURLs", default = "d_announce_urls")]
+    pub direct_announce_urls: Vec<String>,
+}
+
+impl Default for AnnounceConfig {
+    fn default() -> Self {
+        AnnounceConfig {
+            announce_over_http: false,
+            direct_announce_urls: d_announce_urls(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HttpPublisherConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub public_hostname: String,
+    #[serde(default)]
+    pub port: u64,
+    #[serde(default)]
+    pub with_libp2p: bool,
+}
+
+/// One `[[Miners]]` entry: the miner, its sophon-auth account, and any provider settings of
+/// its own (kept as written; they override `[CommonProvider]` key by key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MinerConfig {
+    pub addr: String,
+    #[serde(default)]
+    pub account: String,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JournalConfig {
+    #[serde(default = "d_journal")]
+    pub path: String,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig { path: d_journal() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricsConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub exporter: MetricsExporter,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricsExporter {
+    #[serde(rename = "Type", default = "d_exporter")]
+    pub exporter_type: String,
+    #[serde(default)]
+    pub prometheus: PrometheusConfig,
+    #[serde(default)]
+    pub graphite: GraphiteConfig,
+}
+
+impl Default for MetricsExporter {
+    fn default() -> Self {
+        MetricsExporter {
+            exporter_type: d_exporter(),
+            prometheus: PrometheusConfig::default(),
+            graphite: GraphiteConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrometheusConfig {
+    #[serde(default = "d_registry")]
+    pub registry_type: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default = "d_metrics_endpoint")]
+    pub end_point: String,
+    #[serde(default = "d_metrics_path")]
+    pub path: String,
+    #[serde(default = "d_period")]
+    pub reporting_period: GoDuration,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            registry_type: d_registry(),
+            namespace: String::new(),
+            end_point: d_metrics_endpoint(),
+            path: d_metrics_path(),
+            reporting_period: d_period(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphiteConfig {
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default = "d_graphite_host")]
+    pub host: String,
+    #[serde(default = "d_graphite_port")]
+    pub port: u64,
+    #[serde(default = "d_period")]
+    pub reporting_period: GoDuration,
+}
+
+impl Default for GraphiteConfig {
+    fn default() -> Self {
+        GraphiteConfig {
+            namespace: String::new(),
+            host: d_graphite_host(),
+            port: d_graphite_port(),
+            reporting_period: d_period(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            simultaneous_transfers_for_storage: 20,
+            simultaneous_transfers_for_storage_per_client: 20,
+            simultaneous_transfers_for_retrieval: 20,
+            api: d_api(),
+            libp2p: d_libp2p(),
+            chain_service: Endpoint::default(),
+            node: Endpoint::default(),
+            messager: Endpoint::default(),
+            auth_node: Endpoint::default(),
+            signer: SignerConfig::default(),
+            mysql: MysqlConfig::default(),
+            piece_storage: PieceStorageConfig::default(),
+            dag_store: DagStoreConfig::default(),
+            common_provider: ProviderConfig::default(),
+            miners: Vec::new(),
+            journal: JournalConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parse a config; returns it and the dotted paths of keys this droplet does not know.
+    pub fn parse(text: &str, path: &str) -> Result<(Config, Vec<String>), ConfigError> {
+        market_daemon::config::parse(text, path)
+    }
+
+    /// Load `path`, logging keys this droplet does not know.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        market_daemon::config::load(path)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        market_daemon::config::save(self, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `config.toml` as the Go droplet writes it on first start (keys and defaults from
+    /// droplet-inventory §3.1), with a miner, two piece stores and a key from a newer droplet.
+    const GO_CONFIG: &str = r#"
+SimultaneousTransfersForStorage = 20
+SimultaneousTransfersForStoragePerClient = 20
+SimultaneousTransfersForRetrieval = 20
+
+[API]
+  ListenAddress = "/ip4/127.0.0.1/tcp/41235"
+  RemoteListenAddress = ""
+  Secret = "878f9c1f88c6f68ee7be17e5f0848c9312897b5d22ff7d89ca386ed0a583da3c"
+  Timeout = "30s"
+
+[Libp2p]
+  ListenAddresses = ["/ip4/0.0.0.0/tcp/58418", "/ip6/::/tcp/0"]
+  AnnounceAddresses = []
+  NoAnnounceAddresses = []
+  ProtectedPeers = []
+  PrivateKey = "08011240ae5a9a3c"
+
+[ChainService]
+  Url = ""
+  Token = ""
+
+[Node]
+  Url = "/ip4/192.168.200.151/tcp/3455"
+  Token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJuYW1lIjoic2hhcmVkLXRva2VuIiwicGVybSI6ImFkbWluIiwiZXh0IjoiIn0.aARqJ_7FSe1KakkBhWlFvsYm-xBLAXBnl9SvTfqsVe8"
+
+[Messager]
+  Url = "/ip4/127.0.0.1/tcp/39812"
+  Token = "t"
+
+[AuthNode]
+  Url = "http://127.0.0.1:8989"
+  Token = "t"
+
+[Signer]
+  Type = "wallet"
+  Url = "/ip4/127.0.0.1/tcp/5678/http"
+  Token = "w"
+
+[Mysql]
+  ConnectionString = ""
+  MaxOpenConn = 100
+  MaxIdleConn = 100
+  ConnMaxLifeTime = "1m0s"
+  Debug = false
+
+[PieceStorage]
+  [[PieceStorage.Fs]]
+    Name = "local"
+    ReadOnly = false
+    Path = "/data/pieces"
+  [[PieceStorage.S3]]
+    Name = "s3"
+    ReadOnly = true
+    EndPoint = "http://127.0.0.1:9000"
+    Bucket = "pieces"
+    SubDir = ""
+    AccessKey = "a"
+    SecretKey = "s"
+    Token = ""
+
+[DAGStore]
+  RootDir = "/root/.droplet/dagstore"
+  MaxConcurrentIndex = 5
+  MaxConcurrentReadyFetches = 0
+  MaxConcurrencyStorageCalls = 100
+  GCInterval = "1m0s"
+  Transient = ""
+  Index = ""
+  UseTransient = false
+  [DAGStore.MongoTopIndex]
+    Url = ""
+
+[CommonProvider]
+  ConsiderOnlineStorageDeals = true
+  ConsiderOfflineStorageDeals = true
+  ConsiderOnlineRetrievalDeals = true
+  ConsiderOfflineRetrievalDeals = true
+  ConsiderVerifiedStorageDeals = true
+  ConsiderUnverifiedStorageDeals = true
+  PieceCidBlocklist = []
+  ExpectedSealDuration = "24h0m0s"
+  MaxDealStartDelay = "336h0m0s"
+  PublishMsgPeriod = "1h0m0s"
+  MaxDealsPerPublishMsg = 8
+  MaxProviderCollateralMultiplier = 2
+  Filter = ""
+  RetrievalFilter = ""
+  TransferPath = ""
+  MaxPublishDealsFee = "0 FIL"
+  MaxMarketBalanceAddFee = "0 FIL"
+  RetrievalPaymentAddress = ""
+  DealPublishAddress = []
+  HTTPRetrievalMultiaddr = ""
+  FutureKnob = 7
+  [CommonProvider.RetrievalPricing]
+    Strategy = "default"
+    [CommonProvider.RetrievalPricing.Default]
+      VerifiedDealsFreeTransfer = true
+    [CommonProvider.RetrievalPricing.External]
+      Path = ""
+  [CommonProvider.IndexProvider]
+    Enable = false
+    EntriesCacheCapacity = 1024
+    EntriesChunkSize = 16384
+    TopicName = ""
+    PurgeCacheOnStart = false
+    WebHost = "cid.contact"
+    DataTransferPublisher = false
+    [CommonProvider.IndexProvider.Announce]
+      AnnounceOverHttp = false
+      DirectAnnounceURLs = ["https://cid.contact/ingest/announce"]
+    [CommonProvider.IndexProvider.HttpPublisher]
+      Enabled = false
+      PublicHostname = ""
+      Port = 0
+      WithLibp2p = false
+
+[[Miners]]
+  Addr = "f01041"
+  Account = "sp1"
+  MaxDealsPerPublishMsg = 4
+
+[Journal]
+  Path = "journal"
+
+[Metrics]
+  Enabled = false
+  [Metrics.Exporter]
+    Type = "prometheus"
+    [Metrics.Exporter.Prometheus]
+      RegistryType = "define"
+      Namespace = ""
+      EndPoint = "/ip4/0.0.0.0/tcp/4568"
+      Path = "/debug/metrics"
+      ReportingPeriod = "10s"
+    [Metrics.Exporter.Graphite]
+      Namespace = ""
+      Host = "127.0.0.1"
+      Port = 4568
+      ReportingPeriod = "10s"
+
+[Gossip]
+  Peers = 3
+"#;
+
+    #[test]
+    fn a_go_droplet_config_loads_and_unknown_keys_are_reported() {
+        let (cfg, unknown) = Config::parse(GO_CONFIG, "config.toml").expect("a Go config loads");
+        assert_eq!(
+            unknown,
+            vec!["CommonProvider.FutureKnob".to_string(), "Gossip".to_string()]
+        );
+        assert_eq!(
+            cfg.api.private_key, "878f9c1f88c6f68ee7be17e5f0848c9312897b5d22ff7d89ca386ed0a583da3c",
+            "old name Secret"
+        );
+        assert_eq!(cfg.node.url, "/ip4/192.168.200.151/tcp/3455");
+        assert_eq!(cfg.signer.signer_type, "wallet");
+        assert_eq!(cfg.piece_storage.fs[0].path, "/data/pieces");
+        assert!(cfg.piece_storage.s3[0].read_only);
+        assert_eq!(cfg.dag_store.gc_interval, GoDuration::from_secs(60));
+        assert_eq!(
+            cfg.common_provider.max_deal_start_delay,
+            GoDuration::from_secs(336 * 3600)
+        );
+        assert_eq!(cfg.common_provider.max_publish_deals_fee, Fil::default());
+        assert_eq!(cfg.miners[0].addr, "f01041");
+        assert_eq!(cfg.miners[0].account, "sp1");
+        assert_eq!(
+            cfg.miners[0]
+                .settings
+                .get("MaxDealsPerPublishMsg")
+                .and_then(|v| v.as_integer()),
+            Some(4)
+        );
+        assert_eq!(cfg.metrics.exporter.graphite.port, 4568);
+        // What we write back loads to the same config, with nothing unknown.
+        let (again, unknown) = Config::parse(&cfg.to_toml(), "rewritten").expect("round trip");
+        assert_eq!(again, cfg);
+        assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
+    fn defaults_are_droplets() {
+        let (cfg, unknown) = Config::parse("", "empty").expect("an empty file is all defaults");
+        assert!(unknown.is_empty());
+        assert_eq!(cfg, Config::default());
+        assert_eq!(cfg.api.listen_address, "/ip4/127.0.0.1/tcp/41235");
+        assert_eq!(
+            cfg.libp2p.listen_addresses,
+            vec!["/ip4/0.0.0.0/tcp/58418", "/ip6/::/tcp/0"]
+        );
+        assert_eq!(cfg.common_provider.publish_msg_period, GoDuration::from_secs(3600));
+        assert_eq!(cfg.common_provider.max_deals_per_publish_msg, 8);
+        assert!(cfg.common_provider.consider_offline_storage_deals);
+        assert!(Config::parse("[API]\nListenAddress = 5", "bad").is_err());
+        assert!(Config::parse("[CommonProvider]\nPublishMsgPeriod = \"soon\"", "bad").is_err());
+    }
+}

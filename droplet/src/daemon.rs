@@ -1,0 +1,232 @@
+//! `droplet run`: load the config (applying the flags and saving them, as the Go droplet
+//! does), check it against the chain, open the store, start libp2p and the API, and serve
+//! until a signal.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use jsonrpsee::RpcModule;
+use market_proto::api::MethodTable;
+use market_proto::api::market::{METHODS, MarketServer};
+use market_proto::api_info::{multiaddr_of, socket_addr};
+use market_proto::auth::LocalThenRemote;
+use market_proto::p2p::{Family, Handler, Host, HostConfig};
+use market_proto::server::{Authenticator, Endpoint};
+
+use crate::api::Api;
+use crate::asks::Asks;
+use crate::chain::{Chain, resolve_endpoints};
+use crate::config::{Config, FsStorage};
+use crate::miners::{LiveConfig, Miners};
+use crate::repo::Repo;
+use crate::store::Store;
+
+/// `droplet run` flags that change the config.
+#[derive(Debug, Default, Clone)]
+pub struct RunFlags {
+    pub listen: Option<String>,
+    pub node_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub messager_url: Option<String>,
+    pub gateway_url: Option<String>,
+    pub cs_url: Option<String>,
+    pub cs_token: Option<String>,
+    pub signer_type: Option<String>,
+    pub signer_url: Option<String>,
+    pub signer_token: Option<String>,
+    pub piece_storage: Option<String>,
+    pub miners: Vec<String>,
+    pub mysql_dsn: Option<String>,
+    pub libp2p_listen: Vec<String>,
+}
+
+/// Apply the flags to the config, as droplet's `run` does before saving it.
+pub fn apply_flags(cfg: &mut Config, f: &RunFlags) -> Result<()> {
+    let set = |dst: &mut String, v: &Option<String>| {
+        if let Some(v) = v {
+            *dst = v.clone();
+        }
+    };
+    set(&mut cfg.api.listen_address, &f.listen);
+    set(&mut cfg.node.url, &f.node_url);
+    set(&mut cfg.auth_node.url, &f.auth_url);
+    set(&mut cfg.messager.url, &f.messager_url);
+    set(&mut cfg.chain_service.url, &f.cs_url);
+    set(&mut cfg.chain_service.token, &f.cs_token);
+    set(&mut cfg.signer.signer_type, &f.signer_type);
+    set(&mut cfg.signer.url, &f.signer_url);
+    set(&mut cfg.signer.token, &f.signer_token);
+    if let Some(g) = &f.gateway_url {
+        cfg.signer.url = g.clone();
+        if f.signer_type.is_none() {
+            cfg.signer.signer_type = "gateway".into();
+        }
+    }
+    if let Some(t) = &f.cs_token {
+        // The chain-service token is the token of every chain service given on the command line.
+        for (ep, given) in [
+            (&mut cfg.node, &f.node_url),
+            (&mut cfg.messager, &f.messager_url),
+            (&mut cfg.auth_node, &f.auth_url),
+        ] {
+            if given.is_some() {
+                ep.token = t.clone();
+            }
+        }
+    }
+    if let Some(dsn) = &f.mysql_dsn
+        && !dsn.is_empty()
+    {
+        bail!("--mysql-dsn: MySQL is not supported by this droplet; it keeps its data in RocksDB under the repo");
+    }
+    if let Some(p) = &f.piece_storage
+        && !cfg.piece_storage.fs.iter().any(|s| &s.path == p)
+    {
+        {
+            let name = format!("fs-{}", cfg.piece_storage.fs.len());
+            cfg.piece_storage.fs.push(FsStorage {
+                name,
+                read_only: false,
+                path: p.clone(),
+            });
+        }
+    }
+    for m in &f.miners {
+        let (addr, account) = m.split_once(':').unwrap_or((m.as_str(), ""));
+        market_types::address::parse(addr).with_context(|| format!("--miner {m}: {addr} is not an address"))?;
+        if !cfg.miners.iter().any(|x| x.addr == addr) {
+            cfg.miners.push(crate::config::MinerConfig {
+                addr: addr.to_string(),
+                account: account.to_string(),
+                settings: Default::default(),
+            });
+        }
+    }
+    if !f.libp2p_listen.is_empty() {
+        cfg.libp2p.listen_addresses = f.libp2p_listen.clone();
+    }
+    if cfg.signer.signer_type.is_empty() {
+        cfg.signer.signer_type = "wallet".into();
+    }
+    Ok(())
+}
+
+pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
+    repo.create()?;
+    let mut cfg = if repo.config_path().exists() {
+        Config::load(&repo.config_path())?
+    } else {
+        Config::default()
+    };
+    apply_flags(&mut cfg, &flags)?;
+    repo.generate_secrets(&mut cfg.api, &mut cfg.libp2p)?;
+    cfg.save(&repo.config_path())?;
+    let store = Arc::new(Store::open(&repo.db_path())?);
+
+    let mut effective = cfg.clone();
+    resolve_endpoints(&mut effective);
+    let chain = Arc::new(Chain::connect(&effective).await?);
+    if chain.network == "mainnet" {
+        market_types::address::set_network(market_types::address::Network::Mainnet);
+    } else {
+        market_types::address::set_network(market_types::address::Network::Testnet);
+    }
+    for m in &cfg.miners {
+        let addr = market_types::address::parse(&m.addr).with_context(|| format!("[[Miners]] Addr {:?}", m.addr))?;
+        chain.miner_info(&addr).await.with_context(|| {
+            format!(
+                "[[Miners]] {addr} is not a miner on network {} (remove it or fix the address)",
+                chain.network
+            )
+        })?;
+    }
+
+    let secret = repo.api_secret(&cfg.api)?;
+    let keypair = repo.libp2p_key(&cfg.libp2p)?;
+    let live = Arc::new(LiveConfig::new(repo.config_path(), cfg.clone()));
+    let miners = Arc::new(Miners::new(live.clone()));
+    let asks = Arc::new(Asks::new(store.clone(), chain.clone(), miners.clone()));
+
+    let mut handlers: HashMap<Family, Handler> = HashMap::new();
+    let a = asks.clone();
+    handlers.insert(
+        Family::StorageAsk,
+        Arc::new(move |_peer, frame| {
+            let a = a.clone();
+            Box::pin(async move { a.answer(&frame) })
+        }),
+    );
+    let parse_addrs = |v: &[String], what: &str| -> Result<Vec<libp2p::Multiaddr>> {
+        v.iter()
+            .map(|s| s.parse().with_context(|| format!("{what}: {s:?} is not a multiaddr")))
+            .collect()
+    };
+    let host = Host::start(
+        HostConfig {
+            keypair,
+            listen: parse_addrs(&cfg.libp2p.listen_addresses, "[Libp2p] ListenAddresses")?,
+            announce: parse_addrs(&cfg.libp2p.announce_addresses, "[Libp2p] AnnounceAddresses")?,
+            agent: format!("droplet{}", env!("CARGO_PKG_VERSION")),
+            request_timeout: Duration::from_secs(30),
+        },
+        handlers,
+    )
+    .await?;
+
+    let api = Api {
+        miners,
+        asks,
+        chain: chain.clone(),
+        host: host.clone(),
+    };
+    let mut module = RpcModule::new(());
+    module.merge(MarketServer::into_rpc(api)).context("building the API")?;
+    let table = MethodTable::new().with("VENUS_MARKET", METHODS);
+    let auth: Arc<dyn Authenticator> = Arc::new(LocalThenRemote {
+        secret: secret.clone(),
+        remote: chain.auth.clone(),
+    });
+    let (stop, stop_handle) = jsonrpsee::server::stop_channel();
+    let router = axum::Router::new()
+        .route(
+            "/rpc/v0",
+            Endpoint::new(module.clone(), table.clone(), auth.clone(), stop.clone()).route(),
+        )
+        .route("/rpc/v1", Endpoint::new(module, table, auth, stop).route())
+        .route("/healthcheck", axum::routing::get(|| async { "ok" }));
+    let listen = socket_addr(&cfg.api.listen_address)
+        .with_context(|| format!("[API] ListenAddress {:?}", cfg.api.listen_address))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "API server stopped");
+        }
+    });
+    repo.write_api_files(&multiaddr_of(bound), &secret)?;
+
+    println!(
+        "droplet: network {}, API on {bound}, peer ID {}",
+        chain.network,
+        host.peer_id()
+    );
+    for a in host.listen_addrs() {
+        println!("libp2p listening on {a}/p2p/{}", host.peer_id());
+    }
+    for (m, _) in live
+        .read(|c| c.miners.clone())
+        .iter()
+        .filter_map(|m| market_types::address::parse(&m.addr).ok().map(|a| (a, ())))
+    {
+        println!("serving miner {m}");
+    }
+    market_daemon::signal::shutdown().await;
+    eprintln!("droplet: shutting down");
+    let _ = stop_handle.stop();
+    server.abort();
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! droplet, the storage provider's market daemon: its config, repo and store, the chain
+//! side (node, signer, messages), the served miners, asks, the JSON-RPC API and the daemon
+//! that wires them. `main.rs` is the CLI over these.
+
+pub mod api;
+pub mod asks;
+pub mod chain;
+pub mod config;
+pub mod daemon;
+pub mod miners;
+
+pub use market_daemon::{repo, store};

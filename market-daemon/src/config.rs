@@ -1,0 +1,176 @@
+//! Config pieces both daemons have: `[API]`, `[Libp2p]`, a remote service's `Url`/`Token`,
+//! `[Signer]`, and loading a TOML file that tolerates (and reports) keys we do not know.
+
+use std::path::Path;
+
+use market_types::units::GoDuration;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not a valid config: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("writing {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+fn d_timeout() -> GoDuration {
+    GoDuration::from_secs(30)
+}
+
+/// `[API]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiConfig {
+    pub listen_address: String,
+    #[serde(default)]
+    pub remote_listen_address: String,
+    #[serde(default = "d_timeout")]
+    pub timeout: GoDuration,
+    /// Hex HS256 secret for local tokens; generated on first start. Older files call it `Secret`.
+    #[serde(default, alias = "Secret")]
+    pub private_key: String,
+}
+
+impl ApiConfig {
+    pub fn new(listen: &str) -> Self {
+        ApiConfig {
+            listen_address: listen.into(),
+            remote_listen_address: String::new(),
+            timeout: d_timeout(),
+            private_key: String::new(),
+        }
+    }
+}
+
+/// `[Libp2p]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Libp2pConfig {
+    pub listen_addresses: Vec<String>,
+    #[serde(default)]
+    pub announce_addresses: Vec<String>,
+    #[serde(default)]
+    pub no_announce_addresses: Vec<String>,
+    #[serde(default)]
+    pub protected_peers: Vec<String>,
+    /// Hex of the libp2p key in go-libp2p's protobuf form; generated on first start.
+    #[serde(default)]
+    pub private_key: String,
+}
+
+impl Libp2pConfig {
+    pub fn new(listen: &[&str]) -> Self {
+        Libp2pConfig {
+            listen_addresses: listen.iter().map(|s| s.to_string()).collect(),
+            announce_addresses: Vec::new(),
+            no_announce_addresses: Vec::new(),
+            protected_peers: Vec::new(),
+            private_key: String::new(),
+        }
+    }
+}
+
+/// A remote service: URL (or multiaddr) and token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `[Signer]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignerConfig {
+    /// `gateway`, `wallet` or `lotusnode`.
+    #[serde(rename = "Type", default)]
+    pub signer_type: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+/// Parse a config; returns it and the dotted paths of keys it does not know.
+pub fn parse<T: Serialize + DeserializeOwned>(text: &str, path: &str) -> Result<(T, Vec<String>), ConfigError> {
+    let raw: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let cfg: T = toml::Table::try_into(raw.clone()).map_err(|e: toml::de::Error| ConfigError::Parse {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let known = toml::Table::try_from(&cfg).unwrap_or_default();
+    let mut unknown = Vec::new();
+    unknown_keys(&raw, &known, "", &mut unknown);
+    Ok((cfg, unknown))
+}
+
+/// Load `path`, logging keys it does not know.
+pub fn load<T: Serialize + DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let (cfg, unknown) = parse(&text, &shown)?;
+    for key in unknown {
+        tracing::warn!(%key, file = %shown, "unknown config key ignored");
+    }
+    Ok(cfg)
+}
+
+/// Write atomically (temp file, then rename).
+pub fn save<T: Serialize>(cfg: &T, path: &Path) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    let text = toml::to_string_pretty(cfg).map_err(|e| ConfigError::Parse {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(|source| ConfigError::Write {
+        path: shown.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| ConfigError::Write { path: shown, source })
+}
+
+/// Keys present in `raw` but not in `known` (what parsing kept), as dotted paths.
+fn unknown_keys(raw: &toml::Table, known: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in raw {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        // Keys matched case-insensitively or through an alias are known under another spelling.
+        let Some(kv) = known
+            .get(k)
+            .or_else(|| known.iter().find(|(kk, _)| kk.eq_ignore_ascii_case(k)).map(|(_, v)| v))
+        else {
+            if !(k == "Secret" && prefix == "API") {
+                out.push(path);
+            }
+            continue;
+        };
+        match (v, kv) {
+            (toml::Value::Table(a), toml::Value::Table(b)) => unknown_keys(a, b, &path, out),
+            (toml::Value::Array(a), toml::Value::Array(b)) => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    if let (toml::Value::Table(x), toml::Value::Table(y)) = (x, y) {
+                        unknown_keys(x, y, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

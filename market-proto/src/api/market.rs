@@ -1,0 +1,133 @@
+//! droplet's own API (`VENUS_MARKET.*` on `/rpc/v1` and `/rpc/v0`): the part served so far —
+//! miners, asks, network identity, messages. Names, parameters and permissions as in
+//! `venus-shared/api/market/v1` (droplet-inventory §2.1).
+
+use cid::Cid;
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+use market_types::chain::{Message, MsgLookup};
+use market_types::retrieval::RetrievalAsk;
+use market_types::storage::SignedStorageAsk;
+use market_types::units::{ChainEpoch, PaddedPieceSize};
+use market_types::{Address, TokenAmount};
+use serde::{Deserialize, Serialize};
+
+use super::wallet::MsgMeta;
+use super::{Json, MethodSpec, spec};
+use crate::jwt::Perm;
+
+/// A miner served by this droplet and the sophon-auth user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinerAccount {
+    #[serde(rename = "Addr")]
+    pub addr: Json<Address>,
+    #[serde(rename = "Account", default)]
+    pub account: String,
+}
+
+/// A retrieval ask as `MarketListRetrievalAsk` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinerRetrievalAsk {
+    #[serde(rename = "Miner")]
+    pub miner: Json<Address>,
+    #[serde(flatten)]
+    pub ask: Json<RetrievalAsk>,
+}
+
+/// `NetAddrsListen`: a peer and its addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrInfo {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Addrs")]
+    pub addrs: Vec<String>,
+}
+
+/// `Version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "APIVersion")]
+    pub api_version: u32,
+}
+
+#[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
+pub trait Market {
+    #[method(name = "ActorUpsert")]
+    async fn actor_upsert(&self, miner: MinerAccount) -> RpcResult<bool>;
+
+    #[method(name = "ActorDelete")]
+    async fn actor_delete(&self, miner: Json<Address>) -> RpcResult<()>;
+
+    #[method(name = "ActorList")]
+    async fn actor_list(&self) -> RpcResult<Vec<MinerAccount>>;
+
+    #[method(name = "ActorExist")]
+    async fn actor_exist(&self, miner: Json<Address>) -> RpcResult<bool>;
+
+    #[method(name = "ActorSectorSize")]
+    async fn actor_sector_size(&self, miner: Json<Address>) -> RpcResult<u64>;
+
+    /// Price and verified price in attoFIL per GiB per epoch; duration in epochs.
+    #[method(name = "MarketSetAsk")]
+    async fn market_set_ask(
+        &self,
+        miner: Json<Address>,
+        price: Json<TokenAmount>,
+        verified_price: Json<TokenAmount>,
+        duration: ChainEpoch,
+        min_piece_size: Json<PaddedPieceSize>,
+        max_piece_size: Json<PaddedPieceSize>,
+    ) -> RpcResult<()>;
+
+    #[method(name = "MarketGetAsk")]
+    async fn market_get_ask(&self, miner: Json<Address>) -> RpcResult<Option<Json<SignedStorageAsk>>>;
+
+    #[method(name = "MarketListStorageAsk")]
+    async fn market_list_storage_ask(&self) -> RpcResult<Vec<Json<SignedStorageAsk>>>;
+
+    #[method(name = "MarketSetRetrievalAsk")]
+    async fn market_set_retrieval_ask(&self, miner: Json<Address>, ask: Json<RetrievalAsk>) -> RpcResult<()>;
+
+    #[method(name = "MarketGetRetrievalAsk")]
+    async fn market_get_retrieval_ask(&self, miner: Json<Address>) -> RpcResult<Option<Json<RetrievalAsk>>>;
+
+    #[method(name = "MarketListRetrievalAsk")]
+    async fn market_list_retrieval_ask(&self) -> RpcResult<Vec<MinerRetrievalAsk>>;
+
+    #[method(name = "NetAddrsListen")]
+    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo>;
+
+    #[method(name = "ID")]
+    async fn id(&self) -> RpcResult<String>;
+
+    #[method(name = "Version")]
+    async fn version(&self) -> RpcResult<VersionInfo>;
+
+    /// Send a message through droplet's message client; returns a messager id or a chain CID.
+    #[method(name = "MessagerPushMessage")]
+    async fn messager_push_message(&self, msg: Json<Message>, meta: Option<MsgMeta>) -> RpcResult<Json<Cid>>;
+
+    #[method(name = "MessagerWaitMessage")]
+    async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>>;
+}
+
+pub const METHODS: &[MethodSpec] = &[
+    spec("ActorUpsert", Perm::Admin, 1),
+    spec("ActorDelete", Perm::Admin, 1),
+    spec("ActorList", Perm::Read, 0),
+    spec("ActorExist", Perm::Read, 1),
+    spec("ActorSectorSize", Perm::Read, 1),
+    spec("MarketSetAsk", Perm::Admin, 6),
+    spec("MarketGetAsk", Perm::Read, 1),
+    spec("MarketListStorageAsk", Perm::Read, 0),
+    spec("MarketSetRetrievalAsk", Perm::Admin, 2),
+    spec("MarketGetRetrievalAsk", Perm::Read, 1),
+    spec("MarketListRetrievalAsk", Perm::Read, 0),
+    spec("NetAddrsListen", Perm::Read, 0),
+    spec("ID", Perm::Read, 0),
+    spec("Version", Perm::Read, 0),
+    spec("MessagerPushMessage", Perm::Write, 2),
+    spec("MessagerWaitMessage", Perm::Read, 2),
+];

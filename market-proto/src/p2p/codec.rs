@@ -1,0 +1,171 @@
+//! Request-response framing as go-fil-markets does it: one CBOR item each way. A request is
+//! read as exactly one complete CBOR item, without waiting for the writer to close (Go clients
+//! keep their side open while they wait for the answer), and never beyond a size limit.
+
+use std::io;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+use libp2p::request_response::Codec;
+use market_types::cbor::{DecodeError, Decoder};
+
+/// One CBOR item on a stream, with the protocol it travelled on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub protocol: StreamProtocol,
+    pub bytes: Vec<u8>,
+    /// For an outbound request: the encoding for each protocol version, since the version is
+    /// only known once negotiated (the 1.0.1 protocols use tuples where 1.1.0 uses maps).
+    pub variants: Vec<(StreamProtocol, Vec<u8>)>,
+}
+
+impl Frame {
+    pub fn new(protocol: StreamProtocol, bytes: Vec<u8>) -> Self {
+        Frame {
+            protocol,
+            bytes,
+            variants: Vec::new(),
+        }
+    }
+
+    /// An outbound request with one encoding per protocol version.
+    pub fn versions(variants: Vec<(StreamProtocol, Vec<u8>)>) -> Self {
+        let (protocol, bytes) = variants
+            .first()
+            .cloned()
+            .unwrap_or_else(|| (StreamProtocol::new("/"), Vec::new()));
+        Frame {
+            protocol,
+            bytes,
+            variants,
+        }
+    }
+
+    fn bytes_for(&self, protocol: &StreamProtocol) -> &[u8] {
+        self.variants
+            .iter()
+            .find(|(p, _)| p == protocol)
+            .map_or(&self.bytes, |(_, b)| b)
+    }
+}
+
+/// Limits for one protocol family.
+#[derive(Debug, Clone, Copy)]
+pub struct CborCodec {
+    pub max_request: usize,
+    pub max_response: usize,
+}
+
+/// Read one complete CBOR item (its raw bytes) of at most `max` bytes.
+pub async fn read_item<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if !buf.is_empty() {
+            match Decoder::new(&buf).skip() {
+                Ok(item) => {
+                    let n = item.len();
+                    buf.truncate(n);
+                    return Ok(buf);
+                }
+                Err(DecodeError::Eof(_)) => {}
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            }
+        }
+        let room = (max + 1).saturating_sub(buf.len()).min(chunk.len());
+        if room == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("message exceeds the {max}-byte limit"),
+            ));
+        }
+        let n = io.read(&mut chunk[..room]).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                if buf.is_empty() {
+                    "stream closed before a message".to_string()
+                } else {
+                    "stream closed mid-message".to_string()
+                },
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+impl Codec for CborCodec {
+    type Protocol = StreamProtocol;
+    type Request = Frame;
+    type Response = Frame;
+
+    async fn read_request<T>(&mut self, protocol: &StreamProtocol, io: &mut T) -> io::Result<Frame>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let bytes = read_item(io, self.max_request).await?;
+        Ok(Frame::new(protocol.clone(), bytes))
+    }
+
+    async fn read_response<T>(&mut self, protocol: &StreamProtocol, io: &mut T) -> io::Result<Frame>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let bytes = read_item(io, self.max_response).await?;
+        Ok(Frame::new(protocol.clone(), bytes))
+    }
+
+    async fn write_request<T>(&mut self, protocol: &StreamProtocol, io: &mut T, req: Frame) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        io.write_all(req.bytes_for(protocol)).await?;
+        io.flush().await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Frame) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        io.write_all(&res.bytes).await?;
+        io.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        futures::executor::block_on(f)
+    }
+
+    #[test]
+    fn reads_exactly_one_item_without_waiting_for_eof() {
+        // A map {"Miner": …} followed by bytes of a next message: only the first is taken.
+        let item = market_types::cbor::to_vec(&market_types::Address::new_id(1000));
+        let mut stream = item.clone();
+        stream.extend_from_slice(&[0x01, 0x02]);
+        let mut r = futures::io::Cursor::new(stream);
+        assert_eq!(block_on(read_item(&mut r, 1024)).expect("item"), item);
+    }
+
+    #[test]
+    fn refuses_oversized_truncated_and_invalid_input() {
+        let big = market_types::cbor::to_vec(&market_types::Bytes(vec![7u8; 5000]));
+        let mut r = futures::io::Cursor::new(big.clone());
+        assert!(block_on(read_item(&mut r, 1000)).is_err(), "over the limit");
+        let mut r = futures::io::Cursor::new(big[..100].to_vec());
+        assert_eq!(
+            block_on(read_item(&mut r, 10_000)).expect_err("eof").kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        let mut r = futures::io::Cursor::new(vec![0xff, 0x00]);
+        assert_eq!(
+            block_on(read_item(&mut r, 10_000)).expect_err("bad").kind(),
+            io::ErrorKind::InvalidData
+        );
+        let mut r = futures::io::Cursor::new(Vec::new());
+        assert!(block_on(read_item(&mut r, 10)).is_err());
+    }
+}

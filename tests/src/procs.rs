@@ -1,0 +1,216 @@
+//! Starting the workspace's binaries as real processes on loopback, in temporary repos, and
+//! stopping them however a test ends.
+//!
+//! The binaries are looked up beside the test executable (`target/<profile>/`); when one is
+//! missing the harness builds it with cargo. `cargo nextest run --workspace` builds them all
+//! before any test runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// The path of a workspace binary, built if missing.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.exists() {
+        let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+        if !path.exists() {
+            let package = match name {
+                "droplet-devnet" => "devnet",
+                other => other,
+            };
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "-p", package, "--bin", name])
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building {name} failed");
+        }
+    }
+    path
+}
+
+/// A running process, killed when dropped.
+#[derive(Debug)]
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// Start `bin args…`, with stdout and stderr going to `log`.
+    pub fn start(bin: &str, args: &[&str], log: &Path) -> Proc {
+        let out = std::fs::File::create(log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(binary(bin))
+            .args(args)
+            .env("RUST_LOG", "info,libp2p=warn")
+            .env("DEVNET_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        Proc {
+            name: bin.to_string(),
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// What the process has written so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether it has exited (and with what).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stop it with SIGTERM (then SIGKILL after 10 s) and wait.
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if self.exited().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Run a binary to completion.
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(binary(bin))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {bin}: {e}"))
+}
+
+/// Run a binary and return its stdout, failing the test (with its stderr) if it fails.
+pub fn run_ok(bin: &str, args: &[&str]) -> String {
+    let out = run(bin, args);
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Wait until `f` gives a value, or fail after `timeout` with `what` and `proc`'s log.
+pub fn wait_for<T>(what: &str, timeout: Duration, proc: Option<&mut Proc>, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut proc = proc;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if let Some(p) = proc.as_deref_mut()
+            && let Some(status) = p.exited()
+        {
+            panic!("{} exited ({status}) while waiting for {what}:\n{}", p.name, p.log());
+        }
+        if Instant::now() > deadline {
+            let log = proc.map(|p| p.log()).unwrap_or_default();
+            panic!("timed out waiting for {what}\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A devnet in a temporary directory, mining every 200 ms.
+#[derive(Debug)]
+pub struct Devnet {
+    pub proc: Proc,
+    pub repo: PathBuf,
+    /// `/ip4/127.0.0.1/tcp/PORT/http`
+    pub multiaddr: String,
+    pub admin_token: String,
+}
+
+impl Devnet {
+    pub fn start(dir: &Path) -> Devnet {
+        let repo = dir.join("devnet");
+        let log = dir.join("devnet.log");
+        let repo_s = repo.to_str().expect("utf-8 path").to_string();
+        let mut proc = Proc::start(
+            "droplet-devnet",
+            &[
+                "--repo",
+                &repo_s,
+                "run",
+                "--listen",
+                "127.0.0.1:0",
+                "--block-time",
+                "200ms",
+            ],
+            &log,
+        );
+        let api = repo.join("api");
+        let multiaddr = wait_for(
+            "the devnet's api file",
+            Duration::from_secs(60),
+            Some(&mut proc),
+            || std::fs::read_to_string(&api).ok(),
+        );
+        let admin_token = std::fs::read_to_string(repo.join("token")).expect("token");
+        Devnet {
+            proc,
+            repo,
+            multiaddr: multiaddr.trim().to_string(),
+            admin_token: admin_token.trim().to_string(),
+        }
+    }
+
+    /// The devnet's token for one permission.
+    pub fn token(&self, perm: &str) -> String {
+        std::fs::read_to_string(self.repo.join("tokens").join(perm))
+            .expect("token file")
+            .trim()
+            .to_string()
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn http_base(&self) -> String {
+        let rest = self.multiaddr.trim_start_matches("/ip4/");
+        let (ip, rest) = rest.split_once("/tcp/").expect("multiaddr");
+        let port = rest.trim_end_matches("/http");
+        format!("http://{ip}:{port}")
+    }
+}

@@ -1,0 +1,509 @@
+//! droplet and droplet-client as real processes against the devnet (issue 5): the miner's
+//! peer ID and addresses set on chain with droplet's commands, an ask set and queried by the
+//! client, for every signer mode the devnet stands in for; both ask protocol versions
+//! decoded strictly with their signatures checked; tokens and permissions on both APIs;
+//! restarts that keep identity, config, miners and asks; one daemon per repo.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, StreamProtocol, noise, tcp, yamux};
+use market_proto::jwt::{self, JwtPayload, Perm};
+use market_proto::p2p::{CborCodec, Frame, protocols};
+use market_types::storage::{AskRequest, AskRequestV0, AskResponse, AskResponseV0, StorageAsk};
+use market_types::{Address, cbor};
+use serde_json::{Value, json};
+use tests::procs::{Devnet, Proc, run, run_ok, wait_for};
+
+const MINER: &str = "t01000";
+
+fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+/// A droplet started against the devnet with one signer mode.
+fn start_droplet(dir: &Path, name: &str, net: &Devnet, mode: &str) -> (Proc, String) {
+    let repo = s(&dir.join(name));
+    let ma = net.multiaddr.clone();
+    let token = net.admin_token.clone();
+    let mut args: Vec<String> = vec![
+        "--repo".into(),
+        repo.clone(),
+        "run".into(),
+        "--listen".into(),
+        "/ip4/127.0.0.1/tcp/0".into(),
+        "--libp2p-listen".into(),
+        "/ip4/127.0.0.1/tcp/0".into(),
+        "--node-url".into(),
+        ma.clone(),
+        "--cs-token".into(),
+        token.clone(),
+        "--miner".into(),
+        format!("{MINER}:devnet"),
+        "--signer-token".into(),
+        token,
+    ];
+    match mode {
+        // venus-wallet's three-argument WalletSign on /rpc/v0, messages through the messager.
+        "wallet" => {
+            args.extend(["--signer-type", "wallet", "--signer-url", &ma, "--messager-url", &ma].map(String::from))
+        }
+        // lotus's two-argument WalletSign on /rpc/v1, messages signed here and sent with MpoolPush.
+        "lotusnode" => args.extend(["--signer-type", "lotusnode", "--signer-url", &ma].map(String::from)),
+        // sophon-gateway on /rpc/v2 with accounts from sophon-auth's /user/signer.
+        "gateway" => args.extend(
+            [
+                "--signer-type",
+                "gateway",
+                "--signer-url",
+                &ma,
+                "--auth-url",
+                &net.http_base(),
+                "--messager-url",
+                &ma,
+            ]
+            .map(String::from),
+        ),
+        other => panic!("unknown mode {other}"),
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut p = Proc::start("droplet", &argv, &dir.join(format!("{name}.log")));
+    let api = dir.join(name).join("api");
+    wait_for("droplet's api file", Duration::from_secs(60), Some(&mut p), || {
+        std::fs::read_to_string(&api).ok()
+    });
+    (p, repo)
+}
+
+fn start_client(dir: &Path, net: &Devnet) -> (Proc, String) {
+    let repo = s(&dir.join("client"));
+    let ma = net.multiaddr.clone();
+    let args = [
+        "--repo",
+        &repo,
+        "run",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--libp2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--node-url",
+        &ma,
+        "--node-token",
+        &net.admin_token,
+        "--signer-type",
+        "wallet",
+        "--signer-url",
+        &ma,
+        "--signer-token",
+        &net.admin_token,
+    ];
+    let mut p = Proc::start("droplet-client", &args, &dir.join("client.log"));
+    let api = dir.join("client").join("api");
+    wait_for(
+        "droplet-client's api file",
+        Duration::from_secs(60),
+        Some(&mut p),
+        || std::fs::read_to_string(&api).ok(),
+    );
+    (p, repo)
+}
+
+fn droplet(repo: &str, args: &[&str]) -> String {
+    let mut all = vec!["--repo", repo];
+    all.extend_from_slice(args);
+    run_ok("droplet", &all)
+}
+
+/// Point the miner's on-chain peer ID and addresses at this droplet and wait for them.
+fn announce(repo: &str) -> (PeerId, Multiaddr) {
+    let id = droplet(repo, &["net", "id"]).trim().to_string();
+    let listen = droplet(repo, &["net", "listen"]);
+    let first = listen.lines().next().expect("a listen address");
+    let addr = first.split("/p2p/").next().expect("address").to_string();
+    assert!(addr.starts_with("/ip4/127.0.0.1/tcp/"), "loopback only: {addr}");
+    let out = droplet(repo, &["actor", "set-addrs", "--miner", MINER, &addr]);
+    assert!(out.starts_with("Requested multiaddrs change in message "), "{out}");
+    let out = droplet(repo, &["actor", "set-peer-id", "--miner", MINER, &id]);
+    assert!(out.starts_with("Requested peerid change in message "), "{out}");
+    let want = format!("peers: {id}\naddr: {addr}\n");
+    wait_for(
+        "the miner's peer ID and addresses on chain",
+        Duration::from_secs(60),
+        None,
+        || (droplet(repo, &["actor", "info", "--miner", MINER]) == want).then_some(()),
+    );
+    (id.parse().expect("peer id"), addr.parse().expect("multiaddr"))
+}
+
+/// Ask over exactly one protocol version with a bare libp2p host (no fallback).
+async fn ask_over(protocol: &'static str, peer: PeerId, addr: Multiaddr, miner: Address) -> Vec<u8> {
+    let proto = StreamProtocol::new(protocol);
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .expect("tcp")
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                CborCodec {
+                    max_request: 4096,
+                    max_response: 65536,
+                },
+                [(proto.clone(), ProtocolSupport::Outbound)],
+                request_response::Config::default(),
+            )
+        })
+        .expect("behaviour")
+        .build();
+    let bytes = if protocol == protocols::ASK_1_0_1 {
+        cbor::to_vec(&AskRequestV0 { miner })
+    } else {
+        cbor::to_vec(&AskRequest { miner })
+    };
+    swarm
+        .behaviour_mut()
+        .send_request_with_addresses(&peer, Frame::new(proto, bytes), vec![addr]);
+    let answer = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) => return response,
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                    panic!("ask over {protocol}: {error}")
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("answer in time");
+    assert_eq!(answer.protocol.as_ref(), protocol);
+    answer.bytes
+}
+
+fn worker_key(net: &Devnet) -> Address {
+    let list = run_ok("droplet-devnet", &["--repo", &s(&net.repo), "wallet", "list"]);
+    let line = list.lines().find(|l| l.ends_with("\tworker")).expect("worker key");
+    market_types::address::parse(line.split('\t').next().expect("address")).expect("address")
+}
+
+/// Both protocol versions: strict decoding of Go's layouts, canonical bytes, worker signature.
+async fn check_both_versions(peer: PeerId, addr: Multiaddr, worker: Address) -> StorageAsk {
+    let miner = market_types::address::parse(MINER).expect("miner");
+    let raw = ask_over(protocols::ASK_1_1_0, peer, addr.clone(), miner).await;
+    let r: AskResponse = cbor::from_slice(&raw).expect("1.1.0 response decodes strictly");
+    assert_eq!(cbor::to_vec(&r), raw, "1.1.0 answer is canonical");
+    let signed = r.ask.expect("an ask");
+    let ask = signed.ask.clone().expect("ask body");
+    market_crypto::verify(
+        signed.signature.as_ref().expect("signature"),
+        &worker,
+        &ask.signing_bytes(),
+    )
+    .expect("1.1.0 signature by the worker over the map encoding");
+
+    let raw = ask_over(protocols::ASK_1_0_1, peer, addr, miner).await;
+    let r: AskResponseV0 = cbor::from_slice(&raw).expect("1.0.1 response decodes strictly");
+    assert_eq!(cbor::to_vec(&r), raw, "1.0.1 answer is canonical");
+    let signed = r.ask.expect("an ask");
+    let ask0: StorageAsk = signed.ask.clone().expect("ask body").into();
+    assert_eq!(ask0, ask, "both versions carry the same ask");
+    market_crypto::verify(
+        signed.signature.as_ref().expect("signature"),
+        &worker,
+        &ask0.signing_bytes_v0(),
+    )
+    .expect("1.0.1 signature by the worker over the tuple encoding");
+    ask
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asks_set_with_droplet_are_queried_by_the_client_in_every_signer_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let net = Devnet::start(dir.path());
+    let worker = worker_key(&net);
+    let (client, client_repo) = start_client(dir.path(), &net);
+
+    for (i, mode) in ["wallet", "lotusnode", "gateway"].iter().enumerate() {
+        let (proc, repo) = start_droplet(dir.path(), &format!("droplet-{mode}"), &net, mode);
+        let (peer, addr) = announce(&repo);
+        let price = format!("0.0{}fil", i + 1);
+        droplet(
+            &repo,
+            &[
+                "storage",
+                "ask",
+                "set",
+                "--price",
+                &price,
+                "--verified-price",
+                "0.5fil",
+                "--min-piece-size",
+                "512b",
+                "--max-piece-size",
+                "4MiB",
+                MINER,
+            ],
+        );
+        let get = droplet(&repo, &["storage", "ask", "get", MINER]);
+        let row = get.lines().nth(1).expect("ask row");
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(
+            &cols[..5],
+            &[MINER, &format!("0.0{} FIL", i + 1), "0.5 FIL", "512 B", "4 MiB"],
+            "{get}"
+        );
+        assert_eq!(cols[7], "0", "first ask of this repo");
+
+        let out = run_ok(
+            "droplet-client",
+            &["--repo", &client_repo, "storage", "asks", "query", MINER],
+        );
+        assert_eq!(
+            out,
+            format!(
+                "Ask: {MINER}\nPrice per GiB: 0.0{} FIL\nVerified Price per GiB: 0.5 FIL\nMax Piece size: 4 MiB\nMin Piece size: 512 B\n",
+                i + 1
+            ),
+            "{mode}"
+        );
+        let ask = check_both_versions(peer, addr, worker).await;
+        assert_eq!(ask.price, market_types::units::parse_fil(&price).expect("price"));
+        assert_eq!(ask.expiry - ask.timestamp, 86_400, "asks last 720 hours");
+        proc.stop();
+    }
+    // An unknown miner is a clear error, not a hang.
+    let out = run(
+        "droplet-client",
+        &["--repo", &client_repo, "storage", "asks", "query", "t01001"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a miner"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(client);
+}
+
+fn secret_of(repo: &str) -> Vec<u8> {
+    let cfg: toml::Table =
+        toml::from_str(&std::fs::read_to_string(Path::new(repo).join("config.toml")).expect("config")).expect("toml");
+    hex::decode(cfg["API"]["PrivateKey"].as_str().expect("key")).expect("hex")
+}
+
+fn api_url(repo: &str, version: &str) -> String {
+    let api = std::fs::read_to_string(Path::new(repo).join("api")).expect("api");
+    let rest = api.trim().trim_start_matches("/ip4/");
+    let (ip, port) = rest.split_once("/tcp/").expect("multiaddr");
+    format!("http://{ip}:{port}/rpc/{version}")
+}
+
+async fn post(url: &str, token: Option<&str>, method: &str, params: &Value) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Each method: 401 without a token, refused one level too low, served at its level.
+/// `params` gets the method and the results of the methods called before it.
+async fn check_permissions(
+    url: &str,
+    secret: &[u8],
+    namespace: &str,
+    methods: &[market_proto::api::MethodSpec],
+    params: impl Fn(&str, &std::collections::HashMap<&str, Value>) -> Value,
+) {
+    let mut results = std::collections::HashMap::new();
+    for m in methods {
+        let name = format!("{namespace}.{}", m.name);
+        let p = params(m.name, &results);
+        let (status, _) = post(url, None, &name, &p).await;
+        assert_eq!(status, 401, "{name} without a token");
+        if let Some(lower) = Perm::ALL.iter().rev().find(|x| **x < m.perm) {
+            let t = jwt::sign(secret, &JwtPayload::new("tester", *lower));
+            let (_, v) = post(url, Some(&t), &name, &p).await;
+            assert_eq!(
+                v["error"]["message"],
+                format!("missing permission to invoke '{}' (need '{}')", m.name, m.perm),
+                "{name} with {lower}"
+            );
+        }
+        let t = jwt::sign(secret, &JwtPayload::new("tester", m.perm));
+        let (_, v) = post(url, Some(&t), &name, &p).await;
+        let code = v["error"]["code"].as_i64();
+        assert!(
+            v.get("result").is_some() || code == Some(1),
+            "{name} with {}: {v}",
+            m.perm
+        );
+        assert!(!matches!(code, Some(-32601 | -32602)), "{name}: {v}");
+        results.insert(m.name, v["result"].clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let net = Devnet::start(dir.path());
+    let (proc, repo) = start_droplet(dir.path(), "droplet", &net, "wallet");
+    let (client, client_repo) = start_client(dir.path(), &net);
+    let (peer, _) = announce(&repo);
+
+    // Permissions on droplet's API, on both paths.
+    let secret = secret_of(&repo);
+    let worker = worker_key(&net).to_string();
+    for version in ["v0", "v1"] {
+        check_permissions(&api_url(&repo, version), &secret, "VENUS_MARKET", market_proto::api::market::METHODS, |m, before| match m {
+            "ActorUpsert" => json!([{"Addr": MINER, "Account": "devnet"}]),
+            "ActorDelete" => json!(["t01001"]),
+            "ActorList" | "MarketListStorageAsk" | "MarketListRetrievalAsk" | "NetAddrsListen" | "ID" | "Version" => json!([]),
+            "ActorExist" | "ActorSectorSize" | "MarketGetAsk" | "MarketGetRetrievalAsk" => json!([MINER]),
+            "MarketSetAsk" => json!([MINER, "0", "0", 86400, 256, 4194304]),
+            "MarketSetRetrievalAsk" => json!([MINER, {"PricePerByte": "0", "UnsealPrice": "0", "PaymentInterval": 1048576, "PaymentIntervalIncrease": 1048576}]),
+            "MessagerPushMessage" => json!([{"Version":0,"To":MINER,"From":worker,"Nonce":0,"Value":"0","GasLimit":0,"GasFeeCap":"0","GasPremium":"0","Method":0,"Params":null}, null]),
+            "MessagerWaitMessage" => json!([before["MessagerPushMessage"], 0]),
+            other => panic!("no example params for {other}"),
+        })
+        .await;
+    }
+    // …and on the client's.
+    let client_secret = secret_of(&client_repo);
+    check_permissions(
+        &api_url(&client_repo, "v0"),
+        &client_secret,
+        "VENUS_MARKET_CLIENT",
+        market_proto::api::market_client::METHODS,
+        |m, _| match m {
+            "ClientQueryAsk" => json!([peer.to_string(), MINER]),
+            _ => json!([]),
+        },
+    )
+    .await;
+
+    // The asks the restart must keep (set after the permission checks, which set their own).
+    droplet(
+        &repo,
+        &[
+            "storage",
+            "ask",
+            "set",
+            "--price",
+            "0.01fil",
+            "--verified-price",
+            "0",
+            MINER,
+        ],
+    );
+    droplet(&repo, &["retrieval", "ask", "set", "--unseal-price", "0.01fil", MINER]);
+
+    // One daemon per repo.
+    let second = run(
+        "droplet",
+        &[
+            "--repo",
+            &repo,
+            "run",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--libp2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
+    );
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("repo is locked"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let second = run(
+        "droplet-client",
+        &["--repo", &client_repo, "run", "--listen", "/ip4/127.0.0.1/tcp/0"],
+    );
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("repo is locked"));
+
+    // Restart both: same peer IDs, config, miners and asks.
+    let before = (
+        droplet(&repo, &["net", "id"]),
+        droplet(&repo, &["actor", "list"]),
+        droplet(&repo, &["storage", "ask", "list"]),
+        droplet(&repo, &["retrieval", "ask", "list"]),
+        std::fs::read_to_string(Path::new(&repo).join("config.toml")).expect("config"),
+    );
+    let client_log_id = |p: &Proc| {
+        p.log()
+            .lines()
+            .find_map(|l| l.split("peer ID ").nth(1).map(str::to_string))
+    };
+    let client_id = client_log_id(&client).expect("client peer id in its log");
+    let client_cfg = std::fs::read_to_string(Path::new(&client_repo).join("config.toml")).expect("config");
+    proc.stop();
+    client.stop();
+    // Restarted with no flags: everything comes from the repo.
+    let _ = std::fs::remove_file(Path::new(&repo).join("api"));
+    let _ = std::fs::remove_file(Path::new(&client_repo).join("api"));
+    let mut again = Proc::start("droplet", &["--repo", &repo, "run"], &dir.path().join("droplet-2.log"));
+    let api = Path::new(&repo).join("api");
+    wait_for("droplet restarted", Duration::from_secs(60), Some(&mut again), || {
+        std::fs::read_to_string(&api).ok()
+    });
+    let after = (
+        droplet(&repo, &["net", "id"]),
+        droplet(&repo, &["actor", "list"]),
+        droplet(&repo, &["storage", "ask", "list"]),
+        droplet(&repo, &["retrieval", "ask", "list"]),
+        std::fs::read_to_string(Path::new(&repo).join("config.toml")).expect("config"),
+    );
+    assert_eq!(before.0, after.0, "peer ID");
+    assert_eq!(before.1, after.1, "miners");
+    // The same ask (all but the remaining time, which moves with the chain).
+    let ask_cols = |t: &str| {
+        t.lines().nth(1).map(|l| {
+            l.split('\t')
+                .take(6)
+                .chain(l.split('\t').skip(7))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(ask_cols(&before.2), ask_cols(&after.2), "storage ask");
+    assert_eq!(before.3, after.3, "retrieval ask");
+    assert_eq!(before.4, after.4, "config");
+
+    let mut client2 = Proc::start(
+        "droplet-client",
+        &["--repo", &client_repo, "run"],
+        &dir.path().join("client-2.log"),
+    );
+    let api = Path::new(&client_repo).join("api");
+    wait_for(
+        "droplet-client restarted",
+        Duration::from_secs(60),
+        Some(&mut client2),
+        || std::fs::read_to_string(&api).ok(),
+    );
+    assert_eq!(client_log_id(&client2), Some(client_id), "client peer ID");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&client_repo).join("config.toml")).expect("config"),
+        client_cfg
+    );
+    // And it still queries the restarted provider, once its new port is on chain (the
+    // test listens on port 0; a provider keeps a fixed one).
+    announce(&repo);
+    let out = run_ok(
+        "droplet-client",
+        &["--repo", &client_repo, "storage", "asks", "query", MINER],
+    );
+    assert!(out.contains("Price per GiB: 0.01 FIL"), "{out}");
+}
