@@ -1,5 +1,7 @@
 //! Developer and CI tasks: `cargo xtask <task>`.
 
+mod demo;
+
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -7,7 +9,7 @@ use anyhow::{Context, Result, bail};
 const TASKS: &[(&str, &str)] = &[
     (
         "demo",
-        "show what the market does so far (until the end-to-end deal lands: its wire messages)",
+        "a local chain, droplet and droplet-client: announce a miner, set and query its ask, prepare data",
     ),
     (
         "test",
@@ -106,15 +108,10 @@ fn run(cmd: &mut Command) -> Result<()> {
 }
 
 fn demo() -> Result<()> {
-    println!(
-        "droplet-rs demo. What runs today: the wire layer. The full demo (devnet, droplet and\n\
-         droplet-client making and retrieving a deal) replaces this once those pieces land.\n"
-    );
-    for bin in ["droplet", "droplet-client"] {
-        cargo(&["run", "-q", "-p", bin, "--", "--version"])?;
-    }
-    println!();
-    cargo(&["run", "-q", "-p", "market-types", "--example", "wire_tour"])
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace directory")?;
+    demo::run(workspace)
 }
 
 fn test(extra: &[String]) -> Result<()> {
