@@ -1,8 +1,11 @@
-//! Sans-IO state machines of the market: storage deal (provider and client), retrieval deal
-//! (provider and client), publish batching and fund reservation.
+//! Sans-IO state machines of the market and the decisions they rest on.
 //!
-//! Each machine is a pure function `(state, event) -> (state, actions)`: no IO, no clock, no
-//! randomness. The daemons persist the new state and its actions, then perform the actions and
-//! feed the results back as events.
+//! - `checks`: the provider's acceptance checks, a pure function of the proposal, the chain
+//!   facts and the miner's policy.
+//! - `provider`: the provider's storage deal, `(state, event) -> (state, actions)`.
 //!
-//! Empty until the storage-deal issue: the machines are written with the deal flow they drive.
+//! No IO, no clock, no randomness: the daemons persist the new state and its actions, perform
+//! the actions, and feed the results back as events.
+
+pub mod checks;
+pub mod provider;

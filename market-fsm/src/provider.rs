@@ -1,0 +1,675 @@
+//! The provider's storage deal: go-fil-markets' state numbers and names
+//! ([`StorageDealStatus`]), droplet's flow (inventory §4.1), as
+//! `step(deal, event) -> (deal, actions)`.
+//!
+//! Failures end in `Failing` with the reason kept (droplet's terminal failure state), and
+//! release what the deal had reserved. An event that does not fit the deal's state is an
+//! error, and the deal is unchanged.
+
+use market_types::states::StorageDealStatus as S;
+use market_types::{Cid, TokenAmount};
+
+/// Where the deal's piece is in the sealer (droplet's `PieceStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PieceStatus {
+    #[default]
+    Undefine,
+    Assigned,
+    Packing,
+    Proving,
+}
+
+impl PieceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PieceStatus::Undefine => "Undefine",
+            PieceStatus::Assigned => "Assigned",
+            PieceStatus::Packing => "Packing",
+            PieceStatus::Proving => "Proving",
+        }
+    }
+}
+
+/// The deal as the machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDeal {
+    pub status: S,
+    /// Why it was rejected or failed.
+    pub message: String,
+    pub piece_status: PieceStatus,
+    /// Online (HTTP transfer) or offline (imported by hand).
+    pub online: bool,
+    /// Provider collateral this deal holds in the fund ledger.
+    pub provider_collateral: TokenAmount,
+    pub funds_reserved: TokenAmount,
+    pub add_funds_msg: Option<Cid>,
+    pub publish_msg: Option<Cid>,
+    pub deal_id: Option<u64>,
+    pub sector: Option<u64>,
+    pub offset: Option<u64>,
+    /// Where the deal's data sits before it goes to piece storage.
+    pub inbound_path: Option<String>,
+    pub transferred: u64,
+}
+
+impl ProviderDeal {
+    /// A proposal just received, before the checks.
+    pub fn new(online: bool, provider_collateral: TokenAmount) -> Self {
+        ProviderDeal {
+            status: S::Unknown,
+            message: String::new(),
+            piece_status: PieceStatus::Undefine,
+            online,
+            provider_collateral,
+            funds_reserved: TokenAmount::default(),
+            add_funds_msg: None,
+            publish_msg: None,
+            deal_id: None,
+            sector: None,
+            offset: None,
+            inbound_path: None,
+            transferred: 0,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The acceptance checks passed.
+    Accepted,
+    /// The acceptance checks failed (droplet's text).
+    Rejected(String),
+    TransferStarted,
+    TransferProgress(u64),
+    /// The download stopped; it will be resumed from where it got to.
+    TransferInterrupted(String),
+    TransferRestarted,
+    TransferCompleted {
+        path: String,
+    },
+    /// `storage deal import-data`.
+    DataImported {
+        path: String,
+        skip_commp: bool,
+    },
+    DataVerified,
+    DataVerificationFailed(String),
+    /// Collateral set aside in the ledger; `message` is the AddBalance sent, if one was needed.
+    FundsReserved {
+        amount: TokenAmount,
+        message: Option<Cid>,
+    },
+    Funded,
+    FundingFailed(String),
+    PublishSent(Cid),
+    /// The PublishStorageDeals message landed with this deal's ID (from the valid-deals bitfield).
+    Published {
+        deal_id: u64,
+        message: Cid,
+    },
+    PublishFailed(String),
+    PieceStored,
+    /// The sealer took the deal into a sector (`AssignDeals`).
+    Assigned {
+        sector: u64,
+        offset: u64,
+    },
+    /// The sealer gave it back (`ReleaseDeals`).
+    Released,
+    /// The deal's sector is pre-committed.
+    PreCommitted {
+        sector: u64,
+    },
+    /// `SectorStartEpoch` is set on chain.
+    Activated,
+    /// Past its start without activation, or past its end.
+    Expired,
+    Slashed,
+    /// Anything else that went wrong.
+    Errored(String),
+}
+
+/// What the daemon must do next (after it has stored the new state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Answer the proposal.
+    Respond {
+        accepted: bool,
+        message: String,
+    },
+    StartTransfer,
+    ResumeTransfer,
+    /// Compute commP of the data and compare it with the proposal's.
+    VerifyData {
+        path: String,
+    },
+    ReserveFunds {
+        amount: TokenAmount,
+    },
+    WaitFunding {
+        message: Cid,
+    },
+    /// Hand the deal to its miner's publisher.
+    QueueForPublish,
+    WaitPublish {
+        message: Cid,
+    },
+    ReleaseFunds {
+        amount: TokenAmount,
+    },
+    /// Copy the data into piece storage and index it.
+    StorePiece {
+        path: String,
+    },
+    /// Remove the deal's temporary data.
+    CleanupData,
+}
+
+/// An event that does not fit the deal's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: S,
+    pub event: String,
+}
+
+impl std::fmt::Display for InvalidTransition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "event {} does not apply to a deal in state {}",
+            self.event,
+            self.from.name()
+        )
+    }
+}
+
+impl std::error::Error for InvalidTransition {}
+
+fn event_name(e: &Event) -> String {
+    let dbg = format!("{e:?}");
+    dbg.split(['(', ' ', '{']).next().unwrap_or("").to_string()
+}
+
+/// Fail the deal: keep the reason, release what it holds, clean up.
+fn fail(mut d: ProviderDeal, reason: String) -> (ProviderDeal, Vec<Action>) {
+    d.status = S::Failing;
+    d.message = reason;
+    let mut actions = Vec::new();
+    if !d.funds_reserved.is_zero() {
+        actions.push(Action::ReleaseFunds {
+            amount: d.funds_reserved.clone(),
+        });
+        d.funds_reserved = TokenAmount::default();
+    }
+    actions.push(Action::CleanupData);
+    (d, actions)
+}
+
+/// Apply `event` to `deal`.
+pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Action>), InvalidTransition> {
+    use Event as E;
+    let mut d = deal.clone();
+    let invalid = || InvalidTransition {
+        from: deal.status,
+        event: event_name(&event),
+    };
+    if deal.status.is_terminal() {
+        return Err(invalid());
+    }
+    let out = match (deal.status, event.clone()) {
+        (_, E::Errored(reason)) => fail(d, reason),
+
+        (S::Unknown, E::Accepted) => {
+            let respond = Action::Respond {
+                accepted: true,
+                message: String::new(),
+            };
+            if d.online {
+                d.status = S::TransferQueued;
+                (d, vec![respond, Action::StartTransfer])
+            } else {
+                d.status = S::WaitingForData;
+                (d, vec![respond])
+            }
+        }
+        (S::Unknown, E::Rejected(reason)) => {
+            d.status = S::Rejecting;
+            d.message = reason.clone();
+            (
+                d,
+                vec![Action::Respond {
+                    accepted: false,
+                    message: reason,
+                }],
+            )
+        }
+
+        (S::TransferQueued, E::TransferStarted) | (S::ProviderTransferAwaitRestart, E::TransferRestarted) => {
+            d.status = S::Transferring;
+            (d, vec![])
+        }
+        (S::Transferring, E::TransferProgress(n)) => {
+            d.transferred = n.max(d.transferred);
+            (d, vec![])
+        }
+        (S::Transferring, E::TransferInterrupted(reason)) => {
+            d.status = S::ProviderTransferAwaitRestart;
+            d.message = reason;
+            (d, vec![Action::ResumeTransfer])
+        }
+        (S::Transferring, E::TransferCompleted { path }) => {
+            d.status = S::VerifyData;
+            d.message.clear();
+            d.inbound_path = Some(path.clone());
+            (d, vec![Action::VerifyData { path }])
+        }
+
+        (S::WaitingForData, E::DataImported { path, skip_commp }) => {
+            d.inbound_path = Some(path.clone());
+            if skip_commp {
+                d.status = S::ReserveProviderFunds;
+                let amount = d.provider_collateral.clone();
+                (d, vec![Action::ReserveFunds { amount }])
+            } else {
+                d.status = S::VerifyData;
+                (d, vec![Action::VerifyData { path }])
+            }
+        }
+        (S::VerifyData, E::DataVerified) => {
+            d.status = S::ReserveProviderFunds;
+            let amount = d.provider_collateral.clone();
+            (d, vec![Action::ReserveFunds { amount }])
+        }
+        (S::VerifyData, E::DataVerificationFailed(reason)) => fail(d, reason),
+
+        (S::ReserveProviderFunds, E::FundsReserved { amount, message }) => {
+            d.funds_reserved += &amount;
+            match message {
+                Some(m) => {
+                    d.status = S::ProviderFunding;
+                    d.add_funds_msg = Some(m);
+                    (d, vec![Action::WaitFunding { message: m }])
+                }
+                None => {
+                    d.status = S::Publish;
+                    (d, vec![Action::QueueForPublish])
+                }
+            }
+        }
+        (S::ProviderFunding, E::Funded) => {
+            d.status = S::Publish;
+            (d, vec![Action::QueueForPublish])
+        }
+        (S::ReserveProviderFunds | S::ProviderFunding, E::FundingFailed(reason)) => fail(d, reason),
+
+        (S::Publish, E::PublishSent(m)) => {
+            d.status = S::Publishing;
+            d.publish_msg = Some(m);
+            (d, vec![Action::WaitPublish { message: m }])
+        }
+        (S::Publish | S::Publishing, E::PublishFailed(reason)) => fail(d, reason),
+        (S::Publishing, E::Published { deal_id, message }) => {
+            d.status = S::Staged;
+            d.deal_id = Some(deal_id);
+            d.publish_msg = Some(message);
+            let mut actions = Vec::new();
+            if !d.funds_reserved.is_zero() {
+                actions.push(Action::ReleaseFunds {
+                    amount: d.funds_reserved.clone(),
+                });
+                d.funds_reserved = TokenAmount::default();
+            }
+            match d.inbound_path.clone() {
+                Some(path) => actions.push(Action::StorePiece { path }),
+                None => return Ok(fail(d, "deal has no data to store".into())),
+            }
+            (d, actions)
+        }
+
+        (S::Staged, E::PieceStored) => {
+            d.status = S::AwaitingPreCommit;
+            d.piece_status = PieceStatus::Undefine;
+            (d, vec![Action::CleanupData])
+        }
+
+        (S::AwaitingPreCommit, E::Assigned { sector, offset }) if d.piece_status == PieceStatus::Undefine => {
+            d.piece_status = PieceStatus::Assigned;
+            d.sector = Some(sector);
+            d.offset = Some(offset);
+            (d, vec![])
+        }
+        (S::AwaitingPreCommit, E::Released) => {
+            d.piece_status = PieceStatus::Undefine;
+            d.sector = None;
+            d.offset = None;
+            (d, vec![])
+        }
+        (S::AwaitingPreCommit, E::PreCommitted { sector }) => {
+            d.status = S::Sealing;
+            d.piece_status = PieceStatus::Packing;
+            d.sector = Some(sector);
+            (d, vec![])
+        }
+        (S::AwaitingPreCommit | S::Sealing, E::Activated) => {
+            d.status = S::Active;
+            d.piece_status = PieceStatus::Proving;
+            (d, vec![])
+        }
+        (S::AwaitingPreCommit | S::Sealing | S::Active, E::Expired) => {
+            d.status = S::Expired;
+            (d, vec![])
+        }
+        (S::Sealing | S::Active, E::Slashed) => {
+            d.status = S::Slashed;
+            (d, vec![])
+        }
+        _ => return Err(invalid()),
+    };
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cid(n: u8) -> Cid {
+        market_types::chain::chain_cid(&[n])
+    }
+
+    fn fil(n: u64) -> TokenAmount {
+        TokenAmount::from_whole(n)
+    }
+
+    /// Run events in order, collecting every action.
+    fn run(mut d: ProviderDeal, events: Vec<Event>) -> (ProviderDeal, Vec<Action>) {
+        let mut all = Vec::new();
+        for e in events {
+            let (next, actions) = step(&d, e.clone()).unwrap_or_else(|err| panic!("{err} ({e:?})"));
+            d = next;
+            all.extend(actions);
+        }
+        (d, all)
+    }
+
+    #[test]
+    fn an_offline_deal_goes_from_proposal_to_active() {
+        let (d, actions) = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/data/a.car".into(),
+                    skip_commp: false,
+                },
+                Event::DataVerified,
+                Event::FundsReserved {
+                    amount: fil(1),
+                    message: Some(cid(1)),
+                },
+                Event::Funded,
+                Event::PublishSent(cid(2)),
+                Event::Published {
+                    deal_id: 7,
+                    message: cid(3),
+                },
+                Event::PieceStored,
+                Event::Assigned { sector: 5, offset: 0 },
+                Event::PreCommitted { sector: 5 },
+                Event::Activated,
+            ],
+        );
+        assert_eq!(d.status, S::Active);
+        assert_eq!(d.piece_status, PieceStatus::Proving);
+        assert_eq!((d.deal_id, d.sector, d.publish_msg), (Some(7), Some(5), Some(cid(3))));
+        assert!(d.funds_reserved.is_zero(), "released after publishing");
+        assert_eq!(
+            actions,
+            vec![
+                Action::Respond {
+                    accepted: true,
+                    message: String::new()
+                },
+                Action::VerifyData {
+                    path: "/data/a.car".into()
+                },
+                Action::ReserveFunds { amount: fil(1) },
+                Action::WaitFunding { message: cid(1) },
+                Action::QueueForPublish,
+                Action::WaitPublish { message: cid(2) },
+                Action::ReleaseFunds { amount: fil(1) },
+                Action::StorePiece {
+                    path: "/data/a.car".into()
+                },
+                Action::CleanupData,
+            ]
+        );
+    }
+
+    #[test]
+    fn an_online_deal_transfers_resumes_and_verifies() {
+        let (d, actions) = run(
+            ProviderDeal::new(true, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::TransferStarted,
+                Event::TransferProgress(100),
+                Event::TransferInterrupted("connection reset".into()),
+                Event::TransferRestarted,
+                Event::TransferProgress(50),
+                Event::TransferCompleted {
+                    path: "/t/x.car".into(),
+                },
+            ],
+        );
+        assert_eq!(d.status, S::VerifyData);
+        assert_eq!(d.transferred, 100, "progress never goes back");
+        assert_eq!(d.message, "", "the interruption is forgotten once done");
+        assert_eq!(
+            actions,
+            vec![
+                Action::Respond {
+                    accepted: true,
+                    message: String::new()
+                },
+                Action::StartTransfer,
+                Action::ResumeTransfer,
+                Action::VerifyData {
+                    path: "/t/x.car".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn skip_commp_and_funds_already_available_go_straight_on() {
+        let (d, actions) = run(
+            ProviderDeal::new(false, fil(2)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/p".into(),
+                    skip_commp: true,
+                },
+                Event::FundsReserved {
+                    amount: fil(2),
+                    message: None,
+                },
+            ],
+        );
+        assert_eq!(d.status, S::Publish);
+        assert_eq!(
+            actions[1..],
+            [Action::ReserveFunds { amount: fil(2) }, Action::QueueForPublish]
+        );
+    }
+
+    #[test]
+    fn rejection_answers_with_the_reason_and_ends_the_deal() {
+        let (d, actions) = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![Event::Rejected("incorrect provider for deal".into())],
+        );
+        assert_eq!(d.status, S::Rejecting);
+        assert_eq!(d.message, "incorrect provider for deal");
+        assert_eq!(
+            actions,
+            vec![Action::Respond {
+                accepted: false,
+                message: "incorrect provider for deal".into()
+            }]
+        );
+        assert!(step(&d, Event::Accepted).is_err(), "a rejected deal stays rejected");
+    }
+
+    #[test]
+    fn failures_release_reserved_funds_and_clean_up() {
+        let reserved = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/p".into(),
+                    skip_commp: true,
+                },
+                Event::FundsReserved {
+                    amount: fil(1),
+                    message: None,
+                },
+            ],
+        )
+        .0;
+        let (d, actions) = step(&reserved, Event::PublishFailed("client escrow withdrawn".into())).expect("fails");
+        assert_eq!(d.status, S::Failing);
+        assert_eq!(d.message, "client escrow withdrawn");
+        assert_eq!(
+            actions,
+            vec![Action::ReleaseFunds { amount: fil(1) }, Action::CleanupData]
+        );
+
+        let verifying = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/p".into(),
+                    skip_commp: false,
+                },
+            ],
+        )
+        .0;
+        let (d, actions) = step(
+            &verifying,
+            Event::DataVerificationFailed("proposal CommP doesn't match calculated CommP".into()),
+        )
+        .expect("fails");
+        assert_eq!(d.status, S::Failing);
+        assert_eq!(actions, vec![Action::CleanupData], "nothing reserved yet");
+
+        let funding = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/p".into(),
+                    skip_commp: true,
+                },
+                Event::FundsReserved {
+                    amount: fil(1),
+                    message: Some(cid(1)),
+                },
+            ],
+        )
+        .0;
+        let (d, _) = step(&funding, Event::FundingFailed("AddFunds exit code: 16".into())).expect("fails");
+        assert_eq!(d.status, S::Failing);
+        let (d, _) = step(&funding, Event::Errored("node unreachable".into())).expect("errors anywhere");
+        assert_eq!((d.status, d.message.as_str()), (S::Failing, "node unreachable"));
+    }
+
+    #[test]
+    fn the_sealer_can_take_and_give_back_a_deal() {
+        let awaiting = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/p".into(),
+                    skip_commp: true,
+                },
+                Event::FundsReserved {
+                    amount: fil(1),
+                    message: None,
+                },
+                Event::PublishSent(cid(1)),
+                Event::Published {
+                    deal_id: 1,
+                    message: cid(1),
+                },
+                Event::PieceStored,
+            ],
+        )
+        .0;
+        assert_eq!(
+            (awaiting.status, awaiting.piece_status),
+            (S::AwaitingPreCommit, PieceStatus::Undefine)
+        );
+        let (assigned, _) = step(
+            &awaiting,
+            Event::Assigned {
+                sector: 3,
+                offset: 2048,
+            },
+        )
+        .expect("assign");
+        assert_eq!(
+            (assigned.piece_status, assigned.sector, assigned.offset),
+            (PieceStatus::Assigned, Some(3), Some(2048))
+        );
+        assert!(
+            step(&assigned, Event::Assigned { sector: 4, offset: 0 }).is_err(),
+            "not assigned twice"
+        );
+        let (released, _) = step(&assigned, Event::Released).expect("release");
+        assert_eq!((released.piece_status, released.sector), (PieceStatus::Undefine, None));
+        // A missed pre-commit still activates; a deal never sealed expires.
+        assert_eq!(step(&awaiting, Event::Activated).expect("activate").0.status, S::Active);
+        assert_eq!(step(&awaiting, Event::Expired).expect("expire").0.status, S::Expired);
+        let sealing = step(&assigned, Event::PreCommitted { sector: 3 }).expect("precommit").0;
+        assert_eq!(
+            (sealing.status, sealing.piece_status),
+            (S::Sealing, PieceStatus::Packing)
+        );
+        let active = step(&sealing, Event::Activated).expect("active").0;
+        assert_eq!(step(&active, Event::Slashed).expect("slash").0.status, S::Slashed);
+        assert_eq!(step(&active, Event::Expired).expect("end").0.status, S::Expired);
+    }
+
+    #[test]
+    fn events_out_of_place_are_refused_and_change_nothing() {
+        let fresh = ProviderDeal::new(false, fil(1));
+        for e in [
+            Event::DataVerified,
+            Event::Funded,
+            Event::PublishSent(cid(1)),
+            Event::Activated,
+            Event::TransferStarted,
+            Event::PieceStored,
+        ] {
+            let err = step(&fresh, e).expect_err("out of place");
+            assert_eq!(err.from, S::Unknown);
+        }
+        let offline = step(&fresh, Event::Accepted).expect("accept").0;
+        let err =
+            step(&offline, Event::TransferCompleted { path: "/x".into() }).expect_err("offline deals do not transfer");
+        assert_eq!(
+            err.to_string(),
+            "event TransferCompleted does not apply to a deal in state StorageDealWaitingForData"
+        );
+        let failed = step(&offline, Event::Errored("x".into())).expect("fail").0;
+        assert!(
+            step(&failed, Event::Errored("again".into())).is_err(),
+            "terminal states take nothing"
+        );
+    }
+}
