@@ -1,0 +1,145 @@
+//! The collateral ledger per miner (droplet's fund manager): provider collateral set aside for
+//! deals that are not published yet, so two deals never count on the same escrow. When the
+//! market escrow (plus deposits already on their way) does not cover everything reserved, the
+//! ledger says how much to add with AddBalance. The daemon stores the ledger; it survives
+//! restarts.
+
+use std::collections::BTreeMap;
+
+use market_types::{Address, TokenAmount};
+
+/// What a reservation needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The escrow covers it; nothing to send.
+    Covered,
+    /// Send AddBalance with this much first.
+    NeedsDeposit(TokenAmount),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Entry {
+    reserved: TokenAmount,
+    in_flight: TokenAmount,
+}
+
+/// Reservations and pending deposits per miner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FundLedger {
+    entries: BTreeMap<Address, Entry>,
+}
+
+impl FundLedger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set `amount` aside for `miner`, given its escrow available on chain (escrow − locked).
+    pub fn reserve(&mut self, miner: Address, amount: &TokenAmount, escrow_available: &TokenAmount) -> Reservation {
+        let e = self.entries.entry(miner).or_default();
+        e.reserved += amount;
+        let covered = escrow_available + &e.in_flight;
+        if covered >= e.reserved {
+            Reservation::Covered
+        } else {
+            Reservation::NeedsDeposit(&e.reserved - &covered)
+        }
+    }
+
+    /// An AddBalance of `amount` was sent and has not landed yet.
+    pub fn deposit_sent(&mut self, miner: Address, amount: &TokenAmount) {
+        self.entries.entry(miner).or_default().in_flight += amount;
+    }
+
+    /// The AddBalance landed (or failed): it no longer counts as on its way.
+    pub fn deposit_settled(&mut self, miner: Address, amount: &TokenAmount) {
+        if let Some(e) = self.entries.get_mut(&miner) {
+            e.in_flight = if &e.in_flight > amount {
+                &e.in_flight - amount
+            } else {
+                TokenAmount::default()
+            };
+        }
+    }
+
+    /// Give back what a deal held (published, failed or cancelled).
+    pub fn release(&mut self, miner: Address, amount: &TokenAmount) {
+        if let Some(e) = self.entries.get_mut(&miner) {
+            e.reserved = if &e.reserved > amount {
+                &e.reserved - amount
+            } else {
+                TokenAmount::default()
+            };
+            if e.reserved.is_zero() && e.in_flight.is_zero() {
+                self.entries.remove(&miner);
+            }
+        }
+    }
+
+    pub fn reserved(&self, miner: &Address) -> TokenAmount {
+        self.entries.get(miner).map(|e| e.reserved.clone()).unwrap_or_default()
+    }
+
+    pub fn in_flight(&self, miner: &Address) -> TokenAmount {
+        self.entries.get(miner).map(|e| e.in_flight.clone()).unwrap_or_default()
+    }
+
+    /// Every miner's (reserved, in flight), for storing and for `actor-funds balances`.
+    pub fn entries(&self) -> impl Iterator<Item = (&Address, &TokenAmount, &TokenAmount)> {
+        self.entries.iter().map(|(a, e)| (a, &e.reserved, &e.in_flight))
+    }
+
+    /// Rebuild from stored entries.
+    pub fn restore(entries: impl IntoIterator<Item = (Address, TokenAmount, TokenAmount)>) -> Self {
+        let entries = entries
+            .into_iter()
+            .map(|(a, reserved, in_flight)| (a, Entry { reserved, in_flight }))
+            .collect();
+        FundLedger { entries }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fil(n: u64) -> TokenAmount {
+        TokenAmount::from_whole(n)
+    }
+
+    #[test]
+    fn reservations_add_up_and_deposits_cover_the_gap_once() {
+        let m = Address::new_id(1000);
+        let mut l = FundLedger::new();
+        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::Covered);
+        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::Covered);
+        // A third deal needs 6 against 5 available: deposit 1.
+        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::NeedsDeposit(fil(1)));
+        l.deposit_sent(m, &fil(1));
+        // The deposit on its way counts: a fourth deal needs only its own 2.
+        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::NeedsDeposit(fil(2)));
+        l.deposit_sent(m, &fil(2));
+        assert_eq!(l.reserved(&m), fil(8));
+        l.deposit_settled(m, &fil(3));
+        assert_eq!(l.in_flight(&m), fil(0));
+        // Published deals give their collateral back.
+        for _ in 0..4 {
+            l.release(m, &fil(2));
+        }
+        assert_eq!(l.reserved(&m), fil(0));
+        assert_eq!(l.entries().count(), 0, "empty entries go away");
+    }
+
+    #[test]
+    fn releases_never_go_negative_and_the_ledger_round_trips() {
+        let (a, b) = (Address::new_id(1000), Address::new_id(1001));
+        let mut l = FundLedger::new();
+        l.reserve(a, &fil(1), &fil(0));
+        l.deposit_sent(a, &fil(1));
+        l.reserve(b, &fil(3), &fil(10));
+        l.release(b, &fil(5));
+        assert_eq!(l.reserved(&b), fil(0));
+        let stored: Vec<_> = l.entries().map(|(m, r, f)| (*m, r.clone(), f.clone())).collect();
+        assert_eq!(FundLedger::restore(stored), l);
+    }
+}

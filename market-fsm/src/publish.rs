@@ -1,0 +1,189 @@
+//! Publish batching, one batcher per miner (droplet's DealPublisher): deals wait until
+//! `PublishMsgPeriod` has passed since the first of them, or until `MaxDealsPerPublishMsg`
+//! are waiting, or until forced (`pending-publish --publish-now`). A batch is also capped by
+//! the encoded size of its message, so a batch of large proposals never exceeds what a node
+//! accepts. Time comes in as milliseconds from the caller; nothing here reads a clock.
+
+use market_types::Cid;
+use market_types::chain::PublishStorageDealsReturn;
+use market_types::units::DealId;
+
+/// The largest PublishStorageDeals parameters sent in one message (lotus refuses messages
+/// over 64 KiB in total).
+pub const MAX_PARAMS_BYTES: usize = 60 * 1024;
+
+/// One deal waiting to be published: its proposal CID and the size of its encoded
+/// `ClientDealProposal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub proposal_cid: Cid,
+    pub encoded_len: usize,
+    pub added_ms: u64,
+}
+
+/// A miner's batcher.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    pub period_ms: u64,
+    pub max_deals: usize,
+    pub max_params_bytes: usize,
+    waiting: Vec<Waiting>,
+    forced: bool,
+}
+
+impl Batcher {
+    pub fn new(period_ms: u64, max_deals: usize) -> Self {
+        Batcher {
+            period_ms,
+            max_deals: max_deals.max(1),
+            max_params_bytes: MAX_PARAMS_BYTES,
+            waiting: Vec::new(),
+            forced: false,
+        }
+    }
+
+    /// Queue a deal (again queuing one already waiting changes nothing).
+    pub fn add(&mut self, proposal_cid: Cid, encoded_len: usize, now_ms: u64) {
+        if !self.waiting.iter().any(|w| w.proposal_cid == proposal_cid) {
+            self.waiting.push(Waiting {
+                proposal_cid,
+                encoded_len,
+                added_ms: now_ms,
+            });
+        }
+    }
+
+    /// Drop a deal that should no longer be published (failed its re-check, cancelled).
+    pub fn remove(&mut self, proposal_cid: &Cid) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|w| &w.proposal_cid != proposal_cid);
+        before != self.waiting.len()
+    }
+
+    /// Publish what is waiting at the next [`Batcher::take`], whatever the period.
+    pub fn force(&mut self) {
+        self.forced = true;
+    }
+
+    pub fn waiting(&self) -> &[Waiting] {
+        &self.waiting
+    }
+
+    /// When the next batch is due (for the caller's timer), if anything waits.
+    pub fn due_ms(&self) -> Option<u64> {
+        let first = self.waiting.iter().map(|w| w.added_ms).min()?;
+        if self.forced || self.waiting.len() >= self.max_deals {
+            return Some(first);
+        }
+        Some(first.saturating_add(self.period_ms))
+    }
+
+    /// The next batch if one is due at `now_ms`: oldest first, at most `max_deals`, within
+    /// the size cap (a single deal is always taken, so nothing waits forever).
+    pub fn take(&mut self, now_ms: u64) -> Option<Vec<Cid>> {
+        let due = self.due_ms()?;
+        if now_ms < due && !self.forced && self.waiting.len() < self.max_deals {
+            return None;
+        }
+        self.waiting.sort_by_key(|w| w.added_ms);
+        // `[[deal, …]]`: two array headers of at most 3 bytes each around the deals.
+        let mut bytes = 6;
+        let mut n = 0;
+        for w in &self.waiting {
+            if n == self.max_deals || (n > 0 && bytes + w.encoded_len > self.max_params_bytes) {
+                break;
+            }
+            bytes += w.encoded_len;
+            n += 1;
+        }
+        let batch: Vec<Cid> = self.waiting.drain(..n).map(|w| w.proposal_cid).collect();
+        if self.waiting.is_empty() {
+            self.forced = false;
+        }
+        Some(batch)
+    }
+}
+
+/// Map a landed PublishStorageDeals message back to its deals: the valid-deals bitfield says
+/// which inputs were published, in order, and the IDs go to those alone.
+pub fn deal_ids(batch: &[Cid], ret: &PublishStorageDealsReturn) -> Result<Vec<(Cid, Option<DealId>)>, String> {
+    let ids = ret.deal_ids_by_input(batch.len())?;
+    Ok(batch.iter().copied().zip(ids).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use market_types::chain::BitField;
+
+    fn cid(n: u8) -> Cid {
+        market_types::chain::chain_cid(&[n])
+    }
+
+    const HOUR: u64 = 3_600_000;
+
+    #[test]
+    fn ten_deals_with_four_per_message_go_out_in_three_messages() {
+        let mut b = Batcher::new(HOUR, 4);
+        for i in 0..10 {
+            b.add(cid(i), 400, 1000 + u64::from(i));
+        }
+        let first = b.take(1010).expect("full batch at once");
+        assert_eq!(first, (0..4).map(cid).collect::<Vec<_>>());
+        let second = b.take(1010).expect("another full batch");
+        assert_eq!(second, (4..8).map(cid).collect::<Vec<_>>());
+        assert_eq!(b.take(1010), None, "two left: wait for the period");
+        assert_eq!(b.due_ms(), Some(1008 + HOUR));
+        assert_eq!(b.take(1008 + HOUR), Some(vec![cid(8), cid(9)]));
+        assert_eq!(b.take(u64::MAX), None, "nothing left");
+    }
+
+    #[test]
+    fn forcing_publishes_now_and_removed_deals_stay_out() {
+        let mut b = Batcher::new(HOUR, 8);
+        b.add(cid(1), 400, 0);
+        b.add(cid(2), 400, 1);
+        b.add(cid(1), 400, 2);
+        assert_eq!(b.waiting().len(), 2, "queued once");
+        assert!(b.remove(&cid(1)));
+        assert_eq!(b.take(10), None);
+        b.force();
+        assert_eq!(b.take(10), Some(vec![cid(2)]));
+    }
+
+    #[test]
+    fn batches_stay_under_the_message_size_cap() {
+        let mut b = Batcher::new(0, 8);
+        for i in 0..5 {
+            b.add(cid(i), 25_000, u64::from(i));
+        }
+        assert_eq!(
+            b.take(100).map(|v| v.len()),
+            Some(2),
+            "two 25 KB proposals fit 60 KiB, three do not"
+        );
+        assert_eq!(b.take(100).map(|v| v.len()), Some(2));
+        assert_eq!(b.take(100).map(|v| v.len()), Some(1));
+        let mut huge = Batcher::new(0, 8);
+        huge.add(cid(9), 100_000, 0);
+        assert_eq!(huge.take(0), Some(vec![cid(9)]), "one oversized deal still goes, alone");
+    }
+
+    #[test]
+    fn deal_ids_follow_the_valid_deals_bitfield() {
+        let batch = vec![cid(1), cid(2), cid(3)];
+        let ret = PublishStorageDealsReturn {
+            ids: vec![40, 41],
+            valid_deals: BitField::from_indices([0, 2]),
+        };
+        assert_eq!(
+            deal_ids(&batch, &ret),
+            Ok(vec![(cid(1), Some(40)), (cid(2), None), (cid(3), Some(41))])
+        );
+        let bad = PublishStorageDealsReturn {
+            ids: vec![40],
+            valid_deals: BitField::from_indices([0, 2]),
+        };
+        assert!(deal_ids(&batch, &bad).is_err(), "more valid deals than IDs");
+    }
+}
