@@ -135,12 +135,9 @@ pub fn save<T: Serialize>(cfg: &T, path: &Path) -> Result<(), ConfigError> {
         path: shown.clone(),
         reason: e.to_string(),
     })?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(|source| ConfigError::Write {
-        path: shown.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| ConfigError::Write { path: shown, source })
+    // The config holds secrets (the API key, the libp2p key, service tokens): owner-only.
+    market_proto::files::write_private(path, text.as_bytes())
+        .map_err(|source| ConfigError::Write { path: shown, source })
 }
 
 /// Keys present in `raw` but not in `known` (what parsing kept), as dotted paths.
@@ -172,5 +169,32 @@ fn unknown_keys(raw: &toml::Table, known: &toml::Table, prefix: &str, out: &mut 
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_configs_are_private_and_reload() {
+        let dir = std::env::temp_dir().join(format!("market-daemon-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config.toml");
+        let mut api = ApiConfig::new("/ip4/127.0.0.1/tcp/1");
+        api.private_key = "00ff".into();
+        save(&api, &path).expect("save");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let back: ApiConfig = load(&path).expect("load");
+        assert_eq!(back, api);
+        let (_, unknown) =
+            parse::<ApiConfig>("ListenAddress = \"/ip4/1.2.3.4/tcp/5\"\nColour = 1\n", "x").expect("parse");
+        assert_eq!(unknown, vec!["Colour".to_string()]);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
