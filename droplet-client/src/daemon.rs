@@ -14,10 +14,12 @@ use market_proto::api::MethodTable;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
-use market_proto::api::market_client::{METHODS, MarketClientServer};
+use market_proto::api::market_client::{METHODS, MarketClientServer, StartDealParams};
 use market_proto::api_info::{ApiInfo, multiaddr_of, socket_addr};
+use market_proto::messages::MessageSender;
 use market_proto::p2p::{Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint, LocalSecret};
+use market_proto::signer::{Signer, SignerType};
 use market_types::Address;
 use market_types::storage::StorageAsk;
 
@@ -87,6 +89,8 @@ struct ClientApi {
     host: Host,
     node: HttpClient,
     default_address: Option<Address>,
+    proposer: crate::deals::Proposer,
+    sender: Arc<MessageSender>,
 }
 
 #[async_trait]
@@ -103,6 +107,17 @@ impl MarketClientServer for ClientApi {
         crate::asks::query_ask(&self.host, &self.node, &miner.0, peer)
             .await
             .map(Json)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_stateless_deal(&self, params: StartDealParams) -> RpcResult<Json<cid::Cid>> {
+        self.proposer
+            .offline_deal(&self.sender, &params)
+            .await
+            .map(|(c, uuid)| {
+                tracing::info!(proposal = %c, %uuid, "offline deal accepted by the provider");
+                Json(c)
+            })
             .map_err(|e| handler_error(format!("{e:#}")))
     }
 
@@ -173,10 +188,24 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     )
     .await?;
     let default_address = market_types::address::parse(&cfg.default_market_address).ok();
+    let kind = SignerType::parse(&cfg.signer.signer_type).context("[Signer] Type")?;
+    if cfg.signer.url.is_empty() {
+        bail!("no signer: set [Signer] Url (or --signer-url)");
+    }
+    let signer = Signer::connect(kind, &cfg.signer.url, &cfg.signer.token, None)?;
+    let sender = MessageSender::connect(node.clone(), signer.clone(), &cfg.messager.url, &cfg.messager.token)
+        .context("[Messager] Url")?;
+    let proposer = crate::deals::Proposer {
+        host: host.clone(),
+        node: node.clone(),
+        signer,
+    };
     let api = ClientApi {
         host: host.clone(),
         node,
         default_address,
+        proposer,
+        sender: Arc::new(sender),
     };
     let mut module = RpcModule::new(());
     module

@@ -4,6 +4,7 @@ mod asks;
 mod config;
 mod daemon;
 mod data;
+mod deals;
 mod progress;
 mod storage;
 

@@ -6,7 +6,9 @@ use cid::Cid;
 use jsonrpsee::core::{RpcResult, async_trait};
 use market_proto::Json;
 use market_proto::api::handler_error;
-use market_proto::api::market::{AddrInfo, MarketServer, MinerAccount, MinerRetrievalAsk, VersionInfo};
+use market_proto::api::market::{
+    AddrInfo, DealQuery, MarketServer, MinerAccount, MinerDeal, MinerRetrievalAsk, VersionInfo,
+};
 use market_proto::api::wallet::MsgMeta;
 use market_proto::p2p::Host;
 use market_types::chain::{Message, MsgLookup};
@@ -17,6 +19,7 @@ use market_types::{Address, TokenAmount};
 
 use crate::asks::{AskTerms, Asks};
 use crate::chain::Chain;
+use crate::deals::{DealRecordExt, DealStore};
 use crate::miners::Miners;
 
 /// The API handlers.
@@ -26,6 +29,7 @@ pub struct Api {
     pub asks: Arc<Asks>,
     pub chain: Arc<Chain>,
     pub host: Host,
+    pub deals: DealStore,
 }
 
 impl std::fmt::Debug for Api {
@@ -155,5 +159,31 @@ impl MarketServer for Api {
             .await
             .map(Json)
             .map_err(fail)
+    }
+
+    async fn market_list_incomplete_deals(&self, query: Option<DealQuery>) -> RpcResult<Vec<MinerDeal>> {
+        let q = query.unwrap_or_default();
+        let mut deals: Vec<MinerDeal> = self
+            .deals
+            .list()
+            .map_err(fail)?
+            .into_iter()
+            .filter(|d| q.miner.as_ref().is_none_or(|m| m.0 == d.proposal.0.proposal.provider))
+            .filter(|d| q.state.is_none_or(|s| s == d.state))
+            .filter(|d| {
+                !(q.discard_failed
+                    && d.status().is_terminal()
+                    && d.status() != market_types::states::StorageDealStatus::Active)
+            })
+            .collect();
+        deals.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+        Ok(deals)
+    }
+
+    async fn market_get_deal(&self, proposal_cid: Json<Cid>) -> RpcResult<MinerDeal> {
+        self.deals
+            .by_proposal_cid(&proposal_cid.0)
+            .map_err(fail)?
+            .ok_or_else(|| handler_error(format!("no deal with proposal CID {}", proposal_cid.0)))
     }
 }

@@ -103,17 +103,8 @@ impl Chain {
         })?;
         let signer = Signer::connect(kind, &cfg.signer.url, &cfg.signer.token, auth.clone())
             .map_err(|e| ChainError::Config(format!("[Signer]: {e}")))?;
-        let sender = if cfg.messager.url.is_empty() {
-            MessageSender::direct(node.clone(), signer.clone())
-        } else {
-            let info = ApiInfo {
-                token: cfg.messager.token.clone(),
-                addr: cfg.messager.url.clone(),
-            };
-            let client = market_proto::client::http(&info, "v0", Duration::from_secs(60))
-                .map_err(|e| ChainError::Config(format!("[Messager] Url: {e}")))?;
-            MessageSender::messager(client, Duration::from_secs(2))
-        };
+        let sender = MessageSender::connect(node.clone(), signer.clone(), &cfg.messager.url, &cfg.messager.token)
+            .map_err(|e| ChainError::Config(format!("[Messager] Url: {e}")))?;
         Ok(Chain {
             node,
             signer,

@@ -19,6 +19,8 @@ use crate::api::Api;
 use crate::asks::Asks;
 use crate::chain::{Chain, resolve_endpoints};
 use crate::config::{Config, FsStorage};
+use crate::deals::DealStore;
+use crate::deals::accept::Acceptor;
 use crate::miners::{LiveConfig, Miners};
 use crate::repo::Repo;
 use crate::store::Store;
@@ -148,6 +150,14 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let live = Arc::new(LiveConfig::new(repo.config_path(), cfg.clone()));
     let miners = Arc::new(Miners::new(live.clone()));
     let asks = Arc::new(Asks::new(store.clone(), chain.clone(), miners.clone()));
+    let deals = DealStore::new(store.clone());
+    let acceptor = Arc::new(Acceptor {
+        chain: chain.clone(),
+        miners: miners.clone(),
+        asks: asks.clone(),
+        deals: deals.clone(),
+        config: live.clone(),
+    });
 
     let mut handlers: HashMap<Family, Handler> = HashMap::new();
     let a = asks.clone();
@@ -156,6 +166,22 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         Arc::new(move |_peer, frame| {
             let a = a.clone();
             Box::pin(async move { a.answer(&frame) })
+        }),
+    );
+    let acc = acceptor.clone();
+    handlers.insert(
+        Family::StorageDeal,
+        Arc::new(move |peer, frame| {
+            let acc = acc.clone();
+            Box::pin(async move { acc.handle_proposal(peer, frame).await })
+        }),
+    );
+    let acc = acceptor.clone();
+    handlers.insert(
+        Family::DealStatus,
+        Arc::new(move |_peer, frame| {
+            let acc = acc.clone();
+            Box::pin(async move { acc.handle_status(frame).await })
         }),
     );
     let parse_addrs = |v: &[String], what: &str| -> Result<Vec<libp2p::Multiaddr>> {
@@ -180,6 +206,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         asks,
         chain: chain.clone(),
         host: host.clone(),
+        deals,
     };
     let mut module = RpcModule::new(());
     module.merge(MarketServer::into_rpc(api)).context("building the API")?;

@@ -7,6 +7,7 @@ pub mod asks;
 pub mod chain;
 pub mod config;
 pub mod daemon;
+pub mod deals;
 pub mod miners;
 
 pub use market_daemon::{repo, store};

@@ -64,8 +64,37 @@ impl Store {
         })
     }
 
+    /// Store a value as JSON (records whose shape is also the API's).
+    pub fn put_json<T: serde::Serialize>(&self, table: Table, key: &str, value: &T) -> Result<(), StoreError> {
+        let raw = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        Ok(self.db.put_opt(Self::key(table, key), raw, &wo)?)
+    }
+
+    pub fn get_json<T: serde::de::DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+        let k = Self::key(table, key);
+        let Some(raw) = self.db.get(&k)? else { return Ok(None) };
+        serde_json::from_slice(&raw).map(Some).map_err(|e| StoreError::Corrupt {
+            key: String::from_utf8_lossy(&k).into_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Every JSON value in a table, in key order.
+    pub fn list_json<T: serde::de::DeserializeOwned>(&self, table: Table) -> Result<Vec<T>, StoreError> {
+        self.scan(table, |raw| serde_json::from_slice(raw).map_err(|e| e.to_string()))
+    }
+
     /// Every value in a table, in key order.
     pub fn list<T: Decode>(&self, table: Table) -> Result<Vec<T>, StoreError> {
+        self.scan(table, |raw| cbor::from_slice(raw).map_err(|e| e.to_string()))
+    }
+
+    fn scan<T>(&self, table: Table, decode: impl Fn(&[u8]) -> Result<T, String>) -> Result<Vec<T>, StoreError> {
         let prefix = table.0.as_bytes();
         let mut out = Vec::new();
         for item in self.db.prefix_iterator(prefix) {
@@ -73,9 +102,9 @@ impl Store {
             if !k.starts_with(prefix) {
                 break;
             }
-            out.push(cbor::from_slice(&v).map_err(|e| StoreError::Corrupt {
+            out.push(decode(&v).map_err(|reason| StoreError::Corrupt {
                 key: String::from_utf8_lossy(&k).into_owned(),
-                reason: e.to_string(),
+                reason,
             })?);
         }
         Ok(out)

@@ -77,6 +77,24 @@ impl MessageSender {
         }
     }
 
+    /// Through the messager at `messager_url` when one is given, else directly to the node.
+    pub fn connect(
+        node: HttpClient,
+        signer: Signer,
+        messager_url: &str,
+        messager_token: &str,
+    ) -> Result<Self, crate::client::ConnectError> {
+        if messager_url.is_empty() {
+            return Ok(MessageSender::direct(node, signer));
+        }
+        let info = crate::api_info::ApiInfo {
+            token: messager_token.to_string(),
+            addr: messager_url.to_string(),
+        };
+        let client = crate::client::http(&info, "v0", Duration::from_secs(60))?;
+        Ok(MessageSender::messager(client, Duration::from_secs(2)))
+    }
+
     /// Send `msg`; returns a messager id or the signed message's CID.
     pub async fn push(&self, msg: Message) -> Result<Cid, SendError> {
         match self {

@@ -214,3 +214,101 @@ impl Devnet {
         format!("http://{ip}:{port}")
     }
 }
+
+/// The devnet's genesis miner.
+pub const DEVNET_MINER: &str = "t01000";
+
+fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+/// A droplet started against the devnet with one signer mode.
+pub fn start_droplet(dir: &Path, name: &str, net: &Devnet, mode: &str) -> (Proc, String) {
+    let repo = s(&dir.join(name));
+    let ma = net.multiaddr.clone();
+    let token = net.admin_token.clone();
+    let mut args: Vec<String> = vec![
+        "--repo".into(),
+        repo.clone(),
+        "run".into(),
+        "--listen".into(),
+        "/ip4/127.0.0.1/tcp/0".into(),
+        "--libp2p-listen".into(),
+        "/ip4/127.0.0.1/tcp/0".into(),
+        "--node-url".into(),
+        ma.clone(),
+        "--cs-token".into(),
+        token.clone(),
+        "--miner".into(),
+        format!("{}:devnet", crate::procs::DEVNET_MINER),
+        "--signer-token".into(),
+        token,
+    ];
+    match mode {
+        // venus-wallet's three-argument WalletSign on /rpc/v0, messages through the messager.
+        "wallet" => {
+            args.extend(["--signer-type", "wallet", "--signer-url", &ma, "--messager-url", &ma].map(String::from))
+        }
+        // lotus's two-argument WalletSign on /rpc/v1, messages signed here and sent with MpoolPush.
+        "lotusnode" => args.extend(["--signer-type", "lotusnode", "--signer-url", &ma].map(String::from)),
+        // sophon-gateway on /rpc/v2 with accounts from sophon-auth's /user/signer.
+        "gateway" => args.extend(
+            [
+                "--signer-type",
+                "gateway",
+                "--signer-url",
+                &ma,
+                "--auth-url",
+                &net.http_base(),
+                "--messager-url",
+                &ma,
+            ]
+            .map(String::from),
+        ),
+        other => panic!("unknown mode {other}"),
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut p = Proc::start("droplet", &argv, &dir.join(format!("{name}.log")));
+    let api = dir.join(name).join("api");
+    wait_for("droplet's api file", Duration::from_secs(60), Some(&mut p), || {
+        std::fs::read_to_string(&api).ok()
+    });
+    (p, repo)
+}
+
+pub fn start_client(dir: &Path, net: &Devnet, addr: Option<&str>) -> (Proc, String) {
+    let repo = s(&dir.join("client"));
+    let ma = net.multiaddr.clone();
+    let args = [
+        "--repo",
+        &repo,
+        "run",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--libp2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--node-url",
+        &ma,
+        "--node-token",
+        &net.admin_token,
+        "--signer-type",
+        "wallet",
+        "--signer-url",
+        &ma,
+        "--signer-token",
+        &net.admin_token,
+    ];
+    let mut args: Vec<&str> = args.to_vec();
+    if let Some(a) = addr {
+        args.extend(["--addr", a]);
+    }
+    let mut p = Proc::start("droplet-client", &args, &dir.join("client.log"));
+    let api = dir.join("client").join("api");
+    wait_for(
+        "droplet-client's api file",
+        Duration::from_secs(60),
+        Some(&mut p),
+        || std::fs::read_to_string(&api).ok(),
+    );
+    (p, repo)
+}

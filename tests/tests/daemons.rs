@@ -16,99 +16,12 @@ use market_proto::p2p::{CborCodec, Frame, protocols};
 use market_types::storage::{AskRequest, AskRequestV0, AskResponse, AskResponseV0, StorageAsk};
 use market_types::{Address, cbor};
 use serde_json::{Value, json};
-use tests::procs::{Devnet, Proc, run, run_ok, wait_for};
+use tests::procs::{Devnet, Proc, run, run_ok, start_client, start_droplet, wait_for};
 
 const MINER: &str = "t01000";
 
 fn s(p: &Path) -> String {
     p.to_str().expect("utf-8 path").to_string()
-}
-
-/// A droplet started against the devnet with one signer mode.
-fn start_droplet(dir: &Path, name: &str, net: &Devnet, mode: &str) -> (Proc, String) {
-    let repo = s(&dir.join(name));
-    let ma = net.multiaddr.clone();
-    let token = net.admin_token.clone();
-    let mut args: Vec<String> = vec![
-        "--repo".into(),
-        repo.clone(),
-        "run".into(),
-        "--listen".into(),
-        "/ip4/127.0.0.1/tcp/0".into(),
-        "--libp2p-listen".into(),
-        "/ip4/127.0.0.1/tcp/0".into(),
-        "--node-url".into(),
-        ma.clone(),
-        "--cs-token".into(),
-        token.clone(),
-        "--miner".into(),
-        format!("{MINER}:devnet"),
-        "--signer-token".into(),
-        token,
-    ];
-    match mode {
-        // venus-wallet's three-argument WalletSign on /rpc/v0, messages through the messager.
-        "wallet" => {
-            args.extend(["--signer-type", "wallet", "--signer-url", &ma, "--messager-url", &ma].map(String::from))
-        }
-        // lotus's two-argument WalletSign on /rpc/v1, messages signed here and sent with MpoolPush.
-        "lotusnode" => args.extend(["--signer-type", "lotusnode", "--signer-url", &ma].map(String::from)),
-        // sophon-gateway on /rpc/v2 with accounts from sophon-auth's /user/signer.
-        "gateway" => args.extend(
-            [
-                "--signer-type",
-                "gateway",
-                "--signer-url",
-                &ma,
-                "--auth-url",
-                &net.http_base(),
-                "--messager-url",
-                &ma,
-            ]
-            .map(String::from),
-        ),
-        other => panic!("unknown mode {other}"),
-    }
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut p = Proc::start("droplet", &argv, &dir.join(format!("{name}.log")));
-    let api = dir.join(name).join("api");
-    wait_for("droplet's api file", Duration::from_secs(60), Some(&mut p), || {
-        std::fs::read_to_string(&api).ok()
-    });
-    (p, repo)
-}
-
-fn start_client(dir: &Path, net: &Devnet) -> (Proc, String) {
-    let repo = s(&dir.join("client"));
-    let ma = net.multiaddr.clone();
-    let args = [
-        "--repo",
-        &repo,
-        "run",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--libp2p-listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--node-url",
-        &ma,
-        "--node-token",
-        &net.admin_token,
-        "--signer-type",
-        "wallet",
-        "--signer-url",
-        &ma,
-        "--signer-token",
-        &net.admin_token,
-    ];
-    let mut p = Proc::start("droplet-client", &args, &dir.join("client.log"));
-    let api = dir.join("client").join("api");
-    wait_for(
-        "droplet-client's api file",
-        Duration::from_secs(60),
-        Some(&mut p),
-        || std::fs::read_to_string(&api).ok(),
-    );
-    (p, repo)
 }
 
 fn droplet(repo: &str, args: &[&str]) -> String {
@@ -226,7 +139,7 @@ async fn asks_set_with_droplet_are_queried_by_the_client_in_every_signer_mode() 
     let dir = tempfile::tempdir().expect("tempdir");
     let net = Devnet::start(dir.path());
     let worker = worker_key(&net);
-    let (client, client_repo) = start_client(dir.path(), &net);
+    let (client, client_repo) = start_client(dir.path(), &net, None);
 
     for (i, mode) in ["wallet", "lotusnode", "gateway"].iter().enumerate() {
         let (proc, repo) = start_droplet(dir.path(), &format!("droplet-{mode}"), &net, mode);
@@ -357,7 +270,7 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let net = Devnet::start(dir.path());
     let (proc, repo) = start_droplet(dir.path(), "droplet", &net, "wallet");
-    let (client, client_repo) = start_client(dir.path(), &net);
+    let (client, client_repo) = start_client(dir.path(), &net, None);
     let (peer, _) = announce(&repo);
 
     // Permissions on droplet's API, on both paths.
@@ -373,6 +286,8 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "MarketSetRetrievalAsk" => json!([MINER, {"PricePerByte": "0", "UnsealPrice": "0", "PaymentInterval": 1048576, "PaymentIntervalIncrease": 1048576}]),
             "MessagerPushMessage" => json!([{"Version":0,"To":MINER,"From":worker,"Nonce":0,"Value":"0","GasLimit":0,"GasFeeCap":"0","GasPremium":"0","Method":0,"Params":null}, null]),
             "MessagerWaitMessage" => json!([before["MessagerPushMessage"], 0]),
+            "MarketListIncompleteDeals" => json!([null]),
+            "MarketGetDeal" => json!([{"/": market_types::chain::chain_cid(b"no such deal").to_string()}]),
             other => panic!("no example params for {other}"),
         })
         .await;
@@ -386,6 +301,12 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         market_proto::api::market_client::METHODS,
         |m, _| match m {
             "ClientQueryAsk" => json!([peer.to_string(), MINER]),
+            // Refused by the daemon (no piece CID), but past the permission check.
+            "ClientStatelessDeal" => json!([{
+                "Data": {"TransferType": "manual", "Root": {"/": market_types::chain::chain_cid(b"root").to_string()}},
+                "Wallet": worker, "Miner": MINER, "EpochPrice": "0", "MinBlocksDuration": 518400,
+                "ProviderCollateral": "0", "DealStartEpoch": 0, "FastRetrieval": true, "VerifiedDeal": false
+            }]),
             _ => json!([]),
         },
     )

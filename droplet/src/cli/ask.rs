@@ -26,6 +26,11 @@ pub enum StorageCmd {
         #[command(subcommand)]
         cmd: StorageAskCmd,
     },
+    /// Storage deals.
+    Deal {
+        #[command(subcommand)]
+        cmd: super::deal::DealCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,7 +96,10 @@ fn size(s: &str, what: &str) -> Result<u64> {
 }
 
 pub async fn storage(repo: &Repo, cmd: StorageCmd) -> Result<()> {
-    let StorageCmd::Ask { cmd } = cmd;
+    let cmd = match cmd {
+        StorageCmd::Ask { cmd } => cmd,
+        StorageCmd::Deal { cmd } => return super::deal::run(repo, cmd).await,
+    };
     let api = daemon(repo)?;
     match cmd {
         StorageAskCmd::Set {

@@ -3,6 +3,7 @@
 
 mod actor;
 mod ask;
+mod deal;
 mod net;
 
 use std::time::Duration;
@@ -43,7 +44,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: actor::ActorCmd,
     },
-    /// Storage market: asks.
+    /// Storage market: asks and deals.
     Storage {
         #[command(subcommand)]
         cmd: ask::StorageCmd,

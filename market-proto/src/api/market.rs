@@ -5,11 +5,12 @@
 use cid::Cid;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
-use market_types::chain::{Message, MsgLookup};
+use market_types::boost::Transfer;
+use market_types::chain::{ClientDealProposal, Message, MsgLookup};
 use market_types::retrieval::RetrievalAsk;
 use market_types::storage::SignedStorageAsk;
 use market_types::units::{ChainEpoch, PaddedPieceSize};
-use market_types::{Address, TokenAmount};
+use market_types::{Address, TokenAmount, Uuid};
 use serde::{Deserialize, Serialize};
 
 use super::wallet::MsgMeta;
@@ -50,6 +51,66 @@ pub struct VersionInfo {
     pub version: String,
     #[serde(rename = "APIVersion")]
     pub api_version: u32,
+}
+
+/// A provider's storage deal (droplet's `MinerDeal`, the fields this droplet keeps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinerDeal {
+    #[serde(rename = "DealUUID")]
+    pub uuid: Json<Uuid>,
+    #[serde(rename = "ProposalCid")]
+    pub proposal_cid: Json<Cid>,
+    #[serde(rename = "ClientDealProposal")]
+    pub proposal: Json<ClientDealProposal>,
+    #[serde(rename = "Client")]
+    pub client_peer: String,
+    #[serde(rename = "IsOffline")]
+    pub offline: bool,
+    #[serde(rename = "Transfer")]
+    pub transfer: Json<Transfer>,
+    #[serde(rename = "PayloadCID")]
+    pub data_root: Json<Cid>,
+    #[serde(rename = "FastRetrieval")]
+    pub fast_retrieval: bool,
+    #[serde(rename = "State")]
+    pub state: u64,
+    #[serde(rename = "StateName")]
+    pub state_name: String,
+    #[serde(rename = "Message")]
+    pub message: String,
+    #[serde(rename = "PieceStatus")]
+    pub piece_status: String,
+    #[serde(rename = "FundsReserved")]
+    pub funds_reserved: Json<TokenAmount>,
+    #[serde(rename = "AddFundsCid")]
+    pub add_funds_msg: Option<Json<Cid>>,
+    #[serde(rename = "PublishCid")]
+    pub publish_msg: Option<Json<Cid>>,
+    #[serde(rename = "DealID")]
+    pub deal_id: u64,
+    #[serde(rename = "SectorNumber")]
+    pub sector: u64,
+    #[serde(rename = "Offset")]
+    pub offset: u64,
+    #[serde(rename = "InboundCAR")]
+    pub inbound_path: String,
+    #[serde(rename = "NBytesReceived")]
+    pub transferred: u64,
+    #[serde(rename = "CreatedAt")]
+    pub created_at: u64,
+    #[serde(rename = "UpdatedAt")]
+    pub updated_at: u64,
+}
+
+/// `MarketListIncompleteDeals` filters (droplet's `StorageDealQueryParams`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealQuery {
+    #[serde(rename = "Miner", default, skip_serializing_if = "Option::is_none")]
+    pub miner: Option<Json<Address>>,
+    #[serde(rename = "State", default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<u64>,
+    #[serde(rename = "DiscardFailedDeal", default)]
+    pub discard_failed: bool,
 }
 
 #[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
@@ -111,6 +172,14 @@ pub trait Market {
 
     #[method(name = "MessagerWaitMessage")]
     async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>>;
+
+    /// Storage deals, newest first, filtered.
+    #[method(name = "MarketListIncompleteDeals")]
+    async fn market_list_incomplete_deals(&self, query: Option<DealQuery>) -> RpcResult<Vec<MinerDeal>>;
+
+    /// A storage deal by proposal CID.
+    #[method(name = "MarketGetDeal")]
+    async fn market_get_deal(&self, proposal_cid: Json<Cid>) -> RpcResult<MinerDeal>;
 }
 
 pub const METHODS: &[MethodSpec] = &[
@@ -130,4 +199,6 @@ pub const METHODS: &[MethodSpec] = &[
     spec("Version", Perm::Read, 0),
     spec("MessagerPushMessage", Perm::Write, 2),
     spec("MessagerWaitMessage", Perm::Read, 2),
+    spec("MarketListIncompleteDeals", Perm::Read, 1),
+    spec("MarketGetDeal", Perm::Read, 1),
 ];

@@ -23,6 +23,10 @@ use super::protocols;
 pub enum Family {
     /// `/fil/storage/ask/1.1.0`, `/fil/storage/ask/1.0.1`.
     StorageAsk,
+    /// `/fil/storage/mk/1.2.1`, `/fil/storage/mk/1.2.0`.
+    StorageDeal,
+    /// `/fil/storage/status/1.2.0`.
+    DealStatus,
 }
 
 /// Answers an inbound request: the response bytes, or `None` to close the stream unanswered.
@@ -33,6 +37,8 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     ask: request_response::Behaviour<CborCodec>,
+    deal: request_response::Behaviour<CborCodec>,
+    status: request_response::Behaviour<CborCodec>,
 }
 
 /// How to start a host.
@@ -113,7 +119,12 @@ impl Host {
     /// Start listening and serving. Families without a handler are dialled but not served.
     pub async fn start(cfg: HostConfig, handlers: HashMap<Family, Handler>) -> Result<Host, HostError> {
         let timeout = cfg.request_timeout;
-        let serve_ask = handlers.contains_key(&Family::StorageAsk);
+        let serves = |f: Family| handlers.contains_key(&f);
+        let (serve_ask, serve_deal, serve_status) = (
+            serves(Family::StorageAsk),
+            serves(Family::StorageDeal),
+            serves(Family::DealStatus),
+        );
         let agent = cfg.agent.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
             .with_tokio()
@@ -137,6 +148,25 @@ impl Host {
                     },
                     timeout,
                     serve_ask,
+                ),
+                // A proposal carries the transfer's URL and headers: up to 256 KiB.
+                deal: rr(
+                    &protocols::storage_deal(),
+                    CborCodec {
+                        max_request: 256 << 10,
+                        max_response: 16 << 10,
+                    },
+                    timeout,
+                    serve_deal,
+                ),
+                status: rr(
+                    &protocols::deal_status(),
+                    CborCodec {
+                        max_request: 4 << 10,
+                        max_response: 64 << 10,
+                    },
+                    timeout,
+                    serve_status,
                 ),
             })
             .map_err(|e| HostError::Transport(e.to_string()))?
@@ -240,12 +270,16 @@ async fn run(
                     Command::Request { peer, addrs, family, request: frame, reply } => {
                         let id = match family {
                             Family::StorageAsk => swarm.behaviour_mut().ask.send_request_with_addresses(&peer, frame, addrs),
+                            Family::StorageDeal => swarm.behaviour_mut().deal.send_request_with_addresses(&peer, frame, addrs),
+                            Family::DealStatus => swarm.behaviour_mut().status.send_request_with_addresses(&peer, frame, addrs),
                         };
                         pending.insert(id, reply);
                     }
                     Command::Respond { family, channel, frame } => {
                         let sent = match family {
                             Family::StorageAsk => swarm.behaviour_mut().ask.send_response(channel, frame),
+                            Family::StorageDeal => swarm.behaviour_mut().deal.send_response(channel, frame),
+                            Family::DealStatus => swarm.behaviour_mut().status.send_response(channel, frame),
                         };
                         if sent.is_err() {
                             tracing::debug!("the peer went away before its answer");
@@ -256,6 +290,12 @@ async fn run(
             event = swarm.select_next_some() => match event {
                 SwarmEvent::Behaviour(BehaviourEvent::Ask(e)) => {
                     on_request_response(e, Family::StorageAsk, &handlers, &tx, &mut pending);
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Deal(e)) => {
+                    on_request_response(e, Family::StorageDeal, &handlers, &tx, &mut pending);
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Status(e)) => {
+                    on_request_response(e, Family::DealStatus, &handlers, &tx, &mut pending);
                 }
                 SwarmEvent::NewListenAddr { address, .. } => {
                     let mut l = lock(&listening);

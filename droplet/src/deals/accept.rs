@@ -1,0 +1,299 @@
+//! Taking proposals on `/fil/storage/mk/1.2.1` and `1.2.0`, and answering
+//! `/fil/storage/status/1.2.0`. The checks are market-fsm's; this module gathers the facts
+//! they need from the chain and the daemon, stores the deal, then answers.
+
+use std::sync::Arc;
+
+use market_fsm::checks::{DealPolicy, ProposalFacts, check_proposal};
+use market_fsm::provider::{Event, ProviderDeal, step};
+use market_proto::Json;
+use market_proto::api::full_node::FullNodeClient;
+use market_proto::p2p::{Frame, PeerId, protocols};
+use market_types::boost::{
+    DealParams, DealParamsV120, DealResponse, DealStatus, DealStatusRequest, DealStatusResponse,
+};
+use market_types::cbor;
+use market_types::chain::TipSetKey;
+use market_types::states::StorageDealStatus as S;
+use market_types::{TokenAmount, Uuid};
+
+use super::record::{DealRecord, DealRecordExt};
+use super::store::DealStore;
+use crate::asks::Asks;
+use crate::chain::Chain;
+use crate::miners::{LiveConfig, Miners};
+
+/// What takes proposals.
+pub struct Acceptor {
+    pub chain: Arc<Chain>,
+    pub miners: Arc<Miners>,
+    pub asks: Arc<Asks>,
+    pub deals: DealStore,
+    pub config: Arc<LiveConfig>,
+}
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Acceptor")
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn respond(accepted: bool, message: impl Into<String>) -> Option<Vec<u8>> {
+    Some(cbor::to_vec(&DealResponse {
+        accepted,
+        message: message.into(),
+    }))
+}
+
+impl Acceptor {
+    /// The deal policy from the config (`[CommonProvider]`).
+    fn policy(&self) -> DealPolicy {
+        self.config.read(|c| {
+            let p = &c.common_provider;
+            DealPolicy {
+                consider_online: p.consider_online_storage_deals,
+                consider_offline: p.consider_offline_storage_deals,
+                consider_verified: p.consider_verified_storage_deals,
+                consider_unverified: p.consider_unverified_storage_deals,
+                piece_cid_blocklist: p.piece_cid_blocklist.iter().filter_map(|s| s.parse().ok()).collect(),
+                expected_seal_epochs: (p.expected_seal_duration.0.as_secs() / 30) as i64,
+                max_start_delay_epochs: (p.max_deal_start_delay.0.as_secs() / 30) as i64,
+            }
+        })
+    }
+
+    /// Answer one proposal on either 1.2.x version. Input that does not decode closes the
+    /// stream unanswered, as Boost does.
+    pub async fn handle_proposal(&self, peer: PeerId, frame: Frame) -> Option<Vec<u8>> {
+        let params = if frame.protocol.as_ref() == protocols::DEAL_1_2_0 {
+            cbor::from_slice::<DealParamsV120>(&frame.bytes).ok()?.into()
+        } else {
+            match cbor::from_slice::<DealParams>(&frame.bytes) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::info!(%peer, error = %e, "undecodable deal proposal");
+                    return None;
+                }
+            }
+        };
+        let (accepted, message) = self.propose(peer, params).await;
+        respond(accepted, message)
+    }
+
+    /// Check a proposal, store the deal in its new state, and say whether it was accepted.
+    pub async fn propose(&self, peer: PeerId, params: DealParams) -> (bool, String) {
+        match self.deals.get(&params.deal_uuid) {
+            Ok(Some(_)) => {
+                return (
+                    false,
+                    format!("deal proposal with UUID {} already exists", params.deal_uuid),
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return (false, format!("failed to look up deal: {e}")),
+        }
+        if !params.is_offline {
+            // As the Go droplet: data comes by `storage deal import-data`.
+            return (false, "not support online deal".into());
+        }
+        let cdp = params.client_deal_proposal.clone();
+        let facts = match self.facts(&cdp, !params.is_offline).await {
+            Ok(f) => f,
+            Err(e) => return (false, e),
+        };
+        let verdict = check_proposal(&cdp, &facts, &self.policy());
+        let machine = ProviderDeal::new(!params.is_offline, cdp.proposal.provider_collateral.clone());
+        let event = match &verdict {
+            Ok(()) => Event::Accepted,
+            Err(r) => Event::Rejected(r.0.clone()),
+        };
+        let Ok((next, _actions)) = step(&machine, event) else {
+            return (false, "internal error: a new deal cannot take its first event".into());
+        };
+        let now = now_secs();
+        let mut record = DealRecord {
+            uuid: Json(params.deal_uuid),
+            proposal_cid: Json(cdp.proposal_cid()),
+            proposal: Json(cdp),
+            client_peer: peer.to_string(),
+            offline: params.is_offline,
+            transfer: Json(params.transfer),
+            data_root: Json(params.deal_data_root),
+            fast_retrieval: !params.remove_unsealed_copy,
+            state: 0,
+            state_name: String::new(),
+            message: String::new(),
+            piece_status: String::new(),
+            funds_reserved: Json(TokenAmount::default()),
+            add_funds_msg: None,
+            publish_msg: None,
+            deal_id: 0,
+            sector: 0,
+            offset: 0,
+            inbound_path: String::new(),
+            transferred: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        record.apply(&next, now);
+        if let Err(e) = self.deals.put(&record) {
+            return (false, format!("failed to save the deal: {e}"));
+        }
+        match verdict {
+            Ok(()) => {
+                tracing::info!(uuid = %params.deal_uuid, proposal = %record.proposal_cid.0, "deal accepted, waiting for data");
+                (true, String::new())
+            }
+            Err(r) => {
+                tracing::info!(uuid = %params.deal_uuid, reason = %r, "deal rejected");
+                (false, r.0)
+            }
+        }
+    }
+
+    /// What the checks need, from the chain and the daemon.
+    async fn facts(
+        &self,
+        cdp: &market_types::chain::ClientDealProposal,
+        online: bool,
+    ) -> Result<ProposalFacts, String> {
+        let p = &cdp.proposal;
+        let node = &self.chain.node;
+        let tsk = || Json(TipSetKey::empty());
+        let node_err = |what: &str, e: jsonrpsee::core::client::Error| {
+            format!("node error {what}: {}", market_proto::client::CallError::from(e))
+        };
+        let head = node
+            .chain_head()
+            .await
+            .map_err(|e| node_err("getting chain head", e))?
+            .0
+            .height();
+        let signature = match node.state_account_key(Json(p.client), tsk()).await {
+            Ok(key) => {
+                market_crypto::verify(&cdp.client_signature, &key.0, &p.signing_bytes()).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!(
+                "resolving the client's key: {}",
+                market_proto::client::CallError::from(e)
+            )),
+        };
+        let bounds = node
+            .state_deal_provider_collateral_bounds(p.piece_size.0, p.verified_deal, tsk())
+            .await
+            .map_err(|e| node_err("getting collateral bounds", e))?
+            .0;
+        let balance = node
+            .state_market_balance(Json(p.client), tsk())
+            .await
+            .map_err(|e| node_err("getting client market balance failed", e))?
+            .0;
+        let client_datacap = if p.verified_deal {
+            node.state_verified_client_status(Json(p.client), tsk())
+                .await
+                .map_err(|e| node_err("fetching verified data cap", e))?
+                .map(|c| c.0)
+        } else {
+            None
+        };
+        let ask = self.asks.get(&p.provider).ok().flatten().and_then(|a| a.ask);
+        Ok(ProposalFacts {
+            head,
+            signature,
+            provider_served: self.miners.contains(&p.provider),
+            collateral_bounds: (bounds.min, bounds.max),
+            ask,
+            client_available: balance.available(),
+            client_datacap,
+            online,
+        })
+    }
+
+    /// Answer a status request: the deal's checkpoint, signed by its client's key.
+    pub async fn handle_status(&self, frame: Frame) -> Option<Vec<u8>> {
+        let req: DealStatusRequest = cbor::from_slice(&frame.bytes).ok()?;
+        let answer = |error: String| DealStatusResponse {
+            error,
+            deal_uuid: req.deal_uuid,
+            is_offline: false,
+            deal_status: None,
+            transfer_size: 0,
+            n_bytes_received: 0,
+        };
+        let resp = match self.deals.get(&req.deal_uuid) {
+            Ok(Some(d)) => self.status_of(&d, &req).await.unwrap_or_else(answer),
+            Ok(None) => answer(format!("no deal with UUID {}", req.deal_uuid)),
+            Err(e) => answer(format!("failed to look up deal: {e}")),
+        };
+        Some(cbor::to_vec(&resp))
+    }
+
+    async fn status_of(&self, d: &DealRecord, req: &DealStatusRequest) -> Result<DealStatusResponse, String> {
+        let p = &d.proposal.0.proposal;
+        let key = self
+            .chain
+            .node
+            .state_account_key(Json(p.client), Json(TipSetKey::empty()))
+            .await
+            .map_err(|e| {
+                format!(
+                    "resolving the client's key: {}",
+                    market_proto::client::CallError::from(e)
+                )
+            })?
+            .0;
+        market_crypto::verify(&req.signature, &key, req.deal_uuid.as_bytes())
+            .map_err(|e| format!("signature verification failed: {e}"))?;
+        let status = d.status();
+        let error = if matches!(status, S::Failing | S::Rejecting | S::Error) {
+            d.message.clone()
+        } else {
+            String::new()
+        };
+        Ok(DealStatusResponse {
+            error: String::new(),
+            deal_uuid: d.uuid.0,
+            is_offline: d.offline,
+            deal_status: Some(DealStatus {
+                error,
+                status: checkpoint(status).to_string(),
+                proposal: p.clone(),
+                publish_cid: d.publish_msg.as_ref().map(|c| c.0),
+                chain_deal_id: d.deal_id,
+                sealing_status: d.piece_status.clone(),
+                signed_proposal_cid: d.proposal_cid.0,
+            }),
+            transfer_size: d.transfer.0.size,
+            n_bytes_received: d.transferred,
+        })
+    }
+}
+
+/// Boost's checkpoint name for a deal state (the `Status` of a status answer).
+pub fn checkpoint(s: S) -> &'static str {
+    match s {
+        S::Unknown
+        | S::WaitingForData
+        | S::TransferQueued
+        | S::StartDataTransfer
+        | S::Transferring
+        | S::ProviderTransferAwaitRestart => "Accepted",
+        S::VerifyData | S::ReserveProviderFunds | S::ProviderFunding | S::Publish => "Transferred",
+        S::Publishing => "Published",
+        S::Staged => "PublishConfirmed",
+        S::AwaitingPreCommit | S::Sealing => "AddedPiece",
+        S::Active | S::Expired | S::Slashed => "Complete",
+        _ => "Complete",
+    }
+}
+
+/// The 16 bytes a status request signs.
+pub fn status_signing_bytes(uuid: &Uuid) -> Vec<u8> {
+    uuid.as_bytes().to_vec()
+}

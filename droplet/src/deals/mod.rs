@@ -1,0 +1,10 @@
+//! Storage deals on the provider side: the stored record, the store, and taking proposals
+//! and status requests over libp2p. (Data import, funds, publishing, hand-off and tracking
+//! follow.)
+
+pub mod accept;
+pub mod record;
+pub mod store;
+
+pub use record::{DealRecord, DealRecordExt};
+pub use store::DealStore;

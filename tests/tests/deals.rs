@@ -1,0 +1,273 @@
+//! Storage deals between real processes (issue 6, the part that exists): an offline deal
+//! proposed by droplet-client on `/fil/storage/mk/1.2.1` is checked, accepted and stored by
+//! droplet (the client's escrow topped up first); proposals that break droplet's checks are
+//! refused with droplet's reason text and stored as rejected.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tests::procs::{Devnet, Proc, run, run_ok, start_client, start_droplet, wait_for};
+
+const MINER: &str = "t01000";
+
+fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+struct Market {
+    _dir: tempfile::TempDir,
+    _net: Devnet,
+    _droplet: Proc,
+    _client: Proc,
+    provider: String,
+    client: String,
+    root: String,
+    piece: String,
+    piece_size: u64,
+}
+
+fn account(net: &Devnet, name: &str) -> String {
+    let list = run_ok("droplet-devnet", &["--repo", &s(&net.repo), "wallet", "list"]);
+    let line = list
+        .lines()
+        .find(|l| l.ends_with(&format!("\t{name}")))
+        .expect("account");
+    line.split('\t').next().expect("address").to_string()
+}
+
+fn setup() -> Market {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let net = Devnet::start(dir.path());
+    let (droplet, provider) = start_droplet(dir.path(), "droplet", &net, "wallet");
+    let client_addr = account(&net, "client");
+    let (client_proc, client) = start_client(dir.path(), &net, Some(&client_addr));
+
+    // The provider on chain, with an ask of 0.00000001 FIL per GiB per epoch.
+    let id = run_ok("droplet", &["--repo", &provider, "net", "id"])
+        .trim()
+        .to_string();
+    let listen = run_ok("droplet", &["--repo", &provider, "net", "listen"]);
+    let addr = listen
+        .lines()
+        .next()
+        .and_then(|l| l.split("/p2p/").next())
+        .expect("address")
+        .to_string();
+    run_ok(
+        "droplet",
+        &["--repo", &provider, "actor", "set-addrs", "--miner", MINER, &addr],
+    );
+    run_ok(
+        "droplet",
+        &["--repo", &provider, "actor", "set-peer-id", "--miner", MINER, &id],
+    );
+    wait_for("the miner's peer ID on chain", Duration::from_secs(60), None, || {
+        run_ok("droplet", &["--repo", &provider, "actor", "info", "--miner", MINER])
+            .contains(&id)
+            .then_some(())
+    });
+    run_ok(
+        "droplet",
+        &[
+            "--repo",
+            &provider,
+            "storage",
+            "ask",
+            "set",
+            "--price",
+            "0.00000001",
+            "--verified-price",
+            "0",
+            MINER,
+        ],
+    );
+
+    // Data: a CAR and its piece.
+    let file = dir.path().join("data.bin");
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, data).expect("data");
+    let car = dir.path().join("data.car");
+    let car_info: Value = serde_json::from_str(&run_ok(
+        "droplet-client",
+        &["data", "generate-car", &s(&file), &s(&car), "--json"],
+    ))
+    .expect("json");
+    let cp: Value =
+        serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
+    Market {
+        root: car_info["Root"]["/"].as_str().expect("root").to_string(),
+        piece: cp["Root"]["/"].as_str().expect("piece").to_string(),
+        piece_size: cp["Size"].as_u64().expect("size"),
+        _dir: dir,
+        _net: net,
+        _droplet: droplet,
+        _client: client_proc,
+        provider,
+        client,
+    }
+}
+
+impl Market {
+    fn init(&self, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
+        let size = self.piece_size.to_string();
+        let mut args = vec![
+            "--repo",
+            &self.client,
+            "storage",
+            "deals",
+            "init",
+            &self.root,
+            MINER,
+            price,
+            duration,
+            "--manual-piece-cid",
+            &self.piece,
+            "--manual-piece-size",
+            &size,
+        ];
+        args.extend_from_slice(extra);
+        run("droplet-client", &args)
+    }
+
+    fn deals(&self) -> Vec<Value> {
+        let out = run_ok(
+            "droplet",
+            &["--repo", &self.provider, "storage", "deal", "list", "--json"],
+        );
+        serde_json::from_str::<Value>(&out)
+            .expect("json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn an_offline_deal_is_accepted_stored_and_listed() {
+    let m = setup();
+    let out = m.init("0.0000001", "180 days", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let proposal = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(proposal.starts_with("bafy"), "{proposal}");
+    let deals = m.deals();
+    assert_eq!(deals.len(), 1);
+    let d = &deals[0];
+    assert_eq!(d["ProposalCid"]["/"], proposal.as_str());
+    assert_eq!(d["State"], 18);
+    assert_eq!(d["StateName"], "StorageDealWaitingForData");
+    assert_eq!(d["IsOffline"], true);
+    assert_eq!(d["ClientDealProposal"]["Proposal"]["PieceCID"]["/"], m.piece.as_str());
+    assert_eq!(d["ClientDealProposal"]["Proposal"]["Label"], m.root.as_str());
+    let get = run_ok(
+        "droplet",
+        &[
+            "--repo",
+            &m.provider,
+            "storage",
+            "deal",
+            "get",
+            "--proposal-cid",
+            &proposal,
+        ],
+    );
+    assert!(get.contains("State:          StorageDealWaitingForData"), "{get}");
+    let table = run_ok(
+        "droplet",
+        &[
+            "--repo",
+            &m.provider,
+            "storage",
+            "deal",
+            "list",
+            "--state",
+            "WaitingForData",
+        ],
+    );
+    assert!(
+        table.lines().nth(1).is_some_and(|l| l.starts_with(&proposal)),
+        "{table}"
+    );
+}
+
+#[test]
+fn proposals_that_break_the_checks_are_refused_with_droplets_reasons() {
+    let m = setup();
+    let cases: Vec<(Vec<&str>, &str, &str, &str)> = vec![
+        (
+            vec!["--start-epoch", "1"],
+            "0.0000001",
+            "180 days",
+            "deal start epoch has already elapsed",
+        ),
+        (
+            vec![],
+            "0.0000001",
+            "1000",
+            "deal duration out of bounds (min, max, provided): 518400, 3680640, 1000",
+        ),
+        (
+            vec![],
+            "0",
+            "180 days",
+            "storage price per epoch less than asking price",
+        ),
+        (
+            vec!["--verified-deal"],
+            "0.0000001",
+            "180 days",
+            "node error fetching verified data cap: data cap missing -- client not verified",
+        ),
+        (
+            vec!["--start-epoch", "100000"],
+            "0.0000001",
+            "180 days",
+            "deal start epoch is too far in the future",
+        ),
+    ];
+    for (extra, price, duration, want) in &cases {
+        let out = m.init(price, duration, extra);
+        assert!(!out.status.success(), "{want}: accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("deal rejected by {MINER}: {want}")),
+            "{want}\ngot: {err}"
+        );
+    }
+    // A CID that is not a piece CID.
+    let size = m.piece_size.to_string();
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "init",
+            &m.root,
+            MINER,
+            "0.0000001",
+            "180 days",
+            "--manual-piece-cid",
+            &m.root,
+            "--manual-piece-size",
+            &size,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("proposal PieceCID had wrong prefix"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every refused proposal is kept, rejected, with its reason.
+    let deals = m.deals();
+    assert_eq!(deals.len(), cases.len() + 1);
+    assert!(
+        deals
+            .iter()
+            .all(|d| d["StateName"] == "StorageDealRejecting" && !d["Message"].as_str().unwrap_or("").is_empty())
+    );
+    // After all that, a good proposal still goes through.
+    let out = m.init("0.0000001", "180 days", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
