@@ -7,7 +7,8 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use market_proto::Json;
 use market_proto::api::handler_error;
 use market_proto::api::market::{
-    AddrInfo, DealQuery, MarketServer, MinerAccount, MinerDeal, MinerRetrievalAsk, VersionInfo,
+    AddrInfo, DealQuery, ImportDataRef, MarketServer, MinerAccount, MinerDeal, MinerRetrievalAsk, PendingDeals,
+    VersionInfo,
 };
 use market_proto::api::wallet::MsgMeta;
 use market_proto::p2p::Host;
@@ -19,6 +20,7 @@ use market_types::{Address, TokenAmount};
 
 use crate::asks::{AskTerms, Asks};
 use crate::chain::Chain;
+use crate::deals::runner::DealRunner;
 use crate::deals::{DealRecordExt, DealStore};
 use crate::miners::Miners;
 
@@ -30,6 +32,7 @@ pub struct Api {
     pub chain: Arc<Chain>,
     pub host: Host,
     pub deals: DealStore,
+    pub runner: Arc<DealRunner>,
 }
 
 impl std::fmt::Debug for Api {
@@ -185,5 +188,54 @@ impl MarketServer for Api {
             .by_proposal_cid(&proposal_cid.0)
             .map_err(fail)?
             .ok_or_else(|| handler_error(format!("no deal with proposal CID {}", proposal_cid.0)))
+    }
+
+    async fn deals_import_data(&self, data: ImportDataRef, skip_commp: bool) -> RpcResult<()> {
+        let deal = match (&data.uuid, &data.proposal_cid) {
+            (Some(u), _) => self.deals.get(&u.0).map_err(fail)?,
+            (None, Some(c)) => self.deals.by_proposal_cid(&c.0).map_err(fail)?,
+            (None, None) => return Err(handler_error("give the deal's proposal CID or UUID")),
+        }
+        .ok_or_else(|| handler_error("no such deal"))?;
+        let path = std::path::Path::new(&data.file);
+        let meta = std::fs::metadata(path).map_err(|e| handler_error(format!("{}: {e}", data.file)))?;
+        if !meta.is_file() {
+            return Err(handler_error(format!("{} is not a file", data.file)));
+        }
+        let path = std::fs::canonicalize(path).map_err(|e| handler_error(format!("{}: {e}", data.file)))?;
+        let status = deal.status();
+        if status != market_types::states::StorageDealStatus::WaitingForData {
+            return Err(handler_error(format!(
+                "deal {} is in state {}: data can only be imported while it waits for data",
+                deal.proposal_cid.0,
+                status.name()
+            )));
+        }
+        let event = market_fsm::provider::Event::DataImported {
+            path: path.to_string_lossy().into_owned(),
+            skip_commp,
+        };
+        self.runner
+            .event(deal.uuid.0, event)
+            .await
+            .map(|_| ())
+            .map_err(handler_error)
+    }
+
+    async fn market_pending_deals(&self) -> RpcResult<Vec<PendingDeals>> {
+        Ok(self
+            .runner
+            .pending()
+            .into_iter()
+            .map(|(m, deals)| PendingDeals {
+                miner: Json(m),
+                deals: deals.into_iter().map(Json).collect(),
+            })
+            .collect())
+    }
+
+    async fn market_publish_pending_deals(&self) -> RpcResult<()> {
+        self.runner.publish_now().await;
+        Ok(())
     }
 }

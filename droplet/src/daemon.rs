@@ -21,6 +21,7 @@ use crate::chain::{Chain, resolve_endpoints};
 use crate::config::{Config, FsStorage};
 use crate::deals::DealStore;
 use crate::deals::accept::Acceptor;
+use crate::deals::runner::DealRunner;
 use crate::miners::{LiveConfig, Miners};
 use crate::repo::Repo;
 use crate::store::Store;
@@ -151,6 +152,17 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let miners = Arc::new(Miners::new(live.clone()));
     let asks = Arc::new(Asks::new(store.clone(), chain.clone(), miners.clone()));
     let deals = DealStore::new(store.clone());
+    let pieces = Arc::new(piece_storage(&repo, &live)?);
+    let transfer_dir = repo.root.join("transfer");
+    std::fs::create_dir_all(&transfer_dir).with_context(|| format!("creating {}", transfer_dir.display()))?;
+    let runner = DealRunner::start(
+        deals.clone(),
+        chain.clone(),
+        store.clone(),
+        live.clone(),
+        pieces,
+        transfer_dir,
+    )?;
     let acceptor = Arc::new(Acceptor {
         chain: chain.clone(),
         miners: miners.clone(),
@@ -207,6 +219,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         chain: chain.clone(),
         host: host.clone(),
         deals,
+        runner,
     };
     let mut module = RpcModule::new(());
     module.merge(MarketServer::into_rpc(api)).context("building the API")?;
@@ -256,4 +269,42 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let _ = stop_handle.stop();
     server.abort();
     Ok(())
+}
+
+/// The configured piece storage; with none configured, `<repo>/pieces` (added to the config).
+fn piece_storage(repo: &Repo, live: &LiveConfig) -> Result<piece_store::store::PieceStorage> {
+    let (mut fs, s3) = live.read(|c| (c.piece_storage.fs.clone(), c.piece_storage.s3.clone()));
+    if fs.is_empty() && s3.is_empty() {
+        let path = repo.root.join("pieces");
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        let default = FsStorage {
+            name: "local".into(),
+            read_only: false,
+            path: path.to_string_lossy().into_owned(),
+        };
+        live.update(|c| c.piece_storage.fs.push(default.clone()))?;
+        fs.push(default);
+    }
+    let fs: Vec<piece_store::store::FsStoreConfig> = fs
+        .iter()
+        .map(|f| piece_store::store::FsStoreConfig {
+            name: f.name.clone(),
+            read_only: f.read_only,
+            path: f.path.clone().into(),
+        })
+        .collect();
+    let s3: Vec<piece_store::store::S3StoreConfig> = s3
+        .iter()
+        .map(|x| piece_store::store::S3StoreConfig {
+            name: x.name.clone(),
+            read_only: x.read_only,
+            end_point: x.end_point.clone(),
+            bucket: x.bucket.clone(),
+            sub_dir: x.sub_dir.clone(),
+            access_key: x.access_key.clone(),
+            secret_key: x.secret_key.clone(),
+            token: x.token.clone(),
+        })
+        .collect();
+    Ok(piece_store::store::PieceStorage::from_config(&fs, &s3)?)
 }

@@ -288,6 +288,8 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "MessagerWaitMessage" => json!([before["MessagerPushMessage"], 0]),
             "MarketListIncompleteDeals" => json!([null]),
             "MarketGetDeal" => json!([{"/": market_types::chain::chain_cid(b"no such deal").to_string()}]),
+            "DealsImportData" => json!([{"UUID": "8aa7d4a0-40bb-4b1a-b661-1e70b2de6a0c", "File": "/nonexistent"}, false]),
+            "MarketPendingDeals" | "MarketPublishPendingDeals" => json!([]),
             other => panic!("no example params for {other}"),
         })
         .await;

@@ -16,6 +16,7 @@ fn s(p: &Path) -> String {
 }
 
 struct Market {
+    car: String,
     _dir: tempfile::TempDir,
     _net: Devnet,
     _droplet: Proc,
@@ -96,6 +97,7 @@ fn setup() -> Market {
     let cp: Value =
         serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
     Market {
+        car: s(&car),
         root: car_info["Root"]["/"].as_str().expect("root").to_string(),
         piece: cp["Root"]["/"].as_str().expect("piece").to_string(),
         piece_size: cp["Size"].as_u64().expect("size"),
@@ -128,6 +130,55 @@ impl Market {
         ];
         args.extend_from_slice(extra);
         run("droplet-client", &args)
+    }
+
+    /// Propose a good deal; its proposal CID.
+    fn propose(&self) -> String {
+        let out = self.init("0.0000001", "180 days", &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `droplet storage deal <args>` on the provider.
+    fn deal_cmd(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--repo", self.provider.as_str(), "storage", "deal"];
+        all.extend_from_slice(args);
+        run("droplet", &all)
+    }
+
+    fn deal(&self, proposal: &str) -> Value {
+        let out = run_ok(
+            "droplet",
+            &[
+                "--repo",
+                &self.provider,
+                "storage",
+                "deal",
+                "get",
+                "--proposal-cid",
+                proposal,
+                "--json",
+            ],
+        );
+        serde_json::from_str(&out).expect("json")
+    }
+
+    fn wait_state(&self, proposal: &str, state: &str) -> Value {
+        wait_for(
+            &format!("deal {proposal} in {state}"),
+            Duration::from_secs(60),
+            None,
+            || {
+                let d = self.deal(proposal);
+                let name = d["StateName"].as_str().unwrap_or("").to_string();
+                assert!(
+                    name != "StorageDealFailing" || state == "StorageDealFailing",
+                    "deal failed: {}",
+                    d["Message"]
+                );
+                (name == state).then_some(d)
+            },
+        )
     }
 
     fn deals(&self) -> Vec<Value> {
@@ -270,4 +321,50 @@ fn proposals_that_break_the_checks_are_refused_with_droplets_reasons() {
     // After all that, a good proposal still goes through.
     let out = m.init("0.0000001", "180 days", &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn imported_data_is_verified_funded_published_and_stored() {
+    let m = setup();
+    let proposal = m.propose();
+    let out = m.deal_cmd(&["import-data", &proposal, &m.car]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("importing"), "{out:?}");
+    // commP checked, collateral reserved (the worker's AddBalance lands), queued for publishing.
+    m.wait_state(&proposal, "StorageDealPublish");
+    let pending = m.deal_cmd(&["pending-publish"]);
+    assert!(
+        String::from_utf8_lossy(&pending.stdout).contains(&proposal),
+        "{pending:?}"
+    );
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    let d = m.wait_state(&proposal, "StorageDealAwaitingPreCommit");
+    assert!(d["DealID"].is_u64(), "{d}");
+    assert!(d["PublishCid"]["/"].is_string(), "{d}");
+    assert_eq!(d["PieceStatus"], "Undefine");
+    assert_eq!(d["FundsReserved"], "0", "released once published");
+    // The piece is in piece storage under its CID.
+    let stored = Path::new(&m.provider).join("pieces").join(&m.piece);
+    assert_eq!(
+        std::fs::metadata(&stored).expect("piece stored").len(),
+        std::fs::metadata(&m.car).expect("car").len()
+    );
+    // Importing again is refused: the deal no longer waits for data.
+    let again = m.deal_cmd(&["import-data", &proposal, &m.car]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("data can only be imported while it waits for data"));
+}
+
+#[test]
+fn data_that_does_not_match_its_commp_fails_the_deal_with_a_clear_message() {
+    let m = setup();
+    let proposal = m.propose();
+    let other = Path::new(&m.car).with_file_name("other.bin");
+    std::fs::write(&other, vec![9u8; 3000]).expect("other data");
+    assert!(m.deal_cmd(&["import-data", &proposal, &s(&other)]).status.success());
+    let d = m.wait_state(&proposal, "StorageDealFailing");
+    let msg = d["Message"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("proposal CommP doesn't match calculated CommP"),
+        "{msg}"
+    );
+    assert!(other.exists(), "the client's file is never deleted");
 }

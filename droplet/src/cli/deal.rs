@@ -4,7 +4,7 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use droplet::repo::Repo;
 use market_proto::Json;
-use market_proto::api::market::{DealQuery, MarketClient, MinerDeal};
+use market_proto::api::market::{DealQuery, ImportDataRef, MarketClient, MinerDeal};
 use market_proto::client::call_error;
 use market_types::states::StorageDealStatus;
 use market_types::units::{format_fil, format_size};
@@ -35,6 +35,20 @@ pub enum DealCmd {
     },
     /// The storage deal states with their numbers.
     States,
+    /// Import an offline deal's data: `import-data <proposalCid|uuid> <file>`.
+    ImportData {
+        deal: String,
+        file: String,
+        /// Do not check the data's commP against the proposal.
+        #[arg(long)]
+        skip_commp: bool,
+    },
+    /// Deals waiting to be published.
+    PendingPublish {
+        /// Publish them now.
+        #[arg(long)]
+        publish_now: bool,
+    },
 }
 
 fn parse_state(s: &str) -> Result<u64> {
@@ -106,6 +120,37 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
                 println!("Epochs:         {} to {}", p.start_epoch, p.end_epoch);
                 println!("Offline:        {}", d.offline);
                 println!("Piece status:   {}", d.piece_status);
+            }
+        }
+        DealCmd::ImportData { deal, file, skip_commp } => {
+            let (uuid, proposal_cid) = match deal.parse::<market_types::Uuid>() {
+                Ok(u) => (Some(Json(u)), None),
+                Err(_) => (
+                    None,
+                    Some(Json(deal.parse().map_err(|e| {
+                        anyhow!("{deal:?} is neither a deal UUID nor a proposal CID: {e}")
+                    })?)),
+                ),
+            };
+            let abs = std::fs::canonicalize(&file).map_err(|e| anyhow!("{file}: {e}"))?;
+            let data = ImportDataRef {
+                proposal_cid,
+                uuid,
+                file: abs.to_string_lossy().into_owned(),
+            };
+            api.deals_import_data(data, skip_commp).await.map_err(call_error)?;
+            println!("importing {file} for deal {deal}");
+        }
+        DealCmd::PendingPublish { publish_now } => {
+            if publish_now {
+                api.market_publish_pending_deals().await.map_err(call_error)?;
+                println!("triggered deal publishing");
+            }
+            for p in api.market_pending_deals().await.map_err(call_error)? {
+                println!("{}: {} deal(s) waiting", p.miner.0, p.deals.len());
+                for d in p.deals {
+                    println!("  {}", d.0);
+                }
             }
         }
         DealCmd::States => {

@@ -4,6 +4,7 @@
 
 pub mod accept;
 pub mod record;
+pub mod runner;
 pub mod store;
 
 pub use record::{DealRecord, DealRecordExt};

@@ -6,6 +6,20 @@ use market_proto::Json;
 pub use market_proto::api::market::MinerDeal as DealRecord;
 use market_types::states::StorageDealStatus;
 
+fn published(state: u64) -> bool {
+    matches!(
+        StorageDealStatus::from_u64(state),
+        Some(
+            StorageDealStatus::Staged
+                | StorageDealStatus::AwaitingPreCommit
+                | StorageDealStatus::Sealing
+                | StorageDealStatus::Active
+                | StorageDealStatus::Expired
+                | StorageDealStatus::Slashed
+        )
+    )
+}
+
 fn piece_status(s: &str) -> PieceStatus {
     match s {
         "Assigned" => PieceStatus::Assigned,
@@ -34,7 +48,8 @@ impl DealRecordExt for DealRecord {
             funds_reserved: self.funds_reserved.0.clone(),
             add_funds_msg: self.add_funds_msg.as_ref().map(|c| c.0),
             publish_msg: self.publish_msg.as_ref().map(|c| c.0),
-            deal_id: (self.deal_id != 0).then_some(self.deal_id),
+            // Deal IDs start at 0 on a new network: the state says whether it was published.
+            deal_id: (self.deal_id != 0 || published(self.state)).then_some(self.deal_id),
             sector: (self.sector != 0).then_some(self.sector),
             offset: (self.offset != 0 || self.sector != 0).then_some(self.offset),
             inbound_path: (!self.inbound_path.is_empty()).then(|| self.inbound_path.clone()),

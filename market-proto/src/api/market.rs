@@ -113,6 +113,26 @@ pub struct DealQuery {
     pub discard_failed: bool,
 }
 
+/// Which deal's data to import, and from where (droplet's `ImportDataRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportDataRef {
+    #[serde(rename = "ProposalCID", default, skip_serializing_if = "Option::is_none")]
+    pub proposal_cid: Option<Json<Cid>>,
+    #[serde(rename = "UUID", default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<Json<Uuid>>,
+    #[serde(rename = "File")]
+    pub file: String,
+}
+
+/// Deals waiting to be published for one miner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDeals {
+    #[serde(rename = "Miner")]
+    pub miner: Json<Address>,
+    #[serde(rename = "Deals")]
+    pub deals: Vec<Json<Cid>>,
+}
+
 #[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
 pub trait Market {
     #[method(name = "ActorUpsert")]
@@ -180,6 +200,17 @@ pub trait Market {
     /// A storage deal by proposal CID.
     #[method(name = "MarketGetDeal")]
     async fn market_get_deal(&self, proposal_cid: Json<Cid>) -> RpcResult<MinerDeal>;
+
+    /// Import an offline deal's data (by proposal CID or UUID) from a file on this machine.
+    #[method(name = "DealsImportData")]
+    async fn deals_import_data(&self, data: ImportDataRef, skip_commp: bool) -> RpcResult<()>;
+
+    #[method(name = "MarketPendingDeals")]
+    async fn market_pending_deals(&self) -> RpcResult<Vec<PendingDeals>>;
+
+    /// Publish every waiting deal now.
+    #[method(name = "MarketPublishPendingDeals")]
+    async fn market_publish_pending_deals(&self) -> RpcResult<()>;
 }
 
 pub const METHODS: &[MethodSpec] = &[
@@ -201,4 +232,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("MessagerWaitMessage", Perm::Read, 2),
     spec("MarketListIncompleteDeals", Perm::Read, 1),
     spec("MarketGetDeal", Perm::Read, 1),
+    spec("DealsImportData", Perm::Admin, 2),
+    spec("MarketPendingDeals", Perm::Write, 0),
+    spec("MarketPublishPendingDeals", Perm::Admin, 0),
 ];
