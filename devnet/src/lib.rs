@@ -12,5 +12,6 @@ pub mod http;
 pub mod keystore;
 pub mod node;
 pub mod rpc;
+pub mod sealer;
 pub mod state;
 pub mod store;

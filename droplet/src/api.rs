@@ -7,8 +7,8 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use market_proto::Json;
 use market_proto::api::handler_error;
 use market_proto::api::market::{
-    AddrInfo, DealQuery, ImportDataRef, MarketServer, MinerAccount, MinerDeal, MinerRetrievalAsk, PendingDeals,
-    VersionInfo,
+    AddrInfo, DealInfoV2, DealQuery, GetDealSpec, ImportDataRef, MarketServer, MinerAccount, MinerDeal,
+    MinerRetrievalAsk, PendingDeals, SectorId, VersionInfo,
 };
 use market_proto::api::wallet::MsgMeta;
 use market_proto::p2p::Host;
@@ -237,5 +237,23 @@ impl MarketServer for Api {
     async fn market_publish_pending_deals(&self) -> RpcResult<()> {
         self.runner.publish_now().await;
         Ok(())
+    }
+
+    async fn assign_deals(&self, sector: SectorId, sector_size: u64, spec: GetDealSpec) -> RpcResult<Vec<DealInfoV2>> {
+        if !self.miners.contains(&Address::new_id(sector.miner)) {
+            return Err(handler_error(format!(
+                "miner f0{} is not served by this droplet",
+                sector.miner
+            )));
+        }
+        crate::deals::sealing::assign(&self.runner, &self.deals, &self.chain, sector, sector_size, &spec)
+            .await
+            .map_err(handler_error)
+    }
+
+    async fn release_deals(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
+        crate::deals::sealing::release(&self.runner, &self.deals, miner.0, &deals)
+            .await
+            .map_err(handler_error)
     }
 }

@@ -160,9 +160,10 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         chain.clone(),
         store.clone(),
         live.clone(),
-        pieces,
+        pieces.clone(),
         transfer_dir,
     )?;
+    crate::deals::sealing::track(runner.clone(), deals.clone(), chain.clone(), tracker_interval());
     let acceptor = Arc::new(Acceptor {
         chain: chain.clone(),
         miners: miners.clone(),
@@ -228,6 +229,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         secret: secret.clone(),
         remote: chain.auth.clone(),
     });
+    let auth_for_resource = auth.clone();
     let (stop, stop_handle) = jsonrpsee::server::stop_channel();
     let router = axum::Router::new()
         .route(
@@ -235,7 +237,14 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
             Endpoint::new(module.clone(), table.clone(), auth.clone(), stop.clone()).route(),
         )
         .route("/rpc/v1", Endpoint::new(module, table, auth, stop).route())
-        .route("/healthcheck", axum::routing::get(|| async { "ok" }));
+        .route("/healthcheck", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/resource",
+            axum::routing::get(crate::resource::get_resource).with_state(crate::resource::ResourceState {
+                pieces: pieces.clone(),
+                auth: auth_for_resource,
+            }),
+        );
     let listen = socket_addr(&cfg.api.listen_address)
         .with_context(|| format!("[API] ListenAddress {:?}", cfg.api.listen_address))?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -269,6 +278,16 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let _ = stop_handle.stop();
     server.abort();
     Ok(())
+}
+
+/// How often the tracker looks at the chain: droplet's 10 minutes is long on a devnet, so
+/// `DROPLET_TRACKER_INTERVAL` (a Go duration) can shorten it.
+fn tracker_interval() -> Duration {
+    std::env::var("DROPLET_TRACKER_INTERVAL")
+        .ok()
+        .and_then(|s| market_types::units::parse_go_duration(&s).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(600))
 }
 
 /// The configured piece storage; with none configured, `<repo>/pieces` (added to the config).

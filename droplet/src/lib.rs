@@ -9,5 +9,6 @@ pub mod config;
 pub mod daemon;
 pub mod deals;
 pub mod miners;
+pub mod resource;
 
 pub use market_daemon::{repo, store};

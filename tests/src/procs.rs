@@ -57,6 +57,8 @@ impl Proc {
             .args(args)
             .env("RUST_LOG", "info,libp2p=warn")
             .env("DEVNET_LOG", "info")
+            // droplet's tracker looks at the chain every 10 minutes by default.
+            .env("DROPLET_TRACKER_INTERVAL", "500ms")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -179,6 +181,9 @@ impl Devnet {
                 "127.0.0.1:0",
                 "--block-time",
                 "200ms",
+                // Prove-commit three epochs after pre-commit (150 on mainnet).
+                "--challenge-delay",
+                "3",
             ],
             &log,
         );

@@ -290,6 +290,8 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "MarketGetDeal" => json!([{"/": market_types::chain::chain_cid(b"no such deal").to_string()}]),
             "DealsImportData" => json!([{"UUID": "8aa7d4a0-40bb-4b1a-b661-1e70b2de6a0c", "File": "/nonexistent"}, false]),
             "MarketPendingDeals" | "MarketPublishPendingDeals" => json!([]),
+            "AssignDeals" => json!([{"Miner": 1000, "Number": 99}, 8388608, {}]),
+            "ReleaseDeals" => json!([MINER, [12345]]),
             other => panic!("no example params for {other}"),
         })
         .await;

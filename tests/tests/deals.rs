@@ -348,6 +348,25 @@ fn imported_data_is_verified_funded_published_and_stored() {
         std::fs::metadata(&stored).expect("piece stored").len(),
         std::fs::metadata(&m.car).expect("car").len()
     );
+    // The devnet's sealer pulls the deal, checks the piece, pre-commits and proves a sector;
+    // droplet's tracker follows the deal to Active.
+    let token = std::fs::read_to_string(Path::new(&m.provider).join("token")).expect("token");
+    let api = std::fs::read_to_string(Path::new(&m.provider).join("api")).expect("api");
+    let sealed = run_ok(
+        "droplet-devnet",
+        &[
+            "--repo",
+            &s(&m._net.repo),
+            "seal",
+            "--droplet",
+            &format!("{}:{}", token.trim(), api.trim()),
+            "--once",
+        ],
+    );
+    assert!(sealed.starts_with("sealed sector 1 with deals ["), "{sealed}");
+    let d = m.wait_state(&proposal, "StorageDealActive");
+    assert_eq!(d["PieceStatus"], "Proving");
+    assert_eq!(d["SectorNumber"], 1);
     // Importing again is refused: the deal no longer waits for data.
     let again = m.deal_cmd(&["import-data", &proposal, &m.car]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("data can only be imported while it waits for data"));

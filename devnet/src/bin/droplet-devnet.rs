@@ -56,6 +56,24 @@ enum Cmd {
         /// Network name (first start only); `mainnet` makes addresses print with `f`.
         #[arg(long)]
         network_name: Option<String>,
+        /// Epochs between pre-commit and prove-commit (first start only; 150 on mainnet).
+        #[arg(long)]
+        challenge_delay: Option<i64>,
+    },
+    /// Seal deals as damocles would: pull them from droplet, check the pieces, pre-commit and
+    /// prove sectors on this devnet (needs the miner's worker key in the devnet wallet).
+    Seal {
+        /// droplet's API info, `TOKEN:/ip4/127.0.0.1/tcp/PORT`.
+        #[arg(long)]
+        droplet: String,
+        #[arg(long, default_value = "t01000")]
+        miner: String,
+        /// Seconds between asks for deals.
+        #[arg(long, default_value_t = 1)]
+        interval: u64,
+        /// Seal one sector (if there are deals) and exit.
+        #[arg(long)]
+        once: bool,
     },
     /// Print the default genesis as TOML, to edit and pass to `run --genesis`.
     GenesisTemplate,
@@ -113,10 +131,12 @@ fn main() {
             genesis,
             sector_size,
             network_name,
+            challenge_delay,
         } => {
             let overrides = Overrides {
                 sector_size,
                 network_name,
+                challenge_delay,
             };
             run(&repo, listen, &block_time, genesis.as_deref(), overrides)
         }
@@ -129,6 +149,12 @@ fn main() {
             cmd: WalletCmd::Export { who },
         } => wallet_export(&repo, &who),
         Cmd::Send { from, to, amount } => send(&repo, from.as_deref(), &to, &amount),
+        Cmd::Seal {
+            droplet,
+            miner,
+            interval,
+            once,
+        } => seal(&repo, &droplet, &miner, interval, once),
     };
     if let Err(e) = result {
         eprintln!("droplet-devnet: {e:#}");
@@ -147,6 +173,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 struct Overrides {
     sector_size: Option<String>,
     network_name: Option<String>,
+    challenge_delay: Option<i64>,
 }
 
 fn run(repo: &Path, listen: SocketAddr, block_time: &str, genesis: Option<&Path>, overrides: Overrides) -> Result<()> {
@@ -174,6 +201,9 @@ fn run(repo: &Path, listen: SocketAddr, block_time: &str, genesis: Option<&Path>
     }
     if let Some(name) = overrides.network_name {
         config.network_name = name;
+    }
+    if let Some(d) = overrides.challenge_delay {
+        config.pre_commit_challenge_delay = Some(d);
     }
     config.validate()?;
     let node = Node::open(repo, config)?;
@@ -379,5 +409,34 @@ fn send(repo: &Path, from: Option<&str>, to: &str, amount: &str) -> Result<()> {
             bail!("the send failed on chain with exit code {}", lookup.receipt.exit_code);
         }
         Ok(())
+    })
+}
+
+fn seal(repo: &Path, droplet: &str, miner: &str, interval: u64, once: bool) -> Result<()> {
+    let miner = market_types::address::parse(miner).with_context(|| format!("--miner {miner:?}"))?;
+    let node = node_client(repo)?;
+    let info = ApiInfo::parse(droplet);
+    runtime()?.block_on(async move {
+        let sealer = devnet::sealer::Sealer::new(node, &info, miner)?;
+        let next_path = repo.join("sealer-next-sector");
+        let mut next: u64 = std::fs::read_to_string(&next_path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1);
+        loop {
+            match sealer.seal_one(next).await {
+                Ok(Some(s)) => {
+                    println!("sealed sector {} with deals {:?}", s.sector, s.deal_ids);
+                    next += 1;
+                    write_private(&next_path, next.to_string().as_bytes())?;
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("droplet-devnet seal: sector {next}: {e}"),
+            }
+            if once {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(interval)).await;
+        }
     })
 }

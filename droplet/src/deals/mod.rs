@@ -5,6 +5,7 @@
 pub mod accept;
 pub mod record;
 pub mod runner;
+pub mod sealing;
 pub mod store;
 
 pub use record::{DealRecord, DealRecordExt};

@@ -133,6 +133,65 @@ pub struct PendingDeals {
     pub deals: Vec<Json<Cid>>,
 }
 
+/// A sector (`abi.SectorID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorId {
+    #[serde(rename = "Miner")]
+    pub miner: u64,
+    #[serde(rename = "Number")]
+    pub number: u64,
+}
+
+/// What the sealer can take (droplet's `GetDealSpec`); absent fields do not limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetDealSpec {
+    #[serde(rename = "MaxPiece", default)]
+    pub max_piece: u64,
+    #[serde(rename = "MaxPieceSize", default)]
+    pub max_piece_size: u64,
+    #[serde(rename = "MinPiece", default)]
+    pub min_piece: u64,
+    #[serde(rename = "MinPieceSize", default)]
+    pub min_piece_size: u64,
+    #[serde(rename = "MinUsedSpace", default)]
+    pub min_used_space: u64,
+    #[serde(rename = "StartEpoch", default)]
+    pub start_epoch: i64,
+    #[serde(rename = "EndEpoch", default)]
+    pub end_epoch: i64,
+    #[serde(rename = "SectorExpiration", default)]
+    pub sector_expiration: Option<i64>,
+}
+
+/// A deal handed to the sealer (droplet's `DealInfoV2`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealInfoV2 {
+    #[serde(rename = "DealID")]
+    pub deal_id: u64,
+    #[serde(rename = "PublishCid")]
+    pub publish_cid: Option<Json<Cid>>,
+    #[serde(rename = "AllocationID", default)]
+    pub allocation_id: u64,
+    #[serde(rename = "PieceCID")]
+    pub piece_cid: Json<Cid>,
+    #[serde(rename = "PieceSize")]
+    pub piece_size: u64,
+    #[serde(rename = "Client")]
+    pub client: Json<Address>,
+    #[serde(rename = "Provider")]
+    pub provider: Json<Address>,
+    #[serde(rename = "Offset")]
+    pub offset: u64,
+    #[serde(rename = "Length")]
+    pub length: u64,
+    #[serde(rename = "PayloadSize")]
+    pub payload_size: u64,
+    #[serde(rename = "StartEpoch")]
+    pub start_epoch: i64,
+    #[serde(rename = "EndEpoch")]
+    pub end_epoch: i64,
+}
+
 #[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
 pub trait Market {
     #[method(name = "ActorUpsert")]
@@ -211,6 +270,15 @@ pub trait Market {
     /// Publish every waiting deal now.
     #[method(name = "MarketPublishPendingDeals")]
     async fn market_publish_pending_deals(&self) -> RpcResult<()>;
+
+    /// The sealer's pull: deals waiting for a sector, packed into `sector` (aligned offsets,
+    /// largest first), marked Assigned.
+    #[method(name = "AssignDeals")]
+    async fn assign_deals(&self, sector: SectorId, sector_size: u64, spec: GetDealSpec) -> RpcResult<Vec<DealInfoV2>>;
+
+    /// The sealer gives deals back (their sector failed).
+    #[method(name = "ReleaseDeals")]
+    async fn release_deals(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()>;
 }
 
 pub const METHODS: &[MethodSpec] = &[
@@ -235,4 +303,6 @@ pub const METHODS: &[MethodSpec] = &[
     spec("DealsImportData", Perm::Admin, 2),
     spec("MarketPendingDeals", Perm::Write, 0),
     spec("MarketPublishPendingDeals", Perm::Admin, 0),
+    spec("AssignDeals", Perm::Write, 3),
+    spec("ReleaseDeals", Perm::Write, 2),
 ];

@@ -1,0 +1,244 @@
+//! A sealer for the devnet that behaves as damocles does towards droplet: it asks droplet for
+//! deals (`AssignDeals`), downloads each piece (`GET /resource`), checks it against its piece
+//! CID, computes the sector's unsealed CID (CommD) from the pieces at their offsets, and sends
+//! PreCommitSectorBatch2 then, after the challenge delay, ProveCommitSector with the deal IDs.
+//! Proofs are not computed (the devnet accepts any proof bytes); everything else is real.
+
+use std::time::Duration;
+
+use jsonrpsee::http_client::HttpClient;
+use market_proto::Json;
+use market_proto::api::full_node::FullNodeClient;
+use market_proto::api::market::{DealInfoV2, GetDealSpec, MarketClient, SectorId};
+use market_proto::api_info::ApiInfo;
+use market_proto::client::CallError;
+use market_types::actors::{PreCommitSectorBatch2Params, ProveCommitSectorParams, miner_method};
+use market_types::chain::{Message, SectorPreCommitInfo, TipSetKey, miner_method as chain_miner_method};
+use market_types::{Address, Bytes, Cid, TokenAmount, cbor};
+
+use crate::state::policy::seal_proof_for;
+
+/// Why a sector could not be sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("{0}")]
+    Call(String),
+    #[error("piece {piece}: {reason}")]
+    Piece { piece: Cid, reason: String },
+    #[error("message {what} failed with exit code {code}")]
+    Message { what: &'static str, code: i64 },
+}
+
+fn call(e: jsonrpsee::core::client::Error) -> SealError {
+    SealError::Call(CallError::from(e).0)
+}
+
+/// The sealer's connections.
+#[derive(Debug, Clone)]
+pub struct Sealer {
+    pub node: HttpClient,
+    pub droplet: HttpClient,
+    /// droplet's HTTP base (`http://host:port`) and token, for `/resource`.
+    pub droplet_base: String,
+    pub droplet_token: String,
+    pub miner: Address,
+    pub http: reqwest::Client,
+}
+
+/// What one round sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub sector: u64,
+    pub deal_ids: Vec<u64>,
+}
+
+impl Sealer {
+    pub fn new(node: HttpClient, droplet_info: &ApiInfo, miner: Address) -> Result<Sealer, SealError> {
+        let droplet = market_proto::client::http(droplet_info, "v1", Duration::from_secs(60))
+            .map_err(|e| SealError::Call(e.to_string()))?;
+        let base = market_proto::api_info::http_base(&droplet_info.addr).map_err(|e| SealError::Call(e.to_string()))?;
+        Ok(Sealer {
+            node,
+            droplet,
+            droplet_base: base,
+            droplet_token: droplet_info.token.clone(),
+            miner,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Seal one sector numbered `number` if droplet has deals for it.
+    pub async fn seal_one(&self, number: u64) -> Result<Option<Sealed>, SealError> {
+        let tsk = || Json(TipSetKey::empty());
+        let info = self
+            .node
+            .state_miner_info(Json(self.miner), tsk())
+            .await
+            .map_err(call)?
+            .0;
+        let sector_size = info.sector_size;
+        let miner_id = self
+            .node
+            .state_lookup_id(Json(self.miner), tsk())
+            .await
+            .map_err(call)?
+            .0
+            .id()
+            .map_err(|e| SealError::Call(e.to_string()))?;
+        let deals = self
+            .droplet
+            .assign_deals(
+                SectorId {
+                    miner: miner_id,
+                    number,
+                },
+                sector_size,
+                GetDealSpec::default(),
+            )
+            .await
+            .map_err(call)?;
+        if deals.is_empty() {
+            return Ok(None);
+        }
+        match self.seal(number, sector_size, info.worker, &deals).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                let ids = deals.iter().map(|d| d.deal_id).collect();
+                let _ = self.droplet.release_deals(Json(self.miner), ids).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn seal(
+        &self,
+        number: u64,
+        sector_size: u64,
+        worker: Address,
+        deals: &[DealInfoV2],
+    ) -> Result<Sealed, SealError> {
+        let mut deals = deals.to_vec();
+        deals.sort_by_key(|d| d.offset);
+        let mut nodes = Vec::new();
+        for d in &deals {
+            let url = format!("{}/resource?resource-id={}", self.droplet_base, d.piece_cid.0);
+            let fail = |reason: String| SealError::Piece {
+                piece: d.piece_cid.0,
+                reason,
+            };
+            let resp = self
+                .http
+                .get(&url)
+                .bearer_auth(&self.droplet_token)
+                .send()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            if !resp.status().is_success() {
+                return Err(fail(format!("GET /resource answered {}", resp.status())));
+            }
+            let data = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+            let commp = piece_store::commp::of_bytes(&data)
+                .and_then(|c| c.padded_to(d.piece_size))
+                .map_err(|e| fail(e.to_string()))?;
+            if commp.piece_cid() != d.piece_cid.0 {
+                return Err(fail(format!("the data's piece CID is {}", commp.piece_cid())));
+            }
+            nodes.push((commp.commp, d.piece_size));
+        }
+        let commd =
+            piece_store::commp::aggregate_commd(&nodes, sector_size).map_err(|e| SealError::Call(e.to_string()))?;
+        let unsealed = piece_store::commp::piece_cid_v1(&commd);
+        // A stand-in CommR with the sealed-commitment prefix; the devnet checks no proofs.
+        let sealed = match cid::multihash::Multihash::<64>::wrap(0xb401, commd.as_ref()) {
+            Ok(mh) => Cid::new_v1(0xf102, mh),
+            Err(e) => return Err(SealError::Call(e.to_string())),
+        };
+        let head = self.node.chain_head().await.map_err(call)?.0.height();
+        let expiration = deals.iter().map(|d| d.end_epoch).max().unwrap_or(head) + 2880;
+        let deal_ids: Vec<u64> = deals.iter().map(|d| d.deal_id).collect();
+        let info = SectorPreCommitInfo {
+            seal_proof: seal_proof_for(sector_size)
+                .ok_or_else(|| SealError::Call(format!("no seal proof for sector size {sector_size}")))?,
+            sector_number: number,
+            sealed_cid: sealed,
+            seal_rand_epoch: head.saturating_sub(1),
+            deal_ids: deal_ids.clone(),
+            expiration,
+            unsealed_cid: Some(unsealed),
+        };
+        let params = cbor::to_vec(&PreCommitSectorBatch2Params { sectors: vec![info] });
+        let pre_epoch = self
+            .send(
+                worker,
+                chain_miner_method::PRE_COMMIT_SECTOR_BATCH2,
+                params,
+                "PreCommitSectorBatch2",
+            )
+            .await?;
+        tracing::info!(sector = number, deals = ?deal_ids, %unsealed, "pre-committed");
+        // Wait out the challenge delay: retry the prove until it lands.
+        let prove = cbor::to_vec(&ProveCommitSectorParams {
+            sector_number: number,
+            proof: Bytes(vec![0u8; 192]),
+        });
+        let mut last = None;
+        for _ in 0..600 {
+            match self
+                .send(
+                    worker,
+                    miner_method::PROVE_COMMIT_SECTOR,
+                    prove.clone(),
+                    "ProveCommitSector",
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(sector = number, after = pre_epoch, "proven");
+                    return Ok(Sealed {
+                        sector: number,
+                        deal_ids,
+                    });
+                }
+                Err(SealError::Message { code, .. }) if code == market_types::actors::exit_code::USR_FORBIDDEN => {
+                    last = Some(code);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SealError::Message {
+            what: "ProveCommitSector",
+            code: last.unwrap_or(-1),
+        })
+    }
+
+    /// Send a message from the worker (the devnet signs it) and wait for it; its height.
+    async fn send(&self, from: Address, method: u64, params: Vec<u8>, what: &'static str) -> Result<i64, SealError> {
+        let msg = Message {
+            version: 0,
+            to: self.miner,
+            from,
+            nonce: 0,
+            value: TokenAmount::default(),
+            gas_limit: 0,
+            gas_fee_cap: TokenAmount::default(),
+            gas_premium: TokenAmount::default(),
+            method,
+            params: Bytes(params),
+        };
+        let signed = self.node.mpool_push_message(Json(msg), None).await.map_err(call)?.0;
+        let lookup = self
+            .node
+            .state_wait_msg(Json(signed.cid()), 0, -1, true)
+            .await
+            .map_err(call)?
+            .0;
+        if lookup.receipt.exit_code != 0 {
+            return Err(SealError::Message {
+                what,
+                code: lookup.receipt.exit_code,
+            });
+        }
+        Ok(lookup.height)
+    }
+}
