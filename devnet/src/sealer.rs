@@ -214,18 +214,7 @@ impl Sealer {
 
     /// Send a message from the worker (the devnet signs it) and wait for it; its height.
     async fn send(&self, from: Address, method: u64, params: Vec<u8>, what: &'static str) -> Result<i64, SealError> {
-        let msg = Message {
-            version: 0,
-            to: self.miner,
-            from,
-            nonce: 0,
-            value: TokenAmount::default(),
-            gas_limit: 0,
-            gas_fee_cap: TokenAmount::default(),
-            gas_premium: TokenAmount::default(),
-            method,
-            params: Bytes(params),
-        };
+        let msg = Message::to_send(from, self.miner, method, params, TokenAmount::default());
         let signed = self.node.mpool_push_message(Json(msg), None).await.map_err(call)?.0;
         let lookup = self
             .node

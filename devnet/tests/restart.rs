@@ -75,18 +75,7 @@ fn addr_of(repo: &Path, name: &str) -> Address {
 }
 
 fn message(from: Address, to: Address, method: u64, params: Vec<u8>, value: TokenAmount) -> Message {
-    Message {
-        version: 0,
-        to,
-        from,
-        nonce: 0,
-        value,
-        gas_limit: 0,
-        gas_fee_cap: TokenAmount::default(),
-        gas_premium: TokenAmount::default(),
-        method,
-        params: Bytes(params),
-    }
+    Message::to_send(from, to, method, params, value)
 }
 
 #[tokio::test(flavor = "multi_thread")]

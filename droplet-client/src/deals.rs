@@ -15,7 +15,7 @@ use market_proto::signer::Signer;
 use market_types::boost::{DealParams, DealResponse, Transfer};
 use market_types::chain::{ClientDealProposal, DealProposal, Message, TipSetKey, market_method};
 use market_types::units::{EPOCHS_IN_DAY, UnpaddedPieceSize};
-use market_types::{Bytes, Cid, DealLabel, TokenAmount, Uuid, cbor};
+use market_types::{Cid, DealLabel, TokenAmount, Uuid, cbor};
 
 /// What proposing needs.
 #[derive(Debug, Clone)]
@@ -150,18 +150,13 @@ impl Proposer {
             return Ok(());
         }
         let amount = &need - &available;
-        let msg = Message {
-            version: 0,
-            to: market_types::Address::new_id(5),
-            from: p.client,
-            nonce: 0,
-            value: amount.clone(),
-            gas_limit: 0,
-            gas_fee_cap: TokenAmount::default(),
-            gas_premium: TokenAmount::default(),
-            method: market_method::ADD_BALANCE,
-            params: Bytes(cbor::to_vec(&p.client)),
-        };
+        let msg = Message::to_send(
+            p.client,
+            market_types::Address::new_id(5),
+            market_method::ADD_BALANCE,
+            cbor::to_vec(&p.client),
+            amount.clone(),
+        );
         let id = sender.push(msg).await.context("adding to the client's market escrow")?;
         let lookup = sender
             .wait(&id, 0, &self.node)

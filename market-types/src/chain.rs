@@ -354,6 +354,22 @@ cbor_tuple! {
 }
 
 impl Message {
+    /// A message to send: nonce and gas left for the sender to fill (estimate, then nonce).
+    pub fn to_send(from: Address, to: Address, method: u64, params: Vec<u8>, value: TokenAmount) -> Message {
+        Message {
+            version: 0,
+            to,
+            from,
+            nonce: 0,
+            value,
+            gas_limit: 0,
+            gas_fee_cap: TokenAmount::default(),
+            gas_premium: TokenAmount::default(),
+            method,
+            params: Bytes(params),
+        }
+    }
+
     /// The message CID (blake2b-256 over the tuple). Signers sign these CID bytes.
     pub fn cid(&self) -> Cid {
         chain_cid(&cbor::to_vec(self))

@@ -384,18 +384,7 @@ fn send(repo: &Path, from: Option<&str>, to: &str, amount: &str) -> Result<()> {
                 .with_context(|| format!("sender {f:?} is neither an account name nor an address"))?,
             None => client.wallet_default_address().await?.0,
         };
-        let msg = Message {
-            version: 0,
-            to,
-            from,
-            nonce: 0,
-            value: value.clone(),
-            gas_limit: 0,
-            gas_fee_cap: TokenAmount::default(),
-            gas_premium: TokenAmount::default(),
-            method: 0,
-            params: Bytes::default(),
-        };
+        let msg = Message::to_send(from, to, 0, Bytes::default().0, value.clone());
         let signed = client.mpool_push_message(Json(msg), None).await?.0;
         let cid = signed.cid();
         let lookup = client.state_wait_msg(Json(cid), 0, -1, true).await?.0;

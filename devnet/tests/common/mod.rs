@@ -101,18 +101,7 @@ impl TestNet {
     /// Sign and push a message from a devnet account, mine, and return its CID.
     pub async fn send(&self, from: Address, to: Address, method: u64, params: Vec<u8>, value: TokenAmount) -> Cid {
         let c = self.client(Perm::Sign);
-        let msg = Message {
-            version: 0,
-            to,
-            from,
-            nonce: 0,
-            value,
-            gas_limit: 0,
-            gas_fee_cap: TokenAmount::default(),
-            gas_premium: TokenAmount::default(),
-            method,
-            params: Bytes(params),
-        };
+        let msg = Message::to_send(from, to, method, params, value);
         let signed = c.mpool_push_message(Json(msg), None).await.expect("push").0;
         self.node.mine(0).expect("mine");
         signed.cid()

@@ -17,7 +17,7 @@ use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::CallError;
 use market_types::chain::{Message, PublishStorageDealsParams, PublishStorageDealsReturn, TipSetKey, market_method};
 use market_types::states::StorageDealStatus as S;
-use market_types::{Address, Bytes, TokenAmount, Uuid, cbor};
+use market_types::{Address, TokenAmount, Uuid, cbor};
 use piece_store::store::PieceStorage;
 
 use super::record::{DealRecord, DealRecordExt};
@@ -264,18 +264,13 @@ impl DealRunner {
             Ok(w) => w,
             Err(e) => return Event::FundingFailed(e),
         };
-        let msg = Message {
-            version: 0,
-            to: Address::new_id(MARKET),
+        let msg = Message::to_send(
             from,
-            nonce: 0,
-            value: deposit.clone(),
-            gas_limit: 0,
-            gas_fee_cap: TokenAmount::default(),
-            gas_premium: TokenAmount::default(),
-            method: market_method::ADD_BALANCE,
-            params: Bytes(cbor::to_vec(&miner)),
-        };
+            Address::new_id(MARKET),
+            market_method::ADD_BALANCE,
+            cbor::to_vec(&miner),
+            deposit.clone(),
+        );
         match self.chain.sender.push(msg).await {
             Ok(id) => {
                 let mut l = lock(&self.ledger);
@@ -436,18 +431,13 @@ impl DealRunner {
         let params = PublishStorageDealsParams {
             deals: good.iter().map(|d| d.proposal.0.clone()).collect(),
         };
-        let msg = Message {
-            version: 0,
-            to: Address::new_id(MARKET),
+        let msg = Message::to_send(
             from,
-            nonce: 0,
-            value: TokenAmount::default(),
-            gas_limit: 0,
-            gas_fee_cap: TokenAmount::default(),
-            gas_premium: TokenAmount::default(),
-            method: market_method::PUBLISH_STORAGE_DEALS,
-            params: Bytes(cbor::to_vec(&params)),
-        };
+            Address::new_id(MARKET),
+            market_method::PUBLISH_STORAGE_DEALS,
+            cbor::to_vec(&params),
+            TokenAmount::default(),
+        );
         let sent = self.chain.sender.push(msg).await;
         for d in &good {
             let event = match &sent {
