@@ -54,6 +54,8 @@ impl Demo {
             .args(args)
             .env("RUST_LOG", "warn")
             .env("DEVNET_LOG", "warn")
+            // Follow deals on chain every second instead of droplet's ten minutes.
+            .env("DROPLET_TRACKER_INTERVAL", "1s")
             .stdout(out.try_clone()?)
             .stderr(out)
             .stdin(Stdio::null())
@@ -113,6 +115,33 @@ fn wait_file(path: &Path, d: &mut Daemon) -> Result<String> {
             );
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value after `key` in pretty JSON output, up to the next quote or comma.
+fn json_field(text: &str, key: &str) -> Option<String> {
+    let at = text.find(key)? + key.len();
+    let rest = &text[at..];
+    let end = rest.find(['"', ',', '\n'])?;
+    Some(rest[..end].trim().to_string())
+}
+
+/// Wait until droplet shows the deal in `state`.
+fn wait_state(demo: &Demo, repo: &str, proposal: &str, state: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = Command::new(demo.bin("droplet"))
+            .args(["--repo", repo, "storage", "deal", "get", "--proposal-cid", proposal])
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(&format!("State:          {state}")) {
+            println!("   deal {proposal} is {state}");
+            return Ok(());
+        }
+        if text.contains("StorageDealFailing") || Instant::now() > deadline {
+            bail!("the deal did not reach {state}:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -247,6 +276,17 @@ pub fn run(workspace: &Path) -> Result<()> {
 
     println!("\n5. starting droplet-client (the data owner's market) and querying the ask over libp2p");
     let c = demo.repo("client");
+    // The client pays from the devnet's funded "client" account.
+    let wallets = Command::new(demo.bin("droplet-devnet"))
+        .args(["--repo", &devnet_repo, "wallet", "list"])
+        .output()?;
+    let wallets = String::from_utf8_lossy(&wallets.stdout).into_owned();
+    let client_addr = wallets
+        .lines()
+        .find(|l| l.ends_with("\tclient"))
+        .and_then(|l| l.split('\t').next())
+        .context("the devnet's client account")?
+        .to_string();
     let mut client = demo.start(
         "droplet-client",
         &[
@@ -267,6 +307,8 @@ pub fn run(workspace: &Path) -> Result<()> {
             ma,
             "--signer-token",
             token,
+            "--addr",
+            &client_addr,
         ],
     )?;
     wait_file(&demo.dir.join("client/api"), &mut client)?;
@@ -275,20 +317,73 @@ pub fn run(workspace: &Path) -> Result<()> {
     println!("\n6. preparing data for a deal: a CAR of README.md and its piece commitment");
     let readme = workspace.join("README.md");
     let car = demo.dir.join("readme.car");
-    demo.run(
+    let car_s = car.to_string_lossy().into_owned();
+    let made = demo.run(
         "droplet-client",
-        &[
-            "data",
-            "generate-car",
-            &readme.to_string_lossy(),
-            &car.to_string_lossy(),
-        ],
+        &["data", "generate-car", &readme.to_string_lossy(), &car_s],
     )?;
-    demo.run("droplet-client", &["data", "commP", &car.to_string_lossy()])?;
+    let root = made
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Root CID: "))
+        .context("root CID")?
+        .to_string();
+    let cp = demo.run("droplet-client", &["data", "commP", &car_s, "--json"])?;
+    let piece = json_field(&cp, "\"/\": \"").context("piece CID")?;
+    let size = json_field(&cp, "\"Size\": ").context("piece size")?;
+
+    println!("\n7. the client proposes an offline deal (180 days) on /fil/storage/mk/1.2.1; droplet checks it");
+    let proposal = demo
+        .run(
+            "droplet-client",
+            &[
+                "--repo",
+                &c,
+                "storage",
+                "deals",
+                "init",
+                &root,
+                "t01000",
+                "0.02fil",
+                "180 days",
+                "--manual-piece-cid",
+                &piece,
+                "--manual-piece-size",
+                &size,
+            ],
+        )?
+        .trim()
+        .to_string();
+    demo.run("droplet", &["--repo", &p, "storage", "deal", "list"])?;
+
+    println!("\n8. the provider imports the data: commP checked, collateral reserved, then published on chain");
+    demo.run(
+        "droplet",
+        &["--repo", &p, "storage", "deal", "import-data", &proposal, &car_s],
+    )?;
+    wait_state(&demo, &p, &proposal, "StorageDealPublish")?;
+    demo.run(
+        "droplet",
+        &["--repo", &p, "storage", "deal", "pending-publish", "--publish-now"],
+    )?;
+    wait_state(&demo, &p, &proposal, "StorageDealAwaitingPreCommit")?;
+
+    println!("\n9. the sealer (damocles-like) pulls the deal, checks the piece, pre-commits and proves a sector");
+    let token = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
+    let api = std::fs::read_to_string(demo.dir.join("droplet/api"))?;
+    let droplet_info = format!("{}:{}", token.trim(), api.trim());
+    demo.run(
+        "droplet-devnet",
+        &["--repo", &devnet_repo, "seal", "--droplet", &droplet_info, "--once"],
+    )?;
+    wait_state(&demo, &p, &proposal, "StorageDealActive")?;
+    demo.run(
+        "droplet",
+        &["--repo", &p, "storage", "deal", "get", "--proposal-cid", &proposal],
+    )?;
 
     println!(
-        "\nNot yet in this build: proposing the deal, publishing it, sealing and retrieval (the storage-deal\n\
-         issue). Stopping the daemons and removing {}.",
+        "\nNot yet in this build: online (HTTP) deals, the client's own deal list, retrieval.\n\
+         Stopping the daemons and removing {}.",
         demo.dir.display()
     );
     drop(client);

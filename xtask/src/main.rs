@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 const TASKS: &[(&str, &str)] = &[
     (
         "demo",
-        "a local chain, droplet and droplet-client: announce a miner, set and query its ask, prepare data",
+        "a local chain, droplet and droplet-client: ask, offline deal, publish, seal, Active",
     ),
     (
         "test",
