@@ -1,12 +1,16 @@
 //! The collateral ledger per miner (droplet's fund manager): provider collateral set aside for
 //! deals that are not published yet, so two deals never count on the same escrow. When the
 //! market escrow (plus deposits already on their way) does not cover everything reserved, the
-//! ledger says how much to add with AddBalance. The daemon stores the ledger; it survives
-//! restarts.
+//! ledger says how much to add with AddBalance. Reservations are kept per deal, so reserving
+//! again for the same deal (a step re-run after a crash) changes nothing. The daemon stores
+//! the ledger; it survives restarts.
 
 use std::collections::BTreeMap;
 
-use market_types::{Address, TokenAmount};
+use market_types::{Address, Cid, TokenAmount};
+
+/// A miner's stored entry: its deals with their collateral, and its deposits in flight.
+pub type StoredEntry = (Address, Vec<(Cid, TokenAmount)>, TokenAmount);
 
 /// What a reservation needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +23,15 @@ pub enum Reservation {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Entry {
-    reserved: TokenAmount,
+    /// Collateral held per deal (by proposal CID).
+    deals: BTreeMap<Cid, TokenAmount>,
     in_flight: TokenAmount,
+}
+
+impl Entry {
+    fn reserved(&self) -> TokenAmount {
+        self.deals.values().fold(TokenAmount::default(), |acc, a| acc + a)
+    }
 }
 
 /// Reservations and pending deposits per miner.
@@ -34,15 +45,23 @@ impl FundLedger {
         Self::default()
     }
 
-    /// Set `amount` aside for `miner`, given its escrow available on chain (escrow − locked).
-    pub fn reserve(&mut self, miner: Address, amount: &TokenAmount, escrow_available: &TokenAmount) -> Reservation {
+    /// Set `amount` aside for `deal` of `miner`, given the miner's escrow available on chain
+    /// (escrow − locked).
+    pub fn reserve(
+        &mut self,
+        miner: Address,
+        deal: Cid,
+        amount: &TokenAmount,
+        escrow_available: &TokenAmount,
+    ) -> Reservation {
         let e = self.entries.entry(miner).or_default();
-        e.reserved += amount;
+        e.deals.insert(deal, amount.clone());
+        let reserved = e.reserved();
         let covered = escrow_available + &e.in_flight;
-        if covered >= e.reserved {
+        if covered >= reserved {
             Reservation::Covered
         } else {
-            Reservation::NeedsDeposit(&e.reserved - &covered)
+            Reservation::NeedsDeposit(&reserved - &covered)
         }
     }
 
@@ -63,37 +82,43 @@ impl FundLedger {
     }
 
     /// Give back what a deal held (published, failed or cancelled).
-    pub fn release(&mut self, miner: Address, amount: &TokenAmount) {
+    pub fn release(&mut self, miner: Address, deal: &Cid) {
         if let Some(e) = self.entries.get_mut(&miner) {
-            e.reserved = if &e.reserved > amount {
-                &e.reserved - amount
-            } else {
-                TokenAmount::default()
-            };
-            if e.reserved.is_zero() && e.in_flight.is_zero() {
+            e.deals.remove(deal);
+            if e.deals.is_empty() && e.in_flight.is_zero() {
                 self.entries.remove(&miner);
             }
         }
     }
 
     pub fn reserved(&self, miner: &Address) -> TokenAmount {
-        self.entries.get(miner).map(|e| e.reserved.clone()).unwrap_or_default()
+        self.entries.get(miner).map(Entry::reserved).unwrap_or_default()
     }
 
     pub fn in_flight(&self, miner: &Address) -> TokenAmount {
         self.entries.get(miner).map(|e| e.in_flight.clone()).unwrap_or_default()
     }
 
-    /// Every miner's (reserved, in flight), for storing and for `actor-funds balances`.
-    pub fn entries(&self) -> impl Iterator<Item = (&Address, &TokenAmount, &TokenAmount)> {
-        self.entries.iter().map(|(a, e)| (a, &e.reserved, &e.in_flight))
+    /// Every miner's deals with their collateral, and its deposits in flight, for storing.
+    pub fn entries(&self) -> impl Iterator<Item = (&Address, Vec<(Cid, TokenAmount)>, &TokenAmount)> {
+        self.entries
+            .iter()
+            .map(|(a, e)| (a, e.deals.iter().map(|(c, v)| (*c, v.clone())).collect(), &e.in_flight))
     }
 
     /// Rebuild from stored entries.
-    pub fn restore(entries: impl IntoIterator<Item = (Address, TokenAmount, TokenAmount)>) -> Self {
+    pub fn restore(entries: impl IntoIterator<Item = StoredEntry>) -> Self {
         let entries = entries
             .into_iter()
-            .map(|(a, reserved, in_flight)| (a, Entry { reserved, in_flight }))
+            .map(|(a, deals, in_flight)| {
+                (
+                    a,
+                    Entry {
+                        deals: deals.into_iter().collect(),
+                        in_flight,
+                    },
+                )
+            })
             .collect();
         FundLedger { entries }
     }
@@ -107,39 +132,63 @@ mod tests {
         TokenAmount::from_whole(n)
     }
 
+    fn deal(n: u8) -> Cid {
+        market_types::chain::chain_cid(&[n])
+    }
+
     #[test]
     fn reservations_add_up_and_deposits_cover_the_gap_once() {
         let m = Address::new_id(1000);
         let mut l = FundLedger::new();
-        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::Covered);
-        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::Covered);
+        assert_eq!(l.reserve(m, deal(1), &fil(2), &fil(5)), Reservation::Covered);
+        assert_eq!(l.reserve(m, deal(2), &fil(2), &fil(5)), Reservation::Covered);
         // A third deal needs 6 against 5 available: deposit 1.
-        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::NeedsDeposit(fil(1)));
+        assert_eq!(
+            l.reserve(m, deal(3), &fil(2), &fil(5)),
+            Reservation::NeedsDeposit(fil(1))
+        );
         l.deposit_sent(m, &fil(1));
         // The deposit on its way counts: a fourth deal needs only its own 2.
-        assert_eq!(l.reserve(m, &fil(2), &fil(5)), Reservation::NeedsDeposit(fil(2)));
+        assert_eq!(
+            l.reserve(m, deal(4), &fil(2), &fil(5)),
+            Reservation::NeedsDeposit(fil(2))
+        );
         l.deposit_sent(m, &fil(2));
         assert_eq!(l.reserved(&m), fil(8));
         l.deposit_settled(m, &fil(3));
         assert_eq!(l.in_flight(&m), fil(0));
         // Published deals give their collateral back.
-        for _ in 0..4 {
-            l.release(m, &fil(2));
+        for n in 1..=4 {
+            l.release(m, &deal(n));
         }
         assert_eq!(l.reserved(&m), fil(0));
         assert_eq!(l.entries().count(), 0, "empty entries go away");
     }
 
     #[test]
-    fn releases_never_go_negative_and_the_ledger_round_trips() {
+    fn reserving_again_for_a_deal_after_a_crash_counts_once() {
+        let m = Address::new_id(1000);
+        let mut l = FundLedger::new();
+        assert_eq!(
+            l.reserve(m, deal(1), &fil(3), &fil(0)),
+            Reservation::NeedsDeposit(fil(3))
+        );
+        l.deposit_sent(m, &fil(3));
+        // The step runs again after a restart: nothing more is needed.
+        assert_eq!(l.reserve(m, deal(1), &fil(3), &fil(0)), Reservation::Covered);
+        assert_eq!(l.reserved(&m), fil(3));
+    }
+
+    #[test]
+    fn releases_of_unknown_deals_change_nothing_and_the_ledger_round_trips() {
         let (a, b) = (Address::new_id(1000), Address::new_id(1001));
         let mut l = FundLedger::new();
-        l.reserve(a, &fil(1), &fil(0));
+        l.reserve(a, deal(1), &fil(1), &fil(0));
         l.deposit_sent(a, &fil(1));
-        l.reserve(b, &fil(3), &fil(10));
-        l.release(b, &fil(5));
-        assert_eq!(l.reserved(&b), fil(0));
-        let stored: Vec<_> = l.entries().map(|(m, r, f)| (*m, r.clone(), f.clone())).collect();
+        l.reserve(b, deal(2), &fil(3), &fil(10));
+        l.release(b, &deal(9));
+        assert_eq!(l.reserved(&b), fil(3));
+        let stored: Vec<_> = l.entries().map(|(m, d, f)| (*m, d, f.clone())).collect();
         assert_eq!(FundLedger::restore(stored), l);
     }
 }

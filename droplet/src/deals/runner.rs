@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cid::Cid;
-use market_fsm::funds::{FundLedger, Reservation};
+use market_fsm::funds::{FundLedger, Reservation, StoredEntry};
 use market_fsm::provider::{Action, Event, step};
 use market_fsm::publish::Batcher;
 use market_proto::Json;
@@ -27,6 +27,31 @@ use crate::miners::LiveConfig;
 use crate::store::{Store, Table};
 
 const LEDGER: Table = Table("fund-ledger/");
+
+/// A miner's ledger entry as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LedgerEntry {
+    miner: String,
+    /// (proposal CID, attoFIL)
+    deals: Vec<(String, String)>,
+    in_flight: String,
+}
+
+impl LedgerEntry {
+    fn into_parts(self) -> Option<StoredEntry> {
+        let atto = |s: &str| s.parse::<market_types::BigInt>().ok().map(TokenAmount::from_atto);
+        let deals = self
+            .deals
+            .iter()
+            .filter_map(|(c, a)| Some((c.parse().ok()?, atto(a)?)))
+            .collect();
+        Some((
+            market_types::address::parse(&self.miner).ok()?,
+            deals,
+            atto(&self.in_flight)?,
+        ))
+    }
+}
 /// The market actor.
 const MARKET: u64 = 5;
 
@@ -81,14 +106,8 @@ impl DealRunner {
         pieces: Arc<PieceStorage>,
         transfer_dir: PathBuf,
     ) -> Result<Arc<Self>, crate::store::StoreError> {
-        let stored: Vec<(String, String, String)> = store.list_json(LEDGER)?;
-        let ledger = FundLedger::restore(stored.into_iter().filter_map(|(m, r, f)| {
-            Some((
-                market_types::address::parse(&m).ok()?,
-                TokenAmount::from_atto(r.parse::<market_types::BigInt>().ok()?),
-                TokenAmount::from_atto(f.parse::<market_types::BigInt>().ok()?),
-            ))
-        }));
+        let stored: Vec<LedgerEntry> = store.list_json(LEDGER)?;
+        let ledger = FundLedger::restore(stored.into_iter().filter_map(LedgerEntry::into_parts));
         let runner = Arc::new(DealRunner {
             deals,
             chain,
@@ -178,7 +197,7 @@ impl DealRunner {
                 "online transfers are not supported by this droplet yet".into(),
             )),
             Action::VerifyData { path } => Some(verify_data(path, p.piece_cid, p.piece_size.0).await),
-            Action::ReserveFunds { amount } => Some(self.reserve(p.provider, amount).await),
+            Action::ReserveFunds { amount } => Some(self.reserve(p.provider, d.proposal_cid.0, amount).await),
             Action::WaitFunding { message } => Some(self.wait_funding(p.provider, message).await),
             Action::QueueForPublish => {
                 let (period_ms, max) = self.config.read(|c| {
@@ -195,10 +214,10 @@ impl DealRunner {
                 None
             }
             Action::WaitPublish { message } => Some(self.wait_publish(&d, message).await),
-            Action::ReleaseFunds { amount } => {
+            Action::ReleaseFunds { .. } => {
                 let mut l = lock(&self.ledger);
-                l.release(p.provider, &amount);
-                self.save_ledger(&l);
+                l.release(p.provider, &d.proposal_cid.0);
+                self.save_ledger(&l, p.provider);
                 None
             }
             Action::StorePiece { path } => Some(
@@ -226,12 +245,26 @@ impl DealRunner {
         }
     }
 
-    fn save_ledger(&self, l: &FundLedger) {
-        for (m, r, f) in l.entries() {
-            let entry = (m.to_string(), r.atto().to_string(), f.atto().to_string());
-            if let Err(e) = self.store.put_json(LEDGER, &m.to_string(), &entry) {
-                tracing::error!(error = %e, "saving the fund ledger");
-            }
+    /// Store every miner's entry (an emptied one is stored empty).
+    fn save_ledger(&self, l: &FundLedger, touched: Address) {
+        let entry = l
+            .entries()
+            .find(|(m, _, _)| **m == touched)
+            .map(|(m, deals, f)| LedgerEntry {
+                miner: m.to_string(),
+                deals: deals
+                    .iter()
+                    .map(|(c, a)| (c.to_string(), a.atto().to_string()))
+                    .collect(),
+                in_flight: f.atto().to_string(),
+            })
+            .unwrap_or(LedgerEntry {
+                miner: touched.to_string(),
+                deals: Vec::new(),
+                in_flight: "0".into(),
+            });
+        if let Err(e) = self.store.put_json(LEDGER, &touched.to_string(), &entry) {
+            tracing::error!(error = %e, "saving the fund ledger");
         }
     }
 
@@ -240,7 +273,7 @@ impl DealRunner {
     }
 
     /// Set collateral aside; send AddBalance from the worker when the escrow is short.
-    async fn reserve(&self, miner: Address, amount: TokenAmount) -> Event {
+    async fn reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Event {
         let bal = match self
             .chain
             .node
@@ -252,8 +285,8 @@ impl DealRunner {
         };
         let need = {
             let mut l = lock(&self.ledger);
-            let r = l.reserve(miner, &amount, &bal.available());
-            self.save_ledger(&l);
+            let r = l.reserve(miner, deal, &amount, &bal.available());
+            self.save_ledger(&l, miner);
             r
         };
         let deposit = match need {
@@ -275,7 +308,7 @@ impl DealRunner {
             Ok(id) => {
                 let mut l = lock(&self.ledger);
                 l.deposit_sent(miner, &deposit);
-                self.save_ledger(&l);
+                self.save_ledger(&l, miner);
                 Event::FundsReserved {
                     amount,
                     message: Some(id),
@@ -297,7 +330,7 @@ impl DealRunner {
         if let Some(v) = deposited {
             let mut l = lock(&self.ledger);
             l.deposit_settled(miner, &v);
-            self.save_ledger(&l);
+            self.save_ledger(&l, miner);
         }
         match lookup {
             Ok(l) if l.receipt.exit_code == 0 => Event::Funded,

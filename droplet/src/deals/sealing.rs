@@ -167,11 +167,19 @@ async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) 
                     None
                 }
             }
-            // Gone from state: timed out before activation, terminated, or finished.
-            Err(_) => Some(match status {
-                S::Active if head <= p.end_epoch => Event::Slashed,
-                _ => Event::Expired,
-            }),
+            // Gone from state: timed out before activation, terminated, or finished. Any
+            // other failure (the node unreachable, say) says nothing about the deal.
+            Err(e) => {
+                let e = market_proto::client::CallError::from(e).0;
+                if !e.contains("not found") {
+                    tracing::warn!(deal_id, error = %e, "deal tracker: cannot read the deal");
+                    continue;
+                }
+                Some(match status {
+                    S::Active if head <= p.end_epoch => Event::Slashed,
+                    _ => Event::Expired,
+                })
+            }
         };
         if let Some(e) = event {
             tracing::info!(uuid = %d.uuid.0, deal_id, event = ?e, "deal tracker");
