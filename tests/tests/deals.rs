@@ -19,7 +19,7 @@ struct Market {
     car: String,
     _dir: tempfile::TempDir,
     _net: Devnet,
-    _droplet: Proc,
+    droplet: Option<Proc>,
     _client: Proc,
     provider: String,
     client: String,
@@ -103,7 +103,7 @@ fn setup() -> Market {
         piece_size: cp["Size"].as_u64().expect("size"),
         _dir: dir,
         _net: net,
-        _droplet: droplet,
+        droplet: Some(droplet),
         _client: client_proc,
         provider,
         client,
@@ -386,4 +386,33 @@ fn data_that_does_not_match_its_commp_fails_the_deal_with_a_clear_message() {
         "{msg}"
     );
     assert!(other.exists(), "the client's file is never deleted");
+}
+
+#[test]
+fn a_deal_resumes_where_it_was_after_droplet_is_killed() {
+    let mut m = setup();
+    let proposal = m.propose();
+    assert!(m.deal_cmd(&["import-data", &proposal, &m.car]).status.success());
+    m.wait_state(&proposal, "StorageDealPublish");
+    // Crash: SIGKILL while the deal waits to be published (the batch lives only in memory).
+    drop(m.droplet.take());
+    let api = Path::new(&m.provider).join("api");
+    std::fs::remove_file(&api).expect("stale api file");
+    let mut again = Proc::start(
+        "droplet",
+        &["--repo", &m.provider, "run"],
+        &Path::new(&m.provider).join("../droplet-2.log"),
+    );
+    wait_for("droplet restarted", Duration::from_secs(60), Some(&mut again), || {
+        std::fs::read_to_string(&api).ok()
+    });
+    m.droplet = Some(again);
+    // The deal is queued again and publishes as if nothing happened.
+    wait_for("the deal queued again", Duration::from_secs(30), None, || {
+        let out = m.deal_cmd(&["pending-publish"]);
+        String::from_utf8_lossy(&out.stdout).contains(&proposal).then_some(())
+    });
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    let d = m.wait_state(&proposal, "StorageDealAwaitingPreCommit");
+    assert_eq!(d["FundsReserved"], "0");
 }
