@@ -199,6 +199,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         host: host.clone(),
         node: node.clone(),
         signer,
+        ledger: Default::default(),
     };
     let api = ClientApi {
         host: host.clone(),

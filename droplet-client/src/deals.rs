@@ -23,6 +23,9 @@ pub struct Proposer {
     pub host: Host,
     pub node: HttpClient,
     pub signer: Signer,
+    /// Escrow set aside per client for the deals proposed by this daemon, so that several
+    /// deals proposed before any is published do not count on the same funds.
+    pub ledger: std::sync::Arc<std::sync::Mutex<market_fsm::funds::FundLedger>>,
 }
 
 /// Deals start eight days after the head unless told otherwise (lotus's start buffer).
@@ -136,7 +139,8 @@ impl Proposer {
         Ok((peer, addrs))
     }
 
-    /// Top up the client's market escrow when what is available does not cover the deal.
+    /// Top up the client's market escrow when what is available does not cover this deal
+    /// together with the others this daemon has proposed.
     async fn ensure_escrow(&self, sender: &MessageSender, p: &DealProposal) -> Result<()> {
         let bal = self
             .node
@@ -145,11 +149,14 @@ impl Proposer {
             .map_err(call_error)?
             .0;
         let need = p.client_balance_requirement();
-        let available = bal.available();
-        if available >= need {
-            return Ok(());
-        }
-        let amount = &need - &available;
+        let reservation = {
+            let mut l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+            l.reserve(p.client, p.cid(), &need, &bal.available())
+        };
+        let amount = match reservation {
+            market_fsm::funds::Reservation::Covered => return Ok(()),
+            market_fsm::funds::Reservation::NeedsDeposit(x) => x,
+        };
         let msg = Message::to_send(
             p.client,
             market_types::Address::new_id(5),

@@ -1,7 +1,7 @@
 //! The collateral ledger per miner (droplet's fund manager): provider collateral set aside for
 //! deals that are not published yet, so two deals never count on the same escrow. When the
-//! market escrow (plus deposits already on their way) does not cover everything reserved, the
-//! ledger says how much to add with AddBalance. Reservations are kept per deal, so reserving
+//! market escrow that has landed does not cover everything reserved, the ledger says how much
+//! to add with AddBalance (deposits on their way are tracked, for display, but not counted). Reservations are kept per deal, so reserving
 //! again for the same deal (a step re-run after a crash) changes nothing. The daemon stores
 //! the ledger; it survives restarts.
 
@@ -56,12 +56,15 @@ impl FundLedger {
     ) -> Reservation {
         let e = self.entries.entry(miner).or_default();
         e.deals.insert(deal, amount.clone());
+        // Only funds that have landed count: a deposit still on its way is not yet escrow,
+        // and once it lands it shows in `escrow_available` (counting both would count it
+        // twice while the sender has not heard it landed). Two reservations racing may
+        // each deposit the gap: too much escrow is withdrawable, too little fails a publish.
         let reserved = e.reserved();
-        let covered = escrow_available + &e.in_flight;
-        if covered >= reserved {
+        if escrow_available >= &reserved {
             Reservation::Covered
         } else {
-            Reservation::NeedsDeposit(&reserved - &covered)
+            Reservation::NeedsDeposit(&reserved - escrow_available)
         }
     }
 
@@ -137,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn reservations_add_up_and_deposits_cover_the_gap_once() {
+    fn reservations_add_up_and_only_landed_escrow_covers_them() {
         let m = Address::new_id(1000);
         let mut l = FundLedger::new();
         assert_eq!(l.reserve(m, deal(1), &fil(2), &fil(5)), Reservation::Covered);
@@ -148,14 +151,17 @@ mod tests {
             Reservation::NeedsDeposit(fil(1))
         );
         l.deposit_sent(m, &fil(1));
-        // The deposit on its way counts: a fourth deal needs only its own 2.
+        // A deposit on its way does not count until it shows in the escrow.
         assert_eq!(
             l.reserve(m, deal(4), &fil(2), &fil(5)),
+            Reservation::NeedsDeposit(fil(3))
+        );
+        assert_eq!(
+            l.reserve(m, deal(4), &fil(2), &fil(6)),
             Reservation::NeedsDeposit(fil(2))
         );
-        l.deposit_sent(m, &fil(2));
         assert_eq!(l.reserved(&m), fil(8));
-        l.deposit_settled(m, &fil(3));
+        l.deposit_settled(m, &fil(1));
         assert_eq!(l.in_flight(&m), fil(0));
         // Published deals give their collateral back.
         for n in 1..=4 {
@@ -173,9 +179,9 @@ mod tests {
             l.reserve(m, deal(1), &fil(3), &fil(0)),
             Reservation::NeedsDeposit(fil(3))
         );
-        l.deposit_sent(m, &fil(3));
-        // The step runs again after a restart: nothing more is needed.
-        assert_eq!(l.reserve(m, deal(1), &fil(3), &fil(0)), Reservation::Covered);
+        // The deposit landed; the step runs again after a restart: nothing more is needed,
+        // and the deal is counted once.
+        assert_eq!(l.reserve(m, deal(1), &fil(3), &fil(3)), Reservation::Covered);
         assert_eq!(l.reserved(&m), fil(3));
     }
 

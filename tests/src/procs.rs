@@ -317,3 +317,30 @@ pub fn start_client(dir: &Path, net: &Devnet, addr: Option<&str>) -> (Proc, Stri
     );
     (p, repo)
 }
+
+/// Point the devnet miner's on-chain peer ID and addresses at the droplet in `repo` (after a
+/// start on a random port) and wait until the chain shows them; (peer ID, address).
+pub fn announce(repo: &str) -> (String, String) {
+    let droplet = |args: &[&str]| {
+        let mut all = vec!["--repo", repo];
+        all.extend_from_slice(args);
+        run_ok("droplet", &all)
+    };
+    let id = droplet(&["net", "id"]).trim().to_string();
+    let listen = droplet(&["net", "listen"]);
+    let first = listen.lines().next().expect("a listen address");
+    let addr = first.split("/p2p/").next().expect("address").to_string();
+    assert!(addr.starts_with("/ip4/127.0.0.1/tcp/"), "loopback only: {addr}");
+    let out = droplet(&["actor", "set-addrs", "--miner", DEVNET_MINER, &addr]);
+    assert!(out.starts_with("Requested multiaddrs change in message "), "{out}");
+    let out = droplet(&["actor", "set-peer-id", "--miner", DEVNET_MINER, &id]);
+    assert!(out.starts_with("Requested peerid change in message "), "{out}");
+    let want = format!("peers: {id}\naddr: {addr}\n");
+    wait_for(
+        "the miner's peer ID and addresses on chain",
+        Duration::from_secs(60),
+        None,
+        || (droplet(&["actor", "info", "--miner", DEVNET_MINER]) == want).then_some(()),
+    );
+    (id, addr)
+}

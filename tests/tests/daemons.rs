@@ -32,22 +32,7 @@ fn droplet(repo: &str, args: &[&str]) -> String {
 
 /// Point the miner's on-chain peer ID and addresses at this droplet and wait for them.
 fn announce(repo: &str) -> (PeerId, Multiaddr) {
-    let id = droplet(repo, &["net", "id"]).trim().to_string();
-    let listen = droplet(repo, &["net", "listen"]);
-    let first = listen.lines().next().expect("a listen address");
-    let addr = first.split("/p2p/").next().expect("address").to_string();
-    assert!(addr.starts_with("/ip4/127.0.0.1/tcp/"), "loopback only: {addr}");
-    let out = droplet(repo, &["actor", "set-addrs", "--miner", MINER, &addr]);
-    assert!(out.starts_with("Requested multiaddrs change in message "), "{out}");
-    let out = droplet(repo, &["actor", "set-peer-id", "--miner", MINER, &id]);
-    assert!(out.starts_with("Requested peerid change in message "), "{out}");
-    let want = format!("peers: {id}\naddr: {addr}\n");
-    wait_for(
-        "the miner's peer ID and addresses on chain",
-        Duration::from_secs(60),
-        None,
-        || (droplet(repo, &["actor", "info", "--miner", MINER]) == want).then_some(()),
-    );
+    let (id, addr) = tests::procs::announce(repo);
     (id.parse().expect("peer id"), addr.parse().expect("multiaddr"))
 }
 

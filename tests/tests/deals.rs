@@ -45,29 +45,7 @@ fn setup() -> Market {
     let (client_proc, client) = start_client(dir.path(), &net, Some(&client_addr));
 
     // The provider on chain, with an ask of 0.00000001 FIL per GiB per epoch.
-    let id = run_ok("droplet", &["--repo", &provider, "net", "id"])
-        .trim()
-        .to_string();
-    let listen = run_ok("droplet", &["--repo", &provider, "net", "listen"]);
-    let addr = listen
-        .lines()
-        .next()
-        .and_then(|l| l.split("/p2p/").next())
-        .expect("address")
-        .to_string();
-    run_ok(
-        "droplet",
-        &["--repo", &provider, "actor", "set-addrs", "--miner", MINER, &addr],
-    );
-    run_ok(
-        "droplet",
-        &["--repo", &provider, "actor", "set-peer-id", "--miner", MINER, &id],
-    );
-    wait_for("the miner's peer ID on chain", Duration::from_secs(60), None, || {
-        run_ok("droplet", &["--repo", &provider, "actor", "info", "--miner", MINER])
-            .contains(&id)
-            .then_some(())
-    });
+    tests::procs::announce(&provider);
     run_ok(
         "droplet",
         &[
@@ -130,6 +108,18 @@ impl Market {
         ];
         args.extend_from_slice(extra);
         run("droplet-client", &args)
+    }
+
+    /// Start droplet again on its repo, with no flags (after it was stopped or killed).
+    fn start_droplet_again(&mut self) {
+        let api = Path::new(&self.provider).join("api");
+        let _ = std::fs::remove_file(&api);
+        let log = Path::new(&self.provider).join("../droplet-2.log");
+        let mut again = Proc::start("droplet", &["--repo", &self.provider, "run"], &log);
+        wait_for("droplet restarted", Duration::from_secs(60), Some(&mut again), || {
+            std::fs::read_to_string(&api).ok()
+        });
+        self.droplet = Some(again);
     }
 
     /// Propose a good deal; its proposal CID.
@@ -396,17 +386,7 @@ fn a_deal_resumes_where_it_was_after_droplet_is_killed() {
     m.wait_state(&proposal, "StorageDealPublish");
     // Crash: SIGKILL while the deal waits to be published (the batch lives only in memory).
     drop(m.droplet.take());
-    let api = Path::new(&m.provider).join("api");
-    std::fs::remove_file(&api).expect("stale api file");
-    let mut again = Proc::start(
-        "droplet",
-        &["--repo", &m.provider, "run"],
-        &Path::new(&m.provider).join("../droplet-2.log"),
-    );
-    wait_for("droplet restarted", Duration::from_secs(60), Some(&mut again), || {
-        std::fs::read_to_string(&api).ok()
-    });
-    m.droplet = Some(again);
+    m.start_droplet_again();
     // The deal is queued again and publishes as if nothing happened.
     wait_for("the deal queued again", Duration::from_secs(30), None, || {
         let out = m.deal_cmd(&["pending-publish"]);
@@ -415,4 +395,108 @@ fn a_deal_resumes_where_it_was_after_droplet_is_killed() {
     assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
     let d = m.wait_state(&proposal, "StorageDealAwaitingPreCommit");
     assert_eq!(d["FundsReserved"], "0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_deals_with_four_per_message_publish_in_three_and_a_withdrawn_client_is_dropped() {
+    use market_proto::Json;
+    use market_proto::api::full_node::FullNodeClient;
+    use market_types::chain::{Message, WithdrawBalanceParams, market_method};
+
+    let mut m = setup();
+    // The SP limits publish messages to four deals: config.toml, then a restart.
+    drop(m.droplet.take());
+    let cfg_path = Path::new(&m.provider).join("config.toml");
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    let cfg = cfg.replace("MaxDealsPerPublishMsg = 8", "MaxDealsPerPublishMsg = 4");
+    assert!(cfg.contains("MaxDealsPerPublishMsg = 4"), "{cfg}");
+    std::fs::write(&cfg_path, cfg).expect("config");
+    m.start_droplet_again();
+    // It listens on a new port: tell the chain.
+    tests::procs::announce(&m.provider);
+
+    // First a deal from another client, waiting to be published; that client then
+    // withdraws its escrow.
+    let other = account(&m._net, "verified-client");
+    let propose_and_import = |i: i64, from: Option<&str>| {
+        let start = (30_000 + i).to_string();
+        let mut extra = vec!["--start-epoch", start.as_str()];
+        if let Some(f) = from {
+            extra.extend(["--from", f]);
+        }
+        let out = m.init("0.0000001", "180 days", &extra);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(m.deal_cmd(&["import-data", &p, &m.car]).status.success());
+        p
+    };
+    let dropped_deal = propose_and_import(100, Some(&other));
+    m.wait_state(&dropped_deal, "StorageDealPublish");
+    let node_info = std::fs::read_to_string(m._net.repo.join("api-info/node")).expect("node api");
+    let node = market_proto::client::http(
+        &market_proto::api_info::ApiInfo::parse(&node_info),
+        "v1",
+        Duration::from_secs(30),
+    )
+    .expect("node");
+    let who = market_types::address::parse(&other).expect("address");
+    let escrow = node
+        .state_market_balance(Json(who), Json(Default::default()))
+        .await
+        .expect("balance")
+        .0;
+    let withdraw = Message::to_send(
+        who,
+        market_types::Address::new_id(5),
+        market_method::WITHDRAW_BALANCE,
+        market_types::cbor::to_vec(&WithdrawBalanceParams {
+            provider_or_client_address: who,
+            amount: escrow.available(),
+        }),
+        Default::default(),
+    );
+    let signed = node.mpool_push_message(Json(withdraw), None).await.expect("withdraw").0;
+    let landed = node
+        .state_wait_msg(Json(signed.cid()), 0, -1, true)
+        .await
+        .expect("landed")
+        .0;
+    assert_eq!(landed.receipt.exit_code, 0);
+
+    // Then nine deals from the client: batches of four go out as soon as they are full.
+    let proposals: Vec<String> = (0..9).map(|i| propose_and_import(i, None)).collect();
+    let queued_or_later = [
+        "StorageDealPublish",
+        "StorageDealPublishing",
+        "StorageDealStaged",
+        "StorageDealAwaitingPreCommit",
+    ];
+    for p in &proposals {
+        wait_for("the deal queued for publishing", Duration::from_secs(60), None, || {
+            queued_or_later
+                .contains(&m.deal(p)["StateName"].as_str().unwrap_or(""))
+                .then_some(())
+        });
+    }
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    let dropped = m.wait_state(&dropped_deal, "StorageDealFailing");
+    assert!(
+        dropped["Message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("client escrow too small"),
+        "{dropped}"
+    );
+    let mut messages = std::collections::BTreeMap::<String, usize>::new();
+    for p in &proposals[..9] {
+        let d = m.wait_state(p, "StorageDealAwaitingPreCommit");
+        *messages
+            .entry(d["PublishCid"]["/"].as_str().expect("publish cid").to_string())
+            .or_default() += 1;
+    }
+    let mut sizes: Vec<usize> = messages.values().copied().collect();
+    sizes.sort();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(sizes.iter().all(|n| *n <= 4), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 9);
 }

@@ -80,6 +80,9 @@ pub struct DealRunner {
     batchers: Mutex<HashMap<Address, Batcher>>,
     /// One event at a time, so a deal is never updated from two places at once.
     serial: tokio::sync::Mutex<()>,
+    /// Reservations and releases one at a time: a reservation reads the escrow on chain, and
+    /// a release in between (after a publish locked that collateral) would make it stale.
+    funds: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for DealRunner {
@@ -118,6 +121,7 @@ impl DealRunner {
             ledger: Mutex::new(ledger),
             batchers: Mutex::new(HashMap::new()),
             serial: tokio::sync::Mutex::new(()),
+            funds: tokio::sync::Mutex::new(()),
         });
         runner.resume()?;
         let r = runner.clone();
@@ -215,6 +219,7 @@ impl DealRunner {
             }
             Action::WaitPublish { message } => Some(self.wait_publish(&d, message).await),
             Action::ReleaseFunds { .. } => {
+                let _funds = self.funds.lock().await;
                 let mut l = lock(&self.ledger);
                 l.release(p.provider, &d.proposal_cid.0);
                 self.save_ledger(&l, p.provider);
@@ -274,6 +279,7 @@ impl DealRunner {
 
     /// Set collateral aside; send AddBalance from the worker when the escrow is short.
     async fn reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Event {
+        let _funds = self.funds.lock().await;
         let bal = match self
             .chain
             .node
@@ -320,10 +326,13 @@ impl DealRunner {
 
     async fn wait_funding(&self, miner: Address, message: Cid) -> Event {
         let lookup = self.chain.sender.wait(&message, 0, &self.chain.node).await;
+        // The deposit is no longer on its way, landed or failed. A messager id is not a chain
+        // CID: read the value from the message the lookup found.
+        let chain_cid = lookup.as_ref().map_or(message, |l| l.message);
         let deposited = self
             .chain
             .node
-            .chain_get_message(Json(message))
+            .chain_get_message(Json(chain_cid))
             .await
             .ok()
             .map(|m| m.0.value);
@@ -416,11 +425,16 @@ impl DealRunner {
     async fn publish_batch(self: &Arc<Self>, miner: Address, batch: Vec<Cid>) {
         let head = self.chain.head_height().await.ok();
         let mut good = Vec::new();
+        // What each client's deals in this batch need from its escrow so far: the market
+        // actor checks the whole batch, so a client short for its third deal must not sink
+        // the other clients' deals.
+        let mut committed: HashMap<Address, TokenAmount> = HashMap::new();
         for cid in batch {
             let Ok(Some(d)) = self.deals.by_proposal_cid(&cid) else {
                 continue;
             };
             let p = &d.proposal.0.proposal;
+            let need = p.client_balance_requirement();
             let problem = match head {
                 Some(h) if h > p.start_epoch => {
                     Some(format!("deal start epoch {} has passed (head {h})", p.start_epoch))
@@ -432,12 +446,20 @@ impl DealRunner {
                     .state_market_balance(Json(p.client), Json(TipSetKey::empty()))
                     .await
                 {
-                    Ok(b) if b.0.available() < p.client_balance_requirement() => Some(format!(
-                        "client escrow too small: {} < {}",
-                        b.0.available().atto(),
-                        p.client_balance_requirement().atto()
-                    )),
-                    Ok(_) => None,
+                    Ok(b) => {
+                        let before = committed.get(&p.client).cloned().unwrap_or_default();
+                        let total = &before + &need;
+                        if b.0.available() < total {
+                            Some(format!(
+                                "client escrow too small: {} available, {} needed with the client's other deals in this batch",
+                                b.0.available().atto(),
+                                total.atto()
+                            ))
+                        } else {
+                            committed.insert(p.client, total);
+                            None
+                        }
+                    }
                     Err(e) => Some(format!("reading the client's balance: {}", call(e))),
                 },
             };
