@@ -15,7 +15,7 @@ use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
 use market_proto::api::market_client::{METHODS, MarketClientServer, StartDealParams};
-use market_proto::api_info::{ApiInfo, multiaddr_of, socket_addr};
+use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
 use market_proto::p2p::{Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint, LocalSecret};
@@ -216,18 +216,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let auth: Arc<dyn Authenticator> = Arc::new(LocalSecret(secret.clone()));
     let (stop, stop_handle) = jsonrpsee::server::stop_channel();
     let router = axum::Router::new().route("/rpc/v0", Endpoint::new(module, table, auth, stop).route());
-    let addr = socket_addr(&cfg.api.listen_address)
-        .with_context(|| format!("[API] ListenAddress {:?}", cfg.api.listen_address))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let bound = listener.local_addr()?;
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    });
-    repo.write_api_files(&multiaddr_of(bound), &secret)?;
+    let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
+    let bound = server.bound;
     println!(
         "droplet-client: network {network}, API on {bound}, peer ID {}",
         host.peer_id()
@@ -235,6 +225,6 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     market_daemon::signal::shutdown().await;
     eprintln!("droplet-client: shutting down");
     let _ = stop_handle.stop();
-    server.abort();
+    server.stop();
     Ok(())
 }

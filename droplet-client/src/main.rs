@@ -83,12 +83,7 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,libp2p=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    market_daemon::api_server::init_logging();
     let repo = market_daemon::repo::Repo::new(market_daemon::repo::expand_home(&cli.repo));
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),

@@ -10,7 +10,6 @@ use anyhow::{Context, Result, bail};
 use jsonrpsee::RpcModule;
 use market_proto::api::MethodTable;
 use market_proto::api::market::{METHODS, MarketServer};
-use market_proto::api_info::{multiaddr_of, socket_addr};
 use market_proto::auth::LocalThenRemote;
 use market_proto::p2p::{Family, Handler, Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint};
@@ -214,6 +213,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     )
     .await?;
 
+    let miners_for_banner = miners.list();
     let api = Api {
         miners,
         asks,
@@ -245,18 +245,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
                 auth: auth_for_resource,
             }),
         );
-    let listen = socket_addr(&cfg.api.listen_address)
-        .with_context(|| format!("[API] ListenAddress {:?}", cfg.api.listen_address))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let bound = listener.local_addr()?;
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    });
-    repo.write_api_files(&multiaddr_of(bound), &secret)?;
+    let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
+    let bound = server.bound;
 
     println!(
         "droplet: network {}, API on {bound}, peer ID {}",
@@ -266,17 +256,13 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     for a in host.listen_addrs() {
         println!("libp2p listening on {a}/p2p/{}", host.peer_id());
     }
-    for (m, _) in live
-        .read(|c| c.miners.clone())
-        .iter()
-        .filter_map(|m| market_types::address::parse(&m.addr).ok().map(|a| (a, ())))
-    {
+    for (m, _) in miners_for_banner {
         println!("serving miner {m}");
     }
     market_daemon::signal::shutdown().await;
     eprintln!("droplet: shutting down");
     let _ = stop_handle.stop();
-    server.abort();
+    server.stop();
     Ok(())
 }
 

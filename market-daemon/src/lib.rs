@@ -1,7 +1,9 @@
 //! What droplet and droplet-client share as daemons: the repo layout and its secrets, the
 //! config sections both have and config loading that tolerates unknown keys,
-//! the embedded store and the stop signal.
+//! the embedded store, the stop signal, and serving the API
+//! (with the `api` and `token` files).
 
+pub mod api_server;
 pub mod config;
 pub mod repo;
 pub mod signal;
