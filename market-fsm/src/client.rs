@@ -5,6 +5,8 @@
 //! the chain.
 
 use market_types::states::StorageDealStatus as S;
+
+pub use crate::transition::InvalidTransition;
 use market_types::units::DealId;
 use market_types::{Cid, TokenAmount};
 
@@ -81,26 +83,6 @@ pub enum Action {
     },
 }
 
-/// An event that does not fit the deal's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidTransition {
-    pub from: S,
-    pub event: String,
-}
-
-impl std::fmt::Display for InvalidTransition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "event {} does not apply to a deal in state {}",
-            self.event,
-            self.from.name()
-        )
-    }
-}
-
-impl std::error::Error for InvalidTransition {}
-
 fn release(d: &mut ClientDeal, actions: &mut Vec<Action>) {
     if !d.funds_reserved.is_zero() {
         actions.push(Action::ReleaseFunds {
@@ -124,14 +106,7 @@ fn fail(mut d: ClientDeal, reason: String) -> (ClientDeal, Vec<Action>) {
 pub fn step(deal: &ClientDeal, event: Event) -> Result<(ClientDeal, Vec<Action>), InvalidTransition> {
     use Event as E;
     let mut d = deal.clone();
-    let invalid = || InvalidTransition {
-        from: deal.status,
-        event: format!("{event:?}")
-            .split(['(', ' ', '{'])
-            .next()
-            .unwrap_or("")
-            .to_string(),
-    };
+    let invalid = || InvalidTransition::new(deal.status, &event);
     if deal.status.is_terminal() {
         return Err(invalid());
     }

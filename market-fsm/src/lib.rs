@@ -14,3 +14,4 @@ pub mod client;
 pub mod funds;
 pub mod provider;
 pub mod publish;
+pub mod transition;

@@ -7,6 +7,8 @@
 //! error, and the deal is unchanged.
 
 use market_types::states::StorageDealStatus as S;
+
+pub use crate::transition::InvalidTransition;
 use market_types::{Cid, TokenAmount};
 
 /// Where the deal's piece is in the sealer (droplet's `PieceStatus`).
@@ -166,31 +168,6 @@ pub enum Action {
     CleanupData,
 }
 
-/// An event that does not fit the deal's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidTransition {
-    pub from: S,
-    pub event: String,
-}
-
-impl std::fmt::Display for InvalidTransition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "event {} does not apply to a deal in state {}",
-            self.event,
-            self.from.name()
-        )
-    }
-}
-
-impl std::error::Error for InvalidTransition {}
-
-fn event_name(e: &Event) -> String {
-    let dbg = format!("{e:?}");
-    dbg.split(['(', ' ', '{']).next().unwrap_or("").to_string()
-}
-
 /// Fail the deal: keep the reason, release what it holds, clean up.
 fn fail(mut d: ProviderDeal, reason: String) -> (ProviderDeal, Vec<Action>) {
     d.status = S::Failing;
@@ -210,10 +187,7 @@ fn fail(mut d: ProviderDeal, reason: String) -> (ProviderDeal, Vec<Action>) {
 pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Action>), InvalidTransition> {
     use Event as E;
     let mut d = deal.clone();
-    let invalid = || InvalidTransition {
-        from: deal.status,
-        event: event_name(&event),
-    };
+    let invalid = || InvalidTransition::new(deal.status, &event);
     if deal.status.is_terminal() {
         return Err(invalid());
     }
