@@ -1,16 +1,13 @@
 //! `droplet-client`: the data owner's market daemon and CLI.
 
-mod asks;
-mod config;
-mod daemon;
 mod data;
-mod deals;
 mod progress;
 mod storage;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use droplet_client::daemon;
 
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).
 #[derive(Debug, Parser)]

@@ -146,7 +146,7 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
 /// Print addresses with the prefix of the network the daemon's node is on, as Go does.
 async fn set_network(repo: &Repo) {
     use market_proto::api::full_node::FullNodeClient;
-    let Ok(cfg) = crate::config::ClientConfig::load(&repo.config_path()) else {
+    let Ok(cfg) = droplet_client::config::ClientConfig::load(&repo.config_path()) else {
         return;
     };
     let info = market_proto::api_info::ApiInfo {

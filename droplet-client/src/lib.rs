@@ -1,0 +1,7 @@
+//! droplet-client, the data owner's market daemon: its config, the daemon and its API, asking
+//! providers for their asks, and proposing deals. `main.rs` is the CLI over these.
+
+pub mod asks;
+pub mod config;
+pub mod daemon;
+pub mod deals;
