@@ -63,7 +63,11 @@ impl Sealer {
             droplet_base: base,
             droplet_token: droplet_info.token.clone(),
             miner,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| SealError::Call(e.to_string()))?,
         })
     }
 
@@ -136,8 +140,18 @@ impl Sealer {
             if !resp.status().is_success() {
                 return Err(fail(format!("GET /resource answered {}", resp.status())));
             }
-            let data = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
-            let commp = piece_store::commp::of_bytes(&data)
+            // Streamed into commP, never more than the piece can hold.
+            let limit = d.piece_size / 128 * 127;
+            let mut hasher = piece_store::commp::Hasher::new();
+            let mut resp = resp;
+            while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
+                if hasher.len() + chunk.len() as u64 > limit {
+                    return Err(fail(format!("droplet sent more than the piece's {limit} bytes")));
+                }
+                hasher.update(&chunk).map_err(|e| fail(e.to_string()))?;
+            }
+            let commp = hasher
+                .finish()
                 .and_then(|c| c.padded_to(d.piece_size))
                 .map_err(|e| fail(e.to_string()))?;
             if commp.piece_cid() != d.piece_cid.0 {
