@@ -9,6 +9,8 @@ use super::record::DealRecord;
 use crate::store::{Store, StoreError, Table};
 
 const DEALS: Table = Table("deal/");
+/// Proposal CID → deal UUID.
+const BY_PROPOSAL: Table = Table("deal-by-proposal/");
 
 #[derive(Debug, Clone)]
 pub struct DealStore {
@@ -22,7 +24,9 @@ impl DealStore {
 
     /// Write a deal (before acting on its new state).
     pub fn put(&self, d: &DealRecord) -> Result<(), StoreError> {
-        self.store.put_json(DEALS, &d.uuid.0.to_string(), d)
+        let uuid = d.uuid.0.to_string();
+        self.store.put_json(BY_PROPOSAL, &d.proposal_cid.0.to_string(), &uuid)?;
+        self.store.put_json(DEALS, &uuid, d)
     }
 
     pub fn get(&self, uuid: &Uuid) -> Result<Option<DealRecord>, StoreError> {
@@ -35,7 +39,13 @@ impl DealStore {
 
     /// A deal by its proposal CID.
     pub fn by_proposal_cid(&self, cid: &Cid) -> Result<Option<DealRecord>, StoreError> {
-        Ok(self.list()?.into_iter().find(|d| &d.proposal_cid.0 == cid))
+        let Some(uuid) = self.store.get_json::<String>(BY_PROPOSAL, &cid.to_string())? else {
+            return Ok(None);
+        };
+        match uuid.parse::<Uuid>() {
+            Ok(u) => self.get(&u),
+            Err(_) => Ok(None),
+        }
     }
 
     /// A deal by proposal CID or UUID, as the CLI takes either.
