@@ -24,7 +24,8 @@ pub struct Proposer {
     pub node: HttpClient,
     pub signer: Signer,
     /// Escrow set aside per client for the deals proposed by this daemon, so that several
-    /// deals proposed before any is published do not count on the same funds.
+    /// deals proposed before any is published do not count on the same funds. Measured against
+    /// the whole escrow, since proposals stay in it after they publish (as locked funds).
     pub ledger: std::sync::Arc<std::sync::Mutex<market_fsm::funds::FundLedger>>,
 }
 
@@ -149,9 +150,12 @@ impl Proposer {
             .map_err(call_error)?
             .0;
         let need = p.client_balance_requirement();
+        // The client does not follow its deals yet, so its reservations are never released.
+        // Published deals hold their funds as `locked` inside the escrow: measured against the
+        // whole escrow (not escrow − locked) every deal counts once, published or not.
         let reservation = {
             let mut l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
-            l.reserve(p.client, p.cid(), &need, &bal.available())
+            l.reserve(p.client, p.cid(), &need, &bal.escrow)
         };
         let amount = match reservation {
             market_fsm::funds::Reservation::Covered => return Ok(()),
