@@ -104,17 +104,35 @@ async fn verify(State(node): State<Arc<Node>>, headers: HeaderMap, body: axum::b
     }
 }
 
+/// A REST call's token checked, then its address query parameter `key` read.
+fn authorised_address(
+    node: &Node,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<market_types::Address, Box<Response>> {
+    if let Some(r) = refusal(node, headers) {
+        return Err(Box::new(r));
+    }
+    q.get(key)
+        .and_then(|m| market_types::address::parse(m).ok())
+        .ok_or_else(|| {
+            Box::new(rest_error(
+                StatusCode::BAD_REQUEST,
+                format!("query parameter {key} must be an address"),
+            ))
+        })
+}
+
 /// `GET /user/miner/exist?miner=&user=`: on a devnet every user may use every miner.
 async fn miner_exist(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refusal(&node, &headers) {
-        return r;
-    }
-    let Some(miner) = q.get("miner").and_then(|m| market_types::address::parse(m).ok()) else {
-        return rest_error(StatusCode::BAD_REQUEST, "query parameter miner must be an address");
+    let miner = match authorised_address(&node, &headers, &q, "miner") {
+        Ok(a) => a,
+        Err(r) => return *r,
     };
     let exists = node.with_chain(|c| {
         c.state
@@ -132,11 +150,9 @@ async fn user_by_signer(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refusal(&node, &headers) {
-        return r;
-    }
-    let Some(signer) = q.get("signer").and_then(|m| market_types::address::parse(m).ok()) else {
-        return rest_error(StatusCode::BAD_REQUEST, "query parameter signer must be an address");
+    let signer = match authorised_address(&node, &headers, &q, "signer") {
+        Ok(a) => a,
+        Err(r) => return *r,
     };
     if node.has_key(&signer) {
         AxumJson(
