@@ -8,7 +8,7 @@ mod net;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use droplet::chain::resolve_endpoints;
 use droplet::config::Config;
@@ -143,7 +143,13 @@ pub fn daemon(repo: &Repo) -> Result<HttpClient> {
 /// A client of the full node named in the repo's config.
 pub fn node(repo: &Repo) -> Result<HttpClient> {
     let path = repo.config_path();
-    let mut cfg = Config::load(&path).with_context(|| format!("reading {}", path.display()))?;
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist: start the daemon first (`droplet run`) or pass the right --repo",
+            path.display()
+        );
+    }
+    let mut cfg = Config::load(&path)?;
     resolve_endpoints(&mut cfg);
     let info = ApiInfo {
         token: cfg.node.token,
