@@ -80,6 +80,7 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    market_daemon::cli::quiet_on_broken_pipe();
     market_daemon::api_server::init_logging();
     let repo = market_daemon::repo::Repo::new(market_daemon::repo::expand_home(&cli.repo));
     let result = match cli.command {

@@ -4,6 +4,7 @@
 //! (with the `api` and `token` files).
 
 pub mod api_server;
+pub mod cli;
 pub mod config;
 pub mod repo;
 pub mod signal;
