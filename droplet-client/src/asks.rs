@@ -8,7 +8,7 @@ use libp2p::{Multiaddr, PeerId};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::call_error;
-use market_proto::p2p::{Family, Frame, Host, StreamProtocol, protocols};
+use market_proto::p2p::{Frame, Host, StreamProtocol, protocols};
 use market_types::chain::TipSetKey;
 use market_types::storage::{AskRequest, AskRequestV0, AskResponse, AskResponseV0, StorageAsk};
 use market_types::{Address, cbor};
@@ -50,7 +50,7 @@ pub async fn query_ask(host: &Host, node: &HttpClient, miner: &Address, peer: Op
         ),
     ]);
     let answer = host
-        .request(peer, addrs, Family::StorageAsk, request)
+        .request(peer, addrs, request)
         .await
         .with_context(|| format!("asking {peer} for miner {miner}'s ask"))?;
     let (ask, signature, signed_bytes) = if answer.protocol.as_ref() == protocols::ASK_1_0_1 {

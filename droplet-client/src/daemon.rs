@@ -14,16 +14,22 @@ use market_proto::api::MethodTable;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
-use market_proto::api::market_client::{METHODS, MarketClientServer, StartDealParams};
+use market_proto::api::market_client::{
+    DealInfo, FileRef, Import, ImportRes, METHODS, MarketClientServer, StartDealParams,
+};
 use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
 use market_proto::p2p::{Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint, LocalSecret};
 use market_proto::signer::{Signer, SignerType};
 use market_types::Address;
+use market_types::boost::HttpRequest;
 use market_types::storage::StorageAsk;
 
 use crate::config::ClientConfig;
+use crate::deals::propose::Source;
+use crate::deals::{ClientDealStore, ClientDeals};
+use crate::imports::Imports;
 use market_daemon::repo::Repo;
 
 /// `droplet-client run` flags.
@@ -89,8 +95,26 @@ struct ClientApi {
     host: Host,
     node: HttpClient,
     default_address: Option<Address>,
-    proposer: crate::deals::Proposer,
-    sender: Arc<MessageSender>,
+    deals: Arc<ClientDeals>,
+    imports: Imports,
+}
+
+fn err(e: impl std::fmt::Display) -> jsonrpsee::types::ErrorObjectOwned {
+    handler_error(e.to_string())
+}
+
+impl ClientApi {
+    /// Fill the piece from the local import of the data root when the caller left it out.
+    fn with_import(&self, params: &mut StartDealParams) -> Result<Option<market_proto::api::market_client::Import>> {
+        let import = self.imports.by_root(&params.data.root.0)?;
+        if let Some(i) = &import
+            && params.data.piece_cid.is_none()
+        {
+            params.data.piece_cid = i.piece_cid.clone();
+            params.data.piece_size = i.piece_size;
+        }
+        Ok(import)
+    }
 }
 
 #[async_trait]
@@ -110,15 +134,88 @@ impl MarketClientServer for ClientApi {
             .map_err(|e| handler_error(format!("{e:#}")))
     }
 
-    async fn client_stateless_deal(&self, params: StartDealParams) -> RpcResult<Json<cid::Cid>> {
-        self.proposer
-            .offline_deal(&self.sender, &params)
+    async fn client_stateless_deal(&self, mut params: StartDealParams) -> RpcResult<Json<cid::Cid>> {
+        self.with_import(&mut params)
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        self.deals
+            .propose(&params, Source::Offline)
             .await
-            .map(|(c, uuid)| {
-                tracing::info!(proposal = %c, %uuid, "offline deal accepted by the provider");
-                Json(c)
-            })
+            .map(|(c, _)| Json(c))
             .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_start_deal(&self, mut params: StartDealParams) -> RpcResult<Json<cid::Cid>> {
+        let import = self
+            .with_import(&mut params)
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        let source = if !params.http_url.is_empty() {
+            let size = match (&import, params.transfer_size) {
+                (_, n) if n > 0 => n,
+                (Some(i), _) => i.car_size,
+                (None, _) => {
+                    return Err(handler_error(
+                        "give the CAR's byte size (--car-size) for data that is not imported here",
+                    ));
+                }
+            };
+            let headers = (!params.http_headers.is_empty()).then(|| params.http_headers.clone());
+            Source::Url {
+                request: HttpRequest {
+                    url: params.http_url.clone(),
+                    headers,
+                },
+                size,
+            }
+        } else {
+            let Some(i) = import else {
+                return Err(handler_error(format!(
+                    "data {} is not imported here: run `droplet-client data import` first, or give --http-url",
+                    params.data.root.0
+                )));
+            };
+            Source::Served {
+                path: i.car_path,
+                size: i.car_size,
+            }
+        };
+        self.deals
+            .propose(&params, source)
+            .await
+            .map(|(c, _)| Json(c))
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_list_deals(&self) -> RpcResult<Vec<DealInfo>> {
+        Ok(self.deals.deals.list().map_err(err)?.iter().map(|d| d.info()).collect())
+    }
+
+    async fn client_get_deal_info(&self, proposal: Json<cid::Cid>) -> RpcResult<DealInfo> {
+        self.deals
+            .deals
+            .by_proposal_cid(&proposal.0)
+            .map_err(err)?
+            .map(|d| d.info())
+            .ok_or_else(|| handler_error(format!("deal {} not found", proposal.0)))
+    }
+
+    async fn client_import(&self, file: FileRef) -> RpcResult<ImportRes> {
+        let imports = self.imports.clone();
+        let import = tokio::task::spawn_blocking(move || imports.import(std::path::Path::new(&file.path), file.is_car))
+            .await
+            .map_err(err)?
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        Ok(ImportRes {
+            root: import.root.unwrap_or(Json(cid::Cid::default())),
+            import_id: import.key,
+        })
+    }
+
+    async fn client_list_imports(&self) -> RpcResult<Vec<Import>> {
+        self.imports.list().map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_remove_import(&self, id: u64) -> RpcResult<()> {
+        self.imports.remove(id).map_err(|e| handler_error(format!("{e:#}")))
     }
 
     async fn default_address(&self) -> RpcResult<Json<Address>> {
@@ -146,7 +243,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     repo.generate_secrets(&mut cfg.api, &mut cfg.libp2p)?;
     cfg.save(&repo.config_path())?;
     // One daemon per repo: the store's lock says so.
-    let _store = market_daemon::store::Store::open(&repo.db_path())?;
+    let store = Arc::new(market_daemon::store::Store::open(&repo.db_path())?);
 
     if cfg.node.url.is_empty() {
         bail!("no full node: set [Node] Url (or --node-url)");
@@ -195,18 +292,20 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let signer = Signer::connect(kind, &cfg.signer.url, &cfg.signer.token, None)?;
     let sender = MessageSender::connect(node.clone(), signer.clone(), &cfg.messager.url, &cfg.messager.token)
         .context("[Messager] Url")?;
-    let proposer = crate::deals::Proposer {
-        host: host.clone(),
-        node: node.clone(),
+    let deals = Arc::new(ClientDeals::new(
+        host.clone(),
+        node.clone(),
         signer,
-        ledger: Default::default(),
-    };
+        Arc::new(sender),
+        ClientDealStore::new(store.clone()),
+    ));
+    deals.fail_interrupted().await;
     let api = ClientApi {
         host: host.clone(),
         node,
         default_address,
-        proposer,
-        sender: Arc::new(sender),
+        deals: deals.clone(),
+        imports: Imports::new(store.clone(), repo.root.join("imports")),
     };
     let mut module = RpcModule::new(());
     module
@@ -215,9 +314,13 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let table = MethodTable::new().with("VENUS_MARKET_CLIENT", METHODS);
     let auth: Arc<dyn Authenticator> = Arc::new(LocalSecret(secret.clone()));
     let (stop, stop_handle) = jsonrpsee::server::stop_channel();
-    let router = axum::Router::new().route("/rpc/v0", Endpoint::new(module, table, auth, stop).route());
+    let router = axum::Router::new()
+        .route("/rpc/v0", Endpoint::new(module, table, auth, stop).route())
+        .merge(crate::deals::serve::router(deals.clone()));
     let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
     let bound = server.bound;
+    let _ = deals.serve_base.set(format!("http://{bound}"));
+    crate::deals::track::start(deals.clone(), crate::deals::track::interval());
     println!(
         "droplet-client: network {network}, API on {bound}, peer ID {}",
         host.peer_id()

@@ -1,4 +1,4 @@
-//! `droplet-client data …`: the commands that need only files.
+//! `droplet-client data …`: CARs and commP from files alone, and the daemon's imports.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,9 @@ use piece_store::prepare;
 use piece_store::unixfs::{HashFunction, ImportOptions};
 
 use crate::progress::Progress;
+use market_daemon::repo::Repo;
+use market_proto::api::market_client::{FileRef, MarketClientClient};
+use market_proto::client::call_error;
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
@@ -17,6 +20,25 @@ pub enum DataCommand {
     /// Compute the piece CID and size of a file (usually a CAR) as a deal would.
     #[command(name = "commP", alias = "commp")]
     CommP(CommP),
+    /// Import a file (as UnixFS into a CAR in the repo) or a CAR (`--car`, used in place)
+    /// into the daemon, with its piece CID, ready for a deal.
+    Import {
+        path: PathBuf,
+        #[arg(long)]
+        car: bool,
+        /// Print only the root CID.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// The daemon's imports.
+    Local {
+        #[arg(long)]
+        json: bool,
+    },
+    /// An import's sizes and piece, by root CID.
+    Stat { cid: String },
+    /// Forget imports by ID (deleting the CARs the daemon made for them).
+    Drop { ids: Vec<u64> },
 }
 
 #[derive(Debug, Args)]
@@ -51,11 +73,78 @@ pub struct CommP {
     json: bool,
 }
 
-pub fn run(cmd: DataCommand) -> Result<()> {
+pub fn run(repo: &Repo, cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::GenerateCar(a) => generate_car(a),
         DataCommand::CommP(a) => commp(a),
+        other => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(with_daemon(repo, other)),
     }
+}
+
+/// The commands on the daemon's imports.
+async fn with_daemon(repo: &Repo, cmd: DataCommand) -> Result<()> {
+    let info = repo.api_info("droplet-client")?;
+    let api = market_proto::client::http(&info, "v0", std::time::Duration::from_secs(3600))?;
+    match cmd {
+        DataCommand::Import { path, car, quiet } => {
+            let abs = std::fs::canonicalize(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let res = api
+                .client_import(FileRef {
+                    path: abs.display().to_string(),
+                    is_car: car,
+                })
+                .await
+                .map_err(call_error)?;
+            if quiet {
+                println!("{}", res.root.0);
+            } else {
+                println!("Import {}, Root {}", res.import_id, res.root.0);
+            }
+        }
+        DataCommand::Local { json } => {
+            let imports = api.client_list_imports().await.map_err(call_error)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&imports)?);
+            } else {
+                for i in imports {
+                    let root = i.root.map_or_else(|| "<nil>".to_string(), |r| r.0.to_string());
+                    println!("{} {} {} {}", i.key, i.source, root, i.car_path);
+                }
+            }
+        }
+        DataCommand::Stat { cid } => {
+            let root: cid::Cid = cid.parse().map_err(|e| anyhow::anyhow!("{cid:?} is not a CID: {e}"))?;
+            let imports = api.client_list_imports().await.map_err(call_error)?;
+            let Some(i) = imports
+                .into_iter()
+                .rev()
+                .find(|i| i.root.as_ref().map(|r| r.0) == Some(root))
+            else {
+                anyhow::bail!("{root} is not imported here (see `droplet-client data local`)");
+            };
+            println!("Root: {root}");
+            println!("Import: {}", i.key);
+            println!("Source: {}", i.source);
+            println!("CAR: {} ({})", i.car_path, market_types::units::format_size(i.car_size));
+            if let Some(p) = i.piece_cid {
+                println!("Piece CID: {}", p.0);
+            }
+            println!("Piece size: {}", market_types::units::format_size(i.piece_size));
+        }
+        DataCommand::Drop { ids } => {
+            if ids.is_empty() {
+                anyhow::bail!("give the import IDs to drop (see `droplet-client data local`)");
+            }
+            for id in ids {
+                api.client_remove_import(id).await.map_err(call_error)?;
+            }
+        }
+        DataCommand::GenerateCar(_) | DataCommand::CommP(_) => unreachable!("handled without the daemon"),
+    }
+    Ok(())
 }
 
 fn input_size(path: &Path) -> Result<u64> {

@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     market_daemon::api_server::init_logging();
     let repo = market_daemon::repo::Repo::new(market_daemon::repo::expand_home(&cli.repo));
     let result = match cli.command {
-        Command::Data(cmd) => data::run(cmd),
+        Command::Data(cmd) => data::run(&repo, cmd),
         Command::Run(a) => runtime().and_then(|rt| {
             let flags = daemon::RunFlags {
                 listen: a.listen,

@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use market_daemon::repo::Repo;
 use market_proto::Json;
-use market_proto::api::market_client::{DataRef, MarketClientClient, StartDealParams};
+use market_proto::api::market_client::{DataRef, DealInfo, MarketClientClient, StartDealParams};
 use market_proto::client::call_error;
 use market_types::units::{format_fil, format_size};
 
@@ -22,38 +22,75 @@ pub enum StorageCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DealsCommand {
-    /// Propose a deal: `init <dataCid> <miner> <price> <duration>`. This build makes offline
-    /// deals (`--manual-piece-cid` and `--manual-piece-size` from `data commP`); the provider
-    /// imports the data with `droplet storage deal import-data`.
-    Init {
-        /// The data's root CID (the deal's label).
-        data_cid: String,
-        miner: String,
-        /// Price per GiB per epoch, e.g. 0.0000001 (FIL) or "500000 attofil".
-        price: String,
-        /// Duration in epochs, or "180 days".
-        duration: String,
-        /// The piece CID of the data (`data commP`).
+    /// Propose a deal: `init <dataCid> <miner> <price> <duration>`. With `--manual-piece-cid`
+    /// and `--manual-piece-size` the deal is offline (the provider imports the data with
+    /// `droplet storage deal import-data`); otherwise the data must be imported here
+    /// (`data import`) and the provider downloads its CAR over HTTP from this daemon, or from
+    /// `--http-url`.
+    Init(Box<InitArgs>),
+    /// The client's deals.
+    List {
+        /// More columns: the deal UUID, protocol and bytes transferred.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Only offline deals.
         #[arg(long)]
-        manual_piece_cid: Option<String>,
-        /// The unpadded piece size in bytes (`data commP`), e.g. 4064 or "3.969 KiB".
+        offline: bool,
+        /// Include failed deals.
         #[arg(long)]
-        manual_piece_size: Option<String>,
-        /// The paying wallet (default: the daemon's --addr).
+        show_failed: bool,
+        /// Print the list again every few seconds.
         #[arg(long)]
-        from: Option<String>,
-        /// The start epoch (default: eight days after the head).
-        #[arg(long, default_value_t = 0)]
-        start_epoch: i64,
+        watch: bool,
         #[arg(long)]
-        verified_deal: bool,
-        /// Keep an unsealed copy for fast retrieval.
-        #[arg(long, default_value_t = true)]
-        fast_retrieval: bool,
-        /// Provider collateral (default: the chain minimum plus 20 %).
-        #[arg(long)]
-        provider_collateral: Option<String>,
+        json: bool,
     },
+    /// One deal, by proposal CID, as JSON.
+    Get { proposal_cid: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The data's root CID (the deal's label).
+    data_cid: String,
+    miner: String,
+    /// Price per GiB per epoch, e.g. 0.0000001 (FIL) or "500000 attofil".
+    price: String,
+    /// Duration in epochs, or "180 days".
+    duration: String,
+    /// The piece CID of the data (`data commP`): makes the deal offline.
+    #[arg(long)]
+    manual_piece_cid: Option<String>,
+    /// The unpadded piece size in bytes (`data commP`), e.g. 4064 or "3.969 KiB".
+    #[arg(long)]
+    manual_piece_size: Option<String>,
+    /// The paying wallet (default: the daemon's --addr).
+    #[arg(long)]
+    from: Option<String>,
+    /// The start epoch (default: eight days after the head).
+    #[arg(long, default_value_t = 0)]
+    start_epoch: i64,
+    #[arg(long)]
+    verified_deal: bool,
+    /// Keep an unsealed copy for fast retrieval.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    fast_retrieval: bool,
+    /// Provider collateral (default: the chain minimum plus 20 %).
+    #[arg(long)]
+    provider_collateral: Option<String>,
+    /// Propose on this protocol only (`1.2.1`, `1.2.0`, `1.1.1`, `1.1.0`, `1.0.1` or the full
+    /// ID); default: the newest the provider speaks.
+    #[arg(long)]
+    protocol: Option<String>,
+    /// Online deal: the provider downloads the CAR from this URL instead of from this daemon.
+    #[arg(long)]
+    http_url: Option<String>,
+    /// A header for the provider to send with `--http-url`, as `Name: value` (repeatable).
+    #[arg(long = "http-header")]
+    http_headers: Vec<String>,
+    /// The byte size of the CAR at `--http-url` (default: the local import's).
+    #[arg(long)]
+    car_size: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,59 +122,57 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             println!("Max Piece size: {}", format_size(ask.max_piece_size.0));
             println!("Min Piece size: {}", format_size(ask.min_piece_size.0));
         }
-        StorageCommand::Deals(DealsCommand::Init {
-            data_cid,
-            miner,
-            price,
-            duration,
-            manual_piece_cid,
-            manual_piece_size,
-            from,
-            start_epoch,
-            verified_deal,
-            fast_retrieval,
-            provider_collateral,
+        StorageCommand::Deals(DealsCommand::Init(a)) => {
+            set_network(repo).await;
+            let params = init_params(&api, *a).await?;
+            let online = params.data.piece_cid.is_none() || !params.http_url.is_empty();
+            let cid = if online {
+                api.client_start_deal(params).await
+            } else {
+                api.client_stateless_deal(params).await
+            }
+            .map_err(call_error)?
+            .0;
+            println!("{cid}");
+        }
+        StorageCommand::Deals(DealsCommand::List {
+            verbose,
+            offline,
+            show_failed,
+            watch,
+            json,
         }) => {
             set_network(repo).await;
-            let (Some(piece), Some(size)) = (manual_piece_cid, manual_piece_size) else {
-                return Err(anyhow!(
-                    "this build proposes offline deals only: give --manual-piece-cid and --manual-piece-size (from `droplet-client data commP`)"
-                ));
-            };
-            let parse_addr =
-                |s: &str| market_types::address::parse(s).map_err(|e| anyhow!("{s:?} is not an address: {e}"));
-            let wallet = match from {
-                Some(f) => parse_addr(&f)?,
-                None => api.default_address().await.map_err(call_error)?.0,
-            };
-            let size = market_types::units::parse_size(&size).map_err(|e| anyhow!("--manual-piece-size: {e}"))?;
-            let params = StartDealParams {
-                data: DataRef {
-                    transfer_type: "manual".into(),
-                    root: Json(data_cid.parse().map_err(|e| anyhow!("data CID {data_cid:?}: {e}"))?),
-                    piece_cid: Some(Json(
-                        piece
-                            .parse()
-                            .map_err(|e| anyhow!("--manual-piece-cid {piece:?}: {e}"))?,
-                    )),
-                    piece_size: size,
-                    raw_block_size: 0,
-                },
-                wallet: Json(wallet),
-                miner: Json(parse_addr(&miner)?),
-                epoch_price: Json(market_types::units::parse_fil(&price).map_err(|e| anyhow!("price: {e}"))?),
-                min_blocks_duration: market_types::units::parse_epochs(&duration)
-                    .map_err(|e| anyhow!("duration: {e}"))? as u64,
-                provider_collateral: Json(match provider_collateral {
-                    Some(c) => market_types::units::parse_fil(&c).map_err(|e| anyhow!("--provider-collateral: {e}"))?,
-                    None => Default::default(),
-                }),
-                deal_start_epoch: start_epoch,
-                fast_retrieval,
-                verified_deal,
-            };
-            let cid = api.client_stateless_deal(params).await.map_err(call_error)?.0;
-            println!("{cid}");
+            loop {
+                let deals: Vec<_> = api
+                    .client_list_deals()
+                    .await
+                    .map_err(call_error)?
+                    .into_iter()
+                    .filter(|d| !offline || !d.online)
+                    .filter(|d| show_failed || !failed(d.state))
+                    .collect();
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&deals)?);
+                } else {
+                    if watch {
+                        print!("\x1b[2J\x1b[H");
+                    }
+                    print_deals(&deals, verbose);
+                }
+                if !watch {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        }
+        StorageCommand::Deals(DealsCommand::Get { proposal_cid }) => {
+            set_network(repo).await;
+            let cid = proposal_cid
+                .parse()
+                .map_err(|e| anyhow!("proposal CID {proposal_cid:?}: {e}"))?;
+            let info = api.client_get_deal_info(Json(cid)).await.map_err(call_error)?;
+            println!("{}", serde_json::to_string_pretty(&info)?);
         }
     }
     Ok(())
@@ -162,4 +197,128 @@ async fn set_network(repo: &Repo) {
     } else {
         market_types::address::Network::Testnet
     });
+}
+
+fn failed(state: u64) -> bool {
+    use market_types::states::StorageDealStatus as S;
+    matches!(
+        S::from_u64(state),
+        Some(S::Failing | S::Rejecting | S::Error | S::ProposalRejected)
+    )
+}
+
+/// The lotus `list-deals` table.
+fn print_deals(deals: &[DealInfo], verbose: bool) {
+    use market_types::states::StorageDealStatus as S;
+    let mut rows = vec![{
+        let mut h = vec![
+            "DealCid",
+            "DealId",
+            "Provider",
+            "State",
+            "On Chain?",
+            "Slashed?",
+            "PieceCID",
+            "Size",
+            "Price",
+            "Duration",
+            "Verified",
+        ];
+        if verbose {
+            h.extend(["DealUUID", "Protocol", "Transferred"]);
+        }
+        h.push("Message");
+        h.into_iter().map(String::from).collect::<Vec<_>>()
+    }];
+    for d in deals {
+        let state = S::from_u64(d.state);
+        let on_chain = matches!(state, Some(S::Active | S::Expired | S::Slashed));
+        let total = market_types::TokenAmount::from_atto(d.price_per_epoch.0.atto() * d.duration);
+        let mut row = vec![
+            d.proposal_cid.0.to_string(),
+            d.deal_id.to_string(),
+            d.provider.0.to_string(),
+            state.map_or_else(|| format!("state {}", d.state), |s| s.name().to_string()),
+            if on_chain { "Y" } else { "N" }.to_string(),
+            if state == Some(S::Slashed) { "Y" } else { "N" }.to_string(),
+            d.piece_cid.0.to_string(),
+            format_size(d.size),
+            format_fil(&total),
+            d.duration.to_string(),
+            d.verified.to_string(),
+        ];
+        if verbose {
+            row.push(d.deal_uuid.clone());
+            row.push(d.protocol.clone());
+            row.push(if d.online {
+                format!("{}/{}", format_size(d.bytes_received), format_size(d.transfer_size))
+            } else {
+                "offline".into()
+            });
+        }
+        row.push(d.message.clone());
+        rows.push(row);
+    }
+    print!("{}", market_daemon::cli::table(&rows));
+}
+
+async fn init_params(api: &jsonrpsee::http_client::HttpClient, a: InitArgs) -> Result<StartDealParams> {
+    let parse_addr = |s: &str| market_types::address::parse(s).map_err(|e| anyhow!("{s:?} is not an address: {e}"));
+    let wallet = match &a.from {
+        Some(f) => parse_addr(f)?,
+        None => api.default_address().await.map_err(call_error)?.0,
+    };
+    let (piece_cid, piece_size) = match (a.manual_piece_cid, a.manual_piece_size) {
+        (Some(c), Some(s)) => (
+            Some(Json(c.parse().map_err(|e| anyhow!("--manual-piece-cid {c:?}: {e}"))?)),
+            market_types::units::parse_size(&s).map_err(|e| anyhow!("--manual-piece-size: {e}"))?,
+        ),
+        (None, None) => (None, 0),
+        _ => {
+            return Err(anyhow!(
+                "give both --manual-piece-cid and --manual-piece-size, or neither"
+            ));
+        }
+    };
+    let mut http_headers = std::collections::BTreeMap::new();
+    for h in &a.http_headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--http-header {h:?}: write it as 'Name: value'"))?;
+        http_headers.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let data_cid = &a.data_cid;
+    Ok(StartDealParams {
+        data: DataRef {
+            transfer_type: if piece_cid.is_some() && a.http_url.is_none() {
+                "manual"
+            } else {
+                "http"
+            }
+            .into(),
+            root: Json(data_cid.parse().map_err(|e| anyhow!("data CID {data_cid:?}: {e}"))?),
+            piece_cid,
+            piece_size,
+            raw_block_size: 0,
+        },
+        wallet: Json(wallet),
+        miner: Json(parse_addr(&a.miner)?),
+        epoch_price: Json(market_types::units::parse_fil(&a.price).map_err(|e| anyhow!("price: {e}"))?),
+        min_blocks_duration: market_types::units::parse_epochs(&a.duration).map_err(|e| anyhow!("duration: {e}"))?
+            as u64,
+        provider_collateral: Json(match &a.provider_collateral {
+            Some(c) => market_types::units::parse_fil(c).map_err(|e| anyhow!("--provider-collateral: {e}"))?,
+            None => Default::default(),
+        }),
+        deal_start_epoch: a.start_epoch,
+        fast_retrieval: a.fast_retrieval,
+        verified_deal: a.verified_deal,
+        protocol: a.protocol.unwrap_or_default(),
+        http_url: a.http_url.unwrap_or_default(),
+        http_headers,
+        transfer_size: match &a.car_size {
+            Some(s) => market_types::units::parse_size(s).map_err(|e| anyhow!("--car-size: {e}"))?,
+            None => 0,
+        },
+    })
 }

@@ -169,6 +169,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         asks: asks.clone(),
         deals: deals.clone(),
         config: live.clone(),
+        runner: runner.clone(),
     });
 
     let mut handlers: HashMap<Family, Handler> = HashMap::new();

@@ -64,6 +64,13 @@ impl Store {
         })
     }
 
+    /// Remove a key (no error when it is absent).
+    pub fn delete(&self, table: Table, key: &str) -> Result<(), StoreError> {
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        Ok(self.db.delete_opt(Self::key(table, key), &wo)?)
+    }
+
     /// Store a value as JSON (records whose shape is also the API's).
     pub fn put_json<T: serde::Serialize>(&self, table: Table, key: &str, value: &T) -> Result<(), StoreError> {
         let raw = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {

@@ -289,6 +289,81 @@ cbor_tuple! {
     }
 }
 
+impl From<Response> for ResponseV0 {
+    fn from(r: Response) -> Self {
+        ResponseV0 {
+            state: r.state,
+            message: r.message,
+            proposal: r.proposal,
+            publish_message: r.publish_message,
+        }
+    }
+}
+
+impl From<ResponseV0> for Response {
+    fn from(r: ResponseV0) -> Self {
+        Response {
+            state: r.state,
+            message: r.message,
+            proposal: r.proposal,
+            publish_message: r.publish_message,
+        }
+    }
+}
+
+impl From<ProviderDealState> for ProviderDealStateV0 {
+    fn from(s: ProviderDealState) -> Self {
+        ProviderDealStateV0 {
+            state: s.state,
+            message: s.message,
+            proposal: s.proposal,
+            proposal_cid: s.proposal_cid,
+            add_funds_cid: s.add_funds_cid,
+            publish_cid: s.publish_cid,
+            deal_id: s.deal_id,
+            fast_retrieval: s.fast_retrieval,
+        }
+    }
+}
+
+impl From<ProviderDealStateV0> for ProviderDealState {
+    fn from(s: ProviderDealStateV0) -> Self {
+        ProviderDealState {
+            state: s.state,
+            deal_id: s.deal_id,
+            message: s.message,
+            proposal: s.proposal,
+            publish_cid: s.publish_cid,
+            add_funds_cid: s.add_funds_cid,
+            proposal_cid: s.proposal_cid,
+            fast_retrieval: s.fast_retrieval,
+        }
+    }
+}
+
+impl From<DataRefV0> for DataRef {
+    fn from(r: DataRefV0) -> Self {
+        DataRef {
+            root: r.root,
+            piece_cid: r.piece_cid,
+            piece_size: r.piece_size,
+            raw_block_size: 0,
+            transfer_type: r.transfer_type,
+        }
+    }
+}
+
+impl From<DataRef> for DataRefV0 {
+    fn from(r: DataRef) -> Self {
+        DataRefV0 {
+            transfer_type: r.transfer_type,
+            root: r.root,
+            piece_cid: r.piece_cid,
+            piece_size: r.piece_size,
+        }
+    }
+}
+
 /// Longest provider `Message` Go can marshal; longer ones must be cut before sending.
 pub const MAX_MESSAGE_LEN: usize = cbor::MAX_TEXT_LEN as usize;
 

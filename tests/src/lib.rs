@@ -5,5 +5,6 @@
 
 pub mod cli;
 pub mod gorand;
+pub mod market;
 pub mod procs;
 pub mod unixfs_inputs;

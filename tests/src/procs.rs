@@ -59,6 +59,7 @@ impl Proc {
             .env("DEVNET_LOG", "info")
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
+            .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -290,12 +290,15 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         market_proto::api::market_client::METHODS,
         |m, _| match m {
             "ClientQueryAsk" => json!([peer.to_string(), MINER]),
-            // Refused by the daemon (no piece CID), but past the permission check.
-            "ClientStatelessDeal" => json!([{
+            // Refused by the daemon (no piece CID, nothing imported), but past the permission check.
+            "ClientStatelessDeal" | "ClientStartDeal" => json!([{
                 "Data": {"TransferType": "manual", "Root": {"/": market_types::chain::chain_cid(b"root").to_string()}},
                 "Wallet": worker, "Miner": MINER, "EpochPrice": "0", "MinBlocksDuration": 518400,
                 "ProviderCollateral": "0", "DealStartEpoch": 0, "FastRetrieval": true, "VerifiedDeal": false
             }]),
+            "ClientGetDealInfo" => json!([{"/": market_types::chain::chain_cid(b"no deal").to_string()}]),
+            "ClientImport" => json!([{"Path": "/nonexistent/file", "IsCAR": false}]),
+            "ClientRemoveImport" => json!([999]),
             _ => json!([]),
         },
     )

@@ -1,5 +1,5 @@
-//! Taking proposals on `/fil/storage/mk/1.2.1` and `1.2.0`, and answering
-//! `/fil/storage/status/1.2.0`. The checks are market-fsm's; this module gathers the facts
+//! Taking proposals on `/fil/storage/mk/1.2.1` and `1.2.0` (offline, or online over HTTP),
+//! and answering `/fil/storage/status/1.2.0`. The checks are market-fsm's; this module gathers the facts
 //! they need from the chain and the daemon, stores the deal, then answers.
 
 use std::sync::Arc;
@@ -30,6 +30,7 @@ pub struct Acceptor {
     pub asks: Arc<Asks>,
     pub deals: DealStore,
     pub config: Arc<LiveConfig>,
+    pub runner: Arc<super::runner::DealRunner>,
 }
 
 impl std::fmt::Debug for Acceptor {
@@ -68,9 +69,12 @@ impl Acceptor {
         })
     }
 
-    /// Answer one proposal on either 1.2.x version. Input that does not decode closes the
+    /// Answer one proposal (the 1.1.x and 1.0.1 ones go to [`Self::handle_legacy_proposal`]). Input that does not decode closes the
     /// stream unanswered, as Boost does.
     pub async fn handle_proposal(&self, peer: PeerId, frame: Frame) -> Option<Vec<u8>> {
+        if protocols::is_legacy(frame.protocol.as_ref()) {
+            return self.handle_legacy_proposal(peer, frame).await;
+        }
         let params = if frame.protocol.as_ref() == protocols::DEAL_1_2_0 {
             cbor::from_slice::<DealParamsV120>(&frame.bytes).ok()?.into()
         } else {
@@ -99,8 +103,14 @@ impl Acceptor {
             Err(e) => return (false, format!("failed to look up deal: {e}")),
         }
         if !params.is_offline {
-            // As the Go droplet: data comes by `storage deal import-data`.
-            return (false, "not support online deal".into());
+            let t = &params.transfer;
+            let checked = t
+                .http_request()
+                .map_err(|e| format!("the transfer parameters are not a valid HTTP request: {e}"))
+                .and_then(|req| super::transfer::check_request(&t.transfer_type, &req, t.size));
+            if let Err(reason) = checked {
+                return (false, reason);
+            }
         }
         let cdp = params.client_deal_proposal.clone();
         let facts = match self.facts(&cdp, !params.is_offline).await {
@@ -113,7 +123,7 @@ impl Acceptor {
             Ok(()) => Event::Accepted,
             Err(r) => Event::Rejected(r.0.clone()),
         };
-        let Ok((next, _actions)) = step(&machine, event) else {
+        let Ok((next, actions)) = step(&machine, event) else {
             return (false, "internal error: a new deal cannot take its first event".into());
         };
         let now = now_secs();
@@ -145,9 +155,10 @@ impl Acceptor {
         if let Err(e) = self.deals.put(&record) {
             return (false, format!("failed to save the deal: {e}"));
         }
+        self.runner.begin(params.deal_uuid, actions);
         match verdict {
             Ok(()) => {
-                tracing::info!(uuid = %params.deal_uuid, proposal = %record.proposal_cid.0, "deal accepted, waiting for data");
+                tracing::info!(uuid = %params.deal_uuid, proposal = %record.proposal_cid.0, online = !params.is_offline, "deal accepted");
                 (true, String::new())
             }
             Err(r) => {
@@ -217,6 +228,9 @@ impl Acceptor {
 
     /// Answer a status request: the deal's checkpoint, signed by its client's key.
     pub async fn handle_status(&self, frame: Frame) -> Option<Vec<u8>> {
+        if protocols::is_legacy(frame.protocol.as_ref()) {
+            return self.handle_legacy_status(frame).await;
+        }
         let req: DealStatusRequest = cbor::from_slice(&frame.bytes).ok()?;
         let answer = |error: String| DealStatusResponse {
             error,

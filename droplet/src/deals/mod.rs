@@ -3,10 +3,12 @@
 //! follow.)
 
 pub mod accept;
+pub mod legacy;
 pub mod record;
 pub mod runner;
 pub mod sealing;
 pub mod store;
+pub mod transfer;
 
 pub use record::{DealRecord, DealRecordExt};
 pub use store::DealStore;

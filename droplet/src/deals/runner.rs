@@ -52,6 +52,8 @@ impl LedgerEntry {
         ))
     }
 }
+/// Resumptions of one download before the deal fails.
+const MAX_TRANSFER_ATTEMPTS: u32 = 10;
 /// The market actor.
 const MARKET: u64 = 5;
 
@@ -77,6 +79,11 @@ pub struct DealRunner {
     /// Temporary data this droplet owns (only files under it are ever deleted).
     transfer_dir: PathBuf,
     ledger: Mutex<FundLedger>,
+    http: reqwest::Client,
+    /// `SimultaneousTransfersForStorage` downloads at once.
+    transfer_slots: Arc<tokio::sync::Semaphore>,
+    /// Consecutive resumptions per deal; reset by any completed download.
+    transfer_attempts: Mutex<HashMap<Uuid, u32>>,
     batchers: Mutex<HashMap<Address, Batcher>>,
     /// One event at a time, so a deal is never updated from two places at once.
     serial: tokio::sync::Mutex<()>,
@@ -115,10 +122,15 @@ impl DealRunner {
             deals,
             chain,
             store,
-            config,
+            config: config.clone(),
             pieces,
             transfer_dir,
             ledger: Mutex::new(ledger),
+            http: super::transfer::client(),
+            transfer_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.read(|c| c.simultaneous_transfers_for_storage.max(1) as usize),
+            )),
+            transfer_attempts: Mutex::new(HashMap::new()),
             batchers: Mutex::new(HashMap::new()),
             serial: tokio::sync::Mutex::new(()),
             funds: tokio::sync::Mutex::new(()),
@@ -141,6 +153,21 @@ impl DealRunner {
             let m = d.machine();
             let uuid = d.uuid.0;
             let action = match m.status {
+                S::TransferQueued => Some(Action::StartTransfer),
+                S::ProviderTransferAwaitRestart => Some(Action::ResumeTransfer),
+                S::Transferring => {
+                    // Cut off by the stop: resume from the bytes on disk.
+                    let r = self.clone();
+                    tokio::spawn(async move {
+                        let _ = r
+                            .event(
+                                uuid,
+                                Event::TransferInterrupted("droplet restarted during the transfer".into()),
+                            )
+                            .await;
+                    });
+                    None
+                }
                 S::VerifyData => m.inbound_path.clone().map(|path| Action::VerifyData { path }),
                 S::ReserveProviderFunds => Some(Action::ReserveFunds {
                     amount: m.provider_collateral.clone(),
@@ -176,6 +203,16 @@ impl DealRunner {
         Ok(d)
     }
 
+    /// Carry out the actions of a deal's first step (taken by the acceptor, which answers the
+    /// proposal itself): an online deal's download starts here.
+    pub fn begin(self: &Arc<Self>, uuid: Uuid, actions: Vec<Action>) {
+        for a in actions {
+            if !matches!(a, Action::Respond { .. }) {
+                self.perform(uuid, a);
+            }
+        }
+    }
+
     /// Perform an action in the background; its outcome comes back as an event.
     fn perform(self: &Arc<Self>, uuid: Uuid, action: Action) {
         let r = self.clone();
@@ -197,9 +234,34 @@ impl DealRunner {
         let p = d.proposal.0.proposal.clone();
         match action {
             Action::Respond { .. } => None,
-            Action::StartTransfer | Action::ResumeTransfer => Some(Event::Errored(
-                "online transfers are not supported by this droplet yet".into(),
-            )),
+            Action::StartTransfer => {
+                if let Err(e) = self.event(uuid, Event::TransferStarted).await {
+                    return Some(Event::Errored(e));
+                }
+                Some(self.transfer(&d).await)
+            }
+            Action::ResumeTransfer => {
+                let attempt = {
+                    let mut a = lock(&self.transfer_attempts);
+                    let n = a.entry(uuid).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                if attempt > MAX_TRANSFER_ATTEMPTS {
+                    return Some(Event::Errored(format!(
+                        "data transfer failed after {MAX_TRANSFER_ATTEMPTS} attempts: {}",
+                        d.message
+                    )));
+                }
+                // 1 s, 2 s, 4 s … up to a minute between attempts.
+                let wait = Duration::from_secs(1u64 << (attempt - 1).min(6)).min(Duration::from_secs(60));
+                tracing::info!(%uuid, attempt, ?wait, reason = %d.message, "resuming the data transfer");
+                tokio::time::sleep(wait).await;
+                if let Err(e) = self.event(uuid, Event::TransferRestarted).await {
+                    return Some(Event::Errored(e));
+                }
+                Some(self.transfer(&d).await)
+            }
             Action::VerifyData { path } => Some(verify_data(path, p.piece_cid, p.piece_size.0).await),
             Action::ReserveFunds { amount } => Some(self.reserve(p.provider, d.proposal_cid.0, amount).await),
             Action::WaitFunding { message } => Some(self.wait_funding(p.provider, message).await),
@@ -239,6 +301,8 @@ impl DealRunner {
                 },
             ),
             Action::CleanupData => {
+                lock(&self.transfer_attempts).remove(&uuid);
+                let _ = std::fs::remove_file(self.download_path(&uuid));
                 if let Some(path) = d.machine().inbound_path {
                     let path = PathBuf::from(path);
                     if path.starts_with(&self.transfer_dir) {
@@ -246,6 +310,60 @@ impl DealRunner {
                     }
                 }
                 None
+            }
+        }
+    }
+
+    fn download_path(&self, uuid: &Uuid) -> PathBuf {
+        self.transfer_dir.join(format!("{uuid}.car"))
+    }
+
+    /// Download an online deal's data (at most `SimultaneousTransfersForStorage` at once),
+    /// recording the bytes received about once a second.
+    async fn transfer(self: &Arc<Self>, d: &DealRecord) -> Event {
+        let uuid = d.uuid.0;
+        let _permit = match self.transfer_slots.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return Event::Errored("the transfer queue has closed".into()),
+        };
+        let req = match d.transfer.0.http_request() {
+            Ok(r) => r,
+            Err(e) => return Event::Errored(format!("the deal's transfer parameters: {e}")),
+        };
+        let dest = self.download_path(&uuid);
+        let received = Arc::new(std::sync::atomic::AtomicU64::new(d.transferred));
+        let reporter = {
+            let (r, received) = (self.clone(), received.clone());
+            let mut last = d.transferred;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let n = received.load(std::sync::atomic::Ordering::Relaxed);
+                    if n != last {
+                        last = n;
+                        let _ = r.event(uuid, Event::TransferProgress(n)).await;
+                    }
+                }
+            })
+        };
+        let mut progress = |n: u64| received.store(n, std::sync::atomic::Ordering::Relaxed);
+        let result = super::transfer::download(&self.http, &req, &dest, d.transfer.0.size, &mut progress).await;
+        reporter.abort();
+        match result {
+            Ok(()) => {
+                lock(&self.transfer_attempts).remove(&uuid);
+                tracing::info!(%uuid, bytes = d.transfer.0.size, "data transfer complete");
+                let _ = self.event(uuid, Event::TransferProgress(d.transfer.0.size)).await;
+                Event::TransferCompleted {
+                    path: dest.to_string_lossy().into_owned(),
+                }
+            }
+            Err(super::transfer::TransferError::Interrupted(reason)) => {
+                tracing::info!(%uuid, %reason, "data transfer interrupted");
+                Event::TransferInterrupted(reason)
+            }
+            Err(super::transfer::TransferError::Failed(reason)) => {
+                Event::Errored(format!("data transfer failed: {reason}"))
             }
         }
     }

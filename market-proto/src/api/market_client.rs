@@ -1,5 +1,7 @@
-//! droplet-client's own API (`VENUS_MARKET_CLIENT.*` on `/rpc/v0`): the part served so far.
+//! droplet-client's own API (`VENUS_MARKET_CLIENT.*` on `/rpc/v0`): asks, deals and imports.
 //! Names and permissions as in `venus-shared/api/market/client` (droplet-inventory §2.2).
+
+use std::collections::BTreeMap;
 
 use cid::Cid;
 use jsonrpsee::core::RpcResult;
@@ -51,6 +53,122 @@ pub struct StartDealParams {
     pub fast_retrieval: bool,
     #[serde(rename = "VerifiedDeal")]
     pub verified_deal: bool,
+    /// droplet-rs: the protocol to propose on (`/fil/storage/mk/1.2.1` …); empty: the newest
+    /// the provider speaks.
+    #[serde(rename = "Protocol", default, skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    /// droplet-rs: where the provider downloads an online deal's CAR, when the client does not
+    /// serve it itself; with the headers to send.
+    #[serde(rename = "HttpUrl", default, skip_serializing_if = "String::is_empty")]
+    pub http_url: String,
+    #[serde(rename = "HttpHeaders", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_headers: BTreeMap<String, String>,
+    /// droplet-rs: the byte size of the CAR at `HttpUrl` (taken from the local import of the
+    /// data root when zero).
+    #[serde(rename = "TransferSize", default, skip_serializing_if = "is_zero")]
+    pub transfer_size: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `ClientImport`'s argument (lotus `FileRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    #[serde(rename = "Path")]
+    pub path: String,
+    #[serde(rename = "IsCAR")]
+    pub is_car: bool,
+}
+
+/// `ClientImport`'s answer (lotus `ImportRes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRes {
+    #[serde(rename = "Root")]
+    pub root: Json<Cid>,
+    #[serde(rename = "ImportID")]
+    pub import_id: u64,
+}
+
+/// One local import (lotus `Import`, plus the piece droplet-rs computed for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Import {
+    #[serde(rename = "Key")]
+    pub key: u64,
+    #[serde(rename = "Err")]
+    pub err: String,
+    #[serde(rename = "Root")]
+    pub root: Option<Json<Cid>>,
+    #[serde(rename = "Source")]
+    pub source: String,
+    #[serde(rename = "FilePath")]
+    pub file_path: String,
+    #[serde(rename = "CARPath")]
+    pub car_path: String,
+    #[serde(rename = "CarSize", default)]
+    pub car_size: u64,
+    #[serde(rename = "PieceCid", default)]
+    pub piece_cid: Option<Json<Cid>>,
+    /// Unpadded.
+    #[serde(rename = "PieceSize", default)]
+    pub piece_size: u64,
+    #[serde(rename = "Created", default)]
+    pub created: u64,
+}
+
+/// A client deal (lotus `DealInfo`; `DealStages`, `TransferChannelID` and `DataTransfer` are
+/// null, as droplet-rs moves data over HTTP), plus the deal UUID and protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealInfo {
+    #[serde(rename = "ProposalCid")]
+    pub proposal_cid: Json<Cid>,
+    #[serde(rename = "State")]
+    pub state: u64,
+    #[serde(rename = "Message")]
+    pub message: String,
+    #[serde(rename = "DealStages")]
+    pub deal_stages: Option<serde_json::Value>,
+    #[serde(rename = "Provider")]
+    pub provider: Json<Address>,
+    #[serde(rename = "DataRef")]
+    pub data_ref: Option<DataRef>,
+    #[serde(rename = "PieceCID")]
+    pub piece_cid: Json<Cid>,
+    /// Padded piece size.
+    #[serde(rename = "Size")]
+    pub size: u64,
+    #[serde(rename = "PricePerEpoch")]
+    pub price_per_epoch: Json<TokenAmount>,
+    #[serde(rename = "Duration")]
+    pub duration: u64,
+    #[serde(rename = "DealID")]
+    pub deal_id: u64,
+    /// RFC 3339.
+    #[serde(rename = "CreationTime")]
+    pub creation_time: String,
+    #[serde(rename = "Verified")]
+    pub verified: bool,
+    #[serde(rename = "TransferChannelID")]
+    pub transfer_channel_id: Option<serde_json::Value>,
+    #[serde(rename = "DataTransfer")]
+    pub data_transfer: Option<serde_json::Value>,
+    #[serde(rename = "DealUUID", default)]
+    pub deal_uuid: String,
+    #[serde(rename = "Protocol", default)]
+    pub protocol: String,
+    #[serde(rename = "Client", default)]
+    pub client: Option<Json<Address>>,
+    #[serde(rename = "Online", default)]
+    pub online: bool,
+    #[serde(rename = "TransferSize", default)]
+    pub transfer_size: u64,
+    #[serde(rename = "BytesReceived", default)]
+    pub bytes_received: u64,
+    #[serde(rename = "PublishCid", default)]
+    pub publish_cid: Option<Json<Cid>>,
+    #[serde(rename = "StartEpoch", default)]
+    pub start_epoch: i64,
 }
 
 #[rpc(server, client, namespace = "VENUS_MARKET_CLIENT", namespace_separator = ".")]
@@ -66,6 +184,28 @@ pub trait MarketClient {
     #[method(name = "ClientStatelessDeal")]
     async fn client_stateless_deal(&self, params: StartDealParams) -> RpcResult<Json<Cid>>;
 
+    /// Propose a deal whose data the provider fetches over HTTP: from this daemon (the CAR of
+    /// a local import, by data root) or from `HttpUrl`. Returns the proposal CID once accepted.
+    #[method(name = "ClientStartDeal")]
+    async fn client_start_deal(&self, params: StartDealParams) -> RpcResult<Json<Cid>>;
+
+    #[method(name = "ClientListDeals")]
+    async fn client_list_deals(&self) -> RpcResult<Vec<DealInfo>>;
+
+    /// One deal by proposal CID.
+    #[method(name = "ClientGetDealInfo")]
+    async fn client_get_deal_info(&self, proposal: Json<Cid>) -> RpcResult<DealInfo>;
+
+    /// Import a file (as UnixFS, into a CAR in the repo) or a CAR (in place), with its piece.
+    #[method(name = "ClientImport")]
+    async fn client_import(&self, file: FileRef) -> RpcResult<ImportRes>;
+
+    #[method(name = "ClientListImports")]
+    async fn client_list_imports(&self) -> RpcResult<Vec<Import>>;
+
+    #[method(name = "ClientRemoveImport")]
+    async fn client_remove_import(&self, id: u64) -> RpcResult<()>;
+
     #[method(name = "DefaultAddress")]
     async fn default_address(&self) -> RpcResult<Json<Address>>;
 
@@ -76,6 +216,12 @@ pub trait MarketClient {
 pub const METHODS: &[MethodSpec] = &[
     spec("ClientQueryAsk", Perm::Read, 2),
     spec("ClientStatelessDeal", Perm::Write, 1),
+    spec("ClientStartDeal", Perm::Admin, 1),
+    spec("ClientListDeals", Perm::Write, 0),
+    spec("ClientGetDealInfo", Perm::Read, 1),
+    spec("ClientImport", Perm::Admin, 1),
+    spec("ClientListImports", Perm::Write, 0),
+    spec("ClientRemoveImport", Perm::Admin, 1),
     spec("DefaultAddress", Perm::Read, 0),
     spec("Version", Perm::Read, 0),
 ];

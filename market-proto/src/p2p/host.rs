@@ -3,7 +3,7 @@
 //! task; the daemon talks to it through [`Host`]: outbound requests, and inbound requests
 //! answered by handlers registered per family.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,27 +18,110 @@ use tokio::sync::{mpsc, oneshot};
 use super::codec::{CborCodec, Frame};
 use super::protocols;
 
-/// A protocol family: the versions of one market protocol, newest first.
+/// A protocol family: the versions of one market protocol. A handler serves a whole family
+/// and reads the version from [`Frame::protocol`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
     /// `/fil/storage/ask/1.1.0`, `/fil/storage/ask/1.0.1`.
     StorageAsk,
-    /// `/fil/storage/mk/1.2.1`, `/fil/storage/mk/1.2.0`.
+    /// `/fil/storage/mk/1.2.1`, `1.2.0` (Boost) and `1.1.1`, `1.1.0`, `1.0.1` (go-fil-markets).
     StorageDeal,
-    /// `/fil/storage/status/1.2.0`.
+    /// `/fil/storage/status/1.2.0` (Boost) and `1.1.0`, `1.0.1` (go-fil-markets).
     DealStatus,
 }
 
 /// Answers an inbound request: the response bytes, or `None` to close the stream unanswered.
 pub type Handler = Arc<dyn Fn(PeerId, Frame) -> BoxFuture<'static, Option<Vec<u8>>> + Send + Sync>;
 
+/// One protocol version: its family and message size limits.
+struct Spec {
+    id: &'static str,
+    family: Family,
+    max_request: usize,
+    max_response: usize,
+}
+
+/// A proposal carries the transfer's URL and headers: up to 256 KiB. Asks and status
+/// requests are small; answers carry a proposal at most.
+const SPECS: [Spec; 10] = [
+    spec(protocols::ASK_1_1_0, Family::StorageAsk, 4 << 10, 64 << 10),
+    spec(protocols::ASK_1_0_1, Family::StorageAsk, 4 << 10, 64 << 10),
+    spec(protocols::DEAL_1_2_1, Family::StorageDeal, 256 << 10, 16 << 10),
+    spec(protocols::DEAL_1_2_0, Family::StorageDeal, 256 << 10, 16 << 10),
+    spec(protocols::DEAL_1_1_1, Family::StorageDeal, 256 << 10, 16 << 10),
+    spec(protocols::DEAL_1_1_0, Family::StorageDeal, 256 << 10, 16 << 10),
+    spec(protocols::DEAL_1_0_1, Family::StorageDeal, 256 << 10, 16 << 10),
+    spec(protocols::STATUS_1_2_0, Family::DealStatus, 4 << 10, 64 << 10),
+    spec(protocols::STATUS_1_1_0, Family::DealStatus, 4 << 10, 64 << 10),
+    spec(protocols::STATUS_1_0_1, Family::DealStatus, 4 << 10, 64 << 10),
+];
+
+const fn spec(id: &'static str, family: Family, max_request: usize, max_response: usize) -> Spec {
+    Spec {
+        id,
+        family,
+        max_request,
+        max_response,
+    }
+}
+
+fn spec_of(id: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.id == id)
+}
+
+type Rr = request_response::Behaviour<CborCodec>;
+
+/// One request-response behaviour per protocol version, so that a request goes out on exactly
+/// the version its sender chose (falling back to the next one only when the peer refuses).
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    ask: request_response::Behaviour<CborCodec>,
-    deal: request_response::Behaviour<CborCodec>,
-    status: request_response::Behaviour<CborCodec>,
+    ask_110: Rr,
+    ask_101: Rr,
+    mk_121: Rr,
+    mk_120: Rr,
+    mk_111: Rr,
+    mk_110: Rr,
+    mk_101: Rr,
+    st_120: Rr,
+    st_110: Rr,
+    st_101: Rr,
+}
+
+impl Behaviour {
+    fn protocol(&mut self, id: &str) -> Option<&mut Rr> {
+        Some(match id {
+            protocols::ASK_1_1_0 => &mut self.ask_110,
+            protocols::ASK_1_0_1 => &mut self.ask_101,
+            protocols::DEAL_1_2_1 => &mut self.mk_121,
+            protocols::DEAL_1_2_0 => &mut self.mk_120,
+            protocols::DEAL_1_1_1 => &mut self.mk_111,
+            protocols::DEAL_1_1_0 => &mut self.mk_110,
+            protocols::DEAL_1_0_1 => &mut self.mk_101,
+            protocols::STATUS_1_2_0 => &mut self.st_120,
+            protocols::STATUS_1_1_0 => &mut self.st_110,
+            protocols::STATUS_1_0_1 => &mut self.st_101,
+            _ => return None,
+        })
+    }
+}
+
+/// A request-response event with the protocol version whose behaviour raised it.
+fn split(e: BehaviourEvent) -> Option<(&'static str, request_response::Event<Frame, Frame>)> {
+    Some(match e {
+        BehaviourEvent::Ask110(e) => (protocols::ASK_1_1_0, e),
+        BehaviourEvent::Ask101(e) => (protocols::ASK_1_0_1, e),
+        BehaviourEvent::Mk121(e) => (protocols::DEAL_1_2_1, e),
+        BehaviourEvent::Mk120(e) => (protocols::DEAL_1_2_0, e),
+        BehaviourEvent::Mk111(e) => (protocols::DEAL_1_1_1, e),
+        BehaviourEvent::Mk110(e) => (protocols::DEAL_1_1_0, e),
+        BehaviourEvent::Mk101(e) => (protocols::DEAL_1_0_1, e),
+        BehaviourEvent::St120(e) => (protocols::STATUS_1_2_0, e),
+        BehaviourEvent::St110(e) => (protocols::STATUS_1_1_0, e),
+        BehaviourEvent::St101(e) => (protocols::STATUS_1_0_1, e),
+        _ => return None,
+    })
 }
 
 /// How to start a host.
@@ -71,15 +154,23 @@ enum Command {
     Request {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
-        family: Family,
         request: Frame,
         reply: oneshot::Sender<Result<Frame, String>>,
     },
     Respond {
-        family: Family,
+        protocol: &'static str,
         channel: request_response::ResponseChannel<Frame>,
         frame: Frame,
     },
+}
+
+/// An outbound request in flight, with the versions still to try if the peer refuses this one.
+struct Outbound {
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    rest: VecDeque<(StreamProtocol, Vec<u8>)>,
+    refused: Vec<String>,
+    reply: oneshot::Sender<Result<Frame, String>>,
 }
 
 /// A running host.
@@ -97,20 +188,18 @@ impl std::fmt::Debug for Host {
     }
 }
 
-fn rr(
-    protocols: &[StreamProtocol],
-    codec: CborCodec,
-    timeout: Duration,
-    serve: bool,
-) -> request_response::Behaviour<CborCodec> {
+fn rr(spec: &Spec, timeout: Duration, serve: bool) -> Rr {
     let support = if serve {
         ProtocolSupport::Full
     } else {
         ProtocolSupport::Outbound
     };
     request_response::Behaviour::with_codec(
-        codec,
-        protocols.iter().map(|p| (p.clone(), support.clone())),
+        CborCodec {
+            max_request: spec.max_request,
+            max_response: spec.max_response,
+        },
+        [(StreamProtocol::new(spec.id), support)],
         request_response::Config::default().with_request_timeout(timeout),
     )
 }
@@ -119,12 +208,10 @@ impl Host {
     /// Start listening and serving. Families without a handler are dialled but not served.
     pub async fn start(cfg: HostConfig, handlers: HashMap<Family, Handler>) -> Result<Host, HostError> {
         let timeout = cfg.request_timeout;
-        let serves = |f: Family| handlers.contains_key(&f);
-        let (serve_ask, serve_deal, serve_status) = (
-            serves(Family::StorageAsk),
-            serves(Family::StorageDeal),
-            serves(Family::DealStatus),
-        );
+        let rr = |id: &str| {
+            let spec = spec_of(id).expect("every protocol constant has a spec");
+            rr(spec, timeout, handlers.contains_key(&spec.family))
+        };
         let agent = cfg.agent.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
             .with_tokio()
@@ -140,34 +227,16 @@ impl Host {
                     identify::Config::new("ipfs/0.1.0".into(), key.public()).with_agent_version(agent),
                 ),
                 ping: ping::Behaviour::default(),
-                ask: rr(
-                    &protocols::storage_ask(),
-                    CborCodec {
-                        max_request: 4 << 10,
-                        max_response: 64 << 10,
-                    },
-                    timeout,
-                    serve_ask,
-                ),
-                // A proposal carries the transfer's URL and headers: up to 256 KiB.
-                deal: rr(
-                    &protocols::storage_deal(),
-                    CborCodec {
-                        max_request: 256 << 10,
-                        max_response: 16 << 10,
-                    },
-                    timeout,
-                    serve_deal,
-                ),
-                status: rr(
-                    &protocols::deal_status(),
-                    CborCodec {
-                        max_request: 4 << 10,
-                        max_response: 64 << 10,
-                    },
-                    timeout,
-                    serve_status,
-                ),
+                ask_110: rr(protocols::ASK_1_1_0),
+                ask_101: rr(protocols::ASK_1_0_1),
+                mk_121: rr(protocols::DEAL_1_2_1),
+                mk_120: rr(protocols::DEAL_1_2_0),
+                mk_111: rr(protocols::DEAL_1_1_1),
+                mk_110: rr(protocols::DEAL_1_1_0),
+                mk_101: rr(protocols::DEAL_1_0_1),
+                st_120: rr(protocols::STATUS_1_2_0),
+                st_110: rr(protocols::STATUS_1_1_0),
+                st_101: rr(protocols::STATUS_1_0_1),
             })
             .map_err(|e| HostError::Transport(e.to_string()))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -223,22 +292,15 @@ impl Host {
         }
     }
 
-    /// Send one request of `family` to `peer` (dialling `addrs` if not connected): `request`
-    /// carries an encoding per protocol version, and the newest version both sides speak is
-    /// used. Returns the answer and its protocol.
-    pub async fn request(
-        &self,
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-        family: Family,
-        request: Frame,
-    ) -> Result<Frame, HostError> {
+    /// Send one request to `peer` (dialling `addrs` if not connected). `request` carries an
+    /// encoding per protocol version in order of preference: the first version the peer
+    /// accepts is used. Returns the answer and its protocol.
+    pub async fn request(&self, peer: PeerId, addrs: Vec<Multiaddr>, request: Frame) -> Result<Frame, HostError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Request {
                 peer,
                 addrs,
-                family,
                 request,
                 reply,
             })
@@ -254,6 +316,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Send the next version of an outbound request, or answer that none was accepted.
+fn send_next(
+    swarm: &mut libp2p::Swarm<Behaviour>,
+    mut out: Outbound,
+    pending: &mut HashMap<OutboundRequestId, Outbound>,
+) {
+    while let Some((protocol, bytes)) = out.rest.pop_front() {
+        let Some(rr) = swarm.behaviour_mut().protocol(protocol.as_ref()) else {
+            out.refused.push(format!("{protocol} (not spoken by this host)"));
+            continue;
+        };
+        let id = rr.send_request_with_addresses(&out.peer, Frame::new(protocol, bytes), out.addrs.clone());
+        pending.insert(id, out);
+        return;
+    }
+    let _ = out.reply.send(Err(format!(
+        "the peer speaks none of the protocols tried: {}",
+        out.refused.join(", ")
+    )));
+}
+
 async fn run(
     mut swarm: libp2p::Swarm<Behaviour>,
     mut rx: mpsc::Receiver<Command>,
@@ -261,41 +344,37 @@ async fn run(
     handlers: HashMap<Family, Handler>,
     listening: Arc<Mutex<Vec<Multiaddr>>>,
 ) {
-    let mut pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Frame, String>>> = HashMap::new();
+    let mut pending: HashMap<OutboundRequestId, Outbound> = HashMap::new();
     loop {
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { return };
                 match cmd {
-                    Command::Request { peer, addrs, family, request: frame, reply } => {
-                        let id = match family {
-                            Family::StorageAsk => swarm.behaviour_mut().ask.send_request_with_addresses(&peer, frame, addrs),
-                            Family::StorageDeal => swarm.behaviour_mut().deal.send_request_with_addresses(&peer, frame, addrs),
-                            Family::DealStatus => swarm.behaviour_mut().status.send_request_with_addresses(&peer, frame, addrs),
+                    Command::Request { peer, addrs, request, reply } => {
+                        let rest: VecDeque<_> = if request.variants.is_empty() {
+                            VecDeque::from([(request.protocol.clone(), request.bytes.clone())])
+                        } else {
+                            request.variants.iter().cloned().collect()
                         };
-                        pending.insert(id, reply);
+                        let out = Outbound { peer, addrs, rest, refused: Vec::new(), reply };
+                        send_next(&mut swarm, out, &mut pending);
                     }
-                    Command::Respond { family, channel, frame } => {
-                        let sent = match family {
-                            Family::StorageAsk => swarm.behaviour_mut().ask.send_response(channel, frame),
-                            Family::StorageDeal => swarm.behaviour_mut().deal.send_response(channel, frame),
-                            Family::DealStatus => swarm.behaviour_mut().status.send_response(channel, frame),
-                        };
-                        if sent.is_err() {
+                    Command::Respond { protocol, channel, frame } => {
+                        let sent = swarm
+                            .behaviour_mut()
+                            .protocol(protocol)
+                            .map(|rr| rr.send_response(channel, frame).is_ok());
+                        if sent != Some(true) {
                             tracing::debug!("the peer went away before its answer");
                         }
                     }
                 }
             }
             event = swarm.select_next_some() => match event {
-                SwarmEvent::Behaviour(BehaviourEvent::Ask(e)) => {
-                    on_request_response(e, Family::StorageAsk, &handlers, &tx, &mut pending);
-                }
-                SwarmEvent::Behaviour(BehaviourEvent::Deal(e)) => {
-                    on_request_response(e, Family::StorageDeal, &handlers, &tx, &mut pending);
-                }
-                SwarmEvent::Behaviour(BehaviourEvent::Status(e)) => {
-                    on_request_response(e, Family::DealStatus, &handlers, &tx, &mut pending);
+                SwarmEvent::Behaviour(e) => {
+                    if let Some((protocol, e)) = split(e) {
+                        on_request_response(e, protocol, &mut swarm, &handlers, &tx, &mut pending);
+                    }
                 }
                 SwarmEvent::NewListenAddr { address, .. } => {
                     let mut l = lock(&listening);
@@ -312,39 +391,51 @@ async fn run(
 
 fn on_request_response(
     event: request_response::Event<Frame, Frame>,
-    family: Family,
+    protocol: &'static str,
+    swarm: &mut libp2p::Swarm<Behaviour>,
     handlers: &HashMap<Family, Handler>,
     tx: &mpsc::Sender<Command>,
-    pending: &mut HashMap<OutboundRequestId, oneshot::Sender<Result<Frame, String>>>,
+    pending: &mut HashMap<OutboundRequestId, Outbound>,
 ) {
     match event {
         request_response::Event::Message { peer, message, .. } => match message {
             request_response::Message::Request { request, channel, .. } => {
-                let Some(handler) = handlers.get(&family).cloned() else {
+                let Some(handler) = spec_of(protocol).and_then(|s| handlers.get(&s.family)).cloned() else {
                     return;
                 };
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let protocol = request.protocol.clone();
+                    let stream_protocol = request.protocol.clone();
                     if let Some(bytes) = handler(peer, request).await {
-                        let frame = Frame::new(protocol, bytes);
-                        let _ = tx.send(Command::Respond { family, channel, frame }).await;
+                        let frame = Frame::new(stream_protocol, bytes);
+                        let _ = tx
+                            .send(Command::Respond {
+                                protocol,
+                                channel,
+                                frame,
+                            })
+                            .await;
                     }
                 });
             }
             request_response::Message::Response { request_id, response } => {
-                if let Some(reply) = pending.remove(&request_id) {
-                    let _ = reply.send(Ok(response));
+                if let Some(out) = pending.remove(&request_id) {
+                    let _ = out.reply.send(Ok(response));
                 }
             }
         },
         request_response::Event::OutboundFailure { request_id, error, .. } => {
-            if let Some(reply) = pending.remove(&request_id) {
-                let _ = reply.send(Err(error.to_string()));
+            if let Some(mut out) = pending.remove(&request_id) {
+                if matches!(error, request_response::OutboundFailure::UnsupportedProtocols) {
+                    out.refused.push(protocol.to_string());
+                    send_next(swarm, out, pending);
+                } else {
+                    let _ = out.reply.send(Err(error.to_string()));
+                }
             }
         }
         request_response::Event::InboundFailure { peer, error, .. } => {
-            tracing::debug!(%peer, %error, "inbound request failed");
+            tracing::debug!(%peer, %error, %protocol, "inbound request failed");
         }
         request_response::Event::ResponseSent { .. } => {}
     }

@@ -1,0 +1,138 @@
+//! A client deal as droplet-client stores it: the signed proposal, how and where it was sent,
+//! where its data is served from, and the client machine's view of it.
+
+use market_fsm::client::ClientDeal;
+use market_proto::Json;
+use market_proto::api::market_client::{DataRef, DealInfo};
+use market_types::chain::ClientDealProposal;
+use market_types::states::StorageDealStatus as S;
+use market_types::{Cid, TokenAmount, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClientDealRecord {
+    /// The provider's deal UUID on the 1.2.x protocols; made up locally for legacy ones.
+    pub uuid: Json<Uuid>,
+    pub proposal_cid: Json<Cid>,
+    /// The protocol the provider accepted the deal on (empty before it answered).
+    pub protocol: String,
+    pub peer: String,
+    pub addrs: Vec<String>,
+    pub proposal: Json<ClientDealProposal>,
+    pub data_root: Json<Cid>,
+    pub state: u64,
+    pub message: String,
+    pub online: bool,
+    /// The CAR this daemon serves for an online deal, and the bearer token it wants.
+    pub car_path: String,
+    pub serve_token: String,
+    /// Where the provider downloads from.
+    pub transfer_url: String,
+    pub transfer_size: u64,
+    pub bytes_received: u64,
+    pub funds_reserved: Json<TokenAmount>,
+    pub add_funds_msg: Option<Json<Cid>>,
+    pub publish_msg: Option<Json<Cid>>,
+    pub deal_id: Option<u64>,
+    pub fast_retrieval: bool,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl ClientDealRecord {
+    pub fn status(&self) -> S {
+        S::from_u64(self.state).unwrap_or(S::Error)
+    }
+
+    pub fn machine(&self) -> ClientDeal {
+        ClientDeal {
+            status: self.status(),
+            message: self.message.clone(),
+            online: self.online,
+            required: self.proposal.0.proposal.client_balance_requirement(),
+            funds_reserved: self.funds_reserved.0.clone(),
+            add_funds_msg: self.add_funds_msg.as_ref().map(|c| c.0),
+            publish_msg: self.publish_msg.as_ref().map(|c| c.0),
+            deal_id: self.deal_id,
+        }
+    }
+
+    pub fn apply(&mut self, d: &ClientDeal, now: u64) {
+        self.state = d.status.code();
+        self.message = d.message.clone();
+        self.funds_reserved = Json(d.funds_reserved.clone());
+        self.add_funds_msg = d.add_funds_msg.map(Json);
+        self.publish_msg = d.publish_msg.map(Json);
+        self.deal_id = d.deal_id;
+        self.updated_at = now;
+    }
+
+    /// The lotus `DealInfo` view.
+    pub fn info(&self) -> DealInfo {
+        let p = &self.proposal.0.proposal;
+        DealInfo {
+            proposal_cid: self.proposal_cid.clone(),
+            state: self.state,
+            message: self.message.clone(),
+            deal_stages: None,
+            provider: Json(p.provider),
+            data_ref: Some(DataRef {
+                transfer_type: if self.online { "http" } else { "manual" }.into(),
+                root: self.data_root.clone(),
+                piece_cid: Some(Json(p.piece_cid)),
+                piece_size: p.piece_size.unpadded().0,
+                raw_block_size: 0,
+            }),
+            piece_cid: Json(p.piece_cid),
+            size: p.piece_size.0,
+            price_per_epoch: Json(p.storage_price_per_epoch.clone()),
+            duration: (p.end_epoch - p.start_epoch).max(0) as u64,
+            deal_id: self.deal_id.unwrap_or(0),
+            creation_time: rfc3339(self.created_at),
+            verified: p.verified_deal,
+            transfer_channel_id: None,
+            data_transfer: None,
+            deal_uuid: self.uuid.0.to_string(),
+            protocol: self.protocol.clone(),
+            client: Some(Json(p.client)),
+            online: self.online,
+            transfer_size: self.transfer_size,
+            bytes_received: self.bytes_received,
+            publish_cid: self.publish_msg.clone(),
+            start_epoch: p.start_epoch,
+        }
+    }
+}
+
+/// Seconds since 1970 as RFC 3339 UTC (Go's `time.Time` JSON).
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+}

@@ -1,0 +1,151 @@
+//! Following the client's deals: the provider's status answers say whether the deal was
+//! accepted, how much data it has received, whether it failed and when it was published; the
+//! chain says when it is active, slashed or gone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use market_fsm::client::Event;
+use market_proto::Json;
+use market_proto::api::full_node::FullNodeClient;
+use market_proto::client::CallError;
+use market_types::chain::TipSetKey;
+use market_types::states::StorageDealStatus as S;
+
+use super::record::ClientDealRecord;
+use super::{ClientDeals, now_secs, wire};
+
+/// A deal still waiting for the provider's first answer is left to its proposer this long.
+const ANSWER_GRACE_SECS: u64 = 120;
+
+/// Check every deal in the background every `interval`.
+pub fn start(deals: Arc<ClientDeals>, interval: Duration) {
+    tokio::spawn(async move {
+        loop {
+            deals.track_once().await;
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+/// `DROPLET_CLIENT_TRACKER_INTERVAL` (a Go duration such as `30s`), else a minute.
+pub fn interval() -> Duration {
+    std::env::var("DROPLET_CLIENT_TRACKER_INTERVAL")
+        .ok()
+        .and_then(|v| market_types::units::parse_go_duration(&v).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(60))
+}
+
+impl ClientDeals {
+    /// Deals whose proposing was cut short by a stop cannot go on: their funds are released
+    /// and they fail with a message saying so.
+    pub async fn fail_interrupted(&self) {
+        for d in self.deals.list().unwrap_or_default() {
+            if matches!(
+                d.status(),
+                S::Unknown | S::ReserveClientFunds | S::ClientFunding | S::FundsReserved
+            ) {
+                let _ = self
+                    .event(
+                        d.uuid.0,
+                        Event::Errored("droplet-client stopped while proposing this deal; propose it again".into()),
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// One pass over the unfinished deals.
+    pub async fn track_once(&self) {
+        let head = match self.node.chain_head().await {
+            Ok(h) => h.0.height(),
+            Err(e) => {
+                tracing::debug!(error = %CallError::from(e), "tracker: no chain head");
+                return;
+            }
+        };
+        for d in self.deals.list().unwrap_or_default() {
+            let status = d.status();
+            if status.is_terminal() {
+                continue;
+            }
+            let result = match status {
+                S::CheckForAcceptance if now_secs() < d.created_at + ANSWER_GRACE_SECS => Ok(()),
+                S::CheckForAcceptance | S::Transferring | S::ProposalAccepted => self.follow_provider(&d).await,
+                S::AwaitingPreCommit | S::Sealing | S::Active => self.follow_chain(&d, head).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::debug!(uuid = %d.uuid.0, error = %e, "tracker");
+            }
+        }
+    }
+
+    async fn follow_provider(&self, d: &ClientDealRecord) -> Result<(), String> {
+        let uuid = d.uuid.0;
+        let st = wire::query_status(self, d).await.map_err(|e| format!("{e:#}"))?;
+        if let Some(reason) = st.failed {
+            self.event(uuid, Event::Errored(format!("the provider failed the deal: {reason}")))
+                .await?;
+            return Ok(());
+        }
+        if st.bytes_received != d.bytes_received {
+            let _one = self.serial.lock().await;
+            if let Ok(Some(mut cur)) = self.deals.get(&uuid) {
+                cur.bytes_received = st.bytes_received;
+                cur.updated_at = now_secs();
+                let _ = self.deals.put(&cur);
+            }
+        }
+        let mut status = d.status();
+        if status == S::CheckForAcceptance {
+            status = self.event(uuid, Event::ProviderAccepted).await?.status();
+        }
+        if status == S::Transferring
+            && (st.deal_id.is_some() || (st.transfer_size > 0 && st.bytes_received >= st.transfer_size))
+        {
+            status = self.event(uuid, Event::TransferCompleted).await?.status();
+        }
+        if let (Some(deal_id), Some(message)) = (st.deal_id, st.publish_cid) {
+            tracing::info!(%uuid, deal_id, "deal published");
+            self.event(uuid, Event::Published { deal_id, message }).await?;
+        }
+        let _ = status;
+        Ok(())
+    }
+
+    async fn follow_chain(&self, d: &ClientDealRecord, head: i64) -> Result<(), String> {
+        let uuid = d.uuid.0;
+        let Some(deal_id) = d.deal_id else {
+            return Ok(());
+        };
+        let p = &d.proposal.0.proposal;
+        match self
+            .node
+            .state_market_storage_deal(deal_id, Json(TipSetKey::empty()))
+            .await
+        {
+            Ok(md) => {
+                let st = md.0.state;
+                if st.slash_epoch > -1 && d.status() != S::AwaitingPreCommit {
+                    self.event(uuid, Event::Slashed).await?;
+                } else if st.sector_start_epoch > -1 && d.status() != S::Active {
+                    tracing::info!(%uuid, deal_id, "deal active");
+                    self.event(uuid, Event::Activated).await?;
+                }
+            }
+            Err(e) => {
+                let e = CallError::from(e).0;
+                if !e.contains("not found") {
+                    return Err(e);
+                }
+                // Gone from the market actor: never activated in time, or past its end.
+                if head > p.start_epoch {
+                    self.event(uuid, Event::Expired).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

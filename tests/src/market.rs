@@ -1,0 +1,201 @@
+//! A market on one machine for the deal tests: a devnet, droplet serving its miner with an
+//! ask, droplet-client with a funded wallet, and a small CAR with its piece; and the commands
+//! the tests use on them.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::procs::{Devnet, Proc, run, run_ok, start_client, start_droplet, wait_for};
+
+pub const MINER: &str = "t01000";
+
+pub fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+pub struct Market {
+    pub car: String,
+    pub _dir: tempfile::TempDir,
+    pub _net: Devnet,
+    pub droplet: Option<Proc>,
+    pub _client: Proc,
+    pub provider: String,
+    pub client: String,
+    pub root: String,
+    pub piece: String,
+    pub piece_size: u64,
+}
+
+impl std::fmt::Debug for Market {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Market")
+            .field("provider", &self.provider)
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+pub fn account(net: &Devnet, name: &str) -> String {
+    let list = run_ok("droplet-devnet", &["--repo", &s(&net.repo), "wallet", "list"]);
+    let line = list
+        .lines()
+        .find(|l| l.ends_with(&format!("\t{name}")))
+        .expect("account");
+    line.split('\t').next().expect("address").to_string()
+}
+
+pub fn setup() -> Market {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if std::env::var_os("TESTS_SHOW_DIR").is_some() {
+        eprintln!("market in {}", dir.path().display());
+    }
+    let net = Devnet::start(dir.path());
+    let (droplet, provider) = start_droplet(dir.path(), "droplet", &net, "wallet");
+    let client_addr = account(&net, "client");
+    let (client_proc, client) = start_client(dir.path(), &net, Some(&client_addr));
+
+    // The provider on chain, with an ask of 0.00000001 FIL per GiB per epoch.
+    crate::procs::announce(&provider);
+    run_ok(
+        "droplet",
+        &[
+            "--repo",
+            &provider,
+            "storage",
+            "ask",
+            "set",
+            "--price",
+            "0.00000001",
+            "--verified-price",
+            "0",
+            MINER,
+        ],
+    );
+
+    // Data: a CAR and its piece.
+    let file = dir.path().join("data.bin");
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, data).expect("data");
+    let car = dir.path().join("data.car");
+    let car_info: Value = serde_json::from_str(&run_ok(
+        "droplet-client",
+        &["data", "generate-car", &s(&file), &s(&car), "--json"],
+    ))
+    .expect("json");
+    let cp: Value =
+        serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
+    Market {
+        car: s(&car),
+        root: car_info["Root"]["/"].as_str().expect("root").to_string(),
+        piece: cp["Root"]["/"].as_str().expect("piece").to_string(),
+        piece_size: cp["Size"].as_u64().expect("size"),
+        _dir: dir,
+        _net: net,
+        droplet: Some(droplet),
+        _client: client_proc,
+        provider,
+        client,
+    }
+}
+
+impl Market {
+    pub fn init(&self, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
+        let size = self.piece_size.to_string();
+        let mut args = vec![
+            "--repo",
+            &self.client,
+            "storage",
+            "deals",
+            "init",
+            &self.root,
+            MINER,
+            price,
+            duration,
+            "--manual-piece-cid",
+            &self.piece,
+            "--manual-piece-size",
+            &size,
+        ];
+        args.extend_from_slice(extra);
+        run("droplet-client", &args)
+    }
+
+    /// Start droplet again on its repo, with no flags (after it was stopped or killed).
+    pub fn start_droplet_again(&mut self) {
+        let api = Path::new(&self.provider).join("api");
+        let _ = std::fs::remove_file(&api);
+        let log = Path::new(&self.provider).join("../droplet-2.log");
+        let mut again = Proc::start("droplet", &["--repo", &self.provider, "run"], &log);
+        wait_for("droplet restarted", Duration::from_secs(60), Some(&mut again), || {
+            std::fs::read_to_string(&api).ok()
+        });
+        self.droplet = Some(again);
+    }
+
+    /// Propose a good deal; its proposal CID.
+    pub fn propose(&self) -> String {
+        let out = self.init("0.0000001", "180 days", &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `droplet storage deal <args>` on the provider.
+    pub fn deal_cmd(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--repo", self.provider.as_str(), "storage", "deal"];
+        all.extend_from_slice(args);
+        run("droplet", &all)
+    }
+
+    pub fn deal(&self, proposal: &str) -> Value {
+        let out = run_ok(
+            "droplet",
+            &[
+                "--repo",
+                &self.provider,
+                "storage",
+                "deal",
+                "get",
+                "--proposal-cid",
+                proposal,
+                "--json",
+            ],
+        );
+        serde_json::from_str(&out).expect("json")
+    }
+
+    pub fn wait_state(&self, proposal: &str, state: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = self.deal(proposal);
+            let name = d["StateName"].as_str().unwrap_or("").to_string();
+            assert!(
+                name != "StorageDealFailing" || state == "StorageDealFailing",
+                "deal failed: {}",
+                d["Message"]
+            );
+            if name == state {
+                return d;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for deal {proposal} in {state}: it is in {name} ({})",
+                d["Message"]
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn deals(&self) -> Vec<Value> {
+        let out = run_ok(
+            "droplet",
+            &["--repo", &self.provider, "storage", "deal", "list", "--json"],
+        );
+        serde_json::from_str::<Value>(&out)
+            .expect("json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,277 @@
+//! Deals from proposal to Active on both sides, between real processes: an offline deal on
+//! each protocol version droplet-client can speak (Boost's 1.2.1 and 1.2.0, go-fil-markets'
+//! 1.1.1 and 1.0.1), an online deal whose CAR droplet-client serves itself, and an online
+//! deal whose download from the client's own web server is cut halfway and resumed.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tests::market::{MINER, Market, s, setup};
+use tests::procs::{run, run_ok, wait_for};
+
+/// `droplet-client storage deals list --json --show-failed`.
+fn client_deals(m: &Market) -> Vec<Value> {
+    let out = run_ok(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "list",
+            "--json",
+            "--show-failed",
+        ],
+    );
+    serde_json::from_str::<Value>(&out)
+        .expect("json")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn client_deal(m: &Market, proposal: &str) -> Value {
+    client_deals(m)
+        .into_iter()
+        .find(|d| d["ProposalCid"]["/"] == proposal)
+        .unwrap_or_else(|| panic!("the client has no deal {proposal}"))
+}
+
+/// Wait until the client's view of the deal is `state` (a StorageDealStatus code).
+fn wait_client_state(m: &Market, proposal: &str, state: u64) -> Value {
+    wait_for(
+        &format!("client deal {proposal} in state {state}"),
+        Duration::from_secs(60),
+        None,
+        || {
+            let d = client_deal(m, proposal);
+            assert_ne!(d["State"], 11, "the client's deal failed: {}", d["Message"]);
+            (d["State"] == state).then_some(d)
+        },
+    )
+}
+
+/// Publish what is waiting, seal it with the devnet's sealer, and wait for Active on both sides.
+fn publish_seal_and_activate(m: &Market, proposals: &[String]) {
+    for p in proposals {
+        m.wait_state(p, "StorageDealPublish");
+    }
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    for p in proposals {
+        m.wait_state(p, "StorageDealAwaitingPreCommit");
+    }
+    let token = std::fs::read_to_string(Path::new(&m.provider).join("token")).expect("token");
+    let api = std::fs::read_to_string(Path::new(&m.provider).join("api")).expect("api");
+    let sealed = run_ok(
+        "droplet-devnet",
+        &[
+            "--repo",
+            &s(&m._net.repo),
+            "seal",
+            "--droplet",
+            &format!("{}:{}", token.trim(), api.trim()),
+            "--once",
+        ],
+    );
+    assert!(sealed.starts_with("sealed sector"), "{sealed}");
+    for p in proposals {
+        m.wait_state(p, "StorageDealActive");
+        let d = wait_client_state(m, p, 7);
+        assert!(d["DealID"].is_u64(), "{d}");
+    }
+}
+
+#[test]
+fn an_offline_deal_on_each_protocol_version_and_a_served_online_deal_reach_active() {
+    let m = setup();
+    let mut proposals = Vec::new();
+    // One offline deal per version, told apart by their durations (else they are one proposal).
+    let versions = ["1.2.1", "1.2.0", "1.1.1", "1.0.1"];
+    for (i, v) in versions.iter().enumerate() {
+        let duration = (518_400 + i).to_string();
+        let out = m.init("0.0000001", &duration, &["--protocol", v]);
+        assert!(out.status.success(), "{v}: {}", String::from_utf8_lossy(&out.stderr));
+        let proposal = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let d = client_deal(&m, &proposal);
+        assert_eq!(d["Protocol"], format!("/fil/storage/mk/{v}"), "{d}");
+        assert_eq!(d["State"], 3, "offline deals wait in ProposalAccepted: {d}");
+        // The provider has it, waiting for the data, whichever protocol brought it.
+        assert_eq!(m.deal(&proposal)["StateName"], "StorageDealWaitingForData");
+        assert!(m.deal_cmd(&["import-data", &proposal, &m.car]).status.success());
+        proposals.push(proposal);
+    }
+    // An online deal: the client imports the CAR and serves it; the provider downloads it.
+    let imported = run_ok(
+        "droplet-client",
+        &["--repo", &m.client, "data", "import", "--car", &m.car],
+    );
+    assert!(imported.starts_with("Import "), "{imported}");
+    let local: Value = serde_json::from_str(&run_ok(
+        "droplet-client",
+        &["--repo", &m.client, "data", "local", "--json"],
+    ))
+    .expect("json");
+    assert_eq!(local[0]["PieceCid"]["/"], m.piece.as_str(), "{local}");
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "init",
+            &m.root,
+            MINER,
+            "0.0000001",
+            "518410",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let online = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let d = client_deal(&m, &online);
+    assert_eq!(d["Online"], true);
+    assert_eq!(d["Protocol"], "/fil/storage/mk/1.2.1");
+    proposals.push(online.clone());
+
+    publish_seal_and_activate(&m, &proposals);
+    let d = client_deal(&m, &online);
+    assert_eq!(d["BytesReceived"], d["TransferSize"], "{d}");
+    // Both sides list every deal as Active.
+    let table = run_ok("droplet-client", &["--repo", &m.client, "storage", "deals", "list"]);
+    assert_eq!(table.matches("StorageDealActive").count(), 5, "{table}");
+    let provider = run_ok("droplet", &["--repo", &m.provider, "storage", "deal", "list"]);
+    assert_eq!(provider.matches("StorageDealActive").count(), 5, "{provider}");
+}
+
+/// A web server for one file that cuts its first answer off halfway and honours `Range` after
+/// that; it records each request's `Range` header (or `-` for none).
+fn flaky_server(data: Vec<u8>, token: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/data.car", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|k| k == 1) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_lowercase();
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(|v| v.trim().to_string()))
+            };
+            if header("authorization").as_deref() != Some(&format!("bearer {token}")) {
+                let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
+                continue;
+            }
+            let range = header("range");
+            log.lock()
+                .expect("log")
+                .push(range.clone().unwrap_or_else(|| "-".into()));
+            let start: usize = range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.split('-').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let body = &data[start..];
+            let status = if start > 0 {
+                format!(
+                    "HTTP/1.1 206 Partial Content\r\ncontent-range: bytes {start}-{}/{}\r\n",
+                    data.len() - 1,
+                    data.len()
+                )
+            } else {
+                "HTTP/1.1 200 OK\r\n".to_string()
+            };
+            let _ = conn
+                .write_all(format!("{status}content-length: {}\r\nconnection: close\r\n\r\n", body.len()).as_bytes());
+            if n == 0 {
+                // The first download is cut off halfway.
+                let _ = conn.write_all(&body[..body.len() / 2]);
+                let _ = conn.flush();
+                drop(conn);
+                continue;
+            }
+            let _ = conn.write_all(body);
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn an_online_deal_whose_transfer_is_cut_halfway_resumes_and_reaches_active() {
+    let m = setup();
+    // A bigger file, so that half of it is a real part of the transfer.
+    let file = Path::new(&m.car).with_file_name("big.bin");
+    let data: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&file, data).expect("data");
+    let imported = run_ok("droplet-client", &["--repo", &m.client, "data", "import", &s(&file)]);
+    assert!(imported.starts_with("Import "), "{imported}");
+    let local: Value = serde_json::from_str(&run_ok(
+        "droplet-client",
+        &["--repo", &m.client, "data", "local", "--json"],
+    ))
+    .expect("json");
+    let root = local[0]["Root"]["/"].as_str().expect("root").to_string();
+    let car = std::fs::read(local[0]["CARPath"].as_str().expect("car path")).expect("car");
+    assert_eq!(local[0]["CarSize"], car.len() as u64);
+    let stat = run_ok("droplet-client", &["--repo", &m.client, "data", "stat", &root]);
+    assert!(stat.contains("Piece CID: baga"), "{stat}");
+
+    let (url, seen) = flaky_server(car.clone(), "s3cret");
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "init",
+            &root,
+            MINER,
+            "0.0000001",
+            "180 days",
+            "--http-url",
+            &url,
+            "--http-header",
+            "Authorization: Bearer s3cret",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let proposal = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    publish_seal_and_activate(&m, std::slice::from_ref(&proposal));
+
+    // The first request had no Range; the resumption asked for the rest only.
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(seen.first().map(String::as_str), Some("-"), "{seen:?}");
+    let resumed: usize = seen
+        .get(1)
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split('-').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no ranged resumption: {seen:?}"));
+    assert!(resumed >= car.len() / 2 - 64 * 1024 && resumed < car.len(), "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // The provider stored exactly the client's CAR.
+    let piece = m.deal(&proposal)["ClientDealProposal"]["Proposal"]["PieceCID"]["/"]
+        .as_str()
+        .expect("piece")
+        .to_string();
+    let stored = Path::new(&m.provider).join("pieces").join(piece);
+    assert_eq!(std::fs::read(stored).expect("piece stored"), car);
+    // Its temporary download is gone.
+    let leftovers: Vec<_> = std::fs::read_dir(Path::new(&m.provider).join("transfer"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
