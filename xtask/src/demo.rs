@@ -56,6 +56,7 @@ impl Demo {
             .env("DEVNET_LOG", "warn")
             // Follow deals on chain every second instead of droplet's ten minutes.
             .env("DROPLET_TRACKER_INTERVAL", "1s")
+            .env("DROPLET_CLIENT_TRACKER_INTERVAL", "1s")
             .stdout(out.try_clone()?)
             .stderr(out)
             .stdin(Stdio::null())
@@ -353,21 +354,62 @@ pub fn run(workspace: &Path) -> Result<()> {
         )?
         .trim()
         .to_string();
-    demo.run("droplet", &["--repo", &p, "storage", "deal", "list"])?;
 
-    println!("\n8. the provider imports the data: commP checked, collateral reserved, then published on chain");
+    println!(
+        "\n8. the client imports Cargo.lock (UnixFS into a CAR, commP) and proposes an online deal: \
+         droplet downloads the CAR over HTTP from the client, with the deal's token"
+    );
+    let imported = demo.run(
+        "droplet-client",
+        &[
+            "--repo",
+            &c,
+            "data",
+            "import",
+            "--quiet",
+            &workspace.join("Cargo.lock").to_string_lossy(),
+        ],
+    )?;
+    let online_root = imported.trim().to_string();
+    demo.run("droplet-client", &["--repo", &c, "data", "stat", &online_root])?;
+    let online = demo
+        .run(
+            "droplet-client",
+            &[
+                "--repo",
+                &c,
+                "storage",
+                "deals",
+                "init",
+                &online_root,
+                "t01000",
+                "0.02fil",
+                "180 days",
+            ],
+        )?
+        .trim()
+        .to_string();
+
+    println!("\n9. the provider imports the offline deal's data; both deals are checked (commP), funded and queued");
     demo.run(
         "droplet",
         &["--repo", &p, "storage", "deal", "import-data", &proposal, &car_s],
     )?;
-    wait_state(&demo, &p, &proposal, "StorageDealPublish")?;
+    for d in [&proposal, &online] {
+        wait_state(&demo, &p, d, "StorageDealPublish")?;
+    }
+    demo.run("droplet", &["--repo", &p, "storage", "deal", "list"])?;
+
+    println!("\n10. publishing now: both deals in one PublishStorageDeals message from the worker");
     demo.run(
         "droplet",
         &["--repo", &p, "storage", "deal", "pending-publish", "--publish-now"],
     )?;
-    wait_state(&demo, &p, &proposal, "StorageDealAwaitingPreCommit")?;
+    for d in [&proposal, &online] {
+        wait_state(&demo, &p, d, "StorageDealAwaitingPreCommit")?;
+    }
 
-    println!("\n9. the sealer (damocles-like) pulls the deal, checks the piece, pre-commits and proves a sector");
+    println!("\n11. the sealer (damocles-like) pulls the deals, checks the pieces, pre-commits and proves a sector");
     let token = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
     let api = std::fs::read_to_string(demo.dir.join("droplet/api"))?;
     let droplet_info = format!("{}:{}", token.trim(), api.trim());
@@ -375,14 +417,33 @@ pub fn run(workspace: &Path) -> Result<()> {
         "droplet-devnet",
         &["--repo", &devnet_repo, "seal", "--droplet", &droplet_info, "--once"],
     )?;
-    wait_state(&demo, &p, &proposal, "StorageDealActive")?;
-    demo.run(
-        "droplet",
-        &["--repo", &p, "storage", "deal", "get", "--proposal-cid", &proposal],
-    )?;
+    for d in [&proposal, &online] {
+        wait_state(&demo, &p, d, "StorageDealActive")?;
+    }
+
+    println!("\n12. both deals are Active: the provider's list, then the client's (its tracker follows the chain)");
+    demo.run("droplet", &["--repo", &p, "storage", "deal", "list"])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new(demo.bin("droplet-client"))
+            .args(["--repo", &c, "storage", "deals", "list"])
+            .output()?;
+        if String::from_utf8_lossy(&out.stdout)
+            .matches("StorageDealActive")
+            .count()
+            == 2
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the client did not see both deals Active");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    demo.run("droplet-client", &["--repo", &c, "storage", "deals", "list"])?;
 
     println!(
-        "\nNot yet in this build: online (HTTP) deals, the client's own deal list, retrieval.\n\
+        "\nNot yet in this build: retrieval.\n\
          Stopping the daemons and removing {}.",
         demo.dir.display()
     );
