@@ -47,8 +47,10 @@ pub fn account(net: &Devnet, name: &str) -> String {
 }
 
 pub fn setup() -> Market {
-    let dir = tempfile::tempdir().expect("tempdir");
-    if std::env::var_os("TESTS_SHOW_DIR").is_some() {
+    // TESTS_KEEP_DIR=1 keeps the repos and logs for a look after a failure.
+    let keep = std::env::var_os("TESTS_KEEP_DIR").is_some();
+    let dir = tempfile::Builder::new().disable_cleanup(keep).tempdir().expect("tempdir");
+    if keep {
         eprintln!("market in {}", dir.path().display());
     }
     let net = Devnet::start(dir.path());

@@ -55,7 +55,10 @@ impl Proc {
         let err = out.try_clone().expect("log file");
         let child = Command::new(binary(bin))
             .args(args)
-            .env("RUST_LOG", "info,libp2p=warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("TESTS_RUST_LOG").unwrap_or_else(|_| "info,libp2p=warn".into()),
+            )
             .env("DEVNET_LOG", "info")
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")

@@ -48,6 +48,7 @@ async fn ask_over(protocol: &'static str, peer: PeerId, addr: Multiaddr, miner: 
                 CborCodec {
                     max_request: 4096,
                     max_response: 65536,
+                    read_deadline: Duration::from_secs(10),
                 },
                 [(proto.clone(), ProtocolSupport::Outbound)],
                 request_response::Config::default(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tests::market::{MINER, Market, s, setup};
-use tests::procs::{run, run_ok, wait_for};
+use tests::procs::{run, run_ok};
 
 /// `droplet-client storage deals list --json --show-failed`.
 fn client_deals(m: &Market) -> Vec<Value> {
@@ -43,16 +43,19 @@ fn client_deal(m: &Market, proposal: &str) -> Value {
 
 /// Wait until the client's view of the deal is `state` (a StorageDealStatus code).
 fn wait_client_state(m: &Market, proposal: &str, state: u64) -> Value {
-    wait_for(
-        &format!("client deal {proposal} in state {state}"),
-        Duration::from_secs(60),
-        None,
-        || {
-            let d = client_deal(m, proposal);
-            assert_ne!(d["State"], 11, "the client's deal failed: {}", d["Message"]);
-            (d["State"] == state).then_some(d)
-        },
-    )
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = client_deal(m, proposal);
+        assert_ne!(d["State"], 11, "the client's deal failed: {}", d["Message"]);
+        if d["State"] == state {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for client deal {proposal} in state {state}: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Publish what is waiting, seal it with the devnet's sealer, and wait for Active on both sides.
@@ -147,16 +150,28 @@ fn an_offline_deal_on_each_protocol_version_and_a_served_online_deal_reach_activ
     assert_eq!(provider.matches("StorageDealActive").count(), 5, "{provider}");
 }
 
-/// A web server for one file that cuts its first answer off halfway and honours `Range` after
-/// that; it records each request's `Range` header (or `-` for none).
-fn flaky_server(data: Vec<u8>, token: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+/// A web server for one file whose first answer stops halfway: cut off, or (`stall`) held open
+/// with nothing more sent; later answers honour `Range`. It records each request's `Range`
+/// header (or `-` for none).
+fn flaky_server(data: Vec<u8>, token: &'static str, stall: bool) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/data.car", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
+    let data = Arc::new(data);
     std::thread::spawn(move || {
         for (n, conn) in listener.incoming().enumerate() {
-            let Ok(mut conn) = conn else { continue };
+            let Ok(conn) = conn else { continue };
+            let (data, log) = (data.clone(), log.clone());
+            std::thread::spawn(move || answer(conn, n, &data, token, stall, &log));
+        }
+    });
+    (url, seen)
+}
+
+fn answer(mut conn: std::net::TcpStream, n: usize, data: &[u8], token: &str, stall: bool, log: &Mutex<Vec<String>>) {
+    {
+        {
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|k| k == 1) {
@@ -169,7 +184,7 @@ fn flaky_server(data: Vec<u8>, token: &'static str) -> (String, Arc<Mutex<Vec<St
             };
             if header("authorization").as_deref() != Some(&format!("bearer {token}")) {
                 let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
-                continue;
+                return;
             }
             let range = header("range");
             log.lock()
@@ -194,16 +209,17 @@ fn flaky_server(data: Vec<u8>, token: &'static str) -> (String, Arc<Mutex<Vec<St
             let _ = conn
                 .write_all(format!("{status}content-length: {}\r\nconnection: close\r\n\r\n", body.len()).as_bytes());
             if n == 0 {
-                // The first download is cut off halfway.
+                // The first download stops halfway.
                 let _ = conn.write_all(&body[..body.len() / 2]);
                 let _ = conn.flush();
-                drop(conn);
-                continue;
+                if stall {
+                    std::thread::sleep(Duration::from_secs(90));
+                }
+                return;
             }
             let _ = conn.write_all(body);
         }
-    });
-    (url, seen)
+    }
 }
 
 #[test]
@@ -228,7 +244,7 @@ fn an_online_deal_whose_transfer_is_cut_halfway_resumes_and_reaches_active() {
     let stat = run_ok("droplet-client", &["--repo", &m.client, "data", "stat", &root]);
     assert!(stat.contains("Piece CID: baga"), "{stat}");
 
-    let (url, seen) = flaky_server(car.clone(), "s3cret");
+    let (url, seen) = flaky_server(car.clone(), "s3cret", false);
     let out = run(
         "droplet-client",
         &[
@@ -274,4 +290,83 @@ fn an_online_deal_whose_transfer_is_cut_halfway_resumes_and_reaches_active() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn deals_in_every_waiting_state_survive_a_sigkill_and_reach_active_without_a_second_publish() {
+    let mut m = setup();
+    let init = |duration: &str| {
+        let out = m.init("0.0000001", duration, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // A: published and waiting for its sector.
+    let a = init("518400");
+    assert!(m.deal_cmd(&["import-data", &a, &m.car]).status.success());
+    m.wait_state(&a, "StorageDealPublish");
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    let before = m.wait_state(&a, "StorageDealAwaitingPreCommit");
+    // B: verified and funded, waiting in the publisher's batch.
+    let b = init("518401");
+    assert!(m.deal_cmd(&["import-data", &b, &m.car]).status.success());
+    m.wait_state(&b, "StorageDealPublish");
+    // C: accepted, waiting for its data.
+    let c = init("518402");
+    m.wait_state(&c, "StorageDealWaitingForData");
+    // D: online, its download stalled halfway.
+    let car = std::fs::read(&m.car).expect("car");
+    let (url, seen) = flaky_server(car.clone(), "tok", true);
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "init",
+            &m.root,
+            MINER,
+            "0.0000001",
+            "518403",
+            "--http-url",
+            &url,
+            "--http-header",
+            "Authorization: Bearer tok",
+            "--car-size",
+            &car.len().to_string(),
+            "--manual-piece-cid",
+            &m.piece,
+            "--manual-piece-size",
+            &m.piece_size.to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    m.wait_state(&d, "StorageDealTransferring");
+
+    // SIGKILL, then a restart on the same repo (on a new port: tell the chain).
+    drop(m.droplet.take());
+    m.start_droplet_again();
+    tests::procs::announce(&m.provider);
+    assert_eq!(m.deals().len(), 4, "no deal lost");
+    assert_eq!(m.deal(&c)["StateName"], "StorageDealWaitingForData");
+    assert!(m.deal_cmd(&["import-data", &c, &m.car]).status.success());
+    // D resumes its download from where it stopped.
+    for p in [&b, &c, &d] {
+        m.wait_state(p, "StorageDealPublish");
+    }
+    let ranges = seen.lock().expect("log").clone();
+    assert!(ranges.len() >= 2 && ranges[1].starts_with("bytes="), "{ranges:?}");
+    // A was not published again: same message and deal ID as before the crash.
+    let after = m.deal(&a);
+    assert_eq!(after["PublishCid"], before["PublishCid"]);
+    assert_eq!(after["DealID"], before["DealID"]);
+    publish_seal_and_activate(&m, &[b.clone(), c.clone(), d.clone()]);
+    m.wait_state(&a, "StorageDealActive");
+    let ids: std::collections::BTreeSet<u64> = [&a, &b, &c, &d]
+        .iter()
+        .map(|p| m.deal(p)["DealID"].as_u64().expect("deal id"))
+        .collect();
+    assert_eq!(ids.len(), 4, "four deals, four deal IDs: {ids:?}");
+    assert_eq!(ids.iter().max(), Some(&3), "no deal was published twice: {ids:?}");
 }

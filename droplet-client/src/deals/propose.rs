@@ -212,7 +212,7 @@ impl ClientDeals {
         }
     }
 
-    pub(super) async fn provider_address(&self, miner: &market_types::Address) -> Result<(PeerId, Vec<Multiaddr>)> {
+    pub(crate) async fn provider_address(&self, miner: &market_types::Address) -> Result<(PeerId, Vec<Multiaddr>)> {
         let info = self
             .node
             .state_miner_info(Json(*miner), Json(TipSetKey::empty()))

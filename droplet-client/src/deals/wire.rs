@@ -174,8 +174,14 @@ pub async fn query_status(deals: &ClientDeals, d: &ClientDealRecord) -> Result<S
         .await
         .map_err(call_error)?
         .0;
-    let peer = d.peer.parse().map_err(|e| anyhow!("peer {:?}: {e}", d.peer))?;
-    let addrs = d.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+    // Where the provider is now (it may have moved since the proposal), else where it was.
+    let (peer, addrs) = match deals.provider_address(&p.provider).await {
+        Ok(found) => found,
+        Err(_) => (
+            d.peer.parse().map_err(|e| anyhow!("peer {:?}: {e}", d.peer))?,
+            d.addrs.iter().filter_map(|a| a.parse().ok()).collect(),
+        ),
+    };
     if !protocols::is_legacy(&d.protocol) {
         let signature = deals
             .signer

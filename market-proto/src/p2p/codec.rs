@@ -49,11 +49,26 @@ impl Frame {
     }
 }
 
-/// Limits for one protocol family.
+/// Limits for one protocol: message sizes, and how long the peer has to send a whole one.
 #[derive(Debug, Clone, Copy)]
 pub struct CborCodec {
     pub max_request: usize,
     pub max_response: usize,
+    /// A message not complete by then is refused and its stream closed, whatever the peer
+    /// does: a stalled or trickling sender holds nothing for longer.
+    pub read_deadline: std::time::Duration,
+}
+
+impl CborCodec {
+    async fn read_within<T: AsyncRead + Unpin + Send>(&self, io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+        match tokio::time::timeout(self.read_deadline, read_item(io, max)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no complete message within {:?}", self.read_deadline),
+            )),
+        }
+    }
 }
 
 /// Read one complete CBOR item (its raw bytes) of at most `max` bytes.
@@ -103,7 +118,7 @@ impl Codec for CborCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_item(io, self.max_request).await?;
+        let bytes = self.read_within(io, self.max_request).await?;
         Ok(Frame::new(protocol.clone(), bytes))
     }
 
@@ -111,7 +126,7 @@ impl Codec for CborCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_item(io, self.max_response).await?;
+        let bytes = self.read_within(io, self.max_response).await?;
         Ok(Frame::new(protocol.clone(), bytes))
     }
 
@@ -167,5 +182,44 @@ mod tests {
         );
         let mut r = futures::io::Cursor::new(Vec::new());
         assert!(block_on(read_item(&mut r, 10)).is_err());
+    }
+
+    /// Sends the start of a message, then nothing, never closing.
+    struct Stalled(futures::io::Cursor<Vec<u8>>);
+
+    impl AsyncRead for Stalled {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            match std::pin::Pin::new(&mut self.0).poll_read(cx, buf) {
+                std::task::Poll::Ready(Ok(0)) => std::task::Poll::Pending,
+                other => other,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_never_finished_is_refused_at_the_deadline() {
+        let mut codec = CborCodec {
+            max_request: 10_000,
+            max_response: 10_000,
+            read_deadline: std::time::Duration::from_millis(300),
+        };
+        let big = market_types::cbor::to_vec(&market_types::Bytes(vec![7u8; 5000]));
+        let mut r = Stalled(futures::io::Cursor::new(big[..100].to_vec()));
+        let started = std::time::Instant::now();
+        let protocol = StreamProtocol::new("/fil/storage/mk/1.2.1");
+        let err = codec.read_request(&protocol, &mut r).await.expect_err("stalled");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        let took = started.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(300) && took < std::time::Duration::from_secs(5),
+            "{took:?}"
+        );
+        // A complete message within the deadline is read as usual.
+        let mut ok = futures::io::Cursor::new(big.clone());
+        assert_eq!(codec.read_request(&protocol, &mut ok).await.expect("read").bytes, big);
     }
 }

@@ -198,6 +198,7 @@ fn rr(spec: &Spec, timeout: Duration, serve: bool) -> Rr {
         CborCodec {
             max_request: spec.max_request,
             max_response: spec.max_response,
+            read_deadline: timeout,
         },
         [(StreamProtocol::new(spec.id), support)],
         request_response::Config::default().with_request_timeout(timeout),
@@ -383,6 +384,16 @@ async fn run(
                     }
                 }
                 SwarmEvent::ExpiredListenAddr { address, .. } => lock(&listening).retain(|a| a != &address),
+                SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                    tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                    tracing::debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                }
+                SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                    tracing::debug!(peer = %peer_id, cause = ?cause, "disconnected");
+                }
+                SwarmEvent::Dialing { peer_id, .. } => tracing::debug!(peer = ?peer_id, "dialing"),
                 _ => {}
             }
         }
