@@ -49,7 +49,10 @@ pub fn account(net: &Devnet, name: &str) -> String {
 pub fn setup() -> Market {
     // TESTS_KEEP_DIR=1 keeps the repos and logs for a look after a failure.
     let keep = std::env::var_os("TESTS_KEEP_DIR").is_some();
-    let dir = tempfile::Builder::new().disable_cleanup(keep).tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .disable_cleanup(keep)
+        .tempdir()
+        .expect("tempdir");
     if keep {
         eprintln!("market in {}", dir.path().display());
     }
