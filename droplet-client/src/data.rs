@@ -77,72 +77,93 @@ pub fn run(repo: &Repo, cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::GenerateCar(a) => generate_car(a),
         DataCommand::CommP(a) => commp(a),
-        other => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(with_daemon(repo, other)),
+        DataCommand::Import { path, car, quiet } => {
+            let (rt, api) = daemon(repo)?;
+            rt.block_on(import(&api, path, car, quiet))
+        }
+        DataCommand::Local { json } => {
+            let (rt, api) = daemon(repo)?;
+            rt.block_on(local(&api, json))
+        }
+        DataCommand::Stat { cid } => {
+            let (rt, api) = daemon(repo)?;
+            rt.block_on(stat(&api, cid))
+        }
+        DataCommand::Drop { ids } => {
+            let (rt, api) = daemon(repo)?;
+            rt.block_on(drop_imports(&api, ids))
+        }
     }
 }
 
-/// The commands on the daemon's imports.
-async fn with_daemon(repo: &Repo, cmd: DataCommand) -> Result<()> {
+type Api = jsonrpsee::http_client::HttpClient;
+
+/// A runtime and the daemon's API, for the commands on its imports.
+fn daemon(repo: &Repo) -> Result<(tokio::runtime::Runtime, Api)> {
     let info = repo.api_info("droplet-client")?;
+    // Importing a large file takes as long as its CAR and commP take.
     let api = market_proto::client::http(&info, "v0", std::time::Duration::from_secs(3600))?;
-    match cmd {
-        DataCommand::Import { path, car, quiet } => {
-            let abs = std::fs::canonicalize(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let res = api
-                .client_import(FileRef {
-                    path: abs.display().to_string(),
-                    is_car: car,
-                })
-                .await
-                .map_err(call_error)?;
-            if quiet {
-                println!("{}", res.root.0);
-            } else {
-                println!("Import {}, Root {}", res.import_id, res.root.0);
-            }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    Ok((rt, api))
+}
+
+async fn import(api: &Api, path: PathBuf, car: bool, quiet: bool) -> Result<()> {
+    let abs = std::fs::canonicalize(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let res = api
+        .client_import(FileRef {
+            path: abs.display().to_string(),
+            is_car: car,
+        })
+        .await
+        .map_err(call_error)?;
+    if quiet {
+        println!("{}", res.root.0);
+    } else {
+        println!("Import {}, Root {}", res.import_id, res.root.0);
+    }
+    Ok(())
+}
+
+async fn local(api: &Api, json: bool) -> Result<()> {
+    let imports = api.client_list_imports().await.map_err(call_error)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&imports)?);
+    } else {
+        for i in imports {
+            let root = i.root.map_or_else(|| "<nil>".to_string(), |r| r.0.to_string());
+            println!("{} {} {} {}", i.key, i.source, root, i.car_path);
         }
-        DataCommand::Local { json } => {
-            let imports = api.client_list_imports().await.map_err(call_error)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&imports)?);
-            } else {
-                for i in imports {
-                    let root = i.root.map_or_else(|| "<nil>".to_string(), |r| r.0.to_string());
-                    println!("{} {} {} {}", i.key, i.source, root, i.car_path);
-                }
-            }
-        }
-        DataCommand::Stat { cid } => {
-            let root: cid::Cid = cid.parse().map_err(|e| anyhow::anyhow!("{cid:?} is not a CID: {e}"))?;
-            let imports = api.client_list_imports().await.map_err(call_error)?;
-            let Some(i) = imports
-                .into_iter()
-                .rev()
-                .find(|i| i.root.as_ref().map(|r| r.0) == Some(root))
-            else {
-                anyhow::bail!("{root} is not imported here (see `droplet-client data local`)");
-            };
-            println!("Root: {root}");
-            println!("Import: {}", i.key);
-            println!("Source: {}", i.source);
-            println!("CAR: {} ({})", i.car_path, market_types::units::format_size(i.car_size));
-            if let Some(p) = i.piece_cid {
-                println!("Piece CID: {}", p.0);
-            }
-            println!("Piece size: {}", market_types::units::format_size(i.piece_size));
-        }
-        DataCommand::Drop { ids } => {
-            if ids.is_empty() {
-                anyhow::bail!("give the import IDs to drop (see `droplet-client data local`)");
-            }
-            for id in ids {
-                api.client_remove_import(id).await.map_err(call_error)?;
-            }
-        }
-        DataCommand::GenerateCar(_) | DataCommand::CommP(_) => unreachable!("handled without the daemon"),
+    }
+    Ok(())
+}
+
+async fn stat(api: &Api, cid: String) -> Result<()> {
+    let root: cid::Cid = cid.parse().map_err(|e| anyhow::anyhow!("{cid:?} is not a CID: {e}"))?;
+    let imports = api.client_list_imports().await.map_err(call_error)?;
+    let Some(i) = imports
+        .into_iter()
+        .rev()
+        .find(|i| i.root.as_ref().map(|r| r.0) == Some(root))
+    else {
+        anyhow::bail!("{root} is not imported here (see `droplet-client data local`)");
+    };
+    println!("Root: {root}");
+    println!("Import: {}", i.key);
+    println!("Source: {}", i.source);
+    println!("CAR: {} ({})", i.car_path, market_types::units::format_size(i.car_size));
+    if let Some(p) = i.piece_cid {
+        println!("Piece CID: {}", p.0);
+    }
+    println!("Piece size: {}", market_types::units::format_size(i.piece_size));
+    Ok(())
+}
+
+async fn drop_imports(api: &Api, ids: Vec<u64>) -> Result<()> {
+    if ids.is_empty() {
+        anyhow::bail!("give the import IDs to drop (see `droplet-client data local`)");
+    }
+    for id in ids {
+        api.client_remove_import(id).await.map_err(call_error)?;
     }
     Ok(())
 }

@@ -192,6 +192,23 @@ impl Market {
         }
     }
 
+    /// `droplet-devnet seal --once` against this droplet: the sealer's output line.
+    pub fn seal_once(&self) -> String {
+        let token = std::fs::read_to_string(Path::new(&self.provider).join("token")).expect("token");
+        let api = std::fs::read_to_string(Path::new(&self.provider).join("api")).expect("api");
+        run_ok(
+            "droplet-devnet",
+            &[
+                "--repo",
+                &s(&self._net.repo),
+                "seal",
+                "--droplet",
+                &format!("{}:{}", token.trim(), api.trim()),
+                "--once",
+            ],
+        )
+    }
+
     pub fn deals(&self) -> Vec<Value> {
         let out = run_ok(
             "droplet",

@@ -165,19 +165,7 @@ fn imported_data_is_verified_funded_published_and_stored() {
     );
     // The devnet's sealer pulls the deal, checks the piece, pre-commits and proves a sector;
     // droplet's tracker follows the deal to Active.
-    let token = std::fs::read_to_string(Path::new(&m.provider).join("token")).expect("token");
-    let api = std::fs::read_to_string(Path::new(&m.provider).join("api")).expect("api");
-    let sealed = run_ok(
-        "droplet-devnet",
-        &[
-            "--repo",
-            &s(&m._net.repo),
-            "seal",
-            "--droplet",
-            &format!("{}:{}", token.trim(), api.trim()),
-            "--once",
-        ],
-    );
+    let sealed = m.seal_once();
     assert!(sealed.starts_with("sealed sector 1 with deals ["), "{sealed}");
     let d = m.wait_state(&proposal, "StorageDealActive");
     assert_eq!(d["PieceStatus"], "Proving");

@@ -67,19 +67,7 @@ fn publish_seal_and_activate(m: &Market, proposals: &[String]) {
     for p in proposals {
         m.wait_state(p, "StorageDealAwaitingPreCommit");
     }
-    let token = std::fs::read_to_string(Path::new(&m.provider).join("token")).expect("token");
-    let api = std::fs::read_to_string(Path::new(&m.provider).join("api")).expect("api");
-    let sealed = run_ok(
-        "droplet-devnet",
-        &[
-            "--repo",
-            &s(&m._net.repo),
-            "seal",
-            "--droplet",
-            &format!("{}:{}", token.trim(), api.trim()),
-            "--once",
-        ],
-    );
+    let sealed = m.seal_once();
     assert!(sealed.starts_with("sealed sector"), "{sealed}");
     for p in proposals {
         m.wait_state(p, "StorageDealActive");

@@ -16,16 +16,10 @@ use super::ClientDeals;
 
 /// A fresh random bearer token (256 bits, hex).
 pub fn new_token() -> String {
-    let bytes: [u8; 32] = rand_bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn rand_bytes() -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for chunk in out.chunks_mut(16) {
-        chunk.copy_from_slice(Uuid::new_v4().as_bytes());
-    }
-    out
+    market_proto::jwt::new_secret()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The route, to merge into the daemon's router.

@@ -105,13 +105,12 @@ impl ClientDeals {
         if status == S::Transferring
             && (st.deal_id.is_some() || (st.transfer_size > 0 && st.bytes_received >= st.transfer_size))
         {
-            status = self.event(uuid, Event::TransferCompleted).await?.status();
+            self.event(uuid, Event::TransferCompleted).await?;
         }
         if let (Some(deal_id), Some(message)) = (st.deal_id, st.publish_cid) {
             tracing::info!(%uuid, deal_id, "deal published");
             self.event(uuid, Event::Published { deal_id, message }).await?;
         }
-        let _ = status;
         Ok(())
     }
 

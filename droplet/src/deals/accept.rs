@@ -107,7 +107,10 @@ impl Acceptor {
             let checked = t
                 .http_request()
                 .map_err(|e| format!("the transfer parameters are not a valid HTTP request: {e}"))
-                .and_then(|req| super::transfer::check_request(&t.transfer_type, &req, t.size));
+                .and_then(|req| {
+                    let piece = params.client_deal_proposal.proposal.piece_size.unpadded().0;
+                    super::transfer::check_request(&t.transfer_type, &req, t.size, piece)
+                });
             if let Err(reason) = checked {
                 return (false, reason);
             }
@@ -168,6 +171,21 @@ impl Acceptor {
         }
     }
 
+    /// Check that `signature` over `bytes` is by `client`'s key (resolved on chain).
+    pub(super) async fn verify_client(
+        &self,
+        client: &market_types::Address,
+        signature: &market_types::Signature,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        let key = self
+            .chain
+            .account_key(client)
+            .await
+            .map_err(|e| format!("resolving the client's key: {e}"))?;
+        market_crypto::verify(signature, &key, bytes).map_err(|e| e.to_string())
+    }
+
     /// What the checks need, from the chain and the daemon.
     async fn facts(
         &self,
@@ -186,15 +204,9 @@ impl Acceptor {
             .map_err(|e| node_err("getting chain head", e))?
             .0
             .height();
-        let signature = match node.state_account_key(Json(p.client), tsk()).await {
-            Ok(key) => {
-                market_crypto::verify(&cdp.client_signature, &key.0, &p.signing_bytes()).map_err(|e| e.to_string())
-            }
-            Err(e) => Err(format!(
-                "resolving the client's key: {}",
-                market_proto::client::CallError::from(e)
-            )),
-        };
+        let signature = self
+            .verify_client(&p.client, &cdp.client_signature, &p.signing_bytes())
+            .await;
         let bounds = node
             .state_deal_provider_collateral_bounds(p.piece_size.0, p.verified_deal, tsk())
             .await
@@ -250,19 +262,8 @@ impl Acceptor {
 
     async fn status_of(&self, d: &DealRecord, req: &DealStatusRequest) -> Result<DealStatusResponse, String> {
         let p = &d.proposal.0.proposal;
-        let key = self
-            .chain
-            .node
-            .state_account_key(Json(p.client), Json(TipSetKey::empty()))
+        self.verify_client(&p.client, &req.signature, req.deal_uuid.as_bytes())
             .await
-            .map_err(|e| {
-                format!(
-                    "resolving the client's key: {}",
-                    market_proto::client::CallError::from(e)
-                )
-            })?
-            .0;
-        market_crypto::verify(&req.signature, &key, req.deal_uuid.as_bytes())
             .map_err(|e| format!("signature verification failed: {e}"))?;
         let status = d.status();
         let error = if matches!(status, S::Failing | S::Rejecting | S::Error) {

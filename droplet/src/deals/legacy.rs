@@ -7,12 +7,9 @@
 //! Answers are signed by the miner's worker over the encoding of the protocol in use (maps on
 //! 1.1.x, tuples on 1.0.1).
 
-use market_proto::Json;
-use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::wallet::{MsgMeta, meta_type};
 use market_proto::p2p::{Frame, PeerId, protocols};
 use market_types::boost::{DealParams, Transfer};
-use market_types::chain::TipSetKey;
 use market_types::states::StorageDealStatus as S;
 use market_types::storage::{
     DataRef, DealStatusRequest, DealStatusRequestV0, DealStatusResponse, DealStatusResponseV0, Proposal, ProposalV0,
@@ -188,19 +185,8 @@ impl Acceptor {
             .map_err(|e| format!("failed to look up deal: {e}"))?
             .ok_or_else(|| format!("getting deal {cid}: deal not found"))?;
         let p = &d.proposal.0.proposal;
-        let key = self
-            .chain
-            .node
-            .state_account_key(Json(p.client), Json(TipSetKey::empty()))
+        self.verify_client(&p.client, signature, &status_signing_bytes(cid))
             .await
-            .map_err(|e| {
-                format!(
-                    "resolving the client's key: {}",
-                    market_proto::client::CallError::from(e)
-                )
-            })?
-            .0;
-        market_crypto::verify(signature, &key, &status_signing_bytes(cid))
             .map_err(|e| format!("invalid deal status request signature: {e}"))?;
         let status = d.status();
         Ok((

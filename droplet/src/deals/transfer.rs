@@ -31,8 +31,10 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Check what a proposal says about its transfer before accepting it.
-pub fn check_request(transfer_type: &str, req: &HttpRequest, size: u64) -> Result<(), String> {
+/// Check what a proposal says about its transfer before accepting it. The download is capped
+/// at `size`, and `size` at the piece's unpadded size (commP pads the data up to the piece,
+/// so more data cannot match it): a client cannot make the provider fetch more than it pays for.
+pub fn check_request(transfer_type: &str, req: &HttpRequest, size: u64, piece_unpadded: u64) -> Result<(), String> {
     match transfer_type {
         "http" => {}
         "libp2p" => {
@@ -46,6 +48,11 @@ pub fn check_request(transfer_type: &str, req: &HttpRequest, size: u64) -> Resul
     }
     if size == 0 {
         return Err("the transfer size is zero: an online deal must say how many bytes to fetch".into());
+    }
+    if size > piece_unpadded {
+        return Err(format!(
+            "transfer size {size} is larger than the piece's {piece_unpadded} bytes of data"
+        ));
     }
     Ok(())
 }
@@ -137,4 +144,28 @@ pub async fn download(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(url: &str) -> HttpRequest {
+        HttpRequest {
+            url: url.into(),
+            headers: None,
+        }
+    }
+
+    #[test]
+    fn transfers_are_checked_before_acceptance() {
+        assert_eq!(check_request("http", &req("http://127.0.0.1/a.car"), 100, 127), Ok(()));
+        let refused = |t: &str, u: &str, size: u64| check_request(t, &req(u), size, 127).expect_err(u);
+        assert!(refused("libp2p", "libp2p:///ip4/1.2.3.4/tcp/1", 100).contains("libp2p is not supported"));
+        assert!(refused("graphsync", "http://a/b", 100).contains("unsupported transfer type"));
+        assert!(refused("http", "ftp://a/b", 100).contains("scheme"));
+        assert!(refused("http", "not a url", 100).contains("transfer URL"));
+        assert!(refused("http", "http://a/b", 0).contains("zero"));
+        assert!(refused("http", "http://a/b", 128).contains("larger than the piece"));
+    }
 }
