@@ -36,6 +36,11 @@ pub struct ClientConfig {
     /// The client's default wallet address (`--addr`).
     #[serde(default)]
     pub default_market_address: String,
+    /// droplet-rs: the base URL providers download online deals' CARs from
+    /// (`<base>/deal-data/<uuid>`), for when this daemon is reached through a proxy or a
+    /// public address. Empty: the API's own address.
+    #[serde(rename = "DealDataPublicURL", default)]
+    pub deal_data_public_url: String,
 }
 
 impl Default for ClientConfig {
@@ -52,6 +57,7 @@ impl Default for ClientConfig {
             simultaneous_transfers_for_retrieval: 20,
             simultaneous_transfers_for_storage: 20,
             default_market_address: String::new(),
+            deal_data_public_url: String::new(),
         }
     }
 }

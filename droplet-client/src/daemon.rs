@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use cid::Cid;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::http_client::HttpClient;
@@ -15,16 +16,17 @@ use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
 use market_proto::api::market_client::{
-    DealInfo, FileRef, Import, ImportRes, METHODS, MarketClientServer, StartDealParams,
+    DealInfo, FileRef, Import, ImportRes, METHODS, MarketClientServer, ProviderDealStatus, StartDealParams,
 };
 use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
 use market_proto::p2p::{Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint, LocalSecret};
 use market_proto::signer::{Signer, SignerType};
-use market_types::Address;
 use market_types::boost::HttpRequest;
+use market_types::chain::{Message, MsgLookup};
 use market_types::storage::StorageAsk;
+use market_types::{Address, TokenAmount};
 
 use crate::config::ClientConfig;
 use crate::deals::propose::Source;
@@ -46,6 +48,8 @@ pub struct RunFlags {
     pub signer_token: Option<String>,
     pub addr: Option<String>,
     pub libp2p_listen: Vec<String>,
+    /// The base URL providers download online deals' data from (DealDataPublicURL).
+    pub deal_data_url: Option<String>,
 }
 
 fn apply(cfg: &mut ClientConfig, f: &RunFlags) -> Result<()> {
@@ -70,6 +74,14 @@ fn apply(cfg: &mut ClientConfig, f: &RunFlags) -> Result<()> {
     set(&mut cfg.signer.url, &f.signer_url);
     set(&mut cfg.signer.token, &f.signer_token);
     set(&mut cfg.default_market_address, &f.addr);
+    set(&mut cfg.deal_data_public_url, &f.deal_data_url);
+    let url = &cfg.deal_data_public_url;
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+        bail!(
+            "DealDataPublicURL {:?} must be an http:// or https:// URL",
+            cfg.deal_data_public_url
+        );
+    }
     if !f.libp2p_listen.is_empty() {
         cfg.libp2p.listen_addresses = f.libp2p_listen.clone();
     }
@@ -224,6 +236,84 @@ impl MarketClientServer for ClientApi {
             .ok_or_else(|| handler_error("no default address: start the daemon with --addr"))
     }
 
+    async fn client_deal_status_from_provider(&self, proposal: Json<Cid>) -> RpcResult<ProviderDealStatus> {
+        let d = self
+            .deals
+            .deals
+            .by_proposal_cid(&proposal.0)
+            .map_err(err)?
+            .ok_or_else(|| handler_error(format!("deal {} not found", proposal.0)))?;
+        let st = crate::deals::wire::query_status(&self.deals, &d).await.map_err(|e| {
+            handler_error(format!(
+                "asking {} for the deal's status: {e:#}",
+                d.proposal.0.proposal.provider
+            ))
+        })?;
+        Ok(ProviderDealStatus {
+            deal_uuid: d.uuid.0.to_string(),
+            proposal_cid: Json(d.proposal_cid.0),
+            provider: Json(d.proposal.0.proposal.provider),
+            protocol: d.protocol.clone(),
+            status: st.provider_state,
+            message: st.failed.clone().unwrap_or(st.message),
+            failed: st.failed.is_some(),
+            deal_id: st.deal_id,
+            publish_cid: st.publish_cid.map(Json),
+            transfer_size: st.transfer_size,
+            bytes_received: st.bytes_received,
+        })
+    }
+
+    async fn market_add_balance(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>> {
+        let msg = Message::add_balance(wallet.0, addr.0, amount.0);
+        self.deals.sender.push(msg).await.map(Json).map_err(err)
+    }
+
+    async fn market_get_reserved(&self, addr: Json<Address>) -> RpcResult<Json<TokenAmount>> {
+        Ok(Json(self.deals.reserved(&addr.0)))
+    }
+
+    async fn market_reserve_funds(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Option<Json<Cid>>> {
+        self.deals
+            .reserve_manual(wallet.0, addr.0, amount.0)
+            .await
+            .map(|c| c.map(Json))
+            .map_err(handler_error)
+    }
+
+    async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()> {
+        self.deals.release_manual(addr.0, &amount.0).map_err(handler_error)
+    }
+
+    async fn market_withdraw(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>> {
+        let msg = Message::withdraw_balance(wallet.0, addr.0, amount.0);
+        self.deals.sender.push(msg).await.map(Json).map_err(err)
+    }
+
+    async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>> {
+        self.deals
+            .sender
+            .wait(&id.0, confidence, &self.node)
+            .await
+            .map(Json)
+            .map_err(err)
+    }
+
     async fn version(&self) -> RpcResult<VersionInfo> {
         Ok(VersionInfo {
             version: format!("{}+droplet-rs", env!("CARGO_PKG_VERSION")),
@@ -319,7 +409,16 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         .merge(crate::deals::serve::router(deals.clone()));
     let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
     let bound = server.bound;
-    let _ = deals.serve_base.set(format!("http://{bound}"));
+    let base = match cfg.deal_data_public_url.trim_end_matches('/') {
+        "" => {
+            if bound.ip().is_unspecified() {
+                tracing::warn!(%bound, "the API listens on every interface: set DealDataPublicURL to the address providers should download online deals' data from");
+            }
+            format!("http://{bound}")
+        }
+        url => url.to_string(),
+    };
+    let _ = deals.serve_base.set(base);
     crate::deals::track::start(deals.clone(), crate::deals::track::interval());
     println!(
         "droplet-client: network {network}, API on {bound}, peer ID {}",

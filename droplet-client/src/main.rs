@@ -1,6 +1,8 @@
 //! `droplet-client`: the data owner's market daemon and CLI.
 
 mod data;
+mod funds;
+mod interactive;
 mod progress;
 mod storage;
 
@@ -40,9 +42,12 @@ enum Command {
     /// Prepare data: CARs and piece commitments.
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// Storage market: providers' asks.
+    /// Storage market: providers' asks and deals.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// The client's market escrow.
+    #[command(subcommand)]
+    ActorFunds(funds::FundsCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +81,10 @@ struct RunArgs {
     /// libp2p listen multiaddrs (repeatable; replaces [Libp2p] ListenAddresses). droplet-rs only.
     #[arg(long = "libp2p-listen")]
     libp2p_listen: Vec<String>,
+    /// The base URL providers download online deals' data from, when the API's own address
+    /// is not reachable for them (a proxy, a public address). droplet-rs only.
+    #[arg(long)]
+    deal_data_url: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -98,10 +107,12 @@ fn main() -> ExitCode {
                 signer_token: a.signer_token,
                 addr: a.addr,
                 libp2p_listen: a.libp2p_listen,
+                deal_data_url: a.deal_data_url,
             };
             rt.block_on(daemon::run(repo, flags))
         }),
         Command::Storage(cmd) => runtime().and_then(|rt| rt.block_on(storage::run(&repo, cmd))),
+        Command::ActorFunds(cmd) => runtime().and_then(|rt| rt.block_on(funds::run(&repo, cmd))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

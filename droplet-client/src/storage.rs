@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
+use jsonrpsee::http_client::HttpClient;
 use market_daemon::repo::Repo;
 use market_proto::Json;
+use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market_client::{DataRef, DealInfo, MarketClientClient, StartDealParams};
 use market_proto::client::call_error;
 use market_types::units::{format_fil, format_size};
@@ -47,50 +49,72 @@ pub enum DealsCommand {
     },
     /// One deal, by proposal CID, as JSON.
     Get { proposal_cid: String },
+    /// Ask the provider where a deal stands now (on the protocol the deal was made on).
+    Status {
+        /// The deal's proposal CID or UUID.
+        #[arg(long = "deal-uuid", alias = "proposal-cid")]
+        deal: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One deal in detail, with its on-chain state once published.
+    Inspect {
+        #[arg(long, conflicts_with = "proposal_cid")]
+        deal_id: Option<u64>,
+        #[arg(long)]
+        proposal_cid: Option<String>,
+    },
+    /// Deal counts and sizes by state.
+    Stats {
+        /// Only deals created within this long (a Go duration: 24h, 30m…).
+        #[arg(long)]
+        newer_than: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// The data's root CID (the deal's label).
-    data_cid: String,
-    miner: String,
+    /// The data's root CID (the deal's label). Leave out all four arguments for the
+    /// interactive prompts.
+    pub(crate) data_cid: Option<String>,
+    pub(crate) miner: Option<String>,
     /// Price per GiB per epoch, e.g. 0.0000001 (FIL) or "500000 attofil".
-    price: String,
+    pub(crate) price: Option<String>,
     /// Duration in epochs, or "180 days".
-    duration: String,
+    pub(crate) duration: Option<String>,
     /// The piece CID of the data (`data commP`): makes the deal offline.
     #[arg(long)]
-    manual_piece_cid: Option<String>,
+    pub(crate) manual_piece_cid: Option<String>,
     /// The unpadded piece size in bytes (`data commP`), e.g. 4064 or "3.969 KiB".
     #[arg(long)]
-    manual_piece_size: Option<String>,
+    pub(crate) manual_piece_size: Option<String>,
     /// The paying wallet (default: the daemon's --addr).
     #[arg(long)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// The start epoch (default: eight days after the head).
     #[arg(long, default_value_t = 0)]
-    start_epoch: i64,
+    pub(crate) start_epoch: i64,
     #[arg(long)]
-    verified_deal: bool,
+    pub(crate) verified_deal: bool,
     /// Keep an unsealed copy for fast retrieval.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    fast_retrieval: bool,
+    pub(crate) fast_retrieval: bool,
     /// Provider collateral (default: the chain minimum plus 20 %).
     #[arg(long)]
-    provider_collateral: Option<String>,
+    pub(crate) provider_collateral: Option<String>,
     /// Propose on this protocol only (`1.2.1`, `1.2.0`, `1.1.1`, `1.1.0`, `1.0.1` or the full
     /// ID); default: the newest the provider speaks.
     #[arg(long)]
-    protocol: Option<String>,
+    pub(crate) protocol: Option<String>,
     /// Online deal: the provider downloads the CAR from this URL instead of from this daemon.
     #[arg(long)]
-    http_url: Option<String>,
+    pub(crate) http_url: Option<String>,
     /// A header for the provider to send with `--http-url`, as `Name: value` (repeatable).
     #[arg(long = "http-header")]
-    http_headers: Vec<String>,
+    pub(crate) http_headers: Vec<String>,
     /// The byte size of the CAR at `--http-url` (default: the local import's).
     #[arg(long)]
-    car_size: Option<String>,
+    pub(crate) car_size: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,9 +128,32 @@ pub enum AsksCommand {
     },
 }
 
-pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
+/// A client of the running daemon's API.
+pub fn client_api(repo: &Repo) -> Result<HttpClient> {
     let info = repo.api_info("droplet-client")?;
-    let api = market_proto::client::http(&info, "v0", Duration::from_secs(120))?;
+    Ok(market_proto::client::http(&info, "v0", Duration::from_secs(120))?)
+}
+
+/// The full node in the repo's config; addresses print with its network's prefix from here on.
+pub async fn node(repo: &Repo) -> Result<HttpClient> {
+    let cfg = droplet_client::config::ClientConfig::load(&repo.config_path())
+        .map_err(|e| anyhow!("{e} (start the daemon first, or pass the right --repo)"))?;
+    let info = market_proto::api_info::ApiInfo {
+        token: cfg.node.token,
+        addr: cfg.node.url,
+    };
+    let node = market_proto::client::http(&info, "v1", Duration::from_secs(60))?;
+    let mainnet = node.state_network_name().await.is_ok_and(|n| n == "mainnet");
+    market_types::address::set_network(if mainnet {
+        market_types::address::Network::Mainnet
+    } else {
+        market_types::address::Network::Testnet
+    });
+    Ok(node)
+}
+
+pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
+    let api = client_api(repo)?;
     match cmd {
         StorageCommand::Asks(AsksCommand::Query { miner, peerid }) => {
             let m = market_types::address::parse(&miner).map_err(|e| anyhow!("{miner:?} is not an address: {e}"))?;
@@ -121,6 +168,11 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             println!("Verified Price per GiB: {}", format_fil(&ask.verified_price));
             println!("Max Piece size: {}", format_size(ask.max_piece_size.0));
             println!("Min Piece size: {}", format_size(ask.min_piece_size.0));
+        }
+        StorageCommand::Deals(DealsCommand::Init(a)) if a.data_cid.is_none() => {
+            let node = node(repo).await?;
+            let stdin = std::io::stdin();
+            crate::interactive::init(&api, &node, &mut stdin.lock(), *a).await?;
         }
         StorageCommand::Deals(DealsCommand::Init(a)) => {
             set_network(repo).await;
@@ -174,29 +226,174 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             let info = api.client_get_deal_info(Json(cid)).await.map_err(call_error)?;
             println!("{}", serde_json::to_string_pretty(&info)?);
         }
+        StorageCommand::Deals(DealsCommand::Status { deal, json }) => {
+            set_network(repo).await;
+            let cid = find_deal(&api, &deal).await?.proposal_cid;
+            let st = api.client_deal_status_from_provider(cid).await.map_err(call_error)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+            } else {
+                println!("got deal status response");
+                println!("  Deal UUID:     {}", st.deal_uuid);
+                println!("  Proposal CID:  {}", st.proposal_cid.0);
+                println!("  Provider:      {} ({})", st.provider.0, st.protocol);
+                println!("  Status:        {}", st.status);
+                if !st.message.is_empty() {
+                    println!("  {}:  {}", if st.failed { "Error  " } else { "Message" }, st.message);
+                }
+                if let Some(id) = st.deal_id {
+                    println!("  Deal ID:       {id}");
+                }
+                if let Some(c) = &st.publish_cid {
+                    println!("  Publish CID:   {}", c.0);
+                }
+                if st.transfer_size > 0 {
+                    println!(
+                        "  Transferred:   {} of {}",
+                        format_size(st.bytes_received),
+                        format_size(st.transfer_size)
+                    );
+                }
+            }
+        }
+        StorageCommand::Deals(DealsCommand::Inspect { deal_id, proposal_cid }) => {
+            let node = node(repo).await?;
+            let deals = api.client_list_deals().await.map_err(call_error)?;
+            let d = match (deal_id, proposal_cid) {
+                (Some(id), _) => deals
+                    .into_iter()
+                    .find(|d| d.deal_id == id && on_chain(d.state))
+                    .ok_or_else(|| anyhow!("no deal with deal ID {id}"))?,
+                (None, Some(c)) => find_deal(&api, &c).await?,
+                (None, None) => anyhow::bail!("give --deal-id or --proposal-cid"),
+            };
+            inspect(&node, &d).await;
+        }
+        StorageCommand::Deals(DealsCommand::Stats { newer_than }) => {
+            set_network(repo).await;
+            let cutoff = newer_than
+                .as_deref()
+                .map(|s| {
+                    let d =
+                        market_types::units::parse_go_duration(s).map_err(|e| anyhow!("--newer-than {s:?}: {e}"))?;
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    anyhow::Ok(droplet_client::deals::record::rfc3339(now.saturating_sub(d.as_secs())))
+                })
+                .transpose()?;
+            let deals: Vec<DealInfo> = api
+                .client_list_deals()
+                .await
+                .map_err(call_error)?
+                .into_iter()
+                .filter(|d| cutoff.as_ref().is_none_or(|c| &d.creation_time >= c))
+                .collect();
+            print!("{}", stats(&deals));
+        }
     }
     Ok(())
 }
 
+fn on_chain(state: u64) -> bool {
+    use market_types::states::StorageDealStatus as S;
+    matches!(
+        S::from_u64(state),
+        Some(S::Staged | S::AwaitingPreCommit | S::Sealing | S::Active | S::Expired | S::Slashed)
+    )
+}
+
+/// A deal by proposal CID or UUID.
+async fn find_deal(api: &HttpClient, deal: &str) -> Result<DealInfo> {
+    if let Ok(c) = deal.parse::<cid::Cid>() {
+        return Ok(api.client_get_deal_info(Json(c)).await.map_err(call_error)?);
+    }
+    let uuid = deal
+        .parse::<market_types::Uuid>()
+        .map_err(|_| anyhow!("{deal:?} is neither a proposal CID nor a deal UUID"))?;
+    api.client_list_deals()
+        .await
+        .map_err(call_error)?
+        .into_iter()
+        .find(|d| d.deal_uuid == uuid.to_string())
+        .ok_or_else(|| anyhow!("no deal with UUID {uuid}"))
+}
+
+/// Counts and padded sizes per state, most deals first (lotus `deal-stats`).
+fn stats(deals: &[DealInfo]) -> String {
+    use market_types::states::StorageDealStatus as S;
+    let mut by_state: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
+    for d in deals {
+        let name = S::from_u64(d.state).map_or_else(|| format!("state {}", d.state), |s| s.name().to_string());
+        let e = by_state.entry(name).or_default();
+        e.0 += 1;
+        e.1 += d.size;
+    }
+    let total: u64 = deals.iter().map(|d| d.size).sum();
+    let mut out = format!("Total: {} deals, {}\n", deals.len(), format_size(total));
+    let mut rows: Vec<_> = by_state.into_iter().collect();
+    rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    for (name, (n, size)) in rows {
+        out.push_str(&format!("  {name}: {n} deals, {}\n", format_size(size)));
+    }
+    out
+}
+
+async fn inspect(node: &HttpClient, d: &DealInfo) {
+    use market_types::states::StorageDealStatus as S;
+    let state = S::from_u64(d.state).map_or_else(|| format!("state {}", d.state), |s| s.name().to_string());
+    println!("Deal CID:      {}", d.proposal_cid.0);
+    println!("Deal UUID:     {}", d.deal_uuid);
+    println!("State:         {state}");
+    if !d.message.is_empty() {
+        println!("Message:       {}", d.message);
+    }
+    println!("Provider:      {}", d.provider.0);
+    if let Some(c) = &d.client {
+        println!("Client:        {}", c.0);
+    }
+    println!("Protocol:      {}", d.protocol);
+    println!("Transfer:      {}", if d.online { "online (HTTP)" } else { "offline" });
+    if let Some(r) = &d.data_ref {
+        println!("Data root:     {}", r.root.0);
+    }
+    println!("Piece:         {} ({})", d.piece_cid.0, format_size(d.size));
+    println!(
+        "Price:         {} / epoch for {} epochs",
+        format_fil(&d.price_per_epoch.0),
+        d.duration
+    );
+    println!("Verified:      {}", d.verified);
+    println!("Created:       {}", d.creation_time);
+    if let Some(c) = &d.publish_cid {
+        println!("Publish CID:   {}", c.0);
+    }
+    if !on_chain(d.state) {
+        return;
+    }
+    println!("Deal ID:       {}", d.deal_id);
+    use market_proto::api::full_node::FullNodeClient;
+    match node
+        .state_market_storage_deal(d.deal_id, Json(market_types::chain::TipSetKey::empty()))
+        .await
+    {
+        Ok(m) => {
+            let st = &m.0.state;
+            let epoch = |e: i64| if e < 0 { "-".to_string() } else { e.to_string() };
+            println!("On chain:");
+            println!("  Start epoch:        {}", m.0.proposal.start_epoch);
+            println!("  End epoch:          {}", m.0.proposal.end_epoch);
+            println!("  Sector start epoch: {}", epoch(st.sector_start_epoch));
+            println!("  Last updated epoch: {}", epoch(st.last_updated_epoch));
+            println!("  Slash epoch:        {}", epoch(st.slash_epoch));
+        }
+        Err(e) => println!("On chain:      not in the market's state ({})", call_error(e)),
+    }
+}
+
 /// Print addresses with the prefix of the network the daemon's node is on, as Go does.
 async fn set_network(repo: &Repo) {
-    use market_proto::api::full_node::FullNodeClient;
-    let Ok(cfg) = droplet_client::config::ClientConfig::load(&repo.config_path()) else {
-        return;
-    };
-    let info = market_proto::api_info::ApiInfo {
-        token: cfg.node.token,
-        addr: cfg.node.url,
-    };
-    let Ok(node) = market_proto::client::http(&info, "v1", Duration::from_secs(30)) else {
-        return;
-    };
-    let mainnet = node.state_network_name().await.is_ok_and(|n| n == "mainnet");
-    market_types::address::set_network(if mainnet {
-        market_types::address::Network::Mainnet
-    } else {
-        market_types::address::Network::Testnet
-    });
+    let _ = node(repo).await;
 }
 
 fn failed(state: u64) -> bool {
@@ -262,7 +459,13 @@ fn print_deals(deals: &[DealInfo], verbose: bool) {
     print!("{}", market_daemon::cli::table(&rows));
 }
 
-async fn init_params(api: &jsonrpsee::http_client::HttpClient, a: InitArgs) -> Result<StartDealParams> {
+pub(crate) async fn init_params(api: &HttpClient, a: InitArgs) -> Result<StartDealParams> {
+    let (Some(data_cid), Some(miner), Some(price), Some(duration)) = (&a.data_cid, &a.miner, &a.price, &a.duration)
+    else {
+        return Err(anyhow!(
+            "give <dataCid> <miner> <price> <duration>, or none of them for the interactive prompts"
+        ));
+    };
     let parse_addr = |s: &str| market_types::address::parse(s).map_err(|e| anyhow!("{s:?} is not an address: {e}"));
     let wallet = match &a.from {
         Some(f) => parse_addr(f)?,
@@ -287,7 +490,6 @@ async fn init_params(api: &jsonrpsee::http_client::HttpClient, a: InitArgs) -> R
             .ok_or_else(|| anyhow!("--http-header {h:?}: write it as 'Name: value'"))?;
         http_headers.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let data_cid = &a.data_cid;
     Ok(StartDealParams {
         data: DataRef {
             transfer_type: if piece_cid.is_some() && a.http_url.is_none() {
@@ -302,10 +504,9 @@ async fn init_params(api: &jsonrpsee::http_client::HttpClient, a: InitArgs) -> R
             raw_block_size: 0,
         },
         wallet: Json(wallet),
-        miner: Json(parse_addr(&a.miner)?),
-        epoch_price: Json(market_types::units::parse_fil(&a.price).map_err(|e| anyhow!("price: {e}"))?),
-        min_blocks_duration: market_types::units::parse_epochs(&a.duration).map_err(|e| anyhow!("duration: {e}"))?
-            as u64,
+        miner: Json(parse_addr(miner)?),
+        epoch_price: Json(market_types::units::parse_fil(price).map_err(|e| anyhow!("price: {e}"))?),
+        min_blocks_duration: market_types::units::parse_epochs(duration).map_err(|e| anyhow!("duration: {e}"))? as u64,
         provider_collateral: Json(match &a.provider_collateral {
             Some(c) => market_types::units::parse_fil(c).map_err(|e| anyhow!("--provider-collateral: {e}"))?,
             None => Default::default(),

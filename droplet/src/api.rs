@@ -7,8 +7,8 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use market_proto::Json;
 use market_proto::api::handler_error;
 use market_proto::api::market::{
-    AddrInfo, DealInfoV2, DealQuery, GetDealSpec, ImportDataRef, MarketServer, MinerAccount, MinerDeal,
-    MinerRetrievalAsk, PendingDeals, SectorId, VersionInfo,
+    AddrInfo, DealInfoIncludePath, DealInfoV2, DealQuery, GetDealSpec, ImportDataRef, ImportDataRefs, ImportDataResult,
+    MarketServer, MinerAccount, MinerDeal, MinerOrCommon, MinerRetrievalAsk, PendingDeals, SectorId, VersionInfo,
 };
 use market_proto::api::wallet::MsgMeta;
 use market_proto::p2p::Host;
@@ -20,9 +20,13 @@ use market_types::{Address, TokenAmount};
 
 use crate::asks::{AskTerms, Asks};
 use crate::chain::Chain;
+use crate::config::ProviderConfig;
 use crate::deals::runner::DealRunner;
 use crate::deals::{DealRecordExt, DealStore};
-use crate::miners::Miners;
+use crate::miners::{LiveConfig, Miners};
+use market_fsm::provider::{Event, PieceStatus};
+use market_types::states::StorageDealStatus;
+use market_types::units::GoDuration;
 
 /// The API handlers.
 #[derive(Clone)]
@@ -33,6 +37,7 @@ pub struct Api {
     pub host: Host,
     pub deals: DealStore,
     pub runner: Arc<DealRunner>,
+    pub config: Arc<LiveConfig>,
 }
 
 impl std::fmt::Debug for Api {
@@ -43,6 +48,94 @@ impl std::fmt::Debug for Api {
 
 fn fail(e: impl std::fmt::Display) -> jsonrpsee::types::ErrorObjectOwned {
     handler_error(e.to_string())
+}
+
+impl Api {
+    /// Read one provider setting of a miner (or `[CommonProvider]`).
+    fn setting<R>(&self, miner: MinerOrCommon, f: impl FnOnce(&ProviderConfig) -> R) -> RpcResult<R> {
+        if let Some(m) = &miner.0
+            && !self.miners.contains(m)
+        {
+            return Err(handler_error(format!("miner {m} is not served by this droplet")));
+        }
+        Ok(self.config.read(|c| f(&c.provider(miner.0.as_ref()))))
+    }
+
+    /// Change one provider setting of a miner (or `[CommonProvider]`), saved to config.toml.
+    fn set_setting(&self, miner: MinerOrCommon, f: impl FnOnce(&mut ProviderConfig)) -> RpcResult<()> {
+        self.config
+            .update(|c| c.update_provider(miner.0.as_ref(), f))
+            .map_err(fail)?
+            .map_err(handler_error)
+    }
+
+    /// Import one deal's data from a file on this machine.
+    async fn import_one(&self, data: &ImportDataRef, skip_commp: bool) -> Result<(), String> {
+        let deal = match (&data.uuid, &data.proposal_cid) {
+            (Some(u), _) => self.deals.get(&u.0).map_err(|e| e.to_string())?,
+            (None, Some(c)) => self.deals.by_proposal_cid(&c.0).map_err(|e| e.to_string())?,
+            (None, None) => return Err("give the deal's proposal CID or UUID".into()),
+        }
+        .ok_or("no such deal")?;
+        let path = std::path::Path::new(&data.file);
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", data.file))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a file", data.file));
+        }
+        let path = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", data.file))?;
+        let status = deal.status();
+        if status != StorageDealStatus::WaitingForData {
+            return Err(format!(
+                "deal {} is in state {}: data can only be imported while it waits for data",
+                deal.proposal_cid.0,
+                status.name()
+            ));
+        }
+        let event = Event::DataImported {
+            path: path.to_string_lossy().into_owned(),
+            skip_commp,
+        };
+        self.runner.event(deal.uuid.0, event).await.map(|_| ())
+    }
+
+    async fn sealer_event(&self, miner: Address, deal_id: u64, event: Event) -> RpcResult<()> {
+        let d = crate::deals::sealing::by_deal_id(&self.deals, miner, deal_id).map_err(handler_error)?;
+        self.runner
+            .event(d.uuid.0, event)
+            .await
+            .map(|_| ())
+            .map_err(handler_error)
+    }
+}
+
+fn nanos(d: &GoDuration) -> i64 {
+    i64::try_from(d.0.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn duration(ns: i64) -> RpcResult<GoDuration> {
+    u64::try_from(ns)
+        .map(|n| GoDuration(std::time::Duration::from_nanos(n)))
+        .map_err(|_| handler_error(format!("a duration cannot be negative ({ns} ns)")))
+}
+
+fn piece_status(s: &str) -> RpcResult<Option<PieceStatus>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    PieceStatus::parse(s).map(Some).ok_or_else(|| {
+        handler_error(format!(
+            "unknown piece status {s:?}: one of Undefine, Assigned, Packing, Proving"
+        ))
+    })
+}
+
+fn deal_status(n: u64) -> RpcResult<Option<StorageDealStatus>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    StorageDealStatus::from_u64(n)
+        .map(Some)
+        .ok_or_else(|| handler_error(format!("no deal state {n} (see `droplet storage deal states`)")))
 }
 
 /// The API version droplet reports (semver 1.2.0 packed as lotus packs it).
@@ -191,35 +284,7 @@ impl MarketServer for Api {
     }
 
     async fn deals_import_data(&self, data: ImportDataRef, skip_commp: bool) -> RpcResult<()> {
-        let deal = match (&data.uuid, &data.proposal_cid) {
-            (Some(u), _) => self.deals.get(&u.0).map_err(fail)?,
-            (None, Some(c)) => self.deals.by_proposal_cid(&c.0).map_err(fail)?,
-            (None, None) => return Err(handler_error("give the deal's proposal CID or UUID")),
-        }
-        .ok_or_else(|| handler_error("no such deal"))?;
-        let path = std::path::Path::new(&data.file);
-        let meta = std::fs::metadata(path).map_err(|e| handler_error(format!("{}: {e}", data.file)))?;
-        if !meta.is_file() {
-            return Err(handler_error(format!("{} is not a file", data.file)));
-        }
-        let path = std::fs::canonicalize(path).map_err(|e| handler_error(format!("{}: {e}", data.file)))?;
-        let status = deal.status();
-        if status != market_types::states::StorageDealStatus::WaitingForData {
-            return Err(handler_error(format!(
-                "deal {} is in state {}: data can only be imported while it waits for data",
-                deal.proposal_cid.0,
-                status.name()
-            )));
-        }
-        let event = market_fsm::provider::Event::DataImported {
-            path: path.to_string_lossy().into_owned(),
-            skip_commp,
-        };
-        self.runner
-            .event(deal.uuid.0, event)
-            .await
-            .map(|_| ())
-            .map_err(handler_error)
+        self.import_one(&data, skip_commp).await.map_err(handler_error)
     }
 
     async fn market_pending_deals(&self) -> RpcResult<Vec<PendingDeals>> {
@@ -255,5 +320,204 @@ impl MarketServer for Api {
         crate::deals::sealing::release(&self.runner, &self.deals, miner.0, &deals)
             .await
             .map_err(handler_error)
+    }
+    async fn get_unpacked_deals(
+        &self,
+        miner: Json<Address>,
+        spec: Option<GetDealSpec>,
+    ) -> RpcResult<Vec<DealInfoIncludePath>> {
+        crate::deals::sealing::unpacked(&self.deals, &self.chain, miner.0, &spec.unwrap_or_default())
+            .await
+            .map_err(handler_error)
+    }
+
+    async fn mark_deals_as_packing(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
+        for id in deals {
+            self.sealer_event(miner.0, id, Event::MarkedPacking).await?;
+        }
+        Ok(())
+    }
+
+    async fn update_deal_on_packing(
+        &self,
+        miner: Json<Address>,
+        deal_id: u64,
+        sector: u64,
+        offset: u64,
+    ) -> RpcResult<()> {
+        self.sealer_event(miner.0, deal_id, Event::Packed { sector, offset })
+            .await
+    }
+
+    async fn update_deal_status(
+        &self,
+        miner: Json<Address>,
+        deal_id: u64,
+        piece_status: String,
+        deal_status: Option<u64>,
+    ) -> RpcResult<()> {
+        let event = Event::Overridden {
+            status: deal_status.map(self::deal_status).transpose()?.flatten(),
+            piece_status: self::piece_status(&piece_status)?,
+        };
+        self.sealer_event(miner.0, deal_id, event).await
+    }
+
+    async fn update_storage_deal_status(
+        &self,
+        proposal_cid: Json<Cid>,
+        state: u64,
+        piece_status: String,
+    ) -> RpcResult<()> {
+        let d = self
+            .deals
+            .by_proposal_cid(&proposal_cid.0)
+            .map_err(fail)?
+            .ok_or_else(|| handler_error(format!("no deal with proposal CID {}", proposal_cid.0)))?;
+        let event = Event::Overridden {
+            status: deal_status(state)?,
+            piece_status: self::piece_status(&piece_status)?,
+        };
+        tracing::warn!(proposal = %proposal_cid.0, ?event, "deal state set by hand");
+        self.runner
+            .event(d.uuid.0, event)
+            .await
+            .map(|_| ())
+            .map_err(handler_error)
+    }
+
+    async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>> {
+        let mut out = Vec::with_capacity(refs.refs.len());
+        for r in &refs.refs {
+            let target = match (&r.uuid, &r.proposal_cid) {
+                (Some(u), _) => u.0.to_string(),
+                (None, Some(c)) => c.0.to_string(),
+                (None, None) => String::new(),
+            };
+            let message = self.import_one(r, refs.skip_commp).await.err().unwrap_or_default();
+            out.push(ImportDataResult { target, message });
+        }
+        Ok(out)
+    }
+
+    async fn market_add_balance(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>> {
+        let msg = Message::add_balance(wallet.0, addr.0, amount.0);
+        self.chain.sender.push(msg).await.map(Json).map_err(fail)
+    }
+
+    async fn market_get_reserved(&self, addr: Json<Address>) -> RpcResult<Json<TokenAmount>> {
+        Ok(Json(self.runner.reserved(&addr.0)))
+    }
+
+    async fn market_reserve_funds(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Option<Json<Cid>>> {
+        self.runner
+            .reserve_manual(wallet.0, addr.0, amount.0)
+            .await
+            .map(|c| c.map(Json))
+            .map_err(handler_error)
+    }
+
+    async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()> {
+        self.runner.release_manual(addr.0, &amount.0).await;
+        Ok(())
+    }
+
+    async fn market_withdraw(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>> {
+        let msg = Message::withdraw_balance(wallet.0, addr.0, amount.0);
+        self.chain.sender.push(msg).await.map(Json).map_err(fail)
+    }
+
+    async fn deals_consider_online_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
+        self.setting(miner, |p| p.consider_online_storage_deals)
+    }
+    async fn deals_set_consider_online_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.consider_online_storage_deals = b)
+    }
+    async fn deals_consider_offline_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
+        self.setting(miner, |p| p.consider_offline_storage_deals)
+    }
+    async fn deals_set_consider_offline_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.consider_offline_storage_deals = b)
+    }
+    async fn deals_consider_verified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
+        self.setting(miner, |p| p.consider_verified_storage_deals)
+    }
+    async fn deals_set_consider_verified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.consider_verified_storage_deals = b)
+    }
+    async fn deals_consider_unverified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
+        self.setting(miner, |p| p.consider_unverified_storage_deals)
+    }
+    async fn deals_set_consider_unverified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.consider_unverified_storage_deals = b)
+    }
+    async fn deals_consider_online_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
+        self.setting(miner, |p| p.consider_online_retrieval_deals)
+    }
+    async fn deals_set_consider_online_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.consider_online_retrieval_deals = b)
+    }
+    async fn deals_consider_offline_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
+        self.setting(miner, |p| p.consider_offline_retrieval_deals)
+    }
+    async fn deals_set_consider_offline_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.consider_offline_retrieval_deals = b)
+    }
+
+    async fn deals_piece_cid_blocklist(&self, miner: MinerOrCommon) -> RpcResult<Vec<Json<Cid>>> {
+        self.setting(miner, |p| {
+            p.piece_cid_blocklist
+                .iter()
+                .filter_map(|c| c.parse().ok().map(Json))
+                .collect()
+        })
+    }
+    async fn deals_set_piece_cid_blocklist(&self, miner: MinerOrCommon, cids: Vec<Json<Cid>>) -> RpcResult<()> {
+        self.set_setting(miner, |p| {
+            p.piece_cid_blocklist = cids.iter().map(|c| c.0.to_string()).collect();
+        })
+    }
+
+    async fn deals_max_start_delay(&self, miner: MinerOrCommon) -> RpcResult<i64> {
+        self.setting(miner, |p| nanos(&p.max_deal_start_delay))
+    }
+    async fn deals_set_max_start_delay(&self, miner: MinerOrCommon, delay: i64) -> RpcResult<()> {
+        let d = duration(delay)?;
+        self.set_setting(miner, |p| p.max_deal_start_delay = d)
+    }
+    async fn deals_publish_msg_period(&self, miner: MinerOrCommon) -> RpcResult<i64> {
+        self.setting(miner, |p| nanos(&p.publish_msg_period))
+    }
+    async fn deals_set_publish_msg_period(&self, miner: MinerOrCommon, period: i64) -> RpcResult<()> {
+        let d = duration(period)?;
+        self.set_setting(miner, |p| p.publish_msg_period = d)
+    }
+    async fn sector_get_expected_seal_duration(&self, miner: MinerOrCommon) -> RpcResult<i64> {
+        self.setting(miner, |p| nanos(&p.expected_seal_duration))
+    }
+    async fn sector_set_expected_seal_duration(&self, miner: MinerOrCommon, duration: i64) -> RpcResult<()> {
+        let d = self::duration(duration)?;
+        self.set_setting(miner, |p| p.expected_seal_duration = d)
+    }
+    async fn market_max_deals_per_publish_msg(&self, miner: MinerOrCommon) -> RpcResult<u64> {
+        self.setting(miner, |p| p.max_deals_per_publish_msg)
+    }
+    async fn market_set_max_deals_per_publish_msg(&self, miner: MinerOrCommon, n: u64) -> RpcResult<()> {
+        self.set_setting(miner, |p| p.max_deals_per_publish_msg = n)
     }
 }

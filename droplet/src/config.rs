@@ -5,6 +5,7 @@
 use std::path::Path;
 
 pub use market_daemon::config::{ApiConfig, ConfigError, Endpoint, Libp2pConfig, SignerConfig};
+use market_types::Address;
 use market_types::units::{Fil, GoDuration};
 use serde::{Deserialize, Serialize};
 
@@ -535,6 +536,64 @@ impl Config {
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
         market_daemon::config::save(self, path)
     }
+
+    fn miner_entry(&self, miner: &Address) -> Option<&MinerConfig> {
+        self.miners
+            .iter()
+            .find(|m| market_types::address::parse(&m.addr).ok().as_ref() == Some(miner))
+    }
+
+    /// The provider settings that apply to `miner`: `[CommonProvider]` with the keys the
+    /// miner's `[[Miners]]` entry sets over it. `None` (Go's undefined address) or a miner
+    /// without an entry gets `[CommonProvider]`.
+    pub fn provider(&self, miner: Option<&Address>) -> ProviderConfig {
+        let Some(entry) = miner.and_then(|m| self.miner_entry(m)) else {
+            return self.common_provider.clone();
+        };
+        if entry.settings.is_empty() {
+            return self.common_provider.clone();
+        }
+        let mut table = provider_table(&self.common_provider);
+        for (k, v) in &entry.settings {
+            table.insert(k.clone(), v.clone());
+        }
+        toml::Value::Table(table).try_into().unwrap_or_else(|e| {
+            tracing::warn!(miner = %entry.addr, error = %e, "the miner's own provider settings do not parse; using [CommonProvider]");
+            self.common_provider.clone()
+        })
+    }
+
+    /// Change the provider settings of `miner` (the keys that change are written to its
+    /// `[[Miners]]` entry) or, for `None`, of `[CommonProvider]`.
+    pub fn update_provider(
+        &mut self,
+        miner: Option<&Address>,
+        f: impl FnOnce(&mut ProviderConfig),
+    ) -> Result<(), String> {
+        let Some(miner) = miner else {
+            f(&mut self.common_provider);
+            return Ok(());
+        };
+        let before = self.provider(Some(miner));
+        let mut after = before.clone();
+        f(&mut after);
+        let (before, after) = (provider_table(&before), provider_table(&after));
+        let entry = self
+            .miners
+            .iter_mut()
+            .find(|m| market_types::address::parse(&m.addr).ok().as_ref() == Some(miner))
+            .ok_or_else(|| format!("miner {miner} is not served by this droplet (see `droplet actor list`)"))?;
+        for (k, v) in after {
+            if before.get(&k) != Some(&v) {
+                entry.settings.insert(k, v);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn provider_table(p: &ProviderConfig) -> toml::Table {
+    toml::Table::try_from(p).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -741,5 +800,40 @@ SimultaneousTransfersForRetrieval = 20
         assert!(cfg.common_provider.consider_offline_storage_deals);
         assert!(Config::parse("[API]\nListenAddress = 5", "bad").is_err());
         assert!(Config::parse("[CommonProvider]\nPublishMsgPeriod = \"soon\"", "bad").is_err());
+    }
+
+    #[test]
+    fn a_miner_s_own_settings_override_the_common_ones_key_by_key_and_changes_stay_per_miner() {
+        let text = "[CommonProvider]\nConsiderOfflineStorageDeals = true\nMaxDealsPerPublishMsg = 8\n\n\
+                    [[Miners]]\nAddr = \"t01000\"\nAccount = \"a\"\nMaxDealsPerPublishMsg = 2\n\n\
+                    [[Miners]]\nAddr = \"t01001\"\n";
+        let (mut cfg, unknown) = Config::parse(text, "test").expect("parses");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let (a, b) = (Address::new_id(1000), Address::new_id(1001));
+        assert_eq!(cfg.provider(Some(&a)).max_deals_per_publish_msg, 2);
+        assert!(cfg.provider(Some(&a)).consider_offline_storage_deals, "the rest follows common");
+        assert_eq!(cfg.provider(Some(&b)).max_deals_per_publish_msg, 8);
+        assert_eq!(cfg.provider(None).max_deals_per_publish_msg, 8);
+
+        cfg.update_provider(Some(&b), |p| p.consider_offline_storage_deals = false)
+            .expect("served miner");
+        assert!(!cfg.provider(Some(&b)).consider_offline_storage_deals);
+        assert!(cfg.provider(Some(&a)).consider_offline_storage_deals, "other miners keep theirs");
+        assert!(cfg.common_provider.consider_offline_storage_deals);
+        let miner_b = &cfg.miners[1].settings;
+        assert_eq!(miner_b.len(), 1, "only the changed key is written: {miner_b:?}");
+
+        cfg.update_provider(None, |p| p.max_deals_per_publish_msg = 5).expect("common");
+        assert_eq!(cfg.provider(Some(&b)).max_deals_per_publish_msg, 5);
+        assert_eq!(cfg.provider(Some(&a)).max_deals_per_publish_msg, 2);
+        let err = cfg
+            .update_provider(Some(&Address::new_id(9)), |p| p.max_deals_per_publish_msg = 1)
+            .expect_err("not served");
+        assert!(err.contains("not served"), "{err}");
+
+        // What is saved reads back the same.
+        let (again, _) = Config::parse(&cfg.to_toml(), "again").expect("round trip");
+        assert!(!again.provider(Some(&b)).consider_offline_storage_deals);
+        assert_eq!(again.provider(Some(&a)).max_deals_per_publish_msg, 2);
     }
 }

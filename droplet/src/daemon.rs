@@ -222,6 +222,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         host: host.clone(),
         deals,
         runner,
+        config: live.clone(),
     };
     let mut module = RpcModule::new(());
     module.merge(MarketServer::into_rpc(api)).context("building the API")?;
@@ -241,10 +242,12 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         .route("/healthcheck", axum::routing::get(|| async { "ok" }))
         .route(
             "/resource",
-            axum::routing::get(crate::resource::get_resource).with_state(crate::resource::ResourceState {
-                pieces: pieces.clone(),
-                auth: auth_for_resource,
-            }),
+            axum::routing::get(crate::resource::get_resource)
+                .put(crate::resource::put_resource)
+                .with_state(crate::resource::ResourceState {
+                    pieces: pieces.clone(),
+                    auth: auth_for_resource,
+                }),
         );
     let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
     let bound = server.bound;

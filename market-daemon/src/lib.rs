@@ -6,6 +6,7 @@
 pub mod api_server;
 pub mod cli;
 pub mod config;
+pub mod funds;
 pub mod repo;
 pub mod signal;
 pub mod store;

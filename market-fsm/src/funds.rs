@@ -9,8 +9,15 @@ use std::collections::BTreeMap;
 
 use market_types::{Address, Cid, TokenAmount};
 
-/// A miner's stored entry: its deals with their collateral, and its deposits in flight.
-pub type StoredEntry = (Address, Vec<(Cid, TokenAmount)>, TokenAmount);
+/// An address's stored entry: its deals with their collateral, its deposits in flight, and
+/// what was reserved by hand (`MarketReserveFunds`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub addr: Address,
+    pub deals: Vec<(Cid, TokenAmount)>,
+    pub in_flight: TokenAmount,
+    pub manual: TokenAmount,
+}
 
 /// What a reservation needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +33,30 @@ struct Entry {
     /// Collateral held per deal (by proposal CID).
     deals: BTreeMap<Cid, TokenAmount>,
     in_flight: TokenAmount,
+    /// Reserved through the API, not for a deal of ours.
+    manual: TokenAmount,
 }
 
 impl Entry {
     fn reserved(&self) -> TokenAmount {
-        self.deals.values().fold(TokenAmount::default(), |acc, a| acc + a)
+        self.deals.values().fold(self.manual.clone(), |acc, a| acc + a)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.deals.is_empty() && self.in_flight.is_zero() && self.manual.is_zero()
+    }
+
+    fn need(&self, escrow_available: &TokenAmount) -> Reservation {
+        // Only funds that have landed count: a deposit still on its way is not yet escrow,
+        // and once it lands it shows in `escrow_available` (counting both would count it
+        // twice while the sender has not heard it landed). Two reservations racing may
+        // each deposit the gap: too much escrow is withdrawable, too little fails a publish.
+        let reserved = self.reserved();
+        if escrow_available >= &reserved {
+            Reservation::Covered
+        } else {
+            Reservation::NeedsDeposit(&reserved - escrow_available)
+        }
     }
 }
 
@@ -56,16 +82,33 @@ impl FundLedger {
     ) -> Reservation {
         let e = self.entries.entry(miner).or_default();
         e.deals.insert(deal, amount.clone());
-        // Only funds that have landed count: a deposit still on its way is not yet escrow,
-        // and once it lands it shows in `escrow_available` (counting both would count it
-        // twice while the sender has not heard it landed). Two reservations racing may
-        // each deposit the gap: too much escrow is withdrawable, too little fails a publish.
-        let reserved = e.reserved();
-        if escrow_available >= &reserved {
-            Reservation::Covered
-        } else {
-            Reservation::NeedsDeposit(&reserved - escrow_available)
+        e.need(escrow_available)
+    }
+
+    /// Hold `amount` more of `addr`'s escrow back, not for any one deal (`MarketReserveFunds`).
+    pub fn reserve_manual(
+        &mut self,
+        addr: Address,
+        amount: &TokenAmount,
+        escrow_available: &TokenAmount,
+    ) -> Reservation {
+        let e = self.entries.entry(addr).or_default();
+        e.manual += amount;
+        e.need(escrow_available)
+    }
+
+    /// Give back up to `amount` of what was reserved by hand (`MarketReleaseFunds`); returns
+    /// what was released.
+    pub fn release_manual(&mut self, addr: Address, amount: &TokenAmount) -> TokenAmount {
+        let Some(e) = self.entries.get_mut(&addr) else {
+            return TokenAmount::default();
+        };
+        let released = amount.clone().min(e.manual.clone());
+        e.manual -= &released;
+        if e.is_empty() {
+            self.entries.remove(&addr);
         }
+        released
     }
 
     /// An AddBalance of `amount` was sent and has not landed yet.
@@ -88,7 +131,7 @@ impl FundLedger {
     pub fn release(&mut self, miner: Address, deal: &Cid) {
         if let Some(e) = self.entries.get_mut(&miner) {
             e.deals.remove(deal);
-            if e.deals.is_empty() && e.in_flight.is_zero() {
+            if e.is_empty() {
                 self.entries.remove(&miner);
             }
         }
@@ -102,23 +145,32 @@ impl FundLedger {
         self.entries.get(miner).map(|e| e.in_flight.clone()).unwrap_or_default()
     }
 
-    /// Every miner's deals with their collateral, and its deposits in flight, for storing.
-    pub fn entries(&self) -> impl Iterator<Item = (&Address, Vec<(Cid, TokenAmount)>, &TokenAmount)> {
-        self.entries
-            .iter()
-            .map(|(a, e)| (a, e.deals.iter().map(|(c, v)| (*c, v.clone())).collect(), &e.in_flight))
+    /// One address's entry, for storing (`None` once it holds nothing).
+    pub fn entry(&self, addr: &Address) -> Option<StoredEntry> {
+        self.entries.get(addr).map(|e| StoredEntry {
+            addr: *addr,
+            deals: e.deals.iter().map(|(c, v)| (*c, v.clone())).collect(),
+            in_flight: e.in_flight.clone(),
+            manual: e.manual.clone(),
+        })
+    }
+
+    /// Every entry, for storing.
+    pub fn entries(&self) -> impl Iterator<Item = StoredEntry> + '_ {
+        self.entries.keys().filter_map(|a| self.entry(a))
     }
 
     /// Rebuild from stored entries.
     pub fn restore(entries: impl IntoIterator<Item = StoredEntry>) -> Self {
         let entries = entries
             .into_iter()
-            .map(|(a, deals, in_flight)| {
+            .map(|s| {
                 (
-                    a,
+                    s.addr,
                     Entry {
-                        deals: deals.into_iter().collect(),
-                        in_flight,
+                        deals: s.deals.into_iter().collect(),
+                        in_flight: s.in_flight,
+                        manual: s.manual,
                     },
                 )
             })
@@ -194,7 +246,25 @@ mod tests {
         l.reserve(b, deal(2), &fil(3), &fil(10));
         l.release(b, &deal(9));
         assert_eq!(l.reserved(&b), fil(3));
-        let stored: Vec<_> = l.entries().map(|(m, d, f)| (*m, d, f.clone())).collect();
+        l.reserve_manual(b, &fil(2), &fil(10));
+        let stored: Vec<_> = l.entries().collect();
         assert_eq!(FundLedger::restore(stored), l);
+    }
+
+    #[test]
+    fn manual_reservations_count_with_deals_and_release_no_more_than_was_held() {
+        let a = Address::new_id(1001);
+        let mut l = FundLedger::new();
+        assert_eq!(l.reserve_manual(a, &fil(2), &fil(3)), Reservation::Covered);
+        assert_eq!(
+            l.reserve(a, deal(1), &fil(2), &fil(3)),
+            Reservation::NeedsDeposit(fil(1))
+        );
+        assert_eq!(l.reserved(&a), fil(4));
+        assert_eq!(l.release_manual(a, &fil(5)), fil(2), "only what was reserved by hand");
+        assert_eq!(l.reserved(&a), fil(2));
+        l.release(a, &deal(1));
+        assert_eq!(l.entries().count(), 0);
+        assert_eq!(l.release_manual(a, &fil(1)), fil(0));
     }
 }

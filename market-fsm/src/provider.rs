@@ -30,6 +30,17 @@ impl PieceStatus {
             PieceStatus::Proving => "Proving",
         }
     }
+
+    pub fn parse(s: &str) -> Option<PieceStatus> {
+        [
+            PieceStatus::Undefine,
+            PieceStatus::Assigned,
+            PieceStatus::Packing,
+            PieceStatus::Proving,
+        ]
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(s))
+    }
 }
 
 /// The deal as the machine sees it.
@@ -119,6 +130,19 @@ pub enum Event {
     },
     /// The sealer gave it back (`ReleaseDeals`).
     Released,
+    /// A legacy sealer picked the deal (`MarkDealsAsPacking`); no sector yet.
+    MarkedPacking,
+    /// A legacy sealer put the deal into a sector (`UpdateDealOnPacking`).
+    Packed {
+        sector: u64,
+        offset: u64,
+    },
+    /// The operator or sealer set the state or piece status by hand (`deal update`,
+    /// `UpdateStorageDealStatus`, `UpdateDealStatus`). Applies in any state, terminal or not.
+    Overridden {
+        status: Option<S>,
+        piece_status: Option<PieceStatus>,
+    },
     /// The deal's sector is pre-committed.
     PreCommitted {
         sector: u64,
@@ -188,6 +212,15 @@ pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Acti
     use Event as E;
     let mut d = deal.clone();
     let invalid = || InvalidTransition::new(deal.status, &event);
+    if let E::Overridden { status, piece_status } = &event {
+        if let Some(st) = status {
+            d.status = *st;
+        }
+        if let Some(ps) = piece_status {
+            d.piece_status = *ps;
+        }
+        return Ok((d, vec![]));
+    }
     if deal.status.is_terminal() {
         return Err(invalid());
     }
@@ -309,6 +342,18 @@ pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Acti
 
         (S::AwaitingPreCommit, E::Assigned { sector, offset }) if d.piece_status == PieceStatus::Undefine => {
             d.piece_status = PieceStatus::Assigned;
+            d.sector = Some(sector);
+            d.offset = Some(offset);
+            (d, vec![])
+        }
+        (S::AwaitingPreCommit, E::MarkedPacking) if d.piece_status == PieceStatus::Undefine => {
+            d.piece_status = PieceStatus::Assigned;
+            (d, vec![])
+        }
+        (S::AwaitingPreCommit, E::Packed { sector, offset })
+            if matches!(d.piece_status, PieceStatus::Undefine | PieceStatus::Assigned) =>
+        {
+            d.piece_status = PieceStatus::Packing;
             d.sector = Some(sector);
             d.offset = Some(offset);
             (d, vec![])
@@ -617,6 +662,78 @@ mod tests {
         let active = step(&sealing, Event::Activated).expect("active").0;
         assert_eq!(step(&active, Event::Slashed).expect("slash").0.status, S::Slashed);
         assert_eq!(step(&active, Event::Expired).expect("end").0.status, S::Expired);
+    }
+
+    #[test]
+    fn the_legacy_sealer_path_marks_packs_and_the_operator_can_override_any_state() {
+        let (awaiting, _) = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/d".into(),
+                    skip_commp: false,
+                },
+                Event::DataVerified,
+                Event::FundsReserved {
+                    amount: fil(1),
+                    message: None,
+                },
+                Event::PublishSent(cid(3)),
+                Event::Published {
+                    deal_id: 7,
+                    message: cid(3),
+                },
+                Event::PieceStored,
+            ],
+        );
+        assert_eq!(awaiting.status, S::AwaitingPreCommit);
+        let (marked, _) = step(&awaiting, Event::MarkedPacking).expect("mark");
+        assert_eq!((marked.piece_status, marked.sector), (PieceStatus::Assigned, None));
+        assert!(step(&marked, Event::MarkedPacking).is_err(), "marked once");
+        let (packed, _) = step(
+            &marked,
+            Event::Packed {
+                sector: 9,
+                offset: 4096,
+            },
+        )
+        .expect("pack");
+        assert_eq!(
+            (packed.piece_status, packed.sector, packed.offset),
+            (PieceStatus::Packing, Some(9), Some(4096))
+        );
+        assert!(step(&packed, Event::Packed { sector: 1, offset: 0 }).is_err());
+        // The tracker still sees the pre-commit and activation.
+        let sealing = step(&packed, Event::PreCommitted { sector: 9 }).expect("precommit").0;
+        let active = step(&sealing, Event::Activated).expect("activate").0;
+        assert_eq!(active.status, S::Active);
+        // An override reaches even terminal states and emits nothing.
+        let failed = fail(active.clone(), "x".into()).0;
+        let (fixed, actions) = step(
+            &failed,
+            Event::Overridden {
+                status: Some(S::Active),
+                piece_status: Some(PieceStatus::Proving),
+            },
+        )
+        .expect("override");
+        assert_eq!((fixed.status, fixed.piece_status), (S::Active, PieceStatus::Proving));
+        assert!(actions.is_empty());
+        let (only_piece, _) = step(
+            &awaiting,
+            Event::Overridden {
+                status: None,
+                piece_status: Some(PieceStatus::Packing),
+            },
+        )
+        .expect("override");
+        assert_eq!(
+            (only_piece.status, only_piece.piece_status),
+            (S::AwaitingPreCommit, PieceStatus::Packing)
+        );
+        assert_eq!(PieceStatus::parse("packing"), Some(PieceStatus::Packing));
+        assert_eq!(PieceStatus::parse("Sealed"), None);
     }
 
     #[test]

@@ -157,6 +157,9 @@ cbor_tuple! {
 
 // ---------------------------------------------------------------- market actor calls
 
+/// The storage market actor, f05.
+pub const MARKET_ACTOR: Address = Address::new_id(5);
+
 /// Market actor method numbers (builtin-actors).
 pub mod market_method {
     pub const CONSTRUCTOR: u64 = 1;
@@ -368,6 +371,48 @@ impl Message {
             method,
             params: Bytes(params),
         }
+    }
+
+    /// Market `AddBalance`: move `amount` from `from` into the market escrow of `escrow`
+    /// (an account or a miner).
+    pub fn add_balance(from: Address, escrow: Address, amount: TokenAmount) -> Message {
+        Message::to_send(
+            from,
+            MARKET_ACTOR,
+            market_method::ADD_BALANCE,
+            cbor::to_vec(&escrow),
+            amount,
+        )
+    }
+
+    /// Market `WithdrawBalance`: `wallet` (the account itself, or a miner's owner or worker)
+    /// takes up to `amount` of `escrow`'s unlocked funds out.
+    pub fn withdraw_balance(wallet: Address, escrow: Address, amount: TokenAmount) -> Message {
+        let params = WithdrawBalanceParams {
+            provider_or_client_address: escrow,
+            amount,
+        };
+        Message::to_send(
+            wallet,
+            MARKET_ACTOR,
+            market_method::WITHDRAW_BALANCE,
+            cbor::to_vec(&params),
+            TokenAmount::default(),
+        )
+    }
+
+    /// Market `SettleDealPaymentsExported` for `deals`.
+    pub fn settle_deal_payments(from: Address, deals: impl IntoIterator<Item = u64>) -> Message {
+        let params = SettleDealPaymentsParams {
+            deals: BitField::from_indices(deals),
+        };
+        Message::to_send(
+            from,
+            MARKET_ACTOR,
+            market_method::SETTLE_DEAL_PAYMENTS,
+            cbor::to_vec(&params),
+            TokenAmount::default(),
+        )
     }
 
     /// The message CID (blake2b-256 over the tuple). Signers sign these CID bytes.

@@ -3,6 +3,7 @@
 //! protocol and the chain. Every change goes through market-fsm's client machine and is stored
 //! before anything is done about it.
 
+pub mod funds;
 pub mod propose;
 pub mod record;
 pub mod serve;
@@ -67,6 +68,9 @@ impl ClientDeals {
                 ledger.reserve(p.client, p.cid(), &d.funds_reserved.0, &d.funds_reserved.0);
                 pending += 1;
             }
+        }
+        for (addr, amount) in deals.manual_reservations().unwrap_or_default() {
+            ledger.reserve_manual(addr, &amount, &amount);
         }
         if pending > 0 {
             tracing::info!(deals = pending, "escrow reservations restored");

@@ -12,9 +12,9 @@ use market_proto::api::market_client::StartDealParams;
 use market_proto::api::wallet::{MsgMeta, meta_type};
 use market_proto::client::call_error;
 use market_types::boost::{HttpRequest, Transfer};
-use market_types::chain::{ClientDealProposal, DealProposal, Message, TipSetKey, market_method};
+use market_types::chain::{ClientDealProposal, DealProposal, Message, TipSetKey};
 use market_types::units::{EPOCHS_IN_DAY, UnpaddedPieceSize};
-use market_types::{Cid, DealLabel, TokenAmount, Uuid, cbor};
+use market_types::{Cid, DealLabel, TokenAmount, Uuid};
 
 use super::record::ClientDealRecord;
 use super::wire::{self, Answer};
@@ -247,13 +247,7 @@ impl ClientDeals {
             Reservation::Covered => return Ok((need, None)),
             Reservation::NeedsDeposit(x) => x,
         };
-        let msg = Message::to_send(
-            p.client,
-            market_types::Address::new_id(5),
-            market_method::ADD_BALANCE,
-            cbor::to_vec(&p.client),
-            amount,
-        );
+        let msg = Message::add_balance(p.client, p.client, amount);
         let id = self
             .sender
             .push(msg)

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use market_daemon::store::{Store, StoreError, Table};
-use market_types::{Cid, Uuid};
+use market_types::{Address, BigInt, Cid, TokenAmount, Uuid};
 
 use super::record::ClientDealRecord;
 
 const DEALS: Table = Table("client-deals/");
 const BY_PROPOSAL: Table = Table("client-deal-by-proposal/");
+/// Escrow reserved by hand (`MarketReserveFunds`), attoFIL by address.
+const MANUAL_RESERVED: Table = Table("client-reserved/");
 
 #[derive(Debug, Clone)]
 pub struct ClientDealStore {
@@ -16,6 +18,31 @@ pub struct ClientDealStore {
 }
 
 impl ClientDealStore {
+    /// Escrow of `addr` reserved by hand; zero removes the entry.
+    pub fn put_manual_reservation(&self, addr: &Address, amount: &TokenAmount) -> Result<(), StoreError> {
+        if amount.is_zero() {
+            return self.store.delete(MANUAL_RESERVED, &addr.to_string());
+        }
+        self.store.put_json(
+            MANUAL_RESERVED,
+            &addr.to_string(),
+            &(addr.to_string(), amount.atto().to_string()),
+        )
+    }
+
+    pub fn manual_reservations(&self) -> Result<Vec<(Address, TokenAmount)>, StoreError> {
+        let raw: Vec<(String, String)> = self.store.list_json(MANUAL_RESERVED)?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(a, v)| {
+                Some((
+                    market_types::address::parse(&a).ok()?,
+                    TokenAmount::from_atto(v.parse::<BigInt>().ok()?),
+                ))
+            })
+            .collect())
+    }
+
     pub fn new(store: Arc<Store>) -> Self {
         ClientDealStore { store }
     }

@@ -163,6 +163,11 @@ pub struct Status {
     pub publish_cid: Option<market_types::Cid>,
     pub transfer_size: u64,
     pub bytes_received: u64,
+    /// The provider's own word for where the deal is (boost's checkpoint, or the legacy
+    /// state name).
+    pub provider_state: String,
+    /// The provider's message about the deal.
+    pub message: String,
 }
 
 /// Ask the provider for a deal's status on the protocol it was accepted on.
@@ -208,12 +213,18 @@ pub async fn query_status(deals: &ClientDeals, d: &ClientDealRecord) -> Result<S
                 "PublishConfirmed" | "AddedPiece" | "IndexedAndAnnounced" | "Complete"
             );
         return Ok(Status {
-            failed: (!s.error.is_empty()).then_some(s.error),
+            failed: (!s.error.is_empty()).then(|| s.error.clone()),
             state: None,
             deal_id: published.then_some(s.chain_deal_id),
             publish_cid: s.publish_cid,
             transfer_size: r.transfer_size,
             bytes_received: r.n_bytes_received,
+            provider_state: s.status.clone(),
+            message: if s.error.is_empty() {
+                s.sealing_status.clone()
+            } else {
+                s.error.clone()
+            },
         });
     }
     let cid = d.proposal_cid.0;
@@ -272,5 +283,7 @@ pub async fn query_status(deals: &ClientDeals, d: &ClientDealRecord) -> Result<S
         publish_cid: state.publish_cid,
         transfer_size: 0,
         bytes_received: 0,
+        provider_state: status.map_or_else(|| format!("state {}", state.state), |s| s.name().to_string()),
+        message: state.message.clone(),
     })
 }

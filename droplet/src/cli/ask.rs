@@ -31,6 +31,11 @@ pub enum StorageCmd {
         #[command(subcommand)]
         cmd: super::deal::DealCmd,
     },
+    /// Deal acceptance settings per miner.
+    Cfg {
+        #[command(subcommand)]
+        cmd: super::cfg::CfgCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +104,7 @@ pub async fn storage(repo: &Repo, cmd: StorageCmd) -> Result<()> {
     let cmd = match cmd {
         StorageCmd::Ask { cmd } => cmd,
         StorageCmd::Deal { cmd } => return super::deal::run(repo, cmd).await,
+        StorageCmd::Cfg { cmd } => return super::cfg::run(repo, cmd).await,
     };
     let api = daemon(repo)?;
     match cmd {

@@ -3,7 +3,9 @@
 
 mod actor;
 mod ask;
+mod cfg;
 mod deal;
+mod funds;
 mod net;
 
 use std::time::Duration;
@@ -53,6 +55,11 @@ enum Cmd {
     Retrieval {
         #[command(subcommand)]
         cmd: ask::RetrievalCmd,
+    },
+    /// Market escrow of the miners: balances, add, withdraw, settle deals.
+    ActorFunds {
+        #[command(subcommand)]
+        cmd: funds::FundsCmd,
     },
     /// The daemon's libp2p identity and addresses.
     Net {
@@ -131,6 +138,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Storage { cmd } => ask::storage(&repo, cmd).await,
         Cmd::Retrieval { cmd } => ask::retrieval(&repo, cmd).await,
         Cmd::Net { cmd } => net::run(&repo, cmd).await,
+        Cmd::ActorFunds { cmd } => funds::run(&repo, cmd).await,
     }
 }
 

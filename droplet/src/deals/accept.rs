@@ -15,7 +15,7 @@ use market_types::boost::{
 use market_types::cbor;
 use market_types::chain::TipSetKey;
 use market_types::states::StorageDealStatus as S;
-use market_types::{TokenAmount, Uuid};
+use market_types::{Address, TokenAmount, Uuid};
 
 use super::record::{DealRecord, DealRecordExt};
 use super::store::DealStore;
@@ -53,10 +53,11 @@ fn respond(accepted: bool, message: impl Into<String>) -> Option<Vec<u8>> {
 }
 
 impl Acceptor {
-    /// The deal policy from the config (`[CommonProvider]`).
-    fn policy(&self) -> DealPolicy {
+    /// The deal policy for `miner` from the config (`[CommonProvider]` with the miner's own
+    /// settings over it).
+    fn policy(&self, miner: &Address) -> DealPolicy {
         self.config.read(|c| {
-            let p = &c.common_provider;
+            let p = &c.provider(Some(miner));
             DealPolicy {
                 consider_online: p.consider_online_storage_deals,
                 consider_offline: p.consider_offline_storage_deals,
@@ -120,7 +121,7 @@ impl Acceptor {
             Ok(f) => f,
             Err(e) => return (false, e),
         };
-        let verdict = check_proposal(&cdp, &facts, &self.policy());
+        let verdict = check_proposal(&cdp, &facts, &self.policy(&cdp.proposal.provider));
         let machine = ProviderDeal::new(!params.is_offline, cdp.proposal.provider_collateral.clone());
         let event = match &verdict {
             Ok(()) => Event::Accepted,

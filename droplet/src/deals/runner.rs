@@ -15,7 +15,9 @@ use market_fsm::publish::Batcher;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::CallError;
-use market_types::chain::{Message, PublishStorageDealsParams, PublishStorageDealsReturn, TipSetKey, market_method};
+use market_types::chain::{
+    MARKET_ACTOR, Message, PublishStorageDealsParams, PublishStorageDealsReturn, TipSetKey, market_method,
+};
 use market_types::states::StorageDealStatus as S;
 use market_types::{Address, TokenAmount, Uuid, cbor};
 use piece_store::store::PieceStorage;
@@ -35,6 +37,8 @@ struct LedgerEntry {
     /// (proposal CID, attoFIL)
     deals: Vec<(String, String)>,
     in_flight: String,
+    #[serde(default)]
+    manual: String,
 }
 
 impl LedgerEntry {
@@ -45,17 +49,17 @@ impl LedgerEntry {
             .iter()
             .filter_map(|(c, a)| Some((c.parse().ok()?, atto(a)?)))
             .collect();
-        Some((
-            market_types::address::parse(&self.miner).ok()?,
+        Some(StoredEntry {
+            addr: market_types::address::parse(&self.miner).ok()?,
             deals,
-            atto(&self.in_flight)?,
-        ))
+            in_flight: atto(&self.in_flight)?,
+            manual: atto(&self.manual).unwrap_or_default(),
+        })
     }
 }
+
 /// Resumptions of one download before the deal fails.
 const MAX_TRANSFER_ATTEMPTS: u32 = 10;
-/// The market actor.
-const MARKET: u64 = 5;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -267,9 +271,10 @@ impl DealRunner {
             Action::WaitFunding { message } => Some(self.wait_funding(p.provider, message).await),
             Action::QueueForPublish => {
                 let (period_ms, max) = self.config.read(|c| {
+                    let pc = c.provider(Some(&p.provider));
                     (
-                        c.common_provider.publish_msg_period.0.as_millis() as u64,
-                        c.common_provider.max_deals_per_publish_msg as usize,
+                        pc.publish_msg_period.0.as_millis() as u64,
+                        pc.max_deals_per_publish_msg as usize,
                     )
                 });
                 let len = cbor::to_vec(&d.proposal.0).len();
@@ -371,20 +376,22 @@ impl DealRunner {
     /// Store every miner's entry (an emptied one is stored empty).
     fn save_ledger(&self, l: &FundLedger, touched: Address) {
         let entry = l
-            .entries()
-            .find(|(m, _, _)| **m == touched)
-            .map(|(m, deals, f)| LedgerEntry {
-                miner: m.to_string(),
-                deals: deals
+            .entry(&touched)
+            .map(|e| LedgerEntry {
+                miner: e.addr.to_string(),
+                deals: e
+                    .deals
                     .iter()
                     .map(|(c, a)| (c.to_string(), a.atto().to_string()))
                     .collect(),
-                in_flight: f.atto().to_string(),
+                in_flight: e.in_flight.atto().to_string(),
+                manual: e.manual.atto().to_string(),
             })
             .unwrap_or(LedgerEntry {
                 miner: touched.to_string(),
                 deals: Vec::new(),
                 in_flight: "0".into(),
+                manual: "0".into(),
             });
         if let Err(e) = self.store.put_json(LEDGER, &touched.to_string(), &entry) {
             tracing::error!(error = %e, "saving the fund ledger");
@@ -421,13 +428,7 @@ impl DealRunner {
             Ok(w) => w,
             Err(e) => return Event::FundingFailed(e),
         };
-        let msg = Message::to_send(
-            from,
-            Address::new_id(MARKET),
-            market_method::ADD_BALANCE,
-            cbor::to_vec(&miner),
-            deposit.clone(),
-        );
+        let msg = Message::add_balance(from, miner, deposit.clone());
         match self.chain.sender.push(msg).await {
             Ok(id) => {
                 let mut l = lock(&self.ledger);
@@ -440,6 +441,62 @@ impl DealRunner {
             }
             Err(e) => Event::FundingFailed(format!("reserving funds: {e}")),
         }
+    }
+
+    /// Escrow of `addr` held back for deals in progress and by hand.
+    pub fn reserved(&self, addr: &Address) -> TokenAmount {
+        lock(&self.ledger).reserved(addr)
+    }
+
+    /// `MarketReserveFunds`: hold `amount` of `addr`'s escrow back; when the escrow that has
+    /// landed does not cover everything held, send AddBalance from `wallet` for the gap.
+    pub async fn reserve_manual(
+        &self,
+        wallet: Address,
+        addr: Address,
+        amount: TokenAmount,
+    ) -> Result<Option<Cid>, String> {
+        let _funds = self.funds.lock().await;
+        let bal = self
+            .chain
+            .node
+            .state_market_balance(Json(addr), Json(TipSetKey::empty()))
+            .await
+            .map_err(|e| format!("reading the market balance of {addr}: {}", call(e)))?
+            .0;
+        let need = {
+            let mut l = lock(&self.ledger);
+            let r = l.reserve_manual(addr, &amount, &bal.available());
+            self.save_ledger(&l, addr);
+            r
+        };
+        let Reservation::NeedsDeposit(deposit) = need else {
+            return Ok(None);
+        };
+        match self
+            .chain
+            .sender
+            .push(Message::add_balance(wallet, addr, deposit))
+            .await
+        {
+            Ok(id) => Ok(Some(id)),
+            Err(e) => {
+                // Nothing was sent: the reservation does not stand.
+                let mut l = lock(&self.ledger);
+                l.release_manual(addr, &amount);
+                self.save_ledger(&l, addr);
+                Err(format!("adding to the market escrow of {addr}: {e}"))
+            }
+        }
+    }
+
+    /// `MarketReleaseFunds`.
+    pub async fn release_manual(&self, addr: Address, amount: &TokenAmount) -> TokenAmount {
+        let _funds = self.funds.lock().await;
+        let mut l = lock(&self.ledger);
+        let released = l.release_manual(addr, amount);
+        self.save_ledger(&l, addr);
+        released
     }
 
     async fn wait_funding(&self, miner: Address, message: Cid) -> Event {
@@ -606,7 +663,7 @@ impl DealRunner {
         };
         let msg = Message::to_send(
             from,
-            Address::new_id(MARKET),
+            MARKET_ACTOR,
             market_method::PUBLISH_STORAGE_DEALS,
             cbor::to_vec(&params),
             TokenAmount::default(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use market_fsm::provider::{Event, PieceStatus};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
-use market_proto::api::market::{DealInfoV2, GetDealSpec, SectorId};
+use market_proto::api::market::{DealInfoIncludePath, DealInfoV2, GetDealSpec, SectorId};
 use market_types::chain::TipSetKey;
 use market_types::states::StorageDealStatus as S;
 use market_types::{Address, Uuid};
@@ -21,9 +21,10 @@ use super::runner::DealRunner;
 use super::store::DealStore;
 use crate::chain::Chain;
 
-/// Pick deals for a sector: the miner's deals waiting for pre-commit and not yet assigned,
-/// largest first (then earliest start), each at an offset aligned to its size, while they fit.
-pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, head: i64) -> Vec<(DealRecord, u64)> {
+/// The deals a sealer may take: waiting for pre-commit, not yet assigned, not past their
+/// start, within the spec's piece sizes and sector expiration; largest first, then earliest
+/// start.
+fn waiting<'a>(candidates: &'a [DealRecord], spec: &GetDealSpec, head: i64) -> Vec<&'a DealRecord> {
     let mut ds: Vec<&DealRecord> = candidates
         .iter()
         .filter(|d| d.status() == S::AwaitingPreCommit && d.machine().piece_status == PieceStatus::Undefine)
@@ -45,6 +46,13 @@ pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, hea
             .cmp(&pa.piece_size.0)
             .then(pa.start_epoch.cmp(&pb.start_epoch))
     });
+    ds
+}
+
+/// Pick deals for a sector from [`waiting`] ones, each at an offset aligned to its size, while
+/// they fit.
+pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, head: i64) -> Vec<(DealRecord, u64)> {
+    let ds = waiting(candidates, spec, head);
     let max = if spec.max_piece == 0 {
         usize::MAX
     } else {
@@ -73,14 +81,7 @@ pub async fn assign(
     sector_size: u64,
     spec: &GetDealSpec,
 ) -> Result<Vec<DealInfoV2>, String> {
-    let miner = Address::new_id(sector.miner);
-    let head = chain.head_height().await.map_err(|e| e.to_string())?;
-    let mine: Vec<DealRecord> = deals
-        .list()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|d| d.proposal.0.proposal.provider == miner)
-        .collect();
+    let (head, mine) = head_and_mine(deals, chain, Address::new_id(sector.miner)).await?;
     let picked = pack(&mine, sector_size, spec, head);
     let mut out = Vec::new();
     for (d, offset) in picked {
@@ -104,12 +105,72 @@ pub async fn assign(
             provider: Json(p.provider),
             offset,
             length: p.piece_size.0,
-            payload_size: std::fs::metadata(&d.inbound_path).map_or(0, |m| m.len()),
+            payload_size: payload_size(&d),
             start_epoch: p.start_epoch,
             end_epoch: p.end_epoch,
         });
     }
     Ok(out)
+}
+
+fn payload_size(d: &DealRecord) -> u64 {
+    std::fs::metadata(&d.inbound_path).map_or(0, |m| m.len())
+}
+
+async fn head_and_mine(deals: &DealStore, chain: &Chain, miner: Address) -> Result<(i64, Vec<DealRecord>), String> {
+    let head = chain.head_height().await.map_err(|e| e.to_string())?;
+    let mine = deals
+        .list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|d| d.proposal.0.proposal.provider == miner)
+        .collect();
+    Ok((head, mine))
+}
+
+/// `GetUnPackedDeals` (the legacy sealer's pull): what [`waiting`] lists, up to the spec's
+/// piece count and total size, without changing anything.
+pub async fn unpacked(
+    deals: &DealStore,
+    chain: &Chain,
+    miner: Address,
+    spec: &GetDealSpec,
+) -> Result<Vec<DealInfoIncludePath>, String> {
+    let (head, mine) = head_and_mine(deals, chain, miner).await?;
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for d in waiting(&mine, spec, head) {
+        let p = &d.proposal.0.proposal;
+        if spec.max_piece != 0 && out.len() as u64 == spec.max_piece {
+            break;
+        }
+        if spec.max_piece_size != 0 && total + p.piece_size.0 > spec.max_piece_size && !out.is_empty() {
+            continue;
+        }
+        total += p.piece_size.0;
+        let m = d.machine();
+        out.push(DealInfoIncludePath {
+            proposal: Json(p.clone()),
+            offset: m.offset.unwrap_or(0),
+            length: p.piece_size.0,
+            payload_size: payload_size(d),
+            deal_id: d.deal_id,
+            total_storage_fee: Json(p.total_storage_fee()),
+            fast_retrieval: d.fast_retrieval,
+            publish_cid: d.publish_msg.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The miner's deal with this on-chain deal ID.
+pub fn by_deal_id(deals: &DealStore, miner: Address, deal_id: u64) -> Result<DealRecord, String> {
+    deals
+        .list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|d| d.proposal.0.proposal.provider == miner && d.machine().deal_id == Some(deal_id))
+        .ok_or_else(|| format!("miner {miner} has no deal with deal ID {deal_id}"))
 }
 
 /// `ReleaseDeals`.
@@ -159,7 +220,9 @@ async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) 
                     Some(Event::Activated)
                 } else if status == S::Active && head > p.end_epoch {
                     Some(Event::Expired)
-                } else if status == S::AwaitingPreCommit && m.piece_status == PieceStatus::Assigned {
+                } else if status == S::AwaitingPreCommit
+                    && matches!(m.piece_status, PieceStatus::Assigned | PieceStatus::Packing)
+                {
                     precommitted(chain, p.provider, m.sector, deal_id)
                         .await
                         .map(|sector| Event::PreCommitted { sector })

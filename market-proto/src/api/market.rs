@@ -192,6 +192,75 @@ pub struct DealInfoV2 {
     pub end_epoch: i64,
 }
 
+/// A miner whose settings a `Deals*` getter or setter reads or changes; Go's undefined
+/// address (`"<empty>"` in JSON) means `[CommonProvider]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MinerOrCommon(pub Option<Address>);
+
+/// How go-address writes `address.Undef` in JSON.
+pub const UNDEF_ADDRESS: &str = "<empty>";
+
+impl Serialize for MinerOrCommon {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(a) => Json(*a).serialize(s),
+            None => s.serialize_str(UNDEF_ADDRESS),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MinerOrCommon {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s == UNDEF_ADDRESS {
+            return Ok(MinerOrCommon(None));
+        }
+        market_types::address::parse(&s)
+            .map(|a| MinerOrCommon(Some(a)))
+            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not an address: {e}")))
+    }
+}
+
+/// `DealsBatchImportData` parameters (droplet's `ImportDataRefs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportDataRefs {
+    #[serde(rename = "Refs")]
+    pub refs: Vec<ImportDataRef>,
+    #[serde(rename = "SkipCommP", default)]
+    pub skip_commp: bool,
+}
+
+/// One import's outcome: the deal it targeted and, when it failed, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportDataResult {
+    #[serde(rename = "Target")]
+    pub target: String,
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+
+/// A deal for the legacy sealer (droplet's `DealInfoIncludePath`): the proposal's fields
+/// inline, then where the piece sits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DealInfoIncludePath {
+    #[serde(flatten)]
+    pub proposal: Json<market_types::chain::DealProposal>,
+    #[serde(rename = "Offset")]
+    pub offset: u64,
+    #[serde(rename = "Length")]
+    pub length: u64,
+    #[serde(rename = "PayloadSize")]
+    pub payload_size: u64,
+    #[serde(rename = "DealID")]
+    pub deal_id: u64,
+    #[serde(rename = "TotalStorageFee")]
+    pub total_storage_fee: Json<TokenAmount>,
+    #[serde(rename = "FastRetrieval")]
+    pub fast_retrieval: bool,
+    #[serde(rename = "PublishCid")]
+    pub publish_cid: Option<Json<Cid>>,
+}
+
 #[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
 pub trait Market {
     #[method(name = "ActorUpsert")]
@@ -279,6 +348,137 @@ pub trait Market {
     /// The sealer gives deals back (their sector failed).
     #[method(name = "ReleaseDeals")]
     async fn release_deals(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()>;
+
+    /// Legacy sealer: deals waiting for a sector, without assigning them.
+    #[method(name = "GetUnPackedDeals")]
+    async fn get_unpacked_deals(
+        &self,
+        miner: Json<Address>,
+        spec: Option<GetDealSpec>,
+    ) -> RpcResult<Vec<DealInfoIncludePath>>;
+
+    /// Legacy sealer: the deals are taken (piece status Assigned).
+    #[method(name = "MarkDealsAsPacking")]
+    async fn mark_deals_as_packing(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()>;
+
+    /// Legacy sealer: the deal is in `sector` at `offset` (piece status Packing).
+    #[method(name = "UpdateDealOnPacking")]
+    async fn update_deal_on_packing(
+        &self,
+        miner: Json<Address>,
+        deal_id: u64,
+        sector: u64,
+        offset: u64,
+    ) -> RpcResult<()>;
+
+    /// Legacy sealer: set a deal's piece status and, unless 0, its state.
+    #[method(name = "UpdateDealStatus")]
+    async fn update_deal_status(
+        &self,
+        miner: Json<Address>,
+        deal_id: u64,
+        piece_status: String,
+        deal_status: Option<u64>,
+    ) -> RpcResult<()>;
+
+    /// Set a deal's state and/or piece status by hand (`storage deal update`).
+    #[method(name = "UpdateStorageDealStatus")]
+    async fn update_storage_deal_status(
+        &self,
+        proposal_cid: Json<Cid>,
+        state: u64,
+        piece_status: String,
+    ) -> RpcResult<()>;
+
+    /// Import many offline deals' data; one result per reference, failures included.
+    #[method(name = "DealsBatchImportData")]
+    async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>>;
+
+    // ---- funds
+
+    /// Send AddBalance from `wallet` into `addr`'s market escrow.
+    #[method(name = "MarketAddBalance")]
+    async fn market_add_balance(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>>;
+
+    /// Escrow this droplet holds back for deals in progress.
+    #[method(name = "MarketGetReserved")]
+    async fn market_get_reserved(&self, addr: Json<Address>) -> RpcResult<Json<TokenAmount>>;
+
+    /// Hold `amount` of `addr`'s escrow back, sending AddBalance from `wallet` for what is missing.
+    #[method(name = "MarketReserveFunds")]
+    async fn market_reserve_funds(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Option<Json<Cid>>>;
+
+    #[method(name = "MarketReleaseFunds")]
+    async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()>;
+
+    /// Send WithdrawBalance from `wallet` for `addr`'s escrow.
+    #[method(name = "MarketWithdraw")]
+    async fn market_withdraw(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>>;
+
+    // ---- per-miner settings (`[CommonProvider]` for the undefined address)
+
+    #[method(name = "DealsConsiderOnlineStorageDeals")]
+    async fn deals_consider_online_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOnlineStorageDeals")]
+    async fn deals_set_consider_online_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderOfflineStorageDeals")]
+    async fn deals_consider_offline_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOfflineStorageDeals")]
+    async fn deals_set_consider_offline_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderVerifiedStorageDeals")]
+    async fn deals_consider_verified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderVerifiedStorageDeals")]
+    async fn deals_set_consider_verified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderUnverifiedStorageDeals")]
+    async fn deals_consider_unverified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderUnverifiedStorageDeals")]
+    async fn deals_set_consider_unverified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderOnlineRetrievalDeals")]
+    async fn deals_consider_online_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOnlineRetrievalDeals")]
+    async fn deals_set_consider_online_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderOfflineRetrievalDeals")]
+    async fn deals_consider_offline_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOfflineRetrievalDeals")]
+    async fn deals_set_consider_offline_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+
+    #[method(name = "DealsPieceCidBlocklist")]
+    async fn deals_piece_cid_blocklist(&self, miner: MinerOrCommon) -> RpcResult<Vec<Json<Cid>>>;
+    #[method(name = "DealsSetPieceCidBlocklist")]
+    async fn deals_set_piece_cid_blocklist(&self, miner: MinerOrCommon, cids: Vec<Json<Cid>>) -> RpcResult<()>;
+
+    /// Durations are Go's `time.Duration`: nanoseconds.
+    #[method(name = "DealsMaxStartDelay")]
+    async fn deals_max_start_delay(&self, miner: MinerOrCommon) -> RpcResult<i64>;
+    #[method(name = "DealsSetMaxStartDelay")]
+    async fn deals_set_max_start_delay(&self, miner: MinerOrCommon, delay: i64) -> RpcResult<()>;
+    #[method(name = "DealsPublishMsgPeriod")]
+    async fn deals_publish_msg_period(&self, miner: MinerOrCommon) -> RpcResult<i64>;
+    #[method(name = "DealsSetPublishMsgPeriod")]
+    async fn deals_set_publish_msg_period(&self, miner: MinerOrCommon, period: i64) -> RpcResult<()>;
+    #[method(name = "SectorGetExpectedSealDuration")]
+    async fn sector_get_expected_seal_duration(&self, miner: MinerOrCommon) -> RpcResult<i64>;
+    #[method(name = "SectorSetExpectedSealDuration")]
+    async fn sector_set_expected_seal_duration(&self, miner: MinerOrCommon, duration: i64) -> RpcResult<()>;
+    #[method(name = "MarketMaxDealsPerPublishMsg")]
+    async fn market_max_deals_per_publish_msg(&self, miner: MinerOrCommon) -> RpcResult<u64>;
+    #[method(name = "MarketSetMaxDealsPerPublishMsg")]
+    async fn market_set_max_deals_per_publish_msg(&self, miner: MinerOrCommon, n: u64) -> RpcResult<()>;
 }
 
 pub const METHODS: &[MethodSpec] = &[
@@ -305,4 +505,64 @@ pub const METHODS: &[MethodSpec] = &[
     spec("MarketPublishPendingDeals", Perm::Admin, 0),
     spec("AssignDeals", Perm::Write, 3),
     spec("ReleaseDeals", Perm::Write, 2),
+    spec("GetUnPackedDeals", Perm::Read, 2),
+    spec("MarkDealsAsPacking", Perm::Write, 2),
+    spec("UpdateDealOnPacking", Perm::Write, 4),
+    spec("UpdateDealStatus", Perm::Write, 4),
+    spec("UpdateStorageDealStatus", Perm::Write, 3),
+    spec("DealsBatchImportData", Perm::Admin, 1),
+    spec("MarketAddBalance", Perm::Sign, 3),
+    spec("MarketGetReserved", Perm::Sign, 1),
+    spec("MarketReserveFunds", Perm::Sign, 3),
+    spec("MarketReleaseFunds", Perm::Sign, 2),
+    spec("MarketWithdraw", Perm::Sign, 3),
+    spec("DealsConsiderOnlineStorageDeals", Perm::Read, 1),
+    spec("DealsSetConsiderOnlineStorageDeals", Perm::Write, 2),
+    spec("DealsConsiderOfflineStorageDeals", Perm::Read, 1),
+    spec("DealsSetConsiderOfflineStorageDeals", Perm::Write, 2),
+    spec("DealsConsiderVerifiedStorageDeals", Perm::Read, 1),
+    spec("DealsSetConsiderVerifiedStorageDeals", Perm::Write, 2),
+    spec("DealsConsiderUnverifiedStorageDeals", Perm::Read, 1),
+    spec("DealsSetConsiderUnverifiedStorageDeals", Perm::Write, 2),
+    spec("DealsConsiderOnlineRetrievalDeals", Perm::Read, 1),
+    spec("DealsSetConsiderOnlineRetrievalDeals", Perm::Write, 2),
+    spec("DealsConsiderOfflineRetrievalDeals", Perm::Read, 1),
+    spec("DealsSetConsiderOfflineRetrievalDeals", Perm::Write, 2),
+    spec("DealsPieceCidBlocklist", Perm::Read, 1),
+    spec("DealsSetPieceCidBlocklist", Perm::Write, 2),
+    spec("DealsMaxStartDelay", Perm::Read, 1),
+    spec("DealsSetMaxStartDelay", Perm::Write, 2),
+    spec("DealsPublishMsgPeriod", Perm::Read, 1),
+    spec("DealsSetPublishMsgPeriod", Perm::Write, 2),
+    spec("SectorGetExpectedSealDuration", Perm::Read, 1),
+    spec("SectorSetExpectedSealDuration", Perm::Write, 2),
+    spec("MarketMaxDealsPerPublishMsg", Perm::Read, 1),
+    spec("MarketSetMaxDealsPerPublishMsg", Perm::Write, 2),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_undefined_address_means_common_settings() {
+        let m: MinerOrCommon = serde_json::from_str("\"<empty>\"").expect("undef");
+        assert_eq!(m, MinerOrCommon(None));
+        assert_eq!(serde_json::to_string(&m).expect("json"), "\"<empty>\"");
+        let m: MinerOrCommon = serde_json::from_str("\"t01000\"").expect("miner");
+        assert_eq!(m, MinerOrCommon(Some(Address::new_id(1000))));
+        assert!(serde_json::from_str::<MinerOrCommon>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn the_legacy_sealer_s_deal_info_carries_the_proposal_inline() {
+        let raw = r#"{"PieceCID":{"/":"baga6ea4seaqhagmu63kq7jsfkzqmkdm2jsop7vmfe5rjbs6ba2jtzopcizssanq"},"PieceSize":2048,"VerifiedDeal":false,"Client":"t01001","Provider":"t01000","Label":"","StartEpoch":10,"EndEpoch":600000,"StoragePricePerEpoch":"0","ProviderCollateral":"0","ClientCollateral":"0",
+            "Offset":0,"Length":2048,"PayloadSize":1900,"DealID":3,"TotalStorageFee":"0","FastRetrieval":true,"PublishCid":null}"#;
+        let d: DealInfoIncludePath = serde_json::from_str(raw).expect("decodes");
+        assert_eq!((d.deal_id, d.proposal.0.piece_size.0, d.payload_size), (3, 2048, 1900));
+        let back = serde_json::to_value(&d).expect("encodes");
+        assert_eq!(back["PieceSize"], 2048);
+        assert_eq!(back["DealID"], 3);
+        assert!(back["Provider"].as_str().is_some_and(|p| p.ends_with("01000")), "{back}");
+    }
+}

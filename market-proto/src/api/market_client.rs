@@ -171,6 +171,35 @@ pub struct DealInfo {
     pub start_epoch: i64,
 }
 
+/// What the provider says about a deal right now (`ClientDealStatusFromProvider`, a
+/// droplet-rs addition: the Go client asks from the CLI with a throwaway libp2p host).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderDealStatus {
+    #[serde(rename = "DealUUID")]
+    pub deal_uuid: String,
+    #[serde(rename = "ProposalCid")]
+    pub proposal_cid: Json<Cid>,
+    #[serde(rename = "Provider")]
+    pub provider: Json<Address>,
+    #[serde(rename = "Protocol")]
+    pub protocol: String,
+    /// Boost's checkpoint (`Accepted`, `Transferred`, `Published`, …) or the legacy state name.
+    #[serde(rename = "Status")]
+    pub status: String,
+    #[serde(rename = "Message")]
+    pub message: String,
+    #[serde(rename = "Failed")]
+    pub failed: bool,
+    #[serde(rename = "DealID")]
+    pub deal_id: Option<u64>,
+    #[serde(rename = "PublishCid")]
+    pub publish_cid: Option<Json<Cid>>,
+    #[serde(rename = "TransferSize")]
+    pub transfer_size: u64,
+    #[serde(rename = "BytesReceived")]
+    pub bytes_received: u64,
+}
+
 #[rpc(server, client, namespace = "VENUS_MARKET_CLIENT", namespace_separator = ".")]
 pub trait MarketClient {
     /// Fetch `miner`'s storage ask from `peer` (a peer ID string), verified against the
@@ -209,6 +238,53 @@ pub trait MarketClient {
     #[method(name = "DefaultAddress")]
     async fn default_address(&self) -> RpcResult<Json<Address>>;
 
+    /// Ask the provider for a deal's status now, on the protocol the deal was made on
+    /// (droplet-rs addition).
+    #[method(name = "ClientDealStatusFromProvider")]
+    async fn client_deal_status_from_provider(&self, proposal: Json<Cid>) -> RpcResult<ProviderDealStatus>;
+
+    /// Send AddBalance from `wallet` into `addr`'s market escrow.
+    #[method(name = "MarketAddBalance")]
+    async fn market_add_balance(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>>;
+
+    /// Escrow held back for deals not yet published and by hand.
+    #[method(name = "MarketGetReserved")]
+    async fn market_get_reserved(&self, addr: Json<Address>) -> RpcResult<Json<TokenAmount>>;
+
+    /// Hold `amount` of `addr`'s escrow back, sending AddBalance from `wallet` for what is missing.
+    #[method(name = "MarketReserveFunds")]
+    async fn market_reserve_funds(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Option<Json<Cid>>>;
+
+    #[method(name = "MarketReleaseFunds")]
+    async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()>;
+
+    /// Send WithdrawBalance from `wallet` for `addr`'s escrow.
+    #[method(name = "MarketWithdraw")]
+    async fn market_withdraw(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>>;
+
+    /// Wait for a message this daemon sent (a messager id or a chain CID).
+    #[method(name = "MessagerWaitMessage")]
+    async fn messager_wait_message(
+        &self,
+        id: Json<Cid>,
+        confidence: u64,
+    ) -> RpcResult<Json<market_types::chain::MsgLookup>>;
+
     #[method(name = "Version")]
     async fn version(&self) -> RpcResult<VersionInfo>;
 }
@@ -223,5 +299,12 @@ pub const METHODS: &[MethodSpec] = &[
     spec("ClientListImports", Perm::Write, 0),
     spec("ClientRemoveImport", Perm::Admin, 1),
     spec("DefaultAddress", Perm::Read, 0),
+    spec("ClientDealStatusFromProvider", Perm::Read, 1),
+    spec("MarketAddBalance", Perm::Write, 3),
+    spec("MarketGetReserved", Perm::Read, 1),
+    spec("MarketReserveFunds", Perm::Write, 3),
+    spec("MarketReleaseFunds", Perm::Write, 2),
+    spec("MarketWithdraw", Perm::Write, 3),
+    spec("MessagerWaitMessage", Perm::Read, 2),
     spec("Version", Perm::Read, 0),
 ];

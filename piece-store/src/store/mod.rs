@@ -227,30 +227,56 @@ impl PieceStore {
 
     /// Stores the file at `src` as `key`, streaming it (multipart on S3).
     pub async fn write_file(&self, key: &str, src: &Path) -> Result<u64, StoreError> {
-        if self.info.read_only {
-            return Err(StoreError::ReadOnly(self.info.name.clone()));
-        }
         let io = |source| StoreError::Io {
             store: self.info.name.clone(),
             source,
         };
-        let mut file = tokio::fs::File::open(src).await.map_err(io)?;
+        let file = tokio::fs::File::open(src).await.map_err(io)?;
+        let chunks = futures::stream::unfold(file, |mut file| async move {
+            let mut buf = vec![0u8; 1 << 20];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), file))
+                }
+                Err(e) => Some((Err(e), file)),
+            }
+        });
+        self.write_stream(key, Box::pin(chunks)).await
+    }
+
+    /// Stores what `chunks` yields as `key`; returns the bytes written. A failed chunk aborts
+    /// the upload and nothing is stored.
+    pub async fn write_stream(
+        &self,
+        key: &str,
+        mut chunks: impl futures::Stream<Item = std::io::Result<Bytes>> + Unpin,
+    ) -> Result<u64, StoreError> {
+        if self.info.read_only {
+            return Err(StoreError::ReadOnly(self.info.name.clone()));
+        }
         let upload = self
             .backend
             .put_multipart(&self.key_path(key))
             .await
             .map_err(|e| self.backend_err(e))?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, 8 << 20);
-        let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
-        loop {
-            let n = file.read(&mut buf).await.map_err(io)?;
-            if n == 0 {
-                break;
-            }
+        while let Some(chunk) = chunks.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(source) => {
+                    let _ = w.abort().await;
+                    return Err(StoreError::Io {
+                        store: self.info.name.clone(),
+                        source,
+                    });
+                }
+            };
             w.wait_for_capacity(4).await.map_err(|e| self.backend_err(e))?;
-            w.write(&buf[..n]);
-            total += n as u64;
+            w.write(&chunk);
+            total += chunk.len() as u64;
         }
         w.finish().await.map_err(|e| self.backend_err(e))?;
         Ok(total)
@@ -387,6 +413,27 @@ impl PieceStorage {
         self.get(&found.store)?.read(&found.key, 0..found.size).await
     }
 
+    /// The first writable store with room for `size` bytes (any writable store when the size
+    /// is not known).
+    pub fn writable_for(&self, size: Option<u64>) -> Result<&PieceStore, StoreError> {
+        let mut any_writable = false;
+        for s in self.stores.iter().filter(|s| !s.info.read_only) {
+            any_writable = true;
+            if let Some(size) = size
+                && s.free_space().is_some_and(|free| free < size)
+            {
+                continue;
+            }
+            return Ok(s);
+        }
+        match (any_writable, self.stores.first()) {
+            (false, Some(first)) => Err(StoreError::ReadOnly(first.info.name.clone())),
+            _ => Err(StoreError::NoRoom {
+                size: size.unwrap_or(0),
+            }),
+        }
+    }
+
     /// Stores the file at `src` as `key` (`<pieceCid>` or `<pieceCid>.car`) in the first
     /// writable store with room for it; returns the store's name.
     pub async fn write_file(&self, key: &str, src: &Path) -> Result<String, StoreError> {
@@ -396,18 +443,8 @@ impl PieceStorage {
                 source,
             })?
             .len();
-        let mut any_writable = false;
-        for s in self.stores.iter().filter(|s| !s.info.read_only) {
-            any_writable = true;
-            if s.free_space().is_some_and(|free| free < size) {
-                continue;
-            }
-            s.write_file(key, src).await?;
-            return Ok(s.info.name.clone());
-        }
-        match (any_writable, self.stores.first()) {
-            (false, Some(first)) => Err(StoreError::ReadOnly(first.info.name.clone())),
-            _ => Err(StoreError::NoRoom { size }),
-        }
+        let s = self.writable_for(Some(size))?;
+        s.write_file(key, src).await?;
+        Ok(s.info.name.clone())
     }
 }

@@ -1,0 +1,112 @@
+//! What both daemons' `actor-funds` commands share: the balance report and the checks
+//! before a withdrawal, as the Go droplet words them.
+
+use market_types::TokenAmount;
+use market_types::chain::{MarketBalance, MsgLookup};
+use market_types::units::format_fil;
+
+/// Escrow minus locked minus reserved, never below zero.
+pub fn withdrawable(bal: &MarketBalance, reserved: &TokenAmount) -> TokenAmount {
+    (&bal.available() - reserved).max(TokenAmount::default())
+}
+
+/// The `actor-funds balances` report.
+pub fn balance_report(addr: &str, bal: &MarketBalance, reserved: &TokenAmount) -> String {
+    format!(
+        "Client Market Balance for address {addr}:\n  Escrowed Funds:        {}\n  Locked Funds:          {}\n  Reserved Funds:        {}\n  Available to Withdraw: {}",
+        format_fil(&bal.escrow),
+        format_fil(&bal.locked),
+        format_fil(reserved),
+        format_fil(&withdrawable(bal, reserved))
+    )
+}
+
+/// How much to withdraw: `requested`, or everything available; refused when it is not
+/// positive or more than is available, with the sum spelled out.
+pub fn withdraw_amount(
+    requested: Option<TokenAmount>,
+    bal: &MarketBalance,
+    reserved: &TokenAmount,
+) -> Result<TokenAmount, String> {
+    let avail = withdrawable(bal, reserved);
+    let explain = |msg: String| {
+        format!(
+            "{msg}; available ({}) = escrow ({}) - locked ({}) - reserved ({})",
+            format_fil(&avail),
+            format_fil(&bal.escrow),
+            format_fil(&bal.locked),
+            format_fil(reserved)
+        )
+    };
+    if avail.is_zero() {
+        return Err(explain("no funds available to withdraw".into()));
+    }
+    let amount = requested.unwrap_or_else(|| avail.clone());
+    if !amount.is_positive() {
+        return Err("amount must be > 0".into());
+    }
+    if amount > avail {
+        return Err(explain(format!(
+            "can't withdraw more funds than available; requested: {}",
+            format_fil(&amount)
+        )));
+    }
+    Ok(amount)
+}
+
+/// What a landed WithdrawBalance says it moved (its return value), against what was asked.
+pub fn withdraw_outcome(lookup: &MsgLookup, requested: &TokenAmount) -> Result<String, String> {
+    if lookup.receipt.exit_code != 0 {
+        return Err(format!("withdrawal failed: exit code {}", lookup.receipt.exit_code));
+    }
+    let withdrawn: TokenAmount = market_types::cbor::from_slice(&lookup.receipt.return_data.0)
+        .map_err(|e| format!("the withdrawal's return value does not decode: {e}"))?;
+    let mut out = format!("Successfully withdrew {}", format_fil(&withdrawn));
+    if &withdrawn < requested {
+        out.push_str(&format!(
+            "\nNote that this is less than the requested amount of {}",
+            format_fil(requested)
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bal(escrow: u64, locked: u64) -> MarketBalance {
+        MarketBalance {
+            escrow: TokenAmount::from_whole(escrow),
+            locked: TokenAmount::from_whole(locked),
+        }
+    }
+
+    #[test]
+    fn withdrawals_take_what_is_free_and_refuse_more_with_the_sum() {
+        let b = bal(10, 3);
+        let reserved = TokenAmount::from_whole(2);
+        assert_eq!(withdraw_amount(None, &b, &reserved), Ok(TokenAmount::from_whole(5)));
+        assert_eq!(
+            withdraw_amount(Some(TokenAmount::from_whole(1)), &b, &reserved),
+            Ok(TokenAmount::from_whole(1))
+        );
+        let too_much = withdraw_amount(Some(TokenAmount::from_whole(6)), &b, &reserved).expect_err("refused");
+        assert_eq!(
+            too_much,
+            "can't withdraw more funds than available; requested: 6 FIL; available (5 FIL) = escrow (10 FIL) - locked (3 FIL) - reserved (2 FIL)"
+        );
+        assert!(
+            withdraw_amount(None, &bal(3, 3), &reserved)
+                .expect_err("refused")
+                .starts_with("no funds available to withdraw")
+        );
+        assert_eq!(
+            withdraw_amount(Some(TokenAmount::default()), &b, &reserved).expect_err("refused"),
+            "amount must be > 0"
+        );
+        let report = balance_report("t01000", &b, &reserved);
+        assert!(report.contains("Escrowed Funds:        10 FIL"), "{report}");
+        assert!(report.contains("Available to Withdraw: 5 FIL"), "{report}");
+    }
+}
