@@ -811,19 +811,26 @@ SimultaneousTransfersForRetrieval = 20
         assert!(unknown.is_empty(), "{unknown:?}");
         let (a, b) = (Address::new_id(1000), Address::new_id(1001));
         assert_eq!(cfg.provider(Some(&a)).max_deals_per_publish_msg, 2);
-        assert!(cfg.provider(Some(&a)).consider_offline_storage_deals, "the rest follows common");
+        assert!(
+            cfg.provider(Some(&a)).consider_offline_storage_deals,
+            "the rest follows common"
+        );
         assert_eq!(cfg.provider(Some(&b)).max_deals_per_publish_msg, 8);
         assert_eq!(cfg.provider(None).max_deals_per_publish_msg, 8);
 
         cfg.update_provider(Some(&b), |p| p.consider_offline_storage_deals = false)
             .expect("served miner");
         assert!(!cfg.provider(Some(&b)).consider_offline_storage_deals);
-        assert!(cfg.provider(Some(&a)).consider_offline_storage_deals, "other miners keep theirs");
+        assert!(
+            cfg.provider(Some(&a)).consider_offline_storage_deals,
+            "other miners keep theirs"
+        );
         assert!(cfg.common_provider.consider_offline_storage_deals);
         let miner_b = &cfg.miners[1].settings;
         assert_eq!(miner_b.len(), 1, "only the changed key is written: {miner_b:?}");
 
-        cfg.update_provider(None, |p| p.max_deals_per_publish_msg = 5).expect("common");
+        cfg.update_provider(None, |p| p.max_deals_per_publish_msg = 5)
+            .expect("common");
         assert_eq!(cfg.provider(Some(&b)).max_deals_per_publish_msg, 5);
         assert_eq!(cfg.provider(Some(&a)).max_deals_per_publish_msg, 2);
         let err = cfg

@@ -209,6 +209,38 @@ impl Market {
         )
     }
 
+    /// `droplet --repo <provider> <args>`, which must succeed; its stdout.
+    pub fn droplet(&self, args: &[&str]) -> String {
+        let mut all = vec!["--repo", self.provider.as_str()];
+        all.extend_from_slice(args);
+        run_ok("droplet", &all)
+    }
+
+    /// `droplet-client --repo <client> <args>`, which must succeed; its stdout.
+    pub fn client(&self, args: &[&str]) -> String {
+        let mut all = vec!["--repo", self.client.as_str()];
+        all.extend_from_slice(args);
+        run_ok("droplet-client", &all)
+    }
+
+    /// droplet's API as `http://127.0.0.1:PORT`, and its admin token.
+    pub fn droplet_http(&self) -> (String, String) {
+        let api = std::fs::read_to_string(Path::new(&self.provider).join("api")).expect("api");
+        let token = std::fs::read_to_string(Path::new(&self.provider).join("token")).expect("token");
+        let rest = api.trim().trim_start_matches("/ip4/");
+        let (ip, port) = rest.split_once("/tcp/").expect("multiaddr");
+        let port = port.split('/').next().unwrap_or(port);
+        (format!("http://{ip}:{port}"), token.trim().to_string())
+    }
+
+    /// Follow the client's view of a deal until it reaches `state`.
+    pub fn wait_client_state(&self, proposal: &str, state: u64) -> Value {
+        wait_for("the client's deal state", Duration::from_secs(60), None, || {
+            let d: Value = serde_json::from_str(&self.client(&["storage", "deals", "get", proposal])).expect("json");
+            (d["State"] == state).then_some(d)
+        })
+    }
+
     pub fn deals(&self) -> Vec<Value> {
         let out = run_ok(
             "droplet",

@@ -563,6 +563,9 @@ mod tests {
         let back = serde_json::to_value(&d).expect("encodes");
         assert_eq!(back["PieceSize"], 2048);
         assert_eq!(back["DealID"], 3);
-        assert!(back["Provider"].as_str().is_some_and(|p| p.ends_with("01000")), "{back}");
+        assert!(
+            back["Provider"].as_str().is_some_and(|p| p.ends_with("01000")),
+            "{back}"
+        );
     }
 }
