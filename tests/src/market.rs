@@ -16,6 +16,8 @@ pub fn s(p: &Path) -> String {
 }
 
 pub struct Market {
+    /// Dropped first: it mines through the devnet's repo.
+    pub miner: Option<crate::procs::TestMiner>,
     pub car: String,
     pub _dir: tempfile::TempDir,
     pub _net: Devnet,
@@ -47,6 +49,12 @@ pub fn account(net: &Devnet, name: &str) -> String {
 }
 
 pub fn setup() -> Market {
+    setup_with("200ms")
+}
+
+/// A market whose devnet mines every `block_time`; with `0` the test mines
+/// ([`Market::miner`]), so it can hold messages off the chain.
+pub fn setup_with(block_time: &str) -> Market {
     // TESTS_KEEP_DIR=1 keeps the repos and logs for a look after a failure.
     let keep = std::env::var_os("TESTS_KEEP_DIR").is_some();
     let dir = tempfile::Builder::new()
@@ -56,7 +64,8 @@ pub fn setup() -> Market {
     if keep {
         eprintln!("market in {}", dir.path().display());
     }
-    let net = Devnet::start(dir.path());
+    let net = Devnet::start_with(dir.path(), block_time);
+    let miner = (block_time == "0").then(|| net.test_miner());
     let (droplet, provider) = start_droplet(dir.path(), "droplet", &net, "wallet");
     let client_addr = account(&net, "client");
     let (client_proc, client) = start_client(dir.path(), &net, Some(&client_addr));
@@ -96,6 +105,7 @@ pub fn setup() -> Market {
         root: car_info["Root"]["/"].as_str().expect("root").to_string(),
         piece: cp["Root"]["/"].as_str().expect("piece").to_string(),
         piece_size: cp["Size"].as_u64().expect("size"),
+        miner,
         _dir: dir,
         _net: net,
         droplet: Some(droplet),

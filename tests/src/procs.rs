@@ -170,8 +170,65 @@ pub struct Devnet {
     pub admin_token: String,
 }
 
+/// Mines the devnet from the test, one tipset every 150 ms, until paused or dropped: for a
+/// devnet started with `--block-time 0`, so a test can hold messages off the chain.
+#[derive(Debug)]
+pub struct TestMiner {
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestMiner {
+    /// Stop mining; returns once no `mine` call is running.
+    pub fn pause(&self) {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+
+    pub fn resume(&self) {
+        self.paused.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for TestMiner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 impl Devnet {
     pub fn start(dir: &Path) -> Devnet {
+        Devnet::start_with(dir, "200ms")
+    }
+
+    /// Mine from the test (the devnet must run with `--block-time 0`).
+    pub fn test_miner(&self) -> TestMiner {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let paused = std::sync::Arc::new(AtomicBool::new(false));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let repo = self.repo.to_str().expect("utf-8 path").to_string();
+        let (p, st) = (paused.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                if !p.load(Ordering::SeqCst) {
+                    let _ = run("droplet-devnet", &["--repo", &repo, "mine"]);
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        TestMiner {
+            paused,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// A devnet mining every `block_time` (`0`: only when asked, see [`Devnet::test_miner`]).
+    pub fn start_with(dir: &Path, block_time: &str) -> Devnet {
         let repo = dir.join("devnet");
         let log = dir.join("devnet.log");
         let repo_s = repo.to_str().expect("utf-8 path").to_string();
@@ -184,7 +241,7 @@ impl Devnet {
                 "--listen",
                 "127.0.0.1:0",
                 "--block-time",
-                "200ms",
+                block_time,
                 // Prove-commit three epochs after pre-commit (150 on mainnet).
                 "--challenge-delay",
                 "3",

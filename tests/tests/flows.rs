@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tests::market::{MINER, Market, s, setup};
+use tests::market::{MINER, Market, s, setup, setup_with};
 use tests::procs::{run, run_ok};
 
 /// `droplet-client storage deals list --json --show-failed`.
@@ -357,4 +357,73 @@ fn deals_in_every_waiting_state_survive_a_sigkill_and_reach_active_without_a_sec
         .collect();
     assert_eq!(ids.len(), 4, "four deals, four deal IDs: {ids:?}");
     assert_eq!(ids.iter().max(), Some(&3), "no deal was published twice: {ids:?}");
+}
+
+#[test]
+fn deals_waiting_for_their_deposit_or_publish_message_survive_a_sigkill_without_sending_either_again() {
+    // The test mines the devnet, so it can keep messages off the chain.
+    let mut m = setup_with("0");
+    let init = |duration: &str| {
+        let out = m.init("0.0000001", duration, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // The client's escrow covers both deals up front: its deposits need the chain too.
+    m.client(&["actor-funds", "add", "1"]);
+    // B: published, its PublishStorageDeals not on chain yet.
+    let b = init("518400");
+    assert!(m.deal_cmd(&["import-data", &b, &m.car]).status.success());
+    m.wait_state(&b, "StorageDealPublish");
+    m.miner.as_ref().expect("test miner").pause();
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    let b_before = m.wait_state(&b, "StorageDealPublishing");
+    assert!(b_before["PublishCid"]["/"].is_string(), "{b_before}");
+    // A: its AddBalance for the collateral not on chain yet (B still holds the escrow there is).
+    let a = init("518401");
+    assert!(m.deal_cmd(&["import-data", &a, &m.car]).status.success());
+    let a_before = m.wait_state(&a, "StorageDealProviderFunding");
+    assert!(a_before["AddFundsCid"]["/"].is_string(), "{a_before}");
+
+    // SIGKILL while both wait, then a restart: they still wait for the same messages.
+    drop(m.droplet.take());
+    m.start_droplet_again();
+    assert_eq!(m.deal(&b)["StateName"], "StorageDealPublishing");
+    assert_eq!(m.deal(&a)["StateName"], "StorageDealProviderFunding");
+    m.miner.as_ref().expect("test miner").resume();
+    tests::procs::announce(&m.provider);
+
+    publish_seal_and_activate(&m, std::slice::from_ref(&a));
+    let (a_after, b_after) = (m.deal(&a), m.wait_state(&b, "StorageDealActive"));
+    assert_eq!(a_after["AddFundsCid"], a_before["AddFundsCid"], "no second deposit");
+    // B's PublishCid was the messager's id for the message; now it is the chain CID of that
+    // same message.
+    let sent = messager_message(&m, b_before["PublishCid"]["/"].as_str().expect("id"));
+    assert!(sent["SignedCid"]["/"].is_string(), "{sent}");
+    assert_eq!(b_after["PublishCid"], sent["SignedCid"], "no second publish: {sent}");
+    let ids: std::collections::BTreeSet<u64> = [&a_after, &b_after]
+        .iter()
+        .map(|d| d["DealID"].as_u64().expect("deal id"))
+        .collect();
+    assert_eq!(ids, [0, 1].into(), "each deal published once");
+}
+
+/// The devnet messager's record of a message it was given under `id`.
+fn messager_message(m: &Market, id: &str) -> Value {
+    let url = format!("{}/rpc/v0", m._net.http_base());
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "Message.GetMessageByUid", "params": [id]});
+    let token = m._net.admin_token.clone();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let answer: Value = rt.block_on(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("messager")
+            .json()
+            .await
+            .expect("json")
+    });
+    answer["result"].clone()
 }

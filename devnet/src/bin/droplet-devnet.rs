@@ -82,6 +82,15 @@ enum Cmd {
         #[command(subcommand)]
         cmd: WalletCmd,
     },
+    /// Mine tipsets now (for a devnet run with `--block-time 0`, which mines only on demand).
+    Mine {
+        /// How many tipsets.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Empty epochs before each.
+        #[arg(long, default_value_t = 0)]
+        null_rounds: u64,
+    },
     /// Send FIL through the running devnet and wait for it to land.
     Send {
         /// Sender: an account name (client, owner, …) or address; the default address if omitted.
@@ -149,6 +158,7 @@ fn main() {
             cmd: WalletCmd::Export { who },
         } => wallet_export(&repo, &who),
         Cmd::Send { from, to, amount } => send(&repo, from.as_deref(), &to, &amount),
+        Cmd::Mine { count, null_rounds } => mine(&repo, count, null_rounds),
         Cmd::Seal {
             droplet,
             miner,
@@ -396,6 +406,18 @@ fn send(repo: &Path, from: Option<&str>, to: &str, amount: &str) -> Result<()> {
         );
         if lookup.receipt.exit_code != 0 {
             bail!("the send failed on chain with exit code {}", lookup.receipt.exit_code);
+        }
+        Ok(())
+    })
+}
+
+fn mine(repo: &Path, count: u64, null_rounds: u64) -> Result<()> {
+    use devnet::rpc::DevnetClient;
+    let client = node_client(repo)?;
+    runtime()?.block_on(async move {
+        for _ in 0..count {
+            let ts = client.mine(null_rounds).await.context("Devnet.Mine")?.0;
+            println!("mined height {}", ts.height());
         }
         Ok(())
     })
