@@ -271,9 +271,21 @@ impl MarketServer for Api {
                     && d.status().is_terminal()
                     && d.status() != market_types::states::StorageDealStatus::Active)
             })
+            .filter(|d| q.client.is_empty() || d.client_peer == q.client)
+            .filter(|d| q.deal_id == 0 || d.deal_id == q.deal_id)
+            .filter(|d| q.piece_cid.is_empty() || d.proposal.0.proposal.piece_cid.to_string() == q.piece_cid)
             .collect();
-        deals.sort_by_key(|d| std::cmp::Reverse(d.created_at));
-        Ok(deals)
+        if q.asc {
+            deals.sort_by_key(|d| d.created_at);
+        } else {
+            deals.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+        }
+        let limit = if q.page.limit == 0 {
+            usize::MAX
+        } else {
+            q.page.limit as usize
+        };
+        Ok(deals.into_iter().skip(q.page.offset as usize).take(limit).collect())
     }
 
     async fn market_get_deal(&self, proposal_cid: Json<Cid>) -> RpcResult<MinerDeal> {

@@ -254,7 +254,16 @@ impl Market {
     pub fn deals(&self) -> Vec<Value> {
         let out = run_ok(
             "droplet",
-            &["--repo", &self.provider, "storage", "deal", "list", "--json"],
+            &[
+                "--repo",
+                &self.provider,
+                "storage",
+                "deal",
+                "list",
+                "--json",
+                "--limit",
+                "0",
+            ],
         );
         serde_json::from_str::<Value>(&out)
             .expect("json")

@@ -226,6 +226,8 @@ fn per_miner_settings_change_what_droplet_accepts_and_are_saved_to_the_miner() {
 async fn batch_imports_manual_repairs_the_legacy_sealer_api_and_piece_uploads() {
     let m = setup();
     let p1 = m.propose();
+    // Creation times are in seconds: a second apart, so "oldest first" has one answer.
+    std::thread::sleep(Duration::from_millis(1100));
     let out = m.init("0.0000002", "180 days", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let p2 = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -269,6 +271,25 @@ async fn batch_imports_manual_repairs_the_legacy_sealer_api_and_piece_uploads() 
                 .expect("id")
         })
         .collect();
+
+    // Listing: by deal ID, oldest first, a page, by client peer, with more columns.
+    let by_id = m.droplet(&["storage", "deal", "get", "--deal-id", &ids[1].to_string()]);
+    assert!(by_id.contains(&p2), "{by_id}");
+    let first = m.droplet(&["storage", "deal", "list", "--oldest", "--limit", "1"]);
+    assert_eq!(first.lines().count(), 2, "{first}");
+    assert!(first.lines().nth(1).is_some_and(|l| l.starts_with(&p1)), "{first}");
+    let second = m.droplet(&["storage", "deal", "list", "--oldest", "--offset", "1", "--limit", "1"]);
+    assert!(second.lines().nth(1).is_some_and(|l| l.starts_with(&p2)), "{second}");
+    let peer = m.deal(&p1)["Client"].as_str().expect("peer").to_string();
+    let mine = m.droplet(&["storage", "deal", "list", "--client", &peer]);
+    assert_eq!(mine.lines().count(), 3, "{mine}");
+    let none = m.droplet(&["storage", "deal", "list", "--client", "12D3KooWNone"]);
+    assert_eq!(none.lines().count(), 1, "{none}");
+    let verbose = m.droplet(&["storage", "deal", "list", "-v"]);
+    assert!(
+        verbose.starts_with("Creation") && verbose.contains("PublishCid"),
+        "{verbose}"
+    );
 
     // The legacy sealer: list, mark, place.
     let (base, token) = m.droplet_http();

@@ -4,7 +4,7 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use droplet::repo::Repo;
 use market_proto::Json;
-use market_proto::api::market::{DealQuery, ImportDataRef, ImportDataRefs, MarketClient, MinerDeal};
+use market_proto::api::market::{DealQuery, ImportDataRef, ImportDataRefs, MarketClient, MinerDeal, Page};
 use market_proto::client::call_error;
 use market_types::states::StorageDealStatus;
 use market_types::units::{format_fil, format_size};
@@ -20,16 +20,36 @@ pub enum DealCmd {
         /// A state name (StorageDealWaitingForData or WaitingForData) or number.
         #[arg(long)]
         state: Option<String>,
+        /// The client's peer ID.
+        #[arg(long)]
+        client: Option<String>,
         /// Leave out failed and rejected deals.
         #[arg(long)]
         discard_failed: bool,
+        /// More columns: creation time, verified, add-funds and publish messages, message.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Print the list again as deals change.
+        #[arg(long)]
+        watch: bool,
+        /// Oldest first.
+        #[arg(long)]
+        oldest: bool,
+        /// Deals to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Deals to show (0: all).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
         #[arg(long)]
         json: bool,
     },
-    /// One deal by proposal CID.
+    /// One deal, by proposal CID or on-chain deal ID.
     Get {
-        #[arg(long = "proposal-cid")]
-        proposal_cid: String,
+        #[arg(long = "proposal-cid", conflicts_with = "deal_id")]
+        proposal_cid: Option<String>,
+        #[arg(long = "deal-id")]
+        deal_id: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -103,32 +123,69 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
         DealCmd::List {
             miner,
             state,
+            client,
             discard_failed,
+            verbose,
+            watch,
+            oldest,
+            offset,
+            limit,
             json,
         } => {
             let query = DealQuery {
                 miner: miner.as_deref().map(address).transpose()?.map(Json),
                 state: state.as_deref().map(parse_state).transpose()?,
                 discard_failed,
+                client: client.unwrap_or_default(),
+                page: Page { offset, limit },
+                asc: oldest,
+                ..Default::default()
             };
-            let deals = api
-                .market_list_incomplete_deals(Some(query))
-                .await
-                .map_err(call_error)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&deals)?);
-                return Ok(());
-            }
-            println!("ProposalCid\tDealId\tState\tPieceState\tClient\tProvider\tSize\tPrice\tDuration\tMessage");
-            for d in &deals {
-                println!("{}", row(d));
+            loop {
+                let deals = api
+                    .market_list_incomplete_deals(Some(query.clone()))
+                    .await
+                    .map_err(call_error)?;
+                if watch {
+                    print!("\x1b[2J\x1b[H");
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&deals)?);
+                } else {
+                    print!("{}", deal_table(&deals, verbose));
+                }
+                if !watch {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }
-        DealCmd::Get { proposal_cid, json } => {
-            let c = proposal_cid
-                .parse()
-                .map_err(|e| anyhow!("{proposal_cid:?} is not a CID: {e}"))?;
-            let d = api.market_get_deal(Json(c)).await.map_err(call_error)?;
+        DealCmd::Get {
+            proposal_cid,
+            deal_id,
+            json,
+        } => {
+            let d = match (proposal_cid, deal_id) {
+                (Some(proposal_cid), _) => {
+                    let c = proposal_cid
+                        .parse()
+                        .map_err(|e| anyhow!("{proposal_cid:?} is not a CID: {e}"))?;
+                    api.market_get_deal(Json(c)).await.map_err(call_error)?
+                }
+                (None, Some(id)) => {
+                    let query = DealQuery {
+                        deal_id: id,
+                        ..Default::default()
+                    };
+                    api.market_list_incomplete_deals(Some(query))
+                        .await
+                        .map_err(call_error)?
+                        .into_iter()
+                        .find(|d| d.deal_id == id && d.publish_msg.is_some())
+                        .ok_or_else(|| anyhow!("deal {id} not found"))?
+                }
+                (None, None) => anyhow::bail!("give --proposal-cid or --deal-id"),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
@@ -303,19 +360,51 @@ fn manifest_refs(manifest: &str, dir: &str) -> Result<Vec<ImportDataRef>> {
     Ok(out)
 }
 
-fn row(d: &MinerDeal) -> String {
-    let p = &d.proposal.0.proposal;
-    format!(
-        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-        d.proposal_cid.0,
-        d.deal_id,
-        d.state_name,
-        d.piece_status,
-        p.client,
-        p.provider,
-        format_size(p.piece_size.0),
-        format_fil(&p.storage_price_per_epoch),
-        p.duration(),
-        d.message
-    )
+/// The deal table, with Go droplet's columns (more with `verbose`).
+fn deal_table(deals: &[MinerDeal], verbose: bool) -> String {
+    let mut header = vec![
+        "ProposalCid",
+        "DealId",
+        "State",
+        "PieceState",
+        "Client",
+        "Provider",
+        "Size",
+        "Price",
+        "Duration",
+    ];
+    if verbose {
+        header.splice(0..0, ["Creation", "Verified"]);
+        header.extend(["AddFundCid", "PublishCid"]);
+    }
+    header.push("Message");
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
+    for d in deals {
+        let p = &d.proposal.0.proposal;
+        let total = market_types::TokenAmount::from_atto(p.storage_price_per_epoch.atto() * p.duration());
+        let mut row = Vec::new();
+        if verbose {
+            row.push(market_types::units::rfc3339(d.created_at));
+            row.push(p.verified_deal.to_string());
+        }
+        row.extend([
+            d.proposal_cid.0.to_string(),
+            d.deal_id.to_string(),
+            d.state_name.clone(),
+            d.piece_status.clone(),
+            p.client.to_string(),
+            p.provider.to_string(),
+            format_size(p.piece_size.0),
+            format_fil(&total),
+            p.duration().to_string(),
+        ]);
+        if verbose {
+            let cid = |c: &Option<Json<cid::Cid>>| c.as_ref().map(|c| c.0.to_string()).unwrap_or_default();
+            row.push(cid(&d.add_funds_msg));
+            row.push(cid(&d.publish_msg));
+        }
+        row.push(d.message.clone());
+        rows.push(row);
+    }
+    market_daemon::cli::table(&rows)
 }

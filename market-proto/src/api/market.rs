@@ -111,6 +111,28 @@ pub struct DealQuery {
     pub state: Option<u64>,
     #[serde(rename = "DiscardFailedDeal", default)]
     pub discard_failed: bool,
+    /// The client's peer ID.
+    #[serde(rename = "Client", default, skip_serializing_if = "String::is_empty")]
+    pub client: String,
+    /// 0 means any (as in Go).
+    #[serde(rename = "DealID", default)]
+    pub deal_id: u64,
+    #[serde(rename = "PieceCID", default, skip_serializing_if = "String::is_empty")]
+    pub piece_cid: String,
+    #[serde(rename = "Page", default)]
+    pub page: Page,
+    /// Oldest first.
+    #[serde(rename = "Asc", default)]
+    pub asc: bool,
+}
+
+/// A page of a list: skip `offset`, take at most `limit` (0: all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    #[serde(rename = "Offset", default)]
+    pub offset: u64,
+    #[serde(rename = "Limit", default)]
+    pub limit: u64,
 }
 
 /// Which deal's data to import, and from where (droplet's `ImportDataRef`).
