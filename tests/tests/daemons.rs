@@ -277,7 +277,22 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "DealsImportData" => json!([{"UUID": "8aa7d4a0-40bb-4b1a-b661-1e70b2de6a0c", "File": "/nonexistent"}, false]),
             "MarketPendingDeals" | "MarketPublishPendingDeals" => json!([]),
             "AssignDeals" => json!([{"Miner": 1000, "Number": 99}, 8388608, {}]),
-            "ReleaseDeals" => json!([MINER, [12345]]),
+            "ReleaseDeals" | "MarkDealsAsPacking" => json!([MINER, [12345]]),
+            "GetUnPackedDeals" => json!([MINER, null]),
+            "UpdateDealOnPacking" => json!([MINER, 12345, 1, 0]),
+            "UpdateDealStatus" => json!([MINER, 12345, "Packing", 0]),
+            "UpdateStorageDealStatus" => json!([{"/": market_types::chain::chain_cid(b"no such deal").to_string()}, 0, ""]),
+            "DealsBatchImportData" => json!([{"Refs": [], "SkipCommP": false}]),
+            "MarketAddBalance" | "MarketReserveFunds" | "MarketWithdraw" => json!([worker, MINER, "0"]),
+            "MarketGetReserved" => json!([MINER]),
+            "MarketReleaseFunds" => json!([MINER, "0"]),
+            "DealsSetPieceCidBlocklist" => json!([MINER, []]),
+            "DealsSetMaxStartDelay" => json!([MINER, 1_209_600_000_000_000u64]),
+            "DealsSetPublishMsgPeriod" => json!([MINER, 3_600_000_000_000u64]),
+            "SectorSetExpectedSealDuration" => json!([MINER, 86_400_000_000_000u64]),
+            "MarketSetMaxDealsPerPublishMsg" => json!([MINER, 8]),
+            m if m.starts_with("DealsSetConsider") => json!([MINER, true]),
+            m if m.starts_with("Deals") || m.starts_with("Sector") || m.starts_with("MarketMaxDeals") => json!([MINER]),
             other => panic!("no example params for {other}"),
         })
         .await;
@@ -289,7 +304,7 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         &client_secret,
         "VENUS_MARKET_CLIENT",
         market_proto::api::market_client::METHODS,
-        |m, _| match m {
+        |m, before| match m {
             "ClientQueryAsk" => json!([peer.to_string(), MINER]),
             // Refused by the daemon (no piece CID, nothing imported), but past the permission check.
             "ClientStatelessDeal" | "ClientStartDeal" => json!([{
@@ -300,6 +315,11 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "ClientGetDealInfo" => json!([{"/": market_types::chain::chain_cid(b"no deal").to_string()}]),
             "ClientImport" => json!([{"Path": "/nonexistent/file", "IsCAR": false}]),
             "ClientRemoveImport" => json!([999]),
+            "ClientDealStatusFromProvider" => json!([{"/": market_types::chain::chain_cid(b"no deal").to_string()}]),
+            "MarketAddBalance" | "MarketReserveFunds" | "MarketWithdraw" => json!([worker, worker, "0"]),
+            "MarketGetReserved" => json!([worker]),
+            "MarketReleaseFunds" => json!([worker, "0"]),
+            "MessagerWaitMessage" => json!([before["MarketAddBalance"], 0]),
             _ => json!([]),
         },
     )
