@@ -28,6 +28,8 @@ pub struct Market {
     pub root: String,
     pub piece: String,
     pub piece_size: u64,
+    /// How many times droplet was started again.
+    pub restarts: u32,
 }
 
 impl std::fmt::Debug for Market {
@@ -112,6 +114,7 @@ pub fn setup_with(block_time: &str) -> Market {
         _client: client_proc,
         provider,
         client,
+        restarts: 0,
     }
 }
 
@@ -139,10 +142,23 @@ impl Market {
 
     /// Start droplet again on its repo, with no flags (after it was stopped or killed).
     pub fn start_droplet_again(&mut self) {
+        self.start_droplet_again_with(&[]);
+    }
+
+    /// SIGKILL droplet (if it runs) and start it again with `env`; the chain is told its new
+    /// address.
+    pub fn restart_droplet_with(&mut self, env: &[(&str, &str)]) {
+        drop(self.droplet.take());
+        self.start_droplet_again_with(env);
+        crate::procs::announce(&self.provider);
+    }
+
+    fn start_droplet_again_with(&mut self, env: &[(&str, &str)]) {
         let api = Path::new(&self.provider).join("api");
         let _ = std::fs::remove_file(&api);
-        let log = Path::new(&self.provider).join("../droplet-2.log");
-        let mut again = Proc::start("droplet", &["--repo", &self.provider, "run"], &log);
+        self.restarts += 1;
+        let log = Path::new(&self.provider).join(format!("../droplet-{}.log", self.restarts + 1));
+        let mut again = Proc::start_with_env("droplet", &["--repo", &self.provider, "run"], &log, env);
         wait_for("droplet restarted", Duration::from_secs(60), Some(&mut again), || {
             std::fs::read_to_string(&api).ok()
         });

@@ -51,10 +51,16 @@ pub struct Proc {
 impl Proc {
     /// Start `bin args…`, with stdout and stderr going to `log`.
     pub fn start(bin: &str, args: &[&str], log: &Path) -> Proc {
+        Proc::start_with_env(bin, args, log, &[])
+    }
+
+    /// [`Proc::start`] with extra environment variables.
+    pub fn start_with_env(bin: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(binary(bin))
             .args(args)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("TESTS_RUST_LOG").unwrap_or_else(|_| "info,libp2p=warn".into()),
@@ -174,6 +180,7 @@ pub struct Devnet {
 /// devnet started with `--block-time 0`, so a test can hold messages off the chain.
 #[derive(Debug)]
 pub struct TestMiner {
+    interval_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -188,6 +195,12 @@ impl TestMiner {
 
     pub fn resume(&self) {
         self.paused.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Time between tipsets (150 ms to start with).
+    pub fn set_interval(&self, every: Duration) {
+        self.interval_ms
+            .store(every.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -207,20 +220,22 @@ impl Devnet {
 
     /// Mine from the test (the devnet must run with `--block-time 0`).
     pub fn test_miner(&self) -> TestMiner {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let interval_ms = std::sync::Arc::new(AtomicU64::new(150));
         let paused = std::sync::Arc::new(AtomicBool::new(false));
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let repo = self.repo.to_str().expect("utf-8 path").to_string();
-        let (p, st) = (paused.clone(), stop.clone());
+        let (p, st, every) = (paused.clone(), stop.clone(), interval_ms.clone());
         let handle = std::thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
                 if !p.load(Ordering::SeqCst) {
                     let _ = run("droplet-devnet", &["--repo", &repo, "mine"]);
                 }
-                std::thread::sleep(Duration::from_millis(150));
+                std::thread::sleep(Duration::from_millis(every.load(Ordering::SeqCst)));
             }
         });
         TestMiner {
+            interval_ms,
             paused,
             stop,
             handle: Some(handle),

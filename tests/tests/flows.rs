@@ -427,3 +427,80 @@ fn messager_message(m: &Market, id: &str) -> Value {
     });
     answer["result"].clone()
 }
+
+#[test]
+fn deals_caught_verifying_staged_or_sealing_survive_a_sigkill_and_reach_active() {
+    let mut m = setup_with("0");
+    let init = |m: &Market, duration: &str| {
+        let out = m.init("0.0000001", duration, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let stays = |m: &Market, p: &str, state: &str| {
+        m.wait_state(p, state);
+        std::thread::sleep(Duration::from_millis(1000));
+        assert_eq!(m.deal(p)["StateName"], state, "held there");
+    };
+    // Y: published, caught before its piece is stored (droplet holds Staged deals).
+    m.restart_droplet_with(&[("DROPLET_TEST_HOLD_STATES", "Staged")]);
+    let y = init(&m, "518400");
+    assert!(m.deal_cmd(&["import-data", &y, &m.car]).status.success());
+    m.wait_state(&y, "StorageDealPublish");
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    stays(&m, &y, "StorageDealStaged");
+
+    // SIGKILL; Y goes on after the restart. X is caught verifying its data.
+    m.restart_droplet_with(&[("DROPLET_TEST_HOLD_STATES", "VerifyData")]);
+    m.wait_state(&y, "StorageDealAwaitingPreCommit");
+    let x = init(&m, "518401");
+    assert!(m.deal_cmd(&["import-data", &x, &m.car]).status.success());
+    stays(&m, &x, "StorageDealVerifyData");
+
+    // SIGKILL; X goes on after the restart.
+    m.restart_droplet_with(&[]);
+    m.wait_state(&x, "StorageDealPublish");
+    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+    m.wait_state(&x, "StorageDealAwaitingPreCommit");
+
+    // Both are sealed in one sector, slowly: once droplet sees the pre-commit (Sealing), the
+    // chain stops, droplet is killed, and the prove-commit lands after the restart.
+    let miner = m.miner.as_ref().expect("test miner");
+    miner.set_interval(Duration::from_millis(1000));
+    let token = std::fs::read_to_string(Path::new(&m.provider).join("token")).expect("token");
+    let api = std::fs::read_to_string(Path::new(&m.provider).join("api")).expect("api");
+    let devnet_repo = s(&m._net.repo);
+    let sealer = std::thread::spawn(move || {
+        run_ok(
+            "droplet-devnet",
+            &[
+                "--repo",
+                &devnet_repo,
+                "seal",
+                "--droplet",
+                &format!("{}:{}", token.trim(), api.trim()),
+                "--once",
+            ],
+        )
+    });
+    m.wait_state(&x, "StorageDealSealing");
+    miner.pause();
+    m.wait_state(&y, "StorageDealSealing");
+    drop(m.droplet.take());
+    m.start_droplet_again();
+    assert_eq!(m.deal(&x)["StateName"], "StorageDealSealing");
+    let miner = m.miner.as_ref().expect("test miner");
+    miner.set_interval(Duration::from_millis(150));
+    miner.resume();
+    tests::procs::announce(&m.provider);
+    let sealed = sealer.join().expect("sealer");
+    assert!(sealed.starts_with("sealed sector"), "{sealed}");
+    let ids: std::collections::BTreeSet<u64> = [&y, &x]
+        .iter()
+        .map(|p| {
+            m.wait_state(p, "StorageDealActive")["DealID"]
+                .as_u64()
+                .expect("deal id")
+        })
+        .collect();
+    assert_eq!(ids, [0, 1].into(), "each deal published once");
+}

@@ -58,6 +58,26 @@ impl LedgerEntry {
     }
 }
 
+/// Fault injection for crash tests: deals in the states named in `DROPLET_TEST_HOLD_STATES`
+/// (comma-separated, e.g. `VerifyData,Staged`) stop before their next action, so a test can
+/// kill droplet while they are there. Unset in normal use.
+fn held(status: market_types::states::StorageDealStatus) -> bool {
+    static HOLD: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let hold = HOLD.get_or_init(|| {
+        std::env::var("DROPLET_TEST_HOLD_STATES")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    let name = status.name();
+    hold.iter()
+        .any(|h| name == h || name.strip_prefix("StorageDeal") == Some(h.as_str()))
+}
+
 /// Resumptions of one download before the deal fails.
 const MAX_TRANSFER_ATTEMPTS: u32 = 10;
 
@@ -236,6 +256,10 @@ impl DealRunner {
             _ => return None,
         };
         let p = d.proposal.0.proposal.clone();
+        if held(d.status()) {
+            tracing::warn!(%uuid, state = d.status().name(), "DROPLET_TEST_HOLD_STATES: holding the deal here");
+            return std::future::pending().await;
+        }
         match action {
             Action::Respond { .. } => None,
             Action::StartTransfer => {
