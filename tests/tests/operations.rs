@@ -160,7 +160,11 @@ fn per_miner_settings_change_what_droplet_accepts_and_are_saved_to_the_miner() {
         stderr(&out)
     );
     cfg(&["selection", "reset", MINER]);
-    m.propose();
+    let accepted = m.propose();
+    // A one-second publish period for this miner: the deal goes out without --publish-now.
+    cfg(&["publish-period", "set", MINER, "1s"]);
+    assert!(m.deal_cmd(&["import-data", &accepted, &m.car]).status.success());
+    m.wait_state(&accepted, "StorageDealAwaitingPreCommit");
 
     // The piece CID blocklist, read from a file.
     let list = Path::new(&m.provider).join("../blocklist.txt");

@@ -302,10 +302,14 @@ impl DealRunner {
                     )
                 });
                 let len = cbor::to_vec(&d.proposal.0).len();
-                lock(&self.batchers)
+                let mut batchers = lock(&self.batchers);
+                let b = batchers
                     .entry(p.provider)
-                    .or_insert_with(|| Batcher::new(period_ms, max))
-                    .add(d.proposal_cid.0, len, now_ms());
+                    .or_insert_with(|| Batcher::new(period_ms, max));
+                // `storage cfg publish-period set` and the like apply from the next deal on.
+                b.period_ms = period_ms;
+                b.max_deals = max.max(1);
+                b.add(d.proposal_cid.0, len, now_ms());
                 None
             }
             Action::WaitPublish { message } => Some(self.wait_publish(&d, message).await),
