@@ -259,12 +259,27 @@ impl Market {
         (format!("http://{ip}:{port}"), token.trim().to_string())
     }
 
-    /// Follow the client's view of a deal until it reaches `state`.
+    /// The client's view of a deal (`storage deals get`).
+    pub fn client_deal(&self, proposal: &str) -> Value {
+        serde_json::from_str(&self.client(&["storage", "deals", "get", proposal])).expect("json")
+    }
+
+    /// Wait until the client's view of the deal is `state` (a StorageDealStatus code); fail
+    /// at once if the client's deal fails.
     pub fn wait_client_state(&self, proposal: &str, state: u64) -> Value {
-        wait_for("the client's deal state", Duration::from_secs(60), None, || {
-            let d: Value = serde_json::from_str(&self.client(&["storage", "deals", "get", proposal])).expect("json");
-            (d["State"] == state).then_some(d)
-        })
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = self.client_deal(proposal);
+            assert_ne!(d["State"], 11, "the client's deal failed: {}", d["Message"]);
+            if d["State"] == state {
+                return d;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for client deal {proposal} in state {state}: {d}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub fn deals(&self) -> Vec<Value> {

@@ -13,51 +13,6 @@ use serde_json::Value;
 use tests::market::{MINER, Market, s, setup, setup_with};
 use tests::procs::{run, run_ok};
 
-/// `droplet-client storage deals list --json --show-failed`.
-fn client_deals(m: &Market) -> Vec<Value> {
-    let out = run_ok(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "storage",
-            "deals",
-            "list",
-            "--json",
-            "--show-failed",
-        ],
-    );
-    serde_json::from_str::<Value>(&out)
-        .expect("json")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn client_deal(m: &Market, proposal: &str) -> Value {
-    client_deals(m)
-        .into_iter()
-        .find(|d| d["ProposalCid"]["/"] == proposal)
-        .unwrap_or_else(|| panic!("the client has no deal {proposal}"))
-}
-
-/// Wait until the client's view of the deal is `state` (a StorageDealStatus code).
-fn wait_client_state(m: &Market, proposal: &str, state: u64) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let d = client_deal(m, proposal);
-        assert_ne!(d["State"], 11, "the client's deal failed: {}", d["Message"]);
-        if d["State"] == state {
-            return d;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for client deal {proposal} in state {state}: {d}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Publish what is waiting, seal it with the devnet's sealer, and wait for Active on both sides.
 fn publish_seal_and_activate(m: &Market, proposals: &[String]) {
     for p in proposals {
@@ -71,7 +26,7 @@ fn publish_seal_and_activate(m: &Market, proposals: &[String]) {
     assert!(sealed.starts_with("sealed sector"), "{sealed}");
     for p in proposals {
         m.wait_state(p, "StorageDealActive");
-        let d = wait_client_state(m, p, 7);
+        let d = m.wait_client_state(p, 7);
         assert!(d["DealID"].is_u64(), "{d}");
     }
 }
@@ -87,7 +42,7 @@ fn an_offline_deal_on_each_protocol_version_and_a_served_online_deal_reach_activ
         let out = m.init("0.0000001", &duration, &["--protocol", v]);
         assert!(out.status.success(), "{v}: {}", String::from_utf8_lossy(&out.stderr));
         let proposal = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let d = client_deal(&m, &proposal);
+        let d = m.client_deal(&proposal);
         assert_eq!(d["Protocol"], format!("/fil/storage/mk/{v}"), "{d}");
         assert_eq!(d["State"], 3, "offline deals wait in ProposalAccepted: {d}");
         // The provider has it, waiting for the data, whichever protocol brought it.
@@ -123,13 +78,13 @@ fn an_offline_deal_on_each_protocol_version_and_a_served_online_deal_reach_activ
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let online = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let d = client_deal(&m, &online);
+    let d = m.client_deal(&online);
     assert_eq!(d["Online"], true);
     assert_eq!(d["Protocol"], "/fil/storage/mk/1.2.1");
     proposals.push(online.clone());
 
     publish_seal_and_activate(&m, &proposals);
-    let d = client_deal(&m, &online);
+    let d = m.client_deal(&online);
     assert_eq!(d["BytesReceived"], d["TransferSize"], "{d}");
     // Both sides list every deal as Active.
     let table = run_ok("droplet-client", &["--repo", &m.client, "storage", "deals", "list"]);
