@@ -1,9 +1,55 @@
-//! What both daemons' `actor-funds` commands share: the balance report and the checks
-//! before a withdrawal, as the Go droplet words them.
+//! What both daemons share about market escrow: `MarketReserveFunds` on their fund ledger,
+//! and for the `actor-funds` commands the balance report and the checks before a
+//! withdrawal, as the Go droplet words them.
 
-use market_types::TokenAmount;
-use market_types::chain::{MarketBalance, MsgLookup};
+use std::sync::Mutex;
+
+use jsonrpsee::http_client::HttpClient;
+use market_fsm::funds::{FundLedger, Reservation};
+use market_proto::Json;
+use market_proto::api::full_node::FullNodeClient;
+use market_proto::client::call_error;
+use market_proto::messages::MessageSender;
+use market_types::chain::{MarketBalance, Message, MsgLookup, TipSetKey};
 use market_types::units::format_fil;
+use market_types::{Address, Cid, TokenAmount};
+
+/// `MarketReserveFunds`: hold `amount` of `addr`'s escrow back in `ledger`; when the escrow
+/// that has landed does not cover all that is held, send AddBalance from `wallet` for the
+/// gap (returned). `save` stores the ledger after each change. If nothing could be sent the
+/// reservation is taken back.
+pub async fn reserve_by_hand(
+    ledger: &Mutex<FundLedger>,
+    node: &HttpClient,
+    sender: &MessageSender,
+    (wallet, addr, amount): (Address, Address, TokenAmount),
+    save: impl Fn(&FundLedger) -> Result<(), String>,
+) -> Result<Option<Cid>, String> {
+    let lock = || ledger.lock().unwrap_or_else(|p| p.into_inner());
+    let bal = node
+        .state_market_balance(Json(addr), Json(TipSetKey::empty()))
+        .await
+        .map_err(|e| format!("reading the market balance of {addr}: {}", call_error(e)))?
+        .0;
+    let need = {
+        let mut l = lock();
+        let r = l.reserve_manual(addr, &amount, &bal.available());
+        save(&l)?;
+        r
+    };
+    let Reservation::NeedsDeposit(deposit) = need else {
+        return Ok(None);
+    };
+    match sender.push(Message::add_balance(wallet, addr, deposit)).await {
+        Ok(id) => Ok(Some(id)),
+        Err(e) => {
+            let mut l = lock();
+            l.release_manual(addr, &amount);
+            save(&l)?;
+            Err(format!("adding to the market escrow of {addr}: {e}"))
+        }
+    }
+}
 
 /// Escrow minus locked minus reserved, never below zero.
 pub fn withdrawable(bal: &MarketBalance, reserved: &TokenAmount) -> TokenAmount {

@@ -485,37 +485,17 @@ impl DealRunner {
         amount: TokenAmount,
     ) -> Result<Option<Cid>, String> {
         let _funds = self.funds.lock().await;
-        let bal = self
-            .chain
-            .node
-            .state_market_balance(Json(addr), Json(TipSetKey::empty()))
-            .await
-            .map_err(|e| format!("reading the market balance of {addr}: {}", call(e)))?
-            .0;
-        let need = {
-            let mut l = lock(&self.ledger);
-            let r = l.reserve_manual(addr, &amount, &bal.available());
-            self.save_ledger(&l, addr);
-            r
-        };
-        let Reservation::NeedsDeposit(deposit) = need else {
-            return Ok(None);
-        };
-        match self
-            .chain
-            .sender
-            .push(Message::add_balance(wallet, addr, deposit))
-            .await
-        {
-            Ok(id) => Ok(Some(id)),
-            Err(e) => {
-                // Nothing was sent: the reservation does not stand.
-                let mut l = lock(&self.ledger);
-                l.release_manual(addr, &amount);
-                self.save_ledger(&l, addr);
-                Err(format!("adding to the market escrow of {addr}: {e}"))
-            }
-        }
+        market_daemon::funds::reserve_by_hand(
+            &self.ledger,
+            &self.chain.node,
+            &self.chain.sender,
+            (wallet, addr, amount),
+            |l| {
+                self.save_ledger(l, addr);
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// `MarketReleaseFunds`.
