@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use market_proto::server::Authenticator;
-use piece_store::store::PieceStorage;
+use piece_store::store::{PieceStorage, StoreError};
 
 /// What the route needs.
 #[derive(Clone)]
@@ -90,22 +90,59 @@ pub async fn put_resource(
         Ok(s) => s,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
-    let chunks = body.into_data_stream().map(|c| c.map_err(std::io::Error::other));
+    // The upload fails (and nothing is kept) as soon as it is longer than `size`, or if it
+    // ends shorter.
+    let chunks = sized(body.into_data_stream(), size);
     match store.write_stream(&piece, Box::pin(chunks)).await {
-        Ok(n) if size.is_some_and(|s| s != n) => {
-            tracing::warn!(%piece, got = n, expected = ?size, "uploaded piece size differs from the size given");
-            (
-                StatusCode::BAD_REQUEST,
-                format!("received {n} bytes, size said {}\n", size.unwrap_or(0)),
-            )
-                .into_response()
-        }
         Ok(n) => {
             tracing::info!(%piece, bytes = n, store = %store.info().name, "piece uploaded");
             (StatusCode::OK, format!("{}\n", store.info().name)).into_response()
         }
+        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidData => {
+            tracing::warn!(%piece, error = %source, "piece upload refused");
+            (StatusCode::BAD_REQUEST, format!("{source}\n")).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
+}
+
+/// The body's chunks, ended with an `InvalidData` error when they add up to more or fewer
+/// bytes than `size` (when given).
+fn sized(
+    body: impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin,
+    size: Option<u64>,
+) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> {
+    let wrong = |n: u64, s: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the upload is longer than size={s}: at least {n} bytes were sent"),
+        )
+    };
+    futures::stream::unfold((body, 0u64, false), move |(mut body, seen, done)| async move {
+        if done {
+            return None;
+        }
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                let seen = seen + chunk.len() as u64;
+                match size {
+                    Some(s) if seen > s => Some((Err(wrong(seen, s)), (body, seen, true))),
+                    _ => Some((Ok(chunk), (body, seen, false))),
+                }
+            }
+            Some(Err(e)) => Some((Err(std::io::Error::other(e)), (body, seen, true))),
+            None => match size {
+                Some(s) if seen != s => {
+                    let short = std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the upload ended after {seen} bytes; size={s}"),
+                    );
+                    Some((Err(short), (body, seen, true)))
+                }
+                _ => None,
+            },
+        }
+    })
 }
 
 pub async fn get_resource(

@@ -374,6 +374,17 @@ async fn batch_imports_manual_repairs_the_legacy_sealer_api_and_piece_uploads() 
         .await
         .expect("put");
     assert_eq!(wrong.status().as_u16(), 400);
+    let short = put(format!("resource-id={other_piece}&size={}", body.len() + 1), true)
+        .await
+        .expect("put");
+    assert_eq!(short.status().as_u16(), 400);
+    let kept = http
+        .get(format!("{base}/resource?resource-id={other_piece}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(kept.status().as_u16(), 404, "a refused upload leaves nothing behind");
     let ok = put(format!("resource-id={other_piece}&size={}", body.len()), true)
         .await
         .expect("put");
