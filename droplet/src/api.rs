@@ -98,13 +98,15 @@ impl Api {
         self.runner.event(deal.uuid.0, event).await.map(|_| ())
     }
 
-    async fn sealer_event(&self, miner: Address, deal_id: u64, event: Event) -> RpcResult<()> {
-        let d = crate::deals::sealing::by_deal_id(&self.deals, miner, deal_id).map_err(handler_error)?;
-        self.runner
-            .event(d.uuid.0, event)
-            .await
-            .map(|_| ())
-            .map_err(handler_error)
+    /// Apply `event` to each of the miner's deals with these deal IDs (all must exist).
+    async fn sealer_event(&self, miner: Address, deal_ids: &[u64], event: Event) -> RpcResult<()> {
+        for d in crate::deals::sealing::by_deal_ids(&self.deals, miner, deal_ids).map_err(handler_error)? {
+            self.runner
+                .event(d.uuid.0, event.clone())
+                .await
+                .map_err(handler_error)?;
+        }
+        Ok(())
     }
 }
 
@@ -344,10 +346,7 @@ impl MarketServer for Api {
     }
 
     async fn mark_deals_as_packing(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
-        for id in deals {
-            self.sealer_event(miner.0, id, Event::MarkedPacking).await?;
-        }
-        Ok(())
+        self.sealer_event(miner.0, &deals, Event::MarkedPacking).await
     }
 
     async fn update_deal_on_packing(
@@ -357,7 +356,7 @@ impl MarketServer for Api {
         sector: u64,
         offset: u64,
     ) -> RpcResult<()> {
-        self.sealer_event(miner.0, deal_id, Event::Packed { sector, offset })
+        self.sealer_event(miner.0, &[deal_id], Event::Packed { sector, offset })
             .await
     }
 
@@ -372,7 +371,7 @@ impl MarketServer for Api {
             status: deal_status.map(self::deal_status).transpose()?.flatten(),
             piece_status: self::piece_status(&piece_status)?,
         };
-        self.sealer_event(miner.0, deal_id, event).await
+        self.sealer_event(miner.0, &[deal_id], event).await
     }
 
     async fn update_storage_deal_status(

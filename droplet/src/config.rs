@@ -537,17 +537,18 @@ impl Config {
         market_daemon::config::save(self, path)
     }
 
-    fn miner_entry(&self, miner: &Address) -> Option<&MinerConfig> {
+    /// Where `miner` is in `[[Miners]]`.
+    fn miner_index(&self, miner: &Address) -> Option<usize> {
         self.miners
             .iter()
-            .find(|m| market_types::address::parse(&m.addr).ok().as_ref() == Some(miner))
+            .position(|m| market_types::address::parse(&m.addr).ok().as_ref() == Some(miner))
     }
 
     /// The provider settings that apply to `miner`: `[CommonProvider]` with the keys the
     /// miner's `[[Miners]]` entry sets over it. `None` (Go's undefined address) or a miner
     /// without an entry gets `[CommonProvider]`.
     pub fn provider(&self, miner: Option<&Address>) -> ProviderConfig {
-        let Some(entry) = miner.and_then(|m| self.miner_entry(m)) else {
+        let Some(entry) = miner.and_then(|m| self.miner_index(m)).map(|i| &self.miners[i]) else {
             return self.common_provider.clone();
         };
         if entry.settings.is_empty() {
@@ -578,11 +579,10 @@ impl Config {
         let mut after = before.clone();
         f(&mut after);
         let (before, after) = (provider_table(&before), provider_table(&after));
-        let entry = self
-            .miners
-            .iter_mut()
-            .find(|m| market_types::address::parse(&m.addr).ok().as_ref() == Some(miner))
+        let i = self
+            .miner_index(miner)
             .ok_or_else(|| format!("miner {miner} is not served by this droplet (see `droplet actor list`)"))?;
+        let entry = &mut self.miners[i];
         for (k, v) in after {
             if before.get(&k) != Some(&v) {
                 entry.settings.insert(k, v);

@@ -163,14 +163,23 @@ pub async fn unpacked(
     Ok(out)
 }
 
-/// The miner's deal with this on-chain deal ID.
-pub fn by_deal_id(deals: &DealStore, miner: Address, deal_id: u64) -> Result<DealRecord, String> {
-    deals
+/// The miner's deals with these on-chain deal IDs, in the order asked; an error names the
+/// first ID the miner has no deal for.
+pub fn by_deal_ids(deals: &DealStore, miner: Address, ids: &[u64]) -> Result<Vec<DealRecord>, String> {
+    let mine: Vec<DealRecord> = deals
         .list()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .find(|d| d.proposal.0.proposal.provider == miner && d.machine().deal_id == Some(deal_id))
-        .ok_or_else(|| format!("miner {miner} has no deal with deal ID {deal_id}"))
+        .filter(|d| d.proposal.0.proposal.provider == miner)
+        .collect();
+    ids.iter()
+        .map(|id| {
+            mine.iter()
+                .find(|d| d.machine().deal_id == Some(*id))
+                .cloned()
+                .ok_or_else(|| format!("miner {miner} has no deal with deal ID {id}"))
+        })
+        .collect()
 }
 
 /// `ReleaseDeals`.
