@@ -1,7 +1,9 @@
 //! Developer and CI tasks: `cargo xtask <task>`.
 
 mod demo;
+mod setup;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -29,26 +31,15 @@ const TASKS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Debian packages the build needs, with why.
-const SYSTEM_PACKAGES: &[(&str, &str)] = &[
-    (
-        "build-essential",
-        "C and C++ compilers for the crates that build C (blst, zstd, RocksDB)",
-    ),
-    ("pkg-config", "locating system libraries in build scripts"),
-    (
-        "libclang-dev",
-        "bindgen for RocksDB's bindings (the daemons' embedded store)",
-    ),
-];
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        Some("fuzz") => release_example(TYPES_EXAMPLES, "fuzz_decoders", &args[1..]),
+        Some("fuzz") => {
+            setup::build_dependencies().and_then(|()| release_example(TYPES_EXAMPLES, "fuzz_decoders", &args[1..]))
+        }
         Some("ci") => ci(),
         None | Some("help" | "-h" | "--help") => {
             print_tasks();
@@ -81,6 +72,7 @@ const TYPES_EXAMPLES: &[&str] = &["-p", "market-types", "--features", "testing"]
 const PIECE_EXAMPLES: &[&str] = &["-p", "piece-store", "--no-default-features"];
 
 fn bench(extra: &[String]) -> Result<()> {
+    setup::build_dependencies()?;
     release_example(TYPES_EXAMPLES, "bench_codec", &[])?;
     println!();
     release_example(PIECE_EXAMPLES, "bench_commp", extra)
@@ -95,8 +87,12 @@ fn release_example(package: &[&str], name: &str, extra: &[String]) -> Result<()>
     cargo(&a)
 }
 
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
 fn cargo(args: &[&str]) -> Result<()> {
-    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args))
+    run(Command::new(cargo_bin()).args(args))
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
@@ -107,80 +103,39 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn demo() -> Result<()> {
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+fn workspace() -> Result<&'static Path> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .context("workspace directory")?;
-    demo::run(workspace)
+        .context("workspace directory")
+}
+
+/// Where cargo puts its builds (and the suite its Go peers).
+fn target_dir() -> Result<PathBuf> {
+    Ok(match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace()?.join("target"),
+    })
+}
+
+fn demo() -> Result<()> {
+    setup::build_dependencies()?;
+    demo::run(workspace()?)
 }
 
 fn test(extra: &[String]) -> Result<()> {
-    ensure_system_packages()?;
-    ensure_nextest()?;
-    let mut args = vec!["nextest", "run", "--workspace", "--no-fail-fast"];
-    args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+    setup::build_dependencies()?;
+    setup::nextest()?;
+    let go_peers = target_dir()?.join("go-peers");
+    setup::go_peers(workspace()?, &go_peers)?;
+    run(Command::new(cargo_bin())
+        .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+        .args(extra)
+        // The interop tests run the peers built above.
+        .env("DROPLET_GO_PEERS", &go_peers))
 }
 
 fn ci() -> Result<()> {
     test(&[])?;
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
-}
-
-fn package_installed(name: &str) -> Option<bool> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", name])
-        .output()
-        .ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
-}
-
-fn ensure_system_packages() -> Result<()> {
-    let mut missing = Vec::new();
-    for (name, why) in SYSTEM_PACKAGES {
-        match package_installed(name) {
-            Some(true) => {}
-            Some(false) => {
-                println!("xtask: {name} is missing ({why})");
-                missing.push(*name);
-            }
-            None => {
-                println!("xtask: dpkg-query not found: not a Debian system, so make sure {name} ({why}) is installed");
-            }
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !is_root {
-        bail!(
-            "install the missing packages and run again: sudo apt-get install -y --no-install-recommends {}",
-            missing.join(" ")
-        );
-    }
-    println!("xtask: installing {}", missing.join(" "));
-    run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
-}
-
-fn ensure_nextest() -> Result<()> {
-    let present = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["nextest", "--version"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if present {
-        return Ok(());
-    }
-    println!("xtask: installing cargo-nextest from crates.io (a few minutes, once)");
-    cargo(&["install", "cargo-nextest", "--locked"])
 }

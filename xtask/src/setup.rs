@@ -1,0 +1,145 @@
+//! What a fresh machine needs before anything builds or the suite runs: the Debian packages
+//! of the C build, cargo-nextest, and Go for the interop peers. Every task that builds calls
+//! [`build_dependencies`] first, so `cargo xtask demo` works on a fresh clone exactly as
+//! `cargo xtask test` does.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::{cargo, run};
+
+/// Debian packages the build needs, with why.
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    (
+        "build-essential",
+        "C and C++ compilers for the crates that build C (blst, zstd, RocksDB)",
+    ),
+    ("pkg-config", "locating system libraries in build scripts"),
+    (
+        "libclang-dev",
+        "bindgen for RocksDB's bindings (the daemons' embedded store)",
+    ),
+];
+
+/// The oldest Go the interop peers' `go.mod` files accept.
+const GO_MINIMUM: (u32, u32) = (1, 26);
+
+/// Check, or install when run as root, everything a build of the workspace needs.
+pub fn build_dependencies() -> Result<()> {
+    let mut missing = Vec::new();
+    for (name, why) in SYSTEM_PACKAGES {
+        match package_installed(name) {
+            Some(true) => {}
+            Some(false) => {
+                println!("xtask: {name} is missing ({why})");
+                missing.push(*name);
+            }
+            None => {
+                println!("xtask: dpkg-query not found: not a Debian system, so make sure {name} ({why}) is installed");
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "install the missing packages and run again: sudo apt-get install -y --no-install-recommends {}",
+            missing.join(" ")
+        );
+    }
+    println!("xtask: installing {}", missing.join(" "));
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn package_installed(name: &str) -> Option<bool> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// cargo-nextest, installed from crates.io when missing.
+pub fn nextest() -> Result<()> {
+    let present = Command::new(crate::cargo_bin())
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if present {
+        return Ok(());
+    }
+    println!("xtask: installing cargo-nextest from crates.io (a few minutes, once)");
+    cargo(&["install", "cargo-nextest", "--locked"])
+}
+
+/// Check that Go is there and new enough, then build the interop suite's Go peers
+/// (`tests/go/build.sh`: their pinned modules, lassie) into `out`.
+pub fn go_peers(workspace: &Path, out: &Path) -> Result<()> {
+    let version = Command::new("go").arg("version").output();
+    let text = match version {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        _ => bail!(
+            "the interop tests drive real Go peers (boost's types, go-fil-markets, lassie) and need Go {}.{} or newer: \
+             install it (Debian: apt-get install golang-go, if its version is new enough; or the official tarball) \
+             and make sure `go` is on PATH",
+            GO_MINIMUM.0,
+            GO_MINIMUM.1
+        ),
+    };
+    match parse_go_version(&text) {
+        Some(v) if v >= GO_MINIMUM => {}
+        Some((major, minor)) => bail!(
+            "Go {major}.{minor} is too old for the interop peers: install Go {}.{} or newer",
+            GO_MINIMUM.0,
+            GO_MINIMUM.1
+        ),
+        None => println!("xtask: could not read the Go version from {text:?}; trying anyway"),
+    }
+    println!(
+        "xtask: building the Go interop peers (pinned modules from the Go module proxy; cached after the first run)"
+    );
+    run(Command::new("bash").arg(workspace.join("tests/go/build.sh")).arg(out))
+}
+
+/// `go version go1.26.8 linux/amd64` → (1, 26).
+fn parse_go_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.split_whitespace().find_map(|w| w.strip_prefix("go"))?;
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_go_version;
+
+    #[test]
+    fn reads_go_versions() {
+        assert_eq!(parse_go_version("go version go1.26.8 linux/amd64\n"), Some((1, 26)));
+        assert_eq!(parse_go_version("go version go1.27rc1 linux/amd64"), Some((1, 27)));
+        assert_eq!(parse_go_version("nonsense"), None);
+    }
+}
