@@ -4,6 +4,7 @@
 //! The shared harness lives here; the tests are in `tests/` and in each binary's `tests/`.
 
 pub mod cli;
+pub mod gopeers;
 pub mod gorand;
 pub mod market;
 pub mod procs;

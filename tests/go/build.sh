@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build the interop suite's Go peers into $1 (default: target/go-peers):
+#   go-legacy-codec, go-legacy-client   (go-fil-markets, go-data-transfer, go-graphsync)
+#   go-legacy-v0-codec                  (go-fil-markets v1.25's retrieval tuple forms)
+#   go-boost-codec, go-boost-client     (boost's storagemarket/types)
+#   lassie                              (pinned in lassie/go.mod)
+# Modules come from the Go module proxy at the versions in each go.mod/go.sum; the module and
+# build caches (GOMODCACHE, GOCACHE) live outside the clone, so a second build is quick.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:-$here/../../target/go-peers}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+
+# No cgo, so nothing can link filecoin-ffi; no toolchain downloads; go.mod files stay as pinned.
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+
+build() { # module, package, binary
+    (cd "$here/$1" && go build -trimpath -o "$out/$3" "$2")
+}
+
+no_ffi() { # module
+    if (cd "$here/$1" && go list -deps ./... | grep -q 'filecoin-project/filecoin-ffi'); then
+        echo "tests/go/$1 imports filecoin-ffi; the interop peers must not" >&2
+        exit 1
+    fi
+}
+
+no_ffi legacy
+build legacy ./codec go-legacy-codec
+build legacy ./client go-legacy-client
+no_ffi legacy-v0
+build legacy-v0 ./codec go-legacy-v0-codec
+no_ffi boost
+build boost ./codec go-boost-codec
+build boost ./client go-boost-client
+# lassie's version comes from go.mod, stamped as its release build stamps it.
+lassie_version="$(cd "$here/lassie" && go list -m -f '{{.Version}}' github.com/filecoin-project/lassie)"
+(cd "$here/lassie" && go build -trimpath \
+    -ldflags "-X github.com/filecoin-project/lassie/pkg/build.version=$lassie_version" \
+    -o "$out/lassie" github.com/filecoin-project/lassie/cmd/lassie)
+echo "Go peers in $out: $(ls "$out" | tr '\n' ' ')"

@@ -1,0 +1,153 @@
+// Command codec is the Go side of the encoding-agreement suite for the go-fil-markets stack:
+// go-state-types deal proposals and vouchers, go-fil-markets' storage and retrieval messages
+// (map and tuple forms), go-data-transfer's TransferMessage1_1 and go-graphsync's v2 message.
+// Every value is decoded and re-encoded with the Go types themselves. See peerutil.Main.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"droplet-rs/tests/go/peerutil"
+
+	message1_1 "github.com/filecoin-project/go-data-transfer/v2/message/message1_1prime"
+	"github.com/filecoin-project/go-fil-markets/retrievalmarket"
+	"github.com/filecoin-project/go-fil-markets/storagemarket"
+	"github.com/filecoin-project/go-fil-markets/storagemarket/migrations"
+	"github.com/filecoin-project/go-fil-markets/storagemarket/network"
+	"github.com/filecoin-project/go-state-types/builtin/v9/market"
+	"github.com/filecoin-project/go-state-types/builtin/v9/paych"
+	"github.com/libp2p/go-libp2p/core/peer"
+	cbg "github.com/whyrusleeping/cbor-gen"
+)
+
+type cborValue interface {
+	cbg.CBORMarshaler
+	cbg.CBORUnmarshaler
+}
+
+// cborGen is a type with cbor-gen's encoding.
+func cborGen[T any, P interface {
+	*T
+	cborValue
+}]() peerutil.Codec {
+	return peerutil.Codec{
+		RoundTrip: func(b []byte) ([]byte, error) {
+			var v T
+			r := bytes.NewReader(b)
+			if err := P(&v).UnmarshalCBOR(r); err != nil {
+				return nil, err
+			}
+			if r.Len() != 0 {
+				return nil, fmt.Errorf("%d bytes left over", r.Len())
+			}
+			var out bytes.Buffer
+			if err := P(&v).MarshalCBOR(&out); err != nil {
+				return nil, fmt.Errorf("re-encoding: %w", err)
+			}
+			return out.Bytes(), nil
+		},
+		Generate: func(r *peerutil.Rand) ([]byte, bool) {
+			var v T
+			r.Fill(&v)
+			var out bytes.Buffer
+			if err := P(&v).MarshalCBOR(&out); err != nil {
+				return nil, false
+			}
+			return out.Bytes(), true
+		},
+	}
+}
+
+// transferMessage is go-data-transfer's TransferMessage1_1, read as its network code reads it
+// (FromNet, which also refuses a message whose IsRq disagrees with its body).
+func transferMessage() peerutil.Codec {
+	return peerutil.Codec{
+		RoundTrip: func(b []byte) ([]byte, error) {
+			r := bytes.NewReader(b)
+			msg, err := message1_1.FromNet(r)
+			if err != nil {
+				return nil, err
+			}
+			if r.Len() != 0 {
+				return nil, fmt.Errorf("%d bytes left over", r.Len())
+			}
+			var out bytes.Buffer
+			if err := msg.ToNet(&out); err != nil {
+				return nil, fmt.Errorf("re-encoding: %w", err)
+			}
+			return out.Bytes(), nil
+		},
+		Generate: func(r *peerutil.Rand) ([]byte, bool) {
+			// The request or response writes itself wrapped in TransferMessage1_1 (the
+			// wrapper's own ToNet does not work in this version).
+			var msg interface{ ToNet(w io.Writer) error }
+			if r.Intn(2) == 0 || r.Mode == peerutil.Minimal {
+				req := new(message1_1.TransferRequest1_1)
+				r.Fill(req)
+				msg = req
+			} else {
+				rsp := new(message1_1.TransferResponse1_1)
+				r.Fill(rsp)
+				msg = rsp
+			}
+			var out bytes.Buffer
+			if err := msg.ToNet(&out); err != nil {
+				return nil, false
+			}
+			return out.Bytes(), true
+		},
+	}
+}
+
+func main() {
+	codecs := map[string]peerutil.Codec{
+		"chain::DealProposal":       cborGen[market.DealProposal](),
+		"chain::ClientDealProposal": cborGen[market.ClientDealProposal](),
+		"chain::SignedVoucher":      cborGen[paych.SignedVoucher](),
+
+		"storage::StorageAsk":           cborGen[storagemarket.StorageAsk](),
+		"storage::StorageAskV0":         cborGen[migrations.StorageAsk0](),
+		"storage::SignedStorageAsk":     cborGen[storagemarket.SignedStorageAsk](),
+		"storage::SignedStorageAskV0":   cborGen[migrations.SignedStorageAsk0](),
+		"storage::AskRequest":           cborGen[network.AskRequest](),
+		"storage::AskRequestV0":         cborGen[migrations.AskRequest0](),
+		"storage::AskResponse":          cborGen[network.AskResponse](),
+		"storage::AskResponseV0":        cborGen[migrations.AskResponse0](),
+		"storage::DataRef":              cborGen[storagemarket.DataRef](),
+		"storage::DataRefV0":            cborGen[migrations.DataRef0](),
+		"storage::Proposal":             cborGen[network.Proposal](),
+		"storage::ProposalV0":           cborGen[migrations.Proposal0](),
+		"storage::Response":             cborGen[network.Response](),
+		"storage::ResponseV0":           cborGen[migrations.Response0](),
+		"storage::SignedResponse":       cborGen[network.SignedResponse](),
+		"storage::SignedResponseV0":     cborGen[migrations.SignedResponse0](),
+		"storage::DealStatusRequest":    cborGen[network.DealStatusRequest](),
+		"storage::DealStatusRequestV0":  cborGen[migrations.DealStatusRequest0](),
+		"storage::ProviderDealState":    cborGen[storagemarket.ProviderDealState](),
+		"storage::ProviderDealStateV0":  cborGen[migrations.ProviderDealState0](),
+		"storage::DealStatusResponse":   cborGen[network.DealStatusResponse](),
+		"storage::DealStatusResponseV0": cborGen[migrations.DealStatusResponse0](),
+
+		"retrieval::QueryParams":           cborGen[retrievalmarket.QueryParams](),
+		"retrieval::Query":                 cborGen[retrievalmarket.Query](),
+		"retrieval::QueryResponse":         cborGen[retrievalmarket.QueryResponse](),
+		"retrieval::RetrievalParams":       cborGen[retrievalmarket.Params](),
+		"retrieval::RetrievalDealProposal": cborGen[retrievalmarket.DealProposal](),
+		"retrieval::RetrievalDealResponse": cborGen[retrievalmarket.DealResponse](),
+		"retrieval::RetrievalDealPayment":  cborGen[retrievalmarket.DealPayment](),
+
+		"datatransfer::TransferMessage": transferMessage(),
+		"graphsync::Message":            graphsyncMessage(),
+	}
+	peerutil.Main(codecs, func(r *peerutil.Rand) {
+		// Peer IDs are raw multihash bytes in Go strings, often not UTF-8.
+		r.Hook(peer.ID(""), func(r *peerutil.Rand) any {
+			if r.Mode == peerutil.Minimal {
+				return peer.ID("")
+			}
+			return peer.ID(r.Fixed(r.Intn(39)))
+		})
+	})
+}
