@@ -127,7 +127,7 @@ fn test(extra: &[String]) -> Result<()> {
     setup::nextest()?;
     let go_peers = target_dir()?.join("go-peers");
     setup::go_peers(workspace()?, &go_peers)?;
-    run(Command::new(cargo_bin())
+    run(setup::with_go(Command::new(cargo_bin()))
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(extra)
         // The interop tests run the peers built above.

@@ -91,7 +91,7 @@ pub fn nextest() -> Result<()> {
 /// Check that Go is there and new enough, then build the interop suite's Go peers
 /// (`tests/go/build.sh`: their pinned modules, lassie) into `out`.
 pub fn go_peers(workspace: &Path, out: &Path) -> Result<()> {
-    let version = Command::new("go").arg("version").output();
+    let version = with_go(Command::new("go")).arg("version").output();
     let text = match version {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
         _ => bail!(
@@ -117,9 +117,39 @@ pub fn go_peers(workspace: &Path, out: &Path) -> Result<()> {
     run(Command::new("bash").arg(workspace.join("tests/go/build.sh")).arg(out))
 }
 
+/// Where the official Go tarball installs; used when `go` is not on PATH.
+const GO_HOME_BIN: &str = "/usr/local/go/bin";
+
+/// PATH for commands that run Go: unchanged when `go` is on it, else with the official
+/// install's directory in front.
+pub fn go_path() -> Option<std::ffi::OsString> {
+    let on_path = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if on_path || !Path::new(GO_HOME_BIN).join("go").exists() {
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![std::path::PathBuf::from(GO_HOME_BIN)];
+    dirs.extend(std::env::split_paths(&path));
+    std::env::join_paths(dirs).ok()
+}
+
+/// `cmd` with [`go_path`] applied.
+pub fn with_go(mut cmd: Command) -> Command {
+    if let Some(path) = go_path() {
+        cmd.env("PATH", path);
+    }
+    cmd
+}
+
 /// `go version go1.26.8 linux/amd64` → (1, 26).
 fn parse_go_version(text: &str) -> Option<(u32, u32)> {
-    let v = text.split_whitespace().find_map(|w| w.strip_prefix("go"))?;
+    let v = text.split_whitespace().find_map(|w| {
+        w.strip_prefix("go")
+            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+    })?;
     let mut parts = v.split('.');
     let major = parts.next()?.parse().ok()?;
     let minor = parts
