@@ -88,9 +88,13 @@ cbor_tuple! {
 
 impl ClientDealProposal {
     /// The off-chain proposal CID (go-fil-markets `ProposalCid`, boost `SignedProposalCid`):
-    /// sha2-256 over the whole signed proposal.
+    /// sha2-256 over go-ipld-cbor's re-encoding of the whole signed proposal
+    /// ([`crate::ipld::go_ipld_cbor_form`]), as the Go droplet and go-fil-markets compute it:
+    /// for any valid proposal, the hash of its wire bytes.
     pub fn proposal_cid(&self) -> Cid {
-        ipld_cbor_cid(&cbor::to_vec(self))
+        let form = crate::ipld::go_ipld_cbor_form(&cbor::to_vec(self))
+            .expect("our own encoding of a proposal is well formed, with no tag but 42");
+        ipld_cbor_cid(&form)
     }
 }
 

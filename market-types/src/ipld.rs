@@ -48,6 +48,72 @@ impl Decode for RawCbor {
     }
 }
 
+/// The bytes go-ipld-cbor names a value by (`cborutil.AsIpld`, which go-fil-markets, the Go
+/// droplet and boost use for the proposal CID): it reads the cbor-gen encoding with refmt and
+/// writes it again. With refmt v0.89 (the Go droplet v2.15, go-fil-markets, lotus, lassie) that
+/// turns an unsigned integer above `i64::MAX` into the negative int64 it wraps to and sorts map
+/// keys; it refuses tags other than 42; everything else is kept, so a valid signed proposal is
+/// named by the hash of its wire bytes. (refmt v0.90, which boost pins since v2.5.2, also
+/// writes an empty byte string as null, so boost now names most proposals differently.)
+/// Checked against go-ipld-cbor by the interop suite and by the vectors below.
+pub fn go_ipld_cbor_form(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let mut d = Decoder::new(bytes);
+    let mut e = Encoder::new();
+    refmt_item(&mut d, &mut e, 0)?;
+    d.finish()?;
+    Ok(e.into_bytes())
+}
+
+fn refmt_item(d: &mut Decoder<'_>, e: &mut Encoder, depth: u32) -> Result<(), DecodeError> {
+    if depth > crate::cbor::MAX_DEPTH {
+        return Err(DecodeError::TooDeep(d.position()));
+    }
+    match d.peek_major()? {
+        Major::Unsigned => match d.u64()? {
+            // refmt reads into an int64 and wraps.
+            v if v > i64::MAX as u64 => e.header(1, !v),
+            v => e.u64(v),
+        },
+        Major::Bytes => e.bytes(d.bytes("byte string", u64::MAX)?),
+        Major::Text => e.text_raw(d.text_raw(u64::MAX)?),
+        Major::Array => {
+            let n = d.array(u64::MAX)?;
+            e.array(n);
+            for _ in 0..n {
+                refmt_item(d, e, depth + 1)?;
+            }
+        }
+        Major::Map => {
+            let n = d.map(u64::MAX)?;
+            let mut entries = Vec::with_capacity(n.min(64));
+            for _ in 0..n {
+                let key = d.text_raw(u64::MAX)?.to_vec();
+                let mut value = Encoder::new();
+                refmt_item(d, &mut value, depth + 1)?;
+                entries.push((key, value.into_bytes()));
+            }
+            entries.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            e.map(entries.len());
+            for (k, v) in entries {
+                e.text_raw(&k);
+                e.raw(&v);
+            }
+        }
+        Major::Tag => {
+            let at = d.position();
+            let c = d.cid().map_err(|_| DecodeError::Invalid {
+                what: "tag",
+                reason: "go-ipld-cbor reads no tag but 42 (CID)".into(),
+                at,
+            })?;
+            e.cid(&c);
+        }
+        // Negative integers, booleans, null and floats are written back as they were.
+        _ => e.raw(d.skip()?),
+    }
+    Ok(())
+}
+
 /// The dag-cbor item as dag-json.
 pub fn cbor_to_dag_json(bytes: &[u8]) -> Result<Value, DecodeError> {
     let mut d = Decoder::new(bytes);
@@ -222,6 +288,39 @@ const ALL_SELECTOR_CBOR: [u8; 26] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inputs and what go-ipld-cbor v0.2.1's `Decode` wrote for them with refmt
+    /// v0.89.1-0.20231129105047 (the Go droplet's versions).
+    #[test]
+    fn go_ipld_cbor_form_matches_go_ipld_cbor() {
+        let cid = "d82a582500017112200000000000000000000000000000000000000000000000000000000000000000";
+        for (input, go) in [
+            ("40", "40"),
+            ("4101", "4101"),
+            ("60", "60"),
+            ("80", "80"),
+            ("a0", "a0"),
+            ("f4", "f4"),
+            ("f6", "f6"),
+            ("17", "17"),
+            ("1bffffffffffffffff", "20"),
+            ("1b7fffffffffffffff", "1b7fffffffffffffff"),
+            ("1b8000000000000000", "3b7fffffffffffffff"),
+            ("3b7fffffffffffffff", "3b7fffffffffffffff"),
+            ("824040", "824040"),
+            ("a1614140", "a1614140"),
+            (cid, cid),
+            ("fb3ff0000000000000", "fb3ff0000000000000"),
+            ("a2616101614200", "a2614200616101"),
+            ("8160", "8160"),
+        ] {
+            let out = go_ipld_cbor_form(&hex::decode(input).expect("hex")).expect("well formed");
+            assert_eq!(hex::encode(out), go, "{input}");
+        }
+        // Go refuses a truncated item and tags other than 42.
+        assert!(go_ipld_cbor_form(&hex::decode("83404140").expect("hex")).is_err());
+        assert!(go_ipld_cbor_form(&hex::decode("c240").expect("hex")).is_err());
+    }
 
     #[test]
     fn all_selector_round_trips_through_dag_json() {

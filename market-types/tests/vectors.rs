@@ -363,6 +363,9 @@ fn deal_proposal_and_cids() {
             "00".repeat(65)
         ),
     );
+    // Checked with go-cbor-util's AsIpld at the Go droplet's versions (go-ipld-cbor v0.2.1,
+    // refmt v0.89.1): the hash of the wire bytes. refmt v0.90 (boost ≥ v2.5.2) writes the
+    // three zero amounts as null and gives bafyreiac67r2ru7mrk7ukpxaiytzrnrqlefdqmjc2yds7dry4f7trh5w2u.
     let pcid = signed.proposal_cid();
     assert_eq!(
         pcid.to_string(),
@@ -452,6 +455,8 @@ fn real_world_publish_params() {
     assert_eq!((p.start_epoch, p.end_epoch), (11192, 25916));
     assert_eq!(d.client_signature.sig_type, SigType::Bls);
     assert_eq!(d.client_signature.data.len(), 96);
+    // As the Go droplet names it (refmt v0.89); boost ≥ v2.5.2 (refmt v0.90) gives
+    // bafyreig3vrj25fgvbpxtx2joazt65qecmudrrmo4sqlch4n5okm5n2cpoy.
     assert_eq!(
         d.proposal_cid().to_string(),
         "bafyreib6uq5cn7omddacnkqlaahcers2jfqzhpzsrt3w3kocymlzkal3ry"

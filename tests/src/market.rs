@@ -218,6 +218,41 @@ impl Market {
         }
     }
 
+    /// Publish the deals waiting in Publish now, seal them with the devnet's sealer, and wait
+    /// until droplet shows each Active.
+    pub fn publish_seal_and_activate(&self, proposals: &[String]) {
+        for p in proposals {
+            self.wait_state(p, "StorageDealPublish");
+        }
+        assert!(self.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
+        for p in proposals {
+            self.wait_state(p, "StorageDealAwaitingPreCommit");
+        }
+        let sealed = self.seal_once();
+        assert!(sealed.starts_with("sealed sector"), "{sealed}");
+        for p in proposals {
+            self.wait_state(p, "StorageDealActive");
+        }
+    }
+
+    /// The devnet's full-node JSON-RPC URL (`/rpc/v1`) and admin token, for Go peers.
+    pub fn node(&self) -> (String, String) {
+        (
+            format!("{}/rpc/v1", self._net.http_base()),
+            self._net.admin_token.clone(),
+        )
+    }
+
+    /// A devnet account's key as `lotus wallet export` prints it.
+    pub fn export_key(&self, account: &str) -> String {
+        run_ok(
+            "droplet-devnet",
+            &["--repo", &s(&self._net.repo), "wallet", "export", account],
+        )
+        .trim()
+        .to_string()
+    }
+
     /// `droplet-devnet seal --once` against this droplet: the sealer's output line.
     pub fn seal_once(&self) -> String {
         let token = std::fs::read_to_string(Path::new(&self.provider).join("token")).expect("token");

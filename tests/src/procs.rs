@@ -56,11 +56,8 @@ impl Proc {
 
     /// [`Proc::start`] with extra environment variables.
     pub fn start_with_env(bin: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
-        let out = std::fs::File::create(log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(binary(bin))
-            .args(args)
-            .envs(env.iter().copied())
+        let mut cmd = Command::new(binary(bin));
+        cmd.envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("TESTS_RUST_LOG").unwrap_or_else(|_| "info,libp2p=warn".into()),
@@ -68,14 +65,31 @@ impl Proc {
             .env("DEVNET_LOG", "info")
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
-            .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms")
+            .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms");
+        Proc::spawn(bin, cmd, args, log)
+    }
+
+    /// Start a program that is not one of the workspace's (a Go peer), by its path.
+    pub fn start_path(path: &Path, args: &[&str], log: &Path) -> Proc {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Proc::spawn(&name, Command::new(path), args, log)
+    }
+
+    fn spawn(name: &str, mut cmd: Command, args: &[&str], log: &Path) -> Proc {
+        let out = std::fs::File::create(log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = cmd
+            .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
         Proc {
-            name: bin.to_string(),
+            name: name.to_string(),
             child,
             log: log.to_path_buf(),
         }

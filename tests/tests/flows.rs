@@ -15,17 +15,8 @@ use tests::procs::{run, run_ok};
 
 /// Publish what is waiting, seal it with the devnet's sealer, and wait for Active on both sides.
 fn publish_seal_and_activate(m: &Market, proposals: &[String]) {
+    m.publish_seal_and_activate(proposals);
     for p in proposals {
-        m.wait_state(p, "StorageDealPublish");
-    }
-    assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
-    for p in proposals {
-        m.wait_state(p, "StorageDealAwaitingPreCommit");
-    }
-    let sealed = m.seal_once();
-    assert!(sealed.starts_with("sealed sector"), "{sealed}");
-    for p in proposals {
-        m.wait_state(p, "StorageDealActive");
         let d = m.wait_client_state(p, 7);
         assert!(d["DealID"].is_u64(), "{d}");
     }

@@ -2,8 +2,6 @@ module droplet-rs/tests/go/boost
 
 go 1.25.0
 
-replace github.com/polydawn/refmt => github.com/polydawn/refmt v0.90.0
-
 require (
 	github.com/filecoin-project/boost v1.7.5
 	github.com/libp2p/go-libp2p v0.31.0

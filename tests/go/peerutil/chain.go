@@ -14,6 +14,12 @@ import (
 	"github.com/multiformats/go-multiaddr"
 )
 
+// UseTestnet makes addresses print as t…, as lotus on a test network prints them. Call it
+// first in main: lotus's build package (which boost's types pull in) sets mainnet in its init.
+func UseTestnet() {
+	address.CurrentNetwork = address.Testnet
+}
+
 // Node is a lotus-style full node, reached over JSON-RPC as boost's client reaches its gateway.
 type Node struct {
 	URL   string // http://host:port/rpc/v1

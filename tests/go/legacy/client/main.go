@@ -38,6 +38,7 @@ import (
 const startBuffer = 8 * 2880
 
 func main() {
+	peerutil.UseTestnet()
 	if len(os.Args) < 2 {
 		fail("usage: client ask|propose|status [flags]")
 	}

@@ -11,6 +11,7 @@ import (
 
 	"droplet-rs/tests/go/peerutil"
 
+	cborutil "github.com/filecoin-project/go-cbor-util"
 	message1_1 "github.com/filecoin-project/go-data-transfer/v2/message/message1_1prime"
 	"github.com/filecoin-project/go-fil-markets/retrievalmarket"
 	"github.com/filecoin-project/go-fil-markets/storagemarket"
@@ -101,6 +102,23 @@ func transferMessage() peerutil.Codec {
 	}
 }
 
+// proposalCid answers a ClientDealProposal with the bytes of cborutil.AsIpld(proposal).Cid().
+func proposalCid() peerutil.Codec {
+	return peerutil.Codec{
+		RoundTrip: func(b []byte) ([]byte, error) {
+			var cdp market.ClientDealProposal
+			if err := cdp.UnmarshalCBOR(bytes.NewReader(b)); err != nil {
+				return nil, err
+			}
+			nd, err := cborutil.AsIpld(&cdp)
+			if err != nil {
+				return nil, err
+			}
+			return nd.Cid().Bytes(), nil
+		},
+	}
+}
+
 func main() {
 	codecs := map[string]peerutil.Codec{
 		"chain::DealProposal":       cborGen[market.DealProposal](),
@@ -137,6 +155,9 @@ func main() {
 		"retrieval::RetrievalDealProposal": cborGen[retrievalmarket.DealProposal](),
 		"retrieval::RetrievalDealResponse": cborGen[retrievalmarket.DealResponse](),
 		"retrieval::RetrievalDealPayment":  cborGen[retrievalmarket.DealPayment](),
+
+		// Not a round trip: the proposal CID go-fil-markets and boost name the proposal by.
+		"proposal_cid::ClientDealProposal": proposalCid(),
 
 		"datatransfer::TransferMessage": transferMessage(),
 		"graphsync::Message":            graphsyncMessage(),
