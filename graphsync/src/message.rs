@@ -136,6 +136,18 @@ fn duplicate(what: &'static str, at: usize) -> DecodeError {
     }
 }
 
+/// Keep a map entry's value, refusing a key seen before (as Go's bindnode does).
+fn set_once<T>(slot: &mut Option<T>, value: T, what: &'static str, at: usize) -> Result<(), DecodeError> {
+    match slot.replace(value) {
+        Some(_) => Err(duplicate(what, at)),
+        None => Ok(()),
+    }
+}
+
+fn required<T>(slot: Option<T>, ty: &'static str, field: &'static str) -> Result<T, DecodeError> {
+    slot.ok_or(DecodeError::Missing { ty, field })
+}
+
 fn unknown(what: &'static str, key: &str, at: usize) -> DecodeError {
     DecodeError::Invalid {
         what,
@@ -233,13 +245,17 @@ impl Decode for Request {
         for _ in 0..n {
             let at = d.position();
             let key = d.text(8)?;
-            let fresh = match key {
-                "id" => id
-                    .replace(RequestId::decode(d).map_err(|e| e.in_field("Request", "id"))?)
-                    .is_none(),
+            let what = "graphsync request";
+            match key {
+                "id" => set_once(
+                    &mut id,
+                    RequestId::decode(d).map_err(|e| e.in_field("Request", "id"))?,
+                    what,
+                    at,
+                )?,
                 "type" => {
                     let t = d.text(1).map_err(|e| e.in_field("Request", "type"))?;
-                    type_code.replace(t.to_owned()).is_none()
+                    set_once(&mut type_code, t.to_owned(), what, at)?
                 }
                 "pri" => {
                     let p = d.i64().map_err(|e| e.in_field("Request", "pri"))?;
@@ -248,42 +264,27 @@ impl Decode for Request {
                         target: "graphsync priority (int32)",
                         at,
                     })?;
-                    pri.replace(p).is_none()
+                    set_once(&mut pri, p, what, at)?
                 }
-                "root" => root
-                    .replace(d.cid().map_err(|e| e.in_field("Request", "root"))?)
-                    .is_none(),
-                "sel" => sel
-                    .replace(<RawCbor as Decode>::decode(d).map_err(|e| e.in_field("Request", "sel"))?)
-                    .is_none(),
-                "ext" => ext
-                    .replace(Extensions::decode(d).map_err(|e| e.in_field("Request", "ext"))?)
-                    .is_none(),
-                other => return Err(unknown("graphsync request", other, at)),
-            };
-            if !fresh {
-                return Err(duplicate("graphsync request", at));
+                "root" => set_once(&mut root, d.cid().map_err(|e| e.in_field("Request", "root"))?, what, at)?,
+                "sel" => {
+                    let v = <RawCbor as Decode>::decode(d).map_err(|e| e.in_field("Request", "sel"))?;
+                    set_once(&mut sel, v, what, at)?
+                }
+                "ext" => {
+                    let v = Extensions::decode(d).map_err(|e| e.in_field("Request", "ext"))?;
+                    set_once(&mut ext, v, what, at)?
+                }
+                other => return Err(unknown(what, other, at)),
             }
         }
-        let id = id.ok_or(DecodeError::Missing {
-            ty: "Request",
-            field: "id",
-        })?;
-        let type_code = type_code.ok_or(DecodeError::Missing {
-            ty: "Request",
-            field: "type",
-        })?;
+        let id = required(id, "Request", "id")?;
+        let type_code = required(type_code, "Request", "type")?;
         let extensions = ext.unwrap_or_default();
         let kind = match type_code.as_str() {
             "n" => RequestKind::New {
-                root: root.ok_or(DecodeError::Missing {
-                    ty: "Request",
-                    field: "root",
-                })?,
-                selector: sel.ok_or(DecodeError::Missing {
-                    ty: "Request",
-                    field: "sel",
-                })?,
+                root: required(root, "Request", "root")?,
+                selector: required(sel, "Request", "sel")?,
                 priority: pri.unwrap_or(0),
                 extensions,
             },
@@ -463,10 +464,12 @@ impl Decode for Response {
         let (mut id, mut status, mut meta, mut ext) = (None, None, None, None);
         for _ in 0..n {
             let at = d.position();
-            let fresh = match d.text(8)? {
-                "reqid" => id
-                    .replace(RequestId::decode(d).map_err(|e| e.in_field("Response", "reqid"))?)
-                    .is_none(),
+            let what = "graphsync response";
+            match d.text(8)? {
+                "reqid" => {
+                    let v = RequestId::decode(d).map_err(|e| e.in_field("Response", "reqid"))?;
+                    set_once(&mut id, v, what, at)?
+                }
                 "stat" => {
                     let code = d.u64().map_err(|e| e.in_field("Response", "stat"))?;
                     let s = ResponseStatus::from_code(code).ok_or_else(|| DecodeError::Invalid {
@@ -474,29 +477,24 @@ impl Decode for Response {
                         reason: format!("{code} is not a graphsync status code"),
                         at,
                     })?;
-                    status.replace(s).is_none()
+                    set_once(&mut status, s, what, at)?
                 }
-                "meta" => meta
-                    .replace(read_list(d).map_err(|e| e.in_field("Response", "meta"))?)
-                    .is_none(),
-                "ext" => ext
-                    .replace(Extensions::decode(d).map_err(|e| e.in_field("Response", "ext"))?)
-                    .is_none(),
-                other => return Err(unknown("graphsync response", other, at)),
-            };
-            if !fresh {
-                return Err(duplicate("graphsync response", at));
+                "meta" => set_once(
+                    &mut meta,
+                    read_list(d).map_err(|e| e.in_field("Response", "meta"))?,
+                    what,
+                    at,
+                )?,
+                "ext" => {
+                    let v = Extensions::decode(d).map_err(|e| e.in_field("Response", "ext"))?;
+                    set_once(&mut ext, v, what, at)?
+                }
+                other => return Err(unknown(what, other, at)),
             }
         }
         Ok(Response {
-            request_id: id.ok_or(DecodeError::Missing {
-                ty: "Response",
-                field: "reqid",
-            })?,
-            status: status.ok_or(DecodeError::Missing {
-                ty: "Response",
-                field: "stat",
-            })?,
+            request_id: required(id, "Response", "reqid")?,
+            status: required(status, "Response", "stat")?,
             metadata: meta.unwrap_or_default(),
             extensions: ext.unwrap_or_default(),
         })
@@ -642,14 +640,12 @@ impl Decode for Message {
         let (mut blk, mut req, mut rsp) = (None, None, None);
         for _ in 0..n {
             let at = d.position();
-            let fresh = match d.text(8)? {
-                "blk" => blk.replace(read_list(d)?).is_none(),
-                "req" => req.replace(read_list(d)?).is_none(),
-                "rsp" => rsp.replace(read_list(d)?).is_none(),
-                other => return Err(unknown("graphsync message", other, at)),
-            };
-            if !fresh {
-                return Err(duplicate("graphsync message", at));
+            let what = "graphsync message";
+            match d.text(8)? {
+                "blk" => set_once(&mut blk, read_list(d)?, what, at)?,
+                "req" => set_once(&mut req, read_list(d)?, what, at)?,
+                "rsp" => set_once(&mut rsp, read_list(d)?, what, at)?,
+                other => return Err(unknown(what, other, at)),
             }
         }
         Ok(Message {
@@ -737,6 +733,16 @@ mod tests {
         bad_id.text("type");
         bad_id.text("c");
         assert!(cbor::from_slice::<Request>(bad_id.as_bytes()).is_err());
+        // A repeated key (Go's bindnode refuses the map).
+        let mut twice = Encoder::new();
+        twice.map(3);
+        for _ in 0..2 {
+            twice.text("id");
+            twice.bytes(&[0; 16]);
+        }
+        twice.text("type");
+        twice.text("c");
+        assert!(cbor::from_slice::<Request>(twice.as_bytes()).is_err());
         let resp = Response {
             request_id: RequestId([1; 16]),
             status: ResponseStatus::RequestCompletedFull,

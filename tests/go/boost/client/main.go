@@ -30,42 +30,25 @@ import (
 
 	"github.com/filecoin-project/boost/storagemarket/types"
 	transporttypes "github.com/filecoin-project/boost/transport/types"
-	"github.com/filecoin-project/go-address"
 	cborutil "github.com/filecoin-project/go-cbor-util"
 	"github.com/filecoin-project/go-fil-markets/storagemarket/network"
-	"github.com/filecoin-project/go-state-types/abi"
-	"github.com/filecoin-project/go-state-types/big"
 	"github.com/filecoin-project/go-state-types/builtin/v9/market"
 	"github.com/google/uuid"
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	cbg "github.com/whyrusleeping/cbor-gen"
 )
 
-// droplet-client's start buffer: eight days of epochs.
-const startBuffer = 8 * 2880
-
 func main() {
 	peerutil.UseTestnet()
 	if len(os.Args) < 2 {
-		fail("usage: client ask|propose|status|serve [flags]")
+		peerutil.Fail("usage: client ask|propose|status|serve [flags]")
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
-	nodeURL := fs.String("node", "", "full node JSON-RPC URL (http://host:port/rpc/v1)")
-	token := fs.String("token", "", "full node token")
-	minerStr := fs.String("miner", "", "miner actor address")
-	key := fs.String("key", "", "client key, as `lotus wallet export` prints it")
+	f := peerutil.RegisterClientFlags(fs)
 	proto := fs.String("protocol", "1.2.1", "deal protocol version: 1.2.0 or 1.2.1")
 	fields := fs.Int("fields", 7, "DealParams fields: 5 (boost's DealParamsV120) or 7")
-	piece := fs.String("piece", "", "piece CID")
-	pieceSize := fs.Uint64("piece-size", 0, "padded piece size")
-	root := fs.String("root", "", "payload root CID")
-	duration := fs.Int64("duration", 180*2880, "deal duration in epochs")
-	pricePerEpoch := fs.String("price-per-epoch", "0", "storage price per epoch, attoFIL")
 	httpURL := fs.String("http-url", "", "online deal: where the provider downloads the CAR")
 	httpHeader := fs.String("http-header", "", "online deal: one header, \"Name: value\"")
 	transferSize := fs.Uint64("transfer-size", 0, "online deal: CAR size in bytes")
@@ -77,85 +60,49 @@ func main() {
 		serve(*car)
 		return
 	}
-	node := peerutil.Node{URL: *nodeURL, Token: *token}
-	miner, err := address.NewFromString(*minerStr)
-	check(err, "miner address")
-	info, err := node.MinerInfo(miner)
-	check(err, "reading the miner from chain")
-	h, err := libp2p.New(libp2p.NoListenAddrs)
-	check(err, "libp2p host")
-	defer h.Close()
-	pid, err := peer.Decode(info.PeerID)
-	check(err, "the miner's peer ID on chain")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	check(h.Connect(ctx, peer.AddrInfo{ID: pid, Addrs: info.Multiaddrs}), "connecting to the provider")
+	p, err := peerutil.Dial(ctx, f)
+	peerutil.Check(err, "reaching the provider")
+	defer p.Host.Close()
 
 	switch cmd {
 	case "ask":
-		ask(ctx, h, pid, miner, info)
+		ask(ctx, p)
 	case "propose":
-		w, err := peerutil.ImportKey(*key)
-		check(err, "client key")
-		head, err := node.Head()
-		check(err, "chain head")
-		minColl, _, err := node.CollateralBounds(abi.PaddedPieceSize(*pieceSize), false)
-		check(err, "collateral bounds")
-		price, err := big.FromString(*pricePerEpoch)
-		check(err, "price")
-		pieceCid, err := cid.Parse(*piece)
-		check(err, "piece CID")
-		rootCid, err := cid.Parse(*root)
-		check(err, "root CID")
-		label, err := market.NewLabelFromString(rootCid.String())
-		check(err, "label")
-		start := head + startBuffer
-		proposal := market.DealProposal{
-			PieceCID:             pieceCid,
-			PieceSize:            abi.PaddedPieceSize(*pieceSize),
-			VerifiedDeal:         false,
-			Client:               w.Address,
-			Provider:             miner,
-			Label:                label,
-			StartEpoch:           start,
-			EndEpoch:             start + abi.ChainEpoch(*duration),
-			StoragePricePerEpoch: price,
-			// droplet-client's overestimate: the minimum plus 20 %.
-			ProviderCollateral: big.Div(big.Mul(minColl, big.NewInt(12)), big.NewInt(10)),
-			ClientCollateral:   big.Zero(),
-		}
-		buf, err := cborutil.Dump(&proposal)
-		check(err, "encoding the proposal")
-		sig, err := w.Sign(buf)
-		check(err, "signing the proposal")
-		cdp := market.ClientDealProposal{Proposal: proposal, ClientSignature: sig}
-		propose(ctx, h, pid, *proto, *fields, cdp, rootCid, transfer(*httpURL, *httpHeader, *transferSize))
+		w, err := peerutil.ImportKey(*f.Key)
+		peerutil.Check(err, "client key")
+		cdp, err := p.Proposal(f, w)
+		peerutil.Check(err, "the proposal")
+		root, err := cid.Parse(*f.Root)
+		peerutil.Check(err, "root CID")
+		propose(ctx, p, *proto, *fields, cdp, root, transfer(*httpURL, *httpHeader, *transferSize))
 	case "status":
-		w, err := peerutil.ImportKey(*key)
-		check(err, "client key")
+		w, err := peerutil.ImportKey(*f.Key)
+		peerutil.Check(err, "client key")
 		id, err := uuid.Parse(*dealUUID)
-		check(err, "deal UUID")
-		status(ctx, h, pid, w, id)
+		peerutil.Check(err, "deal UUID")
+		status(ctx, p, w, id)
 	default:
-		fail("unknown command " + cmd)
+		peerutil.Fail("unknown command " + cmd)
 	}
 }
 
-func ask(ctx context.Context, h host.Host, pid peer.ID, miner address.Address, info peerutil.Miner) {
+func ask(ctx context.Context, p peerutil.Provider) {
 	var resp network.AskResponse
-	exchange(ctx, h, pid, "/fil/storage/ask/1.1.0", &network.AskRequest{Miner: miner}, &resp)
+	exchange(ctx, p, "/fil/storage/ask/1.1.0", &network.AskRequest{Miner: p.Miner}, &resp)
 	if resp.Ask == nil || resp.Ask.Ask == nil {
-		fail("the provider answered without an ask")
+		peerutil.Fail("the provider answered without an ask")
 	}
 	a := resp.Ask.Ask
 	signed, err := cborutil.Dump(a)
-	check(err, "encoding the ask")
-	check(peerutil.Verify(resp.Ask.Signature, info.WorkerKey, signed), "the ask's signature")
-	printJSON(map[string]any{
+	peerutil.Check(err, "encoding the ask")
+	peerutil.Check(peerutil.Verify(resp.Ask.Signature, p.Info.WorkerKey, signed), "the ask's signature")
+	peerutil.Print(map[string]any{
 		"Ask":               a,
 		"SignatureType":     resp.Ask.Signature.Type,
 		"SignatureVerified": true,
-		"Worker":            info.WorkerKey.String(),
+		"Worker":            p.Info.WorkerKey.String(),
 	})
 }
 
@@ -167,16 +114,16 @@ func transfer(url, header string, size uint64) *types.Transfer {
 	if header != "" {
 		name, value, ok := strings.Cut(header, ":")
 		if !ok {
-			fail("--http-header is \"Name: value\"")
+			peerutil.Fail("--http-header is \"Name: value\"")
 		}
 		req.Headers = map[string]string{strings.TrimSpace(name): strings.TrimSpace(value)}
 	}
 	params, err := json.Marshal(req)
-	check(err, "transfer params")
+	peerutil.Check(err, "transfer params")
 	return &types.Transfer{Type: "http", Params: params, Size: size}
 }
 
-func propose(ctx context.Context, h host.Host, pid peer.ID, version string, fields int, cdp market.ClientDealProposal, root cid.Cid, xfer *types.Transfer) {
+func propose(ctx context.Context, p peerutil.Provider, version string, fields int, cdp market.ClientDealProposal, root cid.Cid, xfer *types.Transfer) {
 	id := uuid.New()
 	offline := xfer == nil
 	if offline {
@@ -189,15 +136,15 @@ func propose(ctx context.Context, h host.Host, pid peer.ID, version string, fiel
 	case 7:
 		params = &types.DealParams{DealUUID: id, IsOffline: offline, ClientDealProposal: cdp, DealDataRoot: root, Transfer: *xfer}
 	default:
-		fail("--fields is 5 or 7")
+		peerutil.Fail("--fields is 5 or 7")
 	}
 	var resp types.DealResponse
-	exchange(ctx, h, pid, protocol.ID("/fil/storage/mk/"+version), params, &resp)
+	exchange(ctx, p, protocol.ID("/fil/storage/mk/"+version), params, &resp)
 	signedCid, err := cborutil.AsIpld(&cdp)
-	check(err, "signed proposal CID")
+	peerutil.Check(err, "signed proposal CID")
 	dealCid, err := cdp.Proposal.Cid()
-	check(err, "deal proposal CID")
-	printJSON(map[string]any{
+	peerutil.Check(err, "deal proposal CID")
+	peerutil.Print(map[string]any{
 		"DealUUID":          id.String(),
 		"Accepted":          resp.Accepted,
 		"Message":           resp.Message,
@@ -207,38 +154,38 @@ func propose(ctx context.Context, h host.Host, pid peer.ID, version string, fiel
 	})
 }
 
-func status(ctx context.Context, h host.Host, pid peer.ID, w peerutil.Wallet, id uuid.UUID) {
+func status(ctx context.Context, p peerutil.Provider, w peerutil.Wallet, id uuid.UUID) {
 	raw, err := id.MarshalBinary()
-	check(err, "uuid")
+	peerutil.Check(err, "uuid")
 	sig, err := w.Sign(raw)
-	check(err, "signing the status request")
+	peerutil.Check(err, "signing the status request")
 	var resp types.DealStatusResponse
-	exchange(ctx, h, pid, "/fil/storage/status/1.2.0", &types.DealStatusRequest{DealUUID: id, Signature: sig}, &resp)
-	printJSON(resp)
+	exchange(ctx, p, "/fil/storage/status/1.2.0", &types.DealStatusRequest{DealUUID: id, Signature: sig}, &resp)
+	peerutil.Print(resp)
 }
 
 // exchange writes one request and reads one answer, as boost's DealClient does
 // (cborutil.WriteCborRPC: the plain encoding, no length prefix).
-func exchange(ctx context.Context, h host.Host, pid peer.ID, proto protocol.ID, req cbg.CBORMarshaler, resp cbg.CBORUnmarshaler) {
-	s, err := h.NewStream(ctx, pid, proto)
-	check(err, "opening "+string(proto))
+func exchange(ctx context.Context, p peerutil.Provider, proto protocol.ID, req cbg.CBORMarshaler, resp cbg.CBORUnmarshaler) {
+	s, err := p.Host.NewStream(ctx, p.Peer, proto)
+	peerutil.Check(err, "opening "+string(proto))
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(60 * time.Second))
-	check(cborutil.WriteCborRPC(s, req), "writing the request on "+string(proto))
-	check(resp.UnmarshalCBOR(s), "reading the answer on "+string(proto))
+	peerutil.Check(cborutil.WriteCborRPC(s, req), "writing the request on "+string(proto))
+	peerutil.Check(resp.UnmarshalCBOR(s), "reading the answer on "+string(proto))
 }
 
 // serve the CAR over HTTP on loopback with a bearer token, as a client hosting its own data;
 // prints "URL TOKEN" and runs until killed.
 func serve(path string) {
 	if path == "" {
-		fail("serve needs --car")
+		peerutil.Fail("serve needs --car")
 	}
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
 	token := hex.EncodeToString(tok)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err, "listening")
+	peerutil.Check(err, "listening")
 	fmt.Printf("http://%s/data.car %s\n", l.Addr(), token)
 	_ = os.Stdout.Sync()
 	err = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -259,22 +206,5 @@ func serve(path string) {
 		}
 		http.ServeContent(w, r, "data.car", st.ModTime(), f)
 	}))
-	check(err, "serving")
-}
-
-func printJSON(v any) {
-	out, err := json.Marshal(v)
-	check(err, "printing")
-	fmt.Println(string(out))
-}
-
-func check(err error, what string) {
-	if err != nil {
-		fail(what + ": " + err.Error())
-	}
-}
-
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "go-boost-client:", msg)
-	os.Exit(1)
+	peerutil.Check(err, "serving")
 }

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 
 	"droplet-rs/tests/go/peerutil"
@@ -13,45 +12,7 @@ import (
 	"github.com/filecoin-project/boost/storagemarket/types"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
 	"github.com/multiformats/go-multiaddr"
-	cbg "github.com/whyrusleeping/cbor-gen"
 )
-
-type cborValue interface {
-	cbg.CBORMarshaler
-	cbg.CBORUnmarshaler
-}
-
-func cborGen[T any, P interface {
-	*T
-	cborValue
-}]() peerutil.Codec {
-	return peerutil.Codec{
-		RoundTrip: func(b []byte) ([]byte, error) {
-			var v T
-			r := bytes.NewReader(b)
-			if err := P(&v).UnmarshalCBOR(r); err != nil {
-				return nil, err
-			}
-			if r.Len() != 0 {
-				return nil, fmt.Errorf("%d bytes left over", r.Len())
-			}
-			var out bytes.Buffer
-			if err := P(&v).MarshalCBOR(&out); err != nil {
-				return nil, fmt.Errorf("re-encoding: %w", err)
-			}
-			return out.Bytes(), nil
-		},
-		Generate: func(r *peerutil.Rand) ([]byte, bool) {
-			var v T
-			r.Fill(&v)
-			var out bytes.Buffer
-			if err := P(&v).MarshalCBOR(&out); err != nil {
-				return nil, false
-			}
-			return out.Bytes(), true
-		},
-	}
-}
 
 // transportsResponse is the /fil/retrieval/transports/1.0.0 answer, a bindnode type whose
 // addresses are multiaddrs (so they must parse).
@@ -75,13 +36,13 @@ func transportsResponse() peerutil.Codec {
 
 func main() {
 	codecs := map[string]peerutil.Codec{
-		"boost::DealParams":              cborGen[types.DealParams](),
-		"boost::DealParamsV120":          cborGen[types.DealParamsV120](),
-		"boost::Transfer":                cborGen[types.Transfer](),
-		"boost::DealResponse":            cborGen[types.DealResponse](),
-		"boost::DealStatusRequest":       cborGen[types.DealStatusRequest](),
-		"boost::DealStatus":              cborGen[types.DealStatus](),
-		"boost::DealStatusResponse":      cborGen[types.DealStatusResponse](),
+		"boost::DealParams":              peerutil.CborGen[types.DealParams](),
+		"boost::DealParamsV120":          peerutil.CborGen[types.DealParamsV120](),
+		"boost::Transfer":                peerutil.CborGen[types.Transfer](),
+		"boost::DealResponse":            peerutil.CborGen[types.DealResponse](),
+		"boost::DealStatusRequest":       peerutil.CborGen[types.DealStatusRequest](),
+		"boost::DealStatus":              peerutil.CborGen[types.DealStatus](),
+		"boost::DealStatusResponse":      peerutil.CborGen[types.DealStatusResponse](),
 		"boost::TransportsQueryResponse": transportsResponse(),
 	}
 	peerutil.Main(codecs, func(r *peerutil.Rand) {

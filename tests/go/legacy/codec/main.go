@@ -20,46 +20,7 @@ import (
 	"github.com/filecoin-project/go-state-types/builtin/v9/market"
 	"github.com/filecoin-project/go-state-types/builtin/v9/paych"
 	"github.com/libp2p/go-libp2p/core/peer"
-	cbg "github.com/whyrusleeping/cbor-gen"
 )
-
-type cborValue interface {
-	cbg.CBORMarshaler
-	cbg.CBORUnmarshaler
-}
-
-// cborGen is a type with cbor-gen's encoding.
-func cborGen[T any, P interface {
-	*T
-	cborValue
-}]() peerutil.Codec {
-	return peerutil.Codec{
-		RoundTrip: func(b []byte) ([]byte, error) {
-			var v T
-			r := bytes.NewReader(b)
-			if err := P(&v).UnmarshalCBOR(r); err != nil {
-				return nil, err
-			}
-			if r.Len() != 0 {
-				return nil, fmt.Errorf("%d bytes left over", r.Len())
-			}
-			var out bytes.Buffer
-			if err := P(&v).MarshalCBOR(&out); err != nil {
-				return nil, fmt.Errorf("re-encoding: %w", err)
-			}
-			return out.Bytes(), nil
-		},
-		Generate: func(r *peerutil.Rand) ([]byte, bool) {
-			var v T
-			r.Fill(&v)
-			var out bytes.Buffer
-			if err := P(&v).MarshalCBOR(&out); err != nil {
-				return nil, false
-			}
-			return out.Bytes(), true
-		},
-	}
-}
 
 // transferMessage is go-data-transfer's TransferMessage1_1, read as its network code reads it
 // (FromNet, which also refuses a message whose IsRq disagrees with its body).
@@ -121,40 +82,40 @@ func proposalCid() peerutil.Codec {
 
 func main() {
 	codecs := map[string]peerutil.Codec{
-		"chain::DealProposal":       cborGen[market.DealProposal](),
-		"chain::ClientDealProposal": cborGen[market.ClientDealProposal](),
-		"chain::SignedVoucher":      cborGen[paych.SignedVoucher](),
+		"chain::DealProposal":       peerutil.CborGen[market.DealProposal](),
+		"chain::ClientDealProposal": peerutil.CborGen[market.ClientDealProposal](),
+		"chain::SignedVoucher":      peerutil.CborGen[paych.SignedVoucher](),
 
-		"storage::StorageAsk":           cborGen[storagemarket.StorageAsk](),
-		"storage::StorageAskV0":         cborGen[migrations.StorageAsk0](),
-		"storage::SignedStorageAsk":     cborGen[storagemarket.SignedStorageAsk](),
-		"storage::SignedStorageAskV0":   cborGen[migrations.SignedStorageAsk0](),
-		"storage::AskRequest":           cborGen[network.AskRequest](),
-		"storage::AskRequestV0":         cborGen[migrations.AskRequest0](),
-		"storage::AskResponse":          cborGen[network.AskResponse](),
-		"storage::AskResponseV0":        cborGen[migrations.AskResponse0](),
-		"storage::DataRef":              cborGen[storagemarket.DataRef](),
-		"storage::DataRefV0":            cborGen[migrations.DataRef0](),
-		"storage::Proposal":             cborGen[network.Proposal](),
-		"storage::ProposalV0":           cborGen[migrations.Proposal0](),
-		"storage::Response":             cborGen[network.Response](),
-		"storage::ResponseV0":           cborGen[migrations.Response0](),
-		"storage::SignedResponse":       cborGen[network.SignedResponse](),
-		"storage::SignedResponseV0":     cborGen[migrations.SignedResponse0](),
-		"storage::DealStatusRequest":    cborGen[network.DealStatusRequest](),
-		"storage::DealStatusRequestV0":  cborGen[migrations.DealStatusRequest0](),
-		"storage::ProviderDealState":    cborGen[storagemarket.ProviderDealState](),
-		"storage::ProviderDealStateV0":  cborGen[migrations.ProviderDealState0](),
-		"storage::DealStatusResponse":   cborGen[network.DealStatusResponse](),
-		"storage::DealStatusResponseV0": cborGen[migrations.DealStatusResponse0](),
+		"storage::StorageAsk":           peerutil.CborGen[storagemarket.StorageAsk](),
+		"storage::StorageAskV0":         peerutil.CborGen[migrations.StorageAsk0](),
+		"storage::SignedStorageAsk":     peerutil.CborGen[storagemarket.SignedStorageAsk](),
+		"storage::SignedStorageAskV0":   peerutil.CborGen[migrations.SignedStorageAsk0](),
+		"storage::AskRequest":           peerutil.CborGen[network.AskRequest](),
+		"storage::AskRequestV0":         peerutil.CborGen[migrations.AskRequest0](),
+		"storage::AskResponse":          peerutil.CborGen[network.AskResponse](),
+		"storage::AskResponseV0":        peerutil.CborGen[migrations.AskResponse0](),
+		"storage::DataRef":              peerutil.CborGen[storagemarket.DataRef](),
+		"storage::DataRefV0":            peerutil.CborGen[migrations.DataRef0](),
+		"storage::Proposal":             peerutil.CborGen[network.Proposal](),
+		"storage::ProposalV0":           peerutil.CborGen[migrations.Proposal0](),
+		"storage::Response":             peerutil.CborGen[network.Response](),
+		"storage::ResponseV0":           peerutil.CborGen[migrations.Response0](),
+		"storage::SignedResponse":       peerutil.CborGen[network.SignedResponse](),
+		"storage::SignedResponseV0":     peerutil.CborGen[migrations.SignedResponse0](),
+		"storage::DealStatusRequest":    peerutil.CborGen[network.DealStatusRequest](),
+		"storage::DealStatusRequestV0":  peerutil.CborGen[migrations.DealStatusRequest0](),
+		"storage::ProviderDealState":    peerutil.CborGen[storagemarket.ProviderDealState](),
+		"storage::ProviderDealStateV0":  peerutil.CborGen[migrations.ProviderDealState0](),
+		"storage::DealStatusResponse":   peerutil.CborGen[network.DealStatusResponse](),
+		"storage::DealStatusResponseV0": peerutil.CborGen[migrations.DealStatusResponse0](),
 
-		"retrieval::QueryParams":           cborGen[retrievalmarket.QueryParams](),
-		"retrieval::Query":                 cborGen[retrievalmarket.Query](),
-		"retrieval::QueryResponse":         cborGen[retrievalmarket.QueryResponse](),
-		"retrieval::RetrievalParams":       cborGen[retrievalmarket.Params](),
-		"retrieval::RetrievalDealProposal": cborGen[retrievalmarket.DealProposal](),
-		"retrieval::RetrievalDealResponse": cborGen[retrievalmarket.DealResponse](),
-		"retrieval::RetrievalDealPayment":  cborGen[retrievalmarket.DealPayment](),
+		"retrieval::QueryParams":           peerutil.CborGen[retrievalmarket.QueryParams](),
+		"retrieval::Query":                 peerutil.CborGen[retrievalmarket.Query](),
+		"retrieval::QueryResponse":         peerutil.CborGen[retrievalmarket.QueryResponse](),
+		"retrieval::RetrievalParams":       peerutil.CborGen[retrievalmarket.Params](),
+		"retrieval::RetrievalDealProposal": peerutil.CborGen[retrievalmarket.DealProposal](),
+		"retrieval::RetrievalDealResponse": peerutil.CborGen[retrievalmarket.DealResponse](),
+		"retrieval::RetrievalDealPayment":  peerutil.CborGen[retrievalmarket.DealPayment](),
 
 		// Not a round trip: the proposal CID go-fil-markets and boost name the proposal by.
 		"proposal_cid::ClientDealProposal": proposalCid(),
