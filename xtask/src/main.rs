@@ -126,8 +126,9 @@ fn test(extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
     setup::nextest()?;
     let go_peers = target_dir()?.join("go-peers");
-    setup::go_peers(workspace()?, &go_peers)?;
-    run(setup::with_go(Command::new(cargo_bin()))
+    let go = setup::go_peers(workspace()?, &go_peers)?;
+    run(go
+        .apply(Command::new(cargo_bin()))
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(extra)
         // The interop tests run the peers built above.

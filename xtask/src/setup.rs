@@ -88,10 +88,48 @@ pub fn nextest() -> Result<()> {
     cargo(&["install", "cargo-nextest", "--locked"])
 }
 
+/// Where the official Go tarball installs; used when `go` is not on PATH.
+const GO_HOME_BIN: &str = "/usr/local/go/bin";
+
+/// How to run Go here: the PATH for commands that run it (None: the inherited one has `go`).
+#[derive(Debug, Clone)]
+pub struct GoEnv {
+    path: Option<std::ffi::OsString>,
+}
+
+impl GoEnv {
+    /// Find `go`: on PATH, or else in the official install's directory, put in front of PATH.
+    fn find() -> GoEnv {
+        let on_path = Command::new("go")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let path = if on_path || !Path::new(GO_HOME_BIN).join("go").exists() {
+            None
+        } else {
+            let inherited = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs = vec![std::path::PathBuf::from(GO_HOME_BIN)];
+            dirs.extend(std::env::split_paths(&inherited));
+            std::env::join_paths(dirs).ok()
+        };
+        GoEnv { path }
+    }
+
+    /// `cmd`, running with this PATH.
+    pub fn apply(&self, mut cmd: Command) -> Command {
+        if let Some(path) = &self.path {
+            cmd.env("PATH", path);
+        }
+        cmd
+    }
+}
+
 /// Check that Go is there and new enough, then build the interop suite's Go peers
-/// (`tests/go/build.sh`: their pinned modules, lassie) into `out`.
-pub fn go_peers(workspace: &Path, out: &Path) -> Result<()> {
-    let version = with_go(Command::new("go")).arg("version").output();
+/// (`tests/go/build.sh`: their pinned modules, lassie) into `out`. Returns how to run Go, for
+/// the suite (a test builds the peers itself when run on its own).
+pub fn go_peers(workspace: &Path, out: &Path) -> Result<GoEnv> {
+    let go = GoEnv::find();
+    let version = go.apply(Command::new("go")).arg("version").output();
     let text = match version {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
         _ => bail!(
@@ -114,34 +152,11 @@ pub fn go_peers(workspace: &Path, out: &Path) -> Result<()> {
     println!(
         "xtask: building the Go interop peers (pinned modules from the Go module proxy; cached after the first run)"
     );
-    run(Command::new("bash").arg(workspace.join("tests/go/build.sh")).arg(out))
-}
-
-/// Where the official Go tarball installs; used when `go` is not on PATH.
-const GO_HOME_BIN: &str = "/usr/local/go/bin";
-
-/// PATH for commands that run Go: unchanged when `go` is on it, else with the official
-/// install's directory in front.
-pub fn go_path() -> Option<std::ffi::OsString> {
-    let on_path = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if on_path || !Path::new(GO_HOME_BIN).join("go").exists() {
-        return None;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![std::path::PathBuf::from(GO_HOME_BIN)];
-    dirs.extend(std::env::split_paths(&path));
-    std::env::join_paths(dirs).ok()
-}
-
-/// `cmd` with [`go_path`] applied.
-pub fn with_go(mut cmd: Command) -> Command {
-    if let Some(path) = go_path() {
-        cmd.env("PATH", path);
-    }
-    cmd
+    run(go
+        .apply(Command::new("bash"))
+        .arg(workspace.join("tests/go/build.sh"))
+        .arg(out))?;
+    Ok(go)
 }
 
 /// `go version go1.26.8 linux/amd64` → (1, 26).
