@@ -363,14 +363,16 @@ impl Node {
     // ------------------------------------------------------------ messager
 
     /// Queue a message under a caller-chosen id; pushing the same id again returns it.
-    pub fn messager_push(&self, id: &str, msg: Message) -> Result<String, NodeError> {
+    /// sophon-messager's `PushMessageWithId`: gas is estimated within the send spec's
+    /// `MaxFee`, as the messager does.
+    pub fn messager_push(&self, id: &str, msg: Message, spec: Option<&MessageSendSpec>) -> Result<String, NodeError> {
         if id.is_empty() {
             return Err(NodeError::Rejected("message id must not be empty".into()));
         }
         if self.lock().messager.contains_key(id) {
             return Ok(id.to_string());
         }
-        let signed = self.sign_and_push(msg, None)?;
+        let signed = self.sign_and_push(msg, spec)?;
         let entry = MessagerEntry {
             signed,
             created_at: now_secs(),

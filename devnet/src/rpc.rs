@@ -527,9 +527,25 @@ impl MessagerServer for Rpc {
         &self,
         id: String,
         msg: Json<Message>,
-        _spec: Option<serde_json::Value>,
+        spec: Option<serde_json::Value>,
     ) -> RpcResult<String> {
-        self.0.messager_push(&id, msg.0).map_err(err)
+        // The messager's SendSpec: only `MaxFee` (attoFIL as a string) matters here.
+        let max_fee = spec
+            .as_ref()
+            .and_then(|s| s.get("MaxFee"))
+            .and_then(|v| v.as_str())
+            .map(|v| {
+                v.parse::<BigInt>()
+                    .map(TokenAmount::from_atto)
+                    .map_err(|e| handler_error(format!("SendSpec MaxFee {v:?}: {e}")))
+            })
+            .transpose()?;
+        let spec = max_fee.map(|max_fee| MessageSendSpec {
+            max_fee,
+            msg_uuid: String::new(),
+            maximize_fee_cap: false,
+        });
+        self.0.messager_push(&id, msg.0, spec.as_ref()).map_err(err)
     }
 
     async fn get_message_by_uid(&self, id: String) -> RpcResult<MessagerMessage> {

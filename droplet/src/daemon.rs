@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use jsonrpsee::RpcModule;
 use market_proto::api::MethodTable;
-use market_proto::api::market::{METHODS, MarketServer};
+use market_proto::api::market::MarketServer;
+use market_proto::api::pieces::MarketPiecesServer;
 use market_proto::auth::LocalThenRemote;
 use market_proto::p2p::{Family, Handler, Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint};
@@ -22,6 +23,7 @@ use crate::deals::DealStore;
 use crate::deals::accept::Acceptor;
 use crate::deals::runner::DealRunner;
 use crate::miners::{LiveConfig, Miners};
+use crate::pieces::Pieces;
 use crate::repo::Repo;
 use crate::store::Store;
 
@@ -83,17 +85,8 @@ pub fn apply_flags(cfg: &mut Config, f: &RunFlags) -> Result<()> {
     {
         bail!("--mysql-dsn: MySQL is not supported by this droplet; it keeps its data in RocksDB under the repo");
     }
-    if let Some(p) = &f.piece_storage
-        && !cfg.piece_storage.fs.iter().any(|s| &s.path == p)
-    {
-        {
-            let name = format!("fs-{}", cfg.piece_storage.fs.len());
-            cfg.piece_storage.fs.push(FsStorage {
-                name,
-                read_only: false,
-                path: p.clone(),
-            });
-        }
+    if let Some(p) = &f.piece_storage {
+        crate::config::PieceStorageFlag::parse(p)?.add_to(&mut cfg.piece_storage);
     }
     for m in &f.miners {
         let (addr, account) = m.split_once(':').unwrap_or((m.as_str(), ""));
@@ -115,6 +108,20 @@ pub fn apply_flags(cfg: &mut Config, f: &RunFlags) -> Result<()> {
     Ok(())
 }
 
+/// Keys of the retrieval market, which this droplet does not serve yet: they are kept and
+/// checked, and said to have no effect.
+fn warn_not_served_yet(cfg: &Config) {
+    let defaults = Config::default();
+    if cfg.simultaneous_transfers_for_retrieval != defaults.simultaneous_transfers_for_retrieval {
+        tracing::warn!("SimultaneousTransfersForRetrieval has no effect yet: this droplet does not serve retrievals");
+    }
+    for (section, p) in std::iter::once(("[CommonProvider]".to_string(), &cfg.common_provider)) {
+        if !p.http_retrieval_multiaddr.is_empty() || !p.retrieval_payment_address.is_empty() {
+            tracing::warn!(%section, "HTTPRetrievalMultiaddr and RetrievalPaymentAddress have no effect yet: this droplet does not serve retrievals");
+        }
+    }
+}
+
 pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     repo.create()?;
     let mut cfg = if repo.config_path().exists() {
@@ -123,6 +130,15 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         Config::default()
     };
     apply_flags(&mut cfg, &flags)?;
+    // Every provider setting is checked before anything starts: a bad value stops here, with
+    // its section and key.
+    let resolved = cfg
+        .resolve()
+        .with_context(|| format!("{} is not usable", repo.config_path().display()))?;
+    for key in &resolved.unknown {
+        tracing::warn!(%key, "unknown config key ignored");
+    }
+    warn_not_served_yet(&cfg);
     repo.generate_secrets(&mut cfg.api, &mut cfg.libp2p)?;
     cfg.save(&repo.config_path())?;
     let store = Arc::new(Store::open(&repo.db_path())?);
@@ -147,11 +163,14 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
 
     let secret = repo.api_secret(&cfg.api)?;
     let keypair = repo.libp2p_key(&cfg.libp2p)?;
-    let live = Arc::new(LiveConfig::new(repo.config_path(), cfg.clone()));
+    let live = Arc::new(LiveConfig::new(repo.config_path(), cfg.clone())?);
     let miners = Arc::new(Miners::new(live.clone()));
     let asks = Arc::new(Asks::new(store.clone(), chain.clone(), miners.clone()));
-    let deals = DealStore::new(store.clone());
-    let pieces = Arc::new(piece_storage(&repo, &live)?);
+    let deals = DealStore::open(store.clone())?;
+    let index_path = repo.root.join("piece-index");
+    let index = piece_store::index::PieceIndex::open(&index_path)
+        .with_context(|| format!("opening the piece index at {}", index_path.display()))?;
+    let pieces = Arc::new(Pieces::new(piece_storage(&repo, &live)?, index, live.clone()));
     let transfer_dir = repo.root.join("transfer");
     std::fs::create_dir_all(&transfer_dir).with_context(|| format!("creating {}", transfer_dir.display()))?;
     let runner = DealRunner::start(
@@ -163,6 +182,22 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         transfer_dir,
     )?;
     crate::deals::sealing::track(runner.clone(), deals.clone(), chain.clone(), tracker_interval());
+    {
+        // Pieces stored before the index was kept, or whose indexing was cut off.
+        let (pieces, deals) = (pieces.clone(), deals.clone());
+        tokio::spawn(async move {
+            let stored: Vec<_> = deals
+                .list()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| crate::pieces::has_stored_piece(d.status()))
+                .collect();
+            let n = pieces.index_missing(&stored).await;
+            if n > 0 {
+                tracing::info!(pieces = n, "indexed stored pieces");
+            }
+        });
+    }
     let acceptor = Arc::new(Acceptor {
         chain: chain.clone(),
         miners: miners.clone(),
@@ -223,10 +258,20 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         deals,
         runner,
         config: live.clone(),
+        pieces: pieces.clone(),
     };
     let mut module = RpcModule::new(());
-    module.merge(MarketServer::into_rpc(api)).context("building the API")?;
-    let table = MethodTable::new().with("VENUS_MARKET", METHODS);
+    module
+        .merge(MarketServer::into_rpc(api.clone()))
+        .context("building the API")?;
+    module
+        .merge(MarketPiecesServer::into_rpc(api))
+        .context("building the API")?;
+    let table = MethodTable::new()
+        .with("VENUS_MARKET", market_proto::api::market::METHODS)
+        .with("VENUS_MARKET", market_proto::api::pieces::METHODS);
+    market_proto::api::check_permissions(&module, &table)
+        .map_err(|missing| anyhow::anyhow!("internal error: API methods without a permission entry: {missing:?}"))?;
     let auth: Arc<dyn Authenticator> = Arc::new(LocalThenRemote {
         secret: secret.clone(),
         remote: chain.auth.clone(),
@@ -289,31 +334,10 @@ fn piece_storage(repo: &Repo, live: &LiveConfig) -> Result<piece_store::store::P
         let default = FsStorage {
             name: "local".into(),
             read_only: false,
-            path: path.to_string_lossy().into_owned(),
+            path,
         };
         live.update(|c| c.piece_storage.fs.push(default.clone()))?;
         fs.push(default);
     }
-    let fs: Vec<piece_store::store::FsStoreConfig> = fs
-        .iter()
-        .map(|f| piece_store::store::FsStoreConfig {
-            name: f.name.clone(),
-            read_only: f.read_only,
-            path: f.path.clone().into(),
-        })
-        .collect();
-    let s3: Vec<piece_store::store::S3StoreConfig> = s3
-        .iter()
-        .map(|x| piece_store::store::S3StoreConfig {
-            name: x.name.clone(),
-            read_only: x.read_only,
-            end_point: x.end_point.clone(),
-            bucket: x.bucket.clone(),
-            sub_dir: x.sub_dir.clone(),
-            access_key: x.access_key.clone(),
-            secret_key: x.secret_key.clone(),
-            token: x.token.clone(),
-        })
-        .collect();
     Ok(piece_store::store::PieceStorage::from_config(&fs, &s3)?)
 }

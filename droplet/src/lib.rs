@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod deals;
 pub mod miners;
+pub mod pieces;
 pub mod resource;
 
 pub use market_daemon::{repo, store};

@@ -6,34 +6,48 @@ use std::sync::Mutex;
 
 use market_types::Address;
 
-use crate::config::{Config, ConfigError, MinerConfig};
+use crate::config::{Config, ConfigError, ConfigInvalid, MinerConfig, ProviderPolicy, Resolved};
 
-/// The live config, shared by the parts of the daemon that change it.
+/// The live config, shared by the parts of the daemon that change it, with its provider
+/// settings checked and typed ([`Resolved`]); a change that does not check is refused and
+/// nothing is saved.
 #[derive(Debug)]
 pub struct LiveConfig {
     path: PathBuf,
-    cfg: Mutex<Config>,
+    cfg: Mutex<(Config, Resolved)>,
 }
 
 impl LiveConfig {
-    pub fn new(path: PathBuf, cfg: Config) -> Self {
-        LiveConfig {
+    pub fn new(path: PathBuf, cfg: Config) -> Result<Self, ConfigInvalid> {
+        let resolved = cfg.resolve()?;
+        Ok(LiveConfig {
             path,
-            cfg: Mutex::new(cfg),
-        }
+            cfg: Mutex::new((cfg, resolved)),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Config, Resolved)> {
+        self.cfg.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&Config) -> R) -> R {
-        f(&self.cfg.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&self.lock().0)
     }
 
-    /// Change the config and save it; on a failed save nothing changes.
+    /// The checked provider settings of `miner` (`None`: `[CommonProvider]`).
+    pub fn policy(&self, miner: Option<&Address>) -> std::sync::Arc<ProviderPolicy> {
+        self.lock().1.policy(miner)
+    }
+
+    /// Change the config and save it; on a change that does not check, or a failed save,
+    /// nothing changes.
     pub fn update<R>(&self, f: impl FnOnce(&mut Config) -> R) -> Result<R, ConfigError> {
-        let mut guard = self.cfg.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = guard.clone();
+        let mut guard = self.lock();
+        let mut next = guard.0.clone();
         let r = f(&mut next);
+        let resolved = next.resolve().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         next.save(&self.path)?;
-        *guard = next;
+        *guard = (next, resolved);
         Ok(r)
     }
 }

@@ -13,12 +13,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use market_proto::server::Authenticator;
-use piece_store::store::{PieceStorage, StoreError};
+use piece_store::store::StoreError;
+
+use crate::pieces::Pieces;
 
 /// What the route needs.
 #[derive(Clone)]
 pub struct ResourceState {
-    pub pieces: Arc<PieceStorage>,
+    pub pieces: Arc<Pieces>,
     pub auth: Arc<dyn Authenticator>,
 }
 
@@ -82,9 +84,10 @@ pub async fn put_resource(
         Some(Ok(n)) => Some(n),
         Some(Err(_)) => return (StatusCode::BAD_REQUEST, "size must be a number of bytes\n").into_response(),
     };
+    let storage = st.pieces.storage();
     let store = match q.get("store") {
-        Some(name) => st.pieces.get(name),
-        None => st.pieces.writable_for(size),
+        Some(name) => storage.get(name),
+        None => storage.writable_for(size),
     };
     let store = match store {
         Ok(s) => s,
@@ -157,27 +160,89 @@ pub async fn get_resource(
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    let found = match st.pieces.locate(&piece).await {
+    // Found once; every chunk is then read from the store that has it.
+    let open = match st.pieces.storage().open(&piece).await {
         Ok(f) => f,
         Err(e) => return (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
     };
-    let size = found.size;
-    let pieces = st.pieces.clone();
-    let stream = futures::stream::unfold(0u64, move |at| {
-        let pieces = pieces.clone();
-        let piece = piece.clone();
+    let size = open.size();
+    let range = match headers
+        .get(header::RANGE)
+        .map(|v| v.to_str().map(|v| byte_range(v, size)))
+    {
+        None => None,
+        Some(Ok(Some(r))) => Some(r),
+        Some(_) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+    };
+    let (start, end) = range.as_ref().map_or((0, size), |r| (r.start, r.end));
+    let stream = futures::stream::unfold(start, move |at| {
+        let open = open.clone();
         async move {
-            if at >= size {
+            if at >= end {
                 return None;
             }
-            let end = (at + CHUNK).min(size);
-            let chunk = pieces.read_range(&piece, at..end).await.map_err(std::io::Error::other);
-            Some((chunk, end))
+            let next = (at + CHUNK).min(end);
+            let chunk = open.read(at..next).await.map_err(std::io::Error::other);
+            Some((chunk, next))
         }
     });
-    Response::builder()
+    let mut resp = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(header::CONTENT_LENGTH, size)
-        .body(Body::from_stream(stream))
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, end - start);
+    if range.is_some() {
+        resp = resp
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {start}-{}/{size}", end - 1));
+    }
+    resp.body(Body::from_stream(stream))
         .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+}
+
+/// One `Range: bytes=…` of a `size`-byte body as a half-open range; `None` when it cannot be
+/// satisfied (or names several ranges, which this route does not serve).
+fn byte_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        size.saturating_sub(n)..size
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() {
+            size
+        } else {
+            b.parse::<u64>().ok()?.saturating_add(1).min(size)
+        };
+        start..end
+    };
+    (r.start < r.end).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_read_as_http_says() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some(0..100));
+        assert_eq!(byte_range("bytes=900-", 1000), Some(900..1000));
+        assert_eq!(byte_range("bytes=-100", 1000), Some(900..1000));
+        assert_eq!(byte_range("bytes=990-5000", 1000), Some(990..1000));
+        assert_eq!(byte_range("bytes=1000-", 1000), None);
+        assert_eq!(byte_range("bytes=5-2", 1000), None);
+        assert_eq!(byte_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(byte_range("items=0-1", 1000), None);
+        assert_eq!(byte_range("bytes=-0", 1000), None);
+    }
 }

@@ -16,6 +16,9 @@ pub enum ConfigError {
     Parse { path: String, reason: String },
     #[error("writing {path}: {source}")]
     Write { path: String, source: std::io::Error },
+    /// A value that parses but does not check (named by section and key).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn d_timeout() -> GoDuration {
@@ -141,7 +144,7 @@ pub fn save<T: Serialize>(cfg: &T, path: &Path) -> Result<(), ConfigError> {
 }
 
 /// Keys present in `raw` but not in `known` (what parsing kept), as dotted paths.
-fn unknown_keys(raw: &toml::Table, known: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+pub fn unknown_keys(raw: &toml::Table, known: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (k, v) in raw {
         let path = if prefix.is_empty() {
             k.clone()

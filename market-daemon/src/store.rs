@@ -15,10 +15,16 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("database record {key} is damaged: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
 }
 
 pub struct Store {
     db: rocksdb::DB,
+    /// Held for the life of the store: the lock that keeps a second daemon out.
+    _lock: std::fs::File,
+    /// Batches written by [`Store::write`] (for tests that count writes per change).
+    batches: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -27,22 +33,115 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Take `<path>.lock`, creating it; [`StoreError::Locked`] when another process holds it.
+fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    if let Some(dir) = lock_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Io {
+            path: lock_path.display().to_string(),
+            source: e,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io {
+            path: lock_path.display().to_string(),
+            source: e,
+        }),
+    }
+}
+
+/// Writes applied together by [`Store::write`].
+#[derive(Default)]
+pub struct Batch(rocksdb::WriteBatch);
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("writes", &self.0.len()).finish()
+    }
+}
+
+impl Batch {
+    pub fn put_raw(&mut self, table: Table, key: &str, value: &[u8]) {
+        self.0.put(Store::key(table, key), value);
+    }
+
+    pub fn put_json<T: serde::Serialize>(&mut self, table: Table, key: &str, value: &T) {
+        self.put_raw(table, key, &serde_json::to_vec(value).unwrap_or_default());
+    }
+
+    pub fn delete(&mut self, table: Table, key: &str) {
+        self.0.delete(Store::key(table, key));
+    }
+}
+
 /// A table: a key prefix, such as `"storage-ask/"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table(pub &'static str);
 
 impl Store {
+    /// Open (or create) the store at `path`. A lock file beside it (`<path>.lock`) is taken
+    /// first, so a second daemon on the same repo is told so before RocksDB is touched.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let lock = lock_file(path)?;
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.set_max_open_files(256);
-        match rocksdb::DB::open(&opts, path) {
-            Ok(db) => Ok(Store { db }),
-            Err(e) if e.to_string().contains("LOCK") => Err(StoreError::Locked {
-                path: path.display().to_string(),
-            }),
-            Err(e) => Err(e.into()),
+        let db = rocksdb::DB::open(&opts, path)?;
+        Ok(Store {
+            db,
+            _lock: lock,
+            batches: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Apply a batch of writes atomically and durably (synced), or not synced for values that
+    /// may be lost in a crash (progress counters).
+    pub fn write(&self, batch: Batch, sync: bool) -> Result<(), StoreError> {
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch.0, &wo)?;
+        self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many batches [`Store::write`] has written since the store was opened.
+    pub fn batches_written(&self) -> u64 {
+        self.batches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The raw bytes under a key.
+    pub fn get_raw(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(Self::key(table, key))?)
+    }
+
+    /// Every (key within the table, raw value) whose key starts with `prefix`, in key order.
+    pub fn scan_raw(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let full = Self::key(table, prefix);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator(&full) {
+            let (k, v) = item?;
+            if !k.starts_with(&full) {
+                break;
+            }
+            let key = String::from_utf8_lossy(&k[table.0.len()..]).into_owned();
+            out.push((key, v.into_vec()));
         }
+        Ok(out)
     }
 
     fn key(table: Table, key: &str) -> Vec<u8> {
@@ -115,5 +214,45 @@ impl Store {
             })?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Table = Table("t/");
+
+    #[test]
+    fn a_second_open_is_told_the_repo_is_locked_and_batches_apply_whole() {
+        let dir = std::env::temp_dir().join(format!("store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("db");
+        let store = Store::open(&path).expect("opens");
+        assert!(matches!(Store::open(&path), Err(StoreError::Locked { .. })));
+
+        let mut b = Batch::default();
+        b.put_raw(T, "a/1", b"x");
+        b.put_raw(T, "a/2", b"y");
+        b.put_raw(T, "b/1", b"z");
+        store.write(b, true).expect("writes");
+        let a: Vec<String> = store
+            .scan_raw(T, "a/")
+            .expect("scan")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(a, vec!["a/1", "a/2"]);
+        let mut b = Batch::default();
+        b.delete(T, "a/1");
+        b.put_raw(T, "a/3", b"w");
+        store.write(b, false).expect("writes");
+        assert_eq!(store.get_raw(T, "a/1").expect("get"), None);
+        assert_eq!(store.get_raw(T, "a/3").expect("get"), Some(b"w".to_vec()));
+        drop(store);
+        let again = Store::open(&path).expect("the lock goes with the store");
+        assert_eq!(again.get_raw(T, "b/1").expect("get"), Some(b"z".to_vec()));
+        drop(again);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

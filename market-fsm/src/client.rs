@@ -64,6 +64,27 @@ pub enum Event {
     Errored(String),
 }
 
+impl Event {
+    /// The event's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Start => "Start",
+            Event::FundsReserved { .. } => "FundsReserved",
+            Event::Funded => "Funded",
+            Event::ProposalSent => "ProposalSent",
+            Event::ProviderAccepted => "ProviderAccepted",
+            Event::ProviderRejected(..) => "ProviderRejected",
+            Event::TransferCompleted => "TransferCompleted",
+            Event::Published { .. } => "Published",
+            Event::PreCommitted => "PreCommitted",
+            Event::Activated => "Activated",
+            Event::Expired => "Expired",
+            Event::Slashed => "Slashed",
+            Event::Errored(..) => "Errored",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     ReserveFunds {
@@ -106,7 +127,7 @@ fn fail(mut d: ClientDeal, reason: String) -> (ClientDeal, Vec<Action>) {
 pub fn step(deal: &ClientDeal, event: Event) -> Result<(ClientDeal, Vec<Action>), InvalidTransition> {
     use Event as E;
     let mut d = deal.clone();
-    let invalid = || InvalidTransition::new(deal.status, &event);
+    let invalid = || InvalidTransition::new(deal.status, event.name());
     if deal.status.is_terminal() {
         return Err(invalid());
     }

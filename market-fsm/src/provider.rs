@@ -11,37 +11,9 @@ use market_types::states::StorageDealStatus as S;
 pub use crate::transition::InvalidTransition;
 use market_types::{Cid, TokenAmount};
 
-/// Where the deal's piece is in the sealer (droplet's `PieceStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PieceStatus {
-    #[default]
-    Undefine,
-    Assigned,
-    Packing,
-    Proving,
-}
-
-impl PieceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PieceStatus::Undefine => "Undefine",
-            PieceStatus::Assigned => "Assigned",
-            PieceStatus::Packing => "Packing",
-            PieceStatus::Proving => "Proving",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PieceStatus> {
-        [
-            PieceStatus::Undefine,
-            PieceStatus::Assigned,
-            PieceStatus::Packing,
-            PieceStatus::Proving,
-        ]
-        .into_iter()
-        .find(|p| p.as_str().eq_ignore_ascii_case(s))
-    }
-}
+/// Where the deal's piece is in the sealer (droplet's `PieceStatus`), one type for the whole
+/// workspace.
+pub use market_types::states::PieceStatus;
 
 /// The deal as the machine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +35,9 @@ pub struct ProviderDeal {
     /// Where the deal's data sits before it goes to piece storage.
     pub inbound_path: Option<String>,
     pub transferred: u64,
+    /// Resumptions of the download since it last made it to the end (persisted, so a restart
+    /// does not reset the count).
+    pub transfer_attempts: u32,
 }
 
 impl ProviderDeal {
@@ -82,8 +57,41 @@ impl ProviderDeal {
             offset: None,
             inbound_path: None,
             transferred: 0,
+            transfer_attempts: 0,
         }
     }
+
+    /// What the daemon must (re)do for a deal found in this state at start: the action the
+    /// step into this state emitted. A deal cut off mid-download gets
+    /// [`Action::InterruptTransfer`]; a deal that waits for something outside (data, the
+    /// sealer, the chain tracker) or is finished gets nothing.
+    pub fn pending_action(&self) -> Option<Action> {
+        match self.status {
+            S::TransferQueued => Some(Action::StartTransfer),
+            S::ProviderTransferAwaitRestart => Some(Action::ResumeTransfer {
+                after_ms: transfer_backoff_ms(self.transfer_attempts),
+            }),
+            S::Transferring => Some(Action::InterruptTransfer),
+            S::VerifyData => self.inbound_path.clone().map(|path| Action::VerifyData { path }),
+            S::ReserveProviderFunds => Some(Action::ReserveFunds {
+                amount: self.provider_collateral.clone(),
+            }),
+            S::ProviderFunding => self.add_funds_msg.map(|message| Action::WaitFunding { message }),
+            S::Publish => Some(Action::QueueForPublish),
+            S::Publishing => self.publish_msg.map(|message| Action::WaitPublish { message }),
+            S::Staged => self.inbound_path.clone().map(|path| Action::StorePiece { path }),
+            _ => None,
+        }
+    }
+}
+
+/// Resumptions of one download before the deal fails.
+pub const MAX_TRANSFER_ATTEMPTS: u32 = 10;
+
+/// How long to wait before resumption number `attempt` (from 1): 1 s, 2 s, 4 s … at most a
+/// minute.
+pub fn transfer_backoff_ms(attempt: u32) -> u64 {
+    (1000u64 << attempt.saturating_sub(1).min(6)).min(60_000)
 }
 
 /// What happened.
@@ -156,6 +164,41 @@ pub enum Event {
     Errored(String),
 }
 
+impl Event {
+    /// The event's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Accepted => "Accepted",
+            Event::Rejected(..) => "Rejected",
+            Event::TransferStarted => "TransferStarted",
+            Event::TransferProgress(..) => "TransferProgress",
+            Event::TransferInterrupted(..) => "TransferInterrupted",
+            Event::TransferRestarted => "TransferRestarted",
+            Event::TransferCompleted { .. } => "TransferCompleted",
+            Event::DataImported { .. } => "DataImported",
+            Event::DataVerified => "DataVerified",
+            Event::DataVerificationFailed(..) => "DataVerificationFailed",
+            Event::FundsReserved { .. } => "FundsReserved",
+            Event::Funded => "Funded",
+            Event::FundingFailed(..) => "FundingFailed",
+            Event::PublishSent(..) => "PublishSent",
+            Event::Published { .. } => "Published",
+            Event::PublishFailed(..) => "PublishFailed",
+            Event::PieceStored => "PieceStored",
+            Event::Assigned { .. } => "Assigned",
+            Event::Released => "Released",
+            Event::MarkedPacking => "MarkedPacking",
+            Event::Packed { .. } => "Packed",
+            Event::Overridden { .. } => "Overridden",
+            Event::PreCommitted { .. } => "PreCommitted",
+            Event::Activated => "Activated",
+            Event::Expired => "Expired",
+            Event::Slashed => "Slashed",
+            Event::Errored(..) => "Errored",
+        }
+    }
+}
+
 /// What the daemon must do next (after it has stored the new state).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -165,7 +208,13 @@ pub enum Action {
         message: String,
     },
     StartTransfer,
-    ResumeTransfer,
+    /// Resume the download from the bytes on disk, `after_ms` from now.
+    ResumeTransfer {
+        after_ms: u64,
+    },
+    /// The daemon stopped during the download: report it interrupted (the machine then
+    /// schedules the resumption).
+    InterruptTransfer,
     /// Compute commP of the data and compare it with the proposal's.
     VerifyData {
         path: String,
@@ -196,22 +245,25 @@ pub enum Action {
 fn fail(mut d: ProviderDeal, reason: String) -> (ProviderDeal, Vec<Action>) {
     d.status = S::Failing;
     d.message = reason;
-    let mut actions = Vec::new();
-    if !d.funds_reserved.is_zero() {
-        actions.push(Action::ReleaseFunds {
-            amount: d.funds_reserved.clone(),
-        });
-        d.funds_reserved = TokenAmount::default();
-    }
+    let mut actions = release(&mut d);
     actions.push(Action::CleanupData);
     (d, actions)
+}
+
+/// Give back the collateral the deal holds in the ledger (nothing when it holds none).
+fn release(d: &mut ProviderDeal) -> Vec<Action> {
+    if d.funds_reserved.is_zero() {
+        return Vec::new();
+    }
+    let amount = std::mem::take(&mut d.funds_reserved);
+    vec![Action::ReleaseFunds { amount }]
 }
 
 /// Apply `event` to `deal`.
 pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Action>), InvalidTransition> {
     use Event as E;
     let mut d = deal.clone();
-    let invalid = || InvalidTransition::new(deal.status, &event);
+    let invalid = || InvalidTransition::new(deal.status, event.name());
     if let E::Overridden { status, piece_status } = &event {
         if let Some(st) = status {
             d.status = *st;
@@ -261,12 +313,21 @@ pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Acti
             (d, vec![])
         }
         (S::Transferring, E::TransferInterrupted(reason)) => {
+            d.transfer_attempts += 1;
+            if d.transfer_attempts > MAX_TRANSFER_ATTEMPTS {
+                return Ok(fail(
+                    d,
+                    format!("data transfer failed after {MAX_TRANSFER_ATTEMPTS} attempts: {reason}"),
+                ));
+            }
             d.status = S::ProviderTransferAwaitRestart;
             d.message = reason;
-            (d, vec![Action::ResumeTransfer])
+            let after_ms = transfer_backoff_ms(d.transfer_attempts);
+            (d, vec![Action::ResumeTransfer { after_ms }])
         }
         (S::Transferring, E::TransferCompleted { path }) => {
             d.status = S::VerifyData;
+            d.transfer_attempts = 0;
             d.message.clear();
             d.inbound_path = Some(path.clone());
             (d, vec![Action::VerifyData { path }])
@@ -320,17 +381,12 @@ pub fn step(deal: &ProviderDeal, event: Event) -> Result<(ProviderDeal, Vec<Acti
             d.status = S::Staged;
             d.deal_id = Some(deal_id);
             d.publish_msg = Some(message);
-            let mut actions = Vec::new();
-            if !d.funds_reserved.is_zero() {
-                actions.push(Action::ReleaseFunds {
-                    amount: d.funds_reserved.clone(),
-                });
-                d.funds_reserved = TokenAmount::default();
-            }
-            match d.inbound_path.clone() {
-                Some(path) => actions.push(Action::StorePiece { path }),
-                None => return Ok(fail(d, "deal has no data to store".into())),
-            }
+            // `fail` releases what the deal holds itself: decide before releasing.
+            let Some(path) = d.inbound_path.clone() else {
+                return Ok(fail(d, "deal has no data to store".into()));
+            };
+            let mut actions = release(&mut d);
+            actions.push(Action::StorePiece { path });
             (d, actions)
         }
 
@@ -484,6 +540,7 @@ mod tests {
         assert_eq!(d.status, S::VerifyData);
         assert_eq!(d.transferred, 100, "progress never goes back");
         assert_eq!(d.message, "", "the interruption is forgotten once done");
+        assert_eq!(d.transfer_attempts, 0, "a completed download resets the count");
         assert_eq!(
             actions,
             vec![
@@ -492,12 +549,84 @@ mod tests {
                     message: String::new()
                 },
                 Action::StartTransfer,
-                Action::ResumeTransfer,
+                Action::ResumeTransfer { after_ms: 1000 },
                 Action::VerifyData {
                     path: "/t/x.car".into()
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_download_that_keeps_breaking_backs_off_then_fails_and_the_count_survives_a_restart() {
+        let mut d = run(
+            ProviderDeal::new(true, fil(1)),
+            vec![Event::Accepted, Event::TransferStarted],
+        )
+        .0;
+        let mut waits = Vec::new();
+        for _ in 0..MAX_TRANSFER_ATTEMPTS {
+            let (next, actions) = step(&d, Event::TransferInterrupted("reset".into())).expect("applies");
+            match actions.as_slice() {
+                [Action::ResumeTransfer { after_ms }] => waits.push(*after_ms),
+                other => panic!("{other:?}"),
+            }
+            // A restart here resumes with the same wait, from the stored count.
+            assert_eq!(
+                next.pending_action(),
+                Some(Action::ResumeTransfer {
+                    after_ms: *waits.last().expect("one")
+                })
+            );
+            d = step(&next, Event::TransferRestarted).expect("restarts").0;
+        }
+        assert_eq!(
+            waits,
+            vec![1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000, 60_000]
+        );
+        let (d, actions) = step(&d, Event::TransferInterrupted("reset".into())).expect("applies");
+        assert_eq!(d.status, S::Failing);
+        assert!(d.message.contains("after 10 attempts: reset"), "{}", d.message);
+        assert!(actions.contains(&Action::CleanupData));
+    }
+
+    #[test]
+    fn what_a_restart_redoes_is_what_the_step_into_the_state_asked_for() {
+        let steps = vec![
+            Event::Accepted,
+            Event::TransferStarted,
+            Event::TransferCompleted {
+                path: "/t/x.car".into(),
+            },
+            Event::DataVerified,
+            Event::FundsReserved {
+                amount: fil(1),
+                message: Some(cid(7)),
+            },
+            Event::Funded,
+            Event::PublishSent(cid(8)),
+            Event::Published {
+                deal_id: 0,
+                message: cid(8),
+            },
+        ];
+        let mut d = ProviderDeal::new(true, fil(1));
+        for e in steps {
+            let (next, actions) = step(&d, e).expect("applies");
+            let expected = actions
+                .into_iter()
+                .find(|a| !matches!(a, Action::Respond { .. } | Action::ReleaseFunds { .. }));
+            if next.status != S::Transferring {
+                assert_eq!(next.pending_action(), expected, "in {:?}", next.status);
+            }
+            d = next;
+        }
+        let transferring = run(
+            ProviderDeal::new(true, fil(1)),
+            vec![Event::Accepted, Event::TransferStarted],
+        )
+        .0;
+        assert_eq!(transferring.pending_action(), Some(Action::InterruptTransfer));
     }
 
     #[test]
@@ -604,6 +733,42 @@ mod tests {
         assert_eq!(d.status, S::Failing);
         let (d, _) = step(&funding, Event::Errored("node unreachable".into())).expect("errors anywhere");
         assert_eq!((d.status, d.message.as_str()), (S::Failing, "node unreachable"));
+    }
+
+    #[test]
+    fn a_published_deal_without_data_fails_and_still_releases_its_collateral() {
+        let mut publishing = run(
+            ProviderDeal::new(false, fil(1)),
+            vec![
+                Event::Accepted,
+                Event::DataImported {
+                    path: "/p".into(),
+                    skip_commp: true,
+                },
+                Event::FundsReserved {
+                    amount: fil(1),
+                    message: None,
+                },
+                Event::PublishSent(cid(1)),
+            ],
+        )
+        .0;
+        publishing.inbound_path = None;
+        let (d, actions) = step(
+            &publishing,
+            Event::Published {
+                deal_id: 3,
+                message: cid(1),
+            },
+        )
+        .expect("applies");
+        assert_eq!(d.status, S::Failing);
+        assert!(d.funds_reserved.is_zero());
+        assert_eq!(
+            actions,
+            vec![Action::ReleaseFunds { amount: fil(1) }, Action::CleanupData],
+            "the collateral goes back to the ledger"
+        );
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! the encoded size of its message, so a batch of large proposals never exceeds what a node
 //! accepts. Time comes in as milliseconds from the caller; nothing here reads a clock.
 
-use market_types::Cid;
+use std::collections::HashMap;
+
 use market_types::chain::PublishStorageDealsReturn;
-use market_types::units::DealId;
+use market_types::states::StorageDealStatus;
+use market_types::units::{ChainEpoch, DealId};
+use market_types::{Address, Cid, TokenAmount};
 
 /// The largest PublishStorageDeals parameters sent in one message (lotus refuses messages
 /// over 64 KiB in total).
@@ -104,6 +107,75 @@ impl Batcher {
     }
 }
 
+/// A queued deal as the publisher finds it when its batch is due (read afresh from the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub proposal_cid: Cid,
+    pub status: StorageDealStatus,
+    pub client: Address,
+    pub start_epoch: ChainEpoch,
+    /// What the deal needs from the client's escrow.
+    pub client_need: TokenAmount,
+}
+
+/// What becomes of a due batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Into the message, in this order.
+    pub publish: Vec<Cid>,
+    /// Failed by the re-check, each with droplet's reason.
+    pub fail: Vec<(Cid, String)>,
+    /// No longer waiting to be published (failed, overridden by hand, or gone while queued):
+    /// left out without an event.
+    pub skip: Vec<Cid>,
+}
+
+/// Re-check a due batch: only deals still in `Publish` go on; a deal whose start epoch has
+/// passed, or whose client's escrow does not cover it together with that client's earlier
+/// deals in the batch, fails alone (the market actor checks the whole message, so one short
+/// client must not sink the others). `balances` holds each client's available escrow, or why
+/// it could not be read.
+pub fn admit(
+    batch: Vec<Queued>,
+    head: Option<ChainEpoch>,
+    balances: &HashMap<Address, Result<TokenAmount, String>>,
+) -> Admission {
+    let mut out = Admission::default();
+    let mut committed: HashMap<Address, TokenAmount> = HashMap::new();
+    for q in batch {
+        if q.status != StorageDealStatus::Publish {
+            out.skip.push(q.proposal_cid);
+            continue;
+        }
+        let problem = match head {
+            None => Some("cannot read the chain head".to_string()),
+            Some(h) if h > q.start_epoch => Some(format!("deal start epoch {} has passed (head {h})", q.start_epoch)),
+            Some(_) => match balances.get(&q.client) {
+                None => Some("reading the client's balance: not read".to_string()),
+                Some(Err(e)) => Some(format!("reading the client's balance: {e}")),
+                Some(Ok(available)) => {
+                    let total = committed.get(&q.client).cloned().unwrap_or_default() + &q.client_need;
+                    if *available < total {
+                        Some(format!(
+                            "client escrow too small: {} available, {} needed with the client's other deals in this batch",
+                            available.atto(),
+                            total.atto()
+                        ))
+                    } else {
+                        committed.insert(q.client, total);
+                        None
+                    }
+                }
+            },
+        };
+        match problem {
+            Some(reason) => out.fail.push((q.proposal_cid, reason)),
+            None => out.publish.push(q.proposal_cid),
+        }
+    }
+    out
+}
+
 /// Map a landed PublishStorageDeals message back to its deals: the valid-deals bitfield says
 /// which inputs were published, in order, and the IDs go to those alone.
 pub fn deal_ids(batch: &[Cid], ret: &PublishStorageDealsReturn) -> Result<Vec<(Cid, Option<DealId>)>, String> {
@@ -136,6 +208,47 @@ mod tests {
         assert_eq!(b.due_ms(), Some(1008 + HOUR));
         assert_eq!(b.take(1008 + HOUR), Some(vec![cid(8), cid(9)]));
         assert_eq!(b.take(u64::MAX), None, "nothing left");
+    }
+
+    #[test]
+    fn a_due_batch_keeps_only_deals_still_publishing_and_fails_the_ones_that_no_longer_hold() {
+        let (a, b) = (Address::new_id(1001), Address::new_id(1002));
+        let q = |n: u8, status, client, start, need: u64| Queued {
+            proposal_cid: cid(n),
+            status,
+            client,
+            start_epoch: start,
+            client_need: TokenAmount::from_atto(need),
+        };
+        let batch = vec![
+            q(1, StorageDealStatus::Publish, a, 100, 60),
+            q(2, StorageDealStatus::Failing, a, 100, 1),
+            q(3, StorageDealStatus::Publish, a, 100, 60),
+            q(4, StorageDealStatus::Publish, b, 100, 5),
+            q(5, StorageDealStatus::Publish, b, 10, 5),
+            q(6, StorageDealStatus::Publish, Address::new_id(9), 100, 5),
+        ];
+        let mut balances = HashMap::new();
+        balances.insert(a, Ok(TokenAmount::from_atto(100u64)));
+        balances.insert(b, Ok(TokenAmount::from_atto(5u64)));
+        balances.insert(Address::new_id(9), Err("node down".to_string()));
+        let out = admit(batch, Some(50), &balances);
+        assert_eq!(out.publish, vec![cid(1), cid(4)]);
+        assert_eq!(out.skip, vec![cid(2)], "a deal failed while queued stays off chain");
+        let reasons: Vec<(Cid, &str)> = out.fail.iter().map(|(c, r)| (*c, r.as_str())).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    cid(3),
+                    "client escrow too small: 100 available, 120 needed with the client's other deals in this batch"
+                ),
+                (cid(5), "deal start epoch 10 has passed (head 50)"),
+                (cid(6), "reading the client's balance: node down"),
+            ]
+        );
+        let blind = admit(vec![q(1, StorageDealStatus::Publish, a, 100, 1)], None, &balances);
+        assert_eq!(blind.fail, vec![(cid(1), "cannot read the chain head".to_string())]);
     }
 
     #[test]

@@ -6,14 +6,12 @@ use market_types::states::StorageDealStatus;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidTransition {
     pub from: StorageDealStatus,
-    pub event: String,
+    pub event: &'static str,
 }
 
 impl InvalidTransition {
-    /// For event `e` (named by its variant) arriving in state `from`.
-    pub fn new(from: StorageDealStatus, e: &impl std::fmt::Debug) -> Self {
-        let dbg = format!("{e:?}");
-        let event = dbg.split(['(', ' ', '{']).next().unwrap_or("").to_string();
+    /// For the event named `event` arriving in state `from`.
+    pub fn new(from: StorageDealStatus, event: &'static str) -> Self {
         InvalidTransition { from, event }
     }
 }

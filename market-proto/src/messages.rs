@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cid::Cid;
 use jsonrpsee::http_client::HttpClient;
-use market_types::chain::{Message, MsgLookup, SignedMessage, TipSetKey};
+use market_types::chain::{Message, MessageSendSpec, MsgLookup, SignedMessage, TipSetKey};
 use tokio::sync::Mutex;
 
 use crate::Json;
@@ -97,11 +97,30 @@ impl MessageSender {
 
     /// Send `msg`; returns a messager id or the signed message's CID.
     pub async fn push(&self, msg: Message) -> Result<Cid, SendError> {
+        self.push_capped(msg, None).await
+    }
+
+    /// Send `msg` paying at most `max_fee` for gas (`MaxFee` of the send spec: the messager
+    /// and the node's gas estimate lower the fee cap to fit), or with no cap for `None`.
+    pub async fn push_capped(
+        &self,
+        msg: Message,
+        max_fee: Option<market_types::TokenAmount>,
+    ) -> Result<Cid, SendError> {
+        let spec = max_fee.map(|max_fee| MessageSendSpec {
+            max_fee,
+            msg_uuid: String::new(),
+            maximize_fee_cap: false,
+        });
         match self {
             MessageSender::Messager { client, .. } => {
                 let id = new_messager_id();
+                // sophon-messager's SendSpec reads `MaxFee`; its other fields default.
+                let spec = spec
+                    .as_ref()
+                    .map(|s| serde_json::json!({ "MaxFee": s.max_fee.atto().to_string() }));
                 client
-                    .push_message_with_id(id.to_string(), Json(msg), None)
+                    .push_message_with_id(id.to_string(), Json(msg), spec)
                     .await
                     .map_err(|e| SendError::Messager(e.to_string()))?;
                 Ok(id)
@@ -118,7 +137,7 @@ impl MessageSender {
                     .map_err(node_err)?
                     .0;
                 let mut msg = node
-                    .gas_estimate_message_gas(Json(msg), None, Json(TipSetKey::empty()))
+                    .gas_estimate_message_gas(Json(msg), spec.map(Json), Json(TipSetKey::empty()))
                     .await
                     .map_err(node_err)?
                     .0;

@@ -426,6 +426,11 @@ fn frac_str(value: u128, per: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// Whole epochs in a duration (rounded down; saturating).
+pub fn duration_epochs(d: std::time::Duration) -> ChainEpoch {
+    ChainEpoch::try_from(d.as_secs() / EPOCH_DURATION_SECONDS as u64).unwrap_or(ChainEpoch::MAX)
+}
+
 /// Parse a deal duration in epochs: "518400", "180 days", "180d", or a Go duration ("4320h").
 pub fn parse_epochs(s: &str) -> Result<ChainEpoch, UnitError> {
     let t = s.trim();

@@ -1,29 +1,17 @@
-//! Unsigned LEB128 varints, as multiformats, protobuf and CAR sections use them.
+//! Unsigned LEB128 varints, as multiformats, protobuf and CAR sections use them: thin
+//! helpers over the `unsigned-varint` crate (minimal forms only, at most 10 bytes).
 
 /// Appends `v` as a varint.
-pub fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+pub fn put(out: &mut Vec<u8>, v: u64) {
+    let mut buf = unsigned_varint::encode::u64_buffer();
+    out.extend_from_slice(unsigned_varint::encode::u64(v, &mut buf));
 }
 
 /// Reads a varint from the front of `bytes`: the value and the bytes used. `None` if the
-/// input ends inside it, or it is longer than 10 bytes or overflows 64 bits.
+/// input ends inside it, or it is overlong, not minimal or overflows 64 bits.
 pub fn get(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        let part = u64::from(b & 0x7f);
-        if i == 9 && part > 1 {
-            return None;
-        }
-        v |= part << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
+    let (v, rest) = unsigned_varint::decode::u64(bytes).ok()?;
+    Some((v, bytes.len() - rest.len()))
 }
 
 #[cfg(test)]

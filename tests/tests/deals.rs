@@ -166,10 +166,10 @@ fn imported_data_is_verified_funded_published_and_stored() {
     // The devnet's sealer pulls the deal, checks the piece, pre-commits and proves a sector;
     // droplet's tracker follows the deal to Active.
     let sealed = m.seal_once();
-    assert!(sealed.starts_with("sealed sector 1 with deals ["), "{sealed}");
+    assert!(sealed.starts_with("sealed sector 0 with deals ["), "{sealed}");
     let d = m.wait_state(&proposal, "StorageDealActive");
     assert_eq!(d["PieceStatus"], "Proving");
-    assert_eq!(d["SectorNumber"], 1);
+    assert_eq!(d["SectorNumber"], 0, "a sealer numbers sectors from 0");
     // Importing again is refused: the deal no longer waits for data.
     let again = m.deal_cmd(&["import-data", &proposal, &m.car]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("data can only be imported while it waits for data"));

@@ -433,7 +433,8 @@ fn seal(repo: &Path, droplet: &str, miner: &str, interval: u64, once: bool) -> R
         let mut next: u64 = std::fs::read_to_string(&next_path)
             .ok()
             .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(1);
+            // Sector numbers start at 0, as a real miner's do.
+            .unwrap_or(0);
         loop {
             match sealer.seal_one(next).await {
                 Ok(Some(s)) => {

@@ -7,6 +7,7 @@ mod cfg;
 mod deal;
 mod funds;
 mod net;
+mod pieces;
 
 use std::time::Duration;
 
@@ -65,6 +66,16 @@ enum Cmd {
     Net {
         #[command(subcommand)]
         cmd: net::NetCmd,
+    },
+    /// The piece index: pieces, payload CIDs, and the deals and blocks in each.
+    Pieces {
+        #[command(subcommand)]
+        cmd: pieces::PiecesCmd,
+    },
+    /// The piece stores deals' pieces are kept in.
+    PieceStorage {
+        #[command(subcommand)]
+        cmd: pieces::PieceStorageCmd,
     },
 }
 
@@ -139,6 +150,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Retrieval { cmd } => ask::retrieval(&repo, cmd).await,
         Cmd::Net { cmd } => net::run(&repo, cmd).await,
         Cmd::ActorFunds { cmd } => funds::run(&repo, cmd).await,
+        Cmd::Pieces { cmd } => pieces::pieces(&repo, cmd).await,
+        Cmd::PieceStorage { cmd } => pieces::piece_storage(&repo, cmd).await,
     }
 }
 

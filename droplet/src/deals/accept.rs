@@ -15,9 +15,9 @@ use market_types::boost::{
 use market_types::cbor;
 use market_types::chain::TipSetKey;
 use market_types::states::StorageDealStatus as S;
-use market_types::{Address, TokenAmount, Uuid};
+use market_types::{Address, Uuid};
 
-use super::record::{DealRecord, DealRecordExt};
+use super::record::DealRecord;
 use super::store::DealStore;
 use crate::asks::Asks;
 use crate::chain::Chain;
@@ -53,21 +53,9 @@ fn respond(accepted: bool, message: impl Into<String>) -> Option<Vec<u8>> {
 }
 
 impl Acceptor {
-    /// The deal policy for `miner` from the config (`[CommonProvider]` with the miner's own
-    /// settings over it).
+    /// The deal policy for `miner`, as checked at load.
     fn policy(&self, miner: &Address) -> DealPolicy {
-        self.config.read(|c| {
-            let p = &c.provider(Some(miner));
-            DealPolicy {
-                consider_online: p.consider_online_storage_deals,
-                consider_offline: p.consider_offline_storage_deals,
-                consider_verified: p.consider_verified_storage_deals,
-                consider_unverified: p.consider_unverified_storage_deals,
-                piece_cid_blocklist: p.piece_cid_blocklist.iter().filter_map(|s| s.parse().ok()).collect(),
-                expected_seal_epochs: (p.expected_seal_duration.0.as_secs() / 30) as i64,
-                max_start_delay_epochs: (p.max_deal_start_delay.0.as_secs() / 30) as i64,
-            }
-        })
+        self.config.policy(Some(miner)).deal_policy()
     }
 
     /// Answer one proposal (the 1.1.x and 1.0.1 ones go to [`Self::handle_legacy_proposal`]). Input that does not decode closes the
@@ -131,38 +119,25 @@ impl Acceptor {
             return (false, "internal error: a new deal cannot take its first event".into());
         };
         let now = now_secs();
-        let mut record = DealRecord {
-            uuid: Json(params.deal_uuid),
-            proposal_cid: Json(cdp.proposal_cid()),
-            proposal: Json(cdp),
+        let record = DealRecord {
+            uuid: params.deal_uuid,
+            proposal_cid: cdp.proposal_cid(),
+            proposal: cdp,
             client_peer: peer.to_string(),
-            offline: params.is_offline,
-            transfer: Json(params.transfer),
-            data_root: Json(params.deal_data_root),
+            transfer: params.transfer,
+            data_root: params.deal_data_root,
             fast_retrieval: !params.remove_unsealed_copy,
-            state: 0,
-            state_name: String::new(),
-            message: String::new(),
-            piece_status: String::new(),
-            funds_reserved: Json(TokenAmount::default()),
-            add_funds_msg: None,
-            publish_msg: None,
-            deal_id: 0,
-            sector: 0,
-            offset: 0,
-            inbound_path: String::new(),
-            transferred: 0,
+            deal: next,
             created_at: now,
             updated_at: now,
         };
-        record.apply(&next, now);
-        if let Err(e) = self.deals.put(&record) {
+        if let Err(e) = self.deals.insert(&record) {
             return (false, format!("failed to save the deal: {e}"));
         }
         self.runner.begin(params.deal_uuid, actions);
         match verdict {
             Ok(()) => {
-                tracing::info!(uuid = %params.deal_uuid, proposal = %record.proposal_cid.0, online = !params.is_offline, "deal accepted");
+                tracing::info!(uuid = %params.deal_uuid, proposal = %record.proposal_cid, online = !params.is_offline, "deal accepted");
                 (true, String::new())
             }
             Err(r) => {
@@ -231,7 +206,16 @@ impl Acceptor {
             head,
             signature,
             provider_served: self.miners.contains(&p.provider),
-            collateral_bounds: (bounds.min, bounds.max),
+            // droplet's rule: at most `MaxProviderCollateralMultiplier` times the minimum
+            // (and never above what the market actor takes).
+            collateral_bounds: {
+                let most = self
+                    .config
+                    .policy(Some(&p.provider))
+                    .max_provider_collateral(&bounds.min);
+                let max = if most < bounds.max { most } else { bounds.max };
+                (bounds.min, max)
+            },
             ask,
             client_available: balance.available(),
             client_datacap,
@@ -262,31 +246,31 @@ impl Acceptor {
     }
 
     async fn status_of(&self, d: &DealRecord, req: &DealStatusRequest) -> Result<DealStatusResponse, String> {
-        let p = &d.proposal.0.proposal;
+        let p = d.proposal();
         self.verify_client(&p.client, &req.signature, req.deal_uuid.as_bytes())
             .await
             .map_err(|e| format!("signature verification failed: {e}"))?;
         let status = d.status();
         let error = if matches!(status, S::Failing | S::Rejecting | S::Error) {
-            d.message.clone()
+            d.deal.message.clone()
         } else {
             String::new()
         };
         Ok(DealStatusResponse {
             error: String::new(),
-            deal_uuid: d.uuid.0,
-            is_offline: d.offline,
+            deal_uuid: d.uuid,
+            is_offline: !d.deal.online,
             deal_status: Some(DealStatus {
                 error,
                 status: checkpoint(status).to_string(),
                 proposal: p.clone(),
-                publish_cid: d.publish_msg.as_ref().map(|c| c.0),
-                chain_deal_id: d.deal_id,
-                sealing_status: d.piece_status.clone(),
-                signed_proposal_cid: d.proposal_cid.0,
+                publish_cid: d.deal.publish_msg,
+                chain_deal_id: d.deal.deal_id.unwrap_or(0),
+                sealing_status: d.deal.piece_status.name().to_string(),
+                signed_proposal_cid: d.proposal_cid,
             }),
-            transfer_size: d.transfer.0.size,
-            n_bytes_received: d.transferred,
+            transfer_size: d.transfer.size,
+            n_bytes_received: d.deal.transferred,
         })
     }
 }

@@ -19,7 +19,7 @@ use market_types::storage::{
 use market_types::{Address, Cid, Signature, Uuid, cbor};
 
 use super::accept::Acceptor;
-use super::record::{DealRecord, DealRecordExt};
+use super::record::DealRecord;
 
 /// A legacy proposal whatever its version.
 fn decode_proposal(frame: &Frame) -> Result<Proposal, String> {
@@ -54,7 +54,7 @@ impl Acceptor {
         let miner = cdp.proposal.provider;
         let (state, message) = match self.deals.by_proposal_cid(&proposal_cid) {
             // A re-proposal of a known deal gets its current state.
-            Ok(Some(d)) => (d.state, d.message.clone()),
+            Ok(Some(d)) => (d.status().code(), d.deal.message.clone()),
             Ok(None) => self.legacy_propose(peer, &proposal).await,
             Err(e) => (S::Failing.code(), format!("failed to look up deal: {e}")),
         };
@@ -184,7 +184,7 @@ impl Acceptor {
             .by_proposal_cid(cid)
             .map_err(|e| format!("failed to look up deal: {e}"))?
             .ok_or_else(|| format!("getting deal {cid}: deal not found"))?;
-        let p = &d.proposal.0.proposal;
+        let p = d.proposal();
         self.verify_client(&p.client, signature, &status_signing_bytes(cid))
             .await
             .map_err(|e| format!("invalid deal status request signature: {e}"))?;
@@ -192,11 +192,11 @@ impl Acceptor {
         Ok((
             ProviderDealState {
                 state: status.code(),
-                deal_id: d.deal_id,
-                message: truncate_message(d.message.clone()),
+                deal_id: d.deal.deal_id.unwrap_or(0),
+                message: truncate_message(d.deal.message.clone()),
                 proposal: Some(p.clone()),
-                publish_cid: d.publish_msg.as_ref().map(|c| c.0),
-                add_funds_cid: d.add_funds_msg.as_ref().map(|c| c.0),
+                publish_cid: d.deal.publish_msg,
+                add_funds_cid: d.deal.add_funds_msg,
                 proposal_cid: Some(*cid),
                 fast_retrieval: d.fast_retrieval,
             },

@@ -1,6 +1,7 @@
-//! Storage deals on the provider side: the stored record, the store, and taking proposals
-//! and status requests over libp2p. (Data import, funds, publishing, hand-off and tracking
-//! follow.)
+//! Storage deals on the provider side: the stored record and its store, taking proposals and
+//! status requests over libp2p (`accept`, `legacy`), the runner that drives each deal through
+//! market-fsm's machine (download, verification, funds, publishing, piece storage), and the
+//! sealer hand-off and chain tracking (`sealing`).
 
 pub mod accept;
 pub mod legacy;
@@ -10,5 +11,5 @@ pub mod sealing;
 pub mod store;
 pub mod transfer;
 
-pub use record::{DealRecord, DealRecordExt};
+pub use record::DealRecord;
 pub use store::DealStore;

@@ -12,14 +12,16 @@ use market_fsm::provider::{Event, PieceStatus};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market::{DealInfoIncludePath, DealInfoV2, GetDealSpec, SectorId};
-use market_types::chain::TipSetKey;
+use market_proto::client::{DealLookupError, classify_deal_lookup};
+use market_types::chain::{DealState, TipSetKey};
 use market_types::states::StorageDealStatus as S;
 use market_types::{Address, Uuid};
 
-use super::record::{DealRecord, DealRecordExt};
-use super::runner::DealRunner;
+use super::record::DealRecord;
+use super::runner::{DealError, DealRunner};
 use super::store::DealStore;
-use crate::chain::Chain;
+use crate::chain::{Chain, ChainError};
+use crate::store::StoreError;
 
 /// The deals a sealer may take: waiting for pre-commit, not yet assigned, not past their
 /// start, within the spec's piece sizes and sector expiration; largest first, then earliest
@@ -27,20 +29,17 @@ use crate::chain::Chain;
 fn waiting<'a>(candidates: &'a [DealRecord], spec: &GetDealSpec, head: i64) -> Vec<&'a DealRecord> {
     let mut ds: Vec<&DealRecord> = candidates
         .iter()
-        .filter(|d| d.status() == S::AwaitingPreCommit && d.machine().piece_status == PieceStatus::Undefine)
-        .filter(|d| d.proposal.0.proposal.start_epoch > head)
+        .filter(|d| d.status() == S::AwaitingPreCommit && d.deal.piece_status == PieceStatus::Undefine)
+        .filter(|d| d.proposal().start_epoch > head)
         .filter(|d| {
-            let size = d.proposal.0.proposal.piece_size.0;
+            let size = d.proposal().piece_size.0;
             (spec.min_piece_size == 0 || size >= spec.min_piece_size)
                 && (spec.max_piece_size == 0 || size <= spec.max_piece_size)
         })
-        .filter(|d| {
-            spec.sector_expiration
-                .is_none_or(|exp| d.proposal.0.proposal.end_epoch <= exp)
-        })
+        .filter(|d| spec.sector_expiration.is_none_or(|exp| d.proposal().end_epoch <= exp))
         .collect();
     ds.sort_by(|a, b| {
-        let (pa, pb) = (&a.proposal.0.proposal, &b.proposal.0.proposal);
+        let (pa, pb) = (&a.proposal(), &b.proposal());
         pb.piece_size
             .0
             .cmp(&pa.piece_size.0)
@@ -61,7 +60,7 @@ pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, hea
     let mut offset = 0u64;
     let mut out = Vec::new();
     for d in ds {
-        let size = d.proposal.0.proposal.piece_size.0;
+        let size = d.proposal().piece_size.0;
         let aligned = offset.div_ceil(size) * size;
         if aligned + size > sector_size || out.len() == max {
             continue;
@@ -72,6 +71,19 @@ pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, hea
     out
 }
 
+/// Why a sealer call or a tracker round failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealingError {
+    #[error(transparent)]
+    Deal(#[from] DealError),
+    #[error("reading deals: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("miner {miner} has no deal with deal ID {id}")]
+    NoDealId { miner: Address, id: u64 },
+}
+
 /// `AssignDeals`.
 pub async fn assign(
     runner: &Arc<DealRunner>,
@@ -80,15 +92,15 @@ pub async fn assign(
     sector: SectorId,
     sector_size: u64,
     spec: &GetDealSpec,
-) -> Result<Vec<DealInfoV2>, String> {
-    let (head, mine) = head_and_mine(deals, chain, Address::new_id(sector.miner)).await?;
+) -> Result<Vec<DealInfoV2>, SealingError> {
+    let (head, mine) = head_and_waiting(deals, chain, Address::new_id(sector.miner)).await?;
     let picked = pack(&mine, sector_size, spec, head);
     let mut out = Vec::new();
     for (d, offset) in picked {
-        let p = &d.proposal.0.proposal;
+        let p = d.proposal();
         runner
             .event(
-                d.uuid.0,
+                d.uuid,
                 Event::Assigned {
                     sector: sector.number,
                     offset,
@@ -96,8 +108,8 @@ pub async fn assign(
             )
             .await?;
         out.push(DealInfoV2 {
-            deal_id: d.deal_id,
-            publish_cid: d.publish_msg.clone(),
+            deal_id: d.deal.deal_id.unwrap_or(0),
+            publish_cid: d.deal.publish_msg.map(Json),
             allocation_id: 0,
             piece_cid: Json(p.piece_cid),
             piece_size: p.piece_size.0,
@@ -114,16 +126,24 @@ pub async fn assign(
 }
 
 fn payload_size(d: &DealRecord) -> u64 {
-    std::fs::metadata(&d.inbound_path).map_or(0, |m| m.len())
+    d.deal
+        .inbound_path
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len())
 }
 
-async fn head_and_mine(deals: &DealStore, chain: &Chain, miner: Address) -> Result<(i64, Vec<DealRecord>), String> {
-    let head = chain.head_height().await.map_err(|e| e.to_string())?;
+/// The chain head and the miner's deals waiting for pre-commit (read through the state index).
+async fn head_and_waiting(
+    deals: &DealStore,
+    chain: &Chain,
+    miner: Address,
+) -> Result<(i64, Vec<DealRecord>), SealingError> {
+    let head = chain.head_height().await?;
     let mine = deals
-        .list()
-        .map_err(|e| e.to_string())?
+        .in_states(&[S::AwaitingPreCommit])?
         .into_iter()
-        .filter(|d| d.proposal.0.proposal.provider == miner)
+        .filter(|d| d.proposal().provider == miner)
         .collect();
     Ok((head, mine))
 }
@@ -135,12 +155,12 @@ pub async fn unpacked(
     chain: &Chain,
     miner: Address,
     spec: &GetDealSpec,
-) -> Result<Vec<DealInfoIncludePath>, String> {
-    let (head, mine) = head_and_mine(deals, chain, miner).await?;
+) -> Result<Vec<DealInfoIncludePath>, SealingError> {
+    let (head, mine) = head_and_waiting(deals, chain, miner).await?;
     let mut total = 0u64;
     let mut out = Vec::new();
     for d in waiting(&mine, spec, head) {
-        let p = &d.proposal.0.proposal;
+        let p = d.proposal();
         if spec.max_piece != 0 && out.len() as u64 == spec.max_piece {
             break;
         }
@@ -148,16 +168,15 @@ pub async fn unpacked(
             continue;
         }
         total += p.piece_size.0;
-        let m = d.machine();
         out.push(DealInfoIncludePath {
             proposal: Json(p.clone()),
-            offset: m.offset.unwrap_or(0),
+            offset: d.deal.offset.unwrap_or(0),
             length: p.piece_size.0,
             payload_size: payload_size(d),
-            deal_id: d.deal_id,
+            deal_id: d.deal.deal_id.unwrap_or(0),
             total_storage_fee: Json(p.total_storage_fee()),
             fast_retrieval: d.fast_retrieval,
-            publish_cid: d.publish_msg.clone(),
+            publish_cid: d.deal.publish_msg.map(Json),
         });
     }
     Ok(out)
@@ -165,32 +184,30 @@ pub async fn unpacked(
 
 /// The miner's deals with these on-chain deal IDs, in the order asked; an error names the
 /// first ID the miner has no deal for.
-pub fn by_deal_ids(deals: &DealStore, miner: Address, ids: &[u64]) -> Result<Vec<DealRecord>, String> {
-    let mine: Vec<DealRecord> = deals
-        .list()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|d| d.proposal.0.proposal.provider == miner)
-        .collect();
+pub fn by_deal_ids(deals: &DealStore, miner: Address, ids: &[u64]) -> Result<Vec<DealRecord>, SealingError> {
     ids.iter()
-        .map(|id| {
-            mine.iter()
-                .find(|d| d.machine().deal_id == Some(*id))
-                .cloned()
-                .ok_or_else(|| format!("miner {miner} has no deal with deal ID {id}"))
+        .map(|&id| {
+            deals
+                .by_deal_id(id)?
+                .filter(|d| d.proposal().provider == miner)
+                .ok_or(SealingError::NoDealId { miner, id })
         })
         .collect()
 }
 
 /// `ReleaseDeals`.
-pub async fn release(runner: &Arc<DealRunner>, deals: &DealStore, miner: Address, ids: &[u64]) -> Result<(), String> {
-    for d in deals.list().map_err(|e| e.to_string())? {
-        let m = d.machine();
-        if d.proposal.0.proposal.provider == miner
-            && m.deal_id.is_some_and(|id| ids.contains(&id))
-            && m.piece_status == PieceStatus::Assigned
+pub async fn release(
+    runner: &Arc<DealRunner>,
+    deals: &DealStore,
+    miner: Address,
+    ids: &[u64],
+) -> Result<(), SealingError> {
+    for &id in ids {
+        if let Some(d) = deals.by_deal_id(id)?
+            && d.proposal().provider == miner
+            && d.deal.piece_status == PieceStatus::Assigned
         {
-            runner.event(d.uuid.0, Event::Released).await?;
+            runner.event(d.uuid, Event::Released).await?;
         }
     }
     Ok(())
@@ -209,53 +226,60 @@ pub fn track(runner: Arc<DealRunner>, deals: DealStore, chain: Arc<Chain>, every
     });
 }
 
-async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) -> Result<(), String> {
-    let head = chain.head_height().await.map_err(|e| e.to_string())?;
+/// What the chain's answer about a tracked deal means for it.
+fn tracked_event(status: S, head: i64, end_epoch: i64, lookup: &Result<DealState, DealLookupError>) -> Tracked {
+    match lookup {
+        Ok(st) if st.slash_epoch > -1 => Tracked::Event(Event::Slashed),
+        Ok(st) if st.sector_start_epoch > -1 && status != S::Active => Tracked::Event(Event::Activated),
+        Ok(_) if status == S::Active && head > end_epoch => Tracked::Event(Event::Expired),
+        Ok(_) if status == S::AwaitingPreCommit => Tracked::CheckPreCommit,
+        Ok(_) => Tracked::Nothing,
+        // Gone from state: timed out before activation, terminated, or finished.
+        Err(DealLookupError::NotFound(_)) => Tracked::Event(match status {
+            S::Active if head <= end_epoch => Event::Slashed,
+            _ => Event::Expired,
+        }),
+        // The node could not say (unreachable, a missing tipset or block): nothing changes.
+        Err(DealLookupError::Call(_)) => Tracked::Nothing,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Tracked {
+    Event(Event),
+    CheckPreCommit,
+    Nothing,
+}
+
+async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) -> Result<(), SealingError> {
+    let head = chain.head_height().await?;
     let tsk = || Json(TipSetKey::empty());
-    for d in deals.list().map_err(|e| e.to_string())? {
+    for d in deals.in_states(&[S::AwaitingPreCommit, S::Sealing, S::Active])? {
         let status = d.status();
-        if !matches!(status, S::AwaitingPreCommit | S::Sealing | S::Active) {
-            continue;
-        }
-        let m = d.machine();
+        let m = &d.deal;
         let Some(deal_id) = m.deal_id else { continue };
-        let p = &d.proposal.0.proposal;
-        let event = match chain.node.state_market_storage_deal(deal_id, tsk()).await {
-            Ok(on_chain) => {
-                let st = on_chain.0.state;
-                if st.slash_epoch > -1 {
-                    Some(Event::Slashed)
-                } else if st.sector_start_epoch > -1 && status != S::Active {
-                    Some(Event::Activated)
-                } else if status == S::Active && head > p.end_epoch {
-                    Some(Event::Expired)
-                } else if status == S::AwaitingPreCommit
-                    && matches!(m.piece_status, PieceStatus::Assigned | PieceStatus::Packing)
-                {
-                    precommitted(chain, p.provider, m.sector, deal_id)
-                        .await
-                        .map(|sector| Event::PreCommitted { sector })
-                } else {
-                    None
-                }
+        let p = d.proposal();
+        let lookup = chain
+            .node
+            .state_market_storage_deal(deal_id, tsk())
+            .await
+            .map(|on_chain| on_chain.0.state)
+            .map_err(|e| classify_deal_lookup(e, deal_id));
+        if let Err(DealLookupError::Call(e)) = &lookup {
+            tracing::warn!(deal_id, error = %e, "deal tracker: cannot read the deal");
+        }
+        let event = match tracked_event(status, head, p.end_epoch, &lookup) {
+            Tracked::Event(e) => Some(e),
+            Tracked::CheckPreCommit if matches!(m.piece_status, PieceStatus::Assigned | PieceStatus::Packing) => {
+                precommitted(chain, p.provider, m.sector, deal_id)
+                    .await
+                    .map(|sector| Event::PreCommitted { sector })
             }
-            // Gone from state: timed out before activation, terminated, or finished. Any
-            // other failure (the node unreachable, say) says nothing about the deal.
-            Err(e) => {
-                let e = market_proto::client::CallError::from(e).0;
-                if !e.contains("not found") {
-                    tracing::warn!(deal_id, error = %e, "deal tracker: cannot read the deal");
-                    continue;
-                }
-                Some(match status {
-                    S::Active if head <= p.end_epoch => Event::Slashed,
-                    _ => Event::Expired,
-                })
-            }
+            Tracked::CheckPreCommit | Tracked::Nothing => None,
         };
         if let Some(e) = event {
-            tracing::info!(uuid = %d.uuid.0, deal_id, event = ?e, "deal tracker");
-            apply(runner, d.uuid.0, e).await;
+            tracing::info!(uuid = %d.uuid, deal_id, event = ?e, "deal tracker");
+            apply(runner, d.uuid, e).await;
         }
     }
     Ok(())
@@ -282,17 +306,64 @@ mod tests {
     use super::*;
 
     fn deal(size: u64, start: i64, status: S, piece: &str) -> DealRecord {
-        let raw = format!(
-            r#"{{"DealUUID":"{}","ProposalCid":{{"/":"bafy2bzaceaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}},
-            "ClientDealProposal":{{"Proposal":{{"PieceCID":{{"/":"baga6ea4seaqhagmu63kq7jsfkzqmkdm2jsop7vmfe5rjbs6ba2jtzopcizssanq"}},"PieceSize":{size},"VerifiedDeal":false,"Client":"t01001","Provider":"t01000","Label":"","StartEpoch":{start},"EndEpoch":{},"StoragePricePerEpoch":"0","ProviderCollateral":"0","ClientCollateral":"0"}},"ClientSignature":{{"Type":1,"Data":""}}}},
-            "Client":"","IsOffline":true,"Transfer":{{"Size":0,"Type":"","Params":"","ClientID":""}},"PayloadCID":{{"/":"bafy2bzaceaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}},
-            "FastRetrieval":true,"State":{},"StateName":"","Message":"","PieceStatus":"{piece}","FundsReserved":"0","AddFundsCid":null,"PublishCid":null,
-            "DealID":1,"SectorNumber":0,"Offset":0,"InboundCAR":"","NBytesReceived":0,"CreatedAt":0,"UpdatedAt":0}}"#,
-            Uuid::new_v4(),
-            start + 600_000,
-            status.code()
+        let piece = PieceStatus::parse(piece).expect("piece status");
+        crate::deals::record::tests::record(size, start, status, piece)
+    }
+
+    #[test]
+    fn only_the_node_s_deal_not_found_answer_ends_a_deal() {
+        use jsonrpsee::core::client::Error;
+        use jsonrpsee::types::ErrorObject;
+        let answer = |msg: &str| {
+            Err(classify_deal_lookup(
+                Error::Call(ErrorObject::owned(1, msg.to_string(), None::<()>)),
+                9,
+            ))
+        };
+        let gone = answer(
+            "deal 9 not found - deal may not have completed sealing before deal proposal start epoch, or deal may have been slashed",
         );
-        serde_json::from_str(&raw).expect("record")
+        assert_eq!(tracked_event(S::Active, 10, 100, &gone), Tracked::Event(Event::Slashed));
+        assert_eq!(
+            tracked_event(S::Active, 101, 100, &gone),
+            Tracked::Event(Event::Expired)
+        );
+        assert_eq!(
+            tracked_event(S::AwaitingPreCommit, 10, 100, &gone),
+            Tracked::Event(Event::Expired)
+        );
+        for hiccup in [
+            "loading tipset {bafy}: tipset not found",
+            "failed to load message bafy: blockstore: block not found",
+        ] {
+            for status in [S::Active, S::Sealing, S::AwaitingPreCommit] {
+                assert_eq!(
+                    tracked_event(status, 10, 100, &answer(hiccup)),
+                    Tracked::Nothing,
+                    "{hiccup} in {status:?}"
+                );
+            }
+        }
+        let on_chain = |start: i64, slash: i64| {
+            Ok(DealState {
+                sector_number: 0,
+                sector_start_epoch: start,
+                last_updated_epoch: -1,
+                slash_epoch: slash,
+            })
+        };
+        assert_eq!(
+            tracked_event(S::Sealing, 10, 100, &on_chain(5, -1)),
+            Tracked::Event(Event::Activated)
+        );
+        assert_eq!(
+            tracked_event(S::Active, 10, 100, &on_chain(5, 8)),
+            Tracked::Event(Event::Slashed)
+        );
+        assert_eq!(
+            tracked_event(S::AwaitingPreCommit, 10, 100, &on_chain(-1, -1)),
+            Tracked::CheckPreCommit
+        );
     }
 
     #[test]
@@ -308,7 +379,7 @@ mod tests {
         let picked = pack(&ds, 8192, &GetDealSpec::default(), 10);
         let got: Vec<(u64, u64)> = picked
             .iter()
-            .map(|(d, off)| (d.proposal.0.proposal.piece_size.0, *off))
+            .map(|(d, off)| (d.proposal().piece_size.0, *off))
             .collect();
         assert_eq!(
             got,
@@ -329,7 +400,7 @@ mod tests {
         assert_eq!(
             small_sector
                 .iter()
-                .map(|(d, _)| d.proposal.0.proposal.piece_size.0)
+                .map(|(d, _)| d.proposal().piece_size.0)
                 .collect::<Vec<_>>(),
             vec![2048]
         );

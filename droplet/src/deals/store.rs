@@ -1,40 +1,196 @@
-//! Provider deals in the store, by deal UUID.
+//! Provider deals in the store, by deal UUID, with secondary keys so that the tracker, the
+//! sealer API and the CLI read only the deals they ask for:
+//!
+//! - `deal/<uuid>` → the record ([`DealRecord::encode`])
+//! - `deal-by-proposal/<proposal cid>` → the UUID (JSON string)
+//! - `deal-by-state/<state, 3 digits>/<uuid>`
+//! - `deal-by-id/<deal id>` → the UUID (JSON string)
+//! - `deal-by-miner/<miner>/<uuid>`
+//!
+//! A change to a deal is one atomic write batch: the record and every index key it adds or
+//! drops. A record that cannot be read is reported and left out of listings; it does not
+//! hide every other deal.
 
 use std::sync::Arc;
 
 use cid::Cid;
-use market_types::Uuid;
+use market_types::states::StorageDealStatus as S;
+use market_types::{Address, Uuid};
 
 use super::record::DealRecord;
-use crate::store::{Store, StoreError, Table};
+use crate::store::{Batch, Store, StoreError, Table};
 
 const DEALS: Table = Table("deal/");
-/// Proposal CID → deal UUID.
 const BY_PROPOSAL: Table = Table("deal-by-proposal/");
+const BY_STATE: Table = Table("deal-by-state/");
+const BY_ID: Table = Table("deal-by-id/");
+const BY_MINER: Table = Table("deal-by-miner/");
+/// The version of the layout above; older stores are brought up to it at open.
+const META: Table = Table("deal-store/");
+const LAYOUT: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct DealStore {
     store: Arc<Store>,
 }
 
+fn state_key(status: S, uuid: &Uuid) -> String {
+    format!("{:03}/{uuid}", status.code())
+}
+
+fn corrupt(key: String, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        key,
+        reason: e.to_string(),
+    }
+}
+
 impl DealStore {
-    pub fn new(store: Arc<Store>) -> Self {
-        DealStore { store }
+    /// Open the deal tables, bringing records and indexes of an older layout up to date.
+    pub fn open(store: Arc<Store>) -> Result<Self, StoreError> {
+        let deals = DealStore { store };
+        let layout: Option<u32> = deals.store.get_json(META, "layout")?;
+        if layout.unwrap_or(0) < LAYOUT {
+            deals.migrate()?;
+        }
+        Ok(deals)
     }
 
-    /// Write a deal (before acting on its new state).
-    pub fn put(&self, d: &DealRecord) -> Result<(), StoreError> {
-        let uuid = d.uuid.0.to_string();
-        self.store.put_json(BY_PROPOSAL, &d.proposal_cid.0.to_string(), &uuid)?;
-        self.store.put_json(DEALS, &uuid, d)
+    /// Rewrite every record in the current form with all its index keys.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut n = 0usize;
+        for (key, raw) in self.store.scan_raw(DEALS, "")? {
+            match DealRecord::decode(&raw) {
+                Ok(d) => {
+                    let mut b = Batch::default();
+                    self.stage(&mut b, None, &d);
+                    self.store.write(b, true)?;
+                    n += 1;
+                }
+                Err(e) => {
+                    tracing::error!(key = %format!("deal/{key}"), error = %e, "a stored deal cannot be read; it is left as it is")
+                }
+            }
+        }
+        let mut b = Batch::default();
+        b.put_json(META, "layout", &LAYOUT);
+        self.store.write(b, true)?;
+        if n > 0 {
+            tracing::info!(deals = n, "deal records brought up to layout {LAYOUT}");
+        }
+        Ok(())
+    }
+
+    /// Add to `b` the writes that take the store from `before` to `d`.
+    fn stage(&self, b: &mut Batch, before: Option<&DealRecord>, d: &DealRecord) {
+        let uuid = d.uuid.to_string();
+        let miner = d.proposal().provider.to_string();
+        if let Some(old) = before {
+            if old.status() != d.status() {
+                b.delete(BY_STATE, &state_key(old.status(), &old.uuid));
+            }
+            if let Some(id) = old.deal.deal_id
+                && d.deal.deal_id != Some(id)
+            {
+                b.delete(BY_ID, &id.to_string());
+            }
+        }
+        b.put_json(BY_PROPOSAL, &d.proposal_cid.to_string(), &uuid);
+        b.put_raw(BY_STATE, &state_key(d.status(), &d.uuid), b"");
+        b.put_raw(BY_MINER, &format!("{miner}/{uuid}"), b"");
+        if let Some(id) = d.deal.deal_id {
+            b.put_json(BY_ID, &id.to_string(), &uuid);
+        }
+        b.put_raw(DEALS, &uuid, &d.encode());
+    }
+
+    /// Store a new deal (before acting on it).
+    pub fn insert(&self, d: &DealRecord) -> Result<(), StoreError> {
+        let mut b = Batch::default();
+        self.stage(&mut b, None, d);
+        self.store.write(b, true)
+    }
+
+    /// Store a deal's change from `before` (as read) to `after`, in one write. `durable`
+    /// false skips the sync, for changes a crash may lose (transfer progress).
+    pub fn update(&self, before: &DealRecord, after: &DealRecord, durable: bool) -> Result<(), StoreError> {
+        let mut b = Batch::default();
+        self.stage(&mut b, Some(before), after);
+        self.store.write(b, durable)
     }
 
     pub fn get(&self, uuid: &Uuid) -> Result<Option<DealRecord>, StoreError> {
-        self.store.get_json(DEALS, &uuid.to_string())
+        let key = uuid.to_string();
+        match self.store.get_raw(DEALS, &key)? {
+            None => Ok(None),
+            Some(raw) => DealRecord::decode(&raw)
+                .map(Some)
+                .map_err(|e| corrupt(format!("deal/{key}"), e)),
+        }
     }
 
+    /// The deals with these UUIDs (unreadable or vanished ones left out, and reported).
+    fn load(&self, uuids: impl IntoIterator<Item = String>) -> Vec<DealRecord> {
+        uuids
+            .into_iter()
+            .filter_map(|u| match u.parse::<Uuid>().map_err(|e| e.to_string()) {
+                Ok(uuid) => self.get(&uuid).unwrap_or_else(|e| {
+                    tracing::error!(%uuid, error = %e, "a stored deal cannot be read");
+                    None
+                }),
+                Err(e) => {
+                    tracing::error!(key = %u, error = %e, "a deal index key is damaged");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Every deal. A record that cannot be read is reported and left out.
     pub fn list(&self) -> Result<Vec<DealRecord>, StoreError> {
-        self.store.list_json(DEALS)
+        let mut out = Vec::new();
+        for (key, raw) in self.store.scan_raw(DEALS, "")? {
+            match DealRecord::decode(&raw) {
+                Ok(d) => out.push(d),
+                Err(e) => tracing::error!(key = %format!("deal/{key}"), error = %e, "a stored deal cannot be read"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The deals in any of `states`.
+    pub fn in_states(&self, states: &[S]) -> Result<Vec<DealRecord>, StoreError> {
+        let mut uuids = Vec::new();
+        for st in states {
+            for (key, _) in self.store.scan_raw(BY_STATE, &format!("{:03}/", st.code()))? {
+                uuids.extend(key.split_once('/').map(|(_, u)| u.to_string()));
+            }
+        }
+        // The index may be a step ahead of a record written by an older droplet: trust the record.
+        Ok(self
+            .load(uuids)
+            .into_iter()
+            .filter(|d| states.contains(&d.status()))
+            .collect())
+    }
+
+    /// A miner's deals.
+    pub fn of_miner(&self, miner: &Address) -> Result<Vec<DealRecord>, StoreError> {
+        let uuids = self
+            .store
+            .scan_raw(BY_MINER, &format!("{miner}/"))?
+            .into_iter()
+            .filter_map(|(k, _)| k.split_once('/').map(|(_, u)| u.to_string()));
+        Ok(self.load(uuids))
+    }
+
+    /// The deal published with this on-chain deal ID.
+    pub fn by_deal_id(&self, id: u64) -> Result<Option<DealRecord>, StoreError> {
+        let Some(raw) = self.store.get_raw(BY_ID, &id.to_string())? else {
+            return Ok(None);
+        };
+        let uuid: String = serde_json::from_slice(&raw).map_err(|e| corrupt(format!("deal-by-id/{id}"), e))?;
+        Ok(self.load([uuid]).pop().filter(|d| d.deal.deal_id == Some(id)))
     }
 
     /// A deal by its proposal CID.
@@ -57,5 +213,83 @@ impl DealStore {
             Ok(c) => self.by_proposal_cid(&c),
             Err(_) => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deals::record::tests::record;
+    use market_fsm::provider::PieceStatus;
+
+    fn store() -> (tempfile::TempDir, DealStore) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Store::open(&dir.path().join("db")).expect("store"));
+        (dir, DealStore::open(store).expect("deals"))
+    }
+
+    #[test]
+    fn indexes_follow_each_change_and_a_damaged_record_hides_nothing_else() {
+        let (_dir, deals) = store();
+        let mut a = record(2048, 100, S::Publishing, PieceStatus::Undefine);
+        a.deal.deal_id = None;
+        let b = record(2048, 100, S::Active, PieceStatus::Proving);
+        deals.insert(&a).expect("a");
+        deals.insert(&b).expect("b");
+        assert_eq!(deals.in_states(&[S::Publishing]).expect("list"), vec![a.clone()]);
+        assert_eq!(deals.by_deal_id(1).expect("id"), Some(b.clone()));
+
+        let mut staged = a.clone();
+        staged.deal.status = S::Staged;
+        staged.deal.deal_id = Some(0);
+        let before = deals.store.batches_written();
+        deals.update(&a, &staged, true).expect("update");
+        assert_eq!(
+            deals.store.batches_written(),
+            before + 1,
+            "a change (record and index keys) is one write batch"
+        );
+        assert!(deals.in_states(&[S::Publishing]).expect("list").is_empty());
+        assert_eq!(deals.in_states(&[S::Staged]).expect("list"), vec![staged.clone()]);
+        assert_eq!(
+            deals.by_deal_id(0).expect("id"),
+            Some(staged.clone()),
+            "deal ID 0 is a deal ID"
+        );
+        assert_eq!(deals.of_miner(&Address::new_id(1000)).expect("miner").len(), 2);
+        assert!(deals.of_miner(&Address::new_id(1001)).expect("miner").is_empty());
+        assert_eq!(
+            deals.by_proposal_cid(&a.proposal_cid).expect("cid"),
+            Some(staged.clone())
+        );
+
+        let mut batch = Batch::default();
+        batch.put_raw(DEALS, &Uuid::new_v4().to_string(), b"{not json");
+        deals.store.write(batch, true).expect("write");
+        assert_eq!(deals.list().expect("the others still list").len(), 2);
+    }
+
+    #[test]
+    fn a_store_of_version_1_records_is_brought_up_to_date_at_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        let mut d = record(2048, 100, S::Sealing, PieceStatus::Packing);
+        d.deal.sector = Some(4);
+        d.deal.offset = Some(0);
+        {
+            let store = Store::open(&path).expect("store");
+            store
+                .put_json(DEALS, &d.uuid.to_string(), &d.to_api())
+                .expect("a version 1 record");
+        }
+        let deals = DealStore::open(Arc::new(Store::open(&path).expect("store"))).expect("migrates");
+        assert_eq!(deals.in_states(&[S::Sealing]).expect("indexed"), vec![d.clone()]);
+        assert_eq!(deals.by_deal_id(1).expect("indexed"), Some(d.clone()));
+        let raw = deals
+            .store
+            .get_raw(DEALS, &d.uuid.to_string())
+            .expect("raw")
+            .expect("there");
+        assert!(!DealRecord::is_old(&raw), "rewritten in the current form");
     }
 }

@@ -229,6 +229,28 @@ impl PieceIndex {
         }))
     }
 
+    /// Every payload (DAG root) CID the index knows, once each.
+    pub fn payloads(&self) -> Result<Vec<Cid>, IndexError> {
+        let mut out: Vec<Cid> = Vec::new();
+        for item in self.db.iterator_cf(self.cf(PAYLOADS), IteratorMode::Start) {
+            let (k, _) = item?;
+            let corrupt = |reason: String| IndexError::Corrupt {
+                piece: hex_of(&k),
+                reason,
+            };
+            let (len, n) = crate::varint::get(&k).ok_or_else(|| corrupt("bad length prefix".into()))?;
+            let payload = usize::try_from(len)
+                .ok()
+                .and_then(|len| k.get(n..n.checked_add(len)?))
+                .ok_or_else(|| corrupt("key shorter than its length prefix".into()))?;
+            let cid = Cid::try_from(payload).map_err(|e| corrupt(e.to_string()))?;
+            if out.last() != Some(&cid) {
+                out.push(cid);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every piece the index knows.
     pub fn pieces(&self) -> Result<Vec<Cid>, IndexError> {
         let mut out = Vec::new();

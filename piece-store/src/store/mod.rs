@@ -315,6 +315,84 @@ impl PieceStore {
     }
 }
 
+/// A piece found in one store: reads go straight to it.
+#[derive(Debug, Clone)]
+pub struct OpenPiece {
+    piece: String,
+    store: PieceStore,
+    found: Located,
+}
+
+impl OpenPiece {
+    pub fn located(&self) -> &Located {
+        &self.found
+    }
+
+    pub fn size(&self) -> u64 {
+        self.found.size
+    }
+
+    /// Bytes `range` of the piece.
+    pub async fn read(&self, range: Range<u64>) -> Result<Bytes, StoreError> {
+        if range.start > range.end || range.end > self.found.size {
+            return Err(StoreError::BadRange {
+                piece: self.piece.clone(),
+                start: range.start,
+                end: range.end,
+                size: self.found.size,
+            });
+        }
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        self.store.read(&self.found.key, range).await
+    }
+
+    /// A blocking reader over the whole piece, reading `chunk` bytes at a time through the
+    /// runtime `handle`. For synchronous consumers (the CAR indexer) on a blocking thread;
+    /// it must not be used on a runtime thread.
+    pub fn blocking_reader(self, handle: tokio::runtime::Handle, chunk: u64) -> BlockingPieceReader {
+        BlockingPieceReader {
+            piece: self,
+            handle,
+            chunk: chunk.max(1),
+            pos: 0,
+            buf: Bytes::new(),
+        }
+    }
+}
+
+/// See [`OpenPiece::blocking_reader`].
+#[derive(Debug)]
+pub struct BlockingPieceReader {
+    piece: OpenPiece,
+    handle: tokio::runtime::Handle,
+    chunk: u64,
+    pos: u64,
+    buf: Bytes,
+}
+
+impl std::io::Read for BlockingPieceReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.buf.is_empty() {
+            let end = self.pos.saturating_add(self.chunk).min(self.piece.size());
+            if self.pos >= end {
+                return Ok(0);
+            }
+            let range = self.pos..end;
+            self.buf = self
+                .handle
+                .block_on(self.piece.read(range))
+                .map_err(std::io::Error::other)?;
+            self.pos = end;
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        Ok(n)
+    }
+}
+
 /// All configured stores, in order.
 #[derive(Debug, Clone, Default)]
 pub struct PieceStorage {
@@ -387,6 +465,18 @@ impl PieceStorage {
         Err(StoreError::NotFound {
             piece: piece.into(),
             stores: self.names(),
+        })
+    }
+
+    /// Find `piece` once and keep a handle on it for many reads (each read through
+    /// [`PieceStorage::read_range`] looks the piece up again: a HEAD per store on S3).
+    pub async fn open(&self, piece: &str) -> Result<OpenPiece, StoreError> {
+        let found = self.locate(piece).await?;
+        let store = self.get(&found.store)?.clone();
+        Ok(OpenPiece {
+            piece: piece.to_string(),
+            store,
+            found,
         })
     }
 

@@ -9,6 +9,12 @@ use market_types::Address;
 use market_types::units::{Fil, GoDuration};
 use serde::{Deserialize, Serialize};
 
+mod flags;
+mod provider;
+
+pub use flags::{PieceStorageFlag, PieceStorageFlagError};
+pub use provider::*;
+
 macro_rules! defaults {
     ($($f:ident: $t:ty = $v:expr;)*) => {
         $(fn $f() -> $t { $v })*
@@ -121,34 +127,10 @@ pub struct PieceStorageConfig {
     pub s3: Vec<S3Storage>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct FsStorage {
-    pub name: String,
-    #[serde(default)]
-    pub read_only: bool,
-    pub path: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct S3Storage {
-    pub name: String,
-    #[serde(default)]
-    pub read_only: bool,
-    #[serde(default)]
-    pub end_point: String,
-    #[serde(default)]
-    pub bucket: String,
-    #[serde(default)]
-    pub sub_dir: String,
-    #[serde(default)]
-    pub access_key: String,
-    #[serde(default)]
-    pub secret_key: String,
-    #[serde(default)]
-    pub token: String,
-}
+/// `[[PieceStorage.Fs]]`: piece-store's own config type, so what is read is what is built.
+pub type FsStorage = piece_store::store::FsStoreConfig;
+/// `[[PieceStorage.S3]]`.
+pub type S3Storage = piece_store::store::S3StoreConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -194,198 +176,6 @@ impl Default for DagStoreConfig {
 pub struct MongoConfig {
     #[serde(default)]
     pub url: String,
-}
-
-/// Deal policy: `[CommonProvider]`, and the same keys inline on each `[[Miners]]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ProviderConfig {
-    #[serde(default = "d_true")]
-    pub consider_online_storage_deals: bool,
-    #[serde(default = "d_true")]
-    pub consider_offline_storage_deals: bool,
-    #[serde(default = "d_true")]
-    pub consider_online_retrieval_deals: bool,
-    #[serde(default = "d_true")]
-    pub consider_offline_retrieval_deals: bool,
-    #[serde(default = "d_true")]
-    pub consider_verified_storage_deals: bool,
-    #[serde(default = "d_true")]
-    pub consider_unverified_storage_deals: bool,
-    #[serde(default)]
-    pub piece_cid_blocklist: Vec<String>,
-    #[serde(default = "d_seal")]
-    pub expected_seal_duration: GoDuration,
-    #[serde(default = "d_start_delay")]
-    pub max_deal_start_delay: GoDuration,
-    #[serde(default = "d_publish_period")]
-    pub publish_msg_period: GoDuration,
-    #[serde(default = "d_max_deals")]
-    pub max_deals_per_publish_msg: u64,
-    #[serde(default = "d_collateral_mult")]
-    pub max_provider_collateral_multiplier: u64,
-    #[serde(default)]
-    pub filter: String,
-    #[serde(default)]
-    pub retrieval_filter: String,
-    #[serde(default)]
-    pub transfer_path: String,
-    #[serde(default)]
-    pub max_publish_deals_fee: Fil,
-    #[serde(default)]
-    pub max_market_balance_add_fee: Fil,
-    #[serde(default)]
-    pub retrieval_payment_address: String,
-    #[serde(default)]
-    pub deal_publish_address: Vec<String>,
-    #[serde(default)]
-    pub http_retrieval_multiaddr: String,
-    #[serde(default)]
-    pub retrieval_pricing: RetrievalPricing,
-    #[serde(default)]
-    pub index_provider: IndexProviderConfig,
-}
-
-impl Default for ProviderConfig {
-    fn default() -> Self {
-        ProviderConfig {
-            consider_online_storage_deals: true,
-            consider_offline_storage_deals: true,
-            consider_online_retrieval_deals: true,
-            consider_offline_retrieval_deals: true,
-            consider_verified_storage_deals: true,
-            consider_unverified_storage_deals: true,
-            piece_cid_blocklist: Vec::new(),
-            expected_seal_duration: d_seal(),
-            max_deal_start_delay: d_start_delay(),
-            publish_msg_period: d_publish_period(),
-            max_deals_per_publish_msg: d_max_deals(),
-            max_provider_collateral_multiplier: d_collateral_mult(),
-            filter: String::new(),
-            retrieval_filter: String::new(),
-            transfer_path: String::new(),
-            max_publish_deals_fee: Fil::default(),
-            max_market_balance_add_fee: Fil::default(),
-            retrieval_payment_address: String::new(),
-            deal_publish_address: Vec::new(),
-            http_retrieval_multiaddr: String::new(),
-            retrieval_pricing: RetrievalPricing::default(),
-            index_provider: IndexProviderConfig::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RetrievalPricing {
-    #[serde(default = "d_strategy")]
-    pub strategy: String,
-    #[serde(default)]
-    pub default: RetrievalPricingDefault,
-    #[serde(default)]
-    pub external: RetrievalPricingExternal,
-}
-
-impl Default for RetrievalPricing {
-    fn default() -> Self {
-        RetrievalPricing {
-            strategy: d_strategy(),
-            default: RetrievalPricingDefault::default(),
-            external: RetrievalPricingExternal::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RetrievalPricingDefault {
-    #[serde(default = "d_true")]
-    pub verified_deals_free_transfer: bool,
-}
-
-impl Default for RetrievalPricingDefault {
-    fn default() -> Self {
-        RetrievalPricingDefault {
-            verified_deals_free_transfer: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RetrievalPricingExternal {
-    #[serde(default)]
-    pub path: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IndexProviderConfig {
-    #[serde(default)]
-    pub enable: bool,
-    #[serde(default = "d_cache")]
-    pub entries_cache_capacity: u64,
-    #[serde(default = "d_chunk")]
-    pub entries_chunk_size: u64,
-    #[serde(default)]
-    pub purge_cache_on_start: bool,
-    #[serde(default)]
-    pub topic_name: String,
-    #[serde(default = "d_web_host")]
-    pub web_host: String,
-    #[serde(default)]
-    pub data_transfer_publisher: bool,
-    #[serde(default)]
-    pub announce: AnnounceConfig,
-    #[serde(default)]
-    pub http_publisher: HttpPublisherConfig,
-}
-
-impl Default for IndexProviderConfig {
-    fn default() -> Self {
-        IndexProviderConfig {
-            enable: false,
-            entries_cache_capacity: d_cache(),
-            entries_chunk_size: d_chunk(),
-            purge_cache_on_start: false,
-            topic_name: String::new(),
-            web_host: d_web_host(),
-            data_transfer_publisher: false,
-            announce: AnnounceConfig::default(),
-            http_publisher: HttpPublisherConfig::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AnnounceConfig {
-    #[serde(default)]
-    pub announce_over_http: bool,
-    #[serde(rename = "DirectAnnounceURLs", default = "d_announce_urls")]
-    pub direct_announce_urls: Vec<String>,
-}
-
-impl Default for AnnounceConfig {
-    fn default() -> Self {
-        AnnounceConfig {
-            announce_over_http: false,
-            direct_announce_urls: d_announce_urls(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HttpPublisherConfig {
-    #[serde(default)]
-    pub enabled: bool,
-    #[serde(default)]
-    pub public_hostname: String,
-    #[serde(default)]
-    pub port: u64,
-    #[serde(default)]
-    pub with_libp2p: bool,
 }
 
 /// One `[[Miners]]` entry: the miner, its sophon-auth account, and any provider settings of
@@ -546,21 +336,71 @@ impl Config {
 
     /// The provider settings that apply to `miner`: `[CommonProvider]` with the keys the
     /// miner's `[[Miners]]` entry sets over it. `None` (Go's undefined address) or a miner
-    /// without an entry gets `[CommonProvider]`.
+    /// without an entry gets `[CommonProvider]`. A config that passed [`Config::resolve`]
+    /// always merges; otherwise a bad per-miner value falls back to `[CommonProvider]`.
     pub fn provider(&self, miner: Option<&Address>) -> ProviderConfig {
-        let Some(entry) = miner.and_then(|m| self.miner_index(m)).map(|i| &self.miners[i]) else {
+        let Some(i) = miner.and_then(|m| self.miner_index(m)) else {
             return self.common_provider.clone();
         };
+        self.merged(&self.miners[i])
+            .unwrap_or_else(|_| self.common_provider.clone())
+    }
+
+    /// `[CommonProvider]` with `entry`'s own settings over it, key by key; on a bad value,
+    /// the key that holds it and why.
+    fn merged(&self, entry: &MinerConfig) -> Result<ProviderConfig, (String, String)> {
         if entry.settings.is_empty() {
-            return self.common_provider.clone();
+            return Ok(self.common_provider.clone());
         }
-        let mut table = provider_table(&self.common_provider);
-        for (k, v) in &entry.settings {
-            table.insert(k.clone(), v.clone());
+        let over = |settings: &toml::Table| {
+            let mut table = provider_table(&self.common_provider);
+            merge_tables(&mut table, settings);
+            toml::Value::Table(table)
+                .try_into::<ProviderConfig>()
+                .map_err(|e| e.message().to_string())
+        };
+        over(&entry.settings).map_err(|reason| {
+            // Name the key: the first that does not merge on its own.
+            let key = entry
+                .settings
+                .iter()
+                .find(|(k, v)| over(&toml::Table::from_iter([((*k).clone(), (*v).clone())])).is_err())
+                .map_or_else(|| "(settings)".to_string(), |(k, _)| k.clone());
+            (key, reason)
+        })
+    }
+
+    /// Check every provider setting once and type it; fails on the first bad value, naming
+    /// the section and key. Keys under `[[Miners]]` that droplet does not know come back as
+    /// warnings (dotted paths), as unknown keys elsewhere do.
+    pub fn resolve(&self) -> Result<Resolved, ConfigInvalid> {
+        let common = ProviderPolicy::check(self.common_provider.clone(), "[CommonProvider]")?;
+        let mut miners = std::collections::HashMap::new();
+        let mut unknown = Vec::new();
+        for (i, entry) in self.miners.iter().enumerate() {
+            let section = format!("[[Miners]] {}", entry.addr);
+            let addr = market_types::address::parse(&entry.addr).map_err(|e| PolicyError {
+                section: section.clone(),
+                key: "Addr".into(),
+                reason: format!("{:?} is not an address: {e}", entry.addr),
+            })?;
+            let settings = self.merged(entry).map_err(|(key, reason)| PolicyError {
+                section: section.clone(),
+                key,
+                reason,
+            })?;
+            market_daemon::config::unknown_keys(
+                &entry.settings,
+                &provider_table(&settings),
+                &format!("Miners[{i}]"),
+                &mut unknown,
+            );
+            miners.insert(addr, std::sync::Arc::new(ProviderPolicy::check(settings, &section)?));
         }
-        toml::Value::Table(table).try_into().unwrap_or_else(|e| {
-            tracing::warn!(miner = %entry.addr, error = %e, "the miner's own provider settings do not parse; using [CommonProvider]");
-            self.common_provider.clone()
+        Ok(Resolved {
+            common: std::sync::Arc::new(common),
+            miners,
+            unknown,
         })
     }
 
@@ -594,6 +434,38 @@ impl Config {
 
 fn provider_table(p: &ProviderConfig) -> toml::Table {
     toml::Table::try_from(p).unwrap_or_default()
+}
+
+/// Set `over`'s keys into `base`, merging tables key by key (a miner may set one key of
+/// `[RetrievalPricing]` and keep the rest).
+fn merge_tables(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// A config whose provider settings do not check.
+pub type ConfigInvalid = PolicyError;
+
+/// The provider settings of `[CommonProvider]` and every `[[Miners]]` entry, checked.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub common: std::sync::Arc<ProviderPolicy>,
+    pub miners: std::collections::HashMap<Address, std::sync::Arc<ProviderPolicy>>,
+    /// Keys under `[[Miners]]` droplet does not know (`Miners[0].Foo`).
+    pub unknown: Vec<String>,
+}
+
+impl Resolved {
+    /// The policy for `miner` (`[CommonProvider]` for `None` or a miner without an entry).
+    pub fn policy(&self, miner: Option<&Address>) -> std::sync::Arc<ProviderPolicy> {
+        miner.and_then(|m| self.miners.get(m)).unwrap_or(&self.common).clone()
+    }
 }
 
 #[cfg(test)]
@@ -761,7 +633,7 @@ SimultaneousTransfersForRetrieval = 20
         );
         assert_eq!(cfg.node.url, "/ip4/192.168.200.151/tcp/3455");
         assert_eq!(cfg.signer.signer_type, "wallet");
-        assert_eq!(cfg.piece_storage.fs[0].path, "/data/pieces");
+        assert_eq!(cfg.piece_storage.fs[0].path, std::path::PathBuf::from("/data/pieces"));
         assert!(cfg.piece_storage.s3[0].read_only);
         assert_eq!(cfg.dag_store.gc_interval, GoDuration::from_secs(60));
         assert_eq!(
@@ -783,6 +655,57 @@ SimultaneousTransfersForRetrieval = 20
         let (again, unknown) = Config::parse(&cfg.to_toml(), "rewritten").expect("round trip");
         assert_eq!(again, cfg);
         assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
+    fn provider_settings_are_checked_once_naming_section_and_key() {
+        let (cfg, _) = Config::parse(GO_CONFIG, "go").expect("parses");
+        let resolved = cfg.resolve().expect("a Go droplet's default settings check");
+        let m = Address::new_id(1041);
+        assert_eq!(resolved.policy(Some(&m)).settings.max_deals_per_publish_msg, 4);
+        assert_eq!(resolved.policy(None).settings.max_deals_per_publish_msg, 8);
+
+        let bad = |text: &str| {
+            Config::parse(text, "t")
+                .expect("parses")
+                .0
+                .resolve()
+                .expect_err("refused")
+        };
+        let e = bad("[CommonProvider]\nFilter = \"/bin/deal-filter\"\n");
+        assert_eq!((e.section.as_str(), e.key.as_str()), ("[CommonProvider]", "Filter"));
+        let e = bad("[[Miners]]\nAddr = \"t01000\"\nRetrievalFilter = \"x\"\n");
+        assert_eq!(
+            (e.section.as_str(), e.key.as_str()),
+            ("[[Miners]] t01000", "RetrievalFilter")
+        );
+        let e = bad("[[Miners]]\nAddr = \"t01000\"\nMaxDealsPerPublishMsg = -1\nConsiderOnlineStorageDeals = true\n");
+        assert_eq!(e.key, "MaxDealsPerPublishMsg", "{e}");
+        let e = bad("[CommonProvider]\nPieceCidBlocklist = [\"bafy-nope\"]\n");
+        assert_eq!(e.key, "PieceCidBlocklist");
+        let e = bad("[CommonProvider]\nDealPublishAddress = [\"f0nope\"]\n");
+        assert_eq!(e.key, "DealPublishAddress");
+        let e = bad("[CommonProvider]\nTransferPath = \"relative/dir\"\n");
+        assert_eq!(e.key, "TransferPath");
+        let e = bad("[[Miners]]\nAddr = \"nope\"\n");
+        assert_eq!(e.key, "Addr");
+
+        // A typo under [[Miners]] is reported like any unknown key; a nested table merges key
+        // by key.
+        let (cfg, _) = Config::parse(
+            "[[Miners]]\nAddr = \"t01000\"\nMaxDealsPerPublishMgs = 3\n[Miners.RetrievalPricing]\nStrategy = \"external\"\n",
+            "t",
+        )
+        .expect("parses");
+        let resolved = cfg.resolve().expect("checks");
+        assert_eq!(resolved.unknown, vec!["Miners[0].MaxDealsPerPublishMgs".to_string()]);
+        let p = resolved.policy(Some(&Address::new_id(1000)));
+        assert_eq!(p.settings.retrieval_pricing.strategy, "external");
+        assert!(
+            p.settings.retrieval_pricing.default.verified_deals_free_transfer,
+            "kept from common"
+        );
+        assert_eq!(p.settings.max_deals_per_publish_msg, 8);
     }
 
     #[test]

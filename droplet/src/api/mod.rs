@@ -1,4 +1,8 @@
-//! droplet's JSON-RPC API (`VENUS_MARKET.*`), over the daemon's parts.
+//! droplet's JSON-RPC API (`VENUS_MARKET.*`), over the daemon's parts: one `Api` value
+//! serving each of market-proto's traits for the namespace (deals, asks and settings here;
+//! the piece index and piece storage in `pieces`).
+
+mod pieces;
 
 use std::sync::Arc;
 
@@ -21,8 +25,8 @@ use market_types::{Address, TokenAmount};
 use crate::asks::{AskTerms, Asks};
 use crate::chain::Chain;
 use crate::config::ProviderConfig;
+use crate::deals::DealStore;
 use crate::deals::runner::DealRunner;
-use crate::deals::{DealRecordExt, DealStore};
 use crate::miners::{LiveConfig, Miners};
 use market_fsm::provider::{Event, PieceStatus};
 use market_types::states::StorageDealStatus;
@@ -38,6 +42,7 @@ pub struct Api {
     pub deals: DealStore,
     pub runner: Arc<DealRunner>,
     pub config: Arc<LiveConfig>,
+    pub pieces: Arc<crate::pieces::Pieces>,
 }
 
 impl std::fmt::Debug for Api {
@@ -58,7 +63,7 @@ impl Api {
         {
             return Err(handler_error(format!("miner {m} is not served by this droplet")));
         }
-        Ok(self.config.read(|c| f(&c.provider(miner.0.as_ref()))))
+        Ok(f(&self.config.policy(miner.0.as_ref()).settings))
     }
 
     /// Change one provider setting of a miner (or `[CommonProvider]`), saved to config.toml.
@@ -87,7 +92,7 @@ impl Api {
         if status != StorageDealStatus::WaitingForData {
             return Err(format!(
                 "deal {} is in state {}: data can only be imported while it waits for data",
-                deal.proposal_cid.0,
+                deal.proposal_cid,
                 status.name()
             ));
         }
@@ -95,16 +100,17 @@ impl Api {
             path: path.to_string_lossy().into_owned(),
             skip_commp,
         };
-        self.runner.event(deal.uuid.0, event).await.map(|_| ())
+        self.runner
+            .event(deal.uuid, event)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Apply `event` to each of the miner's deals with these deal IDs (all must exist).
     async fn sealer_event(&self, miner: Address, deal_ids: &[u64], event: Event) -> RpcResult<()> {
-        for d in crate::deals::sealing::by_deal_ids(&self.deals, miner, deal_ids).map_err(handler_error)? {
-            self.runner
-                .event(d.uuid.0, event.clone())
-                .await
-                .map_err(handler_error)?;
+        for d in crate::deals::sealing::by_deal_ids(&self.deals, miner, deal_ids).map_err(fail)? {
+            self.runner.event(d.uuid, event.clone()).await.map_err(fail)?;
         }
         Ok(())
     }
@@ -261,21 +267,21 @@ impl MarketServer for Api {
 
     async fn market_list_incomplete_deals(&self, query: Option<DealQuery>) -> RpcResult<Vec<MinerDeal>> {
         let q = query.unwrap_or_default();
-        let mut deals: Vec<MinerDeal> = self
-            .deals
-            .list()
+        let stored = match (&q.miner, q.state.and_then(StorageDealStatus::from_u64)) {
+            (_, Some(state)) => self.deals.in_states(&[state]),
+            (Some(m), None) => self.deals.of_miner(&m.0),
+            (None, None) => self.deals.list(),
+        };
+        let mut deals: Vec<MinerDeal> = stored
             .map_err(fail)?
             .into_iter()
-            .filter(|d| q.miner.as_ref().is_none_or(|m| m.0 == d.proposal.0.proposal.provider))
-            .filter(|d| q.state.is_none_or(|s| s == d.state))
-            .filter(|d| {
-                !(q.discard_failed
-                    && d.status().is_terminal()
-                    && d.status() != market_types::states::StorageDealStatus::Active)
-            })
+            .filter(|d| q.miner.as_ref().is_none_or(|m| m.0 == d.proposal().provider))
+            .filter(|d| q.state.is_none_or(|s| s == d.status().code()))
+            .filter(|d| !(q.discard_failed && d.status().is_terminal() && d.status() != StorageDealStatus::Active))
             .filter(|d| q.client.is_empty() || d.client_peer == q.client)
-            .filter(|d| q.deal_id == 0 || d.deal_id == q.deal_id)
-            .filter(|d| q.piece_cid.is_empty() || d.proposal.0.proposal.piece_cid.to_string() == q.piece_cid)
+            .filter(|d| q.deal_id == 0 || d.deal.deal_id == Some(q.deal_id))
+            .filter(|d| q.piece_cid.is_empty() || d.proposal().piece_cid.to_string() == q.piece_cid)
+            .map(|d| d.to_api())
             .collect();
         if q.asc {
             deals.sort_by_key(|d| d.created_at);
@@ -294,6 +300,7 @@ impl MarketServer for Api {
         self.deals
             .by_proposal_cid(&proposal_cid.0)
             .map_err(fail)?
+            .map(|d| d.to_api())
             .ok_or_else(|| handler_error(format!("no deal with proposal CID {}", proposal_cid.0)))
     }
 
@@ -327,13 +334,13 @@ impl MarketServer for Api {
         }
         crate::deals::sealing::assign(&self.runner, &self.deals, &self.chain, sector, sector_size, &spec)
             .await
-            .map_err(handler_error)
+            .map_err(fail)
     }
 
     async fn release_deals(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
         crate::deals::sealing::release(&self.runner, &self.deals, miner.0, &deals)
             .await
-            .map_err(handler_error)
+            .map_err(fail)
     }
     async fn get_unpacked_deals(
         &self,
@@ -342,7 +349,7 @@ impl MarketServer for Api {
     ) -> RpcResult<Vec<DealInfoIncludePath>> {
         crate::deals::sealing::unpacked(&self.deals, &self.chain, miner.0, &spec.unwrap_or_default())
             .await
-            .map_err(handler_error)
+            .map_err(fail)
     }
 
     async fn mark_deals_as_packing(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
@@ -390,11 +397,7 @@ impl MarketServer for Api {
             piece_status: self::piece_status(&piece_status)?,
         };
         tracing::warn!(proposal = %proposal_cid.0, ?event, "deal state set by hand");
-        self.runner
-            .event(d.uuid.0, event)
-            .await
-            .map(|_| ())
-            .map_err(handler_error)
+        self.runner.event(d.uuid, event).await.map(|_| ()).map_err(fail)
     }
 
     async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>> {

@@ -1,0 +1,164 @@
+//! Provider collateral: the fund ledger (persisted per miner), AddBalance when the escrow is
+//! short (within `MaxMarketBalanceAddFee`), and the operator's own reservations.
+
+use super::*;
+use crate::store::Table;
+
+pub(super) const LEDGER: Table = Table("fund-ledger/");
+
+/// A miner's ledger entry as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct LedgerEntry {
+    miner: String,
+    /// (proposal CID, attoFIL)
+    deals: Vec<(String, String)>,
+    in_flight: String,
+    #[serde(default)]
+    manual: String,
+}
+
+impl LedgerEntry {
+    pub(super) fn into_parts(self) -> Option<StoredEntry> {
+        let atto = |s: &str| s.parse::<market_types::BigInt>().ok().map(TokenAmount::from_atto);
+        let deals = self
+            .deals
+            .iter()
+            .filter_map(|(c, a)| Some((c.parse().ok()?, atto(a)?)))
+            .collect();
+        Some(StoredEntry {
+            addr: market_types::address::parse(&self.miner).ok()?,
+            deals,
+            in_flight: atto(&self.in_flight)?,
+            manual: atto(&self.manual).unwrap_or_default(),
+        })
+    }
+}
+
+impl DealRunner {
+    /// Store every miner's entry (an emptied one is stored empty).
+    pub(super) fn save_ledger(&self, l: &FundLedger, touched: Address) {
+        let entry = l
+            .entry(&touched)
+            .map(|e| LedgerEntry {
+                miner: e.addr.to_string(),
+                deals: e
+                    .deals
+                    .iter()
+                    .map(|(c, a)| (c.to_string(), a.atto().to_string()))
+                    .collect(),
+                in_flight: e.in_flight.atto().to_string(),
+                manual: e.manual.atto().to_string(),
+            })
+            .unwrap_or(LedgerEntry {
+                miner: touched.to_string(),
+                deals: Vec::new(),
+                in_flight: "0".into(),
+                manual: "0".into(),
+            });
+        if let Err(e) = self.store.put_json(LEDGER, &touched.to_string(), &entry) {
+            tracing::error!(error = %e, "saving the fund ledger");
+        }
+    }
+
+    /// Set collateral aside; send AddBalance from the worker when the escrow is short.
+    pub(super) async fn reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Event {
+        let _funds = self.funds.lock().await;
+        let bal = match self
+            .chain
+            .node
+            .state_market_balance(Json(miner), Json(TipSetKey::empty()))
+            .await
+        {
+            Ok(b) => b.0,
+            Err(e) => return Event::FundingFailed(format!("reading the miner's market balance: {}", call(e))),
+        };
+        let need = {
+            let mut l = lock(&self.ledger);
+            let r = l.reserve(miner, deal, &amount, &bal.available());
+            self.save_ledger(&l, miner);
+            r
+        };
+        let deposit = match need {
+            Reservation::Covered => return Event::FundsReserved { amount, message: None },
+            Reservation::NeedsDeposit(x) => x,
+        };
+        let from = match self.worker(miner).await {
+            Ok(w) => w,
+            Err(e) => return Event::FundingFailed(e),
+        };
+        let msg = Message::add_balance(from, miner, deposit.clone());
+        let max_fee = self.config.policy(Some(&miner)).max_add_balance_fee();
+        match self.chain.sender.push_capped(msg, max_fee).await {
+            Ok(id) => {
+                let mut l = lock(&self.ledger);
+                l.deposit_sent(miner, &deposit);
+                self.save_ledger(&l, miner);
+                Event::FundsReserved {
+                    amount,
+                    message: Some(id),
+                }
+            }
+            Err(e) => Event::FundingFailed(format!("reserving funds: {e}")),
+        }
+    }
+
+    /// Escrow of `addr` held back for deals in progress and by hand.
+    pub fn reserved(&self, addr: &Address) -> TokenAmount {
+        lock(&self.ledger).reserved(addr)
+    }
+
+    /// `MarketReserveFunds`: hold `amount` of `addr`'s escrow back; when the escrow that has
+    /// landed does not cover everything held, send AddBalance from `wallet` for the gap.
+    pub async fn reserve_manual(
+        &self,
+        wallet: Address,
+        addr: Address,
+        amount: TokenAmount,
+    ) -> Result<Option<Cid>, String> {
+        let _funds = self.funds.lock().await;
+        market_daemon::funds::reserve_by_hand(
+            &self.ledger,
+            &self.chain.node,
+            &self.chain.sender,
+            (wallet, addr, amount),
+            |l| {
+                self.save_ledger(l, addr);
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// `MarketReleaseFunds`.
+    pub async fn release_manual(&self, addr: Address, amount: &TokenAmount) -> TokenAmount {
+        let _funds = self.funds.lock().await;
+        let mut l = lock(&self.ledger);
+        let released = l.release_manual(addr, amount);
+        self.save_ledger(&l, addr);
+        released
+    }
+
+    pub(super) async fn wait_funding(&self, miner: Address, message: Cid) -> Event {
+        let lookup = self.chain.sender.wait(&message, 0, &self.chain.node).await;
+        // The deposit is no longer on its way, landed or failed. A messager id is not a chain
+        // CID: read the value from the message the lookup found.
+        let chain_cid = lookup.as_ref().map_or(message, |l| l.message);
+        let deposited = self
+            .chain
+            .node
+            .chain_get_message(Json(chain_cid))
+            .await
+            .ok()
+            .map(|m| m.0.value);
+        if let Some(v) = deposited {
+            let mut l = lock(&self.ledger);
+            l.deposit_settled(miner, &v);
+            self.save_ledger(&l, miner);
+        }
+        match lookup {
+            Ok(l) if l.receipt.exit_code == 0 => Event::Funded,
+            Ok(l) => Event::FundingFailed(format!("AddFunds exit code: {}", l.receipt.exit_code)),
+            Err(e) => Event::FundingFailed(format!("AddFunds errored: {e}")),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Publishing: the per-miner batchers, the re-check of a due batch, PublishStorageDeals from
+//! the right address within `MaxPublishDealsFee`, and the deal IDs of a landed message.
+
+use super::*;
+
+impl DealRunner {
+    pub(super) async fn worker(&self, miner: Address) -> Result<Address, String> {
+        Ok(self.chain.miner_info(&miner).await.map_err(|e| e.to_string())?.worker)
+    }
+
+    /// Where PublishStorageDeals goes out from (droplet's rule): the first `DealPublishAddress`
+    /// that is the miner's owner, worker or a control address and holds funds; otherwise the
+    /// worker.
+    pub(super) async fn publish_from(&self, miner: Address, configured: &[Address]) -> Result<Address, String> {
+        let info = self.chain.miner_info(&miner).await.map_err(|e| e.to_string())?;
+        if configured.is_empty() {
+            return Ok(info.worker);
+        }
+        let node = &self.chain.node;
+        let id = |a: Address| async move {
+            node.state_lookup_id(Json(a), Json(TipSetKey::empty()))
+                .await
+                .map(|j| j.0)
+                .map_err(call)
+        };
+        let mut allowed = Vec::new();
+        for a in std::iter::once(info.owner)
+            .chain(std::iter::once(info.worker))
+            .chain(info.control_addresses.iter().copied())
+        {
+            allowed.push(id(a).await?);
+        }
+        for &a in configured {
+            match id(a).await {
+                Ok(a_id) if allowed.contains(&a_id) => match node.wallet_balance(Json(a)).await {
+                    Ok(b) if b.0.is_positive() => return Ok(a),
+                    Ok(_) => tracing::warn!(%miner, address = %a, "DealPublishAddress has no funds; skipped"),
+                    Err(e) => {
+                        tracing::warn!(%miner, address = %a, error = %call(e), "DealPublishAddress balance unreadable; skipped")
+                    }
+                },
+                Ok(_) => {
+                    tracing::warn!(%miner, address = %a, "DealPublishAddress is not the miner's owner, worker or control address; skipped")
+                }
+                Err(e) => tracing::warn!(%miner, address = %a, error = %e, "DealPublishAddress not on chain; skipped"),
+            }
+        }
+        Ok(info.worker)
+    }
+
+    /// Wait for the deal's PublishStorageDeals message and find its deal ID: the message's
+    /// parameters say where the deal was in the batch, the valid-deals bitfield which
+    /// inputs were published.
+    pub(super) async fn wait_publish(&self, d: &DealRecord, message: Cid) -> Event {
+        let lookup = match self.chain.sender.wait(&message, 0, &self.chain.node).await {
+            Ok(l) => l,
+            Err(e) => return Event::PublishFailed(format!("PublishStorageDeals errored: {e}")),
+        };
+        if lookup.receipt.exit_code != 0 {
+            return Event::PublishFailed(format!("PublishStorageDeals exit code: {}", lookup.receipt.exit_code));
+        }
+        let msg = match self.chain.node.chain_get_message(Json(lookup.message)).await {
+            Ok(m) => m.0,
+            Err(e) => return Event::PublishFailed(format!("loading the publish message: {}", call(e))),
+        };
+        let params: PublishStorageDealsParams = match cbor::from_slice(&msg.params.0) {
+            Ok(p) => p,
+            Err(e) => return Event::PublishFailed(format!("decoding the publish message: {e}")),
+        };
+        let ret: PublishStorageDealsReturn = match cbor::from_slice(&lookup.receipt.return_data.0) {
+            Ok(r) => r,
+            Err(e) => return Event::PublishFailed(format!("decoding the publish return: {e}")),
+        };
+        let batch: Vec<Cid> = params.deals.iter().map(|c| c.proposal_cid()).collect();
+        let ids = match market_fsm::publish::deal_ids(&batch, &ret) {
+            Ok(ids) => ids,
+            Err(e) => return Event::PublishFailed(format!("mapping deal IDs: {e}")),
+        };
+        match ids.into_iter().find(|(c, _)| *c == d.proposal_cid) {
+            None => Event::PublishFailed("the publish message does not carry this deal".into()),
+            Some((_, None)) => Event::PublishFailed("the market actor left this deal out of the valid deals".into()),
+            Some((_, Some(deal_id))) => Event::Published {
+                deal_id,
+                message: lookup.message,
+            },
+        }
+    }
+
+    /// How long until the earliest batch is due; `None` when nothing waits.
+    pub(super) fn next_publish_in(&self) -> Option<Duration> {
+        let due = lock(&self.batchers).values().filter_map(Batcher::due_ms).min()?;
+        Some(Duration::from_millis(due.saturating_sub(now_ms())))
+    }
+
+    /// Publish now, whatever the period (`pending-publish --publish-now`).
+    pub async fn publish_now(self: &Arc<Self>) {
+        for b in lock(&self.batchers).values_mut() {
+            b.force();
+        }
+        self.publish_due().await;
+    }
+
+    /// Deals waiting to be published, per miner.
+    pub fn pending(&self) -> Vec<(Address, Vec<Cid>)> {
+        lock(&self.batchers)
+            .iter()
+            .map(|(m, b)| (*m, b.waiting().iter().map(|w| w.proposal_cid).collect()))
+            .collect()
+    }
+
+    /// Send every batch that is due.
+    pub(super) async fn publish_due(self: &Arc<Self>) {
+        let due: Vec<(Address, Vec<Cid>)> = {
+            let mut bs = lock(&self.batchers);
+            let now = now_ms();
+            let mut out = Vec::new();
+            for (m, b) in bs.iter_mut() {
+                while let Some(batch) = b.take(now) {
+                    out.push((*m, batch));
+                }
+            }
+            out
+        };
+        for (miner, batch) in due {
+            self.publish_batch(miner, batch).await;
+        }
+    }
+
+    /// Re-check each deal ([`market_fsm::publish::admit`]): deals no longer waiting to be
+    /// published stay out, the ones that no longer hold fail alone, and the rest go in one
+    /// PublishStorageDeals message from the worker.
+    pub(super) async fn publish_batch(self: &Arc<Self>, miner: Address, batch: Vec<Cid>) {
+        let head = self.chain.head_height().await.ok();
+        let mut found = Vec::new();
+        let mut balances = HashMap::new();
+        for cid in batch {
+            let d = match self.deals.by_proposal_cid(&cid) {
+                Ok(Some(d)) => d,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(proposal = %cid, error = %e, "a queued deal cannot be read; left out of the batch");
+                    continue;
+                }
+            };
+            let client = d.proposal().client;
+            if let std::collections::hash_map::Entry::Vacant(v) = balances.entry(client) {
+                let bal = self
+                    .chain
+                    .node
+                    .state_market_balance(Json(client), Json(TipSetKey::empty()))
+                    .await;
+                v.insert(bal.map(|b| b.0.available()).map_err(call));
+            }
+            found.push(d);
+        }
+        let queued = found
+            .iter()
+            .map(|d| Queued {
+                proposal_cid: d.proposal_cid,
+                status: d.status(),
+                client: d.proposal().client,
+                start_epoch: d.proposal().start_epoch,
+                client_need: d.proposal().client_balance_requirement(),
+            })
+            .collect();
+        let admission = market_fsm::publish::admit(queued, head, &balances);
+        for cid in &admission.skip {
+            tracing::info!(proposal = %cid, "no longer waiting to be published; left out of the batch");
+        }
+        let by_cid = |c: &Cid| found.iter().find(|d| &d.proposal_cid == c);
+        for (cid, reason) in admission.fail {
+            if let Some(d) = by_cid(&cid) {
+                tracing::info!(uuid = %d.uuid, %reason, "dropping a deal from the publish batch");
+                let _ = self.event(d.uuid, Event::PublishFailed(reason)).await;
+            }
+        }
+        let good: Vec<&DealRecord> = admission.publish.iter().filter_map(by_cid).collect();
+        if good.is_empty() {
+            return;
+        }
+        let policy = self.config.policy(Some(&miner));
+        let from = match self.publish_from(miner, &policy.deal_publish_address).await {
+            Ok(w) => w,
+            Err(e) => {
+                for d in &good {
+                    let _ = self.event(d.uuid, Event::PublishFailed(e.clone())).await;
+                }
+                return;
+            }
+        };
+        let params = PublishStorageDealsParams {
+            deals: good.iter().map(|d| d.proposal.clone()).collect(),
+        };
+        let msg = Message::to_send(
+            from,
+            MARKET_ACTOR,
+            market_method::PUBLISH_STORAGE_DEALS,
+            cbor::to_vec(&params),
+            TokenAmount::default(),
+        );
+        let sent = self.chain.sender.push_capped(msg, policy.max_publish_fee()).await;
+        for d in &good {
+            let event = match &sent {
+                Ok(id) => Event::PublishSent(*id),
+                Err(e) => Event::PublishFailed(format!("publishing deal: {e}")),
+            };
+            if let Err(e) = self.event(d.uuid, event).await {
+                tracing::warn!(uuid = %d.uuid, error = %e, "publish event not applied");
+            }
+        }
+        if let Ok(id) = sent {
+            tracing::info!(%miner, message = %id, deals = good.len(), "PublishStorageDeals sent");
+        }
+    }
+}
