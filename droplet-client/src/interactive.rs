@@ -15,7 +15,6 @@ use market_types::{Address, BigInt, TokenAmount};
 
 use crate::storage::{InitArgs, init_params};
 
-const EPOCHS_PER_DAY: u64 = 2880;
 const GIB: u64 = 1 << 30;
 
 /// Ask `question` and read one trimmed line; end of input is an error.
@@ -60,7 +59,7 @@ pub async fn init(api: &HttpClient, node: &HttpClient, input: &mut dyn BufRead, 
         .ok()
         .filter(|d| *d > 0)
         .ok_or_else(|| anyhow!("{days:?} is not a number of days"))?;
-    let epochs = days * EPOCHS_PER_DAY;
+    let epochs = days * market_types::units::EPOCHS_IN_DAY.unsigned_abs();
 
     let line = prompt(input, "Miner Addresses (f0.. f0..), none to find")?;
     let miners = line
@@ -113,7 +112,9 @@ pub async fn init(api: &HttpClient, node: &HttpClient, input: &mut dyn BufRead, 
     );
     println!(
         "Duration: {}",
-        format_go_duration(std::time::Duration::from_secs(epochs * 30))
+        format_go_duration(std::time::Duration::from_secs(
+            epochs * market_types::units::EPOCH_DURATION_SECONDS.unsigned_abs()
+        ))
     );
     println!(
         "Total price: ~{} ({} per epoch)",

@@ -73,19 +73,18 @@ impl Pieces {
     /// `AddFsPieceStorage`: the store is usable at once and saved to `[[PieceStorage.Fs]]`.
     pub fn add_fs(&self, cfg: FsStoreConfig) -> Result<(), PiecesError> {
         let store = PieceStore::filesystem(&cfg)?;
-        self.change_storage(|s| s.add(store))?;
-        self.config
-            .update(|c| c.piece_storage.fs.push(cfg))
-            .map_err(|e| PiecesError::Config(e.to_string()))
+        self.add(store, |c| c.piece_storage.fs.push(cfg))
     }
 
     /// `AddS3PieceStorage`: the same for `[[PieceStorage.S3]]`.
     pub fn add_s3(&self, cfg: S3StoreConfig) -> Result<(), PiecesError> {
         let store = PieceStore::s3(&cfg)?;
+        self.add(store, |c| c.piece_storage.s3.push(cfg))
+    }
+
+    fn add(&self, store: PieceStore, save: impl FnOnce(&mut crate::config::Config)) -> Result<(), PiecesError> {
         self.change_storage(|s| s.add(store))?;
-        self.config
-            .update(|c| c.piece_storage.s3.push(cfg))
-            .map_err(|e| PiecesError::Config(e.to_string()))
+        self.config.update(save).map_err(|e| PiecesError::Config(e.to_string()))
     }
 
     /// `RemovePieceStorage`: droplet stops using the store; its data stays where it is.

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use jsonrpsee::http_client::HttpClient;
-use market_fsm::funds::{FundLedger, Reservation};
+use market_fsm::storage::funds::{FundLedger, Reservation};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::call_error;

@@ -3,8 +3,7 @@
 use crate::cbor::{Decode, DecodeError, Decoder, Encode, Encoder, MAX_BYTES_LEN, Major};
 use crate::json::{JsonError, LotusJson, Value, string_of};
 
-/// Longest label the market actor accepts (`DealMaxLabelSize`). The codec itself allows more.
-pub const DEAL_MAX_LABEL_SIZE: usize = 256;
+pub use crate::policy::DEAL_MAX_LABEL_SIZE;
 
 /// `DealLabel`: text (must be UTF-8) or bytes. The two are different labels even with the
 /// same content: they encode differently and give different deal CIDs.

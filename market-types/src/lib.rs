@@ -22,6 +22,7 @@ pub mod datatransfer;
 pub mod ipld;
 pub mod json;
 pub mod label;
+pub mod policy;
 pub mod retrieval;
 pub mod signature;
 pub mod states;

@@ -119,8 +119,16 @@ pub fn setup_with(block_time: &str) -> Market {
 }
 
 impl Market {
+    /// `droplet-client storage deals init` of the market's data for an offline deal.
     pub fn init(&self, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
         let size = self.piece_size.to_string();
+        let mut args = vec!["--manual-piece-cid", &self.piece, "--manual-piece-size", &size];
+        args.extend_from_slice(extra);
+        self.init_deal(price, duration, &args)
+    }
+
+    /// `droplet-client storage deals init <root> <miner> <price> <duration> <extra…>`.
+    fn init_deal(&self, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
         let mut args = vec![
             "--repo",
             &self.client,
@@ -131,10 +139,6 @@ impl Market {
             MINER,
             price,
             duration,
-            "--manual-piece-cid",
-            &self.piece,
-            "--manual-piece-size",
-            &size,
         ];
         args.extend_from_slice(extra);
         run("droplet-client", &args)
@@ -168,6 +172,19 @@ impl Market {
     /// Propose a good deal; its proposal CID.
     pub fn propose(&self) -> String {
         let out = self.init("0.0000001", "180 days", &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Import the market's CAR into droplet-client and propose an online deal of it with
+    /// `duration` (the client serves the data; the provider downloads it); its proposal CID.
+    pub fn propose_online(&self, duration: &str) -> String {
+        let imported = run_ok(
+            "droplet-client",
+            &["--repo", &self.client, "data", "import", "--car", &self.car],
+        );
+        assert!(imported.starts_with("Import "), "{imported}");
+        let out = self.init_deal("0.0000001", duration, &[]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }

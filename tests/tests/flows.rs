@@ -42,33 +42,13 @@ fn an_offline_deal_on_each_protocol_version_and_a_served_online_deal_reach_activ
         proposals.push(proposal);
     }
     // An online deal: the client imports the CAR and serves it; the provider downloads it.
-    let imported = run_ok(
-        "droplet-client",
-        &["--repo", &m.client, "data", "import", "--car", &m.car],
-    );
-    assert!(imported.starts_with("Import "), "{imported}");
+    let online = m.propose_online("518410");
     let local: Value = serde_json::from_str(&run_ok(
         "droplet-client",
         &["--repo", &m.client, "data", "local", "--json"],
     ))
     .expect("json");
     assert_eq!(local[0]["PieceCid"]["/"], m.piece.as_str(), "{local}");
-    let out = run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "storage",
-            "deals",
-            "init",
-            &m.root,
-            MINER,
-            "0.0000001",
-            "518410",
-        ],
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let online = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let d = m.client_deal(&online);
     assert_eq!(d["Online"], true);
     assert_eq!(d["Protocol"], "/fil/storage/mk/1.2.1");

@@ -19,6 +19,16 @@ fn node(m: &Market) -> jsonrpsee::http_client::HttpClient {
     market_proto::client::http(&info, "v1", Duration::from_secs(30)).expect("node client")
 }
 
+/// The PublishStorageDeals message of a published deal (droplet's JSON of it), from the chain.
+async fn publish_message(m: &Market, deal: &serde_json::Value) -> market_types::chain::Message {
+    let message: market_types::Cid = deal["PublishCid"]["/"]
+        .as_str()
+        .expect("publish cid")
+        .parse()
+        .expect("cid");
+    node(m).chain_get_message(Json(message)).await.expect("message").0
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deal_failed_while_queued_stays_off_chain_and_a_deal_in_sector_0_reaches_active() {
     let mut m = setup();
@@ -48,12 +58,7 @@ async fn a_deal_failed_while_queued_stays_off_chain_and_a_deal_in_sector_0_reach
 
     assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
     let d = m.wait_state(&kept, "StorageDealAwaitingPreCommit");
-    let message: market_types::Cid = d["PublishCid"]["/"]
-        .as_str()
-        .expect("publish cid")
-        .parse()
-        .expect("cid");
-    let msg = node(&m).chain_get_message(Json(message)).await.expect("message").0;
+    let msg = publish_message(&m, &d).await;
     let params: PublishStorageDealsParams = market_types::cbor::from_slice(&msg.params.0).expect("params");
     let published: Vec<String> = params.deals.iter().map(|c| c.proposal_cid().to_string()).collect();
     assert_eq!(
@@ -234,27 +239,7 @@ async fn provider_keys_from_a_go_config_do_what_droplet_does_or_stop_the_start()
     m.start_droplet_again();
     tests::procs::announce(&m.provider);
 
-    let imported = tests::procs::run_ok(
-        "droplet-client",
-        &["--repo", &m.client, "data", "import", "--car", &m.car],
-    );
-    assert!(imported.starts_with("Import "), "{imported}");
-    let out = tests::procs::run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "storage",
-            "deals",
-            "init",
-            &m.root,
-            tests::market::MINER,
-            "0.0000001",
-            "180 days",
-        ],
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let online = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let online = m.propose_online("180 days");
     m.wait_state(&online, "StorageDealPublish");
     let inbound = m.deal(&online)["InboundCAR"].as_str().unwrap_or_default().to_string();
     assert!(
@@ -264,12 +249,7 @@ async fn provider_keys_from_a_go_config_do_what_droplet_does_or_stop_the_start()
     assert!(m.deal_cmd(&["pending-publish", "--publish-now"]).status.success());
     let d = m.wait_state(&online, "StorageDealAwaitingPreCommit");
     assert!(!std::path::Path::new(&inbound).exists(), "the download is cleaned up");
-    let message: market_types::Cid = d["PublishCid"]["/"]
-        .as_str()
-        .expect("publish cid")
-        .parse()
-        .expect("cid");
-    let msg = node(&m).chain_get_message(Json(message)).await.expect("message").0;
+    let msg = publish_message(&m, &d).await;
     let owner_id = node(&m)
         .state_lookup_id(
             Json(market_types::address::parse(&owner).expect("owner")),

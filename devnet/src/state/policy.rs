@@ -4,12 +4,7 @@
 use market_types::units::{ATTO_PER_FIL, ChainEpoch, EPOCHS_IN_DAY};
 use market_types::{BigInt, TokenAmount};
 
-/// Label bytes a deal may carry (`DEAL_MAX_LABEL_SIZE`).
-pub const DEAL_MAX_LABEL_SIZE: usize = 256;
-/// Minimum deal duration: 180 days.
-pub const DEAL_MIN_DURATION: ChainEpoch = 180 * EPOCHS_IN_DAY;
-/// Maximum deal duration since actors v12 (FIP-0052): 1278 days.
-pub const DEAL_MAX_DURATION: ChainEpoch = 1278 * EPOCHS_IN_DAY;
+pub use market_types::policy::{DEAL_MAX_DURATION, DEAL_MAX_LABEL_SIZE, DEAL_MIN_DURATION};
 /// Numerator and denominator of the provider collateral's share of circulating supply.
 const PROV_COLLATERAL_PERCENT_SUPPLY: (u64, u64) = (1, 100);
 /// Lotus returns the actor's minimum collateral times 110/100 from

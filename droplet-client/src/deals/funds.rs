@@ -1,7 +1,7 @@
 //! The client's market escrow through its API: deposits, withdrawals, and reservations made
 //! by hand next to the ones its deals hold.
 
-use market_fsm::funds::FundLedger;
+use market_fsm::storage::funds::FundLedger;
 use market_types::{Address, Cid, TokenAmount};
 
 use super::{ClientDeals, lock};

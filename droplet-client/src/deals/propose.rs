@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use libp2p::{Multiaddr, PeerId};
-use market_fsm::client::Event;
-use market_fsm::funds::Reservation;
+use market_fsm::storage::client::Event;
+use market_fsm::storage::funds::Reservation;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market_client::StartDealParams;
@@ -148,7 +148,7 @@ impl ClientDeals {
             updated_at: now,
         };
         record.apply(
-            &market_fsm::client::ClientDeal::new(online, cdp.proposal.client_balance_requirement()),
+            &market_fsm::storage::client::ClientDeal::new(online, cdp.proposal.client_balance_requirement()),
             now,
         );
         self.deals.put(&record).context("storing the deal")?;

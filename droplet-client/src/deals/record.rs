@@ -1,7 +1,7 @@
 //! A client deal as droplet-client stores it: the signed proposal, how and where it was sent,
 //! where its data is served from, and the client machine's view of it.
 
-use market_fsm::client::ClientDeal;
+use market_fsm::storage::client::ClientDeal;
 use market_proto::Json;
 use market_proto::api::market_client::{DataRef, DealInfo};
 use market_types::chain::ClientDealProposal;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use market_fsm::client::Event;
+use market_fsm::storage::client::Event;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::CallError;

@@ -28,7 +28,7 @@ use crate::config::ProviderConfig;
 use crate::deals::DealStore;
 use crate::deals::runner::DealRunner;
 use crate::miners::{LiveConfig, Miners};
-use market_fsm::provider::{Event, PieceStatus};
+use market_fsm::storage::provider::{Event, PieceStatus};
 use market_types::states::StorageDealStatus;
 use market_types::units::GoDuration;
 

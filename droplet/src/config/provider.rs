@@ -293,10 +293,10 @@ impl ProviderPolicy {
     }
 
     /// The acceptance checks' view.
-    pub fn deal_policy(&self) -> market_fsm::checks::DealPolicy {
+    pub fn deal_policy(&self) -> market_fsm::storage::checks::DealPolicy {
         let s = &self.settings;
         let epochs = |d: &GoDuration| market_types::units::duration_epochs(d.0);
-        market_fsm::checks::DealPolicy {
+        market_fsm::storage::checks::DealPolicy {
             consider_online: s.consider_online_storage_deals,
             consider_offline: s.consider_offline_storage_deals,
             consider_verified: s.consider_verified_storage_deals,

@@ -7,7 +7,7 @@
 //! zeros for "unset"; it is still read (and rewritten as version 2 at start), reading its
 //! zeros the only way they can be read.
 
-use market_fsm::provider::{PieceStatus, ProviderDeal};
+use market_fsm::storage::provider::{PieceStatus, ProviderDeal};
 use market_proto::Json;
 use market_proto::api::market::MinerDeal;
 use market_types::boost::Transfer;

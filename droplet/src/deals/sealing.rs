@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use market_fsm::provider::{Event, PieceStatus};
+use market_fsm::storage::provider::{Event, PieceStatus};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market::{DealInfoIncludePath, DealInfoV2, GetDealSpec, SectorId};

@@ -220,7 +220,7 @@ impl DealStore {
 mod tests {
     use super::*;
     use crate::deals::record::tests::record;
-    use market_fsm::provider::PieceStatus;
+    use market_fsm::storage::provider::PieceStatus;
 
     fn store() -> (tempfile::TempDir, DealStore) {
         let dir = tempfile::tempdir().expect("dir");

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cid::Cid;
-use market_fsm::funds::{FundLedger, Reservation, StoredEntry};
-use market_fsm::provider::{Action, Event, InvalidTransition, step};
-use market_fsm::publish::{Batcher, Queued};
+use market_fsm::storage::funds::{FundLedger, Reservation, StoredEntry};
+use market_fsm::storage::provider::{Action, Event, InvalidTransition, step};
+use market_fsm::storage::publish::{Batcher, Queued};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::CallError;
@@ -66,9 +66,10 @@ impl DealLocks {
     }
 }
 
-/// Fault injection for crash tests: deals in the states named in `DROPLET_TEST_HOLD_STATES`
+/// Fault injection for crash tests (feature `test-hooks`): deals in the states named in `DROPLET_TEST_HOLD_STATES`
 /// (comma-separated, e.g. `VerifyData,Staged`) stop before their next action, so a test can
 /// kill droplet while they are there. Unset in normal use.
+#[cfg(feature = "test-hooks")]
 fn held(status: market_types::states::StorageDealStatus) -> bool {
     static HOLD: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let hold = HOLD.get_or_init(|| {
@@ -84,6 +85,12 @@ fn held(status: market_types::states::StorageDealStatus) -> bool {
     let name = status.name();
     hold.iter()
         .any(|h| name == h || name.strip_prefix("StorageDeal") == Some(h.as_str()))
+}
+
+/// Without the `test-hooks` feature nothing is ever held.
+#[cfg(not(feature = "test-hooks"))]
+fn held(_status: market_types::states::StorageDealStatus) -> bool {
+    false
 }
 
 fn now_secs() -> u64 {
@@ -195,7 +202,7 @@ impl DealRunner {
     }
 
     /// Re-issue what each unfinished deal was doing when the daemon stopped: the machine says
-    /// what ([`ProviderDeal::pending_action`](market_fsm::provider::ProviderDeal::pending_action)).
+    /// what ([`ProviderDeal::pending_action`](market_fsm::storage::provider::ProviderDeal::pending_action)).
     fn resume(self: &Arc<Self>) -> Result<(), StoreError> {
         for d in self.deals.list()? {
             if d.status().is_terminal() {

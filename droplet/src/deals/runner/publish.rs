@@ -72,7 +72,7 @@ impl DealRunner {
             Err(e) => return Event::PublishFailed(format!("decoding the publish return: {e}")),
         };
         let batch: Vec<Cid> = params.deals.iter().map(|c| c.proposal_cid()).collect();
-        let ids = match market_fsm::publish::deal_ids(&batch, &ret) {
+        let ids = match market_fsm::storage::publish::deal_ids(&batch, &ret) {
             Ok(ids) => ids,
             Err(e) => return Event::PublishFailed(format!("mapping deal IDs: {e}")),
         };
@@ -126,7 +126,7 @@ impl DealRunner {
         }
     }
 
-    /// Re-check each deal ([`market_fsm::publish::admit`]): deals no longer waiting to be
+    /// Re-check each deal ([`market_fsm::storage::publish::admit`]): deals no longer waiting to be
     /// published stay out, the ones that no longer hold fail alone, and the rest go in one
     /// PublishStorageDeals message from the worker.
     pub(super) async fn publish_batch(self: &Arc<Self>, miner: Address, batch: Vec<Cid>) {
@@ -163,7 +163,7 @@ impl DealRunner {
                 client_need: d.proposal().client_balance_requirement(),
             })
             .collect();
-        let admission = market_fsm::publish::admit(queued, head, &balances);
+        let admission = market_fsm::storage::publish::admit(queued, head, &balances);
         for cid in &admission.skip {
             tracing::info!(proposal = %cid, "no longer waiting to be published; left out of the batch");
         }

@@ -8,7 +8,7 @@
 
 use market_types::states::StorageDealStatus as S;
 
-pub use crate::transition::InvalidTransition;
+pub use super::transition::InvalidTransition;
 use market_types::{Cid, TokenAmount};
 
 /// Where the deal's piece is in the sealer (droplet's `PieceStatus`), one type for the whole
@@ -672,21 +672,9 @@ mod tests {
 
     #[test]
     fn failures_release_reserved_funds_and_clean_up() {
-        let reserved = run(
-            ProviderDeal::new(false, fil(1)),
-            vec![
-                Event::Accepted,
-                Event::DataImported {
-                    path: "/p".into(),
-                    skip_commp: true,
-                },
-                Event::FundsReserved {
-                    amount: fil(1),
-                    message: None,
-                },
-            ],
-        )
-        .0;
+        let mut until_publish = offline_until_publish_sent();
+        until_publish.pop();
+        let reserved = run(ProviderDeal::new(false, fil(1)), until_publish).0;
         let (d, actions) = step(&reserved, Event::PublishFailed("client escrow withdrawn".into())).expect("fails");
         assert_eq!(d.status, S::Failing);
         assert_eq!(d.message, "client escrow withdrawn");
@@ -735,24 +723,25 @@ mod tests {
         assert_eq!((d.status, d.message.as_str()), (S::Failing, "node unreachable"));
     }
 
+    /// An offline deal with data imported (commP skipped), funds at hand, publish message sent.
+    fn offline_until_publish_sent() -> Vec<Event> {
+        vec![
+            Event::Accepted,
+            Event::DataImported {
+                path: "/p".into(),
+                skip_commp: true,
+            },
+            Event::FundsReserved {
+                amount: fil(1),
+                message: None,
+            },
+            Event::PublishSent(cid(1)),
+        ]
+    }
+
     #[test]
     fn a_published_deal_without_data_fails_and_still_releases_its_collateral() {
-        let mut publishing = run(
-            ProviderDeal::new(false, fil(1)),
-            vec![
-                Event::Accepted,
-                Event::DataImported {
-                    path: "/p".into(),
-                    skip_commp: true,
-                },
-                Event::FundsReserved {
-                    amount: fil(1),
-                    message: None,
-                },
-                Event::PublishSent(cid(1)),
-            ],
-        )
-        .0;
+        let mut publishing = run(ProviderDeal::new(false, fil(1)), offline_until_publish_sent()).0;
         publishing.inbound_path = None;
         let (d, actions) = step(
             &publishing,
@@ -775,23 +764,16 @@ mod tests {
     fn the_sealer_can_take_and_give_back_a_deal() {
         let awaiting = run(
             ProviderDeal::new(false, fil(1)),
-            vec![
-                Event::Accepted,
-                Event::DataImported {
-                    path: "/p".into(),
-                    skip_commp: true,
-                },
-                Event::FundsReserved {
-                    amount: fil(1),
-                    message: None,
-                },
-                Event::PublishSent(cid(1)),
-                Event::Published {
-                    deal_id: 1,
-                    message: cid(1),
-                },
-                Event::PieceStored,
-            ],
+            offline_until_publish_sent()
+                .into_iter()
+                .chain([
+                    Event::Published {
+                        deal_id: 1,
+                        message: cid(1),
+                    },
+                    Event::PieceStored,
+                ])
+                .collect(),
         )
         .0;
         assert_eq!(

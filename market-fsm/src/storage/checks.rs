@@ -5,16 +5,12 @@
 
 use market_types::chain::ClientDealProposal;
 use market_types::storage::StorageAsk;
-use market_types::units::{ChainEpoch, EPOCHS_IN_DAY};
+use market_types::units::ChainEpoch;
 use market_types::{BigInt, Cid, TokenAmount};
 
-/// Longest label a deal may carry.
-pub const DEAL_MAX_LABEL_SIZE: usize = 256;
-/// Deal duration bounds (actors v12+): 180 to 1278 days.
-pub const DEAL_MIN_DURATION: ChainEpoch = 180 * EPOCHS_IN_DAY;
-pub const DEAL_MAX_DURATION: ChainEpoch = 1278 * EPOCHS_IN_DAY;
-/// How far past the head a deal may end (`miner.MaxSectorExpirationExtension`, 1278 days).
-pub const MAX_SECTOR_EXPIRATION_EXTENSION: ChainEpoch = 1278 * EPOCHS_IN_DAY;
+pub use market_types::policy::{
+    DEAL_MAX_DURATION, DEAL_MAX_LABEL_SIZE, DEAL_MIN_DURATION, MAX_SECTOR_EXPIRATION_EXTENSION,
+};
 
 /// Why a proposal was refused: droplet's text, sent to the client and stored with the deal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use market_types::states::StorageDealStatus as S;
 
-pub use crate::transition::InvalidTransition;
+pub use super::transition::InvalidTransition;
 use market_types::units::DealId;
 use market_types::{Cid, TokenAmount};
 
