@@ -288,11 +288,13 @@ impl MarketClientServer for ClientApi {
             .reserve_manual(wallet.0, addr.0, amount.0)
             .await
             .map(|c| c.map(Json))
-            .map_err(handler_error)
+            .map_err(|e| handler_error(e.to_string()))
     }
 
     async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()> {
-        self.deals.release_manual(addr.0, &amount.0).map_err(handler_error)
+        self.deals
+            .release_manual(addr.0, &amount.0)
+            .map_err(|e| handler_error(format!("saving the reservation: {e}")))
     }
 
     async fn market_withdraw(

@@ -1,14 +1,11 @@
 //! `droplet-client`: the data owner's market daemon and CLI.
 
-mod data;
-mod funds;
-mod interactive;
-mod progress;
-mod storage;
+mod cli;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cli::{data, funds, storage};
 use droplet_client::daemon;
 
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use jsonrpsee::RpcModule;
 use market_proto::api::MethodTable;
-use market_proto::api::market::MarketServer;
+use market_proto::api::market::{
+    MarketAsksServer, MarketDealsServer, MarketFundsServer, MarketMinersServer, MarketSettingsServer,
+};
 use market_proto::api::pieces::MarketPiecesServer;
 use market_proto::auth::LocalThenRemote;
 use market_proto::p2p::{Family, Handler, Host, HostConfig};
@@ -260,13 +262,18 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         config: live.clone(),
         pieces: pieces.clone(),
     };
+    // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
-    module
-        .merge(MarketServer::into_rpc(api.clone()))
-        .context("building the API")?;
-    module
-        .merge(MarketPiecesServer::into_rpc(api))
-        .context("building the API")?;
+    for part in [
+        MarketMinersServer::into_rpc(api.clone()).remove_context(),
+        MarketAsksServer::into_rpc(api.clone()).remove_context(),
+        MarketDealsServer::into_rpc(api.clone()).remove_context(),
+        MarketFundsServer::into_rpc(api.clone()).remove_context(),
+        MarketSettingsServer::into_rpc(api.clone()).remove_context(),
+        MarketPiecesServer::into_rpc(api).remove_context(),
+    ] {
+        module.merge(part).context("building the API")?;
+    }
     let table = MethodTable::new()
         .with("VENUS_MARKET", market_proto::api::market::METHODS)
         .with("VENUS_MARKET", market_proto::api::pieces::METHODS);

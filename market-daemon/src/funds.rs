@@ -8,11 +8,22 @@ use jsonrpsee::http_client::HttpClient;
 use market_fsm::storage::funds::{FundLedger, Reservation};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
-use market_proto::client::call_error;
-use market_proto::messages::MessageSender;
+use market_proto::client::{CallError, call_error};
+use market_proto::messages::{MessageSender, SendError};
 use market_types::chain::{MarketBalance, Message, MsgLookup, TipSetKey};
 use market_types::units::format_fil;
 use market_types::{Address, Cid, TokenAmount};
+
+/// Why a reservation by hand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FundsError {
+    #[error("reading the market balance of {addr}: {source}")]
+    Balance { addr: Address, source: CallError },
+    #[error("saving the fund ledger: {0}")]
+    Save(#[from] crate::store::StoreError),
+    #[error("adding to the market escrow of {addr}: {source}")]
+    Send { addr: Address, source: SendError },
+}
 
 /// `MarketReserveFunds`: hold `amount` of `addr`'s escrow back in `ledger`; when the escrow
 /// that has landed does not cover all that is held, send AddBalance from `wallet` for the
@@ -23,13 +34,16 @@ pub async fn reserve_by_hand(
     node: &HttpClient,
     sender: &MessageSender,
     (wallet, addr, amount): (Address, Address, TokenAmount),
-    save: impl Fn(&FundLedger) -> Result<(), String>,
-) -> Result<Option<Cid>, String> {
+    save: impl Fn(&FundLedger) -> Result<(), crate::store::StoreError>,
+) -> Result<Option<Cid>, FundsError> {
     let lock = || ledger.lock().unwrap_or_else(|p| p.into_inner());
     let bal = node
         .state_market_balance(Json(addr), Json(TipSetKey::empty()))
         .await
-        .map_err(|e| format!("reading the market balance of {addr}: {}", call_error(e)))?
+        .map_err(|e| FundsError::Balance {
+            addr,
+            source: call_error(e),
+        })?
         .0;
     let need = {
         let mut l = lock();
@@ -46,7 +60,7 @@ pub async fn reserve_by_hand(
             let mut l = lock();
             l.release_manual(addr, &amount);
             save(&l)?;
-            Err(format!("adding to the market escrow of {addr}: {e}"))
+            Err(FundsError::Send { addr, source: e })
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use market_proto::Json;
-use market_proto::api::market::MarketClient;
+use market_proto::api::market::clients::*;
 use tests::market::{MINER, account, s, setup};
 use tests::procs::{run, wait_for};
 

@@ -1,6 +1,8 @@
 //! The client's market escrow through its API: deposits, withdrawals, and reservations made
 //! by hand next to the ones its deals hold.
 
+use market_daemon::funds::FundsError;
+use market_daemon::store::StoreError;
 use market_fsm::storage::funds::FundLedger;
 use market_types::{Address, Cid, TokenAmount};
 
@@ -12,11 +14,9 @@ impl ClientDeals {
         lock(&self.ledger).reserved(addr)
     }
 
-    fn save_manual(&self, l: &FundLedger, addr: &Address) -> Result<(), String> {
+    fn save_manual(&self, l: &FundLedger, addr: &Address) -> Result<(), StoreError> {
         let manual = l.entry(addr).map(|e| e.manual).unwrap_or_default();
-        self.deals
-            .put_manual_reservation(addr, &manual)
-            .map_err(|e| format!("saving the reservation: {e}"))
+        self.deals.put_manual_reservation(addr, &manual)
     }
 
     /// `MarketReserveFunds`.
@@ -25,7 +25,7 @@ impl ClientDeals {
         wallet: Address,
         addr: Address,
         amount: TokenAmount,
-    ) -> Result<Option<Cid>, String> {
+    ) -> Result<Option<Cid>, FundsError> {
         market_daemon::funds::reserve_by_hand(&self.ledger, &self.node, &self.sender, (wallet, addr, amount), |l| {
             self.save_manual(l, &addr)
         })
@@ -33,7 +33,7 @@ impl ClientDeals {
     }
 
     /// `MarketReleaseFunds`.
-    pub fn release_manual(&self, addr: Address, amount: &TokenAmount) -> Result<(), String> {
+    pub fn release_manual(&self, addr: Address, amount: &TokenAmount) -> Result<(), StoreError> {
         let mut l = lock(&self.ledger);
         l.release_manual(addr, amount);
         self.save_manual(&l, &addr)

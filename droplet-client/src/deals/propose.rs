@@ -124,6 +124,7 @@ impl ClientDeals {
         };
         let now = now_secs();
         let mut record = ClientDealRecord {
+            version: super::record::RECORD_VERSION,
             uuid: Json(uuid),
             proposal_cid: Json(cdp.proposal_cid()),
             protocol: String::new(),

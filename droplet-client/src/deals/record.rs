@@ -9,9 +9,17 @@ use market_types::states::StorageDealStatus as S;
 use market_types::{Cid, TokenAmount, Uuid};
 use serde::{Deserialize, Serialize};
 
+/// The version [`ClientDealRecord`] is written in: 2 keeps the signed proposal as its CBOR
+/// (Lotus JSON reads an empty byte label back as text, which changes the proposal's CID);
+/// version 1 records (no `Version` key, the proposal as Lotus JSON) are still read.
+pub const RECORD_VERSION: u32 = 2;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ClientDealRecord {
+    /// Written as [`RECORD_VERSION`]; absent in version 1.
+    #[serde(default)]
+    pub version: u32,
     /// The provider's deal UUID on the 1.2.x protocols; made up locally for legacy ones.
     pub uuid: Json<Uuid>,
     pub proposal_cid: Json<Cid>,
@@ -19,6 +27,7 @@ pub struct ClientDealRecord {
     pub protocol: String,
     pub peer: String,
     pub addrs: Vec<String>,
+    #[serde(with = "proposal_form")]
     pub proposal: Json<ClientDealProposal>,
     pub data_root: Json<Cid>,
     pub state: u64,
@@ -106,3 +115,81 @@ impl ClientDealRecord {
 }
 
 pub use market_types::units::rfc3339;
+
+/// The signed proposal in a stored record: base64 of its CBOR (version 2), or Lotus JSON
+/// (version 1).
+mod proposal_form {
+    use market_proto::Json;
+    use market_types::Bytes;
+    use market_types::chain::ClientDealProposal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &Json<ClientDealProposal>, s: S) -> Result<S::Ok, S::Error> {
+        Json(Bytes(market_types::cbor::to_vec(&p.0))).serialize(s)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Cbor(Json<Bytes>),
+        Json(Box<Json<ClientDealProposal>>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Json<ClientDealProposal>, D::Error> {
+        match Stored::deserialize(d)? {
+            Stored::Json(p) => Ok(*p),
+            Stored::Cbor(raw) => market_types::cbor::from_slice(&raw.0.0)
+                .map(Json)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proposal_with_an_empty_byte_label_keeps_its_cid_and_version_1_records_load() {
+        let mut proposal: ClientDealProposal = market_types::testing::generate(b"client record");
+        proposal.proposal.label = market_types::label::DealLabel::Bytes(Vec::new());
+        let record = ClientDealRecord {
+            version: RECORD_VERSION,
+            uuid: Json(Uuid::new_v4()),
+            proposal_cid: Json(proposal.proposal_cid()),
+            protocol: String::new(),
+            peer: String::new(),
+            addrs: Vec::new(),
+            proposal: Json(proposal.clone()),
+            data_root: Json(proposal.proposal.piece_cid),
+            state: 3,
+            message: String::new(),
+            online: false,
+            car_path: String::new(),
+            serve_token: String::new(),
+            transfer_url: String::new(),
+            transfer_size: 0,
+            bytes_received: 0,
+            funds_reserved: Json(TokenAmount::default()),
+            add_funds_msg: None,
+            publish_msg: None,
+            deal_id: None,
+            fast_retrieval: true,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let back: ClientDealRecord =
+            serde_json::from_slice(&serde_json::to_vec(&record).expect("json")).expect("reads");
+        assert_eq!(back.proposal.0, proposal, "the label stays an empty byte string");
+        assert_eq!(back.proposal.0.proposal_cid(), record.proposal_cid.0);
+
+        let mut v1 = serde_json::to_value(&record).expect("json");
+        v1.as_object_mut().expect("object").remove("Version");
+        v1["Proposal"] = serde_json::to_value(Json(proposal.clone())).expect("lotus json");
+        let old: ClientDealRecord = serde_json::from_value(v1).expect("a version 1 record reads");
+        assert_eq!(
+            (old.version, old.proposal.0.proposal.piece_cid),
+            (0, proposal.proposal.piece_cid)
+        );
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use market_daemon::store::{Store, StoreError, Table};
+use market_daemon::store::{Batch, Store, StoreError, Table};
 use market_types::{Address, BigInt, Cid, TokenAmount, Uuid};
 
 use super::record::ClientDealRecord;
@@ -47,10 +47,14 @@ impl ClientDealStore {
         ClientDealStore { store }
     }
 
+    /// Store a deal and its proposal-CID index in one write, in the current record version.
     pub fn put(&self, d: &ClientDealRecord) -> Result<(), StoreError> {
-        self.store.put_json(DEALS, &d.uuid.0.to_string(), d)?;
-        self.store
-            .put_json(BY_PROPOSAL, &d.proposal_cid.0.to_string(), &d.uuid.0.to_string())
+        let mut d = d.clone();
+        d.version = super::record::RECORD_VERSION;
+        let mut b = Batch::default();
+        b.put_json(DEALS, &d.uuid.0.to_string(), &d);
+        b.put_json(BY_PROPOSAL, &d.proposal_cid.0.to_string(), &d.uuid.0.to_string());
+        self.store.write(b, true)
     }
 
     pub fn get(&self, uuid: &Uuid) -> Result<Option<ClientDealRecord>, StoreError> {
@@ -67,9 +71,17 @@ impl ClientDealStore {
         }
     }
 
-    /// Every deal, oldest first.
+    /// Every deal, oldest first. A record that cannot be read is reported and left out.
     pub fn list(&self) -> Result<Vec<ClientDealRecord>, StoreError> {
-        let mut all: Vec<ClientDealRecord> = self.store.list_json(DEALS)?;
+        let mut all: Vec<ClientDealRecord> = Vec::new();
+        for (key, raw) in self.store.scan_raw(DEALS, "")? {
+            match serde_json::from_slice(&raw) {
+                Ok(d) => all.push(d),
+                Err(e) => {
+                    tracing::error!(key = %format!("client-deals/{key}"), error = %e, "a stored deal cannot be read")
+                }
+            }
+        }
         all.sort_by_key(|d| (d.created_at, d.proposal_cid.0.to_string()));
         Ok(all)
     }

@@ -12,7 +12,8 @@ use market_proto::Json;
 use market_proto::api::handler_error;
 use market_proto::api::market::{
     AddrInfo, DealInfoIncludePath, DealInfoV2, DealQuery, GetDealSpec, ImportDataRef, ImportDataRefs, ImportDataResult,
-    MarketServer, MinerAccount, MinerDeal, MinerOrCommon, MinerRetrievalAsk, PendingDeals, SectorId, VersionInfo,
+    MarketAsksServer, MarketDealsServer, MarketFundsServer, MarketMinersServer, MarketSettingsServer, MinerAccount,
+    MinerDeal, MinerOrCommon, MinerRetrievalAsk, PendingDeals, SectorId, VersionInfo,
 };
 use market_proto::api::wallet::MsgMeta;
 use market_proto::p2p::Host;
@@ -150,7 +151,7 @@ fn deal_status(n: u64) -> RpcResult<Option<StorageDealStatus>> {
 pub const API_VERSION: u32 = (1 << 16) | (2 << 8);
 
 #[async_trait]
-impl MarketServer for Api {
+impl MarketMinersServer for Api {
     async fn actor_upsert(&self, miner: MinerAccount) -> RpcResult<bool> {
         let addr = miner.addr.0;
         // Only a miner that exists on chain can be served.
@@ -186,6 +187,40 @@ impl MarketServer for Api {
         Ok(self.chain.miner_info(&miner.0).await.map_err(fail)?.sector_size)
     }
 
+    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo> {
+        Ok(AddrInfo {
+            id: self.host.peer_id().to_string(),
+            addrs: self.host.listen_addrs().iter().map(|a| a.to_string()).collect(),
+        })
+    }
+
+    async fn id(&self) -> RpcResult<String> {
+        Ok(self.host.peer_id().to_string())
+    }
+
+    async fn version(&self) -> RpcResult<VersionInfo> {
+        Ok(VersionInfo {
+            version: format!("{}+droplet-rs", env!("CARGO_PKG_VERSION")),
+            api_version: API_VERSION,
+        })
+    }
+
+    async fn messager_push_message(&self, msg: Json<Message>, _meta: Option<MsgMeta>) -> RpcResult<Json<Cid>> {
+        self.chain.sender.push(msg.0).await.map(Json).map_err(fail)
+    }
+
+    async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>> {
+        self.chain
+            .sender
+            .wait(&id.0, confidence, &self.chain.node)
+            .await
+            .map(Json)
+            .map_err(fail)
+    }
+}
+
+#[async_trait]
+impl MarketAsksServer for Api {
     async fn market_set_ask(
         &self,
         miner: Json<Address>,
@@ -233,38 +268,10 @@ impl MarketServer for Api {
             })
             .collect())
     }
+}
 
-    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo> {
-        Ok(AddrInfo {
-            id: self.host.peer_id().to_string(),
-            addrs: self.host.listen_addrs().iter().map(|a| a.to_string()).collect(),
-        })
-    }
-
-    async fn id(&self) -> RpcResult<String> {
-        Ok(self.host.peer_id().to_string())
-    }
-
-    async fn version(&self) -> RpcResult<VersionInfo> {
-        Ok(VersionInfo {
-            version: format!("{}+droplet-rs", env!("CARGO_PKG_VERSION")),
-            api_version: API_VERSION,
-        })
-    }
-
-    async fn messager_push_message(&self, msg: Json<Message>, _meta: Option<MsgMeta>) -> RpcResult<Json<Cid>> {
-        self.chain.sender.push(msg.0).await.map(Json).map_err(fail)
-    }
-
-    async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>> {
-        self.chain
-            .sender
-            .wait(&id.0, confidence, &self.chain.node)
-            .await
-            .map(Json)
-            .map_err(fail)
-    }
-
+#[async_trait]
+impl MarketDealsServer for Api {
     async fn market_list_incomplete_deals(&self, query: Option<DealQuery>) -> RpcResult<Vec<MinerDeal>> {
         let q = query.unwrap_or_default();
         let stored = match (&q.miner, q.state.and_then(StorageDealStatus::from_u64)) {
@@ -413,7 +420,10 @@ impl MarketServer for Api {
         }
         Ok(out)
     }
+}
 
+#[async_trait]
+impl MarketFundsServer for Api {
     async fn market_add_balance(
         &self,
         wallet: Json<Address>,
@@ -438,7 +448,7 @@ impl MarketServer for Api {
             .reserve_manual(wallet.0, addr.0, amount.0)
             .await
             .map(|c| c.map(Json))
-            .map_err(handler_error)
+            .map_err(fail)
     }
 
     async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()> {
@@ -455,7 +465,10 @@ impl MarketServer for Api {
         let msg = Message::withdraw_balance(wallet.0, addr.0, amount.0);
         self.chain.sender.push(msg).await.map(Json).map_err(fail)
     }
+}
 
+#[async_trait]
+impl MarketSettingsServer for Api {
     async fn deals_consider_online_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool> {
         self.setting(miner, |p| p.consider_online_storage_deals)
     }

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use droplet::repo::Repo;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
-use market_proto::api::market::MarketClient;
+use market_proto::api::market::clients::*;
 use market_proto::client::call_error;
 use market_types::retrieval::RetrievalAsk;
 use market_types::storage::SignedStorageAsk;

@@ -10,7 +10,8 @@ use clap::Subcommand;
 use droplet::repo::Repo;
 use jsonrpsee::http_client::HttpClient;
 use market_proto::Json;
-use market_proto::api::market::{MarketClient, MinerOrCommon};
+use market_proto::api::market::MinerOrCommon;
+use market_proto::api::market::clients::*;
 use market_proto::client::call_error;
 use market_types::units::{format_go_duration, parse_go_duration};
 

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 use droplet::repo::Repo;
-use market_proto::api::market::MarketClient;
+use market_proto::api::market::clients::*;
 use market_proto::client::call_error;
 
 #[derive(Debug, Subcommand)]

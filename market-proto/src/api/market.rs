@@ -1,6 +1,8 @@
-//! droplet's own API (`VENUS_MARKET.*` on `/rpc/v1` and `/rpc/v0`): the part served so far —
-//! miners, asks, network identity, messages. Names, parameters and permissions as in
-//! `venus-shared/api/market/v1` (droplet-inventory §2.1).
+//! droplet's own API (`VENUS_MARKET.*` on `/rpc/v1` and `/rpc/v0`), as a few traits under the
+//! one namespace: miners and identity, asks, deals and the sealer hand-off, funds, and the
+//! per-miner settings (the piece index and piece storage are in [`super::pieces`]). Names,
+//! parameters and permissions as in `venus-shared/api/market/v1` (droplet-inventory §2.1);
+//! [`METHODS`] is the namespace's permission table for these traits.
 
 use cid::Cid;
 use jsonrpsee::core::RpcResult;
@@ -283,8 +285,9 @@ pub struct DealInfoIncludePath {
     pub publish_cid: Option<Json<Cid>>,
 }
 
+/// The miners served, the node identity and the message proxy.
 #[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
-pub trait Market {
+pub trait MarketMiners {
     #[method(name = "ActorUpsert")]
     async fn actor_upsert(&self, miner: MinerAccount) -> RpcResult<bool>;
 
@@ -300,6 +303,26 @@ pub trait Market {
     #[method(name = "ActorSectorSize")]
     async fn actor_sector_size(&self, miner: Json<Address>) -> RpcResult<u64>;
 
+    #[method(name = "NetAddrsListen")]
+    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo>;
+
+    #[method(name = "ID")]
+    async fn id(&self) -> RpcResult<String>;
+
+    #[method(name = "Version")]
+    async fn version(&self) -> RpcResult<VersionInfo>;
+
+    /// Send a message through droplet's message client; returns a messager id or a chain CID.
+    #[method(name = "MessagerPushMessage")]
+    async fn messager_push_message(&self, msg: Json<Message>, meta: Option<MsgMeta>) -> RpcResult<Json<Cid>>;
+
+    #[method(name = "MessagerWaitMessage")]
+    async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>>;
+}
+
+/// Storage and retrieval asks.
+#[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
+pub trait MarketAsks {
     /// Price and verified price in attoFIL per GiB per epoch; duration in epochs.
     #[method(name = "MarketSetAsk")]
     async fn market_set_ask(
@@ -326,23 +349,105 @@ pub trait Market {
 
     #[method(name = "MarketListRetrievalAsk")]
     async fn market_list_retrieval_ask(&self) -> RpcResult<Vec<MinerRetrievalAsk>>;
+}
 
-    #[method(name = "NetAddrsListen")]
-    async fn net_addrs_listen(&self) -> RpcResult<AddrInfo>;
+/// Market escrow of the served miners.
+#[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
+pub trait MarketFunds {
+    // ---- funds
 
-    #[method(name = "ID")]
-    async fn id(&self) -> RpcResult<String>;
+    /// Send AddBalance from `wallet` into `addr`'s market escrow.
+    #[method(name = "MarketAddBalance")]
+    async fn market_add_balance(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>>;
 
-    #[method(name = "Version")]
-    async fn version(&self) -> RpcResult<VersionInfo>;
+    /// Escrow this droplet holds back for deals in progress.
+    #[method(name = "MarketGetReserved")]
+    async fn market_get_reserved(&self, addr: Json<Address>) -> RpcResult<Json<TokenAmount>>;
 
-    /// Send a message through droplet's message client; returns a messager id or a chain CID.
-    #[method(name = "MessagerPushMessage")]
-    async fn messager_push_message(&self, msg: Json<Message>, meta: Option<MsgMeta>) -> RpcResult<Json<Cid>>;
+    /// Hold `amount` of `addr`'s escrow back, sending AddBalance from `wallet` for what is missing.
+    #[method(name = "MarketReserveFunds")]
+    async fn market_reserve_funds(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Option<Json<Cid>>>;
 
-    #[method(name = "MessagerWaitMessage")]
-    async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>>;
+    #[method(name = "MarketReleaseFunds")]
+    async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()>;
 
+    /// Send WithdrawBalance from `wallet` for `addr`'s escrow.
+    #[method(name = "MarketWithdraw")]
+    async fn market_withdraw(
+        &self,
+        wallet: Json<Address>,
+        addr: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<Json<Cid>>;
+}
+
+/// Per-miner provider settings (the undefined address means `[CommonProvider]`).
+#[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
+pub trait MarketSettings {
+    // ---- per-miner settings (`[CommonProvider]` for the undefined address)
+
+    #[method(name = "DealsConsiderOnlineStorageDeals")]
+    async fn deals_consider_online_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOnlineStorageDeals")]
+    async fn deals_set_consider_online_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderOfflineStorageDeals")]
+    async fn deals_consider_offline_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOfflineStorageDeals")]
+    async fn deals_set_consider_offline_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderVerifiedStorageDeals")]
+    async fn deals_consider_verified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderVerifiedStorageDeals")]
+    async fn deals_set_consider_verified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderUnverifiedStorageDeals")]
+    async fn deals_consider_unverified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderUnverifiedStorageDeals")]
+    async fn deals_set_consider_unverified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderOnlineRetrievalDeals")]
+    async fn deals_consider_online_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOnlineRetrievalDeals")]
+    async fn deals_set_consider_online_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+    #[method(name = "DealsConsiderOfflineRetrievalDeals")]
+    async fn deals_consider_offline_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
+    #[method(name = "DealsSetConsiderOfflineRetrievalDeals")]
+    async fn deals_set_consider_offline_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
+
+    #[method(name = "DealsPieceCidBlocklist")]
+    async fn deals_piece_cid_blocklist(&self, miner: MinerOrCommon) -> RpcResult<Vec<Json<Cid>>>;
+    #[method(name = "DealsSetPieceCidBlocklist")]
+    async fn deals_set_piece_cid_blocklist(&self, miner: MinerOrCommon, cids: Vec<Json<Cid>>) -> RpcResult<()>;
+
+    /// Durations are Go's `time.Duration`: nanoseconds.
+    #[method(name = "DealsMaxStartDelay")]
+    async fn deals_max_start_delay(&self, miner: MinerOrCommon) -> RpcResult<i64>;
+    #[method(name = "DealsSetMaxStartDelay")]
+    async fn deals_set_max_start_delay(&self, miner: MinerOrCommon, delay: i64) -> RpcResult<()>;
+    #[method(name = "DealsPublishMsgPeriod")]
+    async fn deals_publish_msg_period(&self, miner: MinerOrCommon) -> RpcResult<i64>;
+    #[method(name = "DealsSetPublishMsgPeriod")]
+    async fn deals_set_publish_msg_period(&self, miner: MinerOrCommon, period: i64) -> RpcResult<()>;
+    #[method(name = "SectorGetExpectedSealDuration")]
+    async fn sector_get_expected_seal_duration(&self, miner: MinerOrCommon) -> RpcResult<i64>;
+    #[method(name = "SectorSetExpectedSealDuration")]
+    async fn sector_set_expected_seal_duration(&self, miner: MinerOrCommon, duration: i64) -> RpcResult<()>;
+    #[method(name = "MarketMaxDealsPerPublishMsg")]
+    async fn market_max_deals_per_publish_msg(&self, miner: MinerOrCommon) -> RpcResult<u64>;
+    #[method(name = "MarketSetMaxDealsPerPublishMsg")]
+    async fn market_set_max_deals_per_publish_msg(&self, miner: MinerOrCommon, n: u64) -> RpcResult<()>;
+}
+
+/// Storage deals: listing, importing data, publishing, and the sealer hand-off.
+#[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
+pub trait MarketDeals {
     /// Storage deals, newest first, filtered.
     #[method(name = "MarketListIncompleteDeals")]
     async fn market_list_incomplete_deals(&self, query: Option<DealQuery>) -> RpcResult<Vec<MinerDeal>>;
@@ -415,92 +520,11 @@ pub trait Market {
     /// Import many offline deals' data; one result per reference, failures included.
     #[method(name = "DealsBatchImportData")]
     async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>>;
+}
 
-    // ---- funds
-
-    /// Send AddBalance from `wallet` into `addr`'s market escrow.
-    #[method(name = "MarketAddBalance")]
-    async fn market_add_balance(
-        &self,
-        wallet: Json<Address>,
-        addr: Json<Address>,
-        amount: Json<TokenAmount>,
-    ) -> RpcResult<Json<Cid>>;
-
-    /// Escrow this droplet holds back for deals in progress.
-    #[method(name = "MarketGetReserved")]
-    async fn market_get_reserved(&self, addr: Json<Address>) -> RpcResult<Json<TokenAmount>>;
-
-    /// Hold `amount` of `addr`'s escrow back, sending AddBalance from `wallet` for what is missing.
-    #[method(name = "MarketReserveFunds")]
-    async fn market_reserve_funds(
-        &self,
-        wallet: Json<Address>,
-        addr: Json<Address>,
-        amount: Json<TokenAmount>,
-    ) -> RpcResult<Option<Json<Cid>>>;
-
-    #[method(name = "MarketReleaseFunds")]
-    async fn market_release_funds(&self, addr: Json<Address>, amount: Json<TokenAmount>) -> RpcResult<()>;
-
-    /// Send WithdrawBalance from `wallet` for `addr`'s escrow.
-    #[method(name = "MarketWithdraw")]
-    async fn market_withdraw(
-        &self,
-        wallet: Json<Address>,
-        addr: Json<Address>,
-        amount: Json<TokenAmount>,
-    ) -> RpcResult<Json<Cid>>;
-
-    // ---- per-miner settings (`[CommonProvider]` for the undefined address)
-
-    #[method(name = "DealsConsiderOnlineStorageDeals")]
-    async fn deals_consider_online_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
-    #[method(name = "DealsSetConsiderOnlineStorageDeals")]
-    async fn deals_set_consider_online_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
-    #[method(name = "DealsConsiderOfflineStorageDeals")]
-    async fn deals_consider_offline_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
-    #[method(name = "DealsSetConsiderOfflineStorageDeals")]
-    async fn deals_set_consider_offline_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
-    #[method(name = "DealsConsiderVerifiedStorageDeals")]
-    async fn deals_consider_verified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
-    #[method(name = "DealsSetConsiderVerifiedStorageDeals")]
-    async fn deals_set_consider_verified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
-    #[method(name = "DealsConsiderUnverifiedStorageDeals")]
-    async fn deals_consider_unverified_storage_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
-    #[method(name = "DealsSetConsiderUnverifiedStorageDeals")]
-    async fn deals_set_consider_unverified_storage_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
-    #[method(name = "DealsConsiderOnlineRetrievalDeals")]
-    async fn deals_consider_online_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
-    #[method(name = "DealsSetConsiderOnlineRetrievalDeals")]
-    async fn deals_set_consider_online_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
-    #[method(name = "DealsConsiderOfflineRetrievalDeals")]
-    async fn deals_consider_offline_retrieval_deals(&self, miner: MinerOrCommon) -> RpcResult<bool>;
-    #[method(name = "DealsSetConsiderOfflineRetrievalDeals")]
-    async fn deals_set_consider_offline_retrieval_deals(&self, miner: MinerOrCommon, b: bool) -> RpcResult<()>;
-
-    #[method(name = "DealsPieceCidBlocklist")]
-    async fn deals_piece_cid_blocklist(&self, miner: MinerOrCommon) -> RpcResult<Vec<Json<Cid>>>;
-    #[method(name = "DealsSetPieceCidBlocklist")]
-    async fn deals_set_piece_cid_blocklist(&self, miner: MinerOrCommon, cids: Vec<Json<Cid>>) -> RpcResult<()>;
-
-    /// Durations are Go's `time.Duration`: nanoseconds.
-    #[method(name = "DealsMaxStartDelay")]
-    async fn deals_max_start_delay(&self, miner: MinerOrCommon) -> RpcResult<i64>;
-    #[method(name = "DealsSetMaxStartDelay")]
-    async fn deals_set_max_start_delay(&self, miner: MinerOrCommon, delay: i64) -> RpcResult<()>;
-    #[method(name = "DealsPublishMsgPeriod")]
-    async fn deals_publish_msg_period(&self, miner: MinerOrCommon) -> RpcResult<i64>;
-    #[method(name = "DealsSetPublishMsgPeriod")]
-    async fn deals_set_publish_msg_period(&self, miner: MinerOrCommon, period: i64) -> RpcResult<()>;
-    #[method(name = "SectorGetExpectedSealDuration")]
-    async fn sector_get_expected_seal_duration(&self, miner: MinerOrCommon) -> RpcResult<i64>;
-    #[method(name = "SectorSetExpectedSealDuration")]
-    async fn sector_set_expected_seal_duration(&self, miner: MinerOrCommon, duration: i64) -> RpcResult<()>;
-    #[method(name = "MarketMaxDealsPerPublishMsg")]
-    async fn market_max_deals_per_publish_msg(&self, miner: MinerOrCommon) -> RpcResult<u64>;
-    #[method(name = "MarketSetMaxDealsPerPublishMsg")]
-    async fn market_set_max_deals_per_publish_msg(&self, miner: MinerOrCommon, n: u64) -> RpcResult<()>;
+/// The client traits of the namespace, for `use market_proto::api::market::clients::*`.
+pub mod clients {
+    pub use super::{MarketAsksClient, MarketDealsClient, MarketFundsClient, MarketMinersClient, MarketSettingsClient};
 }
 
 pub const METHODS: &[MethodSpec] = &[

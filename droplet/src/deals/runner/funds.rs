@@ -114,7 +114,7 @@ impl DealRunner {
         wallet: Address,
         addr: Address,
         amount: TokenAmount,
-    ) -> Result<Option<Cid>, String> {
+    ) -> Result<Option<Cid>, market_daemon::funds::FundsError> {
         let _funds = self.funds.lock().await;
         market_daemon::funds::reserve_by_hand(
             &self.ledger,

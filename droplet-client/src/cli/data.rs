@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use piece_store::prepare;
 use piece_store::unixfs::{HashFunction, ImportOptions};
 
-use crate::progress::Progress;
+use super::progress::Progress;
 use market_daemon::repo::Repo;
 use market_proto::api::market_client::{FileRef, MarketClientClient};
 use market_proto::client::call_error;

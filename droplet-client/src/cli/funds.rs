@@ -12,7 +12,7 @@ use market_types::Address;
 use market_types::chain::TipSetKey;
 use market_types::units::{format_fil, parse_fil};
 
-use crate::storage::{client_api, node};
+use super::storage::{client_api, node};
 
 #[derive(Debug, Subcommand)]
 pub enum FundsCommand {

@@ -13,7 +13,7 @@ use market_proto::client::call_error;
 use market_types::units::{UnpaddedPieceSize, format_fil, format_go_duration, format_size};
 use market_types::{Address, BigInt, TokenAmount};
 
-use crate::storage::{InitArgs, init_params};
+use super::storage::{InitArgs, init_params};
 
 const GIB: u64 = 1 << 30;
 

@@ -172,7 +172,7 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
         StorageCommand::Deals(DealsCommand::Init(a)) if a.data_cid.is_none() => {
             let node = node(repo).await?;
             let stdin = std::io::stdin();
-            crate::interactive::init(&api, &node, &mut stdin.lock(), *a).await?;
+            super::interactive::init(&api, &node, &mut stdin.lock(), *a).await?;
         }
         StorageCommand::Deals(DealsCommand::Init(a)) => {
             set_network(repo).await;
