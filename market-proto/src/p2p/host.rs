@@ -1,5 +1,6 @@
 //! The libp2p host both daemons run: TCP (and QUIC) with Noise and Yamux, identify and ping,
-//! and one request-response behaviour per market protocol family. The swarm runs in its own
+//! and the market's protocol families composed as behaviours of their own (`storage`: ask,
+//! deal and status, one request-response behaviour per version). The swarm runs in its own
 //! task; the daemon talks to it through [`Host`]: outbound requests, and inbound requests
 //! answered by handlers registered per family.
 
@@ -10,118 +11,25 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use libp2p::identity::Keypair;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, identify, noise, ping, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
-use super::codec::{CborCodec, Frame};
-use super::protocols;
-
-/// A protocol family: the versions of one market protocol. A handler serves a whole family
-/// and reads the version from [`Frame::protocol`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// `/fil/storage/ask/1.1.0`, `/fil/storage/ask/1.0.1`.
-    StorageAsk,
-    /// `/fil/storage/mk/1.2.1`, `1.2.0` (Boost) and `1.1.1`, `1.1.0`, `1.0.1` (go-fil-markets).
-    StorageDeal,
-    /// `/fil/storage/status/1.2.0` (Boost) and `1.1.0`, `1.0.1` (go-fil-markets).
-    DealStatus,
-}
+use super::codec::Frame;
+pub use super::storage::Family;
+use super::storage::{StorageProtocols, family_of};
 
 /// Answers an inbound request: the response bytes, or `None` to close the stream unanswered.
 pub type Handler = Arc<dyn Fn(PeerId, Frame) -> BoxFuture<'static, Option<Vec<u8>>> + Send + Sync>;
 
-/// One protocol version: its family and message size limits.
-struct Spec {
-    id: &'static str,
-    family: Family,
-    max_request: usize,
-    max_response: usize,
-}
-
-/// A proposal carries the transfer's URL and headers: up to 256 KiB. Asks and status
-/// requests are small; answers carry a proposal at most.
-const SPECS: [Spec; 10] = [
-    spec(protocols::ASK_1_1_0, Family::StorageAsk, 4 << 10, 64 << 10),
-    spec(protocols::ASK_1_0_1, Family::StorageAsk, 4 << 10, 64 << 10),
-    spec(protocols::DEAL_1_2_1, Family::StorageDeal, 256 << 10, 16 << 10),
-    spec(protocols::DEAL_1_2_0, Family::StorageDeal, 256 << 10, 16 << 10),
-    spec(protocols::DEAL_1_1_1, Family::StorageDeal, 256 << 10, 16 << 10),
-    spec(protocols::DEAL_1_1_0, Family::StorageDeal, 256 << 10, 16 << 10),
-    spec(protocols::DEAL_1_0_1, Family::StorageDeal, 256 << 10, 16 << 10),
-    spec(protocols::STATUS_1_2_0, Family::DealStatus, 4 << 10, 64 << 10),
-    spec(protocols::STATUS_1_1_0, Family::DealStatus, 4 << 10, 64 << 10),
-    spec(protocols::STATUS_1_0_1, Family::DealStatus, 4 << 10, 64 << 10),
-];
-
-const fn spec(id: &'static str, family: Family, max_request: usize, max_response: usize) -> Spec {
-    Spec {
-        id,
-        family,
-        max_request,
-        max_response,
-    }
-}
-
-fn spec_of(id: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.id == id)
-}
-
-type Rr = request_response::Behaviour<CborCodec>;
-
-/// One request-response behaviour per protocol version, so that a request goes out on exactly
-/// the version its sender chose (falling back to the next one only when the peer refuses).
+/// The host's behaviour: identify and ping, and the market's protocol families, each a
+/// behaviour of its own (graphsync, data-transfer and retrieval join here as fields).
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    ask_110: Rr,
-    ask_101: Rr,
-    mk_121: Rr,
-    mk_120: Rr,
-    mk_111: Rr,
-    mk_110: Rr,
-    mk_101: Rr,
-    st_120: Rr,
-    st_110: Rr,
-    st_101: Rr,
-}
-
-impl Behaviour {
-    fn protocol(&mut self, id: &str) -> Option<&mut Rr> {
-        Some(match id {
-            protocols::ASK_1_1_0 => &mut self.ask_110,
-            protocols::ASK_1_0_1 => &mut self.ask_101,
-            protocols::DEAL_1_2_1 => &mut self.mk_121,
-            protocols::DEAL_1_2_0 => &mut self.mk_120,
-            protocols::DEAL_1_1_1 => &mut self.mk_111,
-            protocols::DEAL_1_1_0 => &mut self.mk_110,
-            protocols::DEAL_1_0_1 => &mut self.mk_101,
-            protocols::STATUS_1_2_0 => &mut self.st_120,
-            protocols::STATUS_1_1_0 => &mut self.st_110,
-            protocols::STATUS_1_0_1 => &mut self.st_101,
-            _ => return None,
-        })
-    }
-}
-
-/// A request-response event with the protocol version whose behaviour raised it.
-fn split(e: BehaviourEvent) -> Option<(&'static str, request_response::Event<Frame, Frame>)> {
-    Some(match e {
-        BehaviourEvent::Ask110(e) => (protocols::ASK_1_1_0, e),
-        BehaviourEvent::Ask101(e) => (protocols::ASK_1_0_1, e),
-        BehaviourEvent::Mk121(e) => (protocols::DEAL_1_2_1, e),
-        BehaviourEvent::Mk120(e) => (protocols::DEAL_1_2_0, e),
-        BehaviourEvent::Mk111(e) => (protocols::DEAL_1_1_1, e),
-        BehaviourEvent::Mk110(e) => (protocols::DEAL_1_1_0, e),
-        BehaviourEvent::Mk101(e) => (protocols::DEAL_1_0_1, e),
-        BehaviourEvent::St120(e) => (protocols::STATUS_1_2_0, e),
-        BehaviourEvent::St110(e) => (protocols::STATUS_1_1_0, e),
-        BehaviourEvent::St101(e) => (protocols::STATUS_1_0_1, e),
-        _ => return None,
-    })
+    storage: StorageProtocols,
 }
 
 /// How to start a host.
@@ -188,31 +96,10 @@ impl std::fmt::Debug for Host {
     }
 }
 
-fn rr(spec: &Spec, timeout: Duration, serve: bool) -> Rr {
-    let support = if serve {
-        ProtocolSupport::Full
-    } else {
-        ProtocolSupport::Outbound
-    };
-    request_response::Behaviour::with_codec(
-        CborCodec {
-            max_request: spec.max_request,
-            max_response: spec.max_response,
-            read_deadline: timeout,
-        },
-        [(StreamProtocol::new(spec.id), support)],
-        request_response::Config::default().with_request_timeout(timeout),
-    )
-}
-
 impl Host {
     /// Start listening and serving. Families without a handler are dialled but not served.
     pub async fn start(cfg: HostConfig, handlers: HashMap<Family, Handler>) -> Result<Host, HostError> {
         let timeout = cfg.request_timeout;
-        let rr = |id: &str| {
-            let spec = spec_of(id).expect("every protocol constant has a spec");
-            rr(spec, timeout, handlers.contains_key(&spec.family))
-        };
         let agent = cfg.agent.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
             .with_tokio()
@@ -228,16 +115,7 @@ impl Host {
                     identify::Config::new("ipfs/0.1.0".into(), key.public()).with_agent_version(agent),
                 ),
                 ping: ping::Behaviour::default(),
-                ask_110: rr(protocols::ASK_1_1_0),
-                ask_101: rr(protocols::ASK_1_0_1),
-                mk_121: rr(protocols::DEAL_1_2_1),
-                mk_120: rr(protocols::DEAL_1_2_0),
-                mk_111: rr(protocols::DEAL_1_1_1),
-                mk_110: rr(protocols::DEAL_1_1_0),
-                mk_101: rr(protocols::DEAL_1_0_1),
-                st_120: rr(protocols::STATUS_1_2_0),
-                st_110: rr(protocols::STATUS_1_1_0),
-                st_101: rr(protocols::STATUS_1_0_1),
+                storage: StorageProtocols::new(timeout, |family| handlers.contains_key(&family)),
             })
             .map_err(|e| HostError::Transport(e.to_string()))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -324,7 +202,7 @@ fn send_next(
     pending: &mut HashMap<OutboundRequestId, Outbound>,
 ) {
     while let Some((protocol, bytes)) = out.rest.pop_front() {
-        let Some(rr) = swarm.behaviour_mut().protocol(protocol.as_ref()) else {
+        let Some(rr) = swarm.behaviour_mut().storage.protocol(protocol.as_ref()) else {
             out.refused.push(format!("{protocol} (not spoken by this host)"));
             continue;
         };
@@ -363,6 +241,7 @@ async fn run(
                     Command::Respond { protocol, channel, frame } => {
                         let sent = swarm
                             .behaviour_mut()
+                            .storage
                             .protocol(protocol)
                             .map(|rr| rr.send_response(channel, frame).is_ok());
                         if sent != Some(true) {
@@ -372,8 +251,8 @@ async fn run(
                 }
             }
             event = swarm.select_next_some() => match event {
-                SwarmEvent::Behaviour(e) => {
-                    if let Some((protocol, e)) = split(e) {
+                SwarmEvent::Behaviour(BehaviourEvent::Storage(e)) => {
+                    if let Some((protocol, e)) = e.split() {
                         on_request_response(e, protocol, &mut swarm, &handlers, &tx, &mut pending);
                     }
                 }
@@ -411,7 +290,7 @@ fn on_request_response(
     match event {
         request_response::Event::Message { peer, message, .. } => match message {
             request_response::Message::Request { request, channel, .. } => {
-                let Some(handler) = spec_of(protocol).and_then(|s| handlers.get(&s.family)).cloned() else {
+                let Some(handler) = family_of(protocol).and_then(|f| handlers.get(&f)).cloned() else {
                     return;
                 };
                 let tx = tx.clone();

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod host;
+pub mod storage;
 
 pub use codec::{CborCodec, Frame};
 pub use host::{Family, Handler, Host, HostConfig, HostError};
