@@ -5,10 +5,10 @@
 use anyhow::{Context, Result, anyhow, bail};
 use jsonrpsee::http_client::HttpClient;
 use libp2p::{Multiaddr, PeerId};
+use market_p2p::{Frame, Host, StreamProtocol, protocols};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::call_error;
-use market_proto::p2p::{Frame, Host, StreamProtocol, protocols};
 use market_types::chain::TipSetKey;
 use market_types::storage::{AskRequest, AskRequestV0, AskResponse, AskResponseV0, StorageAsk};
 use market_types::{Address, cbor};

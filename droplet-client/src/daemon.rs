@@ -10,6 +10,7 @@ use cid::Cid;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::http_client::HttpClient;
+use market_p2p::{Host, HostConfig};
 use market_proto::Json;
 use market_proto::api::MethodTable;
 use market_proto::api::full_node::FullNodeClient;
@@ -20,7 +21,6 @@ use market_proto::api::market_client::{
 };
 use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
-use market_proto::p2p::{Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint, LocalSecret};
 use market_proto::signer::{Signer, SignerType};
 use market_types::boost::HttpRequest;

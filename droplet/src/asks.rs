@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use market_p2p::{Frame, protocols};
 use market_proto::api::wallet::{MsgMeta, meta_type};
-use market_proto::p2p::{Frame, protocols};
 use market_types::cbor;
 use market_types::retrieval::RetrievalAsk;
 use market_types::storage::{

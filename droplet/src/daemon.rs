@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use jsonrpsee::RpcModule;
+use market_p2p::{Family, Handler, Host, HostConfig};
 use market_proto::api::MethodTable;
 use market_proto::api::market::{
     MarketAsksServer, MarketDealsServer, MarketFundsServer, MarketMinersServer, MarketSettingsServer,
 };
 use market_proto::api::pieces::MarketPiecesServer;
 use market_proto::auth::LocalThenRemote;
-use market_proto::p2p::{Family, Handler, Host, HostConfig};
 use market_proto::server::{Authenticator, Endpoint};
 
 use crate::api::Api;

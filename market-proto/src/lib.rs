@@ -1,7 +1,7 @@
-//! Everything that crosses a process boundary, with no business logic: the JSON-RPC API
-//! definitions we serve and the remote ones we call (full node, messager, wallet, gateway),
-//! serving them with venus's token rules, API-info parsing and JWT. (libp2p protocol codecs
-//! arrive with the daemon issue.)
+//! The JSON-RPC half of what crosses a process boundary, with no business logic: the API
+//! definitions we serve and the remote ones we call (full node, messager, wallet, gateway,
+//! sophon-auth), serving them with venus's token rules, API-info parsing, JWT, the signer and
+//! the two ways messages are sent. The libp2p half is the `market-p2p` crate.
 
 pub mod api;
 pub mod api_info;
@@ -10,7 +10,6 @@ pub mod client;
 pub mod files;
 pub mod jwt;
 pub mod messages;
-pub mod p2p;
 pub mod server;
 pub mod signer;
 

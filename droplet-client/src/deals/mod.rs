@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use jsonrpsee::http_client::HttpClient;
 use market_fsm::storage::client::{Action, Event, step};
 use market_fsm::storage::funds::FundLedger;
+use market_p2p::Host;
 use market_proto::messages::MessageSender;
-use market_proto::p2p::Host;
 use market_proto::signer::Signer;
 use market_types::Uuid;
 

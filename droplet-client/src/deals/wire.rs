@@ -3,11 +3,11 @@
 //! here; Boost's are not signed.
 
 use anyhow::{Context, Result, anyhow, bail};
+use market_p2p::{Frame, StreamProtocol, protocols};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::wallet::{MsgMeta, meta_type};
 use market_proto::client::call_error;
-use market_proto::p2p::{Frame, StreamProtocol, protocols};
 use market_types::boost::{DealParams, DealParamsV120, DealResponse, Transfer};
 use market_types::chain::TipSetKey;
 use market_types::states::StorageDealStatus as S;

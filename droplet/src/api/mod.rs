@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use cid::Cid;
 use jsonrpsee::core::{RpcResult, async_trait};
+use market_p2p::Host;
 use market_proto::Json;
 use market_proto::api::handler_error;
 use market_proto::api::market::{
@@ -16,7 +17,6 @@ use market_proto::api::market::{
     MinerDeal, MinerOrCommon, MinerRetrievalAsk, PendingDeals, SectorId, VersionInfo,
 };
 use market_proto::api::wallet::MsgMeta;
-use market_proto::p2p::Host;
 use market_types::chain::{Message, MsgLookup};
 use market_types::retrieval::RetrievalAsk;
 use market_types::storage::SignedStorageAsk;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use market_fsm::storage::checks::{DealPolicy, ProposalFacts, check_proposal};
 use market_fsm::storage::provider::{Event, ProviderDeal, step};
+use market_p2p::{Frame, PeerId, protocols};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
-use market_proto::p2p::{Frame, PeerId, protocols};
 use market_types::boost::{
     DealParams, DealParamsV120, DealResponse, DealStatus, DealStatusRequest, DealStatusResponse,
 };

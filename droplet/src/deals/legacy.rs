@@ -7,8 +7,8 @@
 //! Answers are signed by the miner's worker over the encoding of the protocol in use (maps on
 //! 1.1.x, tuples on 1.0.1).
 
+use market_p2p::{Frame, PeerId, protocols};
 use market_proto::api::wallet::{MsgMeta, meta_type};
-use market_proto::p2p::{Frame, PeerId, protocols};
 use market_types::boost::{DealParams, Transfer};
 use market_types::states::StorageDealStatus as S;
 use market_types::storage::{

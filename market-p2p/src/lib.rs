@@ -1,5 +1,5 @@
-//! libp2p: the market's protocols, their framing and limits, and the host that serves and
-//! dials them.
+//! The libp2p half of the market's wire: the market's protocols, their framing and limits,
+//! and the host that serves and dials them. No business logic.
 
 pub mod codec;
 pub mod host;

@@ -9,8 +9,8 @@ use libp2p::StreamProtocol;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 
-use super::codec::{CborCodec, Frame};
-use super::protocols;
+use crate::codec::{CborCodec, Frame};
+use crate::protocols;
 
 /// A protocol family: the versions of one market protocol. A handler serves a whole family
 /// and reads the version from [`Frame::protocol`].

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use market_proto::p2p::{Family, Frame, Handler, Host, HostConfig, StreamProtocol, identity, protocols};
+use market_p2p::{Family, Frame, Handler, Host, HostConfig, StreamProtocol, identity, protocols};
 
 async fn host(handlers: HashMap<Family, Handler>) -> Host {
     Host::start(

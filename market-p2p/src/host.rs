@@ -16,9 +16,9 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, identify, noise, ping, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
-use super::codec::Frame;
-pub use super::storage::Family;
-use super::storage::{StorageProtocols, family_of};
+use crate::codec::Frame;
+pub use crate::storage::Family;
+use crate::storage::{StorageProtocols, family_of};
 
 /// Answers an inbound request: the response bytes, or `None` to close the stream unanswered.
 pub type Handler = Arc<dyn Fn(PeerId, Frame) -> BoxFuture<'static, Option<Vec<u8>>> + Send + Sync>;
