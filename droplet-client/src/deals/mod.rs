@@ -87,9 +87,16 @@ impl ClientDeals {
         }
     }
 
-    /// Apply an event to a stored deal, store the result, then do what it asks (the actions
-    /// that are not part of proposing: releasing funds; serving and tracking follow the state).
+    /// Apply an event to a stored deal, store the result, then release what it asks to; the
+    /// machine's other actions are returned for the caller to run.
     pub async fn event(&self, uuid: Uuid, event: Event) -> Result<ClientDealRecord, String> {
+        self.step(uuid, event).await.map(|(d, _)| d)
+    }
+
+    /// [`ClientDeals::event`], with the actions left to run: proposing runs them in order
+    /// ([`ClientDeals::propose`]); serving and tracking follow the stored state (the data
+    /// route serves a deal while it transfers, the tracker follows every open deal).
+    pub async fn step(&self, uuid: Uuid, event: Event) -> Result<(ClientDealRecord, Vec<Action>), String> {
         let _one = self.serial.lock().await;
         let mut d = self
             .deals
@@ -99,12 +106,16 @@ impl ClientDeals {
         let (next, actions) = step(&d.machine(), event).map_err(|e| e.to_string())?;
         d.apply(&next, now_secs());
         self.deals.put(&d).map_err(|e| format!("saving deal {uuid}: {e}"))?;
+        let mut rest = Vec::new();
         for a in actions {
-            if let Action::ReleaseFunds { .. } = a {
-                let p = &d.proposal.0.proposal;
-                lock(&self.ledger).release(p.client, &p.cid());
+            match a {
+                Action::ReleaseFunds { .. } => {
+                    let p = &d.proposal.0.proposal;
+                    lock(&self.ledger).release(p.client, &p.cid());
+                }
+                other => rest.push(other),
             }
         }
-        Ok(d)
+        Ok((d, rest))
     }
 }

@@ -1,10 +1,13 @@
 //! Proposing a deal: build and sign the proposal, set the client's escrow aside (AddBalance
 //! when short), send it on the newest protocol the provider speaks (or the one asked for),
-//! and record the answer. Each step is a client machine event, stored before the next step.
+//! and record the answer. The client machine says what to do next ([`Action`]); each outcome
+//! goes back to it as an event, stored before the next action runs.
 
 use anyhow::{Context, Result, anyhow, bail};
 use libp2p::{Multiaddr, PeerId};
-use market_fsm::storage::client::Event;
+use std::collections::VecDeque;
+
+use market_fsm::storage::client::{Action, Event};
 use market_fsm::storage::funds::Reservation;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
@@ -157,60 +160,82 @@ impl ClientDeals {
             let _ = self.event(uuid, Event::Errored(format!("{e:#}"))).await;
             e
         };
-        // ReserveClientFunds → FundsReserved (through ClientFunding when a deposit is needed).
-        self.event(uuid, Event::Start).await.map_err(|e| anyhow!(e))?;
-        match self.reserve_escrow(&cdp.proposal).await {
-            Ok((amount, None)) => {
-                self.event(uuid, Event::FundsReserved { amount, message: None })
-                    .await
-                    .map_err(|e| anyhow!(e))?;
-            }
-            Ok((amount, Some(msg))) => {
-                self.event(
-                    uuid,
-                    Event::FundsReserved {
-                        amount,
-                        message: Some(msg),
-                    },
-                )
-                .await
-                .map_err(|e| anyhow!(e))?;
-                if let Err(e) = self.wait_deposit(&msg).await {
-                    return Err(fail(e).await);
+        // The machine says what comes next; each outcome goes back to it as an event, stored
+        // before the next action runs.
+        let mut todo: VecDeque<Action> = self.step(uuid, Event::Start).await.map_err(|e| anyhow!(e))?.1.into();
+        while let Some(action) = todo.pop_front() {
+            let event = match action {
+                Action::ReserveFunds { .. } => match self.reserve_escrow(&cdp.proposal).await {
+                    Ok((amount, message)) => Event::FundsReserved { amount, message },
+                    Err(e) => return Err(fail(e).await),
+                },
+                Action::WaitFunding { message } => match self.wait_deposit(&message).await {
+                    Ok(()) => Event::Funded,
+                    Err(e) => return Err(fail(e).await),
+                },
+                Action::SendProposal => {
+                    // Recorded as sent first: a stop during the exchange leaves it visible.
+                    let (_, after) = self.step(uuid, Event::ProposalSent).await.map_err(|e| anyhow!(e))?;
+                    todo.extend(after);
+                    let request = wire::encode_proposal(&protocols, &record, transfer.clone(), !online);
+                    match self.send_proposal(uuid, &miner, peer, addrs.clone(), request).await {
+                        Ok(event) => event,
+                        Err(e) => return Err(fail(e).await),
+                    }
                 }
-                self.event(uuid, Event::Funded).await.map_err(|e| anyhow!(e))?;
+                // Serving and tracking follow the stored state; releases happen in `step`.
+                Action::ServeData | Action::StopServingData | Action::Track | Action::ReleaseFunds { .. } => continue,
+            };
+            let rejected = match &event {
+                Event::ProviderRejected(reason) => Some(reason.clone()),
+                _ => None,
+            };
+            let (_, after) = self.step(uuid, event).await.map_err(|e| anyhow!(e))?;
+            if let Some(reason) = rejected {
+                bail!("deal rejected by {miner}: {reason}");
             }
-            Err(e) => return Err(fail(e).await),
+            todo.extend(after);
         }
-        let request = wire::encode_proposal(&protocols, &record, transfer, !online);
-        self.event(uuid, Event::ProposalSent).await.map_err(|e| anyhow!(e))?;
-        let answer = match self.host.request(peer, addrs, request).await {
-            Ok(a) => a,
-            Err(e) => return Err(fail(anyhow!(e).context(format!("sending the deal to {miner}"))).await),
-        };
+        let d = self
+            .deals
+            .get(&uuid)
+            .context("reading the deal")?
+            .ok_or_else(|| anyhow!("deal {uuid} vanished"))?;
+        if d.status().is_terminal() {
+            bail!("deal {uuid} ended in {}: {}", d.status().name(), d.message);
+        }
+        tracing::info!(%uuid, proposal = %record.proposal_cid.0, protocol = %d.protocol, "deal accepted by {miner}");
+        Ok((record.proposal_cid.0, uuid))
+    }
+
+    /// Send the proposal and turn the provider's answer into the machine's event; the protocol
+    /// that carried it is stored with the deal.
+    async fn send_proposal(
+        &self,
+        uuid: Uuid,
+        miner: &market_types::Address,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: market_p2p::Frame,
+    ) -> Result<Event> {
+        let answer = self
+            .host
+            .request(peer, addrs, request)
+            .await
+            .map_err(|e| anyhow!(e).context(format!("sending the deal to {miner}")))?;
         let protocol = answer.protocol.to_string();
-        let verdict = wire::decode_answer(self, &miner, &answer).await;
+        let verdict = wire::decode_answer(self, miner, &answer).await;
         {
             let _one = self.serial.lock().await;
             if let Ok(Some(mut d)) = self.deals.get(&uuid) {
-                d.protocol = protocol.clone();
+                d.protocol = protocol;
                 let _ = self.deals.put(&d);
             }
         }
-        match verdict {
-            Ok(Answer::Accepted) => {
-                self.event(uuid, Event::ProviderAccepted)
-                    .await
-                    .map_err(|e| anyhow!(e))?;
-                tracing::info!(%uuid, proposal = %record.proposal_cid.0, %protocol, "deal accepted by {miner}");
-                Ok((record.proposal_cid.0, uuid))
-            }
-            Ok(Answer::Rejected(reason)) => {
-                let _ = self.event(uuid, Event::ProviderRejected(reason.clone())).await;
-                bail!("deal rejected by {miner}: {reason}")
-            }
-            Err(e) => Err(fail(e).await),
-        }
+        Ok(match verdict? {
+            Answer::Accepted => Event::ProviderAccepted,
+            Answer::Rejected(reason) => Event::ProviderRejected(reason),
+        })
     }
 
     pub(crate) async fn provider_address(&self, miner: &market_types::Address) -> Result<(PeerId, Vec<Multiaddr>)> {
