@@ -3,15 +3,17 @@
 
 use std::time::Duration;
 
+use jsonrpsee::core::async_trait;
 use jsonrpsee::http_client::HttpClient;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api_info::ApiInfo;
 use market_proto::auth::AuthClient;
 use market_proto::messages::MessageSender;
+use market_proto::messages::SendError;
 use market_proto::signer::{Signer, SignerType};
-use market_types::Address;
-use market_types::chain::{MinerInfo, TipSetKey};
+use market_types::chain::{MarketBalance, Message, MinerInfo, MsgLookup, TipSetKey};
+use market_types::{Address, Cid, TokenAmount};
 
 use crate::config::Config;
 
@@ -137,5 +139,77 @@ impl Chain {
             .await
             .map(|t| t.0.height())
             .map_err(|e| ChainError::Node(e.to_string()))
+    }
+}
+
+/// What the deal runner needs from the chain side. [`Chain`] answers from the node, the
+/// messager and the signer; tests put an in-process fake in its place.
+#[async_trait]
+pub trait DealChain: Send + Sync + std::fmt::Debug {
+    async fn head_height(&self) -> Result<i64, ChainError>;
+    async fn miner_info(&self, miner: &Address) -> Result<MinerInfo, ChainError>;
+    async fn market_balance(&self, addr: &Address) -> Result<MarketBalance, ChainError>;
+    /// A message on chain by its CID.
+    async fn message(&self, cid: &Cid) -> Result<Message, ChainError>;
+    async fn lookup_id(&self, addr: &Address) -> Result<Address, ChainError>;
+    async fn wallet_balance(&self, addr: &Address) -> Result<TokenAmount, ChainError>;
+    /// Send a message paying at most `max_fee` for gas (`None`: no cap).
+    async fn push(&self, msg: Message, max_fee: Option<TokenAmount>) -> Result<Cid, SendError>;
+    /// Wait until a sent message (a chain CID or a messager id) is on chain.
+    async fn wait(&self, id: &Cid) -> Result<MsgLookup, SendError>;
+}
+
+fn node_err(what: String) -> impl FnOnce(jsonrpsee::core::client::Error) -> ChainError {
+    move |e| ChainError::Node(format!("{what}: {}", market_proto::client::CallError::from(e)))
+}
+
+#[async_trait]
+impl DealChain for Chain {
+    async fn head_height(&self) -> Result<i64, ChainError> {
+        Chain::head_height(self).await
+    }
+
+    async fn miner_info(&self, miner: &Address) -> Result<MinerInfo, ChainError> {
+        Chain::miner_info(self, miner).await
+    }
+
+    async fn market_balance(&self, addr: &Address) -> Result<MarketBalance, ChainError> {
+        self.node
+            .state_market_balance(Json(*addr), Json(TipSetKey::empty()))
+            .await
+            .map(|b| b.0)
+            .map_err(node_err(format!("market balance of {addr}")))
+    }
+
+    async fn message(&self, cid: &Cid) -> Result<Message, ChainError> {
+        self.node
+            .chain_get_message(Json(*cid))
+            .await
+            .map(|m| m.0)
+            .map_err(node_err(format!("message {cid}")))
+    }
+
+    async fn lookup_id(&self, addr: &Address) -> Result<Address, ChainError> {
+        self.node
+            .state_lookup_id(Json(*addr), Json(TipSetKey::empty()))
+            .await
+            .map(|a| a.0)
+            .map_err(node_err(format!("ID of {addr}")))
+    }
+
+    async fn wallet_balance(&self, addr: &Address) -> Result<TokenAmount, ChainError> {
+        self.node
+            .wallet_balance(Json(*addr))
+            .await
+            .map(|b| b.0)
+            .map_err(node_err(format!("balance of {addr}")))
+    }
+
+    async fn push(&self, msg: Message, max_fee: Option<TokenAmount>) -> Result<Cid, SendError> {
+        self.sender.push_capped(msg, max_fee).await
+    }
+
+    async fn wait(&self, id: &Cid) -> Result<MsgLookup, SendError> {
+        self.sender.wait(id, 0, &self.node).await
     }
 }

@@ -9,7 +9,7 @@ use market_fsm::storage::funds::{FundLedger, Reservation};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::{CallError, call_error};
-use market_proto::messages::{MessageSender, SendError};
+use market_proto::messages::SendError;
 use market_types::chain::{MarketBalance, Message, MsgLookup, TipSetKey};
 use market_types::units::format_fil;
 use market_types::{Address, Cid, TokenAmount};
@@ -25,36 +25,31 @@ pub enum FundsError {
     Send { addr: Address, source: SendError },
 }
 
-/// `MarketReserveFunds`: hold `amount` of `addr`'s escrow back in `ledger`; when the escrow
-/// that has landed does not cover all that is held, send AddBalance from `wallet` for the
-/// gap (returned). `save` stores the ledger after each change. If nothing could be sent the
-/// reservation is taken back.
-pub async fn reserve_by_hand(
+/// `MarketReserveFunds`: hold `amount` of `addr`'s escrow back in `ledger`, against the
+/// escrow `available` now; when that does not cover all that is held, `send` AddBalance from
+/// `wallet` for the gap (returned). `save` stores the ledger after each change. If nothing
+/// could be sent the reservation is taken back.
+pub async fn reserve_by_hand<F>(
     ledger: &Mutex<FundLedger>,
-    node: &HttpClient,
-    sender: &MessageSender,
+    available: TokenAmount,
     (wallet, addr, amount): (Address, Address, TokenAmount),
     save: impl Fn(&FundLedger) -> Result<(), crate::store::StoreError>,
-) -> Result<Option<Cid>, FundsError> {
+    send: impl FnOnce(Message) -> F,
+) -> Result<Option<Cid>, FundsError>
+where
+    F: std::future::Future<Output = Result<Cid, SendError>>,
+{
     let lock = || ledger.lock().unwrap_or_else(|p| p.into_inner());
-    let bal = node
-        .state_market_balance(Json(addr), Json(TipSetKey::empty()))
-        .await
-        .map_err(|e| FundsError::Balance {
-            addr,
-            source: call_error(e),
-        })?
-        .0;
     let need = {
         let mut l = lock();
-        let r = l.reserve_manual(addr, &amount, &bal.available());
+        let r = l.reserve_manual(addr, &amount, &available);
         save(&l)?;
         r
     };
     let Reservation::NeedsDeposit(deposit) = need else {
         return Ok(None);
     };
-    match sender.push(Message::add_balance(wallet, addr, deposit)).await {
+    match send(Message::add_balance(wallet, addr, deposit)).await {
         Ok(id) => Ok(Some(id)),
         Err(e) => {
             let mut l = lock();
@@ -63,6 +58,17 @@ pub async fn reserve_by_hand(
             Err(FundsError::Send { addr, source: e })
         }
     }
+}
+
+/// The escrow of `addr` free for new reservations (escrow minus locked), from the node.
+pub async fn available(node: &HttpClient, addr: Address) -> Result<TokenAmount, FundsError> {
+    node.state_market_balance(Json(addr), Json(TipSetKey::empty()))
+        .await
+        .map(|b| b.0.available())
+        .map_err(|e| FundsError::Balance {
+            addr,
+            source: call_error(e),
+        })
 }
 
 /// Escrow minus locked minus reserved, never below zero.

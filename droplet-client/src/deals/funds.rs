@@ -26,9 +26,14 @@ impl ClientDeals {
         addr: Address,
         amount: TokenAmount,
     ) -> Result<Option<Cid>, FundsError> {
-        market_daemon::funds::reserve_by_hand(&self.ledger, &self.node, &self.sender, (wallet, addr, amount), |l| {
-            self.save_manual(l, &addr)
-        })
+        let available = market_daemon::funds::available(&self.node, addr).await?;
+        market_daemon::funds::reserve_by_hand(
+            &self.ledger,
+            available,
+            (wallet, addr, amount),
+            |l| self.save_manual(l, &addr),
+            |msg| self.sender.push(msg),
+        )
         .await
     }
 

@@ -63,14 +63,9 @@ impl DealRunner {
     /// Set collateral aside; send AddBalance from the worker when the escrow is short.
     pub(super) async fn reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Event {
         let _funds = self.funds.lock().await;
-        let bal = match self
-            .chain
-            .node
-            .state_market_balance(Json(miner), Json(TipSetKey::empty()))
-            .await
-        {
-            Ok(b) => b.0,
-            Err(e) => return Event::FundingFailed(format!("reading the miner's market balance: {}", call(e))),
+        let bal = match self.chain.market_balance(&miner).await {
+            Ok(b) => b,
+            Err(e) => return Event::FundingFailed(format!("reading the miner's market balance: {e}")),
         };
         let need = {
             let mut l = lock(&self.ledger);
@@ -88,7 +83,7 @@ impl DealRunner {
         };
         let msg = Message::add_balance(from, miner, deposit.clone());
         let max_fee = self.config.policy(Some(&miner)).max_add_balance_fee();
-        match self.chain.sender.push_capped(msg, max_fee).await {
+        match self.chain.push(msg, max_fee).await {
             Ok(id) => {
                 let mut l = lock(&self.ledger);
                 l.deposit_sent(miner, &deposit);
@@ -116,15 +111,24 @@ impl DealRunner {
         amount: TokenAmount,
     ) -> Result<Option<Cid>, market_daemon::funds::FundsError> {
         let _funds = self.funds.lock().await;
+        let available = self
+            .chain
+            .market_balance(&addr)
+            .await
+            .map(|b| b.available())
+            .map_err(|e| market_daemon::funds::FundsError::Balance {
+                addr,
+                source: market_proto::client::CallError(e.to_string()),
+            })?;
         market_daemon::funds::reserve_by_hand(
             &self.ledger,
-            &self.chain.node,
-            &self.chain.sender,
+            available,
             (wallet, addr, amount),
             |l| {
                 self.save_ledger(l, addr);
                 Ok(())
             },
+            |msg| self.chain.push(msg, None),
         )
         .await
     }
@@ -139,17 +143,11 @@ impl DealRunner {
     }
 
     pub(super) async fn wait_funding(&self, miner: Address, message: Cid) -> Event {
-        let lookup = self.chain.sender.wait(&message, 0, &self.chain.node).await;
+        let lookup = self.chain.wait(&message).await;
         // The deposit is no longer on its way, landed or failed. A messager id is not a chain
         // CID: read the value from the message the lookup found.
         let chain_cid = lookup.as_ref().map_or(message, |l| l.message);
-        let deposited = self
-            .chain
-            .node
-            .chain_get_message(Json(chain_cid))
-            .await
-            .ok()
-            .map(|m| m.0.value);
+        let deposited = self.chain.message(&chain_cid).await.ok().map(|m| m.value);
         if let Some(v) = deposited {
             let mut l = lock(&self.ledger);
             l.deposit_settled(miner, &v);

@@ -12,18 +12,13 @@ use cid::Cid;
 use market_fsm::storage::funds::{FundLedger, Reservation, StoredEntry};
 use market_fsm::storage::provider::{Action, Event, InvalidTransition, step};
 use market_fsm::storage::publish::{Batcher, Queued};
-use market_proto::Json;
-use market_proto::api::full_node::FullNodeClient;
-use market_proto::client::CallError;
-use market_types::chain::{
-    MARKET_ACTOR, Message, PublishStorageDealsParams, PublishStorageDealsReturn, TipSetKey, market_method,
-};
+use market_types::chain::{MARKET_ACTOR, Message, PublishStorageDealsParams, PublishStorageDealsReturn, market_method};
 use market_types::states::StorageDealStatus as S;
 use market_types::{Address, TokenAmount, Uuid, cbor};
 
 use super::record::DealRecord;
 use super::store::DealStore;
-use crate::chain::Chain;
+use crate::chain::DealChain;
 use crate::miners::LiveConfig;
 use crate::pieces::Pieces;
 use crate::store::{Store, StoreError};
@@ -99,16 +94,18 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds on the runtime's clock (tokio's, so a paused test clock drives the
+/// batchers' timers); batches live in memory only, so the origin is the first call.
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The deal executor.
 pub struct DealRunner {
     deals: DealStore,
-    chain: Arc<Chain>,
+    chain: Arc<dyn DealChain>,
     store: Arc<Store>,
     config: Arc<LiveConfig>,
     pieces: Arc<Pieces>,
@@ -142,10 +139,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn call(e: jsonrpsee::core::client::Error) -> String {
-    CallError::from(e).0
-}
-
 /// Verifications of commP that run at once (each hashes on every core).
 const CONCURRENT_VERIFICATIONS: usize = 2;
 
@@ -153,7 +146,7 @@ impl DealRunner {
     /// Load the ledger, resume unfinished deals, and start the publisher.
     pub fn start(
         deals: DealStore,
-        chain: Arc<Chain>,
+        chain: Arc<dyn DealChain>,
         store: Arc<Store>,
         config: Arc<LiveConfig>,
         pieces: Arc<Pieces>,
@@ -381,3 +374,6 @@ impl DealRunner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,13 +16,8 @@ impl DealRunner {
         if configured.is_empty() {
             return Ok(info.worker);
         }
-        let node = &self.chain.node;
-        let id = |a: Address| async move {
-            node.state_lookup_id(Json(a), Json(TipSetKey::empty()))
-                .await
-                .map(|j| j.0)
-                .map_err(call)
-        };
+        let chain = &self.chain;
+        let id = |a: Address| async move { chain.lookup_id(&a).await.map_err(|e| e.to_string()) };
         let mut allowed = Vec::new();
         for a in std::iter::once(info.owner)
             .chain(std::iter::once(info.worker))
@@ -32,11 +27,11 @@ impl DealRunner {
         }
         for &a in configured {
             match id(a).await {
-                Ok(a_id) if allowed.contains(&a_id) => match node.wallet_balance(Json(a)).await {
-                    Ok(b) if b.0.is_positive() => return Ok(a),
+                Ok(a_id) if allowed.contains(&a_id) => match chain.wallet_balance(&a).await {
+                    Ok(b) if b.is_positive() => return Ok(a),
                     Ok(_) => tracing::warn!(%miner, address = %a, "DealPublishAddress has no funds; skipped"),
                     Err(e) => {
-                        tracing::warn!(%miner, address = %a, error = %call(e), "DealPublishAddress balance unreadable; skipped")
+                        tracing::warn!(%miner, address = %a, error = %e, "DealPublishAddress balance unreadable; skipped")
                     }
                 },
                 Ok(_) => {
@@ -52,16 +47,16 @@ impl DealRunner {
     /// parameters say where the deal was in the batch, the valid-deals bitfield which
     /// inputs were published.
     pub(super) async fn wait_publish(&self, d: &DealRecord, message: Cid) -> Event {
-        let lookup = match self.chain.sender.wait(&message, 0, &self.chain.node).await {
+        let lookup = match self.chain.wait(&message).await {
             Ok(l) => l,
             Err(e) => return Event::PublishFailed(format!("PublishStorageDeals errored: {e}")),
         };
         if lookup.receipt.exit_code != 0 {
             return Event::PublishFailed(format!("PublishStorageDeals exit code: {}", lookup.receipt.exit_code));
         }
-        let msg = match self.chain.node.chain_get_message(Json(lookup.message)).await {
-            Ok(m) => m.0,
-            Err(e) => return Event::PublishFailed(format!("loading the publish message: {}", call(e))),
+        let msg = match self.chain.message(&lookup.message).await {
+            Ok(m) => m,
+            Err(e) => return Event::PublishFailed(format!("loading the publish message: {e}")),
         };
         let params: PublishStorageDealsParams = match cbor::from_slice(&msg.params.0) {
             Ok(p) => p,
@@ -144,12 +139,8 @@ impl DealRunner {
             };
             let client = d.proposal().client;
             if let std::collections::hash_map::Entry::Vacant(v) = balances.entry(client) {
-                let bal = self
-                    .chain
-                    .node
-                    .state_market_balance(Json(client), Json(TipSetKey::empty()))
-                    .await;
-                v.insert(bal.map(|b| b.0.available()).map_err(call));
+                let bal = self.chain.market_balance(&client).await;
+                v.insert(bal.map(|b| b.available()).map_err(|e| e.to_string()));
             }
             found.push(d);
         }
@@ -198,7 +189,7 @@ impl DealRunner {
             cbor::to_vec(&params),
             TokenAmount::default(),
         );
-        let sent = self.chain.sender.push_capped(msg, policy.max_publish_fee()).await;
+        let sent = self.chain.push(msg, policy.max_publish_fee()).await;
         for d in &good {
             let event = match &sent {
                 Ok(id) => Event::PublishSent(*id),

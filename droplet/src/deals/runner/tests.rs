@@ -1,0 +1,291 @@
+//! The runner in-process: a fake chain behind the [`DealChain`] seam, the store, the config
+//! and piece storage in a temporary directory, and tokio's paused clock, so the shell's
+//! sequencing (persist, act, feed back), its timers and its chain calls are tested without
+//! starting a process.
+
+use std::sync::Mutex;
+
+use market_fsm::storage::provider::PieceStatus;
+use market_types::chain::{BeneficiaryTerm, MarketBalance, MessageReceipt, MinerInfo, MsgLookup};
+use market_types::{Bytes, cbor};
+
+use super::*;
+use crate::chain::{ChainError, DealChain};
+use crate::deals::record::tests::record;
+use jsonrpsee::core::async_trait;
+use market_proto::messages::SendError;
+
+const MINER: u64 = 1000;
+const WORKER: u64 = 1002;
+
+/// A chain that answers from memory: every escrow is ample, every sent message lands at
+/// once, and PublishStorageDeals publishes every deal it carries (IDs from 40).
+#[derive(Debug, Default)]
+struct FakeChain {
+    sent: Mutex<Vec<(Message, Option<TokenAmount>)>>,
+}
+
+impl FakeChain {
+    fn sent(&self) -> Vec<(Message, Option<TokenAmount>)> {
+        self.sent.lock().expect("lock").clone()
+    }
+
+    fn find(&self, id: &Cid) -> Option<Message> {
+        self.sent().into_iter().map(|(m, _)| m).find(|m| &m.cid() == id)
+    }
+}
+
+#[async_trait]
+impl DealChain for FakeChain {
+    async fn head_height(&self) -> Result<i64, ChainError> {
+        Ok(10)
+    }
+
+    async fn miner_info(&self, _miner: &Address) -> Result<MinerInfo, ChainError> {
+        Ok(MinerInfo {
+            owner: Address::new_id(1001),
+            worker: Address::new_id(WORKER),
+            new_worker: None,
+            control_addresses: Vec::new(),
+            worker_change_epoch: -1,
+            peer_id: None,
+            multiaddrs: Vec::new(),
+            window_post_proof_type: 0,
+            sector_size: 2048,
+            window_post_partition_sectors: 0,
+            consensus_fault_elapsed: -1,
+            pending_owner_address: None,
+            beneficiary: Address::new_id(1001),
+            beneficiary_term: BeneficiaryTerm {
+                quota: TokenAmount::default(),
+                used_quota: TokenAmount::default(),
+                expiration: 0,
+            },
+            pending_beneficiary_term: None,
+        })
+    }
+
+    async fn market_balance(&self, _addr: &Address) -> Result<MarketBalance, ChainError> {
+        Ok(MarketBalance {
+            escrow: TokenAmount::from_whole(1000),
+            locked: TokenAmount::default(),
+        })
+    }
+
+    async fn message(&self, cid: &Cid) -> Result<Message, ChainError> {
+        self.find(cid)
+            .ok_or_else(|| ChainError::Node(format!("no message {cid}")))
+    }
+
+    async fn lookup_id(&self, addr: &Address) -> Result<Address, ChainError> {
+        Ok(*addr)
+    }
+
+    async fn wallet_balance(&self, _addr: &Address) -> Result<TokenAmount, ChainError> {
+        Ok(TokenAmount::from_whole(1))
+    }
+
+    async fn push(&self, msg: Message, max_fee: Option<TokenAmount>) -> Result<Cid, SendError> {
+        let id = msg.cid();
+        self.sent.lock().expect("lock").push((msg, max_fee));
+        Ok(id)
+    }
+
+    async fn wait(&self, id: &Cid) -> Result<MsgLookup, SendError> {
+        let msg = self
+            .find(id)
+            .ok_or_else(|| SendError::Node(format!("no message {id}")))?;
+        let return_data = if msg.method == market_method::PUBLISH_STORAGE_DEALS {
+            let params: PublishStorageDealsParams =
+                cbor::from_slice(&msg.params.0).map_err(|e| SendError::Node(e.to_string()))?;
+            let n = params.deals.len() as u64;
+            cbor::to_vec(&PublishStorageDealsReturn {
+                ids: (40..40 + n).collect(),
+                valid_deals: market_types::chain::BitField::from_indices(0..n),
+            })
+        } else {
+            Vec::new()
+        };
+        Ok(MsgLookup {
+            message: *id,
+            receipt: MessageReceipt {
+                exit_code: 0,
+                return_data: Bytes(return_data),
+                gas_used: 0,
+                events_root: None,
+            },
+            return_dec: serde_json::Value::Null,
+            tipset: market_types::chain::TipSetKey::empty(),
+            height: 11,
+        })
+    }
+}
+
+/// A runner over a fake chain, with its repo in `dir`.
+struct Harness {
+    dir: tempfile::TempDir,
+    chain: Arc<FakeChain>,
+    deals: DealStore,
+    runner: Arc<DealRunner>,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(Store::open(&dir.path().join("db")).expect("store"));
+    let deals = DealStore::open(store.clone()).expect("deals");
+    let mut cfg = crate::config::Config::default();
+    cfg.miners.push(crate::config::MinerConfig {
+        addr: format!("t0{MINER}"),
+        account: String::new(),
+        settings: Default::default(),
+    });
+    let fs = crate::config::FsStorage {
+        name: "local".into(),
+        read_only: false,
+        path: dir.path().join("pieces"),
+    };
+    cfg.piece_storage.fs.push(fs.clone());
+    let live = Arc::new(LiveConfig::new(dir.path().join("config.toml"), cfg).expect("config"));
+    let storage = piece_store::store::PieceStorage::from_config(&[fs], &[]).expect("storage");
+    let index = piece_store::index::PieceIndex::open(&dir.path().join("piece-index")).expect("index");
+    let pieces = Arc::new(Pieces::new(storage, index, live.clone()));
+    let chain = Arc::new(FakeChain::default());
+    let runner = DealRunner::start(
+        deals.clone(),
+        chain.clone(),
+        store,
+        live,
+        pieces,
+        dir.path().join("transfer"),
+    )
+    .expect("runner");
+    Harness {
+        dir,
+        chain,
+        deals,
+        runner,
+    }
+}
+
+impl Harness {
+    /// Wait (in paused time, a few ms at a time, for at most `within`) until the deal is in
+    /// `status`.
+    async fn wait_for(&self, uuid: Uuid, status: S, within: Duration) -> DealRecord {
+        let end = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < end {
+            let d = self.deals.get(&uuid).expect("get").expect("deal");
+            if d.status() == status {
+                return d;
+            }
+            assert!(
+                !d.status().is_terminal() || status.is_terminal(),
+                "deal ended in {:?}: {}",
+                d.status(),
+                d.deal.message
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let d = self.deals.get(&uuid).expect("get").expect("deal");
+        panic!(
+            "deal never reached {status:?}; it is in {:?} ({})",
+            d.status(),
+            d.deal.message
+        );
+    }
+
+    /// A deal waiting for its data, stored as the acceptor stores it.
+    fn waiting_deal(&self) -> DealRecord {
+        let mut d = record(2048, 100, S::WaitingForData, PieceStatus::Undefine);
+        d.deal.deal_id = None;
+        d.deal.provider_collateral = TokenAmount::from_atto(5u64);
+        self.deals.insert(&d).expect("insert");
+        d
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_imported_deal_waits_for_its_publish_period_then_goes_on_chain_from_the_worker_and_is_stored() {
+    let h = harness();
+    let d = h.waiting_deal();
+    let data = h.dir.path().join("data.car");
+    std::fs::write(&data, vec![7u8; 1500]).expect("data");
+    h.runner
+        .event(
+            d.uuid,
+            Event::DataImported {
+                path: data.to_string_lossy().into_owned(),
+                skip_commp: true,
+            },
+        )
+        .await
+        .expect("imported");
+    h.wait_for(d.uuid, S::Publish, Duration::from_secs(10)).await;
+
+    // The default PublishMsgPeriod is an hour: ten minutes in, nothing has been sent.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(h.deals.get(&d.uuid).expect("get").expect("deal").status(), S::Publish);
+    assert!(
+        h.chain.sent().is_empty(),
+        "the escrow covered the collateral: no AddBalance"
+    );
+    assert_eq!(h.runner.pending().len(), 1);
+
+    // At the hour the batch goes out, from the worker, with no fee cap configured.
+    tokio::time::sleep(Duration::from_secs(3000)).await;
+    let stored = h.wait_for(d.uuid, S::AwaitingPreCommit, Duration::from_secs(10)).await;
+    let sent = h.chain.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (msg, max_fee) = &sent[0];
+    assert_eq!(
+        (msg.from, msg.method, max_fee),
+        (Address::new_id(WORKER), market_method::PUBLISH_STORAGE_DEALS, &None)
+    );
+    assert_eq!(
+        stored.deal.deal_id,
+        Some(40),
+        "the ID the valid-deals bitfield gives it"
+    );
+    assert_eq!(stored.deal.publish_msg, Some(msg.cid()));
+    assert!(
+        stored.deal.funds_reserved.is_zero(),
+        "collateral released once published"
+    );
+    let piece = h.dir.path().join("pieces").join(d.proposal().piece_cid.to_string());
+    assert_eq!(std::fs::read(piece).expect("stored piece").len(), 1500);
+    assert!(data.exists(), "an imported file is the operator's: never deleted");
+    assert!(h.runner.pending().iter().all(|(_, w)| w.is_empty()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_download_that_cannot_connect_backs_off_on_the_machine_s_schedule_then_fails() {
+    let h = harness();
+    let mut d = record(2048, 100, S::Unknown, PieceStatus::Undefine);
+    d.deal = market_fsm::storage::provider::ProviderDeal::new(true, TokenAmount::default());
+    // Nothing listens on port 1: every attempt is refused at once.
+    d.transfer = market_types::boost::Transfer::http(
+        &market_types::boost::HttpRequest {
+            url: "http://127.0.0.1:1/data.car".into(),
+            headers: None,
+        },
+        1500,
+    );
+    h.deals.insert(&d).expect("insert");
+    let started = tokio::time::Instant::now();
+    h.runner.event(d.uuid, Event::Accepted).await.expect("accepted");
+    let failed = h.wait_for(d.uuid, S::Failing, Duration::from_secs(600)).await;
+    assert!(
+        failed
+            .deal
+            .message
+            .starts_with("data transfer failed after 10 attempts"),
+        "{}",
+        failed.deal.message
+    );
+    assert_eq!(failed.deal.transfer_attempts, 11);
+    // 1 + 2 + 4 + … + 32 s, then four times a minute: the waits the machine asked for.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(63 + 4 * 60) && waited < Duration::from_secs(63 + 4 * 60 + 60),
+        "{waited:?}"
+    );
+}
