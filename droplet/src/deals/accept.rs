@@ -39,6 +39,29 @@ impl std::fmt::Debug for Acceptor {
     }
 }
 
+/// Why a proposal's facts or a client's signature could not be had. The text is what the
+/// client reads, in droplet's words.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("node error {what}: {source}")]
+    Node {
+        what: &'static str,
+        source: market_proto::client::CallError,
+    },
+    #[error("resolving the client's key: {0}")]
+    ClientKey(crate::chain::ChainError),
+    #[error(transparent)]
+    Signature(#[from] market_crypto::CryptoError),
+    #[error("signature verification failed: {0}")]
+    StatusSignature(Box<AcceptError>),
+    #[error("invalid deal status request signature: {0}")]
+    LegacyStatusSignature(Box<AcceptError>),
+    #[error("failed to look up deal: {0}")]
+    Lookup(#[from] crate::store::StoreError),
+    #[error("getting deal {0}: deal not found")]
+    NoDeal(cid::Cid),
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -107,7 +130,7 @@ impl Acceptor {
         let cdp = params.client_deal_proposal.clone();
         let facts = match self.facts(&cdp, !params.is_offline).await {
             Ok(f) => f,
-            Err(e) => return (false, e),
+            Err(e) => return (false, e.to_string()),
         };
         let verdict = check_proposal(&cdp, &facts, &self.policy(&cdp.proposal.provider));
         let machine = ProviderDeal::new(!params.is_offline, cdp.proposal.provider_collateral.clone());
@@ -153,13 +176,9 @@ impl Acceptor {
         client: &market_types::Address,
         signature: &market_types::Signature,
         bytes: &[u8],
-    ) -> Result<(), String> {
-        let key = self
-            .chain
-            .account_key(client)
-            .await
-            .map_err(|e| format!("resolving the client's key: {e}"))?;
-        market_crypto::verify(signature, &key, bytes).map_err(|e| e.to_string())
+    ) -> Result<(), AcceptError> {
+        let key = self.chain.account_key(client).await.map_err(AcceptError::ClientKey)?;
+        Ok(market_crypto::verify(signature, &key, bytes)?)
     }
 
     /// What the checks need, from the chain and the daemon.
@@ -167,13 +186,12 @@ impl Acceptor {
         &self,
         cdp: &market_types::chain::ClientDealProposal,
         online: bool,
-    ) -> Result<ProposalFacts, String> {
+    ) -> Result<ProposalFacts, AcceptError> {
         let p = &cdp.proposal;
         let node = &self.chain.node;
         let tsk = || Json(TipSetKey::empty());
-        let node_err = |what: &str, e: jsonrpsee::core::client::Error| {
-            format!("node error {what}: {}", market_proto::client::CallError::from(e))
-        };
+        let node_err =
+            |what: &'static str, e: jsonrpsee::core::client::Error| AcceptError::Node { what, source: e.into() };
         let head = node
             .chain_head()
             .await
@@ -182,7 +200,8 @@ impl Acceptor {
             .height();
         let signature = self
             .verify_client(&p.client, &cdp.client_signature, &p.signing_bytes())
-            .await;
+            .await
+            .map_err(|e| e.to_string());
         let bounds = node
             .state_deal_provider_collateral_bounds(p.piece_size.0, p.verified_deal, tsk())
             .await
@@ -238,18 +257,18 @@ impl Acceptor {
             n_bytes_received: 0,
         };
         let resp = match self.deals.get(&req.deal_uuid) {
-            Ok(Some(d)) => self.status_of(&d, &req).await.unwrap_or_else(answer),
+            Ok(Some(d)) => self.status_of(&d, &req).await.unwrap_or_else(|e| answer(e.to_string())),
             Ok(None) => answer(format!("no deal with UUID {}", req.deal_uuid)),
             Err(e) => answer(format!("failed to look up deal: {e}")),
         };
         Some(cbor::to_vec(&resp))
     }
 
-    async fn status_of(&self, d: &DealRecord, req: &DealStatusRequest) -> Result<DealStatusResponse, String> {
+    async fn status_of(&self, d: &DealRecord, req: &DealStatusRequest) -> Result<DealStatusResponse, AcceptError> {
         let p = d.proposal();
         self.verify_client(&p.client, &req.signature, req.deal_uuid.as_bytes())
             .await
-            .map_err(|e| format!("signature verification failed: {e}"))?;
+            .map_err(|e| AcceptError::StatusSignature(Box::new(e)))?;
         let status = d.status();
         let error = if matches!(status, S::Failing | S::Rejecting | S::Error) {
             d.deal.message.clone()

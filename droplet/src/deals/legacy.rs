@@ -18,7 +18,7 @@ use market_types::storage::{
 };
 use market_types::{Address, Cid, Signature, Uuid, cbor};
 
-use super::accept::Acceptor;
+use super::accept::{AcceptError, Acceptor};
 use super::record::DealRecord;
 
 /// A legacy proposal whatever its version.
@@ -142,7 +142,7 @@ impl Acceptor {
                 ProviderDealState {
                     state: S::Error.code(),
                     deal_id: 0,
-                    message: truncate_message(message),
+                    message: truncate_message(message.to_string()),
                     proposal: None,
                     publish_cid: None,
                     add_funds_cid: None,
@@ -178,16 +178,16 @@ impl Acceptor {
         })
     }
 
-    async fn legacy_state(&self, cid: &Cid, signature: &Signature) -> Result<(ProviderDealState, Address), String> {
-        let d: DealRecord = self
-            .deals
-            .by_proposal_cid(cid)
-            .map_err(|e| format!("failed to look up deal: {e}"))?
-            .ok_or_else(|| format!("getting deal {cid}: deal not found"))?;
+    async fn legacy_state(
+        &self,
+        cid: &Cid,
+        signature: &Signature,
+    ) -> Result<(ProviderDealState, Address), AcceptError> {
+        let d: DealRecord = self.deals.by_proposal_cid(cid)?.ok_or(AcceptError::NoDeal(*cid))?;
         let p = d.proposal();
         self.verify_client(&p.client, signature, &status_signing_bytes(cid))
             .await
-            .map_err(|e| format!("invalid deal status request signature: {e}"))?;
+            .map_err(|e| AcceptError::LegacyStatusSignature(Box::new(e)))?;
         let status = d.status();
         Ok((
             ProviderDealState {
