@@ -22,10 +22,14 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("chain database holds a damaged record ({what}): {reason}")]
     Corrupt { what: String, reason: String },
+    #[error("chain database lock: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub struct Store {
     db: rocksdb::DB,
+    /// Held while the store is open.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Store {
@@ -42,17 +46,33 @@ fn block_key(height: ChainEpoch) -> [u8; 9] {
 }
 
 impl Store {
+    /// Open the store; a lock file beside it (`<path>.lock`) keeps a second devnet out, told
+    /// so by [`StoreError::Locked`] before RocksDB is touched.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::path::PathBuf::from(name))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: path.display().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.set_max_open_files(64);
-        match rocksdb::DB::open(&opts, path) {
-            Ok(db) => Ok(Store { db }),
-            Err(e) if e.to_string().contains("LOCK") => Err(StoreError::Locked {
-                path: path.display().to_string(),
-            }),
-            Err(e) => Err(e.into()),
-        }
+        let db = rocksdb::DB::open(&opts, path)?;
+        Ok(Store { db, _lock: lock })
     }
 
     pub fn genesis(&self) -> Result<Option<Genesis>, StoreError> {

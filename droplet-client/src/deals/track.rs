@@ -134,16 +134,17 @@ impl ClientDeals {
                     self.event(uuid, Event::Activated).await?;
                 }
             }
-            Err(e) => {
-                let e = CallError::from(e).0;
-                if !e.contains("not found") {
-                    return Err(e);
+            // Only the node's own "deal <id> not found" says the deal is gone; a missing tipset
+            // or block, or an unreachable node, says nothing about it.
+            Err(e) => match market_proto::client::classify_deal_lookup(e, deal_id) {
+                market_proto::client::DealLookupError::Call(e) => return Err(e.0),
+                market_proto::client::DealLookupError::NotFound(_) => {
+                    // Gone from the market actor: never activated in time, or past its end.
+                    if head > p.start_epoch {
+                        self.event(uuid, Event::Expired).await?;
+                    }
                 }
-                // Gone from the market actor: never activated in time, or past its end.
-                if head > p.start_epoch {
-                    self.event(uuid, Event::Expired).await?;
-                }
-            }
+            },
         }
         Ok(())
     }

@@ -130,10 +130,16 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(|_| {})
+}
+
+/// A harness whose config is changed by `f` first.
+fn harness_with(f: impl FnOnce(&mut crate::config::Config)) -> Harness {
     let dir = tempfile::tempdir().expect("dir");
     let store = Arc::new(Store::open(&dir.path().join("db")).expect("store"));
     let deals = DealStore::open(store.clone()).expect("deals");
     let mut cfg = crate::config::Config::default();
+    f(&mut cfg);
     cfg.miners.push(crate::config::MinerConfig {
         addr: format!("t0{MINER}"),
         account: String::new(),
@@ -287,5 +293,63 @@ async fn a_download_that_cannot_connect_backs_off_on_the_machine_s_schedule_then
     assert!(
         waited >= Duration::from_secs(63 + 4 * 60) && waited < Duration::from_secs(63 + 4 * 60 + 60),
         "{waited:?}"
+    );
+}
+
+/// An HTTP server on loopback that answers every request with `body` after `delay`, and
+/// counts how many requests it serves at once (the most, over its life).
+async fn slow_server(body: Vec<u8>, delay: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let active = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (a, m) = (active.clone(), most.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (a, m, body) = (a.clone(), m.clone(), body.clone());
+        async move {
+            let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            a.fetch_sub(1, Ordering::SeqCst);
+            body
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), most)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_s_downloads_run_one_at_a_time_when_its_limit_is_one() {
+    let h = harness_with(|c| c.simultaneous_transfers_for_storage_per_client = 1);
+    let (base, most) = slow_server(vec![1u8; 1500], Duration::from_millis(400)).await;
+    let mut uuids = Vec::new();
+    for i in 0..2u8 {
+        let mut d = record(2048, 100 + i64::from(i), S::Unknown, PieceStatus::Undefine);
+        d.client_peer = "12D3KooWSameClient".into();
+        d.deal = market_fsm::storage::provider::ProviderDeal::new(true, TokenAmount::default());
+        d.transfer = market_types::boost::Transfer::http(
+            &market_types::boost::HttpRequest {
+                url: format!("{base}/{i}.car"),
+                headers: None,
+            },
+            1500,
+        );
+        h.deals.insert(&d).expect("insert");
+        uuids.push(d.uuid);
+    }
+    for uuid in &uuids {
+        h.runner.event(*uuid, Event::Accepted).await.expect("accepted");
+    }
+    // Both downloads finish (their data then fails the commP check: it is filler).
+    for uuid in &uuids {
+        h.wait_for(*uuid, S::Failing, Duration::from_secs(30)).await;
+    }
+    assert_eq!(
+        most.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "SimultaneousTransfersForStoragePerClient = 1: never two downloads of one client at once"
     );
 }
