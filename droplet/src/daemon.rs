@@ -110,20 +110,6 @@ pub fn apply_flags(cfg: &mut Config, f: &RunFlags) -> Result<()> {
     Ok(())
 }
 
-/// Keys of the retrieval market, which this droplet does not serve yet: they are kept and
-/// checked, and said to have no effect.
-fn warn_not_served_yet(cfg: &Config) {
-    let defaults = Config::default();
-    if cfg.simultaneous_transfers_for_retrieval != defaults.simultaneous_transfers_for_retrieval {
-        tracing::warn!("SimultaneousTransfersForRetrieval has no effect yet: this droplet does not serve retrievals");
-    }
-    for (section, p) in std::iter::once(("[CommonProvider]".to_string(), &cfg.common_provider)) {
-        if !p.http_retrieval_multiaddr.is_empty() || !p.retrieval_payment_address.is_empty() {
-            tracing::warn!(%section, "HTTPRetrievalMultiaddr and RetrievalPaymentAddress have no effect yet: this droplet does not serve retrievals");
-        }
-    }
-}
-
 pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     repo.create()?;
     let mut cfg = if repo.config_path().exists() {
@@ -140,7 +126,9 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     for key in &resolved.unknown {
         tracing::warn!(%key, "unknown config key ignored");
     }
-    warn_not_served_yet(&cfg);
+    for warning in cfg.not_served_yet()? {
+        tracing::warn!("{warning}");
+    }
     repo.generate_secrets(&mut cfg.api, &mut cfg.libp2p)?;
     cfg.save(&repo.config_path())?;
     let store = Arc::new(Store::open(&repo.db_path())?);

@@ -117,15 +117,23 @@ fn piece_stores_are_added_listed_and_removed_while_droplet_runs_and_kept_in_the_
     std::fs::create_dir_all(&dir).expect("dir");
     let dir = dir.canonicalize().expect("canonical");
     let config = || std::fs::read_to_string(std::path::Path::new(&m.provider).join("config.toml")).expect("config");
-    let out = m.droplet(&[
-        "piece-storage",
-        "add-fs",
-        "--name",
-        "more",
-        "--path",
-        dir.to_str().expect("utf-8"),
-        "--read-only",
-    ]);
+    let path = dir.to_str().expect("utf-8");
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "--repo",
+            m.provider.as_str(),
+            "piece-storage",
+            "add-fs",
+            "--name",
+            "more",
+            "--path",
+            path,
+        ];
+        args.extend_from_slice(extra);
+        tests::procs::run("droplet", &args)
+    };
+    let added = add(&["--read-only"]);
+    let out = String::from_utf8_lossy(&added.stdout);
     assert!(out.contains("added piece store more"), "{out}");
     let list = m.droplet(&["piece-storage", "list"]);
     let row = list
@@ -143,19 +151,7 @@ fn piece_stores_are_added_listed_and_removed_while_droplet_runs_and_kept_in_the_
         "the default store stays: {list}"
     );
     assert!(config().contains("Name = \"more\""), "{}", config());
-    let again = tests::procs::run(
-        "droplet",
-        &[
-            "--repo",
-            &m.provider,
-            "piece-storage",
-            "add-fs",
-            "--name",
-            "more",
-            "--path",
-            dir.to_str().expect("utf-8"),
-        ],
-    );
+    let again = add(&[]);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already exists"),

@@ -370,6 +370,55 @@ impl Config {
         })
     }
 
+    /// Keys of parts this droplet does not have yet. One that would put data or money
+    /// somewhere else than the operator expects stops the start (`[Mysql] ConnectionString`:
+    /// deals would not go to that database); the others come back as warnings saying they have
+    /// no effect yet.
+    pub fn not_served_yet(&self) -> Result<Vec<String>, ConfigInvalid> {
+        if !self.mysql.connection_string.trim().is_empty() {
+            return Err(PolicyError {
+                section: "[Mysql]".into(),
+                key: "ConnectionString".into(),
+                reason: "MySQL is not supported by this droplet yet; it keeps its data in RocksDB under the repo \
+                         (empty the key to use that)"
+                    .into(),
+            });
+        }
+        let defaults = Config::default();
+        let mut out = Vec::new();
+        let mut no_effect = |what: &str, why: &str| out.push(format!("{what} has no effect yet: {why}"));
+        let retrieval = "this droplet does not serve retrievals";
+        if self.simultaneous_transfers_for_retrieval != defaults.simultaneous_transfers_for_retrieval {
+            no_effect("SimultaneousTransfersForRetrieval", retrieval);
+        }
+        let p = &self.common_provider;
+        if !p.http_retrieval_multiaddr.is_empty() {
+            no_effect("[CommonProvider] HTTPRetrievalMultiaddr", retrieval);
+        }
+        if !p.retrieval_payment_address.is_empty() {
+            no_effect("[CommonProvider] RetrievalPaymentAddress", retrieval);
+        }
+        if p.retrieval_pricing != defaults.common_provider.retrieval_pricing {
+            no_effect("[CommonProvider.RetrievalPricing]", retrieval);
+        }
+        if p.index_provider.enable {
+            no_effect(
+                "[CommonProvider.IndexProvider] Enable",
+                "this droplet does not announce to IPNI yet",
+            );
+        }
+        if self.metrics.enabled {
+            no_effect("[Metrics] Enabled", "this droplet does not export metrics yet");
+        }
+        if self.dag_store != defaults.dag_store {
+            no_effect(
+                "[DAGStore]",
+                "this droplet keeps its own piece index under the repo (piece-index)",
+            );
+        }
+        Ok(out)
+    }
+
     /// Check every provider setting once and type it; fails on the first bad value, naming
     /// the section and key. Keys under `[[Miners]]` that droplet does not know come back as
     /// warnings (dotted paths), as unknown keys elsewhere do.
@@ -651,6 +700,15 @@ SimultaneousTransfersForRetrieval = 20
             Some(4)
         );
         assert_eq!(cfg.metrics.exporter.graphite.port, 4568);
+        let (with_http, _) = Config::parse(
+            "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/1.2.3.4/tcp/80/http\"\n",
+            "t",
+        )
+        .expect("parses");
+        assert_eq!(
+            with_http.common_provider.http_retrieval_multiaddr, "/ip4/1.2.3.4/tcp/80/http",
+            "Go's spelling of the key is read"
+        );
         // What we write back loads to the same config, with nothing unknown.
         let (again, unknown) = Config::parse(&cfg.to_toml(), "rewritten").expect("round trip");
         assert_eq!(again, cfg);
@@ -706,6 +764,28 @@ SimultaneousTransfersForRetrieval = 20
             "kept from common"
         );
         assert_eq!(p.settings.max_deals_per_publish_msg, 8);
+    }
+
+    #[test]
+    fn parts_not_served_yet_are_named_and_a_database_elsewhere_stops_the_start() {
+        let (cfg, _) = Config::parse(GO_CONFIG, "go").expect("parses");
+        let warnings = cfg.not_served_yet().expect("a Go default config starts");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("[DAGStore] has no effect yet"), "{warnings:?}");
+        let (cfg, _) = Config::parse(
+            "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/1.2.3.4/tcp/80/http\"\n[CommonProvider.IndexProvider]\nEnable = true\n[Metrics]\nEnabled = true\n",
+            "t",
+        )
+        .expect("parses");
+        let warnings = cfg.not_served_yet().expect("starts");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        let (cfg, _) = Config::parse(
+            "[Mysql]\nConnectionString = \"root@tcp(127.0.0.1:3306)/droplet\"\n",
+            "t",
+        )
+        .expect("parses");
+        let e = cfg.not_served_yet().expect_err("refused");
+        assert_eq!((e.section.as_str(), e.key.as_str()), ("[Mysql]", "ConnectionString"));
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub struct ProviderConfig {
     pub retrieval_payment_address: String,
     #[serde(default)]
     pub deal_publish_address: Vec<String>,
-    #[serde(default)]
+    /// Go's key is `HTTPRetrievalMultiaddr` (PascalCase would read `HttpRetrievalMultiaddr`).
+    #[serde(rename = "HTTPRetrievalMultiaddr", default)]
     pub http_retrieval_multiaddr: String,
     #[serde(default)]
     pub retrieval_pricing: RetrievalPricing,
