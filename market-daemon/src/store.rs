@@ -17,6 +17,8 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("the store task stopped: {0}")]
+    Task(String),
 }
 
 pub struct Store {

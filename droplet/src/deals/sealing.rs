@@ -141,7 +141,8 @@ async fn head_and_waiting(
 ) -> Result<(i64, Vec<DealRecord>), SealingError> {
     let head = chain.head_height().await?;
     let mine = deals
-        .in_states(&[S::AwaitingPreCommit])?
+        .read(|s| s.in_states(&[S::AwaitingPreCommit]))
+        .await?
         .into_iter()
         .filter(|d| d.proposal().provider == miner)
         .collect();
@@ -254,7 +255,10 @@ enum Tracked {
 async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) -> Result<(), SealingError> {
     let head = chain.head_height().await?;
     let tsk = || Json(TipSetKey::empty());
-    for d in deals.in_states(&[S::AwaitingPreCommit, S::Sealing, S::Active])? {
+    let tracked = deals
+        .read(|s| s.in_states(&[S::AwaitingPreCommit, S::Sealing, S::Active]))
+        .await?;
+    for d in tracked {
         let status = d.status();
         let m = &d.deal;
         let Some(deal_id) = m.deal_id else { continue };

@@ -104,6 +104,17 @@ impl DealStore {
         b.put_raw(DEALS, &uuid, &d.encode());
     }
 
+    /// Run `f` over the store on a blocking thread, off the async runtime's workers.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&DealStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
     /// Store a new deal (before acting on it).
     pub fn insert(&self, d: &DealRecord) -> Result<(), StoreError> {
         let mut b = Batch::default();

@@ -280,7 +280,7 @@ impl DealRunner {
     }
 
     async fn act(self: &Arc<Self>, uuid: Uuid, action: Action) -> Option<Event> {
-        let d = match self.deals.get(&uuid) {
+        let d = match self.deals.read(move |s| s.get(&uuid)).await {
             Ok(Some(d)) => d,
             Ok(None) => return None,
             Err(e) => {

@@ -128,8 +128,22 @@ impl DealRunner {
         let head = self.chain.head_height().await.ok();
         let mut found = Vec::new();
         let mut balances = HashMap::new();
-        for cid in batch {
-            let d = match self.deals.by_proposal_cid(&cid) {
+        let read = self
+            .deals
+            .read(move |s| {
+                Ok(batch
+                    .into_iter()
+                    .map(|c| (c, s.by_proposal_cid(&c)))
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .unwrap_or_else(|e| {
+                // The deals stay in Publish and are queued again at the next start.
+                tracing::error!(%miner, error = %e, "reading a due batch");
+                Vec::new()
+            });
+        for (cid, stored) in read {
+            let d = match stored {
                 Ok(Some(d)) => d,
                 Ok(None) => continue,
                 Err(e) => {
