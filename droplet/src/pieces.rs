@@ -62,10 +62,19 @@ impl Pieces {
         &self.index
     }
 
-    fn change_storage(&self, f: impl FnOnce(&mut PieceStorage) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    /// Change the stores: `f` on a copy, then `save` the config, then the copy is used. A
+    /// change that fails either step leaves both as they were.
+    fn change_storage(
+        &self,
+        f: impl FnOnce(&mut PieceStorage) -> Result<(), StoreError>,
+        save: impl FnOnce(&mut crate::config::Config),
+    ) -> Result<(), PiecesError> {
         let mut guard = self.storage.write().unwrap_or_else(|p| p.into_inner());
         let mut next = (**guard).clone();
         f(&mut next)?;
+        self.config
+            .update(save)
+            .map_err(|e| PiecesError::Config(e.to_string()))?;
         *guard = Arc::new(next);
         Ok(())
     }
@@ -83,19 +92,18 @@ impl Pieces {
     }
 
     fn add(&self, store: PieceStore, save: impl FnOnce(&mut crate::config::Config)) -> Result<(), PiecesError> {
-        self.change_storage(|s| s.add(store))?;
-        self.config.update(save).map_err(|e| PiecesError::Config(e.to_string()))
+        self.change_storage(|s| s.add(store), save)
     }
 
     /// `RemovePieceStorage`: droplet stops using the store; its data stays where it is.
     pub fn remove(&self, name: &str) -> Result<(), PiecesError> {
-        self.change_storage(|s| s.remove(name))?;
-        self.config
-            .update(|c| {
+        self.change_storage(
+            |s| s.remove(name),
+            |c| {
                 c.piece_storage.fs.retain(|f| f.name != name);
                 c.piece_storage.s3.retain(|f| f.name != name);
-            })
-            .map_err(|e| PiecesError::Config(e.to_string()))
+            },
+        )
     }
 
     /// Copy a deal's data into piece storage and index it: the CAR's blocks (from the local
@@ -124,16 +132,7 @@ impl Pieces {
     /// Record (or update) the deal in its piece's entry: deal ID, sector and offset as the
     /// deal has them now.
     pub fn record_deal(&self, d: &DealRecord) -> Result<(), PiecesError> {
-        let p = d.proposal();
-        let deal = DealRef {
-            deal: d.proposal_cid.to_string(),
-            deal_id: d.deal.deal_id.unwrap_or(0),
-            miner: p.provider.to_string(),
-            sector: d.deal.sector.unwrap_or(0),
-            offset: d.deal.offset.unwrap_or(0),
-            length: p.piece_size.0,
-        };
-        Ok(self.index.add_deal(&p.piece_cid, deal)?)
+        Ok(self.index.add_deal(&d.proposal().piece_cid, deal_ref(d))?)
     }
 
     /// Index every stored deal's piece the index does not have complete (pieces stored before
@@ -143,9 +142,12 @@ impl Pieces {
         let mut n = 0;
         for d in deals {
             let piece = d.proposal().piece_cid;
-            let complete = matches!(self.index.piece(&piece), Ok(Some(r)) if r.indexed && !r.locations.is_empty());
-            if complete {
-                if let Err(e) = self.record_deal(d) {
+            let known = self.index.piece(&piece).ok().flatten();
+            if known.as_ref().is_some_and(|r| r.indexed && !r.locations.is_empty()) {
+                // Complete: record the deal only if the index does not have it as it is now.
+                if !known.is_some_and(|r| r.deals.contains(&deal_ref(d)))
+                    && let Err(e) = self.record_deal(d)
+                {
                     tracing::warn!(%piece, error = %e, "recording the deal in the piece index");
                 }
                 continue;
@@ -174,6 +176,19 @@ impl Pieces {
                 .await??;
         self.index.add_location(piece, &store)?;
         Ok(blocks)
+    }
+}
+
+/// The piece index's entry for a deal, as the deal is now.
+fn deal_ref(d: &DealRecord) -> DealRef {
+    let p = d.proposal();
+    DealRef {
+        deal: d.proposal_cid.to_string(),
+        deal_id: d.deal.deal_id.unwrap_or(0),
+        miner: p.provider.to_string(),
+        sector: d.deal.sector.unwrap_or(0),
+        offset: d.deal.offset.unwrap_or(0),
+        length: p.piece_size.0,
     }
 }
 

@@ -94,14 +94,6 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Milliseconds on the runtime's clock (tokio's, so a paused test clock drives the
-/// batchers' timers); batches live in memory only, so the origin is the first call.
-fn now_ms() -> u64 {
-    static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
-    let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
-    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
 /// The deal executor.
 pub struct DealRunner {
     deals: DealStore,
@@ -120,6 +112,9 @@ pub struct DealRunner {
     /// Downloads per client peer (`SimultaneousTransfersForStoragePerClient`).
     client_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     batchers: Mutex<HashMap<Address, Batcher>>,
+    /// The batchers' time origin, on the runtime's clock (tokio's, so a paused test clock
+    /// drives their timers); batches live in memory only.
+    started: tokio::time::Instant,
     /// Wakes the publisher: a deal was queued or publishing was forced.
     publish_wake: tokio::sync::Notify,
     /// A deal is never updated from two places at once.
@@ -169,6 +164,7 @@ impl DealRunner {
             verify_slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS)),
             client_slots: Mutex::new(HashMap::new()),
             batchers: Mutex::new(HashMap::new()),
+            started: tokio::time::Instant::now(),
             publish_wake: tokio::sync::Notify::new(),
             locks: DealLocks::new(),
             funds: tokio::sync::Mutex::new(()),
@@ -220,6 +216,11 @@ impl DealRunner {
             }
         }
         Ok(())
+    }
+
+    /// Milliseconds since the runner started, for the batchers.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Apply an event to a deal: store the new state (one write), then act on it.
@@ -337,7 +338,7 @@ impl DealRunner {
                 // `storage cfg publish-period set` and the like apply from the next deal on.
                 b.period_ms = period_ms;
                 b.max_deals = max.max(1);
-                b.add(d.proposal_cid, len, now_ms());
+                b.add(d.proposal_cid, len, self.now_ms());
                 drop(batchers);
                 self.publish_wake.notify_one();
                 None

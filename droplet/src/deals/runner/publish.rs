@@ -84,7 +84,7 @@ impl DealRunner {
     /// How long until the earliest batch is due; `None` when nothing waits.
     pub(super) fn next_publish_in(&self) -> Option<Duration> {
         let due = lock(&self.batchers).values().filter_map(Batcher::due_ms).min()?;
-        Some(Duration::from_millis(due.saturating_sub(now_ms())))
+        Some(Duration::from_millis(due.saturating_sub(self.now_ms())))
     }
 
     /// Publish now, whatever the period (`pending-publish --publish-now`).
@@ -107,7 +107,7 @@ impl DealRunner {
     pub(super) async fn publish_due(self: &Arc<Self>) {
         let due: Vec<(Address, Vec<Cid>)> = {
             let mut bs = lock(&self.batchers);
-            let now = now_ms();
+            let now = self.now_ms();
             let mut out = Vec::new();
             for (m, b) in bs.iter_mut() {
                 while let Some(batch) = b.take(now) {
