@@ -104,3 +104,5 @@ impl Arb for Message {
         })
     }
 }
+
+pub mod dag;

@@ -1,0 +1,73 @@
+//! Where a responder reads blocks and a requester writes them.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::RwLock;
+
+use bytes::Bytes;
+use cid::Cid;
+
+/// Blocks a responder serves. Called from blocking threads: an implementation may read files.
+pub trait BlockSource: Send + Sync + 'static {
+    /// The block named `cid`, or `None` when this source does not have it.
+    fn get(&self, cid: &Cid) -> io::Result<Option<Bytes>>;
+}
+
+/// Where a requester puts verified blocks. `get` finds a block received before (a duplicate
+/// the responder did not send again, or one skipped on a restart).
+pub trait BlockSink: Send + Sync + 'static {
+    fn put(&self, cid: Cid, data: Bytes) -> io::Result<()>;
+    fn get(&self, cid: &Cid) -> io::Result<Option<Bytes>>;
+}
+
+/// Blocks in memory: a source and a sink.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    blocks: RwLock<HashMap<Cid, Bytes>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    pub fn from_blocks(blocks: HashMap<Cid, Bytes>) -> Self {
+        MemoryStore {
+            blocks: RwLock::new(blocks),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.blocks.read().map_or(0, |b| b.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of every block held.
+    pub fn snapshot(&self) -> HashMap<Cid, Bytes> {
+        self.blocks.read().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
+fn poisoned() -> io::Error {
+    io::Error::other("block store lock poisoned")
+}
+
+impl BlockSource for MemoryStore {
+    fn get(&self, cid: &Cid) -> io::Result<Option<Bytes>> {
+        Ok(self.blocks.read().map_err(|_| poisoned())?.get(cid).cloned())
+    }
+}
+
+impl BlockSink for MemoryStore {
+    fn put(&self, cid: Cid, data: Bytes) -> io::Result<()> {
+        self.blocks.write().map_err(|_| poisoned())?.insert(cid, data);
+        Ok(())
+    }
+
+    fn get(&self, cid: &Cid) -> io::Result<Option<Bytes>> {
+        BlockSource::get(self, cid)
+    }
+}

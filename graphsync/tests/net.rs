@@ -1,0 +1,529 @@
+//! Graphsync between two of our own peers over loopback TCP, and hostile peers against our
+//! responder: verification, selectors, missing blocks, pause and resume, cancel, bounded
+//! memory with a requester that never reads, malformed and oversized frames.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cid::Cid;
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use graphsync::message::{Message, Request, RequestId, RequestKind};
+use graphsync::net::{
+    BlockAction, Config, Graphsync, Hooks, QueuedBlock, RequestError, RequestEvent, ResponseEnd, Validation,
+};
+use graphsync::selector::build::{self, Spec};
+use graphsync::testing::dag::{Dag, DagBuilder};
+use graphsync::{Extensions, MemoryStore, ResponseStatus, Selector};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, tcp, yamux};
+use market_types::ipld::RawCbor;
+
+struct Node {
+    peer: PeerId,
+    addr: Multiaddr,
+    control: libp2p_stream::Control,
+}
+
+/// A swarm with only the stream behaviour, driven by its own task.
+async fn node() -> (Node, Swarm<graphsync::net::Behaviour>) {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .expect("tcp")
+        .with_behaviour(|_| graphsync::net::Behaviour::new())
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    swarm
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+        .expect("listen");
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            break address;
+        }
+    };
+    let peer = *swarm.local_peer_id();
+    let control = swarm.behaviour().new_control();
+    (Node { peer, addr, control }, swarm)
+}
+
+fn drive(mut swarm: Swarm<graphsync::net::Behaviour>, dial: Option<Multiaddr>) {
+    if let Some(a) = dial {
+        swarm.dial(a).expect("dial");
+    }
+    tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+}
+
+struct Pair {
+    server: Graphsync,
+    client: Graphsync,
+    server_peer: PeerId,
+    client_peer: PeerId,
+}
+
+async fn pair(source: Arc<MemoryStore>, hooks: Arc<dyn Hooks>, config: Config) -> Pair {
+    let (s, s_swarm) = node().await;
+    let (c, c_swarm) = node().await;
+    let server = Graphsync::new(s_swarm.behaviour(), source, hooks, config.clone()).expect("server");
+    let client = Graphsync::new(
+        c_swarm.behaviour(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(graphsync::net::AcceptAll),
+        config,
+    )
+    .expect("client");
+    let dial = s.addr.clone().with(libp2p::multiaddr::Protocol::P2p(s.peer));
+    drive(s_swarm, None);
+    drive(c_swarm, Some(dial));
+    Pair {
+        server,
+        client,
+        server_peer: s.peer,
+        client_peer: c.peer,
+    }
+}
+
+fn sample_dag(seed: u64) -> Dag {
+    let mut b = DagBuilder::new(seed);
+    let root = b.mixed(4, 600 << 10);
+    b.finish(root)
+}
+
+/// Run a request to its end; the blocks in walk order and the result.
+async fn fetch(
+    gs: &Graphsync,
+    peer: PeerId,
+    root: Cid,
+    sel: RawCbor,
+    ext: Extensions,
+    sink: Arc<MemoryStore>,
+) -> (Vec<RequestEvent>, Result<ResponseStatus, RequestError>) {
+    let mut req = gs.request(peer, root, sel, ext, sink).expect("request");
+    let mut events = Vec::new();
+    let end = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(ev) = req.events.recv().await {
+            if let RequestEvent::Finished(r) = ev {
+                return r;
+            }
+            events.push(ev);
+        }
+        Err(RequestError::Stopped)
+    })
+    .await
+    .expect("request finished in time");
+    (events, end)
+}
+
+fn walk_order(dag: &Dag, sel: &RawCbor) -> Vec<Cid> {
+    let store = MemoryStore::from_blocks(dag.blocks.clone());
+    let s = Selector::from_cbor(sel.as_bytes()).expect("selector");
+    graphsync::net::walk_source(&store, dag.root, s)
+        .expect("walk")
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect()
+}
+
+fn loaded(events: &[RequestEvent]) -> Vec<Cid> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RequestEvent::Block { link, .. } | RequestEvent::Missing(link) => Some(*link),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_requester_gets_every_block_in_walk_order_from_our_responder() {
+    let dag = sample_dag(11);
+    let p = pair(
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(graphsync::net::AcceptAll),
+        Config::default(),
+    )
+    .await;
+    for spec in [
+        build::all(),
+        build::depth(5),
+        Spec::Fields(vec![("k000".into(), build::all())]),
+        Spec::Union(vec![
+            Spec::Fields(vec![("k001".into(), build::depth(6))]),
+            Spec::Fields(vec![(
+                "k000".into(),
+                Spec::Fields(vec![("bb".into(), Spec::Range(1, 3, Box::new(build::all())))]),
+            )]),
+        ]),
+    ] {
+        let sel = spec.to_cbor();
+        let sink = Arc::new(MemoryStore::new());
+        let (events, end) = fetch(
+            &p.client,
+            p.server_peer,
+            dag.root,
+            sel.clone(),
+            Extensions::new(),
+            sink.clone(),
+        )
+        .await;
+        assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull), "{spec:?}");
+        assert_eq!(loaded(&events), walk_order(&dag, &sel), "{spec:?}");
+        for (cid, data) in sink.snapshot() {
+            assert_eq!(dag.blocks.get(&cid), Some(&data));
+        }
+    }
+    // The whole DAG arrived byte for byte.
+    let sink = Arc::new(MemoryStore::new());
+    let (_, end) = fetch(
+        &p.client,
+        p.server_peer,
+        dag.root,
+        build::all().to_cbor(),
+        Extensions::new(),
+        sink.clone(),
+    )
+    .await;
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+    assert_eq!(sink.snapshot(), dag.blocks);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_blocks_give_a_partial_response_and_a_missing_root_status_34() {
+    let dag = sample_dag(12);
+    let mut blocks = dag.blocks.clone();
+    let order = walk_order(&dag, &build::all().to_cbor());
+    let gone = order[1];
+    blocks.remove(&gone);
+    let p = pair(
+        Arc::new(MemoryStore::from_blocks(blocks)),
+        Arc::new(graphsync::net::AcceptAll),
+        Config::default(),
+    )
+    .await;
+    let (events, end) = fetch(
+        &p.client,
+        p.server_peer,
+        dag.root,
+        build::all().to_cbor(),
+        Extensions::new(),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedPartial));
+    assert!(events.contains(&RequestEvent::Missing(gone)));
+    let unknown = DagBuilder::new(99).raw(10);
+    let (_, end) = fetch(
+        &p.client,
+        p.server_peer,
+        unknown,
+        build::all().to_cbor(),
+        Extensions::new(),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    assert_eq!(
+        end,
+        Err(RequestError::Status(ResponseStatus::RequestFailedContentNotFound))
+    );
+}
+
+/// Pauses after every `every` blocks; counts ends.
+struct Pausing {
+    every: u64,
+    ended: Arc<AtomicUsize>,
+}
+
+impl Hooks for Pausing {
+    fn incoming_request(&self, _: &PeerId, _: &graphsync::net::IncomingRequest) -> Validation {
+        let mut v = Validation::accept();
+        v.extensions.push(("x/hello".into(), RawCbor::from_value(&7i64)));
+        v.pause = true;
+        v
+    }
+    fn outgoing_block(&self, _: &PeerId, _: RequestId, block: &QueuedBlock) -> BlockAction {
+        BlockAction {
+            extensions: Vec::new(),
+            pause: block.index.is_multiple_of(self.every),
+        }
+    }
+    fn response_finished(&self, _: &PeerId, _: RequestId, _: ResponseEnd) {
+        self.ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_response_resumes_with_extensions_and_completes() {
+    let dag = sample_dag(13);
+    let ended = Arc::new(AtomicUsize::new(0));
+    let hooks = Arc::new(Pausing {
+        every: 3,
+        ended: ended.clone(),
+    });
+    let p = pair(
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        hooks,
+        Config::default(),
+    )
+    .await;
+    let sink = Arc::new(MemoryStore::new());
+    let mut req = p
+        .client
+        .request(
+            p.server_peer,
+            dag.root,
+            build::all().to_cbor(),
+            Extensions::new(),
+            sink.clone(),
+        )
+        .expect("request");
+    let mut pauses = 0;
+    let mut saw_hello = false;
+    let mut saw_resume_ext = false;
+    let end = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(30), req.events.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        match ev {
+            RequestEvent::Paused => {
+                pauses += 1;
+                let ext = vec![("x/resume".to_string(), RawCbor::from_value(&(pauses as i64)))];
+                assert!(p.server.unpause_response(p.client_peer, req.id, ext));
+            }
+            RequestEvent::Extensions(e) => {
+                saw_hello |= e.get("x/hello").is_some();
+                saw_resume_ext |= e.get("x/resume").is_some();
+            }
+            RequestEvent::Finished(r) => break r,
+            _ => {}
+        }
+    };
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+    assert!(saw_hello && saw_resume_ext);
+    let blocks = walk_order(&dag, &build::all().to_cbor()).len() as u64;
+    assert_eq!(
+        pauses,
+        1 + blocks / 3,
+        "one pause at the start, then one every 3 blocks"
+    );
+    assert_eq!(sink.snapshot(), dag.blocks);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(ended.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_cancel_stops_the_response() {
+    let dag = sample_dag(14);
+    let ended = Arc::new(AtomicUsize::new(0));
+    let hooks = Arc::new(Pausing {
+        every: u64::MAX,
+        ended: ended.clone(),
+    });
+    let p = pair(
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        hooks,
+        Config::default(),
+    )
+    .await;
+    let mut req = p
+        .client
+        .request(
+            p.server_peer,
+            dag.root,
+            build::all().to_cbor(),
+            Extensions::new(),
+            Arc::new(MemoryStore::new()),
+        )
+        .expect("request");
+    // Paused at the start; cancel from our side.
+    loop {
+        if let Some(RequestEvent::Paused) = req.events.recv().await {
+            break;
+        }
+    }
+    assert_eq!(p.server.responses_in_progress(&p.client_peer), 1);
+    p.client.cancel_request(p.server_peer, req.id);
+    for _ in 0..50 {
+        if ended.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ended.load(Ordering::SeqCst), 1);
+    assert_eq!(p.server.responses_in_progress(&p.client_peer), 0);
+}
+
+/// A peer that speaks graphsync by hand on raw streams.
+struct RawPeer {
+    control: libp2p_stream::Control,
+    server: PeerId,
+}
+
+async fn raw_peer(server_addr: Multiaddr, server: PeerId) -> (RawPeer, libp2p_stream::IncomingStreams) {
+    let (n, swarm) = node().await;
+    let mut control = n.control.clone();
+    let incoming = control
+        .accept(StreamProtocol::new(graphsync::PROTOCOL))
+        .expect("accept");
+    drive(swarm, Some(server_addr.with(libp2p::multiaddr::Protocol::P2p(server))));
+    (RawPeer { control, server }, incoming)
+}
+
+impl RawPeer {
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<libp2p::Stream> {
+        let mut s = self
+            .control
+            .open_stream(self.server, StreamProtocol::new(graphsync::PROTOCOL))
+            .await
+            .map_err(std::io::Error::other)?;
+        s.write_all(bytes).await?;
+        s.flush().await?;
+        Ok(s)
+    }
+}
+
+fn new_request(id: u8, root: Cid) -> Vec<u8> {
+    Message {
+        requests: vec![Request {
+            id: RequestId([id; 16]),
+            kind: RequestKind::New {
+                root,
+                selector: build::all().to_cbor(),
+                priority: 0,
+                extensions: Extensions::new(),
+            },
+        }],
+        ..Message::default()
+    }
+    .to_frame()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served() {
+    // Blocks of 1 MiB: a DAG of 64 MiB against a 4 MiB per-peer budget.
+    let mut b = DagBuilder::new(15);
+    let root = b.file(64 << 20, 1 << 20, 64);
+    let dag = b.finish(root);
+    let config = Config {
+        max_bytes_per_peer: 4 << 20,
+        max_bytes_total: 64 << 20,
+        ..Config::default()
+    };
+    let (s, s_swarm) = node().await;
+    let server = Graphsync::new(
+        s_swarm.behaviour(),
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(graphsync::net::AcceptAll),
+        config.clone(),
+    )
+    .expect("server");
+    let addr = s.addr.clone();
+    drive(s_swarm, None);
+
+    // The hostile peer asks and accepts the response stream, and never reads it.
+    let (mut hostile, mut incoming) = raw_peer(addr.clone(), s.peer).await;
+    let _req_stream = hostile.send(&new_request(1, root)).await.expect("send");
+    let held = Arc::new(AtomicBool::new(true));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        let mut streams = Vec::new();
+        while let Some((_, st)) = incoming.next().await {
+            streams.push(st);
+            if !keep.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let in_flight = server.bytes_in_flight();
+    assert!(
+        in_flight <= 4 << 20,
+        "{in_flight} bytes in flight over the 4 MiB per-peer budget"
+    );
+    assert!(
+        in_flight >= 2 << 20,
+        "the response is stuck on the budget ({in_flight} bytes in flight)"
+    );
+
+    // Meanwhile another peer is served in full.
+    let (c, c_swarm) = node().await;
+    let client = Graphsync::new(
+        c_swarm.behaviour(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(graphsync::net::AcceptAll),
+        config,
+    )
+    .expect("client");
+    drive(c_swarm, Some(addr.with(libp2p::multiaddr::Protocol::P2p(s.peer))));
+    let _ = c.peer;
+    let sink = Arc::new(MemoryStore::new());
+    let (_, end) = fetch(
+        &client,
+        s.peer,
+        root,
+        build::all().to_cbor(),
+        Extensions::new(),
+        sink.clone(),
+    )
+    .await;
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+    assert_eq!(sink.len(), dag.blocks.len());
+    assert!(server.bytes_in_flight() <= 4 << 20);
+    held.store(false, Ordering::SeqCst);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_frames_drop_only_their_stream() {
+    let dag = sample_dag(16);
+    let (s, s_swarm) = node().await;
+    let server = Graphsync::new(
+        s_swarm.behaviour(),
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(graphsync::net::AcceptAll),
+        Config::default(),
+    )
+    .expect("server");
+    let addr = s.addr.clone();
+    drive(s_swarm, None);
+    let (mut hostile, _incoming) = raw_peer(addr.clone(), s.peer).await;
+
+    // A length of 1 GiB: refused before anything is allocated; the stream is dropped.
+    let mut huge = Vec::new();
+    let mut buf = unsigned_varint::encode::u64_buffer();
+    huge.extend_from_slice(unsigned_varint::encode::u64(1 << 30, &mut buf));
+    huge.extend_from_slice(&[0u8; 64]);
+    let mut st = hostile.send(&huge).await.expect("send");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), st.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the responder dropped the stream");
+    // Garbage CBOR.
+    let mut st = hostile.send(&[0x03, 0xff, 0xff, 0xff]).await.expect("send");
+    let read = tokio::time::timeout(Duration::from_secs(10), st.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the responder dropped the stream");
+    // A well-formed request from the same peer afterwards is still served.
+    let (c, c_swarm) = node().await;
+    let client = Graphsync::new(
+        c_swarm.behaviour(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(graphsync::net::AcceptAll),
+        Config::default(),
+    )
+    .expect("client");
+    drive(c_swarm, Some(addr.with(libp2p::multiaddr::Protocol::P2p(s.peer))));
+    let _ = (c.peer, &server);
+    let (_, end) = fetch(
+        &client,
+        s.peer,
+        dag.root,
+        build::all().to_cbor(),
+        Extensions::new(),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+}
