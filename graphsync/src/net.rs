@@ -140,6 +140,8 @@ pub enum ResponseEnd {
     CancelledByRequester,
     /// The peer could not be written to.
     NetworkError,
+    /// The graphsync service was dropped while the response was paused.
+    Stopped,
 }
 
 /// The responder's hooks: validation, per-block decisions, updates, completion. Called from
@@ -213,6 +215,16 @@ pub struct Requesting {
 #[derive(Clone)]
 pub struct Graphsync {
     inner: Arc<Inner>,
+    _alive: Arc<Alive>,
+}
+
+/// Dropped with the last handle: paused responses stop waiting.
+struct Alive(Arc<Inner>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Graphsync {
@@ -230,6 +242,7 @@ struct Inner {
     slots: Arc<Semaphore>,
     peers: Mutex<HashMap<PeerId, Arc<Peer>>>,
     runtime: tokio::runtime::Handle,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 struct Peer {
@@ -300,6 +313,7 @@ impl Graphsync {
             config,
             peers: Mutex::new(HashMap::new()),
             runtime: tokio::runtime::Handle::current(),
+            stopped: Default::default(),
         });
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
@@ -309,7 +323,10 @@ impl Graphsync {
                 tokio::spawn(read_stream(inner, peer, stream));
             }
         });
-        Ok(Graphsync { inner })
+        Ok(Graphsync {
+            _alive: Arc::new(Alive(inner.clone())),
+            inner,
+        })
     }
 
     /// Ask `peer` for the DAG under `root` that `selector` selects; verified blocks go to
@@ -798,8 +815,20 @@ fn respond(
                         }
                         state = lock(&ctl.state);
                         paused_sent = true;
+                        // Re-check: an unpause may have come while the 15 went out.
+                        continue;
                     }
-                    state = ctl.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                    if inner.stopped.load(Ordering::SeqCst) {
+                        drop(state);
+                        lock(&peer.links).finish(id);
+                        return ResponseEnd::Stopped;
+                    }
+                    // Woken by a signal; the timeout only re-checks whether the service stopped.
+                    state = ctl
+                        .wake
+                        .wait_timeout(state, Duration::from_secs(1))
+                        .map(|(s, _)| s)
+                        .unwrap_or_else(|e| e.into_inner().0);
                     continue;
                 }
                 paused_sent = false;

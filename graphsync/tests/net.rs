@@ -14,50 +14,10 @@ use graphsync::net::{
 };
 use graphsync::selector::build::{self, Spec};
 use graphsync::testing::dag::{Dag, DagBuilder};
+use graphsync::testing::swarm::{drive, host};
 use graphsync::{Extensions, MemoryStore, ResponseStatus, Selector};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use market_types::ipld::RawCbor;
-
-struct Node {
-    peer: PeerId,
-    addr: Multiaddr,
-    control: libp2p_stream::Control,
-}
-
-/// A swarm with only the stream behaviour, driven by its own task.
-async fn node() -> (Node, Swarm<graphsync::net::Behaviour>) {
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
-        .expect("tcp")
-        .with_behaviour(|_| graphsync::net::Behaviour::new())
-        .expect("behaviour")
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build();
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
-        .expect("listen");
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address;
-        }
-    };
-    let peer = *swarm.local_peer_id();
-    let control = swarm.behaviour().new_control();
-    (Node { peer, addr, control }, swarm)
-}
-
-fn drive(mut swarm: Swarm<graphsync::net::Behaviour>, dial: Option<Multiaddr>) {
-    if let Some(a) = dial {
-        swarm.dial(a).expect("dial");
-    }
-    tokio::spawn(async move {
-        loop {
-            swarm.select_next_some().await;
-        }
-    });
-}
 
 struct Pair {
     server: Graphsync,
@@ -67,8 +27,8 @@ struct Pair {
 }
 
 async fn pair(source: Arc<MemoryStore>, hooks: Arc<dyn Hooks>, config: Config) -> Pair {
-    let (s, s_swarm) = node().await;
-    let (c, c_swarm) = node().await;
+    let (s_peer, s_addr, s_swarm) = host().await;
+    let (c_peer, _, c_swarm) = host().await;
     let server = Graphsync::new(s_swarm.behaviour(), source, hooks, config.clone()).expect("server");
     let client = Graphsync::new(
         c_swarm.behaviour(),
@@ -77,14 +37,13 @@ async fn pair(source: Arc<MemoryStore>, hooks: Arc<dyn Hooks>, config: Config) -
         config,
     )
     .expect("client");
-    let dial = s.addr.clone().with(libp2p::multiaddr::Protocol::P2p(s.peer));
     drive(s_swarm, None);
-    drive(c_swarm, Some(dial));
+    drive(c_swarm, Some(s_addr));
     Pair {
         server,
         client,
-        server_peer: s.peer,
-        client_peer: c.peer,
+        server_peer: s_peer,
+        client_peer: c_peer,
     }
 }
 
@@ -365,12 +324,12 @@ struct RawPeer {
 }
 
 async fn raw_peer(server_addr: Multiaddr, server: PeerId) -> (RawPeer, libp2p_stream::IncomingStreams) {
-    let (n, swarm) = node().await;
-    let mut control = n.control.clone();
+    let (_, _, swarm) = host().await;
+    let mut control = swarm.behaviour().new_control();
     let incoming = control
         .accept(StreamProtocol::new(graphsync::PROTOCOL))
         .expect("accept");
-    drive(swarm, Some(server_addr.with(libp2p::multiaddr::Protocol::P2p(server))));
+    drive(swarm, Some(server_addr));
     (RawPeer { control, server }, incoming)
 }
 
@@ -414,7 +373,7 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
         max_bytes_total: 64 << 20,
         ..Config::default()
     };
-    let (s, s_swarm) = node().await;
+    let (s_peer, addr, s_swarm) = host().await;
     let server = Graphsync::new(
         s_swarm.behaviour(),
         Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
@@ -422,11 +381,10 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
         config.clone(),
     )
     .expect("server");
-    let addr = s.addr.clone();
     drive(s_swarm, None);
 
     // The hostile peer asks and accepts the response stream, and never reads it.
-    let (mut hostile, mut incoming) = raw_peer(addr.clone(), s.peer).await;
+    let (mut hostile, mut incoming) = raw_peer(addr.clone(), s_peer).await;
     let _req_stream = hostile.send(&new_request(1, root)).await.expect("send");
     let held = Arc::new(AtomicBool::new(true));
     let keep = held.clone();
@@ -451,7 +409,7 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
     );
 
     // Meanwhile another peer is served in full.
-    let (c, c_swarm) = node().await;
+    let (_, _, c_swarm) = host().await;
     let client = Graphsync::new(
         c_swarm.behaviour(),
         Arc::new(MemoryStore::new()),
@@ -459,12 +417,12 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
         config,
     )
     .expect("client");
-    drive(c_swarm, Some(addr.with(libp2p::multiaddr::Protocol::P2p(s.peer))));
-    let _ = c.peer;
+    drive(c_swarm, Some(addr));
+
     let sink = Arc::new(MemoryStore::new());
     let (_, end) = fetch(
         &client,
-        s.peer,
+        s_peer,
         root,
         build::all().to_cbor(),
         Extensions::new(),
@@ -480,7 +438,7 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_frames_drop_only_their_stream() {
     let dag = sample_dag(16);
-    let (s, s_swarm) = node().await;
+    let (s_peer, addr, s_swarm) = host().await;
     let server = Graphsync::new(
         s_swarm.behaviour(),
         Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
@@ -488,9 +446,8 @@ async fn malformed_and_oversized_frames_drop_only_their_stream() {
         Config::default(),
     )
     .expect("server");
-    let addr = s.addr.clone();
     drive(s_swarm, None);
-    let (mut hostile, _incoming) = raw_peer(addr.clone(), s.peer).await;
+    let (mut hostile, _incoming) = raw_peer(addr.clone(), s_peer).await;
 
     // A length of 1 GiB: refused before anything is allocated; the stream is dropped.
     let mut huge = Vec::new();
@@ -506,7 +463,7 @@ async fn malformed_and_oversized_frames_drop_only_their_stream() {
     let read = tokio::time::timeout(Duration::from_secs(10), st.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the responder dropped the stream");
     // A well-formed request from the same peer afterwards is still served.
-    let (c, c_swarm) = node().await;
+    let (_, _, c_swarm) = host().await;
     let client = Graphsync::new(
         c_swarm.behaviour(),
         Arc::new(MemoryStore::new()),
@@ -514,11 +471,11 @@ async fn malformed_and_oversized_frames_drop_only_their_stream() {
         Config::default(),
     )
     .expect("client");
-    drive(c_swarm, Some(addr.with(libp2p::multiaddr::Protocol::P2p(s.peer))));
-    let _ = (c.peer, &server);
+    drive(c_swarm, Some(addr));
+    let _ = &server;
     let (_, end) = fetch(
         &client,
-        s.peer,
+        s_peer,
         dag.root,
         build::all().to_cbor(),
         Extensions::new(),
@@ -526,4 +483,112 @@ async fn malformed_and_oversized_frames_drop_only_their_stream() {
     )
     .await;
     assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+}
+
+/// A responder that answers the first request it reads with `answer(request id)`.
+async fn hostile_responder(answer: impl Fn(RequestId) -> Message + Send + 'static) -> (PeerId, Multiaddr) {
+    let (peer, addr, swarm) = host().await;
+    let mut control = swarm.behaviour().new_control();
+    let mut incoming = control
+        .accept(StreamProtocol::new(graphsync::PROTOCOL))
+        .expect("accept");
+    drive(swarm, None);
+    tokio::spawn(async move {
+        while let Some((from, mut st)) = incoming.next().await {
+            let mut buf = vec![0u8; 1 << 16];
+            let n = st.read(&mut buf).await.expect("read");
+            let (msg, _) = Message::from_frame(&buf[..n]).expect("frame");
+            let id = msg.requests[0].id;
+            let mut out = control
+                .open_stream(from, StreamProtocol::new(graphsync::PROTOCOL))
+                .await
+                .expect("open");
+            out.write_all(&answer(id).to_frame()).await.expect("write");
+            out.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    (peer, addr)
+}
+
+fn response_with(id: RequestId, dag: &Dag, links: &[Cid], status: ResponseStatus) -> Message {
+    use graphsync::message::{Block, LinkAction, MetadataEntry, Response};
+    Message {
+        responses: vec![Response {
+            request_id: id,
+            status,
+            metadata: links
+                .iter()
+                .map(|l| MetadataEntry {
+                    link: *l,
+                    action: LinkAction::Present,
+                })
+                .collect(),
+            extensions: Extensions::new(),
+        }],
+        blocks: links
+            .iter()
+            .map(|l| Block {
+                prefix: graphsync::ipld::cid_prefix(l),
+                data: dag.blocks[l].to_vec(),
+            })
+            .collect(),
+        ..Message::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_that_sends_the_wrong_blocks_fails_the_request_clearly() {
+    use graphsync::requester::VerifyError;
+    let mut b = DagBuilder::new(17);
+    let l1 = b.raw(100);
+    let l2 = b.raw(100);
+    let root = b.pb(&[l1, l2]);
+    let dag = b.finish(root);
+    let cases: Vec<(Vec<Cid>, ResponseStatus, VerifyError)> = vec![
+        (
+            vec![root, l2, l1],
+            ResponseStatus::RequestCompletedFull,
+            VerifyError::WrongLink {
+                expected: Box::new(l1),
+                got: Box::new(l2),
+            },
+        ),
+        (
+            vec![root, l1, l2, l1],
+            ResponseStatus::RequestCompletedFull,
+            VerifyError::Extra(l1),
+        ),
+        (
+            vec![root, l1],
+            ResponseStatus::RequestCompletedFull,
+            VerifyError::Incomplete {
+                status: ResponseStatus::RequestCompletedFull,
+                needs: l2,
+            },
+        ),
+    ];
+    for (links, status, expected) in cases {
+        let dag2 = dag.clone();
+        let (peer, addr) = hostile_responder(move |id| response_with(id, &dag2, &links, status)).await;
+        let (_, _, c_swarm) = host().await;
+        let client = Graphsync::new(
+            c_swarm.behaviour(),
+            Arc::new(MemoryStore::new()),
+            Arc::new(graphsync::net::AcceptAll),
+            Config::default(),
+        )
+        .expect("client");
+        drive(c_swarm, Some(addr));
+        let (_, end) = fetch(
+            &client,
+            peer,
+            root,
+            build::all().to_cbor(),
+            Extensions::new(),
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+        assert_eq!(end, Err(RequestError::Verify(expected)));
+    }
 }

@@ -4,6 +4,7 @@
 #   go-legacy-v0-codec                  (go-fil-markets v1.25's retrieval tuple forms)
 #   go-boost-codec, go-boost-client     (boost's storagemarket/types)
 #   lassie                              (pinned in lassie/go.mod)
+#   go-graphsync-peer                   (lassie's go-graphsync: serve a CAR, or fetch with a selector)
 # Modules come from the Go module proxy at the versions in each go.mod/go.sum; the module and
 # build caches (GOMODCACHE, GOCACHE) live outside the clone, so a second build is quick.
 set -euo pipefail
@@ -39,4 +40,6 @@ lassie_version="$(cd "$here/lassie" && go list -m -f '{{.Version}}' github.com/f
 (cd "$here/lassie" && go build -trimpath \
     -ldflags "-X github.com/filecoin-project/lassie/pkg/build.version=$lassie_version" \
     -o "$out/lassie" github.com/filecoin-project/lassie/cmd/lassie)
+no_ffi lassie
+build lassie ./gspeer go-graphsync-peer
 echo "Go peers in $out: $(ls "$out" | tr '\n' ' ')"

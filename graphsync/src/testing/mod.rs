@@ -106,3 +106,4 @@ impl Arb for Message {
 }
 
 pub mod dag;
+pub mod swarm;

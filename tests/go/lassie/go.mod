@@ -2,7 +2,15 @@ module droplet-rs/tests/go/lassie
 
 go 1.24.0
 
-require github.com/filecoin-project/lassie v0.25.0
+require (
+	github.com/filecoin-project/lassie v0.25.0
+	github.com/ipfs/go-cid v0.5.0
+	github.com/ipfs/go-graphsync v0.18.0
+	github.com/ipld/go-car/v2 v2.15.0
+	github.com/ipld/go-ipld-prime v0.21.0
+	github.com/libp2p/go-libp2p v0.43.0
+	github.com/multiformats/go-multiaddr v0.16.1
+)
 
 require (
 	github.com/benbjohnson/clock v1.3.5 // indirect
@@ -41,9 +49,7 @@ require (
 	github.com/ipfs/boxo v0.35.0 // indirect
 	github.com/ipfs/go-bitfield v1.1.0 // indirect
 	github.com/ipfs/go-block-format v0.2.3 // indirect
-	github.com/ipfs/go-cid v0.5.0 // indirect
 	github.com/ipfs/go-datastore v0.9.0 // indirect
-	github.com/ipfs/go-graphsync v0.18.0 // indirect
 	github.com/ipfs/go-ipfs-pq v0.0.3 // indirect
 	github.com/ipfs/go-ipld-cbor v0.2.1 // indirect
 	github.com/ipfs/go-ipld-format v0.6.3 // indirect
@@ -51,9 +57,7 @@ require (
 	github.com/ipfs/go-log/v2 v2.8.2 // indirect
 	github.com/ipfs/go-peertaskqueue v0.8.2 // indirect
 	github.com/ipfs/go-unixfsnode v1.10.2 // indirect
-	github.com/ipld/go-car/v2 v2.15.0 // indirect
 	github.com/ipld/go-codec-dagpb v1.7.0 // indirect
-	github.com/ipld/go-ipld-prime v0.21.0 // indirect
 	github.com/ipld/go-trustless-utils v0.4.1 // indirect
 	github.com/ipni/go-libipni v0.6.14 // indirect
 	github.com/jackpal/go-nat-pmp v1.0.2 // indirect
@@ -64,7 +68,6 @@ require (
 	github.com/koron/go-ssdp v0.0.6 // indirect
 	github.com/libp2p/go-buffer-pool v0.1.0 // indirect
 	github.com/libp2p/go-flow-metrics v0.3.0 // indirect
-	github.com/libp2p/go-libp2p v0.43.0 // indirect
 	github.com/libp2p/go-libp2p-asn-util v0.4.1 // indirect
 	github.com/libp2p/go-msgio v0.3.0 // indirect
 	github.com/libp2p/go-netroute v0.2.2 // indirect
@@ -80,7 +83,6 @@ require (
 	github.com/mr-tron/base58 v1.2.0 // indirect
 	github.com/multiformats/go-base32 v0.1.0 // indirect
 	github.com/multiformats/go-base36 v0.2.0 // indirect
-	github.com/multiformats/go-multiaddr v0.16.1 // indirect
 	github.com/multiformats/go-multiaddr-dns v0.4.1 // indirect
 	github.com/multiformats/go-multiaddr-fmt v0.1.0 // indirect
 	github.com/multiformats/go-multibase v0.2.0 // indirect

@@ -1,0 +1,169 @@
+// go-graphsync-peer: a real go-graphsync (the version lassie pins) for the interop suite.
+//
+//	go-graphsync-peer serve <dag.car>
+//	    serves the CAR's blocks on 127.0.0.1 (graphsync accepts every request, as go-graphsync
+//	    does by default); prints "LISTEN <multiaddr>/p2p/<id>"; runs until SIGTERM.
+//	go-graphsync-peer fetch <multiaddr/p2p/id> <root cid> <selector as dag-cbor hex>
+//	    requests the DAG with go-graphsync's own verification; prints "BLOCK <cid> <size>"
+//	    for each block the traversal loads, in order, then "DONE" or "ERROR <message>".
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-graphsync"
+	gsimpl "github.com/ipfs/go-graphsync/impl"
+	gsnet "github.com/ipfs/go-graphsync/network"
+	carv2 "github.com/ipld/go-car/v2"
+	_ "github.com/ipld/go-codec-dagpb"
+	"github.com/ipld/go-ipld-prime"
+	"github.com/ipld/go-ipld-prime/codec/dagcbor"
+	_ "github.com/ipld/go-ipld-prime/codec/raw"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/ipld/go-ipld-prime/node/basicnode"
+	"github.com/ipld/go-ipld-prime/storage/memstore"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: go-graphsync-peer serve <car> | fetch <addr> <root> <selector-hex>")
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2])
+	case "fetch":
+		err = fetch(os.Args[2], os.Args[3], os.Args[4])
+	default:
+		err = fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Printf("ERROR %s\n", err)
+		os.Exit(1)
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(2)
+}
+
+func linkSystem(store *memstore.Store) ipld.LinkSystem {
+	lsys := cidlink.DefaultLinkSystem()
+	lsys.SetReadStorage(store)
+	lsys.SetWriteStorage(store)
+	return lsys
+}
+
+func serve(carPath string) error {
+	ctx := context.Background()
+	f, err := os.Open(carPath)
+	if err != nil {
+		return err
+	}
+	br, err := carv2.NewBlockReader(f)
+	if err != nil {
+		return err
+	}
+	store := &memstore.Store{}
+	for {
+		blk, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := store.Put(ctx, cidlink.Link{Cid: blk.Cid()}.Binary(), blk.RawData()); err != nil {
+			return err
+		}
+	}
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		return err
+	}
+	gs := gsimpl.New(ctx, gsnet.NewFromLibp2pHost(h), linkSystem(store))
+	gs.RegisterIncomingRequestHook(func(p peer.ID, r graphsync.RequestData, actions graphsync.IncomingRequestHookActions) {
+		actions.ValidateRequest()
+	})
+	fmt.Printf("LISTEN %s/p2p/%s\n", h.Addrs()[0], h.ID())
+	// Run until stopped.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+	return h.Close()
+}
+
+func fetch(addr, root, selHex string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ma, err := multiaddr.NewMultiaddr(addr)
+	if err != nil {
+		return err
+	}
+	info, err := peer.AddrInfoFromP2pAddr(ma)
+	if err != nil {
+		return err
+	}
+	rootCid, err := cid.Decode(root)
+	if err != nil {
+		return err
+	}
+	selBytes, err := hex.DecodeString(selHex)
+	if err != nil {
+		return err
+	}
+	sel, err := ipld.DecodeUsingPrototype(selBytes, dagcbor.Decode, basicnode.Prototype.Any)
+	if err != nil {
+		return err
+	}
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.Connect(ctx, *info); err != nil {
+		return err
+	}
+	store := &memstore.Store{}
+	gs := gsimpl.New(ctx, gsnet.NewFromLibp2pHost(h), linkSystem(store))
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	gs.RegisterIncomingBlockHook(func(p peer.ID, _ graphsync.ResponseData, b graphsync.BlockData, _ graphsync.IncomingBlockHookActions) {
+		fmt.Fprintf(out, "BLOCK %s %d\n", b.Link(), b.BlockSizeOnWire())
+	})
+	progress, errs := gs.Request(ctx, info.ID, cidlink.Link{Cid: rootCid}, sel)
+	var failures []error
+	for progress != nil || errs != nil {
+		select {
+		case _, ok := <-progress:
+			if !ok {
+				progress = nil
+			}
+		case e, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			failures = append(failures, e)
+		}
+	}
+	if len(failures) > 0 {
+		out.Flush()
+		return fmt.Errorf("%v", failures)
+	}
+	fmt.Fprintln(out, "DONE")
+	return nil
+}
