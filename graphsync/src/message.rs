@@ -6,6 +6,9 @@
 //! leaves them out (a zero priority, no extensions, no metadata, no requests…), so a message
 //! that went through Go comes back byte for byte.
 
+use std::cell::RefCell;
+
+use bytes::Bytes;
 use cid::Cid;
 use market_types::cbor::{self, Decode, DecodeError, Decoder, Encode, Encoder, key_before};
 use market_types::ipld::RawCbor;
@@ -502,11 +505,32 @@ impl Decode for Response {
 }
 
 /// A block as sent: the CID prefix (version, codec, hash function and length) and the data;
-/// the receiver hashes the data to get the CID.
+/// the receiver hashes the data to get the CID. The data is shared, not copied: a block read
+/// by [`Message::from_body`] is a slice of the frame it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
     pub prefix: Vec<u8>,
-    pub data: Vec<u8>,
+    pub data: Bytes,
+}
+
+thread_local! {
+    /// The frame [`Message::from_body`] is decoding, so blocks can be slices of it.
+    static FRAME: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+}
+
+/// `data` as a slice of the frame being decoded when it lies inside it, else a copy.
+fn share(data: &[u8]) -> Bytes {
+    FRAME.with(|f| match &*f.borrow() {
+        Some(frame) => {
+            let (base, start) = (frame.as_ptr() as usize, data.as_ptr() as usize);
+            if start >= base && start + data.len() <= base + frame.len() {
+                frame.slice_ref(data)
+            } else {
+                Bytes::copy_from_slice(data)
+            }
+        }
+        None => Bytes::copy_from_slice(data),
+    })
 }
 
 impl Encode for Block {
@@ -528,7 +552,7 @@ impl Decode for Block {
             });
         }
         let prefix = d.bytes("block prefix", 64)?.to_vec();
-        let data = d.bytes("block data", MAX_MESSAGE_SIZE as u64)?.to_vec();
+        let data = share(d.bytes("block data", MAX_MESSAGE_SIZE as u64)?);
         Ok(Block { prefix, data })
     }
 }
@@ -544,13 +568,32 @@ pub struct Message {
 impl Message {
     /// The frame as it goes on a stream: the varint length, then the message.
     pub fn to_frame(&self) -> Vec<u8> {
-        let body = cbor::to_vec(self);
-        let mut buf = unsigned_varint::encode::usize_buffer();
-        let len = unsigned_varint::encode::usize(body.len(), &mut buf);
-        let mut frame = Vec::with_capacity(len.len() + body.len());
-        frame.extend_from_slice(len);
-        frame.extend_from_slice(&body);
-        frame
+        self.to_frame_bytes().to_vec()
+    }
+
+    /// The frame, built in one buffer: block data is copied once, into it.
+    pub fn to_frame_bytes(&self) -> Bytes {
+        const HEAD: usize = 10;
+        let blocks: usize = self.blocks.iter().map(|b| b.data.len() + b.prefix.len() + 16).sum();
+        let mut e = Encoder::with_capacity(HEAD + blocks + 1024);
+        e.raw(&[0u8; HEAD]);
+        self.encode(&mut e);
+        let mut buf = e.into_bytes();
+        let body_len = buf.len() - HEAD;
+        let mut varint = unsigned_varint::encode::usize_buffer();
+        let len = unsigned_varint::encode::usize(body_len, &mut varint);
+        let start = HEAD - len.len();
+        buf[start..HEAD].copy_from_slice(len);
+        Bytes::from(buf).slice(start..)
+    }
+
+    /// Decode a message from the body of a frame (without its length), sharing block data
+    /// with `body` rather than copying it.
+    pub fn from_body(body: Bytes) -> Result<Message, MessageError> {
+        FRAME.with(|f| *f.borrow_mut() = Some(body.clone()));
+        let decoded = cbor::from_slice(&body);
+        FRAME.with(|f| *f.borrow_mut() = None);
+        Ok(decoded?)
     }
 
     /// Read one frame from the front of `input`; returns the message and the bytes it used.
@@ -850,6 +893,6 @@ mod go_vectors {
             panic!("one block")
         };
         assert_eq!(block.prefix, [0x00, 0x70, 0x12, 0x20], "CIDv0 dag-pb sha2-256");
-        assert_eq!(block.data, b"hello graphsync");
+        assert_eq!(block.data.as_ref(), b"hello graphsync");
     }
 }

@@ -262,7 +262,31 @@ struct Outgoing {
 
 struct Inbound {
     response: Response,
-    blocks: Arc<HashMap<Cid, Bytes>>,
+    blocks: Arc<MessageBlocks>,
+}
+
+/// A received message's blocks, named by hashing their data: done once, by the first request
+/// task that needs them, so hashing runs beside the stream's reading rather than in it.
+struct MessageBlocks {
+    raw: Vec<crate::message::Block>,
+    named: std::sync::OnceLock<HashMap<Cid, Bytes>>,
+}
+
+impl MessageBlocks {
+    fn named(&self) -> &HashMap<Cid, Bytes> {
+        self.named.get_or_init(|| {
+            let mut out = HashMap::with_capacity(self.raw.len());
+            for b in &self.raw {
+                match cid_from_prefix(&b.prefix, &b.data) {
+                    Ok(cid) => {
+                        out.insert(cid, b.data.clone());
+                    }
+                    Err(e) => tracing::info!("graphsync: block with an unusable prefix ignored: {e}"),
+                }
+            }
+            out
+        })
+    }
 }
 
 /// Signals to a response's thread.
@@ -526,7 +550,7 @@ async fn write_stream(inner: Arc<Inner>, peer: Arc<Peer>, mut rx: mpsc::Unbounde
             None => rx.recv().await,
         };
         let Some(out) = next else { break };
-        let frame = out.message.to_frame();
+        let frame = out.message.to_frame_bytes();
         let mut delivered = false;
         for attempt in 0..3u32 {
             if stream.is_none() {
@@ -571,7 +595,8 @@ async fn write_stream(inner: Arc<Inner>, peer: Arc<Peer>, mut rx: mpsc::Unbounde
 
 /// Read frames from one inbound stream and dispatch them.
 async fn read_stream(inner: Arc<Inner>, peer: PeerId, stream: Stream) {
-    let mut reader = BufReader::with_capacity(256 << 10, stream);
+    // Small: frame bodies larger than the buffer are read straight into their own buffer.
+    let mut reader = BufReader::with_capacity(16 << 10, stream);
     loop {
         let first = match tokio::time::timeout(inner.config.read_idle, read_byte(&mut reader)).await {
             Ok(Ok(Some(b))) => b,
@@ -580,7 +605,7 @@ async fn read_stream(inner: Arc<Inner>, peer: PeerId, stream: Stream) {
         };
         let frame = tokio::time::timeout(inner.config.frame_timeout, read_frame(&mut reader, first)).await;
         let message = match frame {
-            Ok(Ok(body)) => match market_types::cbor::from_slice::<Message>(&body) {
+            Ok(Ok(body)) => match Message::from_body(Bytes::from(body)) {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::info!(%peer, "graphsync: undecodable message, dropping the stream: {e}");
@@ -645,16 +670,10 @@ async fn dispatch(inner: &Arc<Inner>, peer: PeerId, message: Message) {
     if message.responses.is_empty() {
         return;
     }
-    let mut blocks = HashMap::with_capacity(message.blocks.len());
-    for b in message.blocks {
-        match cid_from_prefix(&b.prefix, &b.data) {
-            Ok(cid) => {
-                blocks.insert(cid, Bytes::from(b.data));
-            }
-            Err(e) => tracing::info!(%peer, "graphsync: block with an unusable prefix ignored: {e}"),
-        }
-    }
-    let blocks = Arc::new(blocks);
+    let blocks = Arc::new(MessageBlocks {
+        raw: message.blocks,
+        named: std::sync::OnceLock::new(),
+    });
     let Some(p) = lock(&inner.peers).get(&peer).cloned() else {
         return;
     };
@@ -914,7 +933,9 @@ fn ship(inner: &Inner, peer: &Arc<Peer>, asm: &mut Assembly) -> bool {
         let permits = inner.runtime.block_on(async {
             let p = peer.budget.clone().acquire_many_owned(n).await.ok()?;
             let t = inner.total.clone().acquire_many_owned(n).await.ok()?;
-            Some((p, t))
+            // Dropped in this order: the total's permits go back before the peer's, so the
+            // total in flight never counts a message its peer's budget has let go.
+            Some((t, p))
         });
         if peer.outbound.is_closed() {
             return false;
@@ -936,7 +957,7 @@ async fn run_request(
             let _ = events.send(RequestEvent::Extensions(response.extensions.clone())).await;
         }
         let mut local = |c: &Cid| sink.get(c).ok().flatten();
-        let verified = verifier.on_response(&response, &blocks, &mut local)?;
+        let verified = verifier.on_response(&response, blocks.named(), &mut local)?;
         for v in verified {
             let event = match v {
                 Verified::Received { link, data } => {

@@ -211,7 +211,7 @@ impl Assembly {
         if let (true, Some(d)) = (send, data) {
             self.blocks.push(Block {
                 prefix: cid_prefix(&link),
-                data: d.to_vec(),
+                data: d.clone(),
             });
             self.block_bytes += size;
         }

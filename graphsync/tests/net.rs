@@ -530,7 +530,7 @@ fn response_with(id: RequestId, dag: &Dag, links: &[Cid], status: ResponseStatus
             .iter()
             .map(|l| Block {
                 prefix: graphsync::ipld::cid_prefix(l),
-                data: dag.blocks[l].to_vec(),
+                data: dag.blocks[l].clone(),
             })
             .collect(),
         ..Message::default()

@@ -19,7 +19,7 @@ const TASKS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR: ratios from one run",
+        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR, graphsync vs go-graphsync (1 GiB DAG): ratios from one run",
     ),
     (
         "fuzz",
@@ -68,6 +68,8 @@ fn print_tasks() {
 
 /// market-types' examples need its test generators.
 const TYPES_EXAMPLES: &[&str] = &["-p", "market-types", "--features", "testing"];
+/// graphsync's benchmark builds its DAGs and hosts with the crate's test helpers.
+const GRAPHSYNC_EXAMPLES: &[&str] = &["-p", "graphsync", "--features", "testing"];
 /// piece-store's benchmark needs no RocksDB: building without it keeps a release build short.
 const PIECE_EXAMPLES: &[&str] = &["-p", "piece-store", "--no-default-features"];
 
@@ -75,7 +77,13 @@ fn bench(extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
     release_example(TYPES_EXAMPLES, "bench_codec", &[])?;
     println!();
-    release_example(PIECE_EXAMPLES, "bench_commp", extra)
+    release_example(PIECE_EXAMPLES, "bench_commp", extra)?;
+    println!();
+    // Graphsync against go-graphsync: the Go peer is built with the interop suite's.
+    let go_peers = target_dir()?.join("go-peers");
+    setup::go_peers(workspace()?, &go_peers)?;
+    let go_peer = go_peers.join("go-graphsync-peer").to_string_lossy().into_owned();
+    release_example(GRAPHSYNC_EXAMPLES, "bench_graphsync", &[go_peer])
 }
 
 /// Run an example in release.

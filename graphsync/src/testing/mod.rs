@@ -90,7 +90,7 @@ impl Arb for Block {
             .to_vec();
         Ok(Block {
             prefix,
-            data: Bytes::arb(u)?.0,
+            data: Bytes::arb(u)?.0.into(),
         })
     }
 }

@@ -11,6 +11,13 @@ impl Encoder {
         Self::default()
     }
 
+    /// An encoder whose buffer has room for `capacity` bytes (no regrowth for large items).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Encoder {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
