@@ -1,0 +1,25 @@
+//! go-data-transfer 1.2.0 over graphsync: the channels Filecoin retrieval (pull) rides on.
+//!
+//! - [`message`]: building and reading the `TransferMessage1_1` a channel exchanges, and where
+//!   each one travels (a graphsync extension, or a stream of `/fil/datatransfer/1.2.0`);
+//! - [`network`]: the `/fil/datatransfer/1.2.0` streams (one message per stream, as
+//!   go-data-transfer writes them);
+//! - [`provider`]: the responding side of pull channels as graphsync hooks: vouchers are
+//!   validated by the application's [`provider::Validator`], the response pauses at the data
+//!   limit the validator sets, resumes on an accepted voucher, and ends with a Complete;
+//! - [`client`]: the requesting side: open a pull, follow its events, send vouchers.
+//!
+//! Voucher types are opaque here: the retrieval market plugs its validators in.
+
+pub mod client;
+pub mod message;
+pub mod network;
+pub mod provider;
+pub mod service;
+
+pub use service::{DataTransfer, DataTransferError};
+
+pub use market_types::datatransfer::{
+    ChannelId, EXTENSION, EXTENSION_INCOMING_REQUEST, EXTENSION_OUTGOING_BLOCK, PROTOCOL, TransferMessage,
+    TransferRequest, TransferResponse,
+};

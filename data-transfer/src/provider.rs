@@ -1,0 +1,318 @@
+//! The responding side of pull channels, as graphsync hooks: a request carrying a data-transfer
+//! New (or Restart) is validated by the application's [`Validator`]; an accepted one is
+//! answered in the first response (both extension names), paused when the validator asks,
+//! paused again each time the bytes sent reach the data limit, resumed when a voucher is
+//! accepted, and followed by a Complete on `/fil/datatransfer/1.2.0` when graphsync is done.
+//! A request without a data-transfer message is refused (status 30), as droplet refuses it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use cid::Cid;
+use graphsync::net::{BlockAction, Hooks, IncomingRequest, QueuedBlock, ResponseEnd, Validation};
+use graphsync::{RequestId, ResponseStatus};
+use libp2p::PeerId;
+use market_types::datatransfer::{ChannelId, EXTENSION_INCOMING_REQUEST, TransferMessage, message_type};
+use market_types::ipld::RawCbor;
+
+use crate::message::{self, TypedVoucher};
+use crate::service::Inner;
+
+/// What the application decides about a voucher.
+#[derive(Debug, Clone, Default)]
+pub struct ValidationResult {
+    pub accepted: bool,
+    /// Sent back with the decision.
+    pub result: Option<TypedVoucher>,
+    /// Hold the data until a later voucher.
+    pub force_pause: bool,
+    /// Pause once this many bytes have been sent in all (0: no limit).
+    pub data_limit: u64,
+}
+
+/// A pull channel as the validator sees it.
+#[derive(Debug, Clone)]
+pub struct PullChannel {
+    pub id: ChannelId,
+    pub peer: PeerId,
+    pub root: Cid,
+    pub selector: RawCbor,
+    pub voucher: TypedVoucher,
+    /// Bytes sent so far.
+    pub sent: u64,
+}
+
+/// The application's rules for pull channels (the retrieval market's provider).
+pub trait Validator: Send + Sync + 'static {
+    /// A new pull (or a restart of one, `restart`).
+    fn validate_pull(&self, channel: &PullChannel, restart: bool) -> ValidationResult;
+    /// A voucher (a payment) for a running channel.
+    fn validate_voucher(&self, channel: &PullChannel, voucher: &TypedVoucher) -> ValidationResult;
+    /// The data limit was reached and the channel paused; a result to send the client (what
+    /// it owes), if any.
+    fn data_limit_reached(&self, _channel: &PullChannel) -> Option<TypedVoucher> {
+        None
+    }
+    /// Everything was sent: the result for the Complete message.
+    fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher>;
+    /// The channel ended otherwise (cancelled, failed, network).
+    fn ended(&self, _channel: &PullChannel, _end: ResponseEnd) {}
+}
+
+/// A running pull channel on the responding side.
+#[derive(Debug)]
+pub(crate) struct Responding {
+    pub channel: PullChannel,
+    pub transfer_id: u64,
+    pub request: RequestId,
+    pub data_limit: u64,
+    pub paused: bool,
+}
+
+/// The provider's channels, by (initiator, transfer ID), and graphsync requests to them.
+#[derive(Debug, Default)]
+pub(crate) struct Channels {
+    pub by_transfer: HashMap<(PeerId, u64), Responding>,
+    pub by_request: HashMap<(PeerId, RequestId), u64>,
+}
+
+/// The graphsync hooks of a data-transfer service.
+pub(crate) struct DtHooks {
+    pub inner: Weak<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Hooks for DtHooks {
+    fn incoming_request(&self, peer: &PeerId, request: &IncomingRequest) -> Validation {
+        let Some(inner) = self.inner.upgrade() else {
+            return Validation::reject(ResponseStatus::RequestRejected);
+        };
+        let msg = match message::from_extensions(&request.extensions, EXTENSION_INCOMING_REQUEST) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                tracing::info!(%peer, "data-transfer: undecodable message in a graphsync request: {e}");
+                return Validation::reject(ResponseStatus::RequestFailedUnknown);
+            }
+            None => return Validation::reject(ResponseStatus::RequestRejected),
+        };
+        let Some(req) = msg
+            .request
+            .filter(|r| r.pull && (r.message_type == message_type::NEW || r.message_type == message_type::RESTART))
+        else {
+            return Validation::reject(ResponseStatus::RequestRejected);
+        };
+        let restart = req.message_type == message_type::RESTART;
+        let (Some(voucher), Some(base)) = (req.voucher.clone(), req.base_cid) else {
+            return Validation::reject(ResponseStatus::RequestFailedUnknown);
+        };
+        let channel = PullChannel {
+            id: message::channel_id(peer, &inner.local, req.transfer_id),
+            peer: *peer,
+            root: base,
+            selector: request.selector.clone(),
+            voucher: TypedVoucher {
+                kind: req.voucher_type.clone(),
+                node: voucher,
+            },
+            sent: 0,
+        };
+        let decision = if base == request.root {
+            inner.validator.validate_pull(&channel, restart)
+        } else {
+            ValidationResult::default()
+        };
+        let answer = message::response(
+            req.message_type,
+            req.transfer_id,
+            decision.accepted,
+            decision.accepted && decision.force_pause,
+            decision.result.as_ref(),
+        );
+        let mut validation = Validation::accept();
+        validation.extensions = message::incoming_request_extensions(&answer);
+        if !decision.accepted {
+            // go-data-transfer ends a refused request with a hook error.
+            validation.reject = Some(ResponseStatus::RequestFailedUnknown);
+            return validation;
+        }
+        validation.pause = decision.force_pause;
+        let mut channels = lock(&inner.channels);
+        channels.by_request.insert((*peer, request.id), req.transfer_id);
+        channels.by_transfer.insert(
+            (*peer, req.transfer_id),
+            Responding {
+                channel,
+                transfer_id: req.transfer_id,
+                request: request.id,
+                data_limit: decision.data_limit,
+                paused: decision.force_pause,
+            },
+        );
+        validation
+    }
+
+    fn outgoing_block(&self, peer: &PeerId, id: RequestId, block: &QueuedBlock) -> BlockAction {
+        let Some(inner) = self.inner.upgrade() else {
+            return BlockAction::default();
+        };
+        let mut channels = lock(&inner.channels);
+        let Some(xfer) = channels.by_request.get(&(*peer, id)).copied() else {
+            return BlockAction::default();
+        };
+        let Some(ch) = channels.by_transfer.get_mut(&(*peer, xfer)) else {
+            return BlockAction::default();
+        };
+        ch.channel.sent += block.size_on_wire as u64;
+        if ch.data_limit == 0 || ch.paused || ch.channel.sent < ch.data_limit {
+            return BlockAction::default();
+        }
+        ch.paused = true;
+        let snapshot = ch.channel.clone();
+        drop(channels);
+        if let Some(result) = inner.validator.data_limit_reached(&snapshot) {
+            let msg = message::response(message_type::VOUCHER_RESULT, xfer, true, true, Some(&result));
+            inner.send_later(*peer, msg);
+        }
+        BlockAction {
+            extensions: message::outgoing_block_extensions(&message::update_response(xfer, true)),
+            pause: true,
+        }
+    }
+
+    fn request_updated(
+        &self,
+        peer: &PeerId,
+        id: RequestId,
+        extensions: &graphsync::Extensions,
+    ) -> Vec<(String, RawCbor)> {
+        let Some(inner) = self.inner.upgrade() else {
+            return Vec::new();
+        };
+        let Some(Ok(msg)) = message::from_extensions(extensions, crate::EXTENSION) else {
+            return Vec::new();
+        };
+        let xfer = lock(&inner.channels).by_request.get(&(*peer, id)).copied();
+        match (xfer, msg.request) {
+            (Some(_), Some(req)) if req.message_type == message_type::VOUCHER => {
+                on_voucher(&inner, *peer, &req.voucher_type, req.voucher, req.transfer_id, true)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn response_finished(&self, peer: &PeerId, id: RequestId, end: ResponseEnd) {
+        let Some(inner) = self.inner.upgrade() else { return };
+        let ch = {
+            let mut channels = lock(&inner.channels);
+            let Some(xfer) = channels.by_request.remove(&(*peer, id)) else {
+                return;
+            };
+            channels.by_transfer.remove(&(*peer, xfer))
+        };
+        let Some(ch) = ch else { return };
+        match end {
+            ResponseEnd::Sent(s) if s.is_success() => {
+                let result = inner.validator.completed(&ch.channel);
+                let msg = message::response(message_type::COMPLETE, ch.transfer_id, true, false, result.as_ref());
+                inner.send_later(*peer, msg);
+            }
+            other => inner.validator.ended(&ch.channel, other),
+        }
+    }
+}
+
+/// A voucher for channel (`peer`, `xfer`): validate it, then resume, stay paused or refuse.
+/// When `in_update`, the answer is returned as extensions for the graphsync response.
+pub(crate) fn on_voucher(
+    inner: &Arc<Inner>,
+    peer: PeerId,
+    kind: &str,
+    voucher: Option<RawCbor>,
+    xfer: u64,
+    in_update: bool,
+) -> Vec<(String, RawCbor)> {
+    let Some(node) = voucher else { return Vec::new() };
+    let voucher = TypedVoucher {
+        kind: kind.to_string(),
+        node,
+    };
+    let snapshot = match lock(&inner.channels).by_transfer.get(&(peer, xfer)) {
+        Some(ch) => ch.channel.clone(),
+        None => {
+            tracing::info!(%peer, xfer, "data-transfer: voucher for an unknown channel");
+            return Vec::new();
+        }
+    };
+    let decision = inner.validator.validate_voucher(&snapshot, &voucher);
+    let answer = |paused: bool| {
+        message::response(
+            message_type::VOUCHER_RESULT,
+            xfer,
+            decision.accepted,
+            paused,
+            decision.result.as_ref(),
+        )
+    };
+    let request = {
+        let mut channels = lock(&inner.channels);
+        let Some(ch) = channels.by_transfer.get_mut(&(peer, xfer)) else {
+            return Vec::new();
+        };
+        if decision.accepted {
+            ch.data_limit = decision.data_limit;
+            let resume = ch.paused && !decision.force_pause;
+            if resume {
+                ch.paused = false;
+            }
+            (resume, ch.request)
+        } else {
+            (false, ch.request)
+        }
+    };
+    let (resume, request) = request;
+    if !decision.accepted {
+        inner.send_later(peer, answer(false));
+        if let Some(gs) = inner.gs.get() {
+            gs.cancel_response(peer, request);
+        }
+        return Vec::new();
+    }
+    if resume {
+        let ext = message::general_extension(&answer(false));
+        if in_update {
+            if let Some(gs) = inner.gs.get() {
+                gs.unpause_response(peer, request, Vec::new());
+            }
+            return ext;
+        }
+        if let Some(gs) = inner.gs.get() {
+            gs.unpause_response(peer, request, ext);
+        }
+        return Vec::new();
+    }
+    inner.send_later(peer, answer(decision.force_pause));
+    Vec::new()
+}
+
+/// A provider-side request on `/fil/datatransfer/1.2.0` (a voucher, a cancel).
+pub(crate) fn on_request(inner: &Arc<Inner>, peer: PeerId, msg: TransferMessage) {
+    let Some(req) = msg.request else { return };
+    match req.message_type {
+        message_type::VOUCHER => {
+            on_voucher(inner, peer, &req.voucher_type, req.voucher, req.transfer_id, false);
+        }
+        message_type::CANCEL => {
+            let request = lock(&inner.channels)
+                .by_transfer
+                .get(&(peer, req.transfer_id))
+                .map(|ch| ch.request);
+            if let (Some(request), Some(gs)) = (request, inner.gs.get()) {
+                gs.cancel_response(peer, request);
+            }
+        }
+        other => tracing::info!(%peer, "data-transfer: request type {other} on the stream is not handled"),
+    }
+}

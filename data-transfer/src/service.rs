@@ -1,0 +1,176 @@
+//! The data-transfer service: one per host, both sides of pull channels.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cid::Cid;
+use graphsync::net::{Config, Graphsync, RequestError};
+use graphsync::{BlockSink, BlockSource, Extensions};
+use libp2p::PeerId;
+use market_types::datatransfer::TransferMessage;
+use market_types::ipld::RawCbor;
+use tokio::sync::mpsc;
+
+use crate::client::{self, Pull};
+use crate::message::{self, TransferIds, TypedVoucher};
+use crate::network;
+use crate::provider::{self, Channels, DtHooks, Validator};
+
+/// Why a channel could not be opened or a message sent.
+#[derive(Debug, thiserror::Error)]
+pub enum DataTransferError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Send(#[from] network::SendError),
+    #[error("{0} is already being served on this host")]
+    AlreadyRegistered(&'static str),
+}
+
+/// Data-transfer over graphsync on one host; clones share it.
+#[derive(Clone)]
+pub struct DataTransfer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DataTransfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataTransfer")
+            .field("local", &self.inner.local)
+            .finish()
+    }
+}
+
+pub(crate) struct Inner {
+    pub local: PeerId,
+    pub control: libp2p_stream::Control,
+    pub gs: OnceLock<Graphsync>,
+    pub validator: Arc<dyn Validator>,
+    pub channels: Mutex<Channels>,
+    ids: TransferIds,
+    /// Our pulls, by (responder, transfer ID): where their stream messages go.
+    pulls: Mutex<HashMap<(PeerId, u64), mpsc::Sender<TransferMessage>>>,
+}
+
+impl Inner {
+    /// Send `msg` to `peer` on `/fil/datatransfer/1.2.0` in the background.
+    pub fn send_later(&self, peer: PeerId, msg: TransferMessage) {
+        let control = self.control.clone();
+        tokio::spawn(async move {
+            if let Err(e) = network::send(&control, peer, &msg).await {
+                tracing::warn!(%peer, "data-transfer: {e}");
+            }
+        });
+    }
+}
+
+impl DataTransfer {
+    /// Start graphsync and data-transfer on a host with `behaviour` in its swarm: blocks are
+    /// served from `source` to pulls `validator` accepts. Must run within a tokio runtime.
+    pub fn new(
+        behaviour: &graphsync::net::Behaviour,
+        local: PeerId,
+        source: Arc<dyn BlockSource>,
+        validator: Arc<dyn Validator>,
+        config: Config,
+    ) -> Result<DataTransfer, DataTransferError> {
+        let control = behaviour.new_control();
+        let inner = Arc::new(Inner {
+            local,
+            control: control.clone(),
+            gs: OnceLock::new(),
+            validator,
+            channels: Mutex::new(Channels::default()),
+            ids: TransferIds::default(),
+            pulls: Mutex::new(HashMap::new()),
+        });
+        let hooks = Arc::new(DtHooks {
+            inner: Arc::downgrade(&inner),
+        });
+        let gs = Graphsync::new(behaviour, source, hooks, config)
+            .map_err(|_| DataTransferError::AlreadyRegistered(graphsync::PROTOCOL))?;
+        let _ = inner.gs.set(gs);
+        let mut incoming =
+            network::receive(&control).map_err(|_| DataTransferError::AlreadyRegistered(crate::PROTOCOL))?;
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Some((peer, msg)) = incoming.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                if msg.is_request {
+                    provider::on_request(&inner, peer, msg);
+                } else if let Some(r) = &msg.response {
+                    let tx = lock(&inner.pulls).get(&(peer, r.transfer_id)).cloned();
+                    match tx {
+                        Some(tx) => {
+                            let _ = tx.send(msg).await;
+                        }
+                        None => tracing::info!(%peer, "data-transfer: response for no channel of ours"),
+                    }
+                }
+            }
+        });
+        Ok(DataTransfer { inner })
+    }
+
+    /// The graphsync service underneath.
+    pub fn graphsync(&self) -> &Graphsync {
+        self.inner.gs.get().expect("set at construction")
+    }
+
+    /// Pull the DAG under `root` that `selector` selects from `peer`, proposing `voucher`.
+    pub fn pull(
+        &self,
+        peer: PeerId,
+        voucher: TypedVoucher,
+        root: Cid,
+        selector: RawCbor,
+        sink: Arc<dyn BlockSink>,
+    ) -> Result<Pull, DataTransferError> {
+        let transfer_id = self.inner.ids.next();
+        let msg = message::pull_request(transfer_id, root, selector.clone(), &voucher, false);
+        let mut ext = Extensions::new();
+        for (name, value) in message::general_extension(&msg) {
+            ext.insert(name, Some(value));
+        }
+        let (dt_tx, dt_rx) = mpsc::channel(16);
+        lock(&self.inner.pulls).insert((peer, transfer_id), dt_tx);
+        let requesting = match self.graphsync().request(peer, root, selector, ext, sink) {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.inner.pulls).remove(&(peer, transfer_id));
+                return Err(e.into());
+            }
+        };
+        let (tx, events) = mpsc::channel(64);
+        let inner = self.inner.clone();
+        let request = requesting.id;
+        tokio::spawn(async move {
+            client::run(requesting.events, dt_rx, tx).await;
+            lock(&inner.pulls).remove(&(peer, transfer_id));
+        });
+        Ok(Pull {
+            id: message::channel_id(&self.inner.local, &peer, transfer_id),
+            peer,
+            transfer_id,
+            request,
+            events,
+        })
+    }
+
+    /// Send a voucher (a payment) for one of our pulls.
+    pub async fn send_voucher(&self, pull: &Pull, voucher: &TypedVoucher) -> Result<(), DataTransferError> {
+        let msg = message::voucher_request(pull.transfer_id, voucher);
+        Ok(network::send(&self.inner.control, pull.peer, &msg).await?)
+    }
+
+    /// Cancel one of our pulls: the graphsync request and, on the stream, the channel.
+    pub async fn cancel(&self, pull: &Pull) -> Result<(), DataTransferError> {
+        self.graphsync().cancel_request(pull.peer, pull.request);
+        let msg = message::cancel_request(pull.transfer_id);
+        Ok(network::send(&self.inner.control, pull.peer, &msg).await?)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

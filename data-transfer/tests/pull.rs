@@ -1,0 +1,189 @@
+//! Pull channels between two of our hosts: a validator that holds the data at a limit until a
+//! voucher raises it, voucher results, completion with a final result, and refusal.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use data_transfer::DataTransfer;
+use data_transfer::client::ClientEvent;
+use data_transfer::message::TypedVoucher;
+use data_transfer::provider::{PullChannel, ValidationResult, Validator};
+use graphsync::net::Config;
+use graphsync::selector::build;
+use graphsync::testing::dag::DagBuilder;
+use graphsync::testing::swarm::{drive, host};
+use graphsync::{MemoryStore, ResponseStatus};
+use market_types::ipld::RawCbor;
+
+/// Accepts vouchers whose number is at most `max`; each accepted voucher `n` allows `n × step`
+/// bytes. A voucher `0` (the proposal) starts with `step` bytes.
+struct Metered {
+    step: u64,
+    vouchers: AtomicU64,
+}
+
+fn result(n: u64) -> Option<TypedVoucher> {
+    Some(TypedVoucher {
+        kind: "Test/Result".into(),
+        node: RawCbor::from_value(&n),
+    })
+}
+
+impl Validator for Metered {
+    fn validate_pull(&self, channel: &PullChannel, _restart: bool) -> ValidationResult {
+        let n: u64 = channel.voucher.node.decode().unwrap_or(u64::MAX);
+        ValidationResult {
+            accepted: channel.voucher.kind == "Test/Voucher" && n == 0,
+            result: result(0),
+            force_pause: false,
+            data_limit: self.step,
+        }
+    }
+    fn validate_voucher(&self, _channel: &PullChannel, voucher: &TypedVoucher) -> ValidationResult {
+        let n: u64 = voucher.node.decode().unwrap_or(0);
+        self.vouchers.fetch_add(1, Ordering::SeqCst);
+        ValidationResult {
+            accepted: true,
+            result: result(n),
+            force_pause: false,
+            data_limit: (n + 1) * self.step,
+        }
+    }
+    fn data_limit_reached(&self, channel: &PullChannel) -> Option<TypedVoucher> {
+        result(channel.sent)
+    }
+    fn completed(&self, _channel: &PullChannel) -> Option<TypedVoucher> {
+        result(999)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metered_pull_pauses_at_each_limit_and_completes_after_vouchers() {
+    let mut b = DagBuilder::new(31);
+    let root = b.file(2 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let step = 600 << 10;
+    let validator = Arc::new(Metered {
+        step,
+        vouchers: AtomicU64::new(0),
+    });
+
+    let (p_peer, p_addr, p_swarm) = host().await;
+    let _provider = DataTransfer::new(
+        p_swarm.behaviour(),
+        p_peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("provider");
+    drive(p_swarm, None);
+    let (c_peer, _, c_swarm) = host().await;
+    let client = DataTransfer::new(
+        c_swarm.behaviour(),
+        c_peer,
+        Arc::new(MemoryStore::new()),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("client");
+    drive(c_swarm, Some(p_addr));
+
+    let sink = Arc::new(MemoryStore::new());
+    let proposal = TypedVoucher {
+        kind: "Test/Voucher".into(),
+        node: RawCbor::from_value(&0u64),
+    };
+    let mut pull = client
+        .pull(p_peer, proposal, root, build::all().to_cbor(), sink.clone())
+        .expect("pull");
+    let (mut accepted, mut pauses, mut owed_results, mut paid) = (false, 0, 0, 0u64);
+    let mut transfer = None;
+    let mut completed = None;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(30), pull.events.recv())
+        .await
+        .expect("event in time")
+    {
+        match ev {
+            ClientEvent::Accepted(r) => {
+                accepted = true;
+                assert_eq!(r, result(0));
+            }
+            ClientEvent::Paused => {
+                pauses += 1;
+                paid += 1;
+                let voucher = TypedVoucher {
+                    kind: "Test/Voucher".into(),
+                    node: RawCbor::from_value(&paid),
+                };
+                client.send_voucher(&pull, &voucher).await.expect("voucher sent");
+            }
+            ClientEvent::VoucherResult { accepted, .. } => {
+                assert!(accepted);
+                owed_results += 1;
+            }
+            ClientEvent::TransferFinished(r) => transfer = Some(r),
+            ClientEvent::Completed { accepted, result: r } => {
+                assert!(accepted);
+                completed = Some(r);
+            }
+            ClientEvent::Rejected(_) | ClientEvent::Cancelled => panic!("{ev:?}"),
+            ClientEvent::Block { .. } | ClientEvent::Resumed => {}
+        }
+    }
+    assert!(accepted);
+    assert_eq!(transfer, Some(Ok(ResponseStatus::RequestCompletedFull)));
+    assert_eq!(completed, Some(result(999)));
+    // 2 MiB and a bit in 600 KiB steps: paused at 600 KiB, 1.2 MiB and 1.8 MiB.
+    assert_eq!(pauses, 3);
+    assert_eq!(validator.vouchers.load(Ordering::SeqCst), 3);
+    assert!(owed_results >= 3, "a result for each limit reached ({owed_results})");
+    assert_eq!(sink.snapshot(), dag.blocks);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_pull_is_rejected_with_the_validators_result() {
+    let mut b = DagBuilder::new(32);
+    let root = b.raw(1000);
+    let dag = b.finish(root);
+    let validator = Arc::new(Metered {
+        step: 0,
+        vouchers: AtomicU64::new(0),
+    });
+    let (p_peer, p_addr, p_swarm) = host().await;
+    let _provider = DataTransfer::new(
+        p_swarm.behaviour(),
+        p_peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("provider");
+    drive(p_swarm, None);
+    let (c_peer, _, c_swarm) = host().await;
+    let client = DataTransfer::new(
+        c_swarm.behaviour(),
+        c_peer,
+        Arc::new(MemoryStore::new()),
+        validator,
+        Config::default(),
+    )
+    .expect("client");
+    drive(c_swarm, Some(p_addr));
+    let bad = TypedVoucher {
+        kind: "Test/Voucher".into(),
+        node: RawCbor::from_value(&5u64),
+    };
+    let mut pull = client
+        .pull(p_peer, bad, root, build::all().to_cbor(), Arc::new(MemoryStore::new()))
+        .expect("pull");
+    let mut events = Vec::new();
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(10), pull.events.recv())
+        .await
+        .expect("event in time")
+    {
+        events.push(ev);
+    }
+    assert_eq!(events.first(), Some(&ClientEvent::Rejected(result(0))), "{events:?}");
+}
