@@ -365,9 +365,10 @@ impl Graphsync {
     ) -> Result<Requesting, RequestError> {
         let parsed = Selector::from_cbor(selector.as_bytes())?;
         let id = RequestId(*uuid::Uuid::new_v4().as_bytes());
-        let p = self.inner.peer(peer);
         let (tx, rx) = mpsc::channel(16);
-        lock(&p.requests).insert(id, tx);
+        let p = self.inner.register(peer, |p| {
+            lock(&p.requests).insert(id, tx);
+        });
         let (events_tx, events) = mpsc::channel(64);
         let request = Request {
             id,
@@ -472,8 +473,15 @@ fn message_of(requests: Vec<Request>, responses: Vec<Response>) -> Message {
 
 impl Inner {
     fn peer(self: &Arc<Self>, id: PeerId) -> Arc<Peer> {
+        self.register(id, |_| ())
+    }
+
+    /// The peer's state, with `f` run on it under the peers' lock: a request or response
+    /// registered this way cannot be lost to a concurrent [`forget_if_idle`](Self::forget_if_idle).
+    fn register(self: &Arc<Self>, id: PeerId, f: impl FnOnce(&Arc<Peer>)) -> Arc<Peer> {
         let mut peers = lock(&self.peers);
         if let Some(p) = peers.get(&id) {
+            f(p);
             return p.clone();
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -488,6 +496,7 @@ impl Inner {
         });
         peers.insert(id, peer.clone());
         self.runtime.spawn(write_stream(self.clone(), peer.clone(), rx));
+        f(&peer);
         peer
     }
 
@@ -733,7 +742,11 @@ fn on_request(inner: &Arc<Inner>, peer: PeerId, request: Request) {
                 return;
             }
             let ctl = Arc::new(ResponseCtl::default());
-            lock(&p.responses).insert(id, ctl.clone());
+            // Registered under the peers' lock: the peer may have been forgotten while the
+            // hooks ran, and a response must be findable by unpause and cancel.
+            let p = inner.register(peer, |p| {
+                lock(&p.responses).insert(id, ctl.clone());
+            });
             let inner = inner.clone();
             tokio::spawn(async move {
                 let Ok(slot) = inner.slots.clone().acquire_owned().await else {
