@@ -65,31 +65,25 @@ pub fn pull_request(
 
 /// A voucher (payment) for a running channel.
 pub fn voucher_request(transfer_id: u64, voucher: &TypedVoucher) -> TransferMessage {
-    request(TransferRequest {
-        base_cid: None,
-        partial: false,
-        paused: false,
-        pull: false,
-        selector: None,
-        message_type: message_type::VOUCHER,
-        voucher_type: voucher.kind.clone(),
-        voucher: Some(voucher.node.clone()),
-        transfer_id,
-        restart_channel: zero_channel(),
-    })
+    stream_request(message_type::VOUCHER, transfer_id, Some(voucher))
 }
 
 /// A cancel from the initiator.
 pub fn cancel_request(transfer_id: u64) -> TransferMessage {
+    stream_request(message_type::CANCEL, transfer_id, None)
+}
+
+/// A request for a running channel: no base CID, no selector.
+fn stream_request(message_type: u64, transfer_id: u64, voucher: Option<&TypedVoucher>) -> TransferMessage {
     request(TransferRequest {
         base_cid: None,
         partial: false,
         paused: false,
         pull: false,
         selector: None,
-        message_type: message_type::CANCEL,
-        voucher_type: String::new(),
-        voucher: None,
+        message_type,
+        voucher_type: voucher.map(|v| v.kind.clone()).unwrap_or_default(),
+        voucher: voucher.map(|v| v.node.clone()),
         transfer_id,
         restart_channel: zero_channel(),
     })

@@ -11,9 +11,10 @@ use data_transfer::message::TypedVoucher;
 use data_transfer::provider::{PullChannel, ValidationResult, Validator};
 use graphsync::net::Config;
 use graphsync::selector::build;
-use graphsync::testing::dag::DagBuilder;
+use graphsync::testing::dag::{Dag, DagBuilder};
 use graphsync::testing::swarm::{drive, host};
 use graphsync::{MemoryStore, ResponseStatus};
+use libp2p::PeerId;
 use market_types::ipld::RawCbor;
 
 /// Accepts vouchers whose number is at most `max`; each accepted voucher `n` allows `n × step`
@@ -58,19 +59,10 @@ impl Validator for Metered {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_metered_pull_pauses_at_each_limit_and_completes_after_vouchers() {
-    let mut b = DagBuilder::new(31);
-    let root = b.file(2 << 20, 128 << 10, 8);
-    let dag = b.finish(root);
-    let step = 600 << 10;
-    let validator = Arc::new(Metered {
-        step,
-        vouchers: AtomicU64::new(0),
-    });
-
+/// A provider serving `dag` and a client connected to it, both with `validator`.
+async fn pair(dag: &Dag, validator: Arc<Metered>) -> (PeerId, DataTransfer, DataTransfer) {
     let (p_peer, p_addr, p_swarm) = host().await;
-    let _provider = DataTransfer::new(
+    let provider = DataTransfer::new(
         p_swarm.behaviour(),
         p_peer,
         Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
@@ -84,11 +76,26 @@ async fn a_metered_pull_pauses_at_each_limit_and_completes_after_vouchers() {
         c_swarm.behaviour(),
         c_peer,
         Arc::new(MemoryStore::new()),
-        validator.clone(),
+        validator,
         Config::default(),
     )
     .expect("client");
     drive(c_swarm, Some(p_addr));
+    (p_peer, provider, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metered_pull_pauses_at_each_limit_and_completes_after_vouchers() {
+    let mut b = DagBuilder::new(31);
+    let root = b.file(2 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let step = 600 << 10;
+    let validator = Arc::new(Metered {
+        step,
+        vouchers: AtomicU64::new(0),
+    });
+
+    let (p_peer, _provider, client) = pair(&dag, validator.clone()).await;
 
     let sink = Arc::new(MemoryStore::new());
     let proposal = TypedVoucher {
@@ -151,26 +158,7 @@ async fn a_refused_pull_is_rejected_with_the_validators_result() {
         step: 0,
         vouchers: AtomicU64::new(0),
     });
-    let (p_peer, p_addr, p_swarm) = host().await;
-    let _provider = DataTransfer::new(
-        p_swarm.behaviour(),
-        p_peer,
-        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        validator.clone(),
-        Config::default(),
-    )
-    .expect("provider");
-    drive(p_swarm, None);
-    let (c_peer, _, c_swarm) = host().await;
-    let client = DataTransfer::new(
-        c_swarm.behaviour(),
-        c_peer,
-        Arc::new(MemoryStore::new()),
-        validator,
-        Config::default(),
-    )
-    .expect("client");
-    drive(c_swarm, Some(p_addr));
+    let (p_peer, _provider, client) = pair(&dag, validator.clone()).await;
     let bad = TypedVoucher {
         kind: "Test/Voucher".into(),
         node: RawCbor::from_value(&5u64),

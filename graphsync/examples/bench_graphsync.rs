@@ -174,20 +174,7 @@ async fn main() {
     // 2. go-graphsync's requester from our responder.
     let sel_hex = hex_of(build::all().to_cbor().as_bytes());
     let cpu0 = cpu_seconds();
-    let out = tokio::process::Command::new(&go_peer)
-        .args([
-            "fetch",
-            &server_addr.to_string(),
-            &root.to_string(),
-            &sel_hex,
-            "discard",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .await
-        .expect("go-graphsync-peer");
-    let out = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.ends_with("DONE\n"), "go-graphsync failed: {out}");
+    let out = go_fetch(&go_peer, &server_addr.to_string(), &root.to_string(), &sel_hex).await;
     let go_from_ours = Run {
         name: "go-graphsync requester <- our responder",
         secs: value(&out, "ELAPSED "),
@@ -219,14 +206,7 @@ async fn main() {
             break a.to_string();
         }
     };
-    let out = tokio::process::Command::new(&go_peer)
-        .args(["fetch", &go_addr, &root.to_string(), &sel_hex, "discard"])
-        .stderr(Stdio::null())
-        .output()
-        .await
-        .expect("go-graphsync-peer");
-    let out = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.ends_with("DONE\n"), "go-graphsync failed: {out}");
+    let out = go_fetch(&go_peer, &go_addr, &root.to_string(), &sel_hex).await;
     let _ = nix_kill(serve.id());
     let mut serve_cpu = 0.0;
     while let Ok(Some(line)) = lines.next_line().await {
@@ -255,6 +235,19 @@ async fn main() {
         go_pair.secs / ours.secs,
         go_pair.secs / go_from_ours.secs
     );
+}
+
+/// go-graphsync's requester fetching `root` from `addr`, discarding verified leaves; its output.
+async fn go_fetch(go_peer: &str, addr: &str, root: &str, sel_hex: &str) -> String {
+    let out = tokio::process::Command::new(go_peer)
+        .args(["fetch", addr, root, sel_hex, "discard"])
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .expect("go-graphsync-peer");
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.ends_with("DONE\n"), "go-graphsync failed: {out}");
+    out
 }
 
 fn hex_of(bytes: &[u8]) -> String {

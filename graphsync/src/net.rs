@@ -388,16 +388,7 @@ impl Graphsync {
             lock(&p.requests).remove(&id);
             if matches!(end, Err(RequestError::Verify(_)) | Err(RequestError::Sink(_))) {
                 // Tell the responder to stop sending what we no longer read.
-                p.send(
-                    message_of(
-                        vec![Request {
-                            id,
-                            kind: RequestKind::Cancel,
-                        }],
-                        Vec::new(),
-                    ),
-                    None,
-                );
+                p.send(cancel_message(id), None);
             }
             let _ = events_tx.send(RequestEvent::Finished(end)).await;
             inner.forget_if_idle(&p);
@@ -408,16 +399,7 @@ impl Graphsync {
     /// Cancel a request of ours.
     pub fn cancel_request(&self, peer: PeerId, id: RequestId) {
         let p = self.inner.peer(peer);
-        p.send(
-            message_of(
-                vec![Request {
-                    id,
-                    kind: RequestKind::Cancel,
-                }],
-                Vec::new(),
-            ),
-            None,
-        );
+        p.send(cancel_message(id), None);
         lock(&p.requests).remove(&id);
     }
 
@@ -461,6 +443,14 @@ impl Graphsync {
     pub fn bytes_in_flight(&self) -> usize {
         self.inner.config.max_bytes_total - self.inner.total.available_permits()
     }
+}
+
+fn cancel_message(id: RequestId) -> Message {
+    let cancel = Request {
+        id,
+        kind: RequestKind::Cancel,
+    };
+    message_of(vec![cancel], Vec::new())
 }
 
 fn message_of(requests: Vec<Request>, responses: Vec<Response>) -> Message {

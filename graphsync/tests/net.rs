@@ -15,9 +15,37 @@ use graphsync::net::{
 use graphsync::selector::build::{self, Spec};
 use graphsync::testing::dag::{Dag, DagBuilder};
 use graphsync::testing::swarm::{drive, host};
-use graphsync::{Extensions, MemoryStore, ResponseStatus, Selector};
+use graphsync::{Extensions, MemoryStore, ResponseStatus};
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use market_types::ipld::RawCbor;
+
+/// A client with an empty sink, connected to `addr`.
+async fn client_of(addr: Multiaddr, config: Config) -> Graphsync {
+    let (_, _, swarm) = host().await;
+    let client = Graphsync::new(
+        swarm.behaviour(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(graphsync::net::AcceptAll),
+        config,
+    )
+    .expect("client");
+    drive(swarm, Some(addr));
+    client
+}
+
+/// A responder serving `dag` to everyone.
+async fn server_of(dag: &Dag, config: Config) -> (PeerId, Multiaddr, Graphsync) {
+    let (peer, addr, swarm) = host().await;
+    let server = Graphsync::new(
+        swarm.behaviour(),
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(graphsync::net::AcceptAll),
+        config,
+    )
+    .expect("server");
+    drive(swarm, None);
+    (peer, addr, server)
+}
 
 struct Pair {
     server: Graphsync,
@@ -78,16 +106,6 @@ async fn fetch(
     (events, end)
 }
 
-fn walk_order(dag: &Dag, sel: &RawCbor) -> Vec<Cid> {
-    let store = MemoryStore::from_blocks(dag.blocks.clone());
-    let s = Selector::from_cbor(sel.as_bytes()).expect("selector");
-    graphsync::net::walk_source(&store, dag.root, s)
-        .expect("walk")
-        .into_iter()
-        .map(|(c, _)| c)
-        .collect()
-}
-
 fn loaded(events: &[RequestEvent]) -> Vec<Cid> {
     events
         .iter()
@@ -131,7 +149,7 @@ async fn our_requester_gets_every_block_in_walk_order_from_our_responder() {
         )
         .await;
         assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull), "{spec:?}");
-        assert_eq!(loaded(&events), walk_order(&dag, &sel), "{spec:?}");
+        assert_eq!(loaded(&events), dag.walk_order(&sel), "{spec:?}");
         for (cid, data) in sink.snapshot() {
             assert_eq!(dag.blocks.get(&cid), Some(&data));
         }
@@ -155,7 +173,7 @@ async fn our_requester_gets_every_block_in_walk_order_from_our_responder() {
 async fn missing_blocks_give_a_partial_response_and_a_missing_root_status_34() {
     let dag = sample_dag(12);
     let mut blocks = dag.blocks.clone();
-    let order = walk_order(&dag, &build::all().to_cbor());
+    let order = dag.walk_order(&build::all().to_cbor());
     let gone = order[1];
     blocks.remove(&gone);
     let p = pair(
@@ -264,7 +282,7 @@ async fn a_paused_response_resumes_with_extensions_and_completes() {
     };
     assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
     assert!(saw_hello && saw_resume_ext);
-    let blocks = walk_order(&dag, &build::all().to_cbor()).len() as u64;
+    let blocks = dag.walk_order(&build::all().to_cbor()).len() as u64;
     assert_eq!(
         pauses,
         1 + blocks / 3,
@@ -373,15 +391,7 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
         max_bytes_total: 64 << 20,
         ..Config::default()
     };
-    let (s_peer, addr, s_swarm) = host().await;
-    let server = Graphsync::new(
-        s_swarm.behaviour(),
-        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        Arc::new(graphsync::net::AcceptAll),
-        config.clone(),
-    )
-    .expect("server");
-    drive(s_swarm, None);
+    let (s_peer, addr, server) = server_of(&dag, config.clone()).await;
 
     // The hostile peer asks and accepts the response stream, and never reads it.
     let (mut hostile, mut incoming) = raw_peer(addr.clone(), s_peer).await;
@@ -409,15 +419,7 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
     );
 
     // Meanwhile another peer is served in full.
-    let (_, _, c_swarm) = host().await;
-    let client = Graphsync::new(
-        c_swarm.behaviour(),
-        Arc::new(MemoryStore::new()),
-        Arc::new(graphsync::net::AcceptAll),
-        config,
-    )
-    .expect("client");
-    drive(c_swarm, Some(addr));
+    let client = client_of(addr, config).await;
 
     let sink = Arc::new(MemoryStore::new());
     let (_, end) = fetch(
@@ -438,15 +440,7 @@ async fn a_requester_that_never_reads_holds_bounded_memory_and_others_are_served
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_frames_drop_only_their_stream() {
     let dag = sample_dag(16);
-    let (s_peer, addr, s_swarm) = host().await;
-    let server = Graphsync::new(
-        s_swarm.behaviour(),
-        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        Arc::new(graphsync::net::AcceptAll),
-        Config::default(),
-    )
-    .expect("server");
-    drive(s_swarm, None);
+    let (s_peer, addr, server) = server_of(&dag, Config::default()).await;
     let (mut hostile, _incoming) = raw_peer(addr.clone(), s_peer).await;
 
     // A length of 1 GiB: refused before anything is allocated; the stream is dropped.
@@ -463,15 +457,7 @@ async fn malformed_and_oversized_frames_drop_only_their_stream() {
     let read = tokio::time::timeout(Duration::from_secs(10), st.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the responder dropped the stream");
     // A well-formed request from the same peer afterwards is still served.
-    let (_, _, c_swarm) = host().await;
-    let client = Graphsync::new(
-        c_swarm.behaviour(),
-        Arc::new(MemoryStore::new()),
-        Arc::new(graphsync::net::AcceptAll),
-        Config::default(),
-    )
-    .expect("client");
-    drive(c_swarm, Some(addr));
+    let client = client_of(addr, Config::default()).await;
     let _ = &server;
     let (_, end) = fetch(
         &client,

@@ -199,15 +199,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn send_next(
     swarm: &mut libp2p::Swarm<Behaviour>,
     mut out: Outbound,
-    pending: &mut HashMap<OutboundRequestId, Outbound>,
+    pending: &mut HashMap<(String, OutboundRequestId), Outbound>,
 ) {
     while let Some((protocol, bytes)) = out.rest.pop_front() {
         let Some(rr) = swarm.behaviour_mut().storage.protocol(protocol.as_ref()) else {
             out.refused.push(format!("{protocol} (not spoken by this host)"));
             continue;
         };
+        let key = protocol.to_string();
         let id = rr.send_request_with_addresses(&out.peer, Frame::new(protocol, bytes), out.addrs.clone());
-        pending.insert(id, out);
+        // Request IDs are counted per behaviour (one per protocol version): two versions hand
+        // out the same numbers, so the protocol is part of the key.
+        pending.insert((key, id), out);
         return;
     }
     let _ = out.reply.send(Err(format!(
@@ -223,7 +226,7 @@ async fn run(
     handlers: HashMap<Family, Handler>,
     listening: Arc<Mutex<Vec<Multiaddr>>>,
 ) {
-    let mut pending: HashMap<OutboundRequestId, Outbound> = HashMap::new();
+    let mut pending: HashMap<(String, OutboundRequestId), Outbound> = HashMap::new();
     loop {
         tokio::select! {
             cmd = rx.recv() => {
@@ -285,7 +288,7 @@ fn on_request_response(
     swarm: &mut libp2p::Swarm<Behaviour>,
     handlers: &HashMap<Family, Handler>,
     tx: &mpsc::Sender<Command>,
-    pending: &mut HashMap<OutboundRequestId, Outbound>,
+    pending: &mut HashMap<(String, OutboundRequestId), Outbound>,
 ) {
     match event {
         request_response::Event::Message { peer, message, .. } => match message {
@@ -309,13 +312,13 @@ fn on_request_response(
                 });
             }
             request_response::Message::Response { request_id, response } => {
-                if let Some(out) = pending.remove(&request_id) {
+                if let Some(out) = pending.remove(&(protocol.to_string(), request_id)) {
                     let _ = out.reply.send(Ok(response));
                 }
             }
         },
         request_response::Event::OutboundFailure { request_id, error, .. } => {
-            if let Some(mut out) = pending.remove(&request_id) {
+            if let Some(mut out) = pending.remove(&(protocol.to_string(), request_id)) {
                 if matches!(error, request_response::OutboundFailure::UnsupportedProtocols) {
                     out.refused.push(protocol.to_string());
                     send_next(swarm, out, pending);

@@ -129,3 +129,29 @@ async fn a_request_falls_back_to_the_next_version_only_when_refused() {
         .expect("fallback");
     assert_eq!(answer.protocol.as_ref(), protocols::DEAL_1_0_1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_on_different_versions_each_get_their_answer() {
+    // Each protocol version's behaviour counts its request IDs from 1: the first requests on
+    // two versions share an ID, and each must still reach its own caller.
+    let mut handlers: HashMap<Family, Handler> = HashMap::new();
+    handlers.insert(
+        Family::StorageDeal,
+        Arc::new(|_peer, f: Frame| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some(market_types::cbor::to_vec(&f.protocol.to_string()))
+            })
+        }),
+    );
+    let provider = host(handlers).await;
+    let client = host(HashMap::new()).await;
+    let (peer, addrs) = (provider.peer_id(), provider.listen_addrs());
+    let body = market_types::cbor::to_vec(&"hi".to_string());
+    let (a, b) = tokio::join!(
+        client.request(peer, addrs.clone(), frame(protocols::DEAL_1_2_1, body.clone())),
+        client.request(peer, addrs, frame(protocols::DEAL_1_1_1, body)),
+    );
+    assert_eq!(a.expect("1.2.1 answered").protocol.as_ref(), protocols::DEAL_1_2_1);
+    assert_eq!(b.expect("1.1.1 answered").protocol.as_ref(), protocols::DEAL_1_1_1);
+}

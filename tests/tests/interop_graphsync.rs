@@ -14,8 +14,7 @@ use graphsync::net::{AcceptAll, Config, Graphsync, RequestEvent};
 use graphsync::selector::build::{self, Spec};
 use graphsync::testing::dag::{Dag, DagBuilder};
 use graphsync::testing::swarm::{drive, host};
-use graphsync::{Extensions, MemoryStore, ResponseStatus, Selector};
-use market_types::ipld::RawCbor;
+use graphsync::{Extensions, MemoryStore, ResponseStatus};
 use tests::gopeers;
 use tests::procs::{Proc, wait_for};
 
@@ -62,16 +61,6 @@ fn selectors() -> Vec<(&'static str, Spec)> {
     ]
 }
 
-fn walk_order(dag: &Dag, sel: &RawCbor) -> Vec<Cid> {
-    let store = MemoryStore::from_blocks(dag.blocks.clone());
-    let s = Selector::from_cbor(sel.as_bytes()).expect("selector");
-    graphsync::net::walk_source(&store, dag.root, s)
-        .expect("walk")
-        .into_iter()
-        .map(|(c, _)| c)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_graphsync_fetches_from_our_responder() {
     let peer_bin = gopeers::binary("go-graphsync-peer");
@@ -110,7 +99,7 @@ async fn go_graphsync_fetches_from_our_responder() {
                 .collect();
             assert_eq!(
                 loaded,
-                walk_order(&dag, &sel),
+                dag.walk_order(&sel),
                 "{what}, {sel_name}: go-graphsync's load order"
             );
         }
@@ -182,7 +171,7 @@ async fn our_requester_fetches_from_go_graphsync() {
                 "{what}, {sel_name}\n{}",
                 go.log()
             );
-            let order = walk_order(&dag, &sel);
+            let order = dag.walk_order(&sel);
             assert_eq!(loaded, order, "{what}, {sel_name}: load order");
             for (cid, data) in sink.snapshot() {
                 assert_eq!(dag.blocks.get(&cid), Some(&data), "{what}, {sel_name}: block {cid}");

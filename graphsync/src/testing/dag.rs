@@ -26,6 +26,18 @@ impl Dag {
         self.blocks.values().map(|b| b.len() as u64).sum()
     }
 
+    /// The links a responder holding this DAG loads for `selector`, in order (each time
+    /// they are reached).
+    pub fn walk_order(&self, selector: &market_types::ipld::RawCbor) -> Vec<Cid> {
+        let store = crate::store::MemoryStore::from_blocks(self.blocks.clone());
+        let sel = crate::selector::Selector::from_cbor(selector.as_bytes()).expect("a valid selector");
+        crate::net::walk_source(&store, self.root, sel)
+            .expect("the walk")
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect()
+    }
+
     /// The DAG as a CARv1 (root in the header, blocks in any order).
     pub fn write_car(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut e = Encoder::new();
