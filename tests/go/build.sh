@@ -5,6 +5,7 @@
 #   go-boost-codec, go-boost-client     (boost's storagemarket/types)
 #   lassie                              (pinned in lassie/go.mod)
 #   go-graphsync-peer                   (lassie's go-graphsync: serve a CAR, or fetch with a selector)
+#   go-data-transfer-peer               (lassie's go-data-transfer: metered pull channels, both sides)
 # Modules come from the Go module proxy at the versions in each go.mod/go.sum; the module and
 # build caches (GOMODCACHE, GOCACHE) live outside the clone, so a second build is quick.
 set -euo pipefail
@@ -42,4 +43,5 @@ lassie_version="$(cd "$here/lassie" && go list -m -f '{{.Version}}' github.com/f
     -o "$out/lassie" github.com/filecoin-project/lassie/cmd/lassie)
 no_ffi lassie
 build lassie ./gspeer go-graphsync-peer
+build lassie ./dtpeer go-data-transfer-peer
 echo "Go peers in $out: $(ls "$out" | tr '\n' ' ')"

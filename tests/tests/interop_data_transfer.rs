@@ -132,3 +132,172 @@ async fn lassie_retrieves_over_graphsync_from_a_provider_built_on_our_crates() {
     let want: HashSet<Cid> = dag.blocks.keys().copied().collect();
     assert_eq!(got, want, "lassie's CAR holds exactly the DAG's blocks");
 }
+
+/// go-data-transfer-peer's metered scheme on our side: voucher `n` (an int; 0 is the proposal)
+/// lets `(n + 1) × step` bytes through.
+struct Metered {
+    step: u64,
+    vouchers: std::sync::atomic::AtomicU64,
+}
+
+fn int_voucher(kind: &str, n: i64) -> TypedVoucher {
+    TypedVoucher {
+        kind: kind.into(),
+        node: RawCbor::from_value(&n),
+    }
+}
+
+impl Validator for Metered {
+    fn validate_pull(&self, channel: &PullChannel, _restart: bool) -> ValidationResult {
+        let n: i64 = channel.voucher.node.decode().unwrap_or(-1);
+        ValidationResult {
+            accepted: channel.voucher.kind == "Test/Voucher" && n == 0,
+            result: Some(int_voucher("Test/Result", 0)),
+            force_pause: false,
+            data_limit: self.step,
+        }
+    }
+    fn validate_voucher(&self, _: &PullChannel, voucher: &TypedVoucher) -> ValidationResult {
+        let n: i64 = voucher.node.decode().unwrap_or(0);
+        self.vouchers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ValidationResult {
+            accepted: true,
+            result: Some(int_voucher("Test/Result", n)),
+            force_pause: false,
+            data_limit: (n as u64 + 1) * self.step,
+        }
+    }
+    fn completed(&self, _: &PullChannel) -> Option<TypedVoucher> {
+        Some(int_voucher("Test/Result", 999))
+    }
+}
+
+const STEP: u64 = 600 << 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_data_transfer_pulls_from_us_paying_at_each_pause() {
+    let mut b = DagBuilder::new(202);
+    let root = b.file(2 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let validator = Arc::new(Metered {
+        step: STEP,
+        vouchers: Default::default(),
+    });
+    let (peer, addr, swarm) = host().await;
+    let _provider = DataTransfer::new(
+        swarm.behaviour(),
+        peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("provider");
+    drive(swarm, None);
+    let out = tokio::process::Command::new(gopeers::binary("go-data-transfer-peer"))
+        .args(["fetch", &addr.to_string(), &root.to_string()])
+        .output()
+        .await
+        .expect("run go-data-transfer-peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.ends_with("DONE\n"),
+        "go-data-transfer failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |key: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+    };
+    let vouchers = validator.vouchers.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(value("PAUSES ") >= 3, "{stdout}");
+    assert_eq!(value("PAUSES "), vouchers, "a voucher for each pause: {stdout}");
+    assert_eq!(value("RECEIVED "), dag.size(), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_pull_from_go_data_transfer_paying_at_each_pause() {
+    use data_transfer::client::ClientEvent;
+    let mut b = DagBuilder::new(203);
+    let root = b.file(2 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let car = dir.path().join("dag.car");
+    dag.write_car(&mut std::fs::File::create(&car).expect("car"))
+        .expect("write car");
+    let log = dir.path().join("go-data-transfer-peer.log");
+    let mut go = tests::procs::Proc::start_path(
+        &gopeers::binary("go-data-transfer-peer"),
+        &["serve", &car.to_string_lossy(), &STEP.to_string()],
+        &log,
+    );
+    let go_addr: libp2p::Multiaddr = tests::procs::wait_for(
+        "go-data-transfer-peer to listen",
+        std::time::Duration::from_secs(30),
+        Some(&mut go),
+        || {
+            std::fs::read_to_string(&log)
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
+        },
+    );
+    let Some(libp2p::multiaddr::Protocol::P2p(go_peer)) = go_addr.iter().last() else {
+        panic!("no peer ID in {go_addr}");
+    };
+    let (peer, _, swarm) = host().await;
+    let client = DataTransfer::new(
+        swarm.behaviour(),
+        peer,
+        Arc::new(MemoryStore::new()),
+        Arc::new(Metered {
+            step: STEP,
+            vouchers: Default::default(),
+        }),
+        Config::default(),
+    )
+    .expect("client");
+    drive(swarm, Some(go_addr));
+    let sink = Arc::new(MemoryStore::new());
+    let mut pull = client
+        .pull(
+            go_peer,
+            int_voucher("Test/Voucher", 0),
+            root,
+            graphsync::selector::build::all().to_cbor(),
+            sink.clone(),
+        )
+        .expect("pull");
+    let (mut accepted, mut pauses, mut transfer, mut completed) = (None, 0i64, None, None);
+    while let Some(ev) = tokio::time::timeout(std::time::Duration::from_secs(30), pull.events.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no event in time\n{}", go.log()))
+    {
+        match ev {
+            ClientEvent::Accepted(r) => accepted = Some(r),
+            ClientEvent::Paused => {
+                pauses += 1;
+                client
+                    .send_voucher(&pull, &int_voucher("Test/Voucher", pauses))
+                    .await
+                    .expect("voucher sent");
+            }
+            ClientEvent::TransferFinished(r) => transfer = Some(r),
+            ClientEvent::Completed { accepted, .. } => completed = Some(accepted),
+            ClientEvent::Rejected(_) | ClientEvent::Cancelled => panic!("{ev:?}\n{}", go.log()),
+            _ => {}
+        }
+    }
+    assert_eq!(accepted, Some(Some(int_voucher("Test/Result", 0))));
+    assert_eq!(
+        transfer,
+        Some(Ok(graphsync::ResponseStatus::RequestCompletedFull)),
+        "{}",
+        go.log()
+    );
+    assert_eq!(completed, Some(true), "{}", go.log());
+    assert!(pauses >= 3, "paused {pauses} times\n{}", go.log());
+    assert_eq!(sink.snapshot(), dag.blocks);
+    go.stop();
+}
