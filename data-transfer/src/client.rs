@@ -8,6 +8,9 @@ use libp2p::PeerId;
 use market_types::datatransfer::{
     ChannelId, EXTENSION_INCOMING_REQUEST, EXTENSION_OUTGOING_BLOCK, TransferMessage, TransferResponse, message_type,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::mpsc;
 
 use crate::message::TypedVoucher;
@@ -55,6 +58,13 @@ pub struct Pull {
     pub transfer_id: u64,
     pub request: graphsync::RequestId,
     pub events: mpsc::Receiver<ClientEvent>,
+    /// What was proposed, kept for a restart.
+    pub root: cid::Cid,
+    pub selector: market_types::ipld::RawCbor,
+    pub voucher: TypedVoucher,
+    /// Link loads verified so far (received, found locally or missing), over every restart:
+    /// what a restart asks the responder not to send again.
+    pub loads: Arc<AtomicU64>,
 }
 
 fn result_of(r: &TransferResponse) -> Option<TypedVoucher> {
@@ -125,6 +135,7 @@ pub(crate) async fn run(
     mut gs_events: mpsc::Receiver<RequestEvent>,
     mut dt: mpsc::Receiver<TransferMessage>,
     out: mpsc::Sender<ClientEvent>,
+    loads: Arc<AtomicU64>,
 ) {
     let (mut transfer_done, mut completed) = (false, false);
     while !(transfer_done && completed) {
@@ -133,8 +144,15 @@ pub(crate) async fn run(
                 Some(RequestEvent::Extensions(ext)) => {
                     extension_messages(&ext).iter().flat_map(response_events).collect()
                 }
-                Some(RequestEvent::Block { link, size, received }) => vec![ClientEvent::Block { link, size, received }],
-                Some(RequestEvent::Missing(_)) | Some(RequestEvent::Paused) => Vec::new(),
+                Some(RequestEvent::Block { link, size, received }) => {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    vec![ClientEvent::Block { link, size, received }]
+                }
+                Some(RequestEvent::Missing(_)) => {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    Vec::new()
+                }
+                Some(RequestEvent::Paused) => Vec::new(),
                 Some(RequestEvent::Finished(r)) => {
                     transfer_done = true;
                     let failed = r.is_err();

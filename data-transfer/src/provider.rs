@@ -210,7 +210,11 @@ impl Hooks for DtHooks {
             let Some(xfer) = channels.by_request.remove(&(*peer, id)) else {
                 return;
             };
-            channels.by_transfer.remove(&(*peer, xfer))
+            // A restart may have replaced the channel with a newer request: leave that one.
+            match channels.by_transfer.get(&(*peer, xfer)) {
+                Some(ch) if ch.request == id => channels.by_transfer.remove(&(*peer, xfer)),
+                _ => None,
+            }
         };
         let Some(ch) = ch else { return };
         match end {

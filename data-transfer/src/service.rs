@@ -127,14 +127,55 @@ impl DataTransfer {
         sink: Arc<dyn BlockSink>,
     ) -> Result<Pull, DataTransferError> {
         let transfer_id = self.inner.ids.next();
-        let msg = message::pull_request(transfer_id, root, selector.clone(), &voucher, false);
+        self.open(peer, transfer_id, voucher, root, selector, sink, None)
+    }
+
+    /// Restart `old` (after a cut connection, or when it stalled): a new graphsync request for
+    /// the same channel, a data-transfer Restart with the same voucher, and
+    /// `graphsync/do-not-send-first-blocks` set to the loads already verified, so what arrived
+    /// is not sent again (it is read back from `sink`). The old request is dropped here.
+    pub fn restart(&self, old: Pull, sink: Arc<dyn BlockSink>) -> Result<Pull, DataTransferError> {
+        self.graphsync().cancel_request(old.peer, old.request);
+        let loads = old.loads.clone();
+        self.open(
+            old.peer,
+            old.transfer_id,
+            old.voucher,
+            old.root,
+            old.selector,
+            sink,
+            Some(loads),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &self,
+        peer: PeerId,
+        transfer_id: u64,
+        voucher: TypedVoucher,
+        root: Cid,
+        selector: RawCbor,
+        sink: Arc<dyn BlockSink>,
+        restart_from: Option<Arc<std::sync::atomic::AtomicU64>>,
+    ) -> Result<Pull, DataTransferError> {
+        let restart = restart_from.is_some();
+        let loads = restart_from.unwrap_or_default();
+        let msg = message::pull_request(transfer_id, root, selector.clone(), &voucher, restart);
         let mut ext = Extensions::new();
         for (name, value) in message::general_extension(&msg) {
             ext.insert(name, Some(value));
         }
+        let done = loads.load(std::sync::atomic::Ordering::SeqCst);
+        if restart && done > 0 {
+            ext.insert(
+                graphsync::responder::ext::DO_NOT_SEND_FIRST_BLOCKS,
+                Some(graphsync::responder::do_not_send_first_blocks(done)),
+            );
+        }
         let (dt_tx, dt_rx) = mpsc::channel(16);
         lock(&self.inner.pulls).insert((peer, transfer_id), dt_tx);
-        let requesting = match self.graphsync().request(peer, root, selector, ext, sink) {
+        let requesting = match self.graphsync().request(peer, root, selector.clone(), ext, sink) {
             Ok(r) => r,
             Err(e) => {
                 lock(&self.inner.pulls).remove(&(peer, transfer_id));
@@ -144,9 +185,14 @@ impl DataTransfer {
         let (tx, events) = mpsc::channel(64);
         let inner = self.inner.clone();
         let request = requesting.id;
+        let counter = loads.clone();
         tokio::spawn(async move {
-            client::run(requesting.events, dt_rx, tx).await;
-            lock(&inner.pulls).remove(&(peer, transfer_id));
+            client::run(requesting.events, dt_rx, tx, counter).await;
+            // A restart may have registered the channel again; remove only our own entry.
+            let mut pulls = lock(&inner.pulls);
+            if pulls.get(&(peer, transfer_id)).is_some_and(|t| t.is_closed()) {
+                pulls.remove(&(peer, transfer_id));
+            }
         });
         Ok(Pull {
             id: message::channel_id(&self.inner.local, &peer, transfer_id),
@@ -154,6 +200,10 @@ impl DataTransfer {
             transfer_id,
             request,
             events,
+            root,
+            selector,
+            voucher,
+            loads,
         })
     }
 

@@ -175,3 +175,132 @@ async fn a_refused_pull_is_rejected_with_the_validators_result() {
     }
     assert_eq!(events.first(), Some(&ClientEvent::Rejected(result(0))), "{events:?}");
 }
+
+/// Lets `step` bytes through and waits for a voucher that never comes; a restart is let through
+/// to the end. Records what each request sent.
+struct StallThenFinish {
+    step: u64,
+    sent: std::sync::Mutex<Vec<(bool, u64)>>,
+    restarted: std::sync::atomic::AtomicBool,
+}
+
+impl Validator for StallThenFinish {
+    fn validate_pull(&self, _channel: &PullChannel, restart: bool) -> ValidationResult {
+        self.restarted.fetch_or(restart, Ordering::SeqCst);
+        ValidationResult {
+            accepted: true,
+            result: result(0),
+            force_pause: false,
+            data_limit: if restart { 0 } else { self.step },
+        }
+    }
+    fn validate_voucher(&self, _: &PullChannel, _: &TypedVoucher) -> ValidationResult {
+        ValidationResult::default()
+    }
+    fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher> {
+        let restarted = self.restarted.load(Ordering::SeqCst);
+        self.sent.lock().expect("lock").push((restarted, channel.sent));
+        result(1)
+    }
+    fn ended(&self, channel: &PullChannel, _end: graphsync::net::ResponseEnd) {
+        self.sent.lock().expect("lock").push((false, channel.sent));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_after_a_cut_connection_completes_without_resending_what_arrived() {
+    use graphsync::testing::swarm::drive_controlled;
+    let mut b = DagBuilder::new(33);
+    let root = b.file(3 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let validator = Arc::new(StallThenFinish {
+        step: 1 << 20,
+        sent: Default::default(),
+        restarted: Default::default(),
+    });
+    let (p_peer, p_addr, p_swarm) = host().await;
+    let _provider = DataTransfer::new(
+        p_swarm.behaviour(),
+        p_peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("provider");
+    drive(p_swarm, None);
+    let (c_peer, _, c_swarm) = host().await;
+    let client = DataTransfer::new(
+        c_swarm.behaviour(),
+        c_peer,
+        Arc::new(MemoryStore::new()),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("client");
+    let swarm = drive_controlled(c_swarm, Some(p_addr.clone()));
+
+    let sink = Arc::new(MemoryStore::new());
+    let proposal = TypedVoucher {
+        kind: "Test/Voucher".into(),
+        node: RawCbor::from_value(&0u64),
+    };
+    let mut pull = client
+        .pull(p_peer, proposal, root, build::all().to_cbor(), sink.clone())
+        .expect("pull");
+    // Receive until the responder holds the data at its limit, then cut the connection.
+    let mut before = 0u64;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), pull.events.recv())
+            .await
+            .expect("event")
+        {
+            Some(ClientEvent::Block { size, .. }) => before += size as u64,
+            Some(ClientEvent::Paused) => break,
+            Some(_) => {}
+            None => panic!("the pull ended before pausing"),
+        }
+    }
+    // Let the blocks of the pausing message be verified.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while let Ok(ev) = pull.events.try_recv() {
+        if let ClientEvent::Block { size, .. } = ev {
+            before += size as u64;
+        }
+    }
+    let loads = pull.loads.load(Ordering::SeqCst);
+    assert!(
+        loads > 0 && before >= 1 << 20,
+        "{loads} loads, {before} bytes before the cut"
+    );
+    swarm.disconnect(p_peer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    swarm.dial(p_addr);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut pull = client.restart(pull, sink.clone()).expect("restart");
+    let (mut transfer, mut completed, mut after) = (None, None, 0u64);
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(30), pull.events.recv())
+        .await
+        .expect("event in time")
+    {
+        match ev {
+            ClientEvent::Block {
+                size, received: true, ..
+            } => after += size as u64,
+            ClientEvent::TransferFinished(r) => transfer = Some(r),
+            ClientEvent::Completed { result: r, .. } => completed = Some(r),
+            _ => {}
+        }
+    }
+    assert_eq!(transfer, Some(Ok(ResponseStatus::RequestCompletedFull)));
+    assert_eq!(completed, Some(result(1)));
+    assert_eq!(sink.snapshot(), dag.blocks, "every block, once");
+    assert_eq!(
+        before + after,
+        dag.size(),
+        "what arrived before the cut was not sent again"
+    );
+    let sent = validator.sent.lock().expect("lock").clone();
+    let restart_sent = sent.iter().find(|(restarted, _)| *restarted).map(|(_, s)| *s);
+    assert_eq!(restart_sent, Some(dag.size() - before), "{sent:?}");
+}

@@ -34,6 +34,52 @@ pub async fn host() -> (PeerId, Multiaddr, Swarm<Behaviour>) {
     (peer, addr.with(libp2p::multiaddr::Protocol::P2p(peer)), swarm)
 }
 
+/// What a test can ask of a host driven by [`drive_controlled`].
+#[derive(Debug, Clone)]
+pub struct SwarmHandle(tokio::sync::mpsc::UnboundedSender<Control>);
+
+#[derive(Debug)]
+enum Control {
+    Disconnect(PeerId),
+    Dial(Multiaddr),
+}
+
+impl SwarmHandle {
+    /// Close every connection to `peer` (a cut connection).
+    pub fn disconnect(&self, peer: PeerId) {
+        let _ = self.0.send(Control::Disconnect(peer));
+    }
+
+    pub fn dial(&self, addr: Multiaddr) {
+        let _ = self.0.send(Control::Dial(addr));
+    }
+}
+
+/// Drive `swarm` on its own task like [`drive`], taking commands from the returned handle.
+pub fn drive_controlled(mut swarm: Swarm<Behaviour>, dial: Option<Multiaddr>) -> SwarmHandle {
+    if let Some(a) = dial {
+        swarm.dial(a).expect("dial");
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = swarm.select_next_some() => {}
+                cmd = rx.recv() => match cmd {
+                    Some(Control::Disconnect(peer)) => {
+                        let _ = swarm.disconnect_peer_id(peer);
+                    }
+                    Some(Control::Dial(addr)) => {
+                        let _ = swarm.dial(addr);
+                    }
+                    None => {}
+                },
+            }
+        }
+    });
+    SwarmHandle(tx)
+}
+
 /// Drive `swarm` on its own task, dialling `dial` first if given.
 pub fn drive(mut swarm: Swarm<Behaviour>, dial: Option<Multiaddr>) {
     if let Some(a) = dial {
