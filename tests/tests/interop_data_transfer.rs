@@ -301,3 +301,114 @@ async fn we_pull_from_go_data_transfer_paying_at_each_pause() {
     assert_eq!(sink.snapshot(), dag.blocks);
     go.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_restart_after_a_cut_connection_resumes_from_go_data_transfer_without_resending() {
+    use data_transfer::client::ClientEvent;
+    use graphsync::testing::swarm::drive_controlled;
+    let mut b = DagBuilder::new(204);
+    let root = b.file(3 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let car = dir.path().join("dag.car");
+    dag.write_car(&mut std::fs::File::create(&car).expect("car"))
+        .expect("write car");
+    let log = dir.path().join("go-data-transfer-peer.log");
+    // The Go side lets 1 MiB through, then waits for a voucher we never send.
+    let mut go = tests::procs::Proc::start_path(
+        &gopeers::binary("go-data-transfer-peer"),
+        &["serve", &car.to_string_lossy(), &(1u64 << 20).to_string()],
+        &log,
+    );
+    let go_addr: libp2p::Multiaddr = tests::procs::wait_for(
+        "go-data-transfer-peer to listen",
+        std::time::Duration::from_secs(30),
+        Some(&mut go),
+        || {
+            std::fs::read_to_string(&log)
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
+        },
+    );
+    let Some(libp2p::multiaddr::Protocol::P2p(go_peer)) = go_addr.iter().last() else {
+        panic!("no peer ID in {go_addr}");
+    };
+    let (peer, _, swarm) = host().await;
+    let client = DataTransfer::new(
+        swarm.behaviour(),
+        peer,
+        Arc::new(MemoryStore::new()),
+        Arc::new(FreeRetrieval),
+        Config::default(),
+    )
+    .expect("client");
+    let swarm = drive_controlled(swarm, Some(go_addr.clone()));
+    let sink = Arc::new(MemoryStore::new());
+    let mut pull = client
+        .pull(
+            go_peer,
+            int_voucher("Test/Voucher", 0),
+            root,
+            graphsync::selector::build::all().to_cbor(),
+            sink.clone(),
+        )
+        .expect("pull");
+    let mut before = 0u64;
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), pull.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no pause in time\n{}", go.log()))
+        {
+            Some(ClientEvent::Block { size, .. }) => before += size as u64,
+            Some(ClientEvent::Paused) => break,
+            Some(_) => {}
+            None => panic!("the pull ended before pausing\n{}", go.log()),
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    while let Ok(ev) = pull.events.try_recv() {
+        if let ClientEvent::Block { size, .. } = ev {
+            before += size as u64;
+        }
+    }
+    assert!(
+        before >= 1 << 20 && before < dag.size(),
+        "{before} bytes before the cut"
+    );
+    swarm.disconnect(go_peer);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    swarm.dial(go_addr);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let mut pull = client.restart(pull, sink.clone()).expect("restart");
+    let (mut transfer, mut completed, mut after) = (None, None, 0u64);
+    while let Some(ev) = tokio::time::timeout(std::time::Duration::from_secs(30), pull.events.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no event in time\n{}", go.log()))
+    {
+        match ev {
+            ClientEvent::Block {
+                size, received: true, ..
+            } => after += size as u64,
+            ClientEvent::TransferFinished(r) => transfer = Some(r),
+            ClientEvent::Completed { accepted, .. } => completed = Some(accepted),
+            ClientEvent::Rejected(r) => panic!("restart refused: {r:?}\n{}", go.log()),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        transfer,
+        Some(Ok(graphsync::ResponseStatus::RequestCompletedFull)),
+        "{}",
+        go.log()
+    );
+    assert_eq!(completed, Some(true), "{}", go.log());
+    assert_eq!(sink.snapshot(), dag.blocks);
+    assert_eq!(
+        before + after,
+        dag.size(),
+        "go-data-transfer sent again what had arrived"
+    );
+    go.stop();
+}
