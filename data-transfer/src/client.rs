@@ -130,14 +130,16 @@ fn extension_messages(ext: &Extensions) -> Vec<TransferMessage> {
 }
 
 /// Merge a pull's graphsync events and its `/fil/datatransfer/1.2.0` messages until the
-/// channel is over.
+/// channel is over. Returns true when the channel ended for good (completed, refused or
+/// cancelled by the responder), false when its transfer failed and it can be restarted.
 pub(crate) async fn run(
     mut gs_events: mpsc::Receiver<RequestEvent>,
     mut dt: mpsc::Receiver<TransferMessage>,
     out: mpsc::Sender<ClientEvent>,
     loads: Arc<AtomicU64>,
-) {
+) -> bool {
     let (mut transfer_done, mut completed) = (false, false);
+    let mut over = false;
     while !(transfer_done && completed) {
         let events = tokio::select! {
             ev = gs_events.recv(), if !transfer_done => match ev {
@@ -178,16 +180,21 @@ pub(crate) async fn run(
         };
         for ev in events {
             match &ev {
-                ClientEvent::Completed { .. } => completed = true,
+                ClientEvent::Completed { .. } => {
+                    completed = true;
+                    over = true;
+                }
                 ClientEvent::Rejected(_) | ClientEvent::Cancelled => {
                     completed = true;
                     transfer_done = true;
+                    over = true;
                 }
                 _ => {}
             }
             if out.send(ev).await.is_err() {
-                return;
+                return over;
             }
         }
     }
+    over
 }

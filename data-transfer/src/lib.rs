@@ -16,6 +16,7 @@ pub mod message;
 pub mod network;
 pub mod provider;
 pub mod service;
+pub mod store;
 
 pub use service::{DataTransfer, DataTransferError};
 

@@ -15,6 +15,7 @@ use crate::client::{self, Pull};
 use crate::message::{self, TransferIds, TypedVoucher};
 use crate::network;
 use crate::provider::{self, Channels, DtHooks, Validator};
+use crate::store::{ChannelStore, MemoryChannels, PullRecord};
 
 /// Why a channel could not be opened or a message sent.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,10 @@ pub enum DataTransferError {
     Send(#[from] network::SendError),
     #[error("{0} is already being served on this host")]
     AlreadyRegistered(&'static str),
+    #[error("could not record the channel before opening it: {0}")]
+    Store(#[from] std::io::Error),
+    #[error("the channel record names no valid peer")]
+    BadRecord,
 }
 
 /// Data-transfer over graphsync on one host; clones share it.
@@ -50,6 +55,8 @@ pub(crate) struct Inner {
     ids: TransferIds,
     /// Our pulls, by (responder, transfer ID): where their stream messages go.
     pulls: Mutex<HashMap<(PeerId, u64), mpsc::Sender<TransferMessage>>>,
+    /// Where unfinished pulls are recorded.
+    store: std::sync::RwLock<Arc<dyn ChannelStore>>,
 }
 
 impl Inner {
@@ -83,6 +90,7 @@ impl DataTransfer {
             channels: Mutex::new(Channels::default()),
             ids: TransferIds::default(),
             pulls: Mutex::new(HashMap::new()),
+            store: std::sync::RwLock::new(Arc::new(MemoryChannels::default())),
         });
         let hooks = Arc::new(DtHooks {
             inner: Arc::downgrade(&inner),
@@ -110,6 +118,50 @@ impl DataTransfer {
             }
         });
         Ok(DataTransfer { inner })
+    }
+
+    /// Record unfinished pulls in `store` (by default they are kept in memory only).
+    pub fn with_channel_store(self, store: Arc<dyn ChannelStore>) -> Self {
+        *self.inner.store.write().unwrap_or_else(|e| e.into_inner()) = store;
+        self
+    }
+
+    fn store(&self) -> Arc<dyn ChannelStore> {
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Pulls recorded and not over (after a crash, a cut connection or a failed transfer).
+    pub fn unfinished_pulls(&self) -> std::io::Result<Vec<PullRecord>> {
+        self.store().list()
+    }
+
+    /// Restart a recorded pull, e.g. after this process restarted: the loads already done are
+    /// counted by walking the selector over `sink` up to the first block it lacks, and the
+    /// responder is asked not to send those again.
+    pub fn resume(&self, record: PullRecord, sink: Arc<dyn BlockSink>) -> Result<Pull, DataTransferError> {
+        let peer = record.peer_id().ok_or(DataTransferError::BadRecord)?;
+        let selector = graphsync::Selector::from_cbor(record.selector.as_bytes()).map_err(RequestError::from)?;
+        let mut walk = graphsync::walk::Walk::new(record.root, selector, u64::MAX);
+        let mut loads = 0u64;
+        while let Ok(graphsync::walk::Step::Load(link)) = walk.step() {
+            match sink.get(&link) {
+                Ok(Some(data)) if walk.loaded(Some(&data)).is_ok() => loads += 1,
+                _ => break,
+            }
+        }
+        let voucher = TypedVoucher {
+            kind: record.voucher_type,
+            node: record.voucher,
+        };
+        self.open(
+            peer,
+            record.transfer_id,
+            voucher,
+            record.root,
+            record.selector,
+            sink,
+            Some(Arc::new(std::sync::atomic::AtomicU64::new(loads))),
+        )
     }
 
     /// The graphsync service underneath.
@@ -173,6 +225,17 @@ impl DataTransfer {
                 Some(graphsync::responder::do_not_send_first_blocks(done)),
             );
         }
+        // Recorded before the request goes out.
+        let record = PullRecord {
+            peer: market_types::bytes::Bytes(peer.to_bytes()),
+            root,
+            transfer_id,
+            selector: selector.clone(),
+            voucher_type: voucher.kind.clone(),
+            voucher: voucher.node.clone(),
+        };
+        let store = self.store();
+        store.save(&record)?;
         let (dt_tx, dt_rx) = mpsc::channel(16);
         lock(&self.inner.pulls).insert((peer, transfer_id), dt_tx);
         let requesting = match self.graphsync().request(peer, root, selector.clone(), ext, sink) {
@@ -187,7 +250,11 @@ impl DataTransfer {
         let request = requesting.id;
         let counter = loads.clone();
         tokio::spawn(async move {
-            client::run(requesting.events, dt_rx, tx, counter).await;
+            let over = client::run(requesting.events, dt_rx, tx, counter).await;
+            // A failed transfer keeps its record, for a restart.
+            if over && let Err(e) = store.remove(&record) {
+                tracing::warn!(%peer, "data-transfer: could not drop a finished channel's record: {e}");
+            }
             // A restart may have registered the channel again; remove only our own entry.
             let mut pulls = lock(&inner.pulls);
             if pulls.get(&(peer, transfer_id)).is_some_and(|t| t.is_closed()) {

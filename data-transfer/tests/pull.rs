@@ -304,3 +304,103 @@ async fn a_restart_after_a_cut_connection_completes_without_resending_what_arriv
     let restart_sent = sent.iter().find(|(restarted, _)| *restarted).map(|(_, s)| *s);
     assert_eq!(restart_sent, Some(dag.size() - before), "{sent:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_recorded_on_disk_resumes_in_a_new_process_without_resending() {
+    use data_transfer::store::DirChannels;
+    let mut b = DagBuilder::new(34);
+    let root = b.file(3 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let validator = Arc::new(StallThenFinish {
+        step: 1 << 20,
+        sent: Default::default(),
+        restarted: Default::default(),
+    });
+    let (p_peer, p_addr, p_swarm) = host().await;
+    let _provider = DataTransfer::new(
+        p_swarm.behaviour(),
+        p_peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("provider");
+    drive(p_swarm, None);
+    let records = tempfile::tempdir().expect("tempdir");
+    // The block sink outlives the "process" (it is the client's blockstore on disk).
+    let sink = Arc::new(MemoryStore::new());
+
+    // First process: pull until the responder holds the data, then stop.
+    let before = {
+        let (c_peer, _, c_swarm) = host().await;
+        let client = DataTransfer::new(
+            c_swarm.behaviour(),
+            c_peer,
+            Arc::new(MemoryStore::new()),
+            validator.clone(),
+            Config::default(),
+        )
+        .expect("client")
+        .with_channel_store(Arc::new(DirChannels::open(records.path()).expect("records")));
+        drive(c_swarm, Some(p_addr.clone()));
+        let proposal = TypedVoucher {
+            kind: "Test/Voucher".into(),
+            node: RawCbor::from_value(&0u64),
+        };
+        let mut pull = client
+            .pull(p_peer, proposal, root, build::all().to_cbor(), sink.clone())
+            .expect("pull");
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), pull.events.recv())
+                .await
+                .expect("event")
+            {
+                Some(ClientEvent::Paused) => break,
+                Some(_) => {}
+                None => panic!("ended before pausing"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(client.unfinished_pulls().expect("list").len(), 1);
+        sink.snapshot().values().map(|b| b.len() as u64).sum::<u64>()
+    };
+
+    // Second process: the record is read back and the pull resumed.
+    let (c_peer, _, c_swarm) = host().await;
+    let client = DataTransfer::new(
+        c_swarm.behaviour(),
+        c_peer,
+        Arc::new(MemoryStore::new()),
+        validator.clone(),
+        Config::default(),
+    )
+    .expect("client")
+    .with_channel_store(Arc::new(DirChannels::open(records.path()).expect("records")));
+    drive(c_swarm, Some(p_addr));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut unfinished = client.unfinished_pulls().expect("list");
+    assert_eq!(unfinished.len(), 1, "the pull was recorded on disk");
+    let mut pull = client.resume(unfinished.remove(0), sink.clone()).expect("resume");
+    let (mut transfer, mut after) = (None, 0u64);
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(30), pull.events.recv())
+        .await
+        .expect("event in time")
+    {
+        match ev {
+            ClientEvent::Block {
+                size, received: true, ..
+            } => after += size as u64,
+            ClientEvent::TransferFinished(r) => transfer = Some(r),
+            _ => {}
+        }
+    }
+    assert_eq!(transfer, Some(Ok(ResponseStatus::RequestCompletedFull)));
+    assert_eq!(sink.snapshot(), dag.blocks);
+    assert!(before >= 1 << 20);
+    assert_eq!(before + after, dag.size(), "what arrived before was not sent again");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        client.unfinished_pulls().expect("list").is_empty(),
+        "a finished pull's record is dropped"
+    );
+}
