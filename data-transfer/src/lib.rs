@@ -15,6 +15,7 @@ pub mod client;
 pub mod message;
 pub mod network;
 pub mod provider;
+pub mod push;
 pub mod service;
 pub mod store;
 

@@ -57,6 +57,19 @@ pub trait Validator: Send + Sync + 'static {
     fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher>;
     /// The channel ended otherwise (cancelled, failed, network).
     fn ended(&self, _channel: &PullChannel, _end: ResponseEnd) {}
+    /// A push announced to us (we would receive the data). Refused unless implemented.
+    fn validate_push(&self, _channel: &crate::push::PushChannel) -> ValidationResult {
+        ValidationResult::default()
+    }
+    /// A push we accepted has ended (all blocks received, or the transfer failed); the result
+    /// for the Complete sent on success.
+    fn push_finished(
+        &self,
+        _channel: &crate::push::PushChannel,
+        _end: Result<ResponseStatus, graphsync::net::RequestError>,
+    ) -> Option<TypedVoucher> {
+        None
+    }
 }
 
 /// A running pull channel on the responding side.
@@ -98,6 +111,9 @@ impl Hooks for DtHooks {
             }
             None => return Validation::reject(ResponseStatus::RequestRejected),
         };
+        if !msg.is_request {
+            return crate::push::incoming_answer(&inner, peer, request.id, &msg);
+        }
         let Some(req) = msg
             .request
             .filter(|r| r.pull && (r.message_type == message_type::NEW || r.message_type == message_type::RESTART))
@@ -205,6 +221,9 @@ impl Hooks for DtHooks {
 
     fn response_finished(&self, peer: &PeerId, id: RequestId, end: ResponseEnd) {
         let Some(inner) = self.inner.upgrade() else { return };
+        if crate::push::response_finished(&inner, peer, id, end) {
+            return;
+        }
         let ch = {
             let mut channels = lock(&inner.channels);
             let Some(xfer) = channels.by_request.remove(&(*peer, id)) else {
@@ -305,6 +324,7 @@ pub(crate) fn on_voucher(
 pub(crate) fn on_request(inner: &Arc<Inner>, peer: PeerId, msg: TransferMessage) {
     let Some(req) = msg.request else { return };
     match req.message_type {
+        message_type::NEW if !req.pull => crate::push::on_announce(inner, peer, req),
         message_type::VOUCHER => {
             on_voucher(inner, peer, &req.voucher_type, req.voucher, req.transfer_id, false);
         }

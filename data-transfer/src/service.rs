@@ -57,6 +57,10 @@ pub(crate) struct Inner {
     pulls: Mutex<HashMap<(PeerId, u64), mpsc::Sender<TransferMessage>>>,
     /// Where unfinished pulls are recorded.
     store: std::sync::RwLock<Arc<dyn ChannelStore>>,
+    /// Our pushes being sent.
+    pub pushes: Mutex<crate::push::Pushes>,
+    /// Where pushed data goes (none: pushes are refused).
+    pub push_sink: std::sync::RwLock<Option<Arc<dyn BlockSink>>>,
 }
 
 impl Inner {
@@ -91,6 +95,8 @@ impl DataTransfer {
             ids: TransferIds::default(),
             pulls: Mutex::new(HashMap::new()),
             store: std::sync::RwLock::new(Arc::new(MemoryChannels::default())),
+            pushes: Mutex::new(Default::default()),
+            push_sink: std::sync::RwLock::new(None),
         });
         let hooks = Arc::new(DtHooks {
             inner: Arc::downgrade(&inner),
@@ -106,6 +112,8 @@ impl DataTransfer {
                 let Some(inner) = weak.upgrade() else { break };
                 if msg.is_request {
                     provider::on_request(&inner, peer, msg);
+                } else if crate::push::on_response(&inner, peer, &msg) {
+                    // An answer to one of our pushes.
                 } else if let Some(r) = &msg.response {
                     let tx = lock(&inner.pulls).get(&(peer, r.transfer_id)).cloned();
                     match tx {
@@ -118,6 +126,36 @@ impl DataTransfer {
             }
         });
         Ok(DataTransfer { inner })
+    }
+
+    /// Accept pushes (as the validator decides) into `sink`.
+    pub fn with_push_sink(self, sink: Arc<dyn BlockSink>) -> Self {
+        *self.inner.push_sink.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        self
+    }
+
+    /// Push the DAG under `root` that `selector` selects to `peer` (which pulls it from our
+    /// block source once it accepts `voucher`).
+    pub async fn push(
+        &self,
+        peer: PeerId,
+        voucher: TypedVoucher,
+        root: Cid,
+        selector: RawCbor,
+    ) -> Result<crate::push::Push, DataTransferError> {
+        let transfer_id = self.inner.ids.next();
+        let (tx, events) = mpsc::unbounded_channel();
+        lock(&self.inner.pushes).by_transfer.insert((peer, transfer_id), tx);
+        let msg = crate::push::push_request(transfer_id, root, selector, &voucher);
+        if let Err(e) = network::send(&self.inner.control, peer, &msg).await {
+            lock(&self.inner.pushes).by_transfer.remove(&(peer, transfer_id));
+            return Err(e.into());
+        }
+        Ok(crate::push::Push {
+            peer,
+            transfer_id,
+            events,
+        })
     }
 
     /// Record unfinished pulls in `store` (by default they are kept in memory only).

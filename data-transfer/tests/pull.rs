@@ -404,3 +404,98 @@ async fn a_pull_recorded_on_disk_resumes_in_a_new_process_without_resending() {
         "a finished pull's record is dropped"
     );
 }
+
+/// Accepts pushes with voucher 0 and confirms them with result 7.
+struct TakesPushes;
+
+impl Validator for TakesPushes {
+    fn validate_pull(&self, _: &PullChannel, _: bool) -> ValidationResult {
+        ValidationResult::default()
+    }
+    fn validate_voucher(&self, _: &PullChannel, _: &TypedVoucher) -> ValidationResult {
+        ValidationResult::default()
+    }
+    fn completed(&self, _: &PullChannel) -> Option<TypedVoucher> {
+        None
+    }
+    fn validate_push(&self, channel: &data_transfer::push::PushChannel) -> ValidationResult {
+        ValidationResult {
+            accepted: channel.voucher.node.decode::<u64>() == Ok(0),
+            result: result(0),
+            ..ValidationResult::default()
+        }
+    }
+    fn push_finished(
+        &self,
+        _: &data_transfer::push::PushChannel,
+        end: Result<ResponseStatus, graphsync::net::RequestError>,
+    ) -> Option<TypedVoucher> {
+        end.ok().and(result(7))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_pulled_by_its_receiver_and_confirmed() {
+    let mut b = DagBuilder::new(35);
+    let root = b.file(1 << 20, 64 << 10, 8);
+    let dag = b.finish(root);
+    let received = Arc::new(MemoryStore::new());
+    let (p_peer, p_addr, p_swarm) = host().await;
+    let _provider = DataTransfer::new(
+        p_swarm.behaviour(),
+        p_peer,
+        Arc::new(MemoryStore::new()),
+        Arc::new(TakesPushes),
+        Config::default(),
+    )
+    .expect("provider")
+    .with_push_sink(received.clone());
+    drive(p_swarm, None);
+    let (c_peer, _, c_swarm) = host().await;
+    let client = DataTransfer::new(
+        c_swarm.behaviour(),
+        c_peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(TakesPushes),
+        Config::default(),
+    )
+    .expect("client");
+    drive(c_swarm, Some(p_addr));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (voucher, accepted) in [(0u64, true), (1, false)] {
+        let v = TypedVoucher {
+            kind: "Test/Voucher".into(),
+            node: RawCbor::from_value(&voucher),
+        };
+        let mut push = client
+            .push(p_peer, v, root, build::all().to_cbor())
+            .await
+            .expect("push");
+        let mut events = Vec::new();
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(10), push.events.recv()).await {
+            let last = matches!(ev, ClientEvent::Completed { .. } | ClientEvent::Rejected(_));
+            events.push(ev);
+            if last {
+                break;
+            }
+        }
+        if accepted {
+            // Our side's transfer end and the receiver's Complete may come in either order.
+            assert_eq!(events.first(), Some(&ClientEvent::Accepted(result(0))), "{events:?}");
+            let done = ClientEvent::Completed {
+                accepted: true,
+                result: result(7),
+            };
+            let finished = ClientEvent::TransferFinished(Ok(ResponseStatus::RequestCompletedFull));
+            for want in [done, finished] {
+                if !events.contains(&want) {
+                    let more = tokio::time::timeout(Duration::from_secs(10), push.events.recv()).await;
+                    assert_eq!(more.ok().flatten(), Some(want), "{events:?}");
+                }
+            }
+            assert_eq!(received.snapshot(), dag.blocks);
+        } else {
+            assert_eq!(events, vec![ClientEvent::Rejected(result(0))]);
+        }
+    }
+}
