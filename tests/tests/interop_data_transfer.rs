@@ -412,3 +412,140 @@ async fn our_restart_after_a_cut_connection_resumes_from_go_data_transfer_withou
     );
     go.stop();
 }
+
+/// Takes pushes proposed with voucher 0 (go-data-transfer-peer's scheme).
+struct TakesPushes;
+
+impl Validator for TakesPushes {
+    fn validate_pull(&self, _: &PullChannel, _: bool) -> ValidationResult {
+        ValidationResult::default()
+    }
+    fn validate_voucher(&self, _: &PullChannel, _: &TypedVoucher) -> ValidationResult {
+        ValidationResult::default()
+    }
+    fn completed(&self, _: &PullChannel) -> Option<TypedVoucher> {
+        None
+    }
+    fn validate_push(&self, channel: &data_transfer::push::PushChannel) -> ValidationResult {
+        ValidationResult {
+            accepted: channel.voucher.kind == "Test/Voucher" && channel.voucher.node.decode::<i64>() == Ok(0),
+            result: Some(int_voucher("Test/Result", 0)),
+            ..ValidationResult::default()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_data_transfer_pushes_to_us_and_we_pull_what_it_announced() {
+    let mut b = DagBuilder::new(205);
+    let root = b.file(2 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let car = dir.path().join("dag.car");
+    dag.write_car(&mut std::fs::File::create(&car).expect("car"))
+        .expect("write car");
+    let received = Arc::new(MemoryStore::new());
+    let (peer, addr, swarm) = host().await;
+    let _receiver = DataTransfer::new(
+        swarm.behaviour(),
+        peer,
+        Arc::new(MemoryStore::new()),
+        Arc::new(TakesPushes),
+        Config::default(),
+    )
+    .expect("receiver")
+    .with_push_sink(received.clone());
+    drive(swarm, None);
+    let out = tokio::process::Command::new(gopeers::binary("go-data-transfer-peer"))
+        .args(["push", &addr.to_string(), &car.to_string_lossy()])
+        .output()
+        .await
+        .expect("run go-data-transfer-peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.ends_with("DONE\n"),
+        "go-data-transfer push failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(received.snapshot(), dag.blocks);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_push_to_go_data_transfer_and_it_pulls_and_completes() {
+    use data_transfer::client::ClientEvent;
+    let mut b = DagBuilder::new(206);
+    let root = b.file(2 << 20, 128 << 10, 8);
+    let dag = b.finish(root);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let car = dir.path().join("empty.car");
+    // The Go side starts with nothing but a root it will not serve.
+    let mut nothing = DagBuilder::new(207);
+    let other = nothing.raw(10);
+    nothing
+        .finish(other)
+        .write_car(&mut std::fs::File::create(&car).expect("car"))
+        .expect("car");
+    let log = dir.path().join("go-data-transfer-peer.log");
+    let mut go = tests::procs::Proc::start_path(
+        &gopeers::binary("go-data-transfer-peer"),
+        &["serve", &car.to_string_lossy(), "0"],
+        &log,
+    );
+    let go_addr: libp2p::Multiaddr = tests::procs::wait_for(
+        "go-data-transfer-peer to listen",
+        std::time::Duration::from_secs(30),
+        Some(&mut go),
+        || {
+            std::fs::read_to_string(&log)
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
+        },
+    );
+    let Some(libp2p::multiaddr::Protocol::P2p(go_peer)) = go_addr.iter().last() else {
+        panic!("no peer ID in {go_addr}");
+    };
+    let (peer, _, swarm) = host().await;
+    let sender = DataTransfer::new(
+        swarm.behaviour(),
+        peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(TakesPushes),
+        Config::default(),
+    )
+    .expect("sender");
+    drive(swarm, Some(go_addr));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut push = sender
+        .push(
+            go_peer,
+            int_voucher("Test/Voucher", 0),
+            root,
+            graphsync::selector::build::all().to_cbor(),
+        )
+        .await
+        .expect("push");
+    let (mut accepted, mut finished, mut completed) = (None, None, None);
+    while completed.is_none() || finished.is_none() {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), push.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no event in time\n{}", go.log()))
+        {
+            Some(ClientEvent::Accepted(r)) => accepted = Some(r),
+            Some(ClientEvent::TransferFinished(r)) => finished = Some(r),
+            Some(ClientEvent::Completed { accepted, .. }) => completed = Some(accepted),
+            Some(ClientEvent::Rejected(r)) => panic!("refused: {r:?}\n{}", go.log()),
+            Some(_) => {}
+            None => panic!("events ended\n{}", go.log()),
+        }
+    }
+    assert_eq!(accepted, Some(Some(int_voucher("Test/Result", 0))), "{}", go.log());
+    assert_eq!(
+        finished,
+        Some(Ok(graphsync::ResponseStatus::RequestCompletedFull)),
+        "{}",
+        go.log()
+    );
+    assert_eq!(completed, Some(true), "{}", go.log());
+    go.stop();
+}

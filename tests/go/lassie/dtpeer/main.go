@@ -8,6 +8,10 @@
 //	go-data-transfer-peer serve <dag.car> <step>
 //	    serves the CAR on 127.0.0.1 with that validator; prints "LISTEN <multiaddr>/p2p/<id>" and
 //	    one "EVENT <name>" line per data-transfer event; runs until SIGTERM.
+//	go-data-transfer-peer push <multiaddr/p2p/id> <dag.car>
+//	    pushes the CAR's DAG (its first root, all-selector) with voucher 0; prints "DONE" once
+//	    the receiver has completed the channel.
+//	    (serve also accepts pushes with voucher 0 and prints "RECEIVED <n> blocks" per push.)
 //	go-data-transfer-peer fetch <multiaddr/p2p/id> <root cid>
 //	    pulls the DAG with the all-selector, sending voucher n each time the responder pauses (the
 //	    n-th pause; go-data-transfer reports each pause twice, counted once);
@@ -67,6 +71,8 @@ func main() {
 		err = serve(os.Args[2], step)
 	case "fetch":
 		err = fetch(os.Args[2], os.Args[3])
+	case "push":
+		err = push(os.Args[2], os.Args[3])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -106,8 +112,13 @@ func newDataTransfer(ctx context.Context, h host.Host, store *memstore.Store) (d
 // metered accepts voucher 0 as a proposal and lets step bytes through per voucher.
 type metered struct{ step uint64 }
 
-func (m metered) ValidatePush(datatransfer.ChannelID, peer.ID, datamodel.Node, cid.Cid, datamodel.Node) (datatransfer.ValidationResult, error) {
-	return datatransfer.ValidationResult{Accepted: false}, nil
+// ValidatePush takes pushes proposed with voucher 0.
+func (m metered) ValidatePush(_ datatransfer.ChannelID, _ peer.ID, voucher datamodel.Node, _ cid.Cid, _ datamodel.Node) (datatransfer.ValidationResult, error) {
+	n, err := voucher.AsInt()
+	if err != nil || n != 0 {
+		return datatransfer.ValidationResult{Accepted: false, VoucherResult: typed(resultType, -1)}, nil
+	}
+	return datatransfer.ValidationResult{Accepted: true, VoucherResult: typed(resultType, 0)}, nil
 }
 
 func (m metered) ValidatePull(_ datatransfer.ChannelID, _ peer.ID, voucher datamodel.Node, _ cid.Cid, _ datamodel.Node) (datatransfer.ValidationResult, error) {
@@ -181,6 +192,93 @@ func serve(carPath string, step uint64) error {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	<-stop
 	return h.Close()
+}
+
+func loadCar(ctx context.Context, carPath string, store *memstore.Store) (cid.Cid, error) {
+	f, err := os.Open(carPath)
+	if err != nil {
+		return cid.Undef, err
+	}
+	defer f.Close()
+	br, err := carv2.NewBlockReader(f)
+	if err != nil {
+		return cid.Undef, err
+	}
+	for {
+		blk, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return cid.Undef, err
+		}
+		if err := store.Put(ctx, cidlink.Link{Cid: blk.Cid()}.Binary(), blk.RawData()); err != nil {
+			return cid.Undef, err
+		}
+	}
+	return br.Roots[0], nil
+}
+
+func push(addr, carPath string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ma, err := multiaddr.NewMultiaddr(addr)
+	if err != nil {
+		return err
+	}
+	info, err := peer.AddrInfoFromP2pAddr(ma)
+	if err != nil {
+		return err
+	}
+	store := &memstore.Store{}
+	root, err := loadCar(ctx, carPath, store)
+	if err != nil {
+		return err
+	}
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.Connect(ctx, *info); err != nil {
+		return err
+	}
+	dt, err := newDataTransfer(ctx, h, store)
+	if err != nil {
+		return err
+	}
+	if err := dt.RegisterVoucherType(voucherType, metered{}); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	dt.SubscribeToEvents(func(ev datatransfer.Event, st datatransfer.ChannelState) {
+		switch st.Status() {
+		case datatransfer.Completed:
+			select {
+			case done <- nil:
+			default:
+			}
+		case datatransfer.Failed, datatransfer.Cancelled:
+			select {
+			case done <- fmt.Errorf("channel %s: %s", datatransfer.Statuses[st.Status()], st.Message()):
+			default:
+			}
+		}
+	})
+	sel := selectorparse.CommonSelector_ExploreAllRecursively
+	if _, err := dt.OpenPushDataChannel(ctx, info.ID, *typed(voucherType, 0), root, sel); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fmt.Println("DONE")
+	return nil
 }
 
 func fetch(addr, root string) error {
