@@ -20,6 +20,7 @@ pub mod selector;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod unixfs;
 pub mod walk;
 
 pub use message::{

@@ -173,6 +173,22 @@ impl Selector {
         }
     }
 
+    /// Whether this selector matches the node it is at (go-ipld-prime's `Match` not nil): a
+    /// matcher does, and so do recursions and unions through their members.
+    pub fn matches(&self) -> Match {
+        match self {
+            Selector::Matcher { subset: None } => Match::Whole,
+            Selector::Matcher { subset: Some(_) } => Match::Slice,
+            Selector::ExploreRecursive { current, .. } => current.matches(),
+            Selector::ExploreUnion(members) => members
+                .iter()
+                .map(|m| m.matches())
+                .find(|m| *m != Match::No)
+                .unwrap_or(Match::No),
+            _ => Match::No,
+        }
+    }
+
     /// The ADL this selector asks the node to be read as (`~`), if any.
     pub fn interpret_as(&self) -> Option<&str> {
         match self {
@@ -203,6 +219,15 @@ fn replace_edge(s: &Arc<Selector>, with: Option<&Arc<Selector>>) -> Option<Arc<S
         }
         _ => Some(s.clone()),
     }
+}
+
+/// What a selector's match takes of the node it is at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    No,
+    Whole,
+    /// A byte range (a matcher's `subset`).
+    Slice,
 }
 
 /// A path segment: a map key or a list index (go-ipld-prime's `PathSegment`).
@@ -463,6 +488,8 @@ pub mod build {
             stop_at: Option<Cid>,
         },
         Edge,
+        /// Read the node through an ADL (`unixfs`, `unixfs-preload`) before `next`.
+        InterpretAs(String, Box<Spec>),
     }
 
     impl Spec {
@@ -554,6 +581,14 @@ pub mod build {
                 Spec::Edge => {
                     e.text("@");
                     e.map(0);
+                }
+                Spec::InterpretAs(adl, next) => {
+                    e.text("~");
+                    e.map(2);
+                    e.text(">");
+                    next.write(e);
+                    e.text("as");
+                    e.text(adl);
                 }
             }
         }

@@ -14,6 +14,16 @@ use cid::Cid;
 
 use crate::ipld::{self, BlockError, Node};
 use crate::selector::{Interest, Segment, Selector, lookup};
+use crate::unixfs::Reified;
+
+/// The all-selector, parsed once (what a unixfs-preload walks a file with).
+fn all_selector() -> Arc<Selector> {
+    static ALL: std::sync::OnceLock<Arc<Selector>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        Selector::from_cbor(crate::selector::build::all().to_cbor().as_bytes()).expect("the all-selector parses")
+    })
+    .clone()
+}
 
 /// What the walk needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +43,8 @@ pub enum WalkError {
     LinkBudget(u64),
     #[error("selector asks to read a node as {0:?}, which is not supported")]
     UnsupportedAdl(String),
+    #[error("reading a block as unixfs: {0}")]
+    Unixfs(#[from] crate::unixfs::UnixfsError),
     #[error("walk misuse: {0}")]
     Misuse(&'static str),
 }
@@ -124,7 +136,7 @@ impl Walk {
                     self.pending = Some((cid, next));
                     return Ok(Step::Load(cid));
                 }
-                other => self.enter(other, next)?,
+                other => self.enter(other, next, false)?,
             }
         }
     }
@@ -146,13 +158,39 @@ impl Walk {
             return Ok(());
         };
         let node = ipld::decode(&cid, data)?;
-        self.enter(node, selector)
+        self.enter(node, selector, cid.codec() == ipld::codec::DAG_PB)
     }
 
-    /// Go's `walkAdv`: reify when asked, then explore maps and lists.
-    fn enter(&mut self, node: Node, selector: Arc<Selector>) -> Result<(), WalkError> {
-        if let Some(adl) = selector.interpret_as() {
-            return Err(WalkError::UnsupportedAdl(adl.to_string()));
+    /// Go's `walkAdv`: reify when asked (`pb_root`: the node is a dag-pb block's root, the only
+    /// node the unixfs ADL changes), then explore maps and lists.
+    fn enter(&mut self, node: Node, selector: Arc<Selector>, pb_root: bool) -> Result<(), WalkError> {
+        if let Selector::ExploreInterpretAs { adl, next } = &*selector {
+            let preload = match adl.as_str() {
+                "unixfs" => false,
+                "unixfs-preload" => true,
+                other => return Err(WalkError::UnsupportedAdl(other.to_string())),
+            };
+            if !pb_root {
+                return self.enter(node, next.clone(), false);
+            }
+            return match crate::unixfs::reify(&node, preload)? {
+                Reified::Map(map) => self.enter(map, next.clone(), false),
+                // A file's bytes have no children. Frames are a stack: the read for a match
+                // goes under the preloading read, which Go does first.
+                Reified::File { preload } => {
+                    match next.matches() {
+                        crate::selector::Match::Whole => self.enter(node.clone(), all_selector(), false)?,
+                        crate::selector::Match::Slice => {
+                            return Err(WalkError::UnsupportedAdl("unixfs byte ranges".into()));
+                        }
+                        crate::selector::Match::No => {}
+                    }
+                    if preload {
+                        self.enter(node, all_selector(), false)?;
+                    }
+                    Ok(())
+                }
+            };
         }
         if !matches!(node, Node::Map(_) | Node::List(_)) {
             return Ok(());

@@ -36,12 +36,56 @@ fn dags() -> Vec<(&'static str, Dag)> {
         "dag-cbor maps and lists over files, with shared subtrees",
         b.finish(root),
     ));
+    out.push(("a UnixFS directory tree", unixfs_tree()));
     out
+}
+
+/// /a (a 1 MiB file in two levels), /b/c (a 600 KiB file), /b/d (a raw leaf), /e (an empty dir).
+fn unixfs_tree() -> Dag {
+    let mut b = DagBuilder::new(105);
+    let a = b.file(1 << 20, 32 << 10, 6);
+    let c = b.file(600 << 10, 64 << 10, 4);
+    let d = b.raw(5000);
+    let bdir = b.dir(&[("c", c), ("d", d)]);
+    let e = b.dir(&[]);
+    let root = b.dir(&[("a", a), ("b", bdir), ("e", e)]);
+    b.finish(root)
+}
+
+fn unixfs(next: Spec) -> Spec {
+    Spec::InterpretAs("unixfs".into(), Box::new(next))
+}
+
+/// A unixfs path: each name read through the ADL.
+fn path(names: &[&str], end: Spec) -> Spec {
+    names
+        .iter()
+        .rev()
+        .fold(end, |inner, name| unixfs(Spec::Fields(vec![(name.to_string(), inner)])))
 }
 
 /// The selectors: the all-selector and narrower ones.
 fn selectors() -> Vec<(&'static str, Spec)> {
     vec![
+        (
+            "unixfs path /a (lazy: the file's root only)",
+            path(&["a"], unixfs(Spec::Matcher)),
+        ),
+        (
+            "unixfs path /b/c, preloaded (the whole file)",
+            path(
+                &["b", "c"],
+                Spec::InterpretAs("unixfs-preload".into(), Box::new(Spec::Matcher)),
+            ),
+        ),
+        (
+            "every directory entry through unixfs, files lazily",
+            Spec::Recursive {
+                limit: None,
+                sequence: Box::new(unixfs(Spec::All(Box::new(Spec::Edge)))),
+                stop_at: None,
+            },
+        ),
         ("all", build::all()),
         ("depth 6", build::depth(6)),
         (

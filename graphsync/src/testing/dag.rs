@@ -131,16 +131,54 @@ impl DagBuilder {
         self.put(codec::DAG_CBOR, e.into_bytes())
     }
 
-    /// A balanced dag-pb tree over raw leaves of `chunk` bytes, `fanout` links per node, about
-    /// `size` bytes in all: a UnixFS file's shape.
+    /// A balanced UnixFS file: raw leaves of `chunk` bytes under dag-pb nodes of `fanout`
+    /// links, about `size` bytes in all; interior nodes carry UnixFS `File` data with the file
+    /// size and block sizes, as go-unixfs writes them.
     pub fn file(&mut self, size: usize, chunk: usize, fanout: usize) -> Cid {
-        let mut level: Vec<Cid> = (0..size.div_ceil(chunk).max(1))
-            .map(|i| self.raw(chunk.min(size - (i * chunk).min(size)).max(1)))
+        let mut level: Vec<(Cid, u64)> = (0..size.div_ceil(chunk).max(1))
+            .map(|i| {
+                let n = chunk.min(size - (i * chunk).min(size)).max(1);
+                (self.raw(n), n as u64)
+            })
             .collect();
         while level.len() > 1 {
-            level = level.chunks(fanout).map(|c| self.pb(c)).collect();
+            level = level.chunks(fanout).map(|c| self.file_node(c)).collect();
         }
-        level[0]
+        level[0].0
+    }
+
+    /// An interior UnixFS file node over `children` (CID, file bytes under it).
+    fn file_node(&mut self, children: &[(Cid, u64)]) -> (Cid, u64) {
+        let total: u64 = children.iter().map(|(_, n)| n).sum();
+        let mut data = Vec::new();
+        pb_varint(&mut data, 1, 2); // Type: File
+        pb_varint(&mut data, 3, total); // filesize
+        for (_, n) in children {
+            pb_varint(&mut data, 4, *n); // blocksizes
+        }
+        let links: Vec<(Option<&str>, Cid)> = children.iter().map(|(c, _)| (None, *c)).collect();
+        (self.pb_node(&links, &data), total)
+    }
+
+    /// A UnixFS directory of named entries (basic, not sharded).
+    pub fn dir(&mut self, entries: &[(&str, Cid)]) -> Cid {
+        let links: Vec<(Option<&str>, Cid)> = entries.iter().map(|(n, c)| (Some(*n), *c)).collect();
+        self.pb_node(&links, &[0x08, 0x01])
+    }
+
+    fn pb_node(&mut self, links: &[(Option<&str>, Cid)], data: &[u8]) -> Cid {
+        let mut node = Vec::new();
+        for (name, link) in links {
+            let mut l = Vec::new();
+            pb_bytes(&mut l, 1, &link.to_bytes());
+            if let Some(name) = name {
+                pb_bytes(&mut l, 2, name.as_bytes());
+            }
+            pb_varint(&mut l, 3, self.blocks.get(link).map_or(0, |b| b.len() as u64));
+            pb_bytes(&mut node, 2, &l);
+        }
+        pb_bytes(&mut node, 1, data);
+        self.put(codec::DAG_PB, node)
     }
 
     /// A random mix: dag-cbor maps and lists over files and leaves, with shared subtrees,

@@ -24,6 +24,7 @@ import (
 	"github.com/ipfs/go-graphsync"
 	gsimpl "github.com/ipfs/go-graphsync/impl"
 	gsnet "github.com/ipfs/go-graphsync/network"
+	"github.com/ipfs/go-unixfsnode"
 	carv2 "github.com/ipld/go-car/v2"
 	_ "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime"
@@ -65,6 +66,8 @@ func linkSystem(store *memstore.Store) ipld.LinkSystem {
 	lsys := cidlink.DefaultLinkSystem()
 	lsys.SetReadStorage(store)
 	lsys.SetWriteStorage(store)
+	// The unixfs and unixfs-preload ADLs, for explore-interpret-as (lassie's path selectors).
+	unixfsnode.AddUnixFSReificationToLinkSystem(&lsys)
 	return lsys
 }
 
