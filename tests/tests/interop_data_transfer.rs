@@ -86,22 +86,9 @@ fn car_cids(car: &[u8]) -> Vec<Cid> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lassie_retrieves_over_graphsync_from_a_provider_built_on_our_crates() {
-    let mut b = DagBuilder::new(201);
-    let root = b.file(5 << 20, 256 << 10, 7);
-    let dag = b.finish(root);
-    let (peer, addr, swarm) = host().await;
-    let _provider = DataTransfer::new(
-        swarm.behaviour(),
-        peer,
-        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        Arc::new(FreeRetrieval),
-        Config::default(),
-    )
-    .expect("provider");
-    drive(swarm, None);
-
+/// lassie fetching `what` (a CID, with a path) over graphsync from `provider`, with extra
+/// flags; its CAR's CIDs.
+async fn lassie_fetch(provider: &libp2p::Multiaddr, what: &str, flags: &[&str]) -> HashSet<Cid> {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_car = dir.path().join("out.car");
     let out = tokio::process::Command::new(gopeers::binary("lassie"))
@@ -110,27 +97,85 @@ async fn lassie_retrieves_over_graphsync_from_a_provider_built_on_our_crates() {
             "--protocols",
             "graphsync",
             "--providers",
-            &format!("{addr}+graphsync"),
+            &format!("{provider}+graphsync"),
             "--global-timeout",
             "60s",
-            "-o",
         ])
+        .args(flags)
+        .arg("-o")
         .arg(&out_car)
-        .arg(root.to_string())
+        .arg(what)
         .current_dir(dir.path())
         .output()
         .await
         .expect("run lassie");
     assert!(
         out.status.success(),
-        "lassie failed:\n{}{}",
+        "lassie {what} {flags:?} failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let car = std::fs::read(&out_car).expect("lassie's CAR");
-    let got: HashSet<Cid> = car_cids(&car).into_iter().collect();
+    car_cids(&car).into_iter().collect()
+}
+
+async fn free_provider(dag: &graphsync::testing::dag::Dag) -> (libp2p::Multiaddr, DataTransfer) {
+    let (peer, addr, swarm) = host().await;
+    let provider = DataTransfer::new(
+        swarm.behaviour(),
+        peer,
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        Arc::new(FreeRetrieval),
+        Config::default(),
+    )
+    .expect("provider");
+    drive(swarm, None);
+    (addr, provider)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lassie_retrieves_over_graphsync_from_a_provider_built_on_our_crates() {
+    let mut b = DagBuilder::new(201);
+    let root = b.file(5 << 20, 256 << 10, 7);
+    let dag = b.finish(root);
+    let (addr, _provider) = free_provider(&dag).await;
+    let got = lassie_fetch(&addr, &root.to_string(), &[]).await;
     let want: HashSet<Cid> = dag.blocks.keys().copied().collect();
     assert_eq!(got, want, "lassie's CAR holds exactly the DAG's blocks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lassie_retrieves_a_unixfs_path_over_graphsync_with_each_dag_scope() {
+    // /docs/report (a 700 KiB file), /docs/notes (a raw leaf), /big (a 2 MiB file).
+    let mut b = DagBuilder::new(208);
+    let report = b.file(700 << 10, 64 << 10, 4);
+    let notes = b.raw(3000);
+    let big = b.file(2 << 20, 256 << 10, 8);
+    let docs = b.dir(&[("notes", notes), ("report", report)]);
+    let root = b.dir(&[("big", big), ("docs", docs)]);
+    let dag = b.finish(root);
+    let (addr, _provider) = free_provider(&dag).await;
+    let under = |top: Cid| -> HashSet<Cid> {
+        let sub = graphsync::testing::dag::Dag {
+            root: top,
+            blocks: dag.blocks.clone(),
+        };
+        sub.walk_order(&graphsync::selector::build::all().to_cbor())
+            .into_iter()
+            .collect()
+    };
+    // The path's blocks, then everything under its end (all) or the file whole (entity).
+    let path_blocks: HashSet<Cid> = [root, docs].into_iter().collect();
+    let what = format!("{root}/docs/report");
+    for scope in ["all", "entity"] {
+        let got = lassie_fetch(&addr, &what, &["--dag-scope", scope]).await;
+        let want: HashSet<Cid> = path_blocks.union(&under(report)).copied().collect();
+        assert_eq!(got, want, "dag-scope={scope}");
+    }
+    // block: the path and the file's root block only.
+    let got = lassie_fetch(&addr, &what, &["--dag-scope", "block"]).await;
+    let want: HashSet<Cid> = [root, docs, report].into_iter().collect();
+    assert_eq!(got, want, "dag-scope=block");
 }
 
 /// go-data-transfer-peer's metered scheme on our side: voucher `n` (an int; 0 is the proposal)
