@@ -59,18 +59,24 @@ impl Validator for Metered {
     }
 }
 
-/// A provider serving `dag` and a client connected to it, both with `validator`.
-async fn pair(dag: &Dag, validator: Arc<Metered>) -> (PeerId, DataTransfer, DataTransfer) {
-    let (p_peer, p_addr, p_swarm) = host().await;
+/// A provider serving `dag` with `validator`: its peer ID, address and service.
+async fn provider_of(dag: &Dag, validator: Arc<dyn Validator>) -> (PeerId, libp2p::Multiaddr, DataTransfer) {
+    let (peer, addr, swarm) = host().await;
     let provider = DataTransfer::new(
-        p_swarm.behaviour(),
-        p_peer,
+        swarm.behaviour(),
+        peer,
         Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        validator.clone(),
+        validator,
         Config::default(),
     )
     .expect("provider");
-    drive(p_swarm, None);
+    drive(swarm, None);
+    (peer, addr, provider)
+}
+
+/// A provider serving `dag` and a client connected to it, both with `validator`.
+async fn pair(dag: &Dag, validator: Arc<Metered>) -> (PeerId, DataTransfer, DataTransfer) {
+    let (p_peer, p_addr, provider) = provider_of(dag, validator.clone()).await;
     let (c_peer, _, c_swarm) = host().await;
     let client = DataTransfer::new(
         c_swarm.behaviour(),
@@ -218,16 +224,7 @@ async fn a_restart_after_a_cut_connection_completes_without_resending_what_arriv
         sent: Default::default(),
         restarted: Default::default(),
     });
-    let (p_peer, p_addr, p_swarm) = host().await;
-    let _provider = DataTransfer::new(
-        p_swarm.behaviour(),
-        p_peer,
-        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        validator.clone(),
-        Config::default(),
-    )
-    .expect("provider");
-    drive(p_swarm, None);
+    let (p_peer, p_addr, _provider) = provider_of(&dag, validator.clone()).await;
     let (c_peer, _, c_swarm) = host().await;
     let client = DataTransfer::new(
         c_swarm.behaviour(),
@@ -316,16 +313,7 @@ async fn a_pull_recorded_on_disk_resumes_in_a_new_process_without_resending() {
         sent: Default::default(),
         restarted: Default::default(),
     });
-    let (p_peer, p_addr, p_swarm) = host().await;
-    let _provider = DataTransfer::new(
-        p_swarm.behaviour(),
-        p_peer,
-        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
-        validator.clone(),
-        Config::default(),
-    )
-    .expect("provider");
-    drive(p_swarm, None);
+    let (p_peer, p_addr, _provider) = provider_of(&dag, validator.clone()).await;
     let records = tempfile::tempdir().expect("tempdir");
     // The block sink outlives the "process" (it is the client's blockstore on disk).
     let sink = Arc::new(MemoryStore::new());

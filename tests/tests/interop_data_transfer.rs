@@ -219,6 +219,36 @@ impl Validator for Metered {
 
 const STEP: u64 = 600 << 10;
 
+/// go-data-transfer-peer serving `car` with data limits of `step` bytes: the process, its
+/// peer ID and address.
+fn go_serve(
+    dir: &std::path::Path,
+    car: &std::path::Path,
+    step: &str,
+) -> (tests::procs::Proc, libp2p::PeerId, libp2p::Multiaddr) {
+    let log = dir.join("go-data-transfer-peer.log");
+    let mut go = tests::procs::Proc::start_path(
+        &gopeers::binary("go-data-transfer-peer"),
+        &["serve", &car.to_string_lossy(), step],
+        &log,
+    );
+    let addr: libp2p::Multiaddr = tests::procs::wait_for(
+        "go-data-transfer-peer to listen",
+        std::time::Duration::from_secs(30),
+        Some(&mut go),
+        || {
+            std::fs::read_to_string(&log)
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
+        },
+    );
+    let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
+        panic!("no peer ID in {addr}");
+    };
+    (go, peer, addr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_data_transfer_pulls_from_us_paying_at_each_pause() {
     let mut b = DagBuilder::new(202);
@@ -271,26 +301,7 @@ async fn we_pull_from_go_data_transfer_paying_at_each_pause() {
     let car = dir.path().join("dag.car");
     dag.write_car(&mut std::fs::File::create(&car).expect("car"))
         .expect("write car");
-    let log = dir.path().join("go-data-transfer-peer.log");
-    let mut go = tests::procs::Proc::start_path(
-        &gopeers::binary("go-data-transfer-peer"),
-        &["serve", &car.to_string_lossy(), &STEP.to_string()],
-        &log,
-    );
-    let go_addr: libp2p::Multiaddr = tests::procs::wait_for(
-        "go-data-transfer-peer to listen",
-        std::time::Duration::from_secs(30),
-        Some(&mut go),
-        || {
-            std::fs::read_to_string(&log)
-                .ok()?
-                .lines()
-                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
-        },
-    );
-    let Some(libp2p::multiaddr::Protocol::P2p(go_peer)) = go_addr.iter().last() else {
-        panic!("no peer ID in {go_addr}");
-    };
+    let (go, go_peer, go_addr) = go_serve(dir.path(), &car, &STEP.to_string());
     let (peer, _, swarm) = host().await;
     let client = DataTransfer::new(
         swarm.behaviour(),
@@ -358,27 +369,8 @@ async fn our_restart_after_a_cut_connection_resumes_from_go_data_transfer_withou
     let car = dir.path().join("dag.car");
     dag.write_car(&mut std::fs::File::create(&car).expect("car"))
         .expect("write car");
-    let log = dir.path().join("go-data-transfer-peer.log");
     // The Go side lets 1 MiB through, then waits for a voucher we never send.
-    let mut go = tests::procs::Proc::start_path(
-        &gopeers::binary("go-data-transfer-peer"),
-        &["serve", &car.to_string_lossy(), &(1u64 << 20).to_string()],
-        &log,
-    );
-    let go_addr: libp2p::Multiaddr = tests::procs::wait_for(
-        "go-data-transfer-peer to listen",
-        std::time::Duration::from_secs(30),
-        Some(&mut go),
-        || {
-            std::fs::read_to_string(&log)
-                .ok()?
-                .lines()
-                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
-        },
-    );
-    let Some(libp2p::multiaddr::Protocol::P2p(go_peer)) = go_addr.iter().last() else {
-        panic!("no peer ID in {go_addr}");
-    };
+    let (go, go_peer, go_addr) = go_serve(dir.path(), &car, &(1u64 << 20).to_string());
     let (peer, _, swarm) = host().await;
     let client = DataTransfer::new(
         swarm.behaviour(),
@@ -530,26 +522,7 @@ async fn we_push_to_go_data_transfer_and_it_pulls_and_completes() {
         .finish(other)
         .write_car(&mut std::fs::File::create(&car).expect("car"))
         .expect("car");
-    let log = dir.path().join("go-data-transfer-peer.log");
-    let mut go = tests::procs::Proc::start_path(
-        &gopeers::binary("go-data-transfer-peer"),
-        &["serve", &car.to_string_lossy(), "0"],
-        &log,
-    );
-    let go_addr: libp2p::Multiaddr = tests::procs::wait_for(
-        "go-data-transfer-peer to listen",
-        std::time::Duration::from_secs(30),
-        Some(&mut go),
-        || {
-            std::fs::read_to_string(&log)
-                .ok()?
-                .lines()
-                .find_map(|l| l.strip_prefix("LISTEN ").and_then(|a| a.parse().ok()))
-        },
-    );
-    let Some(libp2p::multiaddr::Protocol::P2p(go_peer)) = go_addr.iter().last() else {
-        panic!("no peer ID in {go_addr}");
-    };
+    let (go, go_peer, go_addr) = go_serve(dir.path(), &car, "0");
     let (peer, _, swarm) = host().await;
     let sender = DataTransfer::new(
         swarm.behaviour(),

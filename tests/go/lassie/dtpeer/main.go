@@ -19,9 +19,10 @@
 package main
 
 import (
+	"droplet-rs/tests/go/lassie/peerkit"
+
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -38,7 +39,6 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	gsimpl "github.com/ipfs/go-graphsync/impl"
 	gsnet "github.com/ipfs/go-graphsync/network"
-	carv2 "github.com/ipld/go-car/v2"
 	_ "github.com/ipld/go-codec-dagpb"
 	_ "github.com/ipld/go-ipld-prime/codec/raw"
 	"github.com/ipld/go-ipld-prime/datamodel"
@@ -46,10 +46,8 @@ import (
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	"github.com/ipld/go-ipld-prime/storage/memstore"
 	selectorparse "github.com/ipld/go-ipld-prime/traversal/selector/parse"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/multiformats/go-multiaddr"
 )
 
 const voucherType = datatransfer.TypeIdentifier("Test/Voucher")
@@ -136,27 +134,10 @@ func (m metered) ValidateRestart(datatransfer.ChannelID, datatransfer.ChannelSta
 func serve(carPath string, step uint64) error {
 	ctx := context.Background()
 	store := &memstore.Store{}
-	f, err := os.Open(carPath)
-	if err != nil {
+	if _, err := peerkit.LoadCar(ctx, carPath, store); err != nil {
 		return err
 	}
-	br, err := carv2.NewBlockReader(f)
-	if err != nil {
-		return err
-	}
-	for {
-		blk, err := br.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := store.Put(ctx, cidlink.Link{Cid: blk.Cid()}.Binary(), blk.RawData()); err != nil {
-			return err
-		}
-	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	h, err := peerkit.Host()
 	if err != nil {
 		return err
 	}
@@ -194,55 +175,19 @@ func serve(carPath string, step uint64) error {
 	return h.Close()
 }
 
-func loadCar(ctx context.Context, carPath string, store *memstore.Store) (cid.Cid, error) {
-	f, err := os.Open(carPath)
-	if err != nil {
-		return cid.Undef, err
-	}
-	defer f.Close()
-	br, err := carv2.NewBlockReader(f)
-	if err != nil {
-		return cid.Undef, err
-	}
-	for {
-		blk, err := br.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return cid.Undef, err
-		}
-		if err := store.Put(ctx, cidlink.Link{Cid: blk.Cid()}.Binary(), blk.RawData()); err != nil {
-			return cid.Undef, err
-		}
-	}
-	return br.Roots[0], nil
-}
-
 func push(addr, carPath string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ma, err := multiaddr.NewMultiaddr(addr)
-	if err != nil {
-		return err
-	}
-	info, err := peer.AddrInfoFromP2pAddr(ma)
-	if err != nil {
-		return err
-	}
 	store := &memstore.Store{}
-	root, err := loadCar(ctx, carPath, store)
+	root, err := peerkit.LoadCar(ctx, carPath, store)
 	if err != nil {
 		return err
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	h, receiver, err := peerkit.Connected(ctx, addr)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.Connect(ctx, *info); err != nil {
-		return err
-	}
 	dt, err := newDataTransfer(ctx, h, store)
 	if err != nil {
 		return err
@@ -266,7 +211,7 @@ func push(addr, carPath string) error {
 		}
 	})
 	sel := selectorparse.CommonSelector_ExploreAllRecursively
-	if _, err := dt.OpenPushDataChannel(ctx, info.ID, *typed(voucherType, 0), root, sel); err != nil {
+	if _, err := dt.OpenPushDataChannel(ctx, receiver, *typed(voucherType, 0), root, sel); err != nil {
 		return err
 	}
 	select {
@@ -284,26 +229,15 @@ func push(addr, carPath string) error {
 func fetch(addr, root string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ma, err := multiaddr.NewMultiaddr(addr)
-	if err != nil {
-		return err
-	}
-	info, err := peer.AddrInfoFromP2pAddr(ma)
-	if err != nil {
-		return err
-	}
 	rootCid, err := cid.Decode(root)
 	if err != nil {
 		return err
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	h, provider, err := peerkit.Connected(ctx, addr)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.Connect(ctx, *info); err != nil {
-		return err
-	}
 	dt, err := newDataTransfer(ctx, h, &memstore.Store{})
 	if err != nil {
 		return err
@@ -350,7 +284,7 @@ func fetch(addr, root string) error {
 		}
 	})
 	sel := selectorparse.CommonSelector_ExploreAllRecursively
-	if _, err := dt.OpenPullDataChannel(ctx, info.ID, *typed(voucherType, 0), rootCid, sel); err != nil {
+	if _, err := dt.OpenPullDataChannel(ctx, provider, *typed(voucherType, 0), rootCid, sel); err != nil {
 		return err
 	}
 	select {

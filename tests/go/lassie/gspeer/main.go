@@ -10,11 +10,12 @@
 package main
 
 import (
+	"droplet-rs/tests/go/lassie/peerkit"
+
 	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +26,6 @@ import (
 	gsimpl "github.com/ipfs/go-graphsync/impl"
 	gsnet "github.com/ipfs/go-graphsync/network"
 	"github.com/ipfs/go-unixfsnode"
-	carv2 "github.com/ipld/go-car/v2"
 	_ "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
@@ -33,9 +33,7 @@ import (
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	"github.com/ipld/go-ipld-prime/storage/memstore"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/multiformats/go-multiaddr"
 )
 
 func main() {
@@ -73,28 +71,11 @@ func linkSystem(store *memstore.Store) ipld.LinkSystem {
 
 func serve(carPath string) error {
 	ctx := context.Background()
-	f, err := os.Open(carPath)
-	if err != nil {
-		return err
-	}
-	br, err := carv2.NewBlockReader(f)
-	if err != nil {
-		return err
-	}
 	store := &memstore.Store{}
-	for {
-		blk, err := br.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := store.Put(ctx, cidlink.Link{Cid: blk.Cid()}.Binary(), blk.RawData()); err != nil {
-			return err
-		}
+	if _, err := peerkit.LoadCar(ctx, carPath, store); err != nil {
+		return err
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	h, err := peerkit.Host()
 	if err != nil {
 		return err
 	}
@@ -121,14 +102,6 @@ func (discardStore) Put(context.Context, string, []byte) error { return nil }
 func fetch(addr, root, selHex string, discard bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ma, err := multiaddr.NewMultiaddr(addr)
-	if err != nil {
-		return err
-	}
-	info, err := peer.AddrInfoFromP2pAddr(ma)
-	if err != nil {
-		return err
-	}
 	rootCid, err := cid.Decode(root)
 	if err != nil {
 		return err
@@ -141,14 +114,11 @@ func fetch(addr, root, selHex string, discard bool) error {
 	if err != nil {
 		return err
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	h, server, err := peerkit.Connected(ctx, addr)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.Connect(ctx, *info); err != nil {
-		return err
-	}
 	store := &memstore.Store{}
 	lsys := linkSystem(store)
 	if discard {
@@ -161,7 +131,7 @@ func fetch(addr, root, selHex string, discard bool) error {
 		fmt.Fprintf(out, "BLOCK %s %d\n", b.Link(), b.BlockSizeOnWire())
 	})
 	start := time.Now()
-	progress, errs := gs.Request(ctx, info.ID, cidlink.Link{Cid: rootCid}, sel)
+	progress, errs := gs.Request(ctx, server, cidlink.Link{Cid: rootCid}, sel)
 	var failures []error
 	for progress != nil || errs != nil {
 		select {
