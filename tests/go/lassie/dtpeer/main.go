@@ -197,30 +197,14 @@ func push(addr, carPath string) error {
 	}
 	done := make(chan error, 1)
 	dt.SubscribeToEvents(func(ev datatransfer.Event, st datatransfer.ChannelState) {
-		switch st.Status() {
-		case datatransfer.Completed:
-			select {
-			case done <- nil:
-			default:
-			}
-		case datatransfer.Failed, datatransfer.Cancelled:
-			select {
-			case done <- fmt.Errorf("channel %s: %s", datatransfer.Statuses[st.Status()], st.Message()):
-			default:
-			}
-		}
+		signalEnd(done, st)
 	})
 	sel := selectorparse.CommonSelector_ExploreAllRecursively
 	if _, err := dt.OpenPushDataChannel(ctx, receiver, *typed(voucherType, 0), root, sel); err != nil {
 		return err
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return err
-		}
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := waitEnd(ctx, done); err != nil {
+		return err
 	}
 	fmt.Println("DONE")
 	return nil
@@ -270,31 +254,41 @@ func fetch(addr, root string) error {
 			}
 		}
 		received = st.Received()
-		switch st.Status() {
-		case datatransfer.Completed:
-			select {
-			case done <- nil:
-			default:
-			}
-		case datatransfer.Failed, datatransfer.Cancelled:
-			select {
-			case done <- fmt.Errorf("channel %s: %s", datatransfer.Statuses[st.Status()], st.Message()):
-			default:
-			}
-		}
+		signalEnd(done, st)
 	})
 	sel := selectorparse.CommonSelector_ExploreAllRecursively
 	if _, err := dt.OpenPullDataChannel(ctx, provider, *typed(voucherType, 0), rootCid, sel); err != nil {
 		return err
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return err
-		}
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := waitEnd(ctx, done); err != nil {
+		return err
 	}
 	fmt.Printf("PAUSES %d\nRECEIVED %d\nRESULT %d\nDONE\n", pauses, received, lastResult)
 	return nil
+}
+
+// signalEnd reports a channel's end on done (once): nil when completed, else why not.
+func signalEnd(done chan<- error, st datatransfer.ChannelState) {
+	var end error
+	switch st.Status() {
+	case datatransfer.Completed:
+	case datatransfer.Failed, datatransfer.Cancelled:
+		end = fmt.Errorf("channel %s: %s", datatransfer.Statuses[st.Status()], st.Message())
+	default:
+		return
+	}
+	select {
+	case done <- end:
+	default:
+	}
+}
+
+// waitEnd waits for the channel's end or the deadline.
+func waitEnd(ctx context.Context, done <-chan error) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
