@@ -25,3 +25,8 @@ pub use market_types::datatransfer::{
     ChannelId, EXTENSION, EXTENSION_INCOMING_REQUEST, EXTENSION_OUTGOING_BLOCK, PROTOCOL, TransferMessage,
     TransferRequest, TransferResponse,
 };
+
+/// A lock whose poisoning (a panic while held) leaves plain data: go on with it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -6,7 +6,7 @@
 //! A request without a data-transfer message is refused (status 30), as droplet refuses it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use cid::Cid;
 use graphsync::net::{BlockAction, Hooks, IncomingRequest, QueuedBlock, ResponseEnd, Validation};
@@ -15,6 +15,7 @@ use libp2p::PeerId;
 use market_types::datatransfer::{ChannelId, EXTENSION_INCOMING_REQUEST, TransferMessage, message_type};
 use market_types::ipld::RawCbor;
 
+use crate::lock;
 use crate::message::{self, TypedVoucher};
 use crate::service::Inner;
 
@@ -92,10 +93,6 @@ pub(crate) struct Channels {
 /// The graphsync hooks of a data-transfer service.
 pub(crate) struct DtHooks {
     pub inner: Weak<Inner>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Hooks for DtHooks {

@@ -5,7 +5,7 @@
 //! push of its own; when the provider has every block it sends a Complete on the stream.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cid::Cid;
 use graphsync::net::{RequestEvent, ResponseEnd, Validation};
@@ -16,6 +16,7 @@ use market_types::ipld::RawCbor;
 use tokio::sync::mpsc;
 
 use crate::client::ClientEvent;
+use crate::lock;
 use crate::message::{self, TypedVoucher};
 use crate::provider::ValidationResult;
 use crate::service::Inner;
@@ -45,10 +46,6 @@ pub struct Push {
 pub(crate) struct Pushes {
     pub by_transfer: HashMap<(PeerId, u64), mpsc::UnboundedSender<ClientEvent>>,
     pub by_request: HashMap<(PeerId, RequestId), u64>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The New announcing a push.

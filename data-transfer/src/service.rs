@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 
 use crate::client::{self, Pull};
 use crate::message::{self, TransferIds, TypedVoucher};
-use crate::network;
 use crate::provider::{self, Channels, DtHooks, Validator};
 use crate::store::{ChannelStore, MemoryChannels, PullRecord};
+use crate::{lock, network};
 
 /// Why a channel could not be opened or a message sent.
 #[derive(Debug, thiserror::Error)]
@@ -179,24 +179,13 @@ impl DataTransfer {
     pub fn resume(&self, record: PullRecord, sink: Arc<dyn BlockSink>) -> Result<Pull, DataTransferError> {
         let peer = record.peer_id().ok_or(DataTransferError::BadRecord)?;
         let selector = graphsync::Selector::from_cbor(record.selector.as_bytes()).map_err(RequestError::from)?;
-        let mut walk = graphsync::walk::Walk::new(record.root, selector, u64::MAX);
-        let mut loads = 0u64;
-        while let Ok(graphsync::walk::Step::Load(link)) = walk.step() {
-            match sink.get(&link) {
-                Ok(Some(data)) if walk.loaded(Some(&data)).is_ok() => loads += 1,
-                _ => break,
-            }
-        }
-        let voucher = TypedVoucher {
-            kind: record.voucher_type,
-            node: record.voucher,
-        };
+        // The loads before the first block the sink lacks: what arrived, in walk order.
+        let walked =
+            graphsync::walk::walk_with(record.root, selector, |c| sink.get(c).ok().flatten()).unwrap_or_default();
+        let loads = walked.iter().take_while(|(_, present)| *present).count() as u64;
         self.open(
             peer,
-            record.transfer_id,
-            voucher,
-            record.root,
-            record.selector,
+            record,
             sink,
             Some(Arc::new(std::sync::atomic::AtomicU64::new(loads))),
         )
@@ -217,7 +206,8 @@ impl DataTransfer {
         sink: Arc<dyn BlockSink>,
     ) -> Result<Pull, DataTransferError> {
         let transfer_id = self.inner.ids.next();
-        self.open(peer, transfer_id, voucher, root, selector, sink, None)
+        let record = PullRecord::new(peer, transfer_id, root, selector, &voucher);
+        self.open(peer, record, sink, None)
     }
 
     /// Restart `old` (after a cut connection, or when it stalled): a new graphsync request for
@@ -226,29 +216,23 @@ impl DataTransfer {
     /// is not sent again (it is read back from `sink`). The old request is dropped here.
     pub fn restart(&self, old: Pull, sink: Arc<dyn BlockSink>) -> Result<Pull, DataTransferError> {
         self.graphsync().cancel_request(old.peer, old.request);
-        let loads = old.loads.clone();
-        self.open(
-            old.peer,
-            old.transfer_id,
-            old.voucher,
-            old.root,
-            old.selector,
-            sink,
-            Some(loads),
-        )
+        let record = PullRecord::new(old.peer, old.transfer_id, old.root, old.selector, &old.voucher);
+        self.open(old.peer, record, sink, Some(old.loads))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Open (or, with `restart_from` loads, restart) the pull `record` describes.
     fn open(
         &self,
         peer: PeerId,
-        transfer_id: u64,
-        voucher: TypedVoucher,
-        root: Cid,
-        selector: RawCbor,
+        record: PullRecord,
         sink: Arc<dyn BlockSink>,
         restart_from: Option<Arc<std::sync::atomic::AtomicU64>>,
     ) -> Result<Pull, DataTransferError> {
+        let (transfer_id, root, selector) = (record.transfer_id, record.root, record.selector.clone());
+        let voucher = TypedVoucher {
+            kind: record.voucher_type.clone(),
+            node: record.voucher.clone(),
+        };
         let restart = restart_from.is_some();
         let loads = restart_from.unwrap_or_default();
         let msg = message::pull_request(transfer_id, root, selector.clone(), &voucher, restart);
@@ -264,14 +248,6 @@ impl DataTransfer {
             );
         }
         // Recorded before the request goes out.
-        let record = PullRecord {
-            peer: market_types::bytes::Bytes(peer.to_bytes()),
-            root,
-            transfer_id,
-            selector: selector.clone(),
-            voucher_type: voucher.kind.clone(),
-            voucher: voucher.node.clone(),
-        };
         let store = self.store();
         store.save(&record)?;
         let (dt_tx, dt_rx) = mpsc::channel(16);
@@ -324,8 +300,4 @@ impl DataTransfer {
         let msg = message::cancel_request(pull.transfer_id);
         Ok(network::send(&self.inner.control, pull.peer, &msg).await?)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -74,6 +74,23 @@ impl Decode for PullRecord {
 }
 
 impl PullRecord {
+    pub fn new(
+        peer: libp2p::PeerId,
+        transfer_id: u64,
+        root: Cid,
+        selector: RawCbor,
+        voucher: &crate::message::TypedVoucher,
+    ) -> Self {
+        PullRecord {
+            peer: Bytes(peer.to_bytes()),
+            root,
+            transfer_id,
+            selector,
+            voucher_type: voucher.kind.clone(),
+            voucher: voucher.node.clone(),
+        }
+    }
+
     pub fn peer_id(&self) -> Option<libp2p::PeerId> {
         libp2p::PeerId::from_bytes(&self.peer.0).ok()
     }

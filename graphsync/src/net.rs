@@ -43,6 +43,9 @@ pub struct Config {
     /// Responses walking at once, over all peers (go-graphsync's
     /// `MaxInProgressIncomingRequests`; droplet sets it to `SimultaneousTransfersForRetrieval`).
     pub max_in_progress_responses: usize,
+    /// Responses one peer may have running or waiting for a slot; beyond it a request is
+    /// answered with status 31 (busy), so one peer cannot queue without bound.
+    pub max_responses_per_peer: usize,
     /// Block bytes read and not yet written, per peer (go-graphsync: 16 MiB).
     pub max_bytes_per_peer: usize,
     /// Block bytes read and not yet written, in all (go-graphsync: 256 MiB).
@@ -63,6 +66,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_in_progress_responses: 20,
+            max_responses_per_peer: 256,
             max_bytes_per_peer: 16 << 20,
             max_bytes_total: 256 << 20,
             max_links: 32 << 20,
@@ -706,8 +710,23 @@ fn on_request(inner: &Arc<Inner>, peer: PeerId, request: Request) {
             ..
         } => {
             let p = inner.peer(peer);
-            if lock(&p.responses).contains_key(&id) {
+            let (reused, running) = {
+                let responses = lock(&p.responses);
+                (responses.contains_key(&id), responses.len())
+            };
+            if reused {
                 tracing::info!(%peer, "graphsync: request ID reused while in progress; ignored");
+                return;
+            }
+            if running >= inner.config.max_responses_per_peer {
+                tracing::info!(%peer, running, "graphsync: too many requests from one peer; answering busy");
+                let busy = Response {
+                    request_id: id,
+                    status: ResponseStatus::RequestFailedBusy,
+                    metadata: Vec::new(),
+                    extensions: Extensions::new(),
+                };
+                p.send(message_of(Vec::new(), vec![busy]), None);
                 return;
             }
             let incoming = IncomingRequest {
@@ -863,18 +882,13 @@ fn respond(
         let link = match walk.step() {
             Ok(Step::Load(link)) => link,
             Ok(Step::Done) => {
-                let complete = lock(&peer.links).finish(id);
-                let status = if complete {
+                // 20 when no block was missing, else 21 (`finish_with` finishing again is a no-op).
+                let status = if lock(&peer.links).finish(id) {
                     ResponseStatus::RequestCompletedFull
                 } else {
                     ResponseStatus::RequestCompletedPartial
                 };
-                asm.flush(status);
-                return if ship(inner, peer, &mut asm) {
-                    ResponseEnd::Sent(status)
-                } else {
-                    ResponseEnd::NetworkError
-                };
+                return finish_with(&mut asm, status);
             }
             Err(e) => {
                 tracing::info!(peer = %peer.id, "graphsync: walk stopped: {e}");
@@ -993,21 +1007,4 @@ async fn run_request(
         }
     }
     Err(RequestError::Cancelled)
-}
-
-/// A walk over a local source, as a responder would send it: the links in order with
-/// whether each was present. For tests and tools.
-pub fn walk_source(
-    source: &dyn BlockSource,
-    root: Cid,
-    selector: Arc<Selector>,
-) -> Result<Vec<(Cid, bool)>, crate::walk::WalkError> {
-    let mut walk = Walk::new(root, selector, u64::MAX);
-    let mut out = Vec::new();
-    while let Step::Load(link) = walk.step()? {
-        let data = source.get(&link).ok().flatten();
-        out.push((link, data.is_some()));
-        walk.loaded(data.as_ref())?;
-    }
-    Ok(out)
 }

@@ -283,6 +283,23 @@ impl Frame {
     }
 }
 
+/// Walk `selector` from `root` loading blocks with `load` (`None`: missing, its subtree
+/// skipped): every link load in order, with whether the block was there.
+pub fn walk_with(
+    root: Cid,
+    selector: Arc<Selector>,
+    mut load: impl FnMut(&Cid) -> Option<Bytes>,
+) -> Result<Vec<(Cid, bool)>, WalkError> {
+    let mut walk = Walk::new(root, selector, u64::MAX);
+    let mut out = Vec::new();
+    while let Step::Load(link) = walk.step()? {
+        let data = load(&link);
+        out.push((link, data.is_some()));
+        walk.loaded(data.as_ref())?;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

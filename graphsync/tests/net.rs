@@ -578,3 +578,61 @@ async fn a_responder_that_sends_the_wrong_blocks_fails_the_request_clearly() {
         assert_eq!(end, Err(RequestError::Verify(expected)));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_over_its_response_limit_is_answered_busy() {
+    let dag = sample_dag(18);
+    let (s_peer, addr, s_swarm) = host().await;
+    let _server = Graphsync::new(
+        s_swarm.behaviour(),
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        // Every response pauses at its start, so they all stay in progress.
+        Arc::new(Pausing {
+            every: u64::MAX,
+            ended: Arc::new(AtomicUsize::new(0)),
+        }),
+        Config {
+            max_responses_per_peer: 2,
+            ..Config::default()
+        },
+    )
+    .expect("server");
+    drive(s_swarm, None);
+    let (mut hostile, mut incoming) = raw_peer(addr, s_peer).await;
+    let mut requests = Message::default();
+    for n in 1..=4u8 {
+        let (m, _) = Message::from_frame(&new_request(n, dag.root)).expect("frame");
+        requests.requests.extend(m.requests);
+    }
+    let _st = hostile.send(&requests.to_frame()).await.expect("send");
+    // Read the server's answers from the stream it opens to us.
+    let (_, mut st) = tokio::time::timeout(Duration::from_secs(10), incoming.next())
+        .await
+        .expect("a stream in time")
+        .expect("a stream");
+    let mut statuses = Vec::new();
+    let mut buf = Vec::new();
+    while statuses.len() < 4 {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), st.read(&mut chunk))
+            .await
+            .expect("answers in time")
+            .expect("read");
+        assert!(n > 0, "stream closed after {statuses:?}");
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok((m, used)) = Message::from_frame(&buf) {
+            statuses.extend(m.responses.iter().map(|r| r.status));
+            buf.drain(..used);
+        }
+    }
+    statuses.sort_by_key(|s| s.code());
+    assert_eq!(
+        statuses,
+        vec![
+            ResponseStatus::RequestPaused,
+            ResponseStatus::RequestPaused,
+            ResponseStatus::RequestFailedBusy,
+            ResponseStatus::RequestFailedBusy
+        ]
+    );
+}

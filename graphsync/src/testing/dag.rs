@@ -29,9 +29,8 @@ impl Dag {
     /// The links a responder holding this DAG loads for `selector`, in order (each time
     /// they are reached).
     pub fn walk_order(&self, selector: &market_types::ipld::RawCbor) -> Vec<Cid> {
-        let store = crate::store::MemoryStore::from_blocks(self.blocks.clone());
         let sel = crate::selector::Selector::from_cbor(selector.as_bytes()).expect("a valid selector");
-        crate::net::walk_source(&store, self.root, sel)
+        crate::walk::walk_with(self.root, sel, |c| self.blocks.get(c).cloned())
             .expect("the walk")
             .into_iter()
             .map(|(c, _)| c)
