@@ -6,6 +6,6 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .map(std::path::PathBuf::from)
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "usage: unixfs_inputs <dir>"))?;
-    tests::unixfs_inputs::write_go_inputs(&dir.join("go"))?;
-    tests::unixfs_inputs::write_small_inputs(&dir.join("small"))
+    test_inputs::unixfs_inputs::write_go_inputs(&dir.join("go"))?;
+    test_inputs::unixfs_inputs::write_small_inputs(&dir.join("small"))
 }

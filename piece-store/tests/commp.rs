@@ -4,7 +4,7 @@ use std::io::Read;
 
 use cid::Cid;
 use piece_store::commp::{self, CommPError, PieceCommitment, aggregate_commd, pad_commp, tree};
-use tests::gorand::GoRandStream;
+use test_inputs::gorand::GoRandStream;
 
 fn csv(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()

@@ -33,7 +33,7 @@ fn sha256_small() -> ImportOptions {
 #[test]
 fn sha2_256_roots_match_the_js_importer_with_go_settings() {
     let tmp = tempfile::tempdir().expect("tmp");
-    tests::unixfs_inputs::write_go_inputs(tmp.path()).expect("inputs");
+    test_inputs::unixfs_inputs::write_go_inputs(tmp.path()).expect("inputs");
     for (name, want) in [
         (
             "one_chunk",
@@ -58,7 +58,7 @@ fn sha2_256_roots_match_the_js_importer_with_go_settings() {
 #[test]
 fn deep_trees_and_nested_shards_match_the_js_importer() {
     let tmp = tempfile::tempdir().expect("tmp");
-    tests::unixfs_inputs::write_small_inputs(tmp.path()).expect("inputs");
+    test_inputs::unixfs_inputs::write_small_inputs(tmp.path()).expect("inputs");
     for (name, want) in [
         ("deep", "bafybeihgoajosl5v4jdc434vbhc3i4w5ofbno7i4czmrlbqk7drgbec63u"),
         (
@@ -77,7 +77,7 @@ fn deep_trees_and_nested_shards_match_the_js_importer() {
 #[test]
 fn default_is_blake2b_256_like_the_go_client() {
     let tmp = tempfile::tempdir().expect("tmp");
-    tests::unixfs_inputs::write_go_inputs(tmp.path()).expect("inputs");
+    test_inputs::unixfs_inputs::write_go_inputs(tmp.path()).expect("inputs");
     // A single chunk is a raw leaf: bafk2bzace… is raw + blake2b-256, as the Go client prints.
     let leaf = import(&tmp.path().join("one_chunk"), ImportOptions::default()).root();
     assert!(leaf.to_string().starts_with("bafk2bzace"), "{leaf}");
@@ -142,7 +142,7 @@ fn small_blocks_are_inlined_as_identity_cids() {
 #[test]
 fn generated_cars_pass_the_verifying_reader_in_depth_first_order() {
     let tmp = tempfile::tempdir().expect("tmp");
-    tests::unixfs_inputs::write_small_inputs(tmp.path()).expect("inputs");
+    test_inputs::unixfs_inputs::write_small_inputs(tmp.path()).expect("inputs");
     for name in ["deep", "shard_dir"] {
         let dag = import(&tmp.path().join(name), sha256_small());
         let (v1, entries) = car::write_dag(&dag, Vec::new()).expect("car");

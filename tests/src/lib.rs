@@ -5,7 +5,7 @@
 
 pub mod cli;
 pub mod gopeers;
-pub mod gorand;
 pub mod market;
 pub mod procs;
-pub mod unixfs_inputs;
+
+pub use test_inputs::{gorand, unixfs_inputs};
