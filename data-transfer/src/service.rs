@@ -85,7 +85,17 @@ impl DataTransfer {
         validator: Arc<dyn Validator>,
         config: Config,
     ) -> Result<DataTransfer, DataTransferError> {
-        let control = behaviour.new_control();
+        Self::with_control(behaviour.new_control(), local, source, validator, config)
+    }
+
+    /// [`DataTransfer::new`] on a host whose stream behaviour is reached through `control`.
+    pub fn with_control(
+        control: libp2p_stream::Control,
+        local: PeerId,
+        source: Arc<dyn BlockSource>,
+        validator: Arc<dyn Validator>,
+        config: Config,
+    ) -> Result<DataTransfer, DataTransferError> {
         let inner = Arc::new(Inner {
             local,
             control: control.clone(),
@@ -101,7 +111,7 @@ impl DataTransfer {
         let hooks = Arc::new(DtHooks {
             inner: Arc::downgrade(&inner),
         });
-        let gs = Graphsync::new(behaviour, source, hooks, config)
+        let gs = Graphsync::with_control(control.clone(), source, hooks, config)
             .map_err(|_| DataTransferError::AlreadyRegistered(graphsync::PROTOCOL))?;
         let _ = inner.gs.set(gs);
         let mut incoming =

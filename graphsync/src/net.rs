@@ -330,7 +330,16 @@ impl Graphsync {
         hooks: Arc<dyn Hooks>,
         config: Config,
     ) -> Result<Graphsync, libp2p_stream::AlreadyRegistered> {
-        let mut control = behaviour.new_control();
+        Self::with_control(behaviour.new_control(), source, hooks, config)
+    }
+
+    /// [`Graphsync::new`] on a host whose stream behaviour is reached through `control`.
+    pub fn with_control(
+        mut control: libp2p_stream::Control,
+        source: Arc<dyn BlockSource>,
+        hooks: Arc<dyn Hooks>,
+        config: Config,
+    ) -> Result<Graphsync, libp2p_stream::AlreadyRegistered> {
         let incoming = control.accept(protocol())?;
         let inner = Arc::new(Inner {
             control,

@@ -1,6 +1,7 @@
 //! The libp2p host both daemons run: TCP (and QUIC) with Noise and Yamux, identify and ping,
-//! and the market's protocol families composed as behaviours of their own (`storage`: ask,
-//! deal and status, one request-response behaviour per version). The swarm runs in its own
+//! and the market's protocol families composed as behaviours of their own (`market`: storage
+//! ask, deal and status and the retrieval query, one request-response behaviour per version;
+//! `stream`: raw streams for graphsync and data-transfer). The swarm runs in its own
 //! task; the daemon talks to it through [`Host`]: outbound requests, and inbound requests
 //! answered by handlers registered per family.
 
@@ -17,19 +18,21 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, identify, noise, ping, tcp, yamu
 use tokio::sync::{mpsc, oneshot};
 
 use crate::codec::Frame;
-pub use crate::storage::Family;
-use crate::storage::{StorageProtocols, family_of};
+pub use crate::families::Family;
+use crate::families::{MarketProtocols, family_of};
 
 /// Answers an inbound request: the response bytes, or `None` to close the stream unanswered.
 pub type Handler = Arc<dyn Fn(PeerId, Frame) -> BoxFuture<'static, Option<Vec<u8>>> + Send + Sync>;
 
-/// The host's behaviour: identify and ping, and the market's protocol families, each a
-/// behaviour of its own (graphsync, data-transfer and retrieval join here as fields).
+/// The host's behaviour: identify and ping, and the market's protocol families.
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    storage: StorageProtocols,
+    market: MarketProtocols,
+    /// Raw streams for the protocols that are not request-response (graphsync,
+    /// data-transfer); their services take a [`Host::stream_control`].
+    stream: libp2p_stream::Behaviour,
 }
 
 /// How to start a host.
@@ -65,6 +68,11 @@ enum Command {
         request: Frame,
         reply: oneshot::Sender<Result<Frame, String>>,
     },
+    Dial {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     Respond {
         protocol: &'static str,
         channel: request_response::ResponseChannel<Frame>,
@@ -88,6 +96,7 @@ pub struct Host {
     commands: mpsc::Sender<Command>,
     listening: Arc<Mutex<Vec<Multiaddr>>>,
     announce: Vec<Multiaddr>,
+    stream_control: libp2p_stream::Control,
 }
 
 impl std::fmt::Debug for Host {
@@ -101,6 +110,8 @@ impl Host {
     pub async fn start(cfg: HostConfig, handlers: HashMap<Family, Handler>) -> Result<Host, HostError> {
         let timeout = cfg.request_timeout;
         let agent = cfg.agent.clone();
+        let stream = libp2p_stream::Behaviour::new();
+        let stream_control = stream.new_control();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
             .with_tokio()
             .with_tcp(
@@ -115,7 +126,8 @@ impl Host {
                     identify::Config::new("ipfs/0.1.0".into(), key.public()).with_agent_version(agent),
                 ),
                 ping: ping::Behaviour::default(),
-                storage: StorageProtocols::new(timeout, |family| handlers.contains_key(&family)),
+                market: MarketProtocols::new(timeout, |family| handlers.contains_key(&family)),
+                stream,
             })
             .map_err(|e| HostError::Transport(e.to_string()))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -148,6 +160,7 @@ impl Host {
             commands: tx.clone(),
             listening: listening.clone(),
             announce: cfg.announce.clone(),
+            stream_control,
         };
         tokio::spawn(run(swarm, rx, tx, handlers, listening));
         Ok(host)
@@ -155,6 +168,23 @@ impl Host {
 
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// Opens and accepts raw streams on this host: what graphsync and data-transfer run on.
+    pub fn stream_control(&self) -> libp2p_stream::Control {
+        self.stream_control.clone()
+    }
+
+    /// Dial `peer` at `addrs` (if not connected), so that streams to it can be opened.
+    pub async fn connect(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<(), HostError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Dial { peer, addrs, reply })
+            .await
+            .map_err(|_| HostError::Stopped)?;
+        rx.await
+            .map_err(|_| HostError::Stopped)?
+            .map_err(|reason| HostError::Request { peer, reason })
     }
 
     /// The addresses the host listens on.
@@ -202,7 +232,7 @@ fn send_next(
     pending: &mut HashMap<(String, OutboundRequestId), Outbound>,
 ) {
     while let Some((protocol, bytes)) = out.rest.pop_front() {
-        let Some(rr) = swarm.behaviour_mut().storage.protocol(protocol.as_ref()) else {
+        let Some(rr) = swarm.behaviour_mut().market.protocol(protocol.as_ref()) else {
             out.refused.push(format!("{protocol} (not spoken by this host)"));
             continue;
         };
@@ -227,6 +257,7 @@ async fn run(
     listening: Arc<Mutex<Vec<Multiaddr>>>,
 ) {
     let mut pending: HashMap<(String, OutboundRequestId), Outbound> = HashMap::new();
+    let mut dials: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
     loop {
         tokio::select! {
             cmd = rx.recv() => {
@@ -241,10 +272,23 @@ async fn run(
                         let out = Outbound { peer, addrs, rest, refused: Vec::new(), reply };
                         send_next(&mut swarm, out, &mut pending);
                     }
+                    Command::Dial { peer, addrs, reply } => {
+                        if swarm.is_connected(&peer) {
+                            let _ = reply.send(Ok(()));
+                            continue;
+                        }
+                        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+                        match swarm.dial(opts) {
+                            Ok(()) => dials.entry(peer).or_default().push(reply),
+                            Err(e) => {
+                                let _ = reply.send(Err(e.to_string()));
+                            }
+                        }
+                    }
                     Command::Respond { protocol, channel, frame } => {
                         let sent = swarm
                             .behaviour_mut()
-                            .storage
+                            .market
                             .protocol(protocol)
                             .map(|rr| rr.send_response(channel, frame).is_ok());
                         if sent != Some(true) {
@@ -254,7 +298,7 @@ async fn run(
                 }
             }
             event = swarm.select_next_some() => match event {
-                SwarmEvent::Behaviour(BehaviourEvent::Storage(e)) => {
+                SwarmEvent::Behaviour(BehaviourEvent::Market(e)) => {
                     if let Some((protocol, e)) = e.split() {
                         on_request_response(e, protocol, &mut swarm, &handlers, &tx, &mut pending);
                     }
@@ -268,9 +312,17 @@ async fn run(
                 SwarmEvent::ExpiredListenAddr { address, .. } => lock(&listening).retain(|a| a != &address),
                 SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                     tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                    if let Some(waiting) = peer_id.and_then(|p| dials.remove(&p)) {
+                        for reply in waiting {
+                            let _ = reply.send(Err(error.to_string()));
+                        }
+                    }
                 }
                 SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                     tracing::debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                    for reply in dials.remove(&peer_id).unwrap_or_default() {
+                        let _ = reply.send(Ok(()));
+                    }
                 }
                 SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
                     tracing::debug!(peer = %peer_id, cause = ?cause, "disconnected");

@@ -2,8 +2,8 @@
 //! and the host that serves and dials them. No business logic.
 
 pub mod codec;
+pub mod families;
 pub mod host;
-pub mod storage;
 
 pub use codec::{CborCodec, Frame};
 pub use host::{Family, Handler, Host, HostConfig, HostError};
@@ -21,6 +21,7 @@ pub mod protocols {
     pub const STATUS_1_2_0: &str = "/fil/storage/status/1.2.0";
     pub const STATUS_1_1_0: &str = "/fil/storage/status/1.1.0";
     pub const STATUS_1_0_1: &str = "/fil/storage/status/1.0.1";
+    pub const QUERY_1_0_0: &str = "/fil/retrieval/qry/1.0.0";
 
     /// Every deal proposal protocol, newest first: Boost's two, then go-fil-markets' three.
     pub const DEAL: [&str; 5] = [DEAL_1_2_1, DEAL_1_2_0, DEAL_1_1_1, DEAL_1_1_0, DEAL_1_0_1];

@@ -1,5 +1,4 @@
-//! The storage market's machines and decisions. Retrieval's machines will stand beside this
-//! module, not inside it.
+//! The storage market's machines and decisions (retrieval's stand beside this module).
 //!
 //! - `checks`: the provider's acceptance checks, a pure function of the proposal, the chain
 //!   facts and the miner's policy.

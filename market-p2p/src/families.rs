@@ -1,5 +1,5 @@
-//! The storage market's request-response protocols (ask, deal, status) as one behaviour:
-//! one request-response behaviour per protocol version, so that a request goes out on exactly
+//! The market's request-response protocols (storage ask, deal and status; the retrieval
+//! query) as one behaviour: one request-response behaviour per protocol version, so that a request goes out on exactly
 //! the version its sender chose (falling back to the next one only when the peer refuses),
 //! each with its own message size limits.
 
@@ -22,6 +22,8 @@ pub enum Family {
     StorageDeal,
     /// `/fil/storage/status/1.2.0` (Boost) and `1.1.0`, `1.0.1` (go-fil-markets).
     DealStatus,
+    /// `/fil/retrieval/qry/1.0.0` (go-fil-markets has no other version any more).
+    RetrievalQuery,
 }
 
 /// One protocol version: its family and message size limits.
@@ -32,9 +34,9 @@ struct Spec {
     max_response: usize,
 }
 
-/// A proposal carries the transfer's URL and headers: up to 256 KiB. Asks and status
-/// requests are small; answers carry a proposal at most.
-const SPECS: [Spec; 10] = [
+/// A proposal carries the transfer's URL and headers: up to 256 KiB. Asks, status requests
+/// and queries are small; answers carry a proposal at most.
+const SPECS: [Spec; 11] = [
     spec(protocols::ASK_1_1_0, Family::StorageAsk, 4 << 10, 64 << 10),
     spec(protocols::ASK_1_0_1, Family::StorageAsk, 4 << 10, 64 << 10),
     spec(protocols::DEAL_1_2_1, Family::StorageDeal, 256 << 10, 16 << 10),
@@ -45,6 +47,7 @@ const SPECS: [Spec; 10] = [
     spec(protocols::STATUS_1_2_0, Family::DealStatus, 4 << 10, 64 << 10),
     spec(protocols::STATUS_1_1_0, Family::DealStatus, 4 << 10, 64 << 10),
     spec(protocols::STATUS_1_0_1, Family::DealStatus, 4 << 10, 64 << 10),
+    spec(protocols::QUERY_1_0_0, Family::RetrievalQuery, 4 << 10, 16 << 10),
 ];
 
 const fn spec(id: &'static str, family: Family, max_request: usize, max_response: usize) -> Spec {
@@ -62,9 +65,9 @@ fn spec_of(id: &str) -> Option<&'static Spec> {
 
 type Rr = request_response::Behaviour<CborCodec>;
 
-/// The storage protocols, one behaviour per version.
+/// The market's request-response protocols, one behaviour per version.
 #[derive(NetworkBehaviour)]
-pub struct StorageProtocols {
+pub struct MarketProtocols {
     ask_110: Rr,
     ask_101: Rr,
     mk_121: Rr,
@@ -75,22 +78,23 @@ pub struct StorageProtocols {
     st_120: Rr,
     st_110: Rr,
     st_101: Rr,
+    qry_100: Rr,
 }
 
-impl std::fmt::Debug for StorageProtocols {
+impl std::fmt::Debug for MarketProtocols {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StorageProtocols")
+        f.write_str("MarketProtocols")
     }
 }
 
-impl StorageProtocols {
+impl MarketProtocols {
     /// Every version, dialled; served when `serve(family)` says so.
     pub fn new(timeout: Duration, serve: impl Fn(Family) -> bool) -> Self {
         let rr = |id: &str| {
             let spec = spec_of(id).expect("every protocol constant has a spec");
             rr(spec, timeout, serve(spec.family))
         };
-        StorageProtocols {
+        MarketProtocols {
             ask_110: rr(protocols::ASK_1_1_0),
             ask_101: rr(protocols::ASK_1_0_1),
             mk_121: rr(protocols::DEAL_1_2_1),
@@ -101,6 +105,7 @@ impl StorageProtocols {
             st_120: rr(protocols::STATUS_1_2_0),
             st_110: rr(protocols::STATUS_1_1_0),
             st_101: rr(protocols::STATUS_1_0_1),
+            qry_100: rr(protocols::QUERY_1_0_0),
         }
     }
 
@@ -117,25 +122,27 @@ impl StorageProtocols {
             protocols::STATUS_1_2_0 => &mut self.st_120,
             protocols::STATUS_1_1_0 => &mut self.st_110,
             protocols::STATUS_1_0_1 => &mut self.st_101,
+            protocols::QUERY_1_0_0 => &mut self.qry_100,
             _ => return None,
         })
     }
 }
 
-impl StorageProtocolsEvent {
+impl MarketProtocolsEvent {
     /// The request-response event with the protocol version whose behaviour raised it.
     pub fn split(self) -> Option<(&'static str, request_response::Event<Frame, Frame>)> {
         Some(match self {
-            StorageProtocolsEvent::Ask110(e) => (protocols::ASK_1_1_0, e),
-            StorageProtocolsEvent::Ask101(e) => (protocols::ASK_1_0_1, e),
-            StorageProtocolsEvent::Mk121(e) => (protocols::DEAL_1_2_1, e),
-            StorageProtocolsEvent::Mk120(e) => (protocols::DEAL_1_2_0, e),
-            StorageProtocolsEvent::Mk111(e) => (protocols::DEAL_1_1_1, e),
-            StorageProtocolsEvent::Mk110(e) => (protocols::DEAL_1_1_0, e),
-            StorageProtocolsEvent::Mk101(e) => (protocols::DEAL_1_0_1, e),
-            StorageProtocolsEvent::St120(e) => (protocols::STATUS_1_2_0, e),
-            StorageProtocolsEvent::St110(e) => (protocols::STATUS_1_1_0, e),
-            StorageProtocolsEvent::St101(e) => (protocols::STATUS_1_0_1, e),
+            MarketProtocolsEvent::Ask110(e) => (protocols::ASK_1_1_0, e),
+            MarketProtocolsEvent::Ask101(e) => (protocols::ASK_1_0_1, e),
+            MarketProtocolsEvent::Mk121(e) => (protocols::DEAL_1_2_1, e),
+            MarketProtocolsEvent::Mk120(e) => (protocols::DEAL_1_2_0, e),
+            MarketProtocolsEvent::Mk111(e) => (protocols::DEAL_1_1_1, e),
+            MarketProtocolsEvent::Mk110(e) => (protocols::DEAL_1_1_0, e),
+            MarketProtocolsEvent::Mk101(e) => (protocols::DEAL_1_0_1, e),
+            MarketProtocolsEvent::St120(e) => (protocols::STATUS_1_2_0, e),
+            MarketProtocolsEvent::St110(e) => (protocols::STATUS_1_1_0, e),
+            MarketProtocolsEvent::St101(e) => (protocols::STATUS_1_0_1, e),
+            MarketProtocolsEvent::Qry100(e) => (protocols::QUERY_1_0_0, e),
         })
     }
 }

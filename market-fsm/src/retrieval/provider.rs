@@ -1,0 +1,317 @@
+//! The provider's retrieval deal (go-fil-markets `providerstates`, with its status numbers):
+//! accepted (New), data flowing (Ongoing), paused at a payment boundary (FundsNeeded), all
+//! data sent but not all paid (FundsNeededLastPayment), and the ends: Completed, Errored,
+//! Cancelled. The daemon persists the deal after every event, then performs the actions.
+
+use market_types::TokenAmount;
+use market_types::states::RetrievalDealStatus as S;
+
+use super::payment::Terms;
+
+/// The deal as the provider's machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDeal {
+    pub status: S,
+    pub message: String,
+    pub terms: Terms,
+    /// Bytes sent so far (as go-data-transfer counts them: block data).
+    pub total_sent: u64,
+    /// Cumulative value of the vouchers accepted.
+    pub funds_received: TokenAmount,
+    /// The data limit: bytes that may be sent before the next payment (0: none).
+    pub current_interval: u64,
+}
+
+impl ProviderDeal {
+    /// A deal just accepted on `terms` (checked with [`Terms::check`]).
+    pub fn new(terms: Terms) -> Self {
+        let current_interval = terms.next_interval(&TokenAmount::default());
+        ProviderDeal {
+            status: S::New,
+            message: String::new(),
+            terms,
+            total_sent: 0,
+            funds_received: TokenAmount::default(),
+            current_interval,
+        }
+    }
+
+    /// What the client owes now.
+    pub fn owed(&self) -> TokenAmount {
+        let finalizing = self.status == S::FundsNeededLastPayment;
+        self.terms
+            .outstanding(&self.funds_received, self.total_sent, finalizing)
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        is_terminal(self.status)
+    }
+}
+
+/// Whether a provider deal in `status` is over.
+pub fn is_terminal(status: S) -> bool {
+    matches!(
+        status,
+        S::Completed | S::Errored | S::Cancelled | S::Rejected | S::DealNotFound
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Blocks went out; `total` bytes sent in all.
+    Sent {
+        total: u64,
+    },
+    /// The data limit was reached with `total` bytes sent; the transfer is paused.
+    LimitReached {
+        total: u64,
+    },
+    /// A voucher was accepted, worth `delta` over the lane's best before.
+    PaymentReceived {
+        delta: TokenAmount,
+    },
+    /// A voucher was refused.
+    PaymentRefused(String),
+    /// Every block the selector names was sent (`total` bytes).
+    AllSent {
+        total: u64,
+    },
+    ClientCancelled,
+    /// The transfer failed (network, storage).
+    Failed(String),
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Sent { .. } => "Sent",
+            Event::LimitReached { .. } => "LimitReached",
+            Event::PaymentReceived { .. } => "PaymentReceived",
+            Event::PaymentRefused(_) => "PaymentRefused",
+            Event::AllSent { .. } => "AllSent",
+            Event::ClientCancelled => "ClientCancelled",
+            Event::Failed(_) => "Failed",
+        }
+    }
+}
+
+/// What the daemon does after persisting the deal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Tell the client what it owes (`FundsNeeded` or `FundsNeededLastPayment`) and stay
+    /// paused.
+    RequestPayment { owed: TokenAmount, last: bool },
+    /// Resume sending up to the new limit (0: no limit).
+    Resume { data_limit: u64 },
+    /// Tell the client the deal is complete.
+    Complete,
+    /// Stop the transfer with this message.
+    Stop { message: String },
+}
+
+/// An event that does not fit the deal's state; the deal is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {event} does not apply to a retrieval deal in state {}", from.name())]
+pub struct InvalidTransition {
+    pub from: S,
+    pub event: &'static str,
+}
+
+/// Apply `event` to `deal`: the actions to perform, or the deal unchanged and why.
+pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, InvalidTransition> {
+    let invalid = InvalidTransition {
+        from: deal.status,
+        event: event.name(),
+    };
+    if deal.is_terminal() {
+        return Err(invalid);
+    }
+    let sending = matches!(deal.status, S::New | S::Unsealed | S::Ongoing);
+    let mut actions = Vec::new();
+    match event {
+        Event::Sent { total } if sending || deal.status == S::FundsNeeded => {
+            deal.total_sent = deal.total_sent.max(total);
+            if deal.status != S::FundsNeeded {
+                deal.status = S::Ongoing;
+            }
+        }
+        Event::LimitReached { total } if sending => {
+            deal.total_sent = deal.total_sent.max(total);
+            let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, false);
+            if owed.is_zero() {
+                // Paid ahead: move the limit on.
+                deal.status = S::Ongoing;
+                deal.current_interval = deal.terms.next_interval(&deal.funds_received);
+                actions.push(Action::Resume {
+                    data_limit: deal.current_interval,
+                });
+            } else {
+                deal.status = S::FundsNeeded;
+                actions.push(Action::RequestPayment { owed, last: false });
+            }
+        }
+        Event::PaymentReceived { delta } if sending || deal.status == S::FundsNeeded => {
+            deal.funds_received += delta;
+            let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, false);
+            if deal.status == S::FundsNeeded && !owed.is_zero() {
+                actions.push(Action::RequestPayment { owed, last: false });
+            } else {
+                let was_paused = deal.status == S::FundsNeeded;
+                deal.status = if deal.status == S::New { S::New } else { S::Ongoing };
+                deal.current_interval = deal.terms.next_interval(&deal.funds_received);
+                if was_paused {
+                    actions.push(Action::Resume {
+                        data_limit: deal.current_interval,
+                    });
+                }
+            }
+        }
+        Event::PaymentReceived { delta } if deal.status == S::FundsNeededLastPayment => {
+            deal.funds_received += delta;
+            let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, true);
+            if owed.is_zero() {
+                deal.status = S::Completed;
+                actions.push(Action::Complete);
+            } else {
+                actions.push(Action::RequestPayment { owed, last: true });
+            }
+        }
+        Event::AllSent { total } if sending || deal.status == S::FundsNeeded => {
+            deal.total_sent = deal.total_sent.max(total);
+            let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, true);
+            if owed.is_zero() {
+                deal.status = S::Completed;
+                actions.push(Action::Complete);
+            } else {
+                deal.status = S::FundsNeededLastPayment;
+                actions.push(Action::RequestPayment { owed, last: true });
+            }
+        }
+        Event::PaymentRefused(message) => {
+            deal.status = S::Cancelled;
+            deal.message = format!("payment refused: {message}");
+            actions.push(Action::Stop {
+                message: deal.message.clone(),
+            });
+        }
+        Event::ClientCancelled => {
+            deal.status = S::Cancelled;
+            deal.message = "Client cancelled retrieval".into();
+        }
+        Event::Failed(message) => {
+            deal.status = S::Errored;
+            deal.message = message;
+        }
+        _ => return Err(invalid),
+    }
+    Ok(actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atto(n: u64) -> TokenAmount {
+        TokenAmount::from_atto(n)
+    }
+
+    fn priced() -> ProviderDeal {
+        ProviderDeal::new(Terms {
+            price_per_byte: atto(2),
+            unseal_price: atto(0),
+            payment_interval: 100,
+            payment_interval_increase: 0,
+        })
+    }
+
+    #[test]
+    fn a_free_deal_completes_when_all_is_sent() {
+        let mut d = ProviderDeal::new(Terms::default());
+        assert_eq!(d.current_interval, 0);
+        assert_eq!(apply(&mut d, Event::Sent { total: 10 }), Ok(vec![]));
+        assert_eq!(d.status, S::Ongoing);
+        assert_eq!(apply(&mut d, Event::AllSent { total: 20 }), Ok(vec![Action::Complete]));
+        assert_eq!(d.status, S::Completed);
+        assert!(apply(&mut d, Event::Sent { total: 30 }).is_err());
+    }
+
+    #[test]
+    fn three_intervals_and_a_last_payment() {
+        let mut d = priced();
+        assert_eq!(d.current_interval, 100);
+        apply(&mut d, Event::Sent { total: 60 }).unwrap();
+        let a = apply(&mut d, Event::LimitReached { total: 120 }).unwrap();
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(200),
+                last: false
+            }]
+        );
+        assert_eq!(d.status, S::FundsNeeded);
+        // A short voucher: still owed.
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(150) }).unwrap();
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(50),
+                last: false
+            }]
+        );
+        // The rest, and a little more: resume to the next boundary above what is paid.
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(90) }).unwrap();
+        assert_eq!(a, vec![Action::Resume { data_limit: 200 }]);
+        assert_eq!(d.status, S::Ongoing);
+        apply(&mut d, Event::LimitReached { total: 210 }).unwrap();
+        apply(&mut d, Event::PaymentReceived { delta: atto(160) }).unwrap();
+        assert_eq!(d.current_interval, 300);
+        let a = apply(&mut d, Event::AllSent { total: 250 }).unwrap();
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(100),
+                last: true
+            }]
+        );
+        assert_eq!(d.status, S::FundsNeededLastPayment);
+        assert_eq!(d.owed(), atto(100));
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(100) }).unwrap();
+        assert_eq!(a, vec![Action::Complete]);
+        assert_eq!(d.status, S::Completed);
+        assert_eq!(d.funds_received, atto(500));
+    }
+
+    #[test]
+    fn a_refused_payment_stops_the_deal() {
+        let mut d = priced();
+        apply(&mut d, Event::LimitReached { total: 100 }).unwrap();
+        let a = apply(&mut d, Event::PaymentRefused("bad signature".into())).unwrap();
+        assert_eq!(d.status, S::Cancelled);
+        assert!(matches!(&a[..], [Action::Stop { message }] if message.contains("bad signature")));
+    }
+
+    #[test]
+    fn payment_ahead_of_the_limit_moves_it_on_without_pausing() {
+        let mut d = priced();
+        apply(&mut d, Event::Sent { total: 50 }).unwrap();
+        assert_eq!(apply(&mut d, Event::PaymentReceived { delta: atto(200) }), Ok(vec![]));
+        assert_eq!(d.current_interval, 200);
+        assert_eq!(
+            apply(&mut d, Event::LimitReached { total: 100 }),
+            Ok(vec![Action::Resume { data_limit: 200 }])
+        );
+        assert_eq!(d.status, S::Ongoing);
+    }
+
+    #[test]
+    fn failure_and_cancel_end_the_deal_with_a_message() {
+        let mut d = priced();
+        apply(&mut d, Event::Failed("piece store unreachable".into())).unwrap();
+        assert_eq!((d.status, d.message.as_str()), (S::Errored, "piece store unreachable"));
+        let mut d = priced();
+        apply(&mut d, Event::ClientCancelled).unwrap();
+        assert_eq!(d.status, S::Cancelled);
+        let err = apply(&mut d, Event::AllSent { total: 1 }).unwrap_err();
+        assert_eq!(err.from, S::Cancelled);
+    }
+}
