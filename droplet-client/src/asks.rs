@@ -13,11 +13,14 @@ use market_types::chain::TipSetKey;
 use market_types::storage::{AskRequest, AskRequestV0, AskResponse, AskResponseV0, StorageAsk};
 use market_types::{Address, cbor};
 
-/// Fetch and verify `miner`'s ask; `peer` overrides the peer ID on chain.
-pub async fn query_ask(host: &Host, node: &HttpClient, miner: &Address, peer: Option<PeerId>) -> Result<StorageAsk> {
-    let tsk = || Json(TipSetKey::empty());
+/// A miner's peer ID and addresses from its on-chain info; `peer` overrides the peer ID.
+pub async fn miner_peer(
+    node: &HttpClient,
+    miner: &Address,
+    peer: Option<PeerId>,
+) -> Result<(PeerId, Vec<Multiaddr>, market_types::chain::MinerInfo)> {
     let info = node
-        .state_miner_info(Json(*miner), tsk())
+        .state_miner_info(Json(*miner), Json(TipSetKey::empty()))
         .await
         .map_err(call_error)
         .with_context(|| format!("looking up miner {miner}"))?
@@ -39,6 +42,13 @@ pub async fn query_ask(host: &Host, node: &HttpClient, miner: &Address, peer: Op
     if addrs.is_empty() {
         bail!("miner {miner} has no addresses on chain (the provider sets them with `droplet actor set-addrs`)");
     }
+    Ok((peer, addrs, info))
+}
+
+/// Fetch and verify `miner`'s ask; `peer` overrides the peer ID on chain.
+pub async fn query_ask(host: &Host, node: &HttpClient, miner: &Address, peer: Option<PeerId>) -> Result<StorageAsk> {
+    let tsk = || Json(TipSetKey::empty());
+    let (peer, addrs, info) = miner_peer(node, miner, peer).await?;
     let request = Frame::versions(vec![
         (
             StreamProtocol::new(protocols::ASK_1_1_0),

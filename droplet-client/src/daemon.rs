@@ -17,7 +17,8 @@ use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
 use market_proto::api::market_client::{
-    DealInfo, FileRef, Import, ImportRes, METHODS, MarketClientServer, ProviderDealStatus, StartDealParams,
+    DealInfo, ExportRef, FileRef, Import, ImportRes, METHODS, MarketClientServer, ProviderDealStatus, QueryOffer,
+    RetrievalInfo, RetrievalOrder, RetrievalRes, StartDealParams,
 };
 use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
@@ -109,6 +110,7 @@ struct ClientApi {
     default_address: Option<Address>,
     deals: Arc<ClientDeals>,
     imports: Imports,
+    retrievals: crate::retrieval::Retrievals,
 }
 
 fn err(e: impl std::fmt::Display) -> jsonrpsee::types::ErrorObjectOwned {
@@ -316,6 +318,57 @@ impl MarketClientServer for ClientApi {
             .map_err(err)
     }
 
+    async fn client_miner_query_offer(
+        &self,
+        miner: Json<Address>,
+        root: Json<Cid>,
+        piece: Option<Json<Cid>>,
+    ) -> RpcResult<QueryOffer> {
+        crate::retrieval::query::query_offer(&self.host, &self.node, &miner.0, &root.0, piece.map(|p| p.0))
+            .await
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_retrieve(&self, order: RetrievalOrder) -> RpcResult<RetrievalRes> {
+        self.retrievals
+            .retrieve(order)
+            .await
+            .map(|deal_id| RetrievalRes { deal_id })
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_retrieve_wait(&self, deal_id: u64) -> RpcResult<()> {
+        self.retrievals
+            .wait(deal_id)
+            .await
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_list_retrievals(&self) -> RpcResult<Vec<RetrievalInfo>> {
+        self.retrievals.list().map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_cancel_retrieval_deal(&self, deal_id: u64) -> RpcResult<()> {
+        self.retrievals
+            .cancel(deal_id)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn client_export(&self, export: ExportRef, file: FileRef) -> RpcResult<()> {
+        let r = self.retrievals.clone();
+        tokio::task::spawn_blocking(move || {
+            r.export(
+                export.deal_id,
+                &export.root.0,
+                std::path::Path::new(&file.path),
+                file.is_car,
+            )
+        })
+        .await
+        .map_err(err)?
+        .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
     async fn version(&self) -> RpcResult<VersionInfo> {
         Ok(VersionInfo {
             version: format!("{}+droplet-rs", env!("CARGO_PKG_VERSION")),
@@ -392,12 +445,28 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         ClientDealStore::new(store.clone()),
     ));
     deals.fail_interrupted().await;
+    let transfers = data_transfer::DataTransfer::with_control(
+        host.stream_control(),
+        host.peer_id(),
+        Arc::new(graphsync::MemoryStore::default()),
+        Arc::new(crate::retrieval::ServesNothing),
+        graphsync::net::Config::default(),
+    )
+    .context("starting graphsync and data-transfer")?;
+    let retrievals = crate::retrieval::Retrievals::new(
+        host.clone(),
+        node.clone(),
+        transfers,
+        crate::retrieval::record::RetrievalStore::new(store.clone()),
+        repo.root.join("retrievals"),
+    )?;
     let api = ClientApi {
         host: host.clone(),
         node,
         default_address,
         deals: deals.clone(),
         imports: Imports::new(store.clone(), repo.root.join("imports")),
+        retrievals,
     };
     let mut module = RpcModule::new(());
     module

@@ -6,3 +6,4 @@ pub mod config;
 pub mod daemon;
 pub mod deals;
 pub mod imports;
+pub mod retrieval;

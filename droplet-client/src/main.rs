@@ -5,7 +5,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{data, funds, storage};
+use cli::{data, funds, retrieval, storage};
 use droplet_client::daemon;
 
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).
@@ -42,6 +42,9 @@ enum Command {
     /// Storage market: providers' asks and deals.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// Retrieval market: query providers and retrieve data.
+    #[command(subcommand)]
+    Retrieval(retrieval::RetrievalCommand),
     /// The client's market escrow.
     #[command(subcommand)]
     ActorFunds(funds::FundsCommand),
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
             rt.block_on(daemon::run(repo, flags))
         }),
         Command::Storage(cmd) => runtime().and_then(|rt| rt.block_on(storage::run(&repo, cmd))),
+        Command::Retrieval(cmd) => runtime().and_then(|rt| rt.block_on(retrieval::run(&repo, cmd))),
         Command::ActorFunds(cmd) => runtime().and_then(|rt| rt.block_on(funds::run(&repo, cmd))),
     };
     match result {

@@ -14,6 +14,7 @@ use market_proto::api::market::{
     MarketAsksServer, MarketDealsServer, MarketFundsServer, MarketMinersServer, MarketSettingsServer,
 };
 use market_proto::api::pieces::MarketPiecesServer;
+use market_proto::api::retrieval::MarketRetrievalServer;
 use market_proto::auth::LocalThenRemote;
 use market_proto::server::{Authenticator, Endpoint};
 
@@ -222,6 +223,21 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
             Box::pin(async move { acc.handle_status(frame).await })
         }),
     );
+    let lookup = crate::retrieval::lookup::Lookup {
+        pieces: pieces.clone(),
+        deals: deals.clone(),
+        asks: asks.clone(),
+        chain: chain.clone(),
+        config: live.clone(),
+    };
+    let l = lookup.clone();
+    handlers.insert(
+        Family::RetrievalQuery,
+        Arc::new(move |_peer, frame| {
+            let l = l.clone();
+            Box::pin(async move { crate::retrieval::query::answer(&l, &frame.bytes).await })
+        }),
+    );
     let parse_addrs = |v: &[String], what: &str| -> Result<Vec<libp2p::Multiaddr>> {
         v.iter()
             .map(|s| s.parse().with_context(|| format!("{what}: {s:?} is not a multiaddr")))
@@ -239,6 +255,27 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     )
     .await?;
 
+    // Retrievals: graphsync and data-transfer on the host, blocks from piece storage.
+    let retrieval_deals = crate::retrieval::record::RetrievalDeals::new(store.clone());
+    let provider = crate::retrieval::provider::RetrievalProvider {
+        lookup,
+        deals: retrieval_deals.clone(),
+        config: live.clone(),
+        local: host.peer_id().to_string(),
+    };
+    let gs_config = graphsync::net::Config {
+        max_in_progress_responses: cfg.simultaneous_transfers_for_retrieval.max(1) as usize,
+        ..Default::default()
+    };
+    let _transfers = data_transfer::DataTransfer::with_control(
+        host.stream_control(),
+        host.peer_id(),
+        Arc::new(crate::retrieval::source::PieceBlocks::new(pieces.clone())),
+        Arc::new(provider),
+        gs_config,
+    )
+    .context("starting graphsync and data-transfer")?;
+
     let miners_for_banner = miners.list();
     let api = Api {
         miners,
@@ -249,6 +286,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         runner,
         config: live.clone(),
         pieces: pieces.clone(),
+        retrieval_deals,
     };
     // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
@@ -258,13 +296,15 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         MarketDealsServer::into_rpc(api.clone()).remove_context(),
         MarketFundsServer::into_rpc(api.clone()).remove_context(),
         MarketSettingsServer::into_rpc(api.clone()).remove_context(),
-        MarketPiecesServer::into_rpc(api).remove_context(),
+        MarketPiecesServer::into_rpc(api.clone()).remove_context(),
+        MarketRetrievalServer::into_rpc(api).remove_context(),
     ] {
         module.merge(part).context("building the API")?;
     }
     let table = MethodTable::new()
         .with("VENUS_MARKET", market_proto::api::market::METHODS)
-        .with("VENUS_MARKET", market_proto::api::pieces::METHODS);
+        .with("VENUS_MARKET", market_proto::api::pieces::METHODS)
+        .with("VENUS_MARKET", market_proto::api::retrieval::METHODS);
     market_proto::api::check_permissions(&module, &table)
         .map_err(|missing| anyhow::anyhow!("internal error: API methods without a permission entry: {missing:?}"))?;
     let auth: Arc<dyn Authenticator> = Arc::new(LocalThenRemote {

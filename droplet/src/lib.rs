@@ -11,5 +11,6 @@ pub mod deals;
 pub mod miners;
 pub mod pieces;
 pub mod resource;
+pub mod retrieval;
 
 pub use market_daemon::{repo, store};

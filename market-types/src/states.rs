@@ -184,6 +184,51 @@ go_enum! {
 }
 
 go_enum! {
+    /// go-fil-markets retrieval `ClientEvent` (what moved a client's retrieval last).
+    RetrievalClientEvent, prefix = "ClientEvent" {
+        Open = 0,
+        WriteDealProposalErrored = 1,
+        DealProposed = 2,
+        DealRejected = 3,
+        DealNotFound = 4,
+        DealAccepted = 5,
+        ProviderCancelled = 6,
+        UnknownResponseReceived = 7,
+        PaymentChannelErrored = 8,
+        AllocateLaneErrored = 9,
+        PaymentChannelCreateInitiated = 10,
+        PaymentChannelReady = 11,
+        PaymentChannelAddingFunds = 12,
+        PaymentChannelAddFundsErrored = 13,
+        LastPaymentRequested = 14,
+        AllBlocksReceived = 15,
+        PaymentRequested = 16,
+        UnsealPaymentRequested = 17,
+        BlocksReceived = 18,
+        SendFunds = 19,
+        FundsExpended = 20,
+        BadPaymentRequested = 21,
+        CreateVoucherFailed = 22,
+        WriteDealPaymentErrored = 23,
+        PaymentSent = 24,
+        Complete = 25,
+        DataTransferError = 26,
+        CancelComplete = 27,
+        EarlyTermination = 28,
+        CompleteVerified = 29,
+        LaneAllocated = 30,
+        VoucherShortfall = 31,
+        RecheckFunds = 32,
+        Cancel = 33,
+        WaitForLastBlocks = 34,
+        PaymentChannelSkip = 35,
+        PaymentNotSent = 36,
+        BlockstoreFinalized = 37,
+        FinalizeBlockstoreErrored = 38,
+    }
+}
+
+go_enum! {
     /// Boost `dealcheckpoints.Checkpoint`; its name is the `Status` of a 1.2.0 status answer.
     Checkpoint, prefix = "" {
         Accepted = 0,
@@ -308,6 +353,12 @@ mod tests {
         assert_eq!(RetrievalDealStatus::ALL.len(), 35);
         assert_eq!(RetrievalDealStatus::FinalizingBlockstore.code(), 34);
         assert_eq!(RetrievalDealStatus::Completed.name(), "DealStatusCompleted");
+        assert_eq!(RetrievalClientEvent::ALL.len(), 39);
+        assert_eq!(RetrievalClientEvent::BlockstoreFinalized.code(), 37);
+        assert_eq!(
+            RetrievalClientEvent::PaymentChannelSkip.name(),
+            "ClientEventPaymentChannelSkip"
+        );
         assert_eq!(Checkpoint::IndexedAndAnnounced.name(), "IndexedAndAnnounced");
         assert_eq!(DirectDealState::Allocated.name(), "DealAllocated");
         assert_eq!(PieceStatus::parse("packing"), Some(PieceStatus::Packing));

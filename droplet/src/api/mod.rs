@@ -3,6 +3,7 @@
 //! the piece index and piece storage in `pieces`).
 
 mod pieces;
+mod retrieval;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub struct Api {
     pub runner: Arc<DealRunner>,
     pub config: Arc<LiveConfig>,
     pub pieces: Arc<crate::pieces::Pieces>,
+    pub retrieval_deals: crate::retrieval::record::RetrievalDeals,
 }
 
 impl std::fmt::Debug for Api {

@@ -68,6 +68,11 @@ pub enum RetrievalCmd {
         #[command(subcommand)]
         cmd: RetrievalAskCmd,
     },
+    /// Retrieval deals.
+    Deal {
+        #[command(subcommand)]
+        cmd: super::retrieval::RetrievalDealCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,7 +197,10 @@ async fn print_asks(repo: &Repo, asks: Vec<SignedStorageAsk>) {
 }
 
 pub async fn retrieval(repo: &Repo, cmd: RetrievalCmd) -> Result<()> {
-    let RetrievalCmd::Ask { cmd } = cmd;
+    let cmd = match cmd {
+        RetrievalCmd::Ask { cmd } => cmd,
+        RetrievalCmd::Deal { cmd } => return super::retrieval::deal(repo, cmd).await,
+    };
     let api = daemon(repo)?;
     let gib = BigInt::from(1u64 << 30);
     match cmd {

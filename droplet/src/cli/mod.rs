@@ -8,6 +8,7 @@ mod deal;
 mod funds;
 mod net;
 mod pieces;
+mod retrieval;
 
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ask::StorageCmd,
     },
-    /// Retrieval market: asks.
+    /// Retrieval market: asks and deals.
     Retrieval {
         #[command(subcommand)]
         cmd: ask::RetrievalCmd,

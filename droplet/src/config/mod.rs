@@ -387,16 +387,10 @@ impl Config {
         let defaults = Config::default();
         let mut out = Vec::new();
         let mut no_effect = |what: &str, why: &str| out.push(format!("{what} has no effect yet: {why}"));
-        let retrieval = "this droplet does not serve retrievals";
-        if self.simultaneous_transfers_for_retrieval != defaults.simultaneous_transfers_for_retrieval {
-            no_effect("SimultaneousTransfersForRetrieval", retrieval);
-        }
+        let retrieval = "this droplet does not serve HTTP retrievals yet";
         let p = &self.common_provider;
         if !p.http_retrieval_multiaddr.is_empty() {
             no_effect("[CommonProvider] HTTPRetrievalMultiaddr", retrieval);
-        }
-        if !p.retrieval_payment_address.is_empty() {
-            no_effect("[CommonProvider] RetrievalPaymentAddress", retrieval);
         }
         if p.retrieval_pricing != defaults.common_provider.retrieval_pricing {
             no_effect("[CommonProvider.RetrievalPricing]", retrieval);

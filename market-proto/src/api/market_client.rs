@@ -82,6 +82,113 @@ pub struct FileRef {
     pub is_car: bool,
 }
 
+/// A retrieval provider's peer (lotus `retrievalmarket.RetrievalPeer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetrievalPeer {
+    pub address: Json<Address>,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "PieceCID", default)]
+    pub piece_cid: Option<Json<Cid>>,
+}
+
+/// A provider's answer to a retrieval query (lotus `api.QueryOffer`). `Err` is set instead
+/// when the provider cannot serve the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryOffer {
+    pub err: String,
+    pub root: Json<Cid>,
+    pub piece: Option<Json<Cid>>,
+    pub size: u64,
+    /// `PricePerByte · Size + UnsealPrice`.
+    pub min_price: Json<TokenAmount>,
+    pub unseal_price: Json<TokenAmount>,
+    pub price_per_byte: Json<TokenAmount>,
+    pub payment_interval: u64,
+    pub payment_interval_increase: u64,
+    /// The provider's payment address.
+    pub miner: Json<Address>,
+    pub miner_peer: RetrievalPeer,
+}
+
+/// What to retrieve and on what terms (lotus `api.RetrievalOrder`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetrievalOrder {
+    pub root: Json<Cid>,
+    pub piece: Option<Json<Cid>>,
+    /// A selector as dag-json text, or a UnixFS path; none: the whole DAG.
+    pub data_selector: Option<String>,
+    pub size: u64,
+    pub total: Json<TokenAmount>,
+    pub unseal_price: Json<TokenAmount>,
+    pub payment_interval: u64,
+    pub payment_interval_increase: u64,
+    /// The wallet that pays.
+    pub client: Json<Address>,
+    /// The provider's payment address.
+    pub miner: Json<Address>,
+    pub miner_peer: Option<RetrievalPeer>,
+    #[serde(default)]
+    pub remote_store: Option<String>,
+}
+
+/// `ClientRetrieve`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrievalRes {
+    #[serde(rename = "DealID")]
+    pub deal_id: u64,
+}
+
+/// A transfer channel's ID as lotus shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelIdJson {
+    pub initiator: String,
+    pub responder: String,
+    #[serde(rename = "ID")]
+    pub id: u64,
+}
+
+/// A client retrieval (lotus `api.RetrievalInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetrievalInfo {
+    #[serde(rename = "PayloadCID")]
+    pub payload_cid: Json<Cid>,
+    #[serde(rename = "ID")]
+    pub id: u64,
+    #[serde(rename = "PieceCID")]
+    pub piece_cid: Option<Json<Cid>>,
+    pub price_per_byte: Json<TokenAmount>,
+    pub unseal_price: Json<TokenAmount>,
+    /// go-fil-markets `DealStatus`.
+    pub status: u64,
+    pub message: String,
+    /// The provider's peer ID.
+    pub provider: String,
+    pub bytes_received: u64,
+    pub bytes_paid_for: u64,
+    pub total_paid: Json<TokenAmount>,
+    #[serde(rename = "TransferChannelID")]
+    pub transfer_channel_id: Option<ChannelIdJson>,
+    /// The last go-fil-markets `ClientEvent`.
+    pub event: Option<u64>,
+}
+
+/// What `ClientExport` writes out (lotus `api.ExportRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExportRef {
+    pub root: Json<Cid>,
+    #[serde(rename = "DealID")]
+    pub deal_id: u64,
+    #[serde(default, rename = "FromLocalCAR")]
+    pub from_local_car: String,
+}
+
 /// `ClientImport`'s answer (lotus `ImportRes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRes {
@@ -285,6 +392,33 @@ pub trait MarketClient {
         confidence: u64,
     ) -> RpcResult<Json<market_types::chain::MsgLookup>>;
 
+    /// Ask `miner`'s provider whether and on what terms it serves `root` (in `piece`).
+    #[method(name = "ClientMinerQueryOffer")]
+    async fn client_miner_query_offer(
+        &self,
+        miner: Json<Address>,
+        root: Json<Cid>,
+        piece: Option<Json<Cid>>,
+    ) -> RpcResult<QueryOffer>;
+
+    /// Start a retrieval; its progress is in `ClientListRetrievals`.
+    #[method(name = "ClientRetrieve")]
+    async fn client_retrieve(&self, order: RetrievalOrder) -> RpcResult<RetrievalRes>;
+
+    /// Wait until the retrieval completes (or fails, with its message).
+    #[method(name = "ClientRetrieveWait")]
+    async fn client_retrieve_wait(&self, deal_id: u64) -> RpcResult<()>;
+
+    #[method(name = "ClientListRetrievals")]
+    async fn client_list_retrievals(&self) -> RpcResult<Vec<RetrievalInfo>>;
+
+    #[method(name = "ClientCancelRetrievalDeal")]
+    async fn client_cancel_retrieval_deal(&self, deal_id: u64) -> RpcResult<()>;
+
+    /// Write a retrieved DAG out: the CAR (`IsCAR`) or the UnixFS file or directory.
+    #[method(name = "ClientExport")]
+    async fn client_export(&self, export: ExportRef, file: FileRef) -> RpcResult<()>;
+
     #[method(name = "Version")]
     async fn version(&self) -> RpcResult<VersionInfo>;
 }
@@ -306,5 +440,11 @@ pub const METHODS: &[MethodSpec] = &[
     spec("MarketReleaseFunds", Perm::Write, 2),
     spec("MarketWithdraw", Perm::Write, 3),
     spec("MessagerWaitMessage", Perm::Read, 2),
+    spec("ClientMinerQueryOffer", Perm::Read, 3),
+    spec("ClientRetrieve", Perm::Admin, 1),
+    spec("ClientRetrieveWait", Perm::Admin, 1),
+    spec("ClientListRetrievals", Perm::Write, 0),
+    spec("ClientCancelRetrievalDeal", Perm::Write, 1),
+    spec("ClientExport", Perm::Admin, 2),
     spec("Version", Perm::Read, 0),
 ];

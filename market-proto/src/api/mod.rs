@@ -11,6 +11,7 @@ pub mod market;
 pub mod market_client;
 pub mod messager;
 pub mod pieces;
+pub mod retrieval;
 pub mod wallet;
 
 use jsonrpsee::types::ErrorObjectOwned;

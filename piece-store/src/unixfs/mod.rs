@@ -7,6 +7,7 @@
 //! filestore does), so a [`Dag`] costs memory only for its inner nodes.
 
 mod dag;
+pub mod export;
 mod hamt;
 mod import;
 pub mod pb;

@@ -195,6 +195,37 @@ pub fn decode_node(bytes: &[u8]) -> Result<PbNode, PbError> {
     Ok(node)
 }
 
+/// The fields of a UnixFS `Data` message an exporter needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnixFsFields {
+    pub data_type: u64,
+    pub data: Option<Vec<u8>>,
+    pub filesize: Option<u64>,
+    pub fanout: Option<u64>,
+}
+
+/// Reads a UnixFS `Data` message (unknown fields are skipped, as go-unixfs skips them).
+pub fn decode_unixfs(bytes: &[u8]) -> Result<UnixFsFields, PbError> {
+    let mut out = UnixFsFields::default();
+    let mut has_type = false;
+    for f in (Fields { bytes }) {
+        match f? {
+            (1, Value::Varint(t)) => {
+                out.data_type = t;
+                has_type = true;
+            }
+            (2, Value::Bytes(d)) => out.data = Some(d.to_vec()),
+            (3, Value::Varint(s)) => out.filesize = Some(s),
+            (6, Value::Varint(f)) => out.fanout = Some(f),
+            _ => {}
+        }
+    }
+    if !has_type {
+        return Err(PbError("UnixFS data without a type"));
+    }
+    Ok(out)
+}
+
 /// Reads the type and file size out of a UnixFS `Data` message.
 pub fn decode_unixfs_type(bytes: &[u8]) -> Result<(u64, Option<u64>), PbError> {
     let (mut ty, mut size) = (None, None);

@@ -1,0 +1,452 @@
+//! The client's retrievals: query a provider, propose a deal in a data-transfer pull, receive
+//! the verified blocks into a CAR in the repo, follow the deal to Completed (with
+//! go-fil-markets' client statuses and events, which the CLI prints as progress), and export
+//! the result as a CAR or as files.
+//!
+//! - `query`: `/fil/retrieval/qry/1.0.0`.
+//! - `sink`: the CAR the blocks go to.
+//! - `record`: the retrievals in the store.
+
+pub mod query;
+pub mod record;
+pub mod sink;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use data_transfer::DataTransfer;
+use data_transfer::client::{ClientEvent, Pull};
+use data_transfer::message::TypedVoucher;
+use jsonrpsee::http_client::HttpClient;
+use market_p2p::Host;
+use market_proto::api::market_client::{ChannelIdJson, RetrievalInfo, RetrievalOrder};
+use market_types::ipld::RawCbor;
+use market_types::retrieval::{
+    RetrievalDealProposal, RetrievalDealResponse, RetrievalParams, VOUCHER_DEAL_PROPOSAL, VOUCHER_DEAL_RESPONSE,
+};
+use market_types::states::{RetrievalClientEvent as E, RetrievalDealStatus as S};
+use tokio::sync::Notify;
+
+use self::record::{RetrievalRecord, RetrievalStore};
+use self::sink::CarSink;
+
+/// How often a running retrieval's progress is saved.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+
+/// A retrieval in progress: how to cancel it.
+struct Live {
+    cancel: Notify,
+}
+
+/// The client's retrievals; clones share them.
+#[derive(Clone)]
+pub struct Retrievals {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: Host,
+    node: HttpClient,
+    dt: DataTransfer,
+    store: RetrievalStore,
+    dir: PathBuf,
+    live: Mutex<HashMap<u64, Arc<Live>>>,
+    ids: AtomicU64,
+}
+
+impl std::fmt::Debug for Retrievals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retrievals").field("dir", &self.inner.dir).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Deal IDs: Unix nanoseconds at start, then one more each (go-fil-markets' time counter).
+fn time_counter() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+fn decode_response(v: &Option<TypedVoucher>) -> Option<RetrievalDealResponse> {
+    let v = v.as_ref()?;
+    if v.kind != VOUCHER_DEAL_RESPONSE {
+        return None;
+    }
+    v.node.decode().ok()
+}
+
+impl Retrievals {
+    /// Retrievals over `dt`, their CARs under `dir`. Retrievals a previous run left running
+    /// are marked failed (their provider-side channel is gone); start them again.
+    pub fn new(host: Host, node: HttpClient, dt: DataTransfer, store: RetrievalStore, dir: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for mut r in store.list()? {
+            if !r.is_terminal() {
+                r.set(E::DataTransferError, S::Errored);
+                r.info.message = "droplet-client stopped during the retrieval; start it again".into();
+                store.put(&r)?;
+            }
+        }
+        Ok(Retrievals {
+            inner: Arc::new(Inner {
+                host,
+                node,
+                dt,
+                store,
+                dir,
+                live: Mutex::new(HashMap::new()),
+                ids: AtomicU64::new(time_counter()),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &RetrievalStore {
+        &self.inner.store
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.inner.host
+    }
+
+    pub fn node(&self) -> &HttpClient {
+        &self.inner.node
+    }
+
+    fn car_path(&self, id: u64) -> PathBuf {
+        self.inner.dir.join(format!("{id}.car"))
+    }
+
+    /// Start `order`; returns its deal ID once the pull is open.
+    pub async fn retrieve(&self, order: RetrievalOrder) -> Result<u64> {
+        if order.size == 0 {
+            bail!("the order has size 0: take the size from the provider's query offer");
+        }
+        if !order.total.0.is_zero() || !order.unseal_price.0.is_zero() {
+            bail!(
+                "paid retrievals are not supported by this droplet-client yet; retrieve from a provider whose ask is free"
+            );
+        }
+        if order.data_selector.as_deref().is_some_and(|s| !s.is_empty()) {
+            bail!("selectors and paths are not supported by this droplet-client yet; retrieve the whole DAG");
+        }
+        let miner_peer = order
+            .miner_peer
+            .clone()
+            .ok_or_else(|| anyhow!("the order names no provider peer (MinerPeer)"))?;
+        let peer: libp2p::PeerId = miner_peer
+            .id
+            .parse()
+            .map_err(|e| anyhow!("provider peer ID {:?}: {e}", miner_peer.id))?;
+        let (_, addrs, _) = crate::asks::miner_peer(&self.inner.node, &miner_peer.address.0, Some(peer)).await?;
+        let id = self.inner.ids.fetch_add(1, Ordering::Relaxed);
+        let root = order.root.0;
+        let selector = market_types::ipld::all_selector();
+        let proposal = RetrievalDealProposal {
+            id,
+            payload_cid: root,
+            params: RetrievalParams {
+                piece_cid: order.piece.as_ref().map(|p| p.0),
+                selector: Some(selector.clone()),
+                unseal_price: order.unseal_price.0.clone(),
+                price_per_byte: query::price_per_byte(&order.total.0, &order.unseal_price.0, order.size),
+                payment_interval: order.payment_interval,
+                payment_interval_increase: order.payment_interval_increase,
+            },
+        };
+        let car = self.car_path(id);
+        let mut record = RetrievalRecord::new(&proposal, peer.to_string(), miner_peer.address.0, car.clone());
+        self.inner.store.put(&record)?;
+        let sink = Arc::new(CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?);
+        let opened = async {
+            self.inner
+                .host
+                .connect(peer, addrs)
+                .await
+                .with_context(|| format!("connecting to provider {peer}"))?;
+            let voucher = TypedVoucher {
+                kind: VOUCHER_DEAL_PROPOSAL.into(),
+                node: RawCbor::from_value(&proposal),
+            };
+            self.inner
+                .dt
+                .pull(peer, voucher, root, selector, sink.clone())
+                .map_err(|e| anyhow!("opening the transfer: {e}"))
+        }
+        .await;
+        let pull = match opened {
+            Ok(p) => p,
+            Err(e) => {
+                record.info.message = format!("{e:#}");
+                record.set(E::WriteDealProposalErrored, S::Errored);
+                self.inner.store.put(&record)?;
+                return Err(e);
+            }
+        };
+        record.info.transfer_channel_id = Some(ChannelIdJson {
+            initiator: self.inner.host.peer_id().to_string(),
+            responder: peer.to_string(),
+            id: pull.transfer_id,
+        });
+        record.set(E::DealProposed, S::WaitForAcceptance);
+        self.inner.store.put(&record)?;
+        let live = Arc::new(Live { cancel: Notify::new() });
+        lock(&self.inner.live).insert(id, live.clone());
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.follow(record, pull, sink, live).await;
+            lock(&this.inner.live).remove(&id);
+        });
+        Ok(id)
+    }
+
+    /// Follow a pull to its end, saving the record as it moves.
+    async fn follow(&self, mut r: RetrievalRecord, mut pull: Pull, sink: Arc<CarSink>, live: Arc<Live>) {
+        let store = &self.inner.store;
+        let (mut all_received, mut completed) = (false, false);
+        let mut saved = Instant::now();
+        let fail = |r: &mut RetrievalRecord, event: E, status: S, message: String| {
+            r.info.message = message;
+            r.set(event, status);
+        };
+        loop {
+            let event = tokio::select! {
+                e = pull.events.recv() => e,
+                _ = live.cancel.notified() => {
+                    let _ = self.inner.dt.cancel(&pull).await;
+                    r.info.message = "cancelled by the client".into();
+                    r.set(E::Cancel, S::Cancelled);
+                    break;
+                }
+            };
+            let Some(event) = event else {
+                if !r.is_terminal() {
+                    fail(
+                        &mut r,
+                        E::DataTransferError,
+                        S::Errored,
+                        "the transfer ended before the provider completed the deal".into(),
+                    );
+                }
+                break;
+            };
+            match event {
+                ClientEvent::Accepted(result) => match decode_response(&result).map(|d| d.status) {
+                    Some(s) if s == S::Accepted.code() => {
+                        r.set(E::DealAccepted, S::Accepted);
+                        r.set(E::PaymentChannelSkip, S::Ongoing);
+                    }
+                    Some(s) => {
+                        let name = S::from_u64(s).map(|s| s.name()).unwrap_or("unknown");
+                        fail(
+                            &mut r,
+                            E::UnknownResponseReceived,
+                            S::Errored,
+                            format!("unexpected deal response status: {name}"),
+                        );
+                        let _ = self.inner.dt.cancel(&pull).await;
+                        break;
+                    }
+                    None => {
+                        r.set(E::DealAccepted, S::Accepted);
+                        r.set(E::PaymentChannelSkip, S::Ongoing);
+                    }
+                },
+                ClientEvent::Rejected(result) => {
+                    let d = decode_response(&result);
+                    let (event, status) = match d.as_ref().map(|d| d.status) {
+                        Some(16) => (E::DealNotFound, S::DealNotFound),
+                        _ => (E::DealRejected, S::Rejected),
+                    };
+                    let why = d
+                        .map(|d| d.message)
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or_else(|| "no reason given".into());
+                    fail(&mut r, event, status, format!("the provider rejected the deal: {why}"));
+                    break;
+                }
+                ClientEvent::VoucherResult { accepted, result, .. } => {
+                    let d = decode_response(&result);
+                    if !accepted || d.as_ref().is_some_and(|d| d.status == S::Errored.code()) {
+                        let why = d.map(|d| d.message).unwrap_or_default();
+                        fail(
+                            &mut r,
+                            E::ProviderCancelled,
+                            S::Errored,
+                            format!("the provider stopped the deal: {why}"),
+                        );
+                        break;
+                    }
+                    if d.is_some_and(|d| !d.payment_owed.is_zero()) {
+                        fail(
+                            &mut r,
+                            E::BadPaymentRequested,
+                            S::Errored,
+                            "the provider asks for payment on a free retrieval".into(),
+                        );
+                        let _ = self.inner.dt.cancel(&pull).await;
+                        break;
+                    }
+                }
+                ClientEvent::Block { size, received, .. } => {
+                    if received {
+                        r.info.bytes_received += size as u64;
+                    }
+                    r.info.event = Some(E::BlocksReceived.code());
+                    if saved.elapsed() >= SAVE_EVERY {
+                        let _ = store.put(&r);
+                        saved = Instant::now();
+                    }
+                }
+                ClientEvent::TransferFinished(Ok(_)) => {
+                    all_received = true;
+                    r.set(E::AllBlocksReceived, S::BlocksComplete);
+                }
+                ClientEvent::TransferFinished(Err(e)) => {
+                    fail(
+                        &mut r,
+                        E::DataTransferError,
+                        S::Errored,
+                        format!("deal data transfer failed: {e}"),
+                    );
+                    break;
+                }
+                ClientEvent::Completed { accepted, result } => {
+                    let d = decode_response(&result);
+                    if !accepted {
+                        let why = d.map(|d| d.message).unwrap_or_default();
+                        fail(
+                            &mut r,
+                            E::ProviderCancelled,
+                            S::Errored,
+                            format!("the provider failed the deal: {why}"),
+                        );
+                        break;
+                    }
+                    if let Some(d) = d.filter(|d| d.status != S::Completed.code()) {
+                        let name = S::from_u64(d.status).map(|s| s.name()).unwrap_or("unknown");
+                        fail(
+                            &mut r,
+                            E::UnknownResponseReceived,
+                            S::Errored,
+                            format!("unexpected deal response status at completion: {name}"),
+                        );
+                        break;
+                    }
+                    completed = true;
+                    r.set(E::Complete, S::CheckComplete);
+                }
+                ClientEvent::Cancelled => {
+                    fail(
+                        &mut r,
+                        E::ProviderCancelled,
+                        S::Cancelled,
+                        "the provider cancelled the retrieval".into(),
+                    );
+                    break;
+                }
+                ClientEvent::Paused | ClientEvent::Resumed => {}
+            }
+            let _ = store.put(&r);
+            if all_received && completed {
+                r.set(E::CompleteVerified, S::FinalizingBlockstore);
+                match sink.sync() {
+                    Ok(()) => r.set(E::BlockstoreFinalized, S::Completed),
+                    Err(e) => fail(
+                        &mut r,
+                        E::FinalizeBlockstoreErrored,
+                        S::Errored,
+                        format!("writing {}: {e}", sink.path().display()),
+                    ),
+                }
+                break;
+            }
+        }
+        if let Err(e) = store.put(&r) {
+            tracing::warn!(deal = r.info.id, "saving the retrieval: {e}");
+        }
+    }
+
+    /// Wait until retrieval `id` ends: Ok once Completed, else its message.
+    pub async fn wait(&self, id: u64) -> Result<()> {
+        loop {
+            let r = self.inner.store.get(id)?.ok_or_else(|| anyhow!("no retrieval {id}"))?;
+            if r.is_terminal() {
+                if r.status() == S::Completed {
+                    return Ok(());
+                }
+                bail!("retrieval {id} ended {}: {}", r.status().name(), r.info.message);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn list(&self) -> Result<Vec<RetrievalInfo>> {
+        Ok(self.inner.store.list()?.into_iter().map(|r| r.info).collect())
+    }
+
+    /// Cancel a running retrieval.
+    pub fn cancel(&self, id: u64) -> Result<()> {
+        let live = lock(&self.inner.live).get(&id).cloned();
+        match live {
+            Some(l) => {
+                l.cancel.notify_one();
+                Ok(())
+            }
+            None => bail!("retrieval {id} is not running"),
+        }
+    }
+
+    /// Write out what retrieval `id` brought: its CAR (`car`) or the UnixFS file or directory.
+    pub fn export(&self, id: u64, root: &cid::Cid, out: &Path, car: bool) -> Result<()> {
+        let r = self.inner.store.get(id)?.ok_or_else(|| anyhow!("no retrieval {id}"))?;
+        if r.status() != S::Completed {
+            bail!("retrieval {id} is {}, not Completed", r.status().name());
+        }
+        if r.info.payload_cid.0 != *root {
+            bail!("retrieval {id} fetched {}, not {root}", r.info.payload_cid.0);
+        }
+        if car {
+            std::fs::copy(&r.car, out).with_context(|| format!("copying {} to {}", r.car.display(), out.display()))?;
+            return Ok(());
+        }
+        let blocks = CarSink::reopen(&r.car, root).with_context(|| format!("opening {}", r.car.display()))?;
+        let root = piece_store::unixfs::BlockCid::try_from(root.to_bytes().as_slice())?;
+        piece_store::unixfs::export::export(&blocks, &root, out)?;
+        Ok(())
+    }
+}
+
+/// Pulls are all this client does: anything a peer asks of it is refused.
+#[derive(Debug)]
+pub struct ServesNothing;
+
+impl data_transfer::provider::Validator for ServesNothing {
+    fn validate_pull(
+        &self,
+        _: &data_transfer::provider::PullChannel,
+        _: bool,
+    ) -> data_transfer::provider::ValidationResult {
+        Default::default()
+    }
+
+    fn validate_voucher(
+        &self,
+        _: &data_transfer::provider::PullChannel,
+        _: &TypedVoucher,
+    ) -> data_transfer::provider::ValidationResult {
+        Default::default()
+    }
+
+    fn completed(&self, _: &data_transfer::provider::PullChannel) -> Option<TypedVoucher> {
+        None
+    }
+}

@@ -1,0 +1,73 @@
+//! `droplet retrieval deal …`: the provider's retrieval deals.
+
+use anyhow::Result;
+use clap::Subcommand;
+use market_daemon::repo::Repo;
+use market_proto::api::retrieval::{MarketRetrievalClient, RetrievalDealQueryParams};
+use market_proto::client::call_error;
+use market_types::states::RetrievalDealStatus as S;
+use market_types::units::{format_fil, format_size};
+
+use super::daemon;
+
+#[derive(Debug, Subcommand)]
+pub enum RetrievalDealCmd {
+    /// Every retrieval deal, newest first.
+    List {
+        /// Leave out failed, rejected and cancelled deals.
+        #[arg(long)]
+        discard_failed: bool,
+    },
+    /// One deal, as JSON: `get <receiver peer> <deal id>`.
+    Get { receiver: String, deal_id: u64 },
+    /// Every retrieval deal status, with its number.
+    Statuses,
+}
+
+pub async fn deal(repo: &Repo, cmd: RetrievalDealCmd) -> Result<()> {
+    match cmd {
+        RetrievalDealCmd::Statuses => {
+            for s in S::ALL {
+                println!("{:>2} {}", s.code(), s.name());
+            }
+        }
+        RetrievalDealCmd::List { discard_failed } => {
+            let api = daemon(repo)?;
+            let deals = api
+                .market_list_retrieval_deals(RetrievalDealQueryParams {
+                    discard_failed_deal: discard_failed,
+                    ..Default::default()
+                })
+                .await
+                .map_err(call_error)?;
+            println!(
+                "{:<54} {:<20} {:<62} {:<30} {:>14} {:>10} {:>12} {:>10}  Message",
+                "Receiver", "DealID", "Payload", "State", "PricePerByte", "BytesSent", "Paied", "Interval"
+            );
+            for d in deals {
+                let state = S::from_u64(d.status).map(|s| s.name()).unwrap_or("unknown");
+                println!(
+                    "{:<54} {:<20} {:<62} {:<30} {:>14} {:>10} {:>12} {:>10}  {}",
+                    d.receiver,
+                    d.deal_proposal.id,
+                    d.deal_proposal.payload_cid.to_string(),
+                    state,
+                    format_fil(&d.deal_proposal.params.price_per_byte),
+                    format_size(d.total_sent),
+                    format_fil(&d.funds_received.0),
+                    d.current_interval,
+                    d.message
+                );
+            }
+        }
+        RetrievalDealCmd::Get { receiver, deal_id } => {
+            let api = daemon(repo)?;
+            let d = api
+                .market_get_retrieval_deal(receiver, deal_id)
+                .await
+                .map_err(call_error)?;
+            println!("{}", serde_json::to_string_pretty(&d)?);
+        }
+    }
+    Ok(())
+}

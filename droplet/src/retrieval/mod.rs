@@ -1,0 +1,14 @@
+//! The retrieval market, provider side: the query protocol, the deal validator over
+//! data-transfer, blocks from piece storage, and the deal records.
+//!
+//! - `lookup`: which piece serves a payload and on what terms.
+//! - `query`: `/fil/retrieval/qry/1.0.0`.
+//! - `provider`: the data-transfer validator and the deal machine's shell.
+//! - `source`: graphsync's block source over the piece index and piece storage.
+//! - `record`: the deal records.
+
+pub mod lookup;
+pub mod provider;
+pub mod query;
+pub mod record;
+pub mod source;

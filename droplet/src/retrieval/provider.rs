@@ -1,0 +1,327 @@
+//! The provider's side of retrieval deals: the data-transfer validator. A pull's voucher is a
+//! go-fil-markets deal proposal; it is checked as go-fil-markets checks it (payload, selector,
+//! a piece that holds the data unsealed, the miner's ask and policy), recorded, and followed
+//! through the provider machine to its end.
+
+use std::sync::Arc;
+
+use data_transfer::message::TypedVoucher;
+use data_transfer::provider::{PullChannel, ValidationResult, Validator};
+use graphsync::net::ResponseEnd;
+use market_fsm::retrieval::provider::{self as machine, Action, Event};
+use market_types::TokenAmount;
+use market_types::ipld::RawCbor;
+use market_types::retrieval::{
+    RetrievalDealProposal, RetrievalDealProposalV0, RetrievalDealResponse, RetrievalDealResponseV0, RetrievalParams,
+    VOUCHER_DEAL_PROPOSAL, VOUCHER_DEAL_PROPOSAL_V0, VOUCHER_DEAL_RESPONSE, VOUCHER_DEAL_RESPONSE_V0,
+};
+use market_types::states::RetrievalDealStatus as S;
+
+use super::lookup::{Lookup, LookupError};
+use super::record::{ChannelRef, RecordExt, RetrievalDealRecord, RetrievalDeals, new_record, terms_of};
+use crate::miners::LiveConfig;
+
+/// The retrieval provider: decides pulls and keeps their deals.
+#[derive(Debug)]
+pub struct RetrievalProvider {
+    pub lookup: Lookup,
+    pub deals: RetrievalDeals,
+    pub config: Arc<LiveConfig>,
+    /// This host's peer ID (the responder of every channel).
+    pub local: String,
+}
+
+/// A proposal as received, and whether it came in the legacy (tuple) form.
+struct Proposal {
+    deal: RetrievalDealProposal,
+    legacy: bool,
+}
+
+fn decode_proposal(v: &TypedVoucher) -> Result<Proposal, String> {
+    match v.kind.as_str() {
+        VOUCHER_DEAL_PROPOSAL => v
+            .node
+            .decode::<RetrievalDealProposal>()
+            .map(|deal| Proposal { deal, legacy: false })
+            .map_err(|e| format!("the deal proposal does not decode: {e}")),
+        VOUCHER_DEAL_PROPOSAL_V0 => v
+            .node
+            .decode::<RetrievalDealProposalV0>()
+            .map(|p| Proposal {
+                deal: RetrievalDealProposal {
+                    id: p.id,
+                    payload_cid: p.payload_cid,
+                    params: RetrievalParams {
+                        piece_cid: p.params.piece_cid,
+                        selector: p.params.selector,
+                        unseal_price: p.params.unseal_price,
+                        price_per_byte: p.params.price_per_byte,
+                        payment_interval: p.params.payment_interval,
+                        payment_interval_increase: p.params.payment_interval_increase,
+                    },
+                },
+                legacy: true,
+            })
+            .map_err(|e| format!("the legacy deal proposal does not decode: {e}")),
+        other => Err(format!("voucher type {other:?} is not a retrieval deal proposal")),
+    }
+}
+
+/// The voucher result for deal `id`, in the form the client proposed in.
+fn response(id: u64, legacy: bool, status: S, message: &str, owed: TokenAmount) -> TypedVoucher {
+    if legacy {
+        TypedVoucher {
+            kind: VOUCHER_DEAL_RESPONSE_V0.into(),
+            node: RawCbor::from_value(&RetrievalDealResponseV0 {
+                status: status.code(),
+                id,
+                payment_owed: owed,
+                message: message.into(),
+            }),
+        }
+    } else {
+        TypedVoucher {
+            kind: VOUCHER_DEAL_RESPONSE.into(),
+            node: RawCbor::from_value(&RetrievalDealResponse {
+                id,
+                status: status.code(),
+                message: message.into(),
+                payment_owed: owed,
+            }),
+        }
+    }
+}
+
+fn refuse(id: u64, legacy: bool, status: S, message: String) -> ValidationResult {
+    tracing::info!(deal = id, status = status.name(), "retrieval refused: {message}");
+    ValidationResult {
+        accepted: false,
+        result: Some(response(id, legacy, status, &message, TokenAmount::default())),
+        force_pause: false,
+        data_limit: 0,
+    }
+}
+
+impl RetrievalProvider {
+    fn channel_ref(&self, channel: &PullChannel) -> ChannelRef {
+        ChannelRef {
+            initiator: channel.peer.to_string(),
+            responder: self.local.clone(),
+            id: channel.id.id,
+        }
+    }
+
+    /// The checks of go-fil-markets' `validatePull` and `CheckDealParams`, then the record.
+    fn accept_new(&self, channel: &PullChannel, p: Proposal) -> ValidationResult {
+        let (id, legacy) = (p.deal.id, p.legacy);
+        let deal = &p.deal;
+        if deal.payload_cid != channel.root {
+            return refuse(id, legacy, S::Rejected, "incorrect CID for this proposal".into());
+        }
+        let wanted = deal
+            .params
+            .selector
+            .clone()
+            .unwrap_or_else(market_types::ipld::all_selector);
+        if wanted.as_bytes() != channel.selector.as_bytes() {
+            return refuse(
+                id,
+                legacy,
+                S::Rejected,
+                "incorrect selector for this proposal: the request's selector differs from the proposal's".into(),
+            );
+        }
+        let receiver = channel.peer.to_string();
+        match self.deals.get(&receiver, id) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return refuse(
+                    id,
+                    legacy,
+                    S::Rejected,
+                    format!("a retrieval deal {id} from this peer exists already; propose with a new deal ID"),
+                );
+            }
+            Err(e) => return refuse(id, legacy, S::Errored, format!("reading retrieval deals: {e}")),
+        }
+        let candidates = match self
+            .lookup
+            .candidates(&deal.payload_cid, deal.params.piece_cid.as_ref())
+        {
+            Ok(c) => c,
+            Err(e @ LookupError::NotFound { .. }) => return refuse(id, legacy, S::DealNotFound, e.to_string()),
+            Err(e) => return refuse(id, legacy, S::Errored, e.to_string()),
+        };
+        let terms = terms_of(deal);
+        let mut reason = None;
+        let mut chosen = None;
+        for c in candidates {
+            let policy = self.config.policy(Some(&c.miner));
+            let why = if !policy.settings.consider_online_retrieval_deals {
+                Some("miner is not accepting online retrieval deals".to_string())
+            } else if terms.price_per_byte < c.ask.price_per_byte {
+                Some("price per byte too low".into())
+            } else if terms.payment_interval > c.ask.payment_interval {
+                Some("payment interval too large".into())
+            } else if terms.payment_interval_increase > c.ask.payment_interval_increase {
+                Some("payment interval increase too large".into())
+            } else if terms.unseal_price < c.ask.unseal_price {
+                Some("unseal price too small".into())
+            } else {
+                None
+            };
+            match why {
+                None => {
+                    chosen = Some(c);
+                    break;
+                }
+                Some(w) => {
+                    reason.get_or_insert(w);
+                }
+            }
+        }
+        let Some(c) = chosen else {
+            return refuse(id, legacy, S::Rejected, reason.unwrap_or_default());
+        };
+        if let Err(e) = terms.check() {
+            return refuse(id, legacy, S::Rejected, e.to_string());
+        }
+        if !terms.is_free() {
+            return refuse(
+                id,
+                legacy,
+                S::Rejected,
+                "this droplet serves free retrievals only so far (price per byte and unseal price 0)".into(),
+            );
+        }
+        let record = new_record(
+            p.deal.clone(),
+            receiver,
+            self.channel_ref(channel),
+            c.piece,
+            c.miner,
+            c.deal,
+            legacy,
+        );
+        if let Err(e) = self.deals.put(&record) {
+            return refuse(id, legacy, S::Errored, format!("recording the deal: {e}"));
+        }
+        tracing::info!(deal = id, peer = %channel.peer, payload = %deal.payload_cid, piece = %c.piece, "retrieval deal accepted");
+        let m = record.machine();
+        ValidationResult {
+            accepted: true,
+            result: Some(response(id, legacy, S::Accepted, "", m.owed())),
+            force_pause: false,
+            data_limit: m.current_interval,
+        }
+    }
+
+    /// A restarted pull resumes its deal where it was.
+    fn accept_restart(&self, channel: &PullChannel, p: Proposal) -> ValidationResult {
+        let (id, legacy) = (p.deal.id, p.legacy);
+        let mut record = match self.deals.get(&channel.peer.to_string(), id) {
+            Ok(Some(r)) if !machine::is_terminal(r.status()) => r,
+            Ok(_) => {
+                return refuse(
+                    id,
+                    legacy,
+                    S::DealNotFound,
+                    format!("no running retrieval deal {id} to restart"),
+                );
+            }
+            Err(e) => return refuse(id, legacy, S::Errored, format!("reading retrieval deals: {e}")),
+        };
+        if record.deal_proposal != p.deal {
+            return refuse(
+                id,
+                legacy,
+                S::Rejected,
+                "the restart's proposal differs from the deal's".into(),
+            );
+        }
+        record.channel_id = Some(self.channel_ref(channel));
+        if let Err(e) = self.deals.put(&record) {
+            return refuse(id, legacy, S::Errored, format!("recording the deal: {e}"));
+        }
+        let m = record.machine();
+        ValidationResult {
+            accepted: true,
+            result: Some(response(id, legacy, S::Accepted, "", m.owed())),
+            force_pause: m.status == S::FundsNeeded,
+            data_limit: m.current_interval,
+        }
+    }
+
+    /// Apply `event` to the deal of `channel` and save it; the actions, if it applied.
+    fn advance(&self, channel: &PullChannel, event: Event) -> Option<(RetrievalDealRecord, Vec<Action>)> {
+        let p = decode_proposal(&channel.voucher).ok()?;
+        let mut record = match self.deals.get(&channel.peer.to_string(), p.deal.id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(deal = p.deal.id, "reading the retrieval deal: {e}");
+                return None;
+            }
+        };
+        let mut m = record.machine();
+        match machine::apply(&mut m, event) {
+            Ok(actions) => {
+                record.set_machine(&m);
+                if let Err(e) = self.deals.put(&record) {
+                    tracing::warn!(deal = p.deal.id, "saving the retrieval deal: {e}");
+                }
+                Some((record, actions))
+            }
+            Err(e) => {
+                tracing::debug!(deal = p.deal.id, "{e}");
+                None
+            }
+        }
+    }
+}
+
+impl Validator for RetrievalProvider {
+    fn validate_pull(&self, channel: &PullChannel, restart: bool) -> ValidationResult {
+        let p = match decode_proposal(&channel.voucher) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(peer = %channel.peer, "retrieval refused: {e}");
+                return ValidationResult::default();
+            }
+        };
+        if restart {
+            self.accept_restart(channel, p)
+        } else {
+            self.accept_new(channel, p)
+        }
+    }
+
+    fn validate_voucher(&self, channel: &PullChannel, _voucher: &TypedVoucher) -> ValidationResult {
+        // Only free deals are accepted so far: nothing is owed, so no payment is expected.
+        let id = decode_proposal(&channel.voucher).map(|p| p.deal.id).unwrap_or(0);
+        refuse(id, false, S::Errored, "no payment is due on this deal".into())
+    }
+
+    fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher> {
+        let (record, actions) = self.advance(channel, Event::AllSent { total: channel.sent })?;
+        let id = record.deal_proposal.id;
+        let legacy = record.legacy_protocol;
+        actions.iter().find_map(|a| match a {
+            Action::Complete => Some(response(id, legacy, S::Completed, "", TokenAmount::default())),
+            Action::RequestPayment { owed, .. } => {
+                Some(response(id, legacy, S::FundsNeededLastPayment, "", owed.clone()))
+            }
+            _ => None,
+        })
+    }
+
+    fn ended(&self, channel: &PullChannel, end: ResponseEnd) {
+        let event = match end {
+            ResponseEnd::CancelledByRequester => Event::ClientCancelled,
+            ResponseEnd::Sent(status) => Event::Failed(format!("the transfer ended with graphsync status {status:?}")),
+            ResponseEnd::NetworkError => Event::Failed("deal data transfer stalled (peer hungup)".into()),
+            ResponseEnd::Stopped => Event::Failed("droplet stopped during the transfer".into()),
+        };
+        self.advance(channel, event);
+    }
+}
