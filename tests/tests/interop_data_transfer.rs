@@ -19,6 +19,7 @@ use market_types::ipld::RawCbor;
 use market_types::retrieval::{
     RetrievalDealProposal, RetrievalDealResponse, VOUCHER_DEAL_PROPOSAL, VOUCHER_DEAL_RESPONSE,
 };
+use tests::car::car_cids;
 use tests::gopeers;
 
 /// Free retrievals only: a proposal with no price is accepted (status 6), a priced one is
@@ -66,24 +67,6 @@ impl Validator for FreeRetrieval {
     fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher> {
         deal_response(proposal(channel)?.id, 15, "")
     }
-}
-
-/// The CIDs of a CARv1's blocks.
-fn car_cids(car: &[u8]) -> Vec<Cid> {
-    let mut rest = car;
-    let mut out = Vec::new();
-    let mut first = true;
-    while !rest.is_empty() {
-        let (len, after) = unsigned_varint::decode::usize(rest).expect("section length");
-        let (section, next) = after.split_at(len);
-        rest = next;
-        if std::mem::take(&mut first) {
-            continue; // the header
-        }
-        let mut reader = std::io::Cursor::new(section);
-        out.push(Cid::read_bytes(&mut reader).expect("cid"));
-    }
-    out
 }
 
 /// lassie fetching `what` (a CID, with a path) over graphsync from `provider`, with extra

@@ -13,7 +13,10 @@ use super::{Api, fail};
 use crate::retrieval::record::RecordExt;
 
 fn failed(s: S) -> bool {
-    matches!(s, S::Errored | S::Rejected | S::Cancelled | S::DealNotFound | S::Failing)
+    matches!(
+        s,
+        S::Errored | S::Rejected | S::Cancelled | S::DealNotFound | S::Failing
+    )
 }
 
 #[async_trait]
@@ -22,7 +25,9 @@ impl MarketRetrievalServer for Api {
         let mut deals = self.retrieval_deals.list().map_err(fail)?;
         deals.retain(|d| {
             (q.receiver.is_empty() || d.receiver == q.receiver)
-                && q.payload_cid.as_ref().is_none_or(|c| c.0 == d.deal_proposal.payload_cid)
+                && q.payload_cid
+                    .as_ref()
+                    .is_none_or(|c| c.0 == d.deal_proposal.payload_cid)
                 && q.status.is_none_or(|s| s == d.status)
                 && !(q.discard_failed_deal && failed(d.status()))
         });
@@ -45,7 +50,10 @@ impl MarketRetrievalServer for Api {
     async fn get_retrieval_deal_statistic(&self, miner: Option<Json<Address>>) -> RpcResult<RetrievalDealStatistic> {
         let mut out = RetrievalDealStatistic::default();
         for d in self.retrieval_deals.list().map_err(fail)? {
-            if miner.as_ref().is_some_and(|m| m.0 != d.miner.0 && m.0 != Address::new_id(0)) {
+            if miner
+                .as_ref()
+                .is_some_and(|m| m.0 != d.miner.0 && m.0 != Address::new_id(0))
+            {
                 continue;
             }
             *out.deals_status.entry(d.status().name().to_string()).or_default() += 1;

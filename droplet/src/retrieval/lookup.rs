@@ -40,10 +40,10 @@ pub struct Offer {
 pub enum LookupError {
     /// No sealing or active deal holds the payload (or the named piece).
     #[error("retrieve piece({piece}) or payload({payload}) failed, not found")]
-    NotFound { payload: Cid, piece: String },
+    NotFound { payload: String, piece: String },
     /// Deals hold it, but no piece store has an unsealed copy.
     #[error("piece {piece} holds {payload} but has no unsealed copy in piece storage")]
-    Sealed { payload: Cid, piece: Cid },
+    Sealed { payload: String, piece: String },
     #[error("miner {miner} has no retrieval ask: set one with `droplet retrieval ask set {miner}`")]
     NoAsk { miner: Address },
     #[error("miner {miner} has no retrieval payment address and its worker could not be read: {reason}")]
@@ -125,8 +125,8 @@ impl Lookup {
             }
             if !stored {
                 first_error.get_or_insert(LookupError::Sealed {
-                    payload: *payload,
-                    piece: p,
+                    payload: payload.to_string(),
+                    piece: p.to_string(),
                 });
                 continue;
             }
@@ -150,7 +150,7 @@ impl Lookup {
         }
         if out.is_empty() {
             return Err(first_error.unwrap_or_else(|| LookupError::NotFound {
-                payload: *payload,
+                payload: payload.to_string(),
                 piece: piece.map(|p| p.to_string()).unwrap_or_else(|| "<nil>".into()),
             }));
         }
@@ -170,8 +170,8 @@ impl Lookup {
                 .is_err()
             {
                 first_error.get_or_insert(LookupError::Sealed {
-                    payload: *payload,
-                    piece: candidate.piece,
+                    payload: payload.to_string(),
+                    piece: candidate.piece.to_string(),
                 });
                 continue;
             }

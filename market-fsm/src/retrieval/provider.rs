@@ -239,8 +239,8 @@ mod tests {
     fn three_intervals_and_a_last_payment() {
         let mut d = priced();
         assert_eq!(d.current_interval, 100);
-        apply(&mut d, Event::Sent { total: 60 }).unwrap();
-        let a = apply(&mut d, Event::LimitReached { total: 120 }).unwrap();
+        apply(&mut d, Event::Sent { total: 60 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 120 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -250,7 +250,7 @@ mod tests {
         );
         assert_eq!(d.status, S::FundsNeeded);
         // A short voucher: still owed.
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(150) }).unwrap();
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(150) }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -259,13 +259,13 @@ mod tests {
             }]
         );
         // The rest, and a little more: resume to the next boundary above what is paid.
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(90) }).unwrap();
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(90) }).expect("applies");
         assert_eq!(a, vec![Action::Resume { data_limit: 200 }]);
         assert_eq!(d.status, S::Ongoing);
-        apply(&mut d, Event::LimitReached { total: 210 }).unwrap();
-        apply(&mut d, Event::PaymentReceived { delta: atto(160) }).unwrap();
+        apply(&mut d, Event::LimitReached { total: 210 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(160) }).expect("applies");
         assert_eq!(d.current_interval, 300);
-        let a = apply(&mut d, Event::AllSent { total: 250 }).unwrap();
+        let a = apply(&mut d, Event::AllSent { total: 250 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -275,7 +275,7 @@ mod tests {
         );
         assert_eq!(d.status, S::FundsNeededLastPayment);
         assert_eq!(d.owed(), atto(100));
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(100) }).unwrap();
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(100) }).expect("applies");
         assert_eq!(a, vec![Action::Complete]);
         assert_eq!(d.status, S::Completed);
         assert_eq!(d.funds_received, atto(500));
@@ -284,8 +284,8 @@ mod tests {
     #[test]
     fn a_refused_payment_stops_the_deal() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 100 }).unwrap();
-        let a = apply(&mut d, Event::PaymentRefused("bad signature".into())).unwrap();
+        apply(&mut d, Event::LimitReached { total: 100 }).expect("applies");
+        let a = apply(&mut d, Event::PaymentRefused("bad signature".into())).expect("applies");
         assert_eq!(d.status, S::Cancelled);
         assert!(matches!(&a[..], [Action::Stop { message }] if message.contains("bad signature")));
     }
@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn payment_ahead_of_the_limit_moves_it_on_without_pausing() {
         let mut d = priced();
-        apply(&mut d, Event::Sent { total: 50 }).unwrap();
+        apply(&mut d, Event::Sent { total: 50 }).expect("applies");
         assert_eq!(apply(&mut d, Event::PaymentReceived { delta: atto(200) }), Ok(vec![]));
         assert_eq!(d.current_interval, 200);
         assert_eq!(
@@ -306,12 +306,12 @@ mod tests {
     #[test]
     fn failure_and_cancel_end_the_deal_with_a_message() {
         let mut d = priced();
-        apply(&mut d, Event::Failed("piece store unreachable".into())).unwrap();
+        apply(&mut d, Event::Failed("piece store unreachable".into())).expect("applies");
         assert_eq!((d.status, d.message.as_str()), (S::Errored, "piece store unreachable"));
         let mut d = priced();
-        apply(&mut d, Event::ClientCancelled).unwrap();
+        apply(&mut d, Event::ClientCancelled).expect("applies");
         assert_eq!(d.status, S::Cancelled);
-        let err = apply(&mut d, Event::AllSent { total: 1 }).unwrap_err();
+        let err = apply(&mut d, Event::AllSent { total: 1 }).expect_err("refused");
         assert_eq!(err.from, S::Cancelled);
     }
 }

@@ -17,9 +17,9 @@ const MAX_DEPTH: usize = 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("block {0} is missing")]
-    Missing(BlockCid),
+    Missing(String),
     #[error("block {cid}: {reason}")]
-    Malformed { cid: BlockCid, reason: String },
+    Malformed { cid: String, reason: String },
     #[error("a directory entry is named {0:?}, which cannot be a file name")]
     BadName(String),
     #[error("the DAG is deeper than {MAX_DEPTH} levels")]
@@ -42,12 +42,12 @@ fn load(blocks: &dyn Blocks, cid: &BlockCid) -> Result<Vec<u8>, ExportError> {
     blocks
         .block(cid)
         .map_err(ExportError::Blocks)?
-        .ok_or(ExportError::Missing(*cid))
+        .ok_or_else(|| ExportError::Missing(cid.to_string()))
 }
 
 fn malformed(cid: &BlockCid, reason: impl std::fmt::Display) -> ExportError {
     ExportError::Malformed {
-        cid: *cid,
+        cid: cid.to_string(),
         reason: reason.to_string(),
     }
 }
@@ -293,11 +293,14 @@ mod tests {
         );
         let inner = dir(&mut m, &[("greeting.txt", file)]);
         let root = dir(&mut m, &[("sub", inner), ("raw.bin", b)]);
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().expect("tempdir");
         let out = tmp.path().join("out");
-        export(&m, &root, &out).unwrap();
-        assert_eq!(std::fs::read(out.join("sub/greeting.txt")).unwrap(), b"hello world");
-        assert_eq!(std::fs::read(out.join("raw.bin")).unwrap(), b"world");
+        export(&m, &root, &out).expect("exports");
+        assert_eq!(
+            std::fs::read(out.join("sub/greeting.txt")).expect("exported"),
+            b"hello world"
+        );
+        assert_eq!(std::fs::read(out.join("raw.bin")).expect("exported"), b"world");
     }
 
     #[test]
@@ -306,8 +309,8 @@ mod tests {
         let b = m.put(RAW, b"x".to_vec());
         for bad in ["..", "a/b", ".", ""] {
             let root = dir(&mut m, &[(bad, b)]);
-            let tmp = tempfile::tempdir().unwrap();
-            let err = export(&m, &root, &tmp.path().join("out")).unwrap_err();
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let err = export(&m, &root, &tmp.path().join("out")).expect_err("refused");
             assert!(matches!(err, ExportError::BadName(_)), "{bad:?}: {err}");
         }
     }
@@ -318,8 +321,8 @@ mod tests {
         let b = m.put(RAW, b"x".to_vec());
         let root = dir(&mut m, &[("f", b)]);
         m.0.remove(&b);
-        let tmp = tempfile::tempdir().unwrap();
-        let err = export(&m, &root, &tmp.path().join("out")).unwrap_err();
-        assert!(matches!(err, ExportError::Missing(c) if c == b));
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let err = export(&m, &root, &tmp.path().join("out")).expect_err("refused");
+        assert!(matches!(err, ExportError::Missing(c) if c == b.to_string()));
     }
 }

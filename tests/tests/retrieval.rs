@@ -1,0 +1,198 @@
+//! Retrieval between real processes: deals made Active on the devnet, then their data fetched
+//! back with `droplet-client retrieval retrieve` (graphsync and data-transfer between our two
+//! daemons) and by lassie (`--protocols graphsync`, pinned to droplet), byte for byte; and the
+//! retrievals droplet cannot serve, each refused with the reason.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+
+use tests::car::car_cids;
+use tests::gopeers;
+use tests::market::{MINER, Market, s, setup};
+use tests::procs::{run, run_ok};
+
+/// A multi-block UnixFS file imported into droplet-client and proposed online; its root and
+/// the proposal CID.
+fn propose_imported(m: &Market, file: &Path) -> (String, String) {
+    let root = run_ok(
+        "droplet-client",
+        &["--repo", &m.client, "data", "import", "--quiet", &s(file)],
+    )
+    .trim()
+    .to_string();
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "init",
+            &root,
+            MINER,
+            "0.0000001",
+            "180 days",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (root, String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// An offline deal of the market's CAR and an online deal of a 2.5 MiB file, both Active.
+fn two_active_deals(m: &Market) -> (String, Vec<u8>) {
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    let big: Vec<u8> = tests::gorand::GoRandStream::bytes(7, 5 << 19);
+    let file = Path::new(&m.car).with_file_name("big.bin");
+    std::fs::write(&file, &big).expect("write");
+    let (root, online) = propose_imported(m, &file);
+    m.publish_seal_and_activate(&[offline, online]);
+    (root, big)
+}
+
+fn retrieve(m: &Market, root: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "--repo",
+        m.client.as_str(),
+        "retrieval",
+        "retrieve",
+        "--provider",
+        MINER,
+    ];
+    args.extend_from_slice(extra);
+    let out_s = s(out);
+    args.extend_from_slice(&[root, &out_s]);
+    run("droplet-client", &args)
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn free_retrievals_between_our_daemons_and_by_lassie_bring_back_the_same_bytes() {
+    let m = setup();
+    let (big_root, big) = two_active_deals(&m);
+    m.droplet(&["retrieval", "ask", "set", MINER]);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // The query says what the provider serves and at what price.
+    let ask = m.client(&["retrieval", "query-ask", MINER, &big_root]);
+    assert!(ask.contains("Price per byte: 0 FIL"), "{ask}");
+    assert!(ask.contains("Unseal price: 0 FIL"), "{ask}");
+
+    // The offline deal's data as files and as a CAR: the same file, the same blocks.
+    let data = dir.path().join("data.bin");
+    let o = retrieve(&m, &m.root, &data, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("DealProposed (WaitForAcceptance)"), "{stdout}");
+    assert!(stdout.contains("BlockstoreFinalized (Completed)"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("Success"), "{stdout}");
+    let original = std::fs::read(Path::new(&m.car).with_file_name("data.bin")).expect("data");
+    assert_eq!(std::fs::read(&data).expect("retrieved"), original);
+    let car = dir.path().join("data.car");
+    let o = retrieve(&m, &m.root, &car, &["--car"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = car_cids(&std::fs::read(&m.car).expect("car"));
+    assert_eq!(car_cids(&std::fs::read(&car).expect("retrieved car")), want);
+
+    // The multi-block file of the online deal.
+    let got = dir.path().join("big.bin");
+    let o = retrieve(&m, &big_root, &got, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&got).expect("retrieved"), big);
+
+    // Both sides recorded the deals as completed.
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    assert_eq!(list.matches("DealStatusCompleted").count(), 3, "{list}");
+    let mine = m.client(&["retrieval", "list"]);
+    assert_eq!(mine.matches("Completed").count(), 3, "{mine}");
+
+    // lassie, pinned to droplet, gets the same blocks over graphsync and verifies them.
+    let (peer, addr) = tests::procs::announce(&m.provider);
+    let lassie_car = dir.path().join("lassie.car");
+    let out = Command::new(gopeers::binary("lassie"))
+        .args([
+            "fetch",
+            "--protocols",
+            "graphsync",
+            "--providers",
+            &format!("{addr}/p2p/{peer}"),
+            "--global-timeout",
+            "60s",
+            "-o",
+        ])
+        .arg(&lassie_car)
+        .arg(&big_root)
+        .current_dir(dir.path())
+        .output()
+        .expect("run lassie");
+    assert!(
+        out.status.success(),
+        "lassie failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    let from_lassie: HashSet<_> = car_cids(&std::fs::read(&lassie_car).expect("lassie's car"))
+        .into_iter()
+        .collect();
+    let ours = dir.path().join("big.car");
+    assert!(retrieve(&m, &big_root, &ours, &["--car"]).status.success());
+    let from_us: HashSet<_> = car_cids(&std::fs::read(&ours).expect("our car")).into_iter().collect();
+    assert!(from_us.len() > 3, "a multi-block DAG: {}", from_us.len());
+    assert_eq!(from_lassie, from_us);
+}
+
+#[test]
+fn retrievals_droplet_cannot_serve_are_refused_with_the_reason() {
+    let m = setup();
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    m.publish_seal_and_activate(std::slice::from_ref(&offline));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+
+    // No ask yet: the query names the missing ask.
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("has no retrieval ask"), "{}", stderr(&o));
+
+    // A priced ask and the default --maxPrice 0: refused before anything is proposed.
+    m.droplet(&["retrieval", "ask", "set", MINER, "--price", "1fil"]);
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("failed to find offer satisfying maxPrice"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A CID no deal holds.
+    m.droplet(&["retrieval", "ask", "set", MINER, "--price", "0"]);
+    let unknown = "bafk2bzacedm4fq3i4nhkm2fc5wqnzwhh6u4hhbqvlm7ifjk5h3xdp6o6rgsra";
+    let o = retrieve(&m, unknown, &out, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+
+    // The piece's unsealed copy is gone: the query says so instead of offering it.
+    let pieces = Path::new(&m.provider).join("pieces");
+    for e in std::fs::read_dir(&pieces).expect("pieces") {
+        let p = e.expect("entry").path();
+        std::fs::rename(&p, p.with_extension("moved")).expect("move the piece away");
+    }
+    let ask = run(
+        "droplet-client",
+        &["--repo", &m.client, "retrieval", "query-ask", MINER, &m.root],
+    );
+    let text = String::from_utf8_lossy(&ask.stdout);
+    assert!(text.contains("no unsealed copy"), "{text}{}", stderr(&ask));
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no unsealed copy"), "{}", stderr(&o));
+
+    // Nothing was recorded as served.
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    assert_eq!(list.lines().count(), 1, "only the header: {list}");
+}
