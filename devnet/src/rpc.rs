@@ -157,15 +157,6 @@ fn partition_sectors(sector_size: u64) -> u64 {
     }
 }
 
-/// A recognisable code CID per actor kind: raw codec, identity hash of `fil/16/<name>`.
-fn code_cid(name: &str) -> Cid {
-    let bytes = format!("fil/16/{name}");
-    match cid::multihash::Multihash::<64>::wrap(0x00, bytes.as_bytes()) {
-        Ok(mh) => Cid::new_v1(0x55, mh),
-        Err(_) => Cid::default(),
-    }
-}
-
 #[async_trait]
 impl FullNodeServer for Rpc {
     async fn chain_head(&self) -> RpcResult<Json<TipSet>> {
@@ -393,7 +384,7 @@ impl FullNodeServer for Rpc {
                 .ok_or_else(|| handler_error(format!("actor not found: {}", addr.0)))?;
             let head = market_types::chain::chain_cid(&market_types::cbor::to_vec(&(id, a.nonce)));
             Ok(Json(Actor {
-                code: code_cid(a.kind.code_name()),
+                code: crate::state::code_cid(a.kind.code_name()),
                 head,
                 nonce: a.nonce,
                 balance: a.balance.clone(),

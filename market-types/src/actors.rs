@@ -159,3 +159,74 @@ cbor_tuple! {
         "Settlements" => pub settlements: Vec<DealSettlementSummary>,
     }
 }
+
+// ---------------------------------------------------------------- init and payment channels
+
+/// The init actor's ID (f01).
+pub const INIT_ACTOR: u64 = 1;
+
+/// Init actor methods.
+pub mod init_method {
+    pub const EXEC: u64 = 2;
+}
+
+/// Payment channel actor methods.
+pub mod paych_method {
+    pub const CONSTRUCTOR: u64 = 1;
+    pub const UPDATE_CHANNEL_STATE: u64 = 2;
+    pub const SETTLE: u64 = 3;
+    pub const COLLECT: u64 = 4;
+}
+
+/// Payment channel constants (builtin-actors `paych`).
+pub mod paych {
+    /// Epochs between Settle and the earliest Collect: 12 hours of 30 s epochs.
+    pub const SETTLE_DELAY: i64 = 1440;
+    /// Longest secret an UpdateChannelState may carry.
+    pub const MAX_SECRET_SIZE: usize = 256;
+    /// The highest lane ID.
+    pub const MAX_LANE: u64 = (1 << 63) - 1;
+    /// Exit code of a voucher redeemed at or after the settling epoch.
+    pub const ERR_CHANNEL_STATE_UPDATE_AFTER_SETTLED: i64 = 32;
+}
+
+cbor_tuple! {
+    /// Init `Exec` parameters: the code of the actor to create and its constructor's
+    /// parameters (CBOR bytes).
+    pub struct ExecParams {
+        "CodeCID" => pub code_cid: cid::Cid,
+        "ConstructorParams" => pub constructor_params: Bytes,
+    }
+}
+
+cbor_tuple! {
+    /// Init `Exec` return: the new actor's ID address and its robust (f2) address.
+    pub struct ExecReturn {
+        "IDAddress" => pub id_address: Address,
+        "RobustAddress" => pub robust_address: Address,
+    }
+}
+
+cbor_tuple! {
+    /// Payment channel constructor parameters.
+    pub struct PaychConstructorParams {
+        "From" => pub from: Address,
+        "To" => pub to: Address,
+    }
+}
+
+cbor_tuple! {
+    /// Payment channel `UpdateChannelState` parameters.
+    pub struct UpdateChannelStateParams {
+        "Sv" => pub sv: crate::chain::SignedVoucher,
+        "Secret" => pub secret: Bytes,
+    }
+}
+
+cbor_tuple! {
+    /// A payment channel lane's state.
+    pub struct LaneState {
+        "Redeemed" => pub redeemed: TokenAmount,
+        "Nonce" => pub nonce: u64,
+    }
+}

@@ -320,7 +320,35 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "MarketGetReserved" => json!([worker]),
             "MarketReleaseFunds" => json!([worker, "0"]),
             "MessagerWaitMessage" => json!([before["MarketAddBalance"], 0]),
+            "ClientMinerQueryOffer" => {
+                json!([MINER, {"/": market_types::chain::chain_cid(b"no data").to_string()}, null])
+            }
+            // Refused by the daemon (size 0), but past the permission check.
+            "ClientRetrieve" => json!([{
+                "Root": {"/": market_types::chain::chain_cid(b"root").to_string()}, "Piece": null,
+                "DataSelector": null, "Size": 0, "Total": "0", "UnsealPrice": "0", "PaymentInterval": 0,
+                "PaymentIntervalIncrease": 0, "Client": worker, "Miner": worker, "MinerPeer": null
+            }]),
+            "ClientRetrieveWait" | "ClientCancelRetrievalDeal" => json!([999]),
+            "ClientExport" => json!([
+                {"Root": {"/": market_types::chain::chain_cid(b"root").to_string()}, "DealID": 999},
+                {"Path": "/nonexistent/out", "IsCAR": false}
+            ]),
             _ => json!([]),
+        },
+    )
+    .await;
+    // droplet's retrieval deal methods.
+    check_permissions(
+        &api_url(&repo, "v0"),
+        &secret,
+        "VENUS_MARKET",
+        market_proto::api::retrieval::METHODS,
+        |m, _| match m {
+            "MarketListRetrievalDeals" => json!([{}]),
+            "MarketGetRetrievalDeal" => json!([peer.to_string(), 1]),
+            "GetRetrievalDealStatistic" => json!([MINER]),
+            other => panic!("no example params for {other}"),
         },
     )
     .await;
