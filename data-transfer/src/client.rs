@@ -41,9 +41,12 @@ pub enum ClientEvent {
     /// All blocks arrived (graphsync finished) or the transfer failed.
     TransferFinished(Result<ResponseStatus, RequestError>),
     /// The responder's Complete, with its final result; the channel is over once this and
-    /// `TransferFinished` have both come.
+    /// `TransferFinished` have both come. A paused Complete means the responder is
+    /// finalizing (it waits for a last voucher; another Complete follows): the channel stays
+    /// open, and the application reads the result to know what is asked.
     Completed {
         accepted: bool,
+        paused: bool,
         result: Option<TypedVoucher>,
     },
     /// The responder cancelled.
@@ -104,6 +107,7 @@ pub(crate) fn response_events(msg: &TransferMessage) -> Vec<ClientEvent> {
         }],
         message_type::COMPLETE => vec![ClientEvent::Completed {
             accepted: r.accepted,
+            paused: r.paused,
             result,
         }],
         message_type::CANCEL => vec![ClientEvent::Cancelled],
@@ -180,7 +184,7 @@ pub(crate) async fn run(
         };
         for ev in events {
             match &ev {
-                ClientEvent::Completed { .. } => {
+                ClientEvent::Completed { paused: false, .. } => {
                     completed = true;
                     over = true;
                 }

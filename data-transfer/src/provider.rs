@@ -31,6 +31,9 @@ pub struct ValidationResult {
     pub data_limit: u64,
 }
 
+/// A voucher decision still being made.
+pub type PendingDecision = futures::future::BoxFuture<'static, ValidationResult>;
+
 /// A pull channel as the validator sees it.
 #[derive(Debug, Clone)]
 pub struct PullChannel {
@@ -49,6 +52,12 @@ pub trait Validator: Send + Sync + 'static {
     fn validate_pull(&self, channel: &PullChannel, restart: bool) -> ValidationResult;
     /// A voucher (a payment) for a running channel.
     fn validate_voucher(&self, channel: &PullChannel, voucher: &TypedVoucher) -> ValidationResult;
+    /// The same decision when it needs IO (chain reads): the channel waits for it. By default
+    /// the synchronous [`Validator::validate_voucher`].
+    fn validate_voucher_later(&self, channel: &PullChannel, voucher: &TypedVoucher) -> PendingDecision {
+        let decision = self.validate_voucher(channel, voucher);
+        Box::pin(async move { decision })
+    }
     /// The data limit was reached and the channel paused; a result to send the client (what
     /// it owes), if any.
     fn data_limit_reached(&self, _channel: &PullChannel) -> Option<TypedVoucher> {
@@ -56,6 +65,12 @@ pub trait Validator: Send + Sync + 'static {
     }
     /// Everything was sent: the result for the Complete message.
     fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher>;
+    /// Asked right after [`Validator::completed`]: whether the channel still waits for a last
+    /// voucher (the Complete then says paused, and the voucher's accepted result goes out in a
+    /// second Complete).
+    fn awaits_last_payment(&self, _channel: &PullChannel) -> bool {
+        false
+    }
     /// The channel ended otherwise (cancelled, failed, network).
     fn ended(&self, _channel: &PullChannel, _end: ResponseEnd) {}
     /// A push announced to us (we would receive the data). Refused unless implemented.
@@ -88,6 +103,8 @@ pub(crate) struct Responding {
 pub(crate) struct Channels {
     pub by_transfer: HashMap<(PeerId, u64), Responding>,
     pub by_request: HashMap<(PeerId, RequestId), u64>,
+    /// Channels whose data is all sent, waiting for their last voucher.
+    pub finalizing: HashMap<(PeerId, u64), PullChannel>,
 }
 
 /// The graphsync hooks of a data-transfer service.
@@ -236,7 +253,13 @@ impl Hooks for DtHooks {
         match end {
             ResponseEnd::Sent(s) if s.is_success() => {
                 let result = inner.validator.completed(&ch.channel);
-                let msg = message::response(message_type::COMPLETE, ch.transfer_id, true, false, result.as_ref());
+                let waits = inner.validator.awaits_last_payment(&ch.channel);
+                if waits {
+                    lock(&inner.channels)
+                        .finalizing
+                        .insert((*peer, ch.transfer_id), ch.channel.clone());
+                }
+                let msg = message::response(message_type::COMPLETE, ch.transfer_id, true, waits, result.as_ref());
                 inner.send_later(*peer, msg);
             }
             other => inner.validator.ended(&ch.channel, other),
@@ -244,77 +267,97 @@ impl Hooks for DtHooks {
     }
 }
 
-/// A voucher for channel (`peer`, `xfer`): validate it, then resume, stay paused or refuse.
-/// When `in_update`, the answer is returned as extensions for the graphsync response.
+/// A voucher for channel (`peer`, `xfer`): validated (perhaps after chain reads) on a task of
+/// its own, then the channel resumes, stays paused, completes or is refused. Nothing is
+/// answered in the graphsync update itself: a resume carries its answer in the unpause.
 pub(crate) fn on_voucher(
     inner: &Arc<Inner>,
     peer: PeerId,
     kind: &str,
     voucher: Option<RawCbor>,
     xfer: u64,
-    in_update: bool,
+    _in_update: bool,
 ) -> Vec<(String, RawCbor)> {
     let Some(node) = voucher else { return Vec::new() };
     let voucher = TypedVoucher {
         kind: kind.to_string(),
         node,
     };
-    let snapshot = match lock(&inner.channels).by_transfer.get(&(peer, xfer)) {
-        Some(ch) => ch.channel.clone(),
-        None => {
-            tracing::info!(%peer, xfer, "data-transfer: voucher for an unknown channel");
-            return Vec::new();
+    let snapshot = {
+        let channels = lock(&inner.channels);
+        match channels.by_transfer.get(&(peer, xfer)) {
+            Some(ch) => ch.channel.clone(),
+            None => match channels.finalizing.get(&(peer, xfer)) {
+                Some(ch) => ch.clone(),
+                None => {
+                    tracing::info!(%peer, xfer, "data-transfer: voucher for an unknown channel");
+                    return Vec::new();
+                }
+            },
         }
     };
-    let decision = inner.validator.validate_voucher(&snapshot, &voucher);
-    let answer = |paused: bool| {
-        message::response(
-            message_type::VOUCHER_RESULT,
-            xfer,
-            decision.accepted,
-            paused,
-            decision.result.as_ref(),
-        )
+    let pending = inner.validator.validate_voucher_later(&snapshot, &voucher);
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let decision = pending.await;
+        apply_voucher_decision(&inner, peer, xfer, decision);
+    });
+    Vec::new()
+}
+
+/// Act on a voucher's decision for channel (`peer`, `xfer`).
+fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfer: u64, decision: ValidationResult) {
+    let answer = |message_type: u64, paused: bool| {
+        message::response(message_type, xfer, decision.accepted, paused, decision.result.as_ref())
     };
-    let request = {
+    let finalizing = lock(&inner.channels).finalizing.contains_key(&(peer, xfer));
+    if finalizing {
+        if decision.accepted && decision.force_pause {
+            inner.send_later(peer, answer(message_type::VOUCHER_RESULT, true));
+            return;
+        }
+        lock(&inner.channels).finalizing.remove(&(peer, xfer));
+        let kind = if decision.accepted {
+            message_type::COMPLETE
+        } else {
+            message_type::VOUCHER_RESULT
+        };
+        inner.send_later(peer, answer(kind, false));
+        return;
+    }
+    let running = {
         let mut channels = lock(&inner.channels);
         let Some(ch) = channels.by_transfer.get_mut(&(peer, xfer)) else {
-            return Vec::new();
+            return;
         };
+        let mut resume = false;
         if decision.accepted {
             ch.data_limit = decision.data_limit;
-            let resume = ch.paused && !decision.force_pause;
+            resume = ch.paused && !decision.force_pause;
             if resume {
                 ch.paused = false;
             }
-            (resume, ch.request)
-        } else {
-            (false, ch.request)
         }
+        (resume, ch.request)
     };
-    let (resume, request) = request;
+    let (resume, request) = running;
+    let gs = inner.gs.get();
     if !decision.accepted {
-        inner.send_later(peer, answer(false));
-        if let Some(gs) = inner.gs.get() {
+        inner.send_later(peer, answer(message_type::VOUCHER_RESULT, false));
+        if let Some(gs) = gs {
             gs.cancel_response(peer, request);
         }
-        return Vec::new();
-    }
-    if resume {
-        let ext = message::general_extension(&answer(false));
-        if in_update {
-            if let Some(gs) = inner.gs.get() {
-                gs.unpause_response(peer, request, Vec::new());
-            }
-            return ext;
+    } else if resume {
+        if let Some(gs) = gs {
+            gs.unpause_response(
+                peer,
+                request,
+                message::general_extension(&answer(message_type::VOUCHER_RESULT, false)),
+            );
         }
-        if let Some(gs) = inner.gs.get() {
-            gs.unpause_response(peer, request, ext);
-        }
-        return Vec::new();
+    } else {
+        inner.send_later(peer, answer(message_type::VOUCHER_RESULT, decision.force_pause));
     }
-    inner.send_later(peer, answer(decision.force_pause));
-    Vec::new()
 }
 
 /// A provider-side request on `/fil/datatransfer/1.2.0` (a voucher, a cancel).

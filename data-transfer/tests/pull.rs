@@ -137,7 +137,9 @@ async fn a_metered_pull_pauses_at_each_limit_and_completes_after_vouchers() {
                 owed_results += 1;
             }
             ClientEvent::TransferFinished(r) => transfer = Some(r),
-            ClientEvent::Completed { accepted, result: r } => {
+            ClientEvent::Completed {
+                accepted, result: r, ..
+            } => {
                 assert!(accepted);
                 completed = Some(r);
             }
@@ -472,6 +474,7 @@ async fn a_push_is_pulled_by_its_receiver_and_confirmed() {
             assert_eq!(events.first(), Some(&ClientEvent::Accepted(result(0))), "{events:?}");
             let done = ClientEvent::Completed {
                 accepted: true,
+                paused: false,
                 result: result(7),
             };
             let finished = ClientEvent::TransferFinished(Ok(ResponseStatus::RequestCompletedFull));

@@ -344,6 +344,12 @@ impl MarketClientServer for ClientApi {
             .map_err(|e| handler_error(format!("{e:#}")))
     }
 
+    async fn client_retrieval_log(&self, deal_id: u64) -> RpcResult<Vec<RetrievalInfo>> {
+        self.retrievals
+            .log(deal_id)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
     async fn client_list_retrievals(&self) -> RpcResult<Vec<RetrievalInfo>> {
         self.retrievals.list().map_err(|e| handler_error(format!("{e:#}")))
     }
@@ -453,10 +459,17 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         graphsync::net::Config::default(),
     )
     .context("starting graphsync and data-transfer")?;
+    let paych = Arc::new(crate::paych::Paych::new(
+        node.clone(),
+        deals.signer.clone(),
+        deals.sender.clone(),
+        store.clone(),
+    ));
     let retrievals = crate::retrieval::Retrievals::new(
         host.clone(),
         node.clone(),
         transfers,
+        paych,
         crate::retrieval::record::RetrievalStore::new(store.clone()),
         repo.root.join("retrievals"),
     )?;

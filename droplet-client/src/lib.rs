@@ -6,4 +6,5 @@ pub mod config;
 pub mod daemon;
 pub mod deals;
 pub mod imports;
+pub mod paych;
 pub mod retrieval;

@@ -262,6 +262,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         deals: retrieval_deals.clone(),
         config: live.clone(),
         local: host.peer_id().to_string(),
+        vouchers: crate::retrieval::vouchers::Vouchers::new(store.clone(), chain.clone()),
+        payments: Default::default(),
     };
     let gs_config = graphsync::net::Config {
         max_in_progress_responses: cfg.simultaneous_transfers_for_retrieval.max(1) as usize,

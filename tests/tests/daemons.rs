@@ -329,7 +329,7 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
                 "DataSelector": null, "Size": 0, "Total": "0", "UnsealPrice": "0", "PaymentInterval": 0,
                 "PaymentIntervalIncrease": 0, "Client": worker, "Miner": worker, "MinerPeer": null
             }]),
-            "ClientRetrieveWait" | "ClientCancelRetrievalDeal" => json!([999]),
+            "ClientRetrieveWait" | "ClientCancelRetrievalDeal" | "ClientRetrievalLog" => json!([999]),
             "ClientExport" => json!([
                 {"Root": {"/": market_types::chain::chain_cid(b"root").to_string()}, "DealID": 999},
                 {"Path": "/nonexistent/out", "IsCAR": false}

@@ -196,3 +196,57 @@ fn retrievals_droplet_cannot_serve_are_refused_with_the_reason() {
     let list = m.droplet(&["retrieval", "deal", "list"]);
     assert_eq!(list.lines().count(), 1, "only the header: {list}");
 }
+
+#[test]
+fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_chain() {
+    let m = setup();
+    let (big_root, big) = two_active_deals(&m);
+    // 1000 attoFIL a byte (the ask is per GiB), a payment every 512 KiB.
+    m.droplet(&[
+        "retrieval",
+        "ask",
+        "set",
+        MINER,
+        "--price",
+        "0.000001073741824",
+        "--payment-interval",
+        "512KiB",
+        "--payment-interval-increase",
+        "0",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = dir.path().join("big.bin");
+    // Over the default --maxPrice of 0: refused.
+    let o = retrieve(&m, &big_root, &got, &[]);
+    assert!(!o.status.success());
+    let o = retrieve(&m, &big_root, &got, &["--maxPrice", "1"]);
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{stdout}{}", stderr(&o));
+    assert_eq!(std::fs::read(&got).expect("retrieved"), big);
+    for step in [
+        "PaymentChannelCreateInitiated (PaymentChannelCreating)",
+        "LaneAllocated (Ongoing)",
+        "BlockstoreFinalized (Completed)",
+    ] {
+        assert!(stdout.contains(step), "{step}: {stdout}");
+    }
+    // The provider was paid for every byte it sent, in at least three intervals.
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    assert!(list.contains("DealStatusCompleted"), "{list}");
+    let receiver = list
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("receiver");
+    let id = list
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("deal id");
+    let deal: serde_json::Value =
+        serde_json::from_str(&m.droplet(&["retrieval", "deal", "get", receiver, id])).expect("json");
+    let sent = deal["TotalSent"].as_u64().expect("sent");
+    assert!(sent >= big.len() as u64, "{deal}");
+    assert_eq!(deal["FundsReceived"], (sent * 1000).to_string(), "{deal}");
+    assert!(stdout.matches("PaymentSent").count() >= 3, "{stdout}");
+}

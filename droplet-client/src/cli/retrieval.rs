@@ -287,22 +287,19 @@ fn absolute(path: &str) -> Result<String> {
     Ok(abs.to_string_lossy().into_owned())
 }
 
-/// Print the retrieval's progress until it ends; an error unless it completed.
+/// Print the retrieval's progress (a line per event) until it ends; an error unless it
+/// completed.
 async fn follow(api: &jsonrpsee::http_client::HttpClient, id: u64, started: Instant) -> Result<()> {
-    let mut last: Option<(Option<u64>, u64)> = None;
-    let mut last_print = Instant::now();
+    let mut printed = 0usize;
     loop {
-        let list = api.client_list_retrievals().await.map_err(call_error)?;
-        let Some(r) = list.into_iter().find(|r| r.id == id) else {
+        let log = api.client_retrieval_log(id).await.map_err(call_error)?;
+        for r in log.iter().skip(printed) {
+            println!("{}", progress_line(r, started.elapsed()));
+        }
+        printed = printed.max(log.len());
+        let Some(r) = log.last() else {
             bail!("the daemon has no retrieval {id}");
         };
-        let key = (r.event, r.status);
-        let moved = last.is_none_or(|(e, s)| (e, s) != key);
-        if moved || (r.bytes_received > 0 && last_print.elapsed() >= Duration::from_secs(1)) {
-            println!("{}", progress_line(&r, started.elapsed()));
-            last_print = Instant::now();
-        }
-        last = Some(key);
         let status = S::from_u64(r.status).unwrap_or(S::Errored);
         if crate_is_terminal(status) {
             if status == S::Completed {

@@ -23,10 +23,13 @@ use data_transfer::client::{ClientEvent, Pull};
 use data_transfer::message::TypedVoucher;
 use jsonrpsee::http_client::HttpClient;
 use market_p2p::Host;
+use market_proto::Json;
 use market_proto::api::market_client::{ChannelIdJson, RetrievalInfo, RetrievalOrder};
+use market_types::TokenAmount;
 use market_types::ipld::RawCbor;
 use market_types::retrieval::{
-    RetrievalDealProposal, RetrievalDealResponse, RetrievalParams, VOUCHER_DEAL_PROPOSAL, VOUCHER_DEAL_RESPONSE,
+    RetrievalDealPayment, RetrievalDealProposal, RetrievalDealResponse, RetrievalParams, VOUCHER_DEAL_PAYMENT,
+    VOUCHER_DEAL_PROPOSAL, VOUCHER_DEAL_RESPONSE,
 };
 use market_types::states::{RetrievalClientEvent as E, RetrievalDealStatus as S};
 use tokio::sync::Notify;
@@ -52,6 +55,7 @@ struct Inner {
     host: Host,
     node: HttpClient,
     dt: DataTransfer,
+    paych: Arc<crate::paych::Paych>,
     store: RetrievalStore,
     dir: PathBuf,
     live: Mutex<HashMap<u64, Arc<Live>>>,
@@ -87,7 +91,14 @@ fn decode_response(v: &Option<TypedVoucher>) -> Option<RetrievalDealResponse> {
 impl Retrievals {
     /// Retrievals over `dt`, their CARs under `dir`. Retrievals a previous run left running
     /// are marked failed (their provider-side channel is gone); start them again.
-    pub fn new(host: Host, node: HttpClient, dt: DataTransfer, store: RetrievalStore, dir: PathBuf) -> Result<Self> {
+    pub fn new(
+        host: Host,
+        node: HttpClient,
+        dt: DataTransfer,
+        paych: Arc<crate::paych::Paych>,
+        store: RetrievalStore,
+        dir: PathBuf,
+    ) -> Result<Self> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for mut r in store.list()? {
             if !r.is_terminal() {
@@ -101,6 +112,7 @@ impl Retrievals {
                 host,
                 node,
                 dt,
+                paych,
                 store,
                 dir,
                 live: Mutex::new(HashMap::new()),
@@ -129,11 +141,6 @@ impl Retrievals {
     pub async fn retrieve(&self, order: RetrievalOrder) -> Result<u64> {
         if order.size == 0 {
             bail!("the order has size 0: take the size from the provider's query offer");
-        }
-        if !order.total.0.is_zero() || !order.unseal_price.0.is_zero() {
-            bail!(
-                "paid retrievals are not supported by this droplet-client yet; retrieve from a provider whose ask is free"
-            );
         }
         if order.data_selector.as_deref().is_some_and(|s| !s.is_empty()) {
             bail!("selectors and paths are not supported by this droplet-client yet; retrieve the whole DAG");
@@ -164,6 +171,9 @@ impl Retrievals {
         };
         let car = self.car_path(id);
         let mut record = RetrievalRecord::new(&proposal, peer.to_string(), miner_peer.address.0, car.clone());
+        record.payer = Some(Json(order.client.0));
+        record.payee = Some(Json(order.miner.0));
+        record.total = Json(order.total.0.clone());
         self.inner.store.put(&record)?;
         let sink = Arc::new(CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?);
         let opened = async {
@@ -212,6 +222,8 @@ impl Retrievals {
     async fn follow(&self, mut r: RetrievalRecord, mut pull: Pull, sink: Arc<CarSink>, live: Arc<Live>) {
         let store = &self.inner.store;
         let (mut all_received, mut completed) = (false, false);
+        // The cumulative amount the provider has asked for and is not yet paid.
+        let mut owed_target: Option<TokenAmount> = None;
         let mut saved = Instant::now();
         let fail = |r: &mut RetrievalRecord, event: E, status: S, message: String| {
             r.info.message = message;
@@ -240,9 +252,16 @@ impl Retrievals {
             };
             match event {
                 ClientEvent::Accepted(result) => match decode_response(&result).map(|d| d.status) {
-                    Some(s) if s == S::Accepted.code() => {
+                    Some(s) if s == S::Accepted.code() || s == S::FundsNeededUnseal.code() => {
                         r.set(E::DealAccepted, S::Accepted);
-                        r.set(E::PaymentChannelSkip, S::Ongoing);
+                        if let Err(e) = self.setup_payment(&mut r).await {
+                            fail(&mut r, E::PaymentChannelErrored, S::Errored, format!("{e:#}"));
+                            let _ = self.inner.dt.cancel(&pull).await;
+                            break;
+                        }
+                        if let Some(owed) = pending_owed(&result) {
+                            owed_target = Some(&r.info.total_paid.0 + &owed);
+                        }
                     }
                     Some(s) => {
                         let name = S::from_u64(s).map(|s| s.name()).unwrap_or("unknown");
@@ -285,15 +304,24 @@ impl Retrievals {
                         );
                         break;
                     }
-                    if d.is_some_and(|d| !d.payment_owed.is_zero()) {
-                        fail(
-                            &mut r,
-                            E::BadPaymentRequested,
-                            S::Errored,
-                            "the provider asks for payment on a free retrieval".into(),
-                        );
-                        let _ = self.inner.dt.cancel(&pull).await;
-                        break;
+                    if let Some(d) = d.filter(|d| !d.payment_owed.is_zero()) {
+                        if r.total.0.is_zero() {
+                            fail(
+                                &mut r,
+                                E::BadPaymentRequested,
+                                S::Errored,
+                                "the provider asks for payment on a free retrieval".into(),
+                            );
+                            let _ = self.inner.dt.cancel(&pull).await;
+                            break;
+                        }
+                        let last = d.status == S::FundsNeededLastPayment.code();
+                        if last {
+                            r.set(E::LastPaymentRequested, S::SendFundsLastPayment);
+                        } else {
+                            r.set(E::PaymentRequested, S::FundsNeeded);
+                        }
+                        owed_target = Some(&r.info.total_paid.0 + &d.payment_owed);
                     }
                 }
                 ClientEvent::Block { size, received, .. } => {
@@ -301,6 +329,7 @@ impl Retrievals {
                         r.info.bytes_received += size as u64;
                     }
                     r.info.event = Some(E::BlocksReceived.code());
+                    r.note();
                     if saved.elapsed() >= SAVE_EVERY {
                         let _ = store.put(&r);
                         saved = Instant::now();
@@ -319,7 +348,7 @@ impl Retrievals {
                     );
                     break;
                 }
-                ClientEvent::Completed { accepted, result } => {
+                ClientEvent::Completed { accepted, result, .. } => {
                     let d = decode_response(&result);
                     if !accepted {
                         let why = d.map(|d| d.message).unwrap_or_default();
@@ -331,7 +360,19 @@ impl Retrievals {
                         );
                         break;
                     }
-                    if let Some(d) = d.filter(|d| d.status != S::Completed.code()) {
+                    if let Some(d) = d.as_ref().filter(|d| d.status == S::FundsNeededLastPayment.code()) {
+                        if r.total.0.is_zero() {
+                            fail(
+                                &mut r,
+                                E::BadPaymentRequested,
+                                S::Errored,
+                                "the provider asks for payment on a free retrieval".into(),
+                            );
+                            break;
+                        }
+                        r.set(E::LastPaymentRequested, S::SendFundsLastPayment);
+                        owed_target = Some(&r.info.total_paid.0 + &d.payment_owed);
+                    } else if let Some(d) = d.filter(|d| d.status != S::Completed.code()) {
                         let name = S::from_u64(d.status).map(|s| s.name()).unwrap_or("unknown");
                         fail(
                             &mut r,
@@ -340,9 +381,10 @@ impl Retrievals {
                             format!("unexpected deal response status at completion: {name}"),
                         );
                         break;
+                    } else {
+                        completed = true;
+                        r.set(E::Complete, S::CheckComplete);
                     }
-                    completed = true;
-                    r.set(E::Complete, S::CheckComplete);
                 }
                 ClientEvent::Cancelled => {
                     fail(
@@ -354,6 +396,35 @@ impl Retrievals {
                     break;
                 }
                 ClientEvent::Paused | ClientEvent::Resumed => {}
+            }
+            // Pay what is owed once the data it pays for has arrived.
+            if let Some(target) = owed_target.clone().filter(|_| r.channel.is_some()) {
+                let received_value = r.terms_value(r.info.bytes_received);
+                if target <= received_value || all_received {
+                    if target > received_value {
+                        let received = r.info.bytes_received;
+                        fail(
+                            &mut r,
+                            E::BadPaymentRequested,
+                            S::Errored,
+                            format!(
+                                "the provider asks for {} attoFIL in all, more than the {} bytes received are worth",
+                                target.atto(),
+                                received
+                            ),
+                        );
+                        let _ = self.inner.dt.cancel(&pull).await;
+                        break;
+                    }
+                    match self.pay(&mut r, &pull, &target).await {
+                        Ok(()) => owed_target = None,
+                        Err(e) => {
+                            fail(&mut r, E::CreateVoucherFailed, S::Errored, format!("{e:#}"));
+                            let _ = self.inner.dt.cancel(&pull).await;
+                            break;
+                        }
+                    }
+                }
             }
             let _ = store.put(&r);
             if all_received && completed {
@@ -375,6 +446,65 @@ impl Retrievals {
         }
     }
 
+    /// A priced deal's channel and lane, before any payment is due (a free one skips this).
+    async fn setup_payment(&self, r: &mut RetrievalRecord) -> Result<()> {
+        if r.total.0.is_zero() {
+            r.set(E::PaymentChannelSkip, S::Ongoing);
+            return Ok(());
+        }
+        let (Some(payer), Some(payee)) = (r.payer.clone(), r.payee.clone()) else {
+            bail!("the retrieval names no payer or payment address");
+        };
+        let store = &self.inner.store;
+        let progress = std::sync::Mutex::new(r.clone());
+        let (ch, _) = self
+            .inner
+            .paych
+            .get_or_create(&payer.0, &payee.0, &r.total.0, |how| {
+                let (event, status) = match how {
+                    crate::paych::Readied::Created => (E::PaymentChannelCreateInitiated, S::PaymentChannelCreating),
+                    _ => (E::PaymentChannelAddingFunds, S::PaymentChannelAddingInitialFunds),
+                };
+                let mut p = lock(&progress);
+                p.set(event, status);
+                let _ = store.put(&p);
+            })
+            .await?;
+        r.set(E::PaymentChannelReady, S::PaymentChannelAllocatingLane);
+        let lane = self.inner.paych.allocate_lane(&ch).await?;
+        r.channel = Some(Json(ch));
+        r.lane = lane;
+        r.set(E::LaneAllocated, S::Ongoing);
+        Ok(())
+    }
+
+    /// Pay the cumulative `target` on the deal's lane.
+    async fn pay(&self, r: &mut RetrievalRecord, pull: &Pull, target: &TokenAmount) -> Result<()> {
+        let ch = r.channel.clone().ok_or_else(|| anyhow!("no payment channel"))?.0;
+        r.set(E::SendFunds, S::SendFunds);
+        let sv = self.inner.paych.create_voucher(&ch, r.lane, target).await?;
+        let payment = RetrievalDealPayment {
+            id: r.info.id,
+            payment_channel: ch,
+            payment_voucher: Some(sv),
+        };
+        self.inner
+            .dt
+            .send_voucher(
+                pull,
+                &TypedVoucher {
+                    kind: VOUCHER_DEAL_PAYMENT.into(),
+                    node: RawCbor::from_value(&payment),
+                },
+            )
+            .await
+            .map_err(|e| anyhow!("sending the payment: {e}"))?;
+        r.info.total_paid = Json(target.clone());
+        r.info.bytes_paid_for = r.info.bytes_received;
+        r.set(E::PaymentSent, S::Ongoing);
+        Ok(())
+    }
+
     /// Wait until retrieval `id` ends: Ok once Completed, else its message.
     pub async fn wait(&self, id: u64) -> Result<()> {
         loop {
@@ -387,6 +517,16 @@ impl Retrievals {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Retrieval `id` after each of its events so far.
+    pub fn log(&self, id: u64) -> Result<Vec<RetrievalInfo>> {
+        Ok(self
+            .inner
+            .store
+            .get(id)?
+            .ok_or_else(|| anyhow!("no retrieval {id}"))?
+            .log)
     }
 
     pub fn list(&self) -> Result<Vec<RetrievalInfo>> {
@@ -423,6 +563,11 @@ impl Retrievals {
         piece_store::unixfs::export::export(&blocks, &root, out)?;
         Ok(())
     }
+}
+
+/// What a provider says is owed in a response, if anything.
+fn pending_owed(result: &Option<TypedVoucher>) -> Option<TokenAmount> {
+    decode_response(result).map(|d| d.payment_owed).filter(|o| !o.is_zero())
 }
 
 /// Pulls are all this client does: anything a peer asks of it is refused.

@@ -21,7 +21,27 @@ pub struct RetrievalRecord {
     pub miner: Json<Address>,
     /// Where the blocks are.
     pub car: PathBuf,
+    /// The wallet that pays and the provider's payment address (priced deals).
+    #[serde(default)]
+    pub payer: Option<Json<Address>>,
+    #[serde(default)]
+    pub payee: Option<Json<Address>>,
+    /// The most the order pays in all.
+    #[serde(default = "zero")]
+    pub total: Json<TokenAmount>,
+    /// The payment channel and lane paying for it.
+    #[serde(default)]
+    pub channel: Option<Json<Address>>,
+    #[serde(default)]
+    pub lane: u64,
+    /// The retrieval after each event (runs of BlocksReceived kept as one): the progress
+    /// lines the CLI prints.
+    #[serde(default)]
+    pub log: Vec<RetrievalInfo>,
 }
+
+/// Entries kept in a retrieval's log at most.
+const MAX_LOG: usize = 4096;
 
 impl RetrievalRecord {
     pub fn new(p: &RetrievalDealProposal, provider: String, miner: Address, car: PathBuf) -> Self {
@@ -43,7 +63,18 @@ impl RetrievalRecord {
             },
             miner: Json(miner),
             car,
+            payer: None,
+            payee: None,
+            total: Json(TokenAmount::default()),
+            channel: None,
+            lane: 0,
+            log: Vec::new(),
         }
+    }
+
+    /// What `bytes` received are worth under the deal's terms (unseal price included).
+    pub fn terms_value(&self, bytes: u64) -> TokenAmount {
+        &self.info.unseal_price.0 + &self.info.price_per_byte.0 * bytes
     }
 
     pub fn status(&self) -> S {
@@ -54,11 +85,31 @@ impl RetrievalRecord {
     pub fn set(&mut self, event: RetrievalClientEvent, status: S) {
         self.info.event = Some(event.code());
         self.info.status = status.code();
+        self.note();
+    }
+
+    /// Record the retrieval as it is now in its log; a run of the same event and status is
+    /// one entry (the last).
+    pub fn note(&mut self) {
+        let same = self
+            .log
+            .last()
+            .is_some_and(|l| l.event == self.info.event && l.status == self.info.status);
+        if same {
+            self.log.pop();
+        } else if self.log.len() >= MAX_LOG {
+            self.log.remove(1);
+        }
+        self.log.push(self.info.clone());
     }
 
     pub fn is_terminal(&self) -> bool {
         is_terminal(self.status())
     }
+}
+
+fn zero() -> Json<TokenAmount> {
+    Json(TokenAmount::default())
 }
 
 /// Whether a client retrieval in `status` is over.

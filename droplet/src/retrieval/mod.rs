@@ -6,9 +6,11 @@
 //! - `provider`: the data-transfer validator and the deal machine's shell.
 //! - `source`: graphsync's block source over the piece index and piece storage.
 //! - `record`: the deal records.
+//! - `vouchers`: payments checked against the chain's payment channels, kept per lane.
 
 pub mod lookup;
 pub mod provider;
 pub mod query;
 pub mod record;
 pub mod source;
+pub mod vouchers;

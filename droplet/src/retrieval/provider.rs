@@ -6,29 +6,34 @@
 use std::sync::Arc;
 
 use data_transfer::message::TypedVoucher;
-use data_transfer::provider::{PullChannel, ValidationResult, Validator};
+use data_transfer::provider::{PendingDecision, PullChannel, ValidationResult, Validator};
 use graphsync::net::ResponseEnd;
 use market_fsm::retrieval::provider::{self as machine, Action, Event};
 use market_types::TokenAmount;
 use market_types::ipld::RawCbor;
 use market_types::retrieval::{
-    RetrievalDealProposal, RetrievalDealProposalV0, RetrievalDealResponse, RetrievalDealResponseV0, RetrievalParams,
+    RetrievalDealPayment, RetrievalDealPaymentV0, RetrievalDealProposal, RetrievalDealProposalV0,
+    RetrievalDealResponse, RetrievalDealResponseV0, RetrievalParams, VOUCHER_DEAL_PAYMENT, VOUCHER_DEAL_PAYMENT_V0,
     VOUCHER_DEAL_PROPOSAL, VOUCHER_DEAL_PROPOSAL_V0, VOUCHER_DEAL_RESPONSE, VOUCHER_DEAL_RESPONSE_V0,
 };
 use market_types::states::RetrievalDealStatus as S;
 
 use super::lookup::{Lookup, LookupError};
 use super::record::{ChannelRef, RecordExt, RetrievalDealRecord, RetrievalDeals, new_record, terms_of};
+use super::vouchers::Vouchers;
 use crate::miners::LiveConfig;
 
 /// The retrieval provider: decides pulls and keeps their deals.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RetrievalProvider {
     pub lookup: Lookup,
     pub deals: RetrievalDeals,
     pub config: Arc<LiveConfig>,
     /// This host's peer ID (the responder of every channel).
     pub local: String,
+    pub vouchers: Vouchers,
+    /// One payment at a time (two vouchers for a deal must not race on its record).
+    pub payments: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A proposal as received, and whether it came in the legacy (tuple) form.
@@ -186,14 +191,6 @@ impl RetrievalProvider {
         if let Err(e) = terms.check() {
             return refuse(id, legacy, S::Rejected, e.to_string());
         }
-        if !terms.is_free() {
-            return refuse(
-                id,
-                legacy,
-                S::Rejected,
-                "this droplet serves free retrievals only so far (price per byte and unseal price 0)".into(),
-            );
-        }
         let record = new_record(
             p.deal.clone(),
             receiver,
@@ -208,10 +205,13 @@ impl RetrievalProvider {
         }
         tracing::info!(deal = id, peer = %channel.peer, payload = %deal.payload_cid, piece = %c.piece, "retrieval deal accepted");
         let m = record.machine();
+        // With an unseal price, nothing is sent until it is paid (as go-fil-markets waits).
+        let unseal_due = !m.owed().is_zero();
+        let status = if unseal_due { S::FundsNeededUnseal } else { S::Accepted };
         ValidationResult {
             accepted: true,
-            result: Some(response(id, legacy, S::Accepted, "", m.owed())),
-            force_pause: false,
+            result: Some(response(id, legacy, status, "", m.owed())),
+            force_pause: unseal_due,
             data_limit: m.current_interval,
         }
     }
@@ -280,6 +280,97 @@ impl RetrievalProvider {
     }
 }
 
+/// A payment as received, in either form.
+fn decode_payment(v: &TypedVoucher) -> Result<RetrievalDealPayment, String> {
+    match v.kind.as_str() {
+        VOUCHER_DEAL_PAYMENT => v.node.decode().map_err(|e| format!("the payment does not decode: {e}")),
+        VOUCHER_DEAL_PAYMENT_V0 => v
+            .node
+            .decode::<RetrievalDealPaymentV0>()
+            .map(|p| RetrievalDealPayment {
+                id: p.id,
+                payment_channel: p.payment_channel,
+                payment_voucher: p.payment_voucher,
+            })
+            .map_err(|e| format!("the legacy payment does not decode: {e}")),
+        other => Err(format!("voucher type {other:?} is not a retrieval payment")),
+    }
+}
+
+impl RetrievalProvider {
+    /// A payment for the deal of `channel`: the voucher checked against the chain and kept,
+    /// then the deal machine says whether to resume, ask for more or complete.
+    async fn on_payment(&self, channel: &PullChannel, voucher: &TypedVoucher) -> ValidationResult {
+        let _one = self.payments.lock().await;
+        let Ok(p) = decode_proposal(&channel.voucher) else {
+            return ValidationResult::default();
+        };
+        let (id, legacy) = (p.deal.id, p.legacy);
+        let record = match self.deals.get(&channel.peer.to_string(), id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return refuse(id, legacy, S::DealNotFound, format!("no retrieval deal {id}")),
+            Err(e) => return refuse(id, legacy, S::Errored, format!("reading the deal: {e}")),
+        };
+        let refused = |why: String| {
+            let mut c = channel.clone();
+            c.sent = record.total_sent;
+            self.advance(&c, Event::PaymentRefused(why.clone()));
+            refuse(id, legacy, S::Errored, why)
+        };
+        let payment = match decode_payment(voucher) {
+            Ok(p) if p.id == id => p,
+            Ok(p) => return refused(format!("the payment is for deal {}, not {id}", p.id)),
+            Err(e) => return refused(e),
+        };
+        let payee = match self.lookup.payment_address(&record.miner.0).await {
+            Ok(a) => a,
+            Err(e) => return refused(e.to_string()),
+        };
+        let delta = match self
+            .vouchers
+            .accept(&payment.payment_channel, payment.payment_voucher.as_ref(), &payee)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return refused(e.to_string()),
+        };
+        tracing::info!(deal = id, channel = %payment.payment_channel, delta = %delta.atto(), "retrieval payment received");
+        let Some((record, actions)) = self.advance(channel, Event::PaymentReceived { delta }) else {
+            return refuse(id, legacy, S::Errored, "the deal does not take payments now".into());
+        };
+        let m = record.machine();
+        if actions.contains(&Action::Complete) {
+            return ValidationResult {
+                accepted: true,
+                result: Some(response(id, legacy, S::Completed, "", TokenAmount::default())),
+                force_pause: false,
+                data_limit: 0,
+            };
+        }
+        let owed = m.owed();
+        if owed.is_zero() {
+            ValidationResult {
+                accepted: true,
+                result: None,
+                force_pause: false,
+                data_limit: m.current_interval,
+            }
+        } else {
+            let status = if m.status == S::FundsNeededLastPayment {
+                S::FundsNeededLastPayment
+            } else {
+                S::FundsNeeded
+            };
+            ValidationResult {
+                accepted: true,
+                result: Some(response(id, legacy, status, "", owed)),
+                force_pause: true,
+                data_limit: m.current_interval,
+            }
+        }
+    }
+}
+
 impl Validator for RetrievalProvider {
     fn validate_pull(&self, channel: &PullChannel, restart: bool) -> ValidationResult {
         let p = match decode_proposal(&channel.voucher) {
@@ -297,9 +388,33 @@ impl Validator for RetrievalProvider {
     }
 
     fn validate_voucher(&self, channel: &PullChannel, _voucher: &TypedVoucher) -> ValidationResult {
-        // Only free deals are accepted so far: nothing is owed, so no payment is expected.
+        // Payments are checked against the chain: see `validate_voucher_later`.
         let id = decode_proposal(&channel.voucher).map(|p| p.deal.id).unwrap_or(0);
-        refuse(id, false, S::Errored, "no payment is due on this deal".into())
+        refuse(id, false, S::Errored, "payments are checked asynchronously".into())
+    }
+
+    fn validate_voucher_later(&self, channel: &PullChannel, voucher: &TypedVoucher) -> PendingDecision {
+        let (this, channel, voucher) = (self.clone(), channel.clone(), voucher.clone());
+        Box::pin(async move { this.on_payment(&channel, &voucher).await })
+    }
+
+    fn data_limit_reached(&self, channel: &PullChannel) -> Option<TypedVoucher> {
+        let (record, actions) = self.advance(channel, Event::LimitReached { total: channel.sent })?;
+        let (id, legacy) = (record.deal_proposal.id, record.legacy_protocol);
+        actions.iter().find_map(|a| match a {
+            Action::RequestPayment { owed, .. } => Some(response(id, legacy, S::FundsNeeded, "", owed.clone())),
+            _ => None,
+        })
+    }
+
+    fn awaits_last_payment(&self, channel: &PullChannel) -> bool {
+        let Ok(p) = decode_proposal(&channel.voucher) else {
+            return false;
+        };
+        matches!(
+            self.deals.get(&channel.peer.to_string(), p.deal.id),
+            Ok(Some(r)) if r.status() == S::FundsNeededLastPayment
+        )
     }
 
     fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher> {

@@ -39,6 +39,34 @@ impl LotusJson for MarketDeals {
     }
 }
 
+/// `StateReadState`: an actor's balance, code and state (as the actor's own JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ActorState {
+    #[serde(rename = "Balance")]
+    pub balance: Json<TokenAmount>,
+    #[serde(rename = "Code")]
+    pub code: Json<Cid>,
+    #[serde(rename = "State")]
+    pub state: serde_json::Value,
+}
+
+/// A payment channel's state as `StateReadState` shows it (builtin-actors `paych::State`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PaychStateView {
+    #[serde(rename = "From")]
+    pub from: Json<Address>,
+    #[serde(rename = "To")]
+    pub to: Json<Address>,
+    #[serde(rename = "ToSend")]
+    pub to_send: Json<TokenAmount>,
+    #[serde(rename = "SettlingAt")]
+    pub settling_at: i64,
+    #[serde(rename = "MinSettleHeight")]
+    pub min_settle_height: i64,
+    #[serde(rename = "LaneStates")]
+    pub lane_states: Json<Cid>,
+}
+
 /// `Filecoin.*` on `/rpc/v1`.
 #[rpc(server, client, namespace = "Filecoin", namespace_separator = ".")]
 pub trait FullNode {
@@ -132,6 +160,13 @@ pub trait FullNode {
 
     #[method(name = "StateGetActor")]
     async fn state_get_actor(&self, addr: Json<Address>, tsk: Json<TipSetKey>) -> RpcResult<Json<Actor>>;
+
+    #[method(name = "StateReadState")]
+    async fn state_read_state(&self, addr: Json<Address>, tsk: Json<TipSetKey>) -> RpcResult<ActorState>;
+
+    /// The code CID of each builtin actor at network version `nv`, by manifest name.
+    #[method(name = "StateActorCodeCIDs")]
+    async fn state_actor_code_cids(&self, nv: u64) -> RpcResult<BTreeMap<String, Json<Cid>>>;
 
     #[method(name = "StateListMiners")]
     async fn state_list_miners(&self, tsk: Json<TipSetKey>) -> RpcResult<Json<Vec<Address>>>;
@@ -233,6 +268,8 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StateSearchMsg", Perm::Read, 4),
     spec("StateWaitMsg", Perm::Read, 4),
     spec("StateGetActor", Perm::Read, 2),
+    spec("StateReadState", Perm::Read, 2),
+    spec("StateActorCodeCIDs", Perm::Read, 1),
     spec("StateListMiners", Perm::Read, 1),
     spec("StateMinerPower", Perm::Read, 2),
     spec("GasEstimateMessageGas", Perm::Read, 3),
