@@ -29,6 +29,9 @@ pub struct GenesisConfig {
     /// Epochs between pre-commit and prove-commit (150 on mainnet).
     #[serde(default)]
     pub pre_commit_challenge_delay: Option<i64>,
+    /// Epochs between a payment channel's Settle and Collect (1440 on mainnet).
+    #[serde(default)]
+    pub paych_settle_delay: Option<i64>,
 }
 
 /// One funded account.
@@ -101,6 +104,7 @@ impl Default for GenesisConfig {
             }],
             deal_updates_interval: None,
             pre_commit_challenge_delay: None,
+            paych_settle_delay: None,
         }
     }
 }
@@ -216,6 +220,7 @@ impl Genesis {
             pre_commit_challenge_delay: cfg
                 .pre_commit_challenge_delay
                 .unwrap_or(defaults.pre_commit_challenge_delay),
+            paych_settle_delay: cfg.paych_settle_delay.unwrap_or(defaults.paych_settle_delay),
             ..defaults
         };
         let mut st = State::new(&cfg.network_name, policy);

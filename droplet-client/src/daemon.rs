@@ -17,8 +17,8 @@ use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
 use market_proto::api::market_client::{
-    DealInfo, ExportRef, FileRef, Import, ImportRes, METHODS, MarketClientServer, ProviderDealStatus, QueryOffer,
-    RetrievalInfo, RetrievalOrder, RetrievalRes, StartDealParams,
+    ChannelInfo, DealInfo, ExportRef, FileRef, Import, ImportRes, METHODS, MarketClientServer, OutboundChannel,
+    ProviderDealStatus, QueryOffer, RetrievalInfo, RetrievalOrder, RetrievalRes, StartDealParams,
 };
 use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
@@ -111,6 +111,7 @@ struct ClientApi {
     deals: Arc<ClientDeals>,
     imports: Imports,
     retrievals: crate::retrieval::Retrievals,
+    paych: Arc<crate::paych::Paych>,
 }
 
 fn err(e: impl std::fmt::Display) -> jsonrpsee::types::ErrorObjectOwned {
@@ -375,6 +376,63 @@ impl MarketClientServer for ClientApi {
         .map_err(|e| handler_error(format!("{e:#}")))
     }
 
+    async fn paych_get(
+        &self,
+        from: Json<Address>,
+        to: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<ChannelInfo> {
+        let (ch, _) = self
+            .paych
+            .get_or_create(&from.0, &to.0, &amount.0, |_| {})
+            .await
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        Ok(ChannelInfo {
+            channel: Json(ch),
+            wait_sentinel: None,
+        })
+    }
+
+    async fn paych_list(&self) -> RpcResult<Vec<OutboundChannel>> {
+        let list = self.paych.list().map_err(|e| handler_error(format!("{e:#}")))?;
+        Ok(list
+            .into_iter()
+            .map(|r| OutboundChannel {
+                channel: r.channel.clone(),
+                from: r.from.clone(),
+                to: r.to.clone(),
+                amount: r.amount.clone(),
+                promised: Json(r.promised()),
+                lanes: r.next_lane,
+                vouchers: r.vouchers.len() as u64,
+                settling: r.settling,
+            })
+            .collect())
+    }
+
+    async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<market_types::chain::SignedVoucher>> {
+        self.paych
+            .by_channel(&channel.0)
+            .map(|r| r.vouchers)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn paych_settle(&self, channel: Json<Address>) -> RpcResult<Json<Cid>> {
+        self.paych
+            .settle(&channel.0)
+            .await
+            .map(Json)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn paych_collect(&self, channel: Json<Address>) -> RpcResult<Json<Cid>> {
+        self.paych
+            .collect(&channel.0)
+            .await
+            .map(Json)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
     async fn version(&self) -> RpcResult<VersionInfo> {
         Ok(VersionInfo {
             version: format!("{}+droplet-rs", env!("CARGO_PKG_VERSION")),
@@ -469,7 +527,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         host.clone(),
         node.clone(),
         transfers,
-        paych,
+        paych.clone(),
         crate::retrieval::record::RetrievalStore::new(store.clone()),
         repo.root.join("retrievals"),
     )?;
@@ -480,6 +538,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         deals: deals.clone(),
         imports: Imports::new(store.clone(), repo.root.join("imports")),
         retrievals,
+        paych,
     };
     let mut module = RpcModule::new(());
     module

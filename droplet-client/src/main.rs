@@ -5,7 +5,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{data, funds, retrieval, storage};
+use cli::{data, funds, paych, retrieval, storage};
 use droplet_client::daemon;
 
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).
@@ -45,6 +45,9 @@ enum Command {
     /// Retrieval market: query providers and retrieve data.
     #[command(subcommand)]
     Retrieval(retrieval::RetrievalCommand),
+    /// Payment channels retrievals pay through.
+    #[command(subcommand)]
+    Paych(paych::PaychCommand),
     /// The client's market escrow.
     #[command(subcommand)]
     ActorFunds(funds::FundsCommand),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         }),
         Command::Storage(cmd) => runtime().and_then(|rt| rt.block_on(storage::run(&repo, cmd))),
         Command::Retrieval(cmd) => runtime().and_then(|rt| rt.block_on(retrieval::run(&repo, cmd))),
+        Command::Paych(cmd) => runtime().and_then(|rt| rt.block_on(paych::run(&repo, cmd))),
         Command::ActorFunds(cmd) => runtime().and_then(|rt| rt.block_on(funds::run(&repo, cmd))),
     };
     match result {

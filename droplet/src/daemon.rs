@@ -257,12 +257,20 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
 
     // Retrievals: graphsync and data-transfer on the host, blocks from piece storage.
     let retrieval_deals = crate::retrieval::record::RetrievalDeals::new(store.clone());
+    let vouchers = crate::retrieval::vouchers::Vouchers::new(store.clone(), chain.clone());
+    let redeemer = crate::retrieval::redeem::Redeemer {
+        vouchers: vouchers.clone(),
+        chain: chain.clone(),
+    };
+    redeemer
+        .clone()
+        .start(interval_from_env("DROPLET_PAYCH_INTERVAL", Duration::from_secs(60)));
     let provider = crate::retrieval::provider::RetrievalProvider {
         lookup,
         deals: retrieval_deals.clone(),
         config: live.clone(),
         local: host.peer_id().to_string(),
-        vouchers: crate::retrieval::vouchers::Vouchers::new(store.clone(), chain.clone()),
+        vouchers,
         payments: Default::default(),
     };
     let gs_config = graphsync::net::Config {
@@ -289,6 +297,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         config: live.clone(),
         pieces: pieces.clone(),
         retrieval_deals,
+        redeemer,
     };
     // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
@@ -355,11 +364,16 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
 /// How often the tracker looks at the chain: droplet's 10 minutes is long on a devnet, so
 /// `DROPLET_TRACKER_INTERVAL` (a Go duration) can shorten it.
 fn tracker_interval() -> Duration {
-    std::env::var("DROPLET_TRACKER_INTERVAL")
+    interval_from_env("DROPLET_TRACKER_INTERVAL", Duration::from_secs(600))
+}
+
+/// A period from the environment variable `name` (a Go duration), else `default`.
+fn interval_from_env(name: &str, default: Duration) -> Duration {
+    std::env::var(name)
         .ok()
         .and_then(|s| market_types::units::parse_go_duration(&s).ok())
         .filter(|d| !d.is_zero())
-        .unwrap_or(Duration::from_secs(600))
+        .unwrap_or(default)
 }
 
 /// The configured piece storage; with none configured, `<repo>/pieces` (added to the config).

@@ -66,6 +66,7 @@ impl Proc {
             .env("DEVNET_LOG", "info")
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
+            .env("DROPLET_PAYCH_INTERVAL", "500ms")
             .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms");
         Proc::spawn(bin, cmd, args, log)
     }
@@ -275,6 +276,9 @@ impl Devnet {
                 // Prove-commit three epochs after pre-commit (150 on mainnet).
                 "--challenge-delay",
                 "3",
+                // Collect payment channels 20 epochs after Settle (1440 on mainnet).
+                "--settle-delay",
+                "20",
             ],
             &log,
         );

@@ -249,4 +249,78 @@ fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_cha
     assert!(sent >= big.len() as u64, "{deal}");
     assert_eq!(deal["FundsReceived"], (sent * 1000).to_string(), "{deal}");
     assert!(stdout.matches("PaymentSent").count() >= 3, "{stdout}");
+
+    // A second retrieval to the same provider pays from what is left in the channel: no
+    // chain message.
+    let small = dir.path().join("data.bin");
+    let o = retrieve(&m, &m.root, &small, &["--maxPrice", "1"]);
+    let second = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{second}{}", stderr(&o));
+    assert!(!second.contains("PaymentChannelCreateInitiated"), "{second}");
+    assert!(!second.contains("PaymentChannelAddingFunds"), "{second}");
+    assert!(second.contains("PaymentChannelReady"), "{second}");
+
+    // Both sides see the channel; the payer settles it, and droplet redeems its best vouchers
+    // before the settling epoch and collects after it, by itself.
+    let channels = m.client(&["paych", "list"]);
+    let ch = channels
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a channel")
+        .to_string();
+    let inbound = m.droplet(&["paych", "list"]);
+    assert!(inbound.contains(&ch), "{inbound}");
+    let lanes = m.droplet(&["paych", "voucher", "list", &ch]);
+    assert_eq!(lanes.lines().count(), 2, "a lane per retrieval: {lanes}");
+    let payer = tests::market::account(&m._net, "client");
+    let (url, token) = m.node();
+    let balance = |addr: &str| -> u128 {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            let v: serde_json::Value = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "Filecoin.StateGetActor", "params": [addr, null]}))
+                .send()
+                .await
+                .expect("post")
+                .json()
+                .await
+                .expect("json");
+            v["result"]["Balance"].as_str().map_or(0, |b| b.parse().expect("balance"))
+        })
+    };
+    let funds = balance(&ch);
+    m.client(&["paych", "settle", &ch]);
+    let payer_before = balance(&payer);
+    tests::procs::wait_for(
+        "the channel collected",
+        std::time::Duration::from_secs(60),
+        None,
+        || m.droplet(&["paych", "list"]).contains("collected").then_some(()),
+    );
+    // Everything the vouchers promised went to the provider; the rest came back to the payer.
+    let payer_after = balance(&payer);
+    let paid_total = total_received(&m);
+    assert_eq!(payer_after - payer_before, funds - paid_total, "the payer's refund");
+}
+
+/// What the provider received over all its retrieval deals, in attoFIL.
+fn total_received(m: &Market) -> u128 {
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    list.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let (receiver, id) = (f.next().expect("receiver"), f.next().expect("id"));
+            let d: serde_json::Value =
+                serde_json::from_str(&m.droplet(&["retrieval", "deal", "get", receiver, id])).expect("json");
+            d["FundsReceived"]
+                .as_str()
+                .expect("funds")
+                .parse::<u128>()
+                .expect("number")
+        })
+        .sum()
 }

@@ -59,6 +59,10 @@ enum Cmd {
         /// Epochs between pre-commit and prove-commit (first start only; 150 on mainnet).
         #[arg(long)]
         challenge_delay: Option<i64>,
+        /// Epochs between a payment channel's Settle and Collect (first start only; 1440 on
+        /// mainnet).
+        #[arg(long)]
+        settle_delay: Option<i64>,
     },
     /// Seal deals as damocles would: pull them from droplet, check the pieces, pre-commit and
     /// prove sectors on this devnet (needs the miner's worker key in the devnet wallet).
@@ -141,11 +145,13 @@ fn main() {
             sector_size,
             network_name,
             challenge_delay,
+            settle_delay,
         } => {
             let overrides = Overrides {
                 sector_size,
                 network_name,
                 challenge_delay,
+                settle_delay,
             };
             run(&repo, listen, &block_time, genesis.as_deref(), overrides)
         }
@@ -184,6 +190,7 @@ struct Overrides {
     sector_size: Option<String>,
     network_name: Option<String>,
     challenge_delay: Option<i64>,
+    settle_delay: Option<i64>,
 }
 
 fn run(repo: &Path, listen: SocketAddr, block_time: &str, genesis: Option<&Path>, overrides: Overrides) -> Result<()> {
@@ -214,6 +221,9 @@ fn run(repo: &Path, listen: SocketAddr, block_time: &str, genesis: Option<&Path>
     }
     if let Some(d) = overrides.challenge_delay {
         config.pre_commit_challenge_delay = Some(d);
+    }
+    if let Some(d) = overrides.settle_delay {
+        config.paych_settle_delay = Some(d);
     }
     config.validate()?;
     let node = Node::open(repo, config)?;

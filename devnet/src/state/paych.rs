@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use market_types::actors::paych::{ERR_CHANNEL_STATE_UPDATE_AFTER_SETTLED, MAX_LANE, MAX_SECRET_SIZE, SETTLE_DELAY};
+use market_types::actors::paych::{ERR_CHANNEL_STATE_UPDATE_AFTER_SETTLED, MAX_LANE, MAX_SECRET_SIZE};
 use market_types::actors::{
     ExecParams, ExecReturn, LaneState, PaychConstructorParams, UpdateChannelStateParams, paych_method,
 };
@@ -277,7 +277,7 @@ fn settle(state: &mut State, call: &Call) -> Result<Vec<u8>, ActorError> {
     if st.settling_at != 0 {
         return Err(ActorError::illegal_state("channel already settling"));
     }
-    st.settling_at = (state.epoch + SETTLE_DELAY).max(st.min_settle_height);
+    st.settling_at = (state.epoch + state.policy.paych_settle_delay).max(st.min_settle_height);
     save(state, call.receiver, st);
     Ok(Vec::new())
 }

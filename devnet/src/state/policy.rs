@@ -1,5 +1,6 @@
 //! The chain parameters the actors use: the real network's values by default; a few can be
-//! shortened for tests (how often cron revisits a deal, the pre-commit challenge delay).
+//! shortened for tests (how often cron revisits a deal, the pre-commit challenge delay, the
+//! payment channel settle delay).
 
 use market_types::units::{ATTO_PER_FIL, ChainEpoch, EPOCHS_IN_DAY};
 use market_types::{BigInt, TokenAmount};
@@ -33,6 +34,8 @@ pub struct Policy {
     pub baseline_power: BigInt,
     /// The base fee every message's gas is charged at (attoFIL per gas unit).
     pub base_fee: TokenAmount,
+    /// Epochs between a payment channel's Settle and the earliest Collect (1440 on mainnet).
+    pub paych_settle_delay: ChainEpoch,
 }
 
 impl Default for Policy {
@@ -43,6 +46,7 @@ impl Default for Policy {
             circulating_supply: TokenAmount::from_whole(500_000_000),
             baseline_power: BigInt::from(1u64 << 60) * 15,
             base_fee: TokenAmount::from_atto(100),
+            paych_settle_delay: market_types::actors::paych::SETTLE_DELAY,
         }
     }
 }

@@ -46,6 +46,7 @@ pub struct Api {
     pub config: Arc<LiveConfig>,
     pub pieces: Arc<crate::pieces::Pieces>,
     pub retrieval_deals: crate::retrieval::record::RetrievalDeals,
+    pub redeemer: crate::retrieval::redeem::Redeemer,
 }
 
 impl std::fmt::Debug for Api {

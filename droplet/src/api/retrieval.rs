@@ -4,9 +4,10 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use market_proto::Json;
 use market_proto::api::handler_error;
 use market_proto::api::retrieval::{
-    MarketRetrievalServer, RetrievalDeal, RetrievalDealQueryParams, RetrievalDealStatistic,
+    InboundChannel, MarketRetrievalServer, RetrievalDeal, RetrievalDealQueryParams, RetrievalDealStatistic,
 };
 use market_types::Address;
+use market_types::chain::SignedVoucher;
 use market_types::states::RetrievalDealStatus as S;
 
 use super::{Api, fail};
@@ -59,5 +60,39 @@ impl MarketRetrievalServer for Api {
             *out.deals_status.entry(d.status().name().to_string()).or_default() += 1;
         }
         Ok(out)
+    }
+
+    async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<SignedVoucher>> {
+        Ok(self
+            .redeemer
+            .vouchers
+            .of_channel(&channel.0)
+            .map_err(fail)?
+            .into_iter()
+            .map(|l| l.voucher)
+            .collect())
+    }
+
+    async fn paych_inbound_list(&self) -> RpcResult<Vec<InboundChannel>> {
+        self.redeemer.inbound().await.map_err(fail)
+    }
+
+    async fn paych_submit_vouchers(&self, channel: Json<Address>) -> RpcResult<Vec<Json<market_types::Cid>>> {
+        Ok(self
+            .redeemer
+            .submit(&channel.0)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(Json)
+            .collect())
+    }
+
+    async fn paych_settle(&self, channel: Json<Address>) -> RpcResult<Json<market_types::Cid>> {
+        self.redeemer.settle(&channel.0).await.map(Json).map_err(fail)
+    }
+
+    async fn paych_collect(&self, channel: Json<Address>) -> RpcResult<Json<market_types::Cid>> {
+        self.redeemer.collect(&channel.0).await.map(Json).map_err(fail)
     }
 }

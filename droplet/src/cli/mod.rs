@@ -7,6 +7,7 @@ mod cfg;
 mod deal;
 mod funds;
 mod net;
+mod paych;
 mod pieces;
 mod retrieval;
 
@@ -57,6 +58,11 @@ enum Cmd {
     Retrieval {
         #[command(subcommand)]
         cmd: ask::RetrievalCmd,
+    },
+    /// Payment channels retrievals were paid through: vouchers, redeeming, settling.
+    Paych {
+        #[command(subcommand)]
+        cmd: paych::PaychCmd,
     },
     /// Market escrow of the miners: balances, add, withdraw, settle deals.
     ActorFunds {
@@ -150,6 +156,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Storage { cmd } => ask::storage(&repo, cmd).await,
         Cmd::Retrieval { cmd } => ask::retrieval(&repo, cmd).await,
         Cmd::Net { cmd } => net::run(&repo, cmd).await,
+        Cmd::Paych { cmd } => paych::run(&repo, cmd).await,
         Cmd::ActorFunds { cmd } => funds::run(&repo, cmd).await,
         Cmd::Pieces { cmd } => pieces::pieces(&repo, cmd).await,
         Cmd::PieceStorage { cmd } => pieces::piece_storage(&repo, cmd).await,

@@ -8,7 +8,7 @@ use market_proto::client::call_error;
 use market_types::states::RetrievalDealStatus as S;
 use market_types::units::{format_fil, format_size};
 
-use super::daemon;
+use super::{daemon, node, set_network};
 
 #[derive(Debug, Subcommand)]
 pub enum RetrievalDealCmd {
@@ -25,6 +25,9 @@ pub enum RetrievalDealCmd {
 }
 
 pub async fn deal(repo: &Repo, cmd: RetrievalDealCmd) -> Result<()> {
+    if let Ok(n) = node(repo) {
+        set_network(&n).await;
+    }
     match cmd {
         RetrievalDealCmd::Statuses => {
             for s in S::ALL {

@@ -7,10 +7,13 @@
 //! - `source`: graphsync's block source over the piece index and piece storage.
 //! - `record`: the deal records.
 //! - `vouchers`: payments checked against the chain's payment channels, kept per lane.
+//! - `redeem`: submitting the best vouchers, settling and collecting; automatically for
+//!   channels the payer settles.
 
 pub mod lookup;
 pub mod provider;
 pub mod query;
 pub mod record;
+pub mod redeem;
 pub mod source;
 pub mod vouchers;

@@ -189,6 +189,31 @@ pub struct ExportRef {
     pub from_local_car: String,
 }
 
+/// An outbound payment channel of this client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutboundChannel {
+    pub channel: Option<Json<Address>>,
+    pub from: Json<Address>,
+    pub to: Json<Address>,
+    /// Funds the channel holds.
+    pub amount: Json<TokenAmount>,
+    /// What its vouchers promise (the best of each lane, summed).
+    pub promised: Json<TokenAmount>,
+    pub lanes: u64,
+    pub vouchers: u64,
+    pub settling: bool,
+}
+
+/// `PaychGet`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    #[serde(rename = "Channel")]
+    pub channel: Json<Address>,
+    #[serde(rename = "WaitSentinel")]
+    pub wait_sentinel: Option<Json<Cid>>,
+}
+
 /// `ClientImport`'s answer (lotus `ImportRes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRes {
@@ -424,6 +449,28 @@ pub trait MarketClient {
     #[method(name = "ClientExport")]
     async fn client_export(&self, export: ExportRef, file: FileRef) -> RpcResult<()>;
 
+    /// A channel from `from` to `to` with `amount` not yet promised: the existing one's
+    /// funds if they cover it, else funds are added (or the channel created) and waited for.
+    #[method(name = "PaychGet")]
+    async fn paych_get(
+        &self,
+        from: Json<Address>,
+        to: Json<Address>,
+        amount: Json<TokenAmount>,
+    ) -> RpcResult<ChannelInfo>;
+
+    #[method(name = "PaychList")]
+    async fn paych_list(&self) -> RpcResult<Vec<OutboundChannel>>;
+
+    #[method(name = "PaychVoucherList")]
+    async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<market_types::chain::SignedVoucher>>;
+
+    #[method(name = "PaychSettle")]
+    async fn paych_settle(&self, channel: Json<Address>) -> RpcResult<Json<Cid>>;
+
+    #[method(name = "PaychCollect")]
+    async fn paych_collect(&self, channel: Json<Address>) -> RpcResult<Json<Cid>>;
+
     #[method(name = "Version")]
     async fn version(&self) -> RpcResult<VersionInfo>;
 }
@@ -452,5 +499,10 @@ pub const METHODS: &[MethodSpec] = &[
     spec("ClientListRetrievals", Perm::Write, 0),
     spec("ClientCancelRetrievalDeal", Perm::Write, 1),
     spec("ClientExport", Perm::Admin, 2),
+    spec("PaychGet", Perm::Sign, 3),
+    spec("PaychList", Perm::Read, 0),
+    spec("PaychVoucherList", Perm::Write, 1),
+    spec("PaychSettle", Perm::Sign, 1),
+    spec("PaychCollect", Perm::Sign, 1),
     spec("Version", Perm::Read, 0),
 ];

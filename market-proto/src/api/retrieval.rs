@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use cid::Cid;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
+use market_types::chain::SignedVoucher;
 use market_types::retrieval::RetrievalDealProposal;
 use market_types::{Address, TokenAmount};
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,24 @@ pub struct RetrievalDealStatistic {
     pub deals_status: BTreeMap<String, u64>,
 }
 
+/// A payment channel paying this provider, with what its vouchers are worth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InboundChannel {
+    pub channel: Json<Address>,
+    pub from: Json<Address>,
+    pub to: Json<Address>,
+    pub lanes: u64,
+    /// The best vouchers of all lanes, summed.
+    pub best: Json<TokenAmount>,
+    /// What of it was submitted on chain.
+    pub submitted: Json<TokenAmount>,
+    /// The channel's balance and settling epoch on chain (None: the channel is gone,
+    /// collected).
+    pub balance: Option<Json<TokenAmount>>,
+    pub settling_at: Option<i64>,
+}
+
 #[rpc(server, client, namespace = "VENUS_MARKET", namespace_separator = ".")]
 pub trait MarketRetrieval {
     #[method(name = "MarketListRetrievalDeals")]
@@ -97,10 +116,36 @@ pub trait MarketRetrieval {
     /// Deal counts by status name, for one miner (or all, with an empty address).
     #[method(name = "GetRetrievalDealStatistic")]
     async fn get_retrieval_deal_statistic(&self, miner: Option<Json<Address>>) -> RpcResult<RetrievalDealStatistic>;
+
+    /// The best voucher of each lane of an inbound channel.
+    #[method(name = "PaychVoucherList")]
+    async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<SignedVoucher>>;
+
+    /// Inbound payment channels (droplet-rs).
+    #[method(name = "PaychInboundList")]
+    async fn paych_inbound_list(&self) -> RpcResult<Vec<InboundChannel>>;
+
+    /// Submit the best voucher of every lane not yet submitted (`UpdateChannelState` from
+    /// the payee); the messages' CIDs (droplet-rs).
+    #[method(name = "PaychSubmitVouchers")]
+    async fn paych_submit_vouchers(&self, channel: Json<Address>) -> RpcResult<Vec<Json<Cid>>>;
+
+    /// Settle an inbound channel (droplet-rs).
+    #[method(name = "PaychSettle")]
+    async fn paych_settle(&self, channel: Json<Address>) -> RpcResult<Json<Cid>>;
+
+    /// Collect a settled inbound channel (droplet-rs).
+    #[method(name = "PaychCollect")]
+    async fn paych_collect(&self, channel: Json<Address>) -> RpcResult<Json<Cid>>;
 }
 
 pub const METHODS: &[MethodSpec] = &[
     spec("MarketListRetrievalDeals", Perm::Read, 1),
     spec("MarketGetRetrievalDeal", Perm::Read, 2),
     spec("GetRetrievalDealStatistic", Perm::Read, 1),
+    spec("PaychVoucherList", Perm::Read, 1),
+    spec("PaychInboundList", Perm::Read, 0),
+    spec("PaychSubmitVouchers", Perm::Sign, 1),
+    spec("PaychSettle", Perm::Sign, 1),
+    spec("PaychCollect", Perm::Sign, 1),
 ];
