@@ -144,8 +144,15 @@ pub(crate) async fn run(
 ) -> bool {
     let (mut transfer_done, mut completed) = (false, false);
     let mut over = false;
+    // After a failed transfer, a moment for the responder's reason on the stream (it cancels
+    // the graphsync response right after sending it).
+    let mut grace: Option<tokio::time::Instant> = None;
     while !(transfer_done && completed) {
         let events = tokio::select! {
+            _ = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => {
+                completed = true;
+                Vec::new()
+            }
             ev = gs_events.recv(), if !transfer_done => match ev {
                 Some(RequestEvent::Extensions(ext)) => {
                     extension_messages(&ext).iter().flat_map(response_events).collect()
@@ -163,8 +170,8 @@ pub(crate) async fn run(
                     transfer_done = true;
                     let failed = r.is_err();
                     let ev = vec![ClientEvent::TransferFinished(r)];
-                    if failed {
-                        completed = true;
+                    if failed && !completed {
+                        grace = Some(tokio::time::Instant::now() + std::time::Duration::from_millis(500));
                     }
                     ev
                 }

@@ -300,13 +300,13 @@ pub(crate) fn on_voucher(
     let inner = inner.clone();
     tokio::spawn(async move {
         let decision = pending.await;
-        apply_voucher_decision(&inner, peer, xfer, decision);
+        apply_voucher_decision(&inner, peer, xfer, decision).await;
     });
     Vec::new()
 }
 
 /// Act on a voucher's decision for channel (`peer`, `xfer`).
-fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfer: u64, decision: ValidationResult) {
+async fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfer: u64, decision: ValidationResult) {
     let answer = |message_type: u64, paused: bool| {
         message::response(message_type, xfer, decision.accepted, paused, decision.result.as_ref())
     };
@@ -343,7 +343,10 @@ fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfer: u64, decision:
     let (resume, request) = running;
     let gs = inner.gs.get();
     if !decision.accepted {
-        inner.send_later(peer, answer(message_type::VOUCHER_RESULT, false));
+        // The reason first, then the cancel: the requester stops listening once it is cut off.
+        if let Err(e) = crate::network::send(&inner.control, peer, &answer(message_type::VOUCHER_RESULT, false)).await {
+            tracing::warn!(%peer, "data-transfer: {e}");
+        }
         if let Some(gs) = gs {
             gs.cancel_response(peer, request);
         }

@@ -402,8 +402,9 @@ impl FullNodeServer for Rpc {
                 .actor(id)
                 .ok_or_else(|| handler_error(format!("actor not found: {}", addr.0)))?;
             let code = crate::state::code_cid(a.kind.code_name());
-            let state = match c.state.paych(id) {
-                Some(p) => {
+            let state = match (c.state.paych(id), &a.kind) {
+                (None, crate::state::ActorKind::Account { key }) => serde_json::json!({ "Address": key.to_string() }),
+                (Some(p), _) => {
                     let view = PaychStateView {
                         from: Json(Address::new_id(p.from)),
                         to: Json(Address::new_id(p.to)),
@@ -417,9 +418,9 @@ impl FullNodeServer for Rpc {
                     };
                     serde_json::to_value(view).map_err(|e| handler_error(e.to_string()))?
                 }
-                None => {
+                (None, _) => {
                     return Err(handler_error(format!(
-                        "this devnet serves the state of payment channels only, not of {} actors",
+                        "this devnet serves the state of accounts and payment channels only, not of {} actors",
                         a.kind.code_name()
                     )));
                 }

@@ -52,6 +52,8 @@ fn method_table(t: &TestNet, msg: &str, head: &Value) -> Vec<(&'static str, &'st
         ("v1", "Filecoin.StateSearchMsg", 4, json!([[], msg_cid, -1, true])),
         ("v1", "Filecoin.StateWaitMsg", 4, json!([msg_cid, 0, -1, true])),
         ("v1", "Filecoin.StateGetActor", 2, json!([client, tsk])),
+        ("v1", "Filecoin.StateReadState", 2, json!([client, tsk])),
+        ("v1", "Filecoin.StateActorCodeCIDs", 1, json!([28])),
         ("v1", "Filecoin.StateListMiners", 1, json!([tsk])),
         ("v1", "Filecoin.StateMinerPower", 2, json!(["t01000", tsk])),
         ("v1", "Filecoin.GasEstimateMessageGas", 3, json!([message, null, tsk])),

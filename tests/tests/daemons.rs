@@ -330,6 +330,10 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
                 "PaymentIntervalIncrease": 0, "Client": worker, "Miner": worker, "MinerPeer": null
             }]),
             "ClientRetrieveWait" | "ClientCancelRetrievalDeal" | "ClientRetrievalLog" => json!([999]),
+            // Refused by the daemon (no such channel; a zero amount from a key it cannot sign
+            // for), but past the permission check.
+            "PaychGet" => json!([worker, worker, "0"]),
+            "PaychVoucherList" | "PaychSettle" | "PaychCollect" => json!([worker]),
             "ClientExport" => json!([
                 {"Root": {"/": market_types::chain::chain_cid(b"root").to_string()}, "DealID": 999},
                 {"Path": "/nonexistent/out", "IsCAR": false}
@@ -348,6 +352,8 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "MarketListRetrievalDeals" => json!([{}]),
             "MarketGetRetrievalDeal" => json!([peer.to_string(), 1]),
             "GetRetrievalDealStatistic" => json!([MINER]),
+            "PaychVoucherList" | "PaychSubmitVouchers" | "PaychSettle" | "PaychCollect" => json!([worker]),
+            "PaychInboundList" => json!([]),
             other => panic!("no example params for {other}"),
         },
     )

@@ -324,3 +324,149 @@ fn total_received(m: &Market) -> u128 {
         })
         .sum()
 }
+
+/// A client built on our data-transfer crate proposing a priced deal to droplet and paying
+/// with a voucher on a channel that does not exist: droplet refuses the payment, says why, and
+/// ends the deal.
+#[test]
+fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
+    use data_transfer::DataTransfer;
+    use data_transfer::client::ClientEvent;
+    use data_transfer::message::TypedVoucher;
+    use market_types::ipld::RawCbor;
+    use market_types::retrieval::{
+        RetrievalDealPayment, RetrievalDealProposal, RetrievalDealResponse, RetrievalParams, VOUCHER_DEAL_PAYMENT,
+        VOUCHER_DEAL_PROPOSAL,
+    };
+
+    let m = setup();
+    let (big_root, _) = two_active_deals(&m);
+    m.droplet(&[
+        "retrieval",
+        "ask",
+        "set",
+        MINER,
+        "--price",
+        "0.000001073741824",
+        "--payment-interval",
+        "512KiB",
+        "--payment-interval-increase",
+        "0",
+    ]);
+    let (peer, addr) = tests::procs::announce(&m.provider);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (events, message) = rt.block_on(async move {
+        let (local, _, swarm) = graphsync::testing::swarm::host().await;
+        let client = DataTransfer::new(
+            swarm.behaviour(),
+            local,
+            std::sync::Arc::new(graphsync::MemoryStore::default()),
+            std::sync::Arc::new(NoServing),
+            graphsync::net::Config::default(),
+        )
+        .expect("data-transfer");
+        let provider: libp2p::Multiaddr = format!("{addr}/p2p/{peer}").parse().expect("addr");
+        let provider_peer: libp2p::PeerId = peer.parse().expect("peer");
+        graphsync::testing::swarm::drive(swarm, Some(provider));
+        let root: cid::Cid = big_root.parse().expect("cid");
+        let proposal = RetrievalDealProposal {
+            id: 42,
+            payload_cid: root,
+            params: RetrievalParams {
+                piece_cid: None,
+                selector: Some(market_types::ipld::all_selector()),
+                unseal_price: Default::default(),
+                price_per_byte: market_types::TokenAmount::from_atto(1000u64),
+                payment_interval: 512 << 10,
+                payment_interval_increase: 0,
+            },
+        };
+        let voucher = TypedVoucher {
+            kind: VOUCHER_DEAL_PROPOSAL.into(),
+            node: RawCbor::from_value(&proposal),
+        };
+        let sink = std::sync::Arc::new(graphsync::MemoryStore::default());
+        let mut pull = loop {
+            match client.pull(
+                provider_peer,
+                voucher.clone(),
+                root,
+                market_types::ipld::all_selector(),
+                sink.clone(),
+            ) {
+                Ok(p) => break p,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        };
+        let mut seen = Vec::new();
+        let mut paid = false;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, pull.events.recv()).await {
+            let owed = match &ev {
+                ClientEvent::VoucherResult { result: Some(r), .. } => r.node.decode::<RetrievalDealResponse>().ok(),
+                _ => None,
+            };
+            if let Some(resp) = owed {
+                if !paid && resp.status == 10 {
+                    // Pay with a voucher on a channel that does not exist.
+                    let bogus = market_types::Address::new_actor(b"no such channel");
+                    let payment = RetrievalDealPayment {
+                        id: 42,
+                        payment_channel: bogus,
+                        payment_voucher: Some(market_types::chain::SignedVoucher {
+                            channel_addr: bogus,
+                            time_lock_min: 0,
+                            time_lock_max: 0,
+                            secret_hash: market_types::Bytes(Vec::new()),
+                            extra: None,
+                            lane: 0,
+                            nonce: 1,
+                            amount: resp.payment_owed.clone(),
+                            min_settle_height: 0,
+                            merges: Vec::new(),
+                            signature: None,
+                        }),
+                    };
+                    let v = TypedVoucher {
+                        kind: VOUCHER_DEAL_PAYMENT.into(),
+                        node: RawCbor::from_value(&payment),
+                    };
+                    client.send_voucher(&pull, &v).await.expect("send the payment");
+                    paid = true;
+                } else if resp.status == 17 {
+                    seen.push(ev);
+                    return (seen, resp.message);
+                }
+            }
+            seen.push(ev);
+        }
+        (seen, String::new())
+    });
+    assert!(message.contains("payment channel"), "{message}: {events:?}");
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    assert!(list.contains("DealStatusCancelled"), "{list}");
+    assert!(list.contains("payment refused"), "{list}");
+}
+
+/// This test client serves nothing.
+struct NoServing;
+
+impl data_transfer::provider::Validator for NoServing {
+    fn validate_pull(
+        &self,
+        _: &data_transfer::provider::PullChannel,
+        _: bool,
+    ) -> data_transfer::provider::ValidationResult {
+        Default::default()
+    }
+    fn validate_voucher(
+        &self,
+        _: &data_transfer::provider::PullChannel,
+        _: &data_transfer::message::TypedVoucher,
+    ) -> data_transfer::provider::ValidationResult {
+        Default::default()
+    }
+    fn completed(&self, _: &data_transfer::provider::PullChannel) -> Option<data_transfer::message::TypedVoucher> {
+        None
+    }
+}
