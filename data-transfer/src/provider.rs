@@ -88,6 +88,24 @@ pub trait Validator: Send + Sync + 'static {
     }
 }
 
+/// A validator for a host that only pulls: every pull and push asked of it is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServesNothing;
+
+impl Validator for ServesNothing {
+    fn validate_pull(&self, _: &PullChannel, _: bool) -> ValidationResult {
+        ValidationResult::default()
+    }
+
+    fn validate_voucher(&self, _: &PullChannel, _: &TypedVoucher) -> ValidationResult {
+        ValidationResult::default()
+    }
+
+    fn completed(&self, _: &PullChannel) -> Option<TypedVoucher> {
+        None
+    }
+}
+
 /// A running pull channel on the responding side.
 #[derive(Debug)]
 pub(crate) struct Responding {

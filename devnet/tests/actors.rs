@@ -2,6 +2,8 @@
 //! that a message breaking it is refused with the real exit code, and that the good
 //! version of the same message passes.
 
+mod common;
+
 use devnet::state::miner::Miner;
 use devnet::state::policy::{DEAL_MIN_DURATION, Policy, fil};
 use devnet::state::{Applied, Builtin, State};
@@ -70,20 +72,7 @@ impl Net {
     }
 
     fn send(&mut self, from: &Key, to: Address, method: u64, params: Vec<u8>, value: TokenAmount) -> Applied {
-        let msg = market_types::chain::Message {
-            version: 0,
-            to,
-            from: from.address(),
-            nonce: self.st.nonce(&from.address()),
-            value,
-            gas_limit: 2_000_000_000,
-            gas_fee_cap: TokenAmount::from_atto(1_000),
-            gas_premium: TokenAmount::from_atto(100),
-            method,
-            params: Bytes(params),
-        };
-        self.st.check_message(&msg).expect("message accepted by the mpool");
-        self.st.apply_message(&msg)
+        common::apply(&mut self.st, from, to, method, params, value)
     }
 
     fn ok(&mut self, from: &Key, to: Address, method: u64, params: Vec<u8>, value: TokenAmount) -> Vec<u8> {

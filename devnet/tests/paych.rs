@@ -2,6 +2,8 @@
 //! the f2 address the FVM derives), and each check of the payment channel actor as a test
 //! that a breaking message fails with the real exit code while the good one passes.
 
+mod common;
+
 use devnet::state::policy::{Policy, fil};
 use devnet::state::{Applied, State, code_cid, paych};
 use market_crypto::{Key, KeyType};
@@ -44,20 +46,7 @@ impl Net {
     }
 
     fn send(&mut self, from: &Key, to: Address, method: u64, params: Vec<u8>, value: TokenAmount) -> Applied {
-        let msg = market_types::chain::Message {
-            version: 0,
-            to,
-            from: from.address(),
-            nonce: self.st.nonce(&from.address()),
-            value,
-            gas_limit: 2_000_000_000,
-            gas_fee_cap: TokenAmount::from_atto(1_000),
-            gas_premium: TokenAmount::from_atto(100),
-            method,
-            params: Bytes(params),
-        };
-        self.st.check_message(&msg).expect("message accepted by the mpool");
-        self.st.apply_message(&msg)
+        common::apply(&mut self.st, from, to, method, params, value)
     }
 
     fn exit(&mut self, from: &Key, to: Address, method: u64, params: Vec<u8>) -> i64 {

@@ -513,7 +513,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         host.stream_control(),
         host.peer_id(),
         Arc::new(graphsync::MemoryStore::default()),
-        Arc::new(crate::retrieval::ServesNothing),
+        Arc::new(data_transfer::provider::ServesNothing),
         graphsync::net::Config::default(),
     )
     .context("starting graphsync and data-transfer")?;

@@ -127,15 +127,21 @@ impl Market {
         self.init_deal(price, duration, &args)
     }
 
-    /// `droplet-client storage deals init <root> <miner> <price> <duration> <extra…>`.
+    /// `droplet-client storage deals init <root> <miner> <price> <duration> <extra…>` of the
+    /// market's data.
     fn init_deal(&self, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
+        self.init_root(&self.root, price, duration, extra)
+    }
+
+    /// `droplet-client storage deals init <root> <miner> <price> <duration> <extra…>`.
+    pub fn init_root(&self, root: &str, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
         let mut args = vec![
             "--repo",
             &self.client,
             "storage",
             "deals",
             "init",
-            &self.root,
+            root,
             MINER,
             price,
             duration,

@@ -448,27 +448,23 @@ pub fn run(workspace: &Path) -> Result<()> {
         "droplet-client",
         &["--repo", &c, "retrieval", "query-ask", "t01000", &root],
     )?;
+    // Retrieve `data_root` into `out` and compare it with `original`.
+    let retrieve = |data_root: &str, original: &Path, out: &Path, extra: &[&str]| -> Result<()> {
+        let out_s = out.to_string_lossy();
+        let mut args = vec!["--repo", &c, "retrieval", "retrieve", "--provider", "t01000"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[data_root, &out_s]);
+        demo.run("droplet-client", &args)?;
+        if std::fs::read(out)? != std::fs::read(original)? {
+            bail!("the retrieved {} differs from the original", original.display());
+        }
+        Ok(())
+    };
     for (data_root, original, name) in [
         (&root, readme.clone(), "README.md"),
         (&online_root, workspace.join("Cargo.lock"), "Cargo.lock"),
     ] {
-        let out = demo.dir.join(format!("retrieved-{name}"));
-        demo.run(
-            "droplet-client",
-            &[
-                "--repo",
-                &c,
-                "retrieval",
-                "retrieve",
-                "--provider",
-                "t01000",
-                data_root,
-                &out.to_string_lossy(),
-            ],
-        )?;
-        if std::fs::read(&out)? != std::fs::read(&original)? {
-            bail!("the retrieved {name} differs from the original");
-        }
+        retrieve(data_root, &original, &demo.dir.join(format!("retrieved-{name}")), &[])?;
         println!("   retrieved {name}: byte-identical to the original");
     }
     demo.run("droplet", &["--repo", &p, "retrieval", "deal", "list"])?;
@@ -494,25 +490,12 @@ pub fn run(workspace: &Path) -> Result<()> {
             "0",
         ],
     )?;
-    let paid_out = demo.dir.join("paid-Cargo.lock");
-    demo.run(
-        "droplet-client",
-        &[
-            "--repo",
-            &c,
-            "retrieval",
-            "retrieve",
-            "--provider",
-            "t01000",
-            "--maxPrice",
-            "0.001",
-            &online_root,
-            &paid_out.to_string_lossy(),
-        ],
+    retrieve(
+        &online_root,
+        &workspace.join("Cargo.lock"),
+        &demo.dir.join("paid-Cargo.lock"),
+        &["--maxPrice", "0.001"],
     )?;
-    if std::fs::read(&paid_out)? != std::fs::read(workspace.join("Cargo.lock"))? {
-        bail!("the Cargo.lock of the paid retrieval differs from the original");
-    }
     println!("   paid retrieval of Cargo.lock: byte-identical to the original");
     demo.run("droplet-client", &["--repo", &c, "paych", "list"])?;
     demo.run("droplet", &["--repo", &p, "paych", "list"])?;

@@ -1,5 +1,6 @@
-//! Shared helpers for the devnet's RPC tests: an in-process devnet on a loopback port, raw
-//! JSON-RPC posts, and deal building through the devnet's own wallet.
+//! Shared helpers for the devnet's tests: an in-process devnet on a loopback port, raw
+//! JSON-RPC posts, deal building through the devnet's own wallet, and messages applied
+//! straight to a state.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -144,4 +145,29 @@ impl TestNet {
             client_signature: sig,
         }
     }
+}
+
+/// Apply a message from `from` to `st` as a block would: the mpool's checks, then execution.
+pub fn apply(
+    st: &mut devnet::state::State,
+    from: &market_crypto::Key,
+    to: Address,
+    method: u64,
+    params: Vec<u8>,
+    value: TokenAmount,
+) -> devnet::state::Applied {
+    let msg = Message {
+        version: 0,
+        to,
+        from: from.address(),
+        nonce: st.nonce(&from.address()),
+        value,
+        gas_limit: 2_000_000_000,
+        gas_fee_cap: TokenAmount::from_atto(1_000),
+        gas_premium: TokenAmount::from_atto(100),
+        method,
+        params: Bytes(params),
+    };
+    st.check_message(&msg).expect("message accepted by the mpool");
+    st.apply_message(&msg)
 }

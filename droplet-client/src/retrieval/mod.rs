@@ -569,29 +569,3 @@ impl Retrievals {
 fn pending_owed(result: &Option<TypedVoucher>) -> Option<TokenAmount> {
     decode_response(result).map(|d| d.payment_owed).filter(|o| !o.is_zero())
 }
-
-/// Pulls are all this client does: anything a peer asks of it is refused.
-#[derive(Debug)]
-pub struct ServesNothing;
-
-impl data_transfer::provider::Validator for ServesNothing {
-    fn validate_pull(
-        &self,
-        _: &data_transfer::provider::PullChannel,
-        _: bool,
-    ) -> data_transfer::provider::ValidationResult {
-        Default::default()
-    }
-
-    fn validate_voucher(
-        &self,
-        _: &data_transfer::provider::PullChannel,
-        _: &TypedVoucher,
-    ) -> data_transfer::provider::ValidationResult {
-        Default::default()
-    }
-
-    fn completed(&self, _: &data_transfer::provider::PullChannel) -> Option<TypedVoucher> {
-        None
-    }
-}
