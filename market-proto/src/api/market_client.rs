@@ -142,15 +142,8 @@ pub struct RetrievalRes {
     pub deal_id: u64,
 }
 
-/// A transfer channel's ID as lotus shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ChannelIdJson {
-    pub initiator: String,
-    pub responder: String,
-    #[serde(rename = "ID")]
-    pub id: u64,
-}
+/// A transfer channel's ID as lotus shows it (the same shape droplet's API uses).
+pub use super::retrieval::ChannelRef as ChannelIdJson;
 
 /// A client retrieval (lotus `api.RetrievalInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
