@@ -354,6 +354,7 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "GetRetrievalDealStatistic" => json!([MINER]),
             "PaychVoucherList" | "PaychSubmitVouchers" | "PaychSettle" | "PaychCollect" => json!([worker]),
             "PaychInboundList" => json!([]),
+            "MarketSetRetrievalPaymentAddress" => json!([MINER, worker]),
             other => panic!("no example params for {other}"),
         },
     )

@@ -77,7 +77,24 @@ fn stderr(o: &std::process::Output) -> String {
 fn free_retrievals_between_our_daemons_and_by_lassie_bring_back_the_same_bytes() {
     let m = setup();
     let (big_root, big) = two_active_deals(&m);
-    m.droplet(&["retrieval", "ask", "set", MINER]);
+    // droplet's quick start sets the ask naming the payment address: it becomes the payment
+    // address of the one miner served, and a key the signer does not hold is refused.
+    let owner = tests::market::account(&m._net, "owner");
+    let set = m.droplet(&["retrieval", "ask", "set", &owner]);
+    assert!(
+        set.contains(&format!("retrieval payment address of {MINER} set to {owner}")),
+        "{set}"
+    );
+    let stranger = "t1d2xrzcslx7xlbbylc5c3d5lvandqw4iwl6epxba";
+    let refused = run("droplet", &["--repo", &m.provider, "retrieval", "ask", "set", stranger]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("does not hold the key"),
+        "{}",
+        stderr(&refused)
+    );
+    let found = m.client(&["retrieval", "find", &big_root]);
+    assert!(found.starts_with(&format!("RETRIEVAL {owner}@")), "{found}");
     let dir = tempfile::tempdir().expect("tempdir");
 
     // The query says what the provider serves and at what price.

@@ -62,6 +62,30 @@ impl MarketRetrievalServer for Api {
         Ok(out)
     }
 
+    async fn market_set_retrieval_payment_address(&self, miner: Json<Address>, addr: Json<Address>) -> RpcResult<()> {
+        if !self.miners.contains(&miner.0) {
+            return Err(handler_error(format!("{} is not a miner this droplet serves", miner.0)));
+        }
+        use market_types::address::Protocol;
+        if !matches!(addr.0.protocol(), Protocol::Secp256k1 | Protocol::BLS) {
+            return Err(handler_error(format!(
+                "{} is not a key address: payments go to an account whose key the signer holds",
+                addr.0
+            )));
+        }
+        let held = self.chain.signer.has(&addr.0).await.map_err(fail)?;
+        if !held {
+            return Err(handler_error(format!(
+                "the signer does not hold the key of {}: vouchers paid to it could not be redeemed",
+                addr.0
+            )));
+        }
+        let text = addr.0.to_string();
+        self.set_setting(market_proto::api::market::MinerOrCommon(Some(miner.0)), |p| {
+            p.retrieval_payment_address = text
+        })
+    }
+
     async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<SignedVoucher>> {
         Ok(self
             .redeemer

@@ -6,6 +6,7 @@ use droplet::repo::Repo;
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market::clients::*;
+use market_proto::api::retrieval::MarketRetrievalClient;
 use market_proto::client::call_error;
 use market_types::retrieval::RetrievalAsk;
 use market_types::storage::SignedStorageAsk;
@@ -202,6 +203,9 @@ pub async fn retrieval(repo: &Repo, cmd: RetrievalCmd) -> Result<()> {
         RetrievalCmd::Deal { cmd } => return super::retrieval::deal(repo, cmd).await,
     };
     let api = daemon(repo)?;
+    if let Ok(n) = node(repo) {
+        set_network(&n).await;
+    }
     let gib = BigInt::from(1u64 << 30);
     match cmd {
         RetrievalAskCmd::Set {
@@ -211,7 +215,28 @@ pub async fn retrieval(repo: &Repo, cmd: RetrievalCmd) -> Result<()> {
             payment_interval,
             payment_interval_increase,
         } => {
-            let m = address(&miner)?;
+            let given = address(&miner)?;
+            // droplet's quick start names the payment address here: it is set for the miner
+            // served (when there is one), whose ask is set too.
+            let m = match given.protocol() {
+                market_types::address::Protocol::Secp256k1 | market_types::address::Protocol::BLS => {
+                    let served = api.actor_list().await.map_err(call_error)?;
+                    let [only] = served.as_slice() else {
+                        bail!(
+                            "{given} is a payment address, and this droplet serves {} miners: name the miner \
+                             (`droplet retrieval ask set <miner>`) and set its RetrievalPaymentAddress in config.toml",
+                            served.len()
+                        );
+                    };
+                    let m = only.addr.0;
+                    api.market_set_retrieval_payment_address(Json(m), Json(given))
+                        .await
+                        .map_err(call_error)?;
+                    println!("retrieval payment address of {m} set to {given}");
+                    m
+                }
+                _ => given,
+            };
             let per_gib = fil(&price, "--price")?;
             let ask = RetrievalAsk {
                 price_per_byte: TokenAmount::from_atto(per_gib.atto() / &gib),

@@ -117,6 +117,11 @@ pub trait MarketRetrieval {
     #[method(name = "GetRetrievalDealStatistic")]
     async fn get_retrieval_deal_statistic(&self, miner: Option<Json<Address>>) -> RpcResult<RetrievalDealStatistic>;
 
+    /// Set `RetrievalPaymentAddress` of `miner` (a key address this droplet's signer holds);
+    /// saved to config.toml (droplet-rs: droplet only reads it from the file).
+    #[method(name = "MarketSetRetrievalPaymentAddress")]
+    async fn market_set_retrieval_payment_address(&self, miner: Json<Address>, addr: Json<Address>) -> RpcResult<()>;
+
     /// The best voucher of each lane of an inbound channel.
     #[method(name = "PaychVoucherList")]
     async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<SignedVoucher>>;
@@ -143,6 +148,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("MarketListRetrievalDeals", Perm::Read, 1),
     spec("MarketGetRetrievalDeal", Perm::Read, 2),
     spec("GetRetrievalDealStatistic", Perm::Read, 1),
+    spec("MarketSetRetrievalPaymentAddress", Perm::Admin, 2),
     spec("PaychVoucherList", Perm::Read, 1),
     spec("PaychInboundList", Perm::Read, 0),
     spec("PaychSubmitVouchers", Perm::Sign, 1),
