@@ -37,8 +37,11 @@ use tokio::sync::Notify;
 use self::record::{RetrievalRecord, RetrievalStore};
 use self::sink::CarSink;
 
-/// How often a running retrieval's progress is saved.
+/// How often a running retrieval's progress is saved while blocks arrive.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// How long the provider has to complete the deal (or ask for the last payment) once every
+/// block has arrived.
+const COMPLETE_WITHIN: Duration = Duration::from_secs(60);
 
 /// A retrieval in progress: how to cancel it.
 struct Live {
@@ -119,18 +122,6 @@ impl Retrievals {
                 ids: AtomicU64::new(time_counter()),
             }),
         })
-    }
-
-    pub fn store(&self) -> &RetrievalStore {
-        &self.inner.store
-    }
-
-    pub fn host(&self) -> &Host {
-        &self.inner.host
-    }
-
-    pub fn node(&self) -> &HttpClient {
-        &self.inner.node
     }
 
     fn car_path(&self, id: u64) -> PathBuf {
@@ -230,8 +221,18 @@ impl Retrievals {
             r.set(event, status);
         };
         loop {
+            let done_by = all_received.then(|| tokio::time::Instant::now() + COMPLETE_WITHIN);
             let event = tokio::select! {
                 e = pull.events.recv() => e,
+                _ = tokio::time::sleep_until(done_by.unwrap_or_else(tokio::time::Instant::now)), if done_by.is_some() => {
+                    let _ = self.inner.dt.cancel(&pull).await;
+                    r.info.message = format!(
+                        "every block arrived but the provider did not complete the deal within {}s",
+                        COMPLETE_WITHIN.as_secs()
+                    );
+                    r.set(E::DataTransferError, S::Errored);
+                    break;
+                }
                 _ = live.cancel.notified() => {
                     let _ = self.inner.dt.cancel(&pull).await;
                     r.info.message = "cancelled by the client".into();
@@ -239,6 +240,8 @@ impl Retrievals {
                     break;
                 }
             };
+            // Block events save on their own schedule; every other event is saved at once.
+            let is_block = matches!(event, Some(ClientEvent::Block { .. }));
             let Some(event) = event else {
                 if !r.is_terminal() {
                     fail(
@@ -417,7 +420,10 @@ impl Retrievals {
                         break;
                     }
                     match self.pay(&mut r, &pull, &target).await {
-                        Ok(()) => owed_target = None,
+                        Ok(()) => {
+                            owed_target = None;
+                            let _ = store.put(&r);
+                        }
                         Err(e) => {
                             fail(&mut r, E::CreateVoucherFailed, S::Errored, format!("{e:#}"));
                             let _ = self.inner.dt.cancel(&pull).await;
@@ -426,7 +432,9 @@ impl Retrievals {
                     }
                 }
             }
-            let _ = store.put(&r);
+            if !is_block {
+                let _ = store.put(&r);
+            }
             if all_received && completed {
                 r.set(E::CompleteVerified, S::FinalizingBlockstore);
                 match sink.sync() {
