@@ -65,9 +65,19 @@ pub struct Pull {
     pub root: cid::Cid,
     pub selector: market_types::ipld::RawCbor,
     pub voucher: TypedVoucher,
-    /// Link loads verified so far (received, found locally or missing), over every restart:
-    /// what a restart asks the responder not to send again.
+    /// Link loads this attempt verified (received, found locally or missing); each attempt
+    /// walks from the first block again.
     pub loads: Arc<AtomicU64>,
+    /// Loads the responder was asked not to send on this attempt (a restart's
+    /// `graphsync/do-not-send-first-blocks`).
+    pub skipped: u64,
+}
+
+impl Pull {
+    /// Loads known verified, over every attempt: what a restart asks not to send again.
+    pub fn verified(&self) -> u64 {
+        self.loads.load(Ordering::SeqCst).max(self.skipped)
+    }
 }
 
 fn result_of(r: &TransferResponse) -> Option<TypedVoucher> {

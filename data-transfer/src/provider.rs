@@ -42,7 +42,8 @@ pub struct PullChannel {
     pub root: Cid,
     pub selector: RawCbor,
     pub voucher: TypedVoucher,
-    /// Bytes sent so far.
+    /// Bytes sent so far (for a restarted pull: with those of the blocks the client holds
+    /// from before, which are not sent again).
     pub sent: u64,
 }
 
@@ -213,7 +214,11 @@ impl Hooks for DtHooks {
         let Some(ch) = channels.by_transfer.get_mut(&(*peer, xfer)) else {
             return BlockAction::default();
         };
-        ch.channel.sent += block.size_on_wire as u64;
+        ch.channel.sent += if block.held_by_requester {
+            block.size
+        } else {
+            block.size_on_wire
+        } as u64;
         if ch.data_limit == 0 || ch.paused || ch.channel.sent < ch.data_limit {
             return BlockAction::default();
         }

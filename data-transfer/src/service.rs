@@ -193,12 +193,7 @@ impl DataTransfer {
         let walked =
             graphsync::walk::walk_with(record.root, selector, |c| sink.get(c).ok().flatten()).unwrap_or_default();
         let loads = walked.iter().take_while(|(_, present)| *present).count() as u64;
-        self.open(
-            peer,
-            record,
-            sink,
-            Some(Arc::new(std::sync::atomic::AtomicU64::new(loads))),
-        )
+        self.open(peer, record, sink, Some(loads))
     }
 
     /// The graphsync service underneath.
@@ -223,20 +218,24 @@ impl DataTransfer {
     /// Restart `old` (after a cut connection, or when it stalled): a new graphsync request for
     /// the same channel, a data-transfer Restart with the same voucher, and
     /// `graphsync/do-not-send-first-blocks` set to the loads already verified, so what arrived
-    /// is not sent again (it is read back from `sink`). The old request is dropped here.
-    pub fn restart(&self, old: Pull, sink: Arc<dyn BlockSink>) -> Result<Pull, DataTransferError> {
+    /// is not sent again (it is read back from `sink`). The old request is cancelled after
+    /// the new one goes out, so that the responder, which may still hold it, hands the
+    /// channel to the new request before it hears of the cancel.
+    pub fn restart(&self, old: &Pull, sink: Arc<dyn BlockSink>) -> Result<Pull, DataTransferError> {
+        let record = PullRecord::new(old.peer, old.transfer_id, old.root, old.selector.clone(), &old.voucher);
+        let new = self.open(old.peer, record, sink, Some(old.verified()));
         self.graphsync().cancel_request(old.peer, old.request);
-        let record = PullRecord::new(old.peer, old.transfer_id, old.root, old.selector, &old.voucher);
-        self.open(old.peer, record, sink, Some(old.loads))
+        new
     }
 
-    /// Open (or, with `restart_from` loads, restart) the pull `record` describes.
+    /// Open (or, with `restart_from` loads already verified, restart) the pull `record`
+    /// describes.
     fn open(
         &self,
         peer: PeerId,
         record: PullRecord,
         sink: Arc<dyn BlockSink>,
-        restart_from: Option<Arc<std::sync::atomic::AtomicU64>>,
+        restart_from: Option<u64>,
     ) -> Result<Pull, DataTransferError> {
         let (transfer_id, root, selector) = (record.transfer_id, record.root, record.selector.clone());
         let voucher = TypedVoucher {
@@ -244,13 +243,14 @@ impl DataTransfer {
             node: record.voucher.clone(),
         };
         let restart = restart_from.is_some();
-        let loads = restart_from.unwrap_or_default();
+        let done = restart_from.unwrap_or_default();
+        // Each attempt walks from the first block again: it counts its own loads.
+        let loads = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let msg = message::pull_request(transfer_id, root, selector.clone(), &voucher, restart);
         let mut ext = Extensions::new();
         for (name, value) in message::general_extension(&msg) {
             ext.insert(name, Some(value));
         }
-        let done = loads.load(std::sync::atomic::Ordering::SeqCst);
         if restart && done > 0 {
             ext.insert(
                 graphsync::responder::ext::DO_NOT_SEND_FIRST_BLOCKS,
@@ -295,6 +295,7 @@ impl DataTransfer {
             selector,
             voucher,
             loads,
+            skipped: done,
         })
     }
 

@@ -248,6 +248,15 @@ impl Paych {
         Ok(lane)
     }
 
+    /// The last voucher made on `ch`'s `lane` (the one paying the most), if any.
+    pub fn best_voucher(&self, ch: &Address, lane: u64) -> Result<Option<SignedVoucher>> {
+        let r = self.by_channel(ch)?;
+        Ok(r.vouchers
+            .into_iter()
+            .filter(|v| v.lane == lane)
+            .max_by_key(|v| v.nonce))
+    }
+
     /// A voucher on `ch`'s `lane` for the cumulative `amount`, signed by the channel's payer;
     /// refused when the channel's funds do not cover it.
     pub async fn create_voucher(&self, ch: &Address, lane: u64, amount: &TokenAmount) -> Result<SignedVoucher> {

@@ -123,6 +123,9 @@ pub struct QueuedBlock {
     pub size: usize,
     /// Bytes that go on the wire for it (0 when a duplicate or skipped).
     pub size_on_wire: usize,
+    /// Not sent because the requester holds it from an earlier attempt of a restarted
+    /// request (`graphsync/do-not-send-first-blocks`), though it would have been sent.
+    pub held_by_requester: bool,
     /// Link loads of this request so far, this one included.
     pub index: u64,
 }
@@ -918,13 +921,15 @@ fn respond(
         }
         first = false;
         let walked = walk.loaded(data.as_ref());
-        let send = lock(&peer.links).record(id, link, data.is_some());
+        let load = lock(&peer.links).record_load(id, link, data.is_some());
+        let send = load.send;
         asm.link(link, data.as_ref(), send);
         if let Some(d) = &data {
             let queued = QueuedBlock {
                 link,
                 size: d.len(),
                 size_on_wire: if send { d.len() } else { 0 },
+                held_by_requester: load.held,
                 index: walk.links_loaded(),
             };
             let action = inner.hooks.outgoing_block(&peer.id, id, &queued);

@@ -43,6 +43,17 @@ struct Tracked {
     missing: bool,
     loads: u64,
     skip_first: u64,
+    /// Links the requester holds (the first `skip_first` loads), while those are walked.
+    held: HashSet<Cid>,
+}
+
+/// What became of one link load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Its block goes to the requester.
+    pub send: bool,
+    /// Its block would have gone, but the requester holds it from an earlier attempt.
+    pub held: bool,
 }
 
 impl PeerLinks {
@@ -66,11 +77,22 @@ impl PeerLinks {
 
     /// Record one link load of request `id`; true when its block is to be sent.
     pub fn record(&mut self, id: RequestId, link: Cid, has_block: bool) -> bool {
+        self.record_load(id, link, has_block).send
+    }
+
+    /// Record one link load of request `id`: whether its block is sent, or would have been
+    /// had the requester not said it holds it (`graphsync/do-not-send-first-blocks`).
+    pub fn record_load(&mut self, id: RequestId, link: Cid, has_block: bool) -> Load {
         let Some(t) = self.requests.get_mut(&id) else {
-            return false;
+            return Load::default();
         };
         t.loads += 1;
         let not_skipped = t.skip_first < t.loads;
+        // Held once per link of this request, whatever other requests of the peer hold.
+        let held = has_block && !not_skipped && t.held.insert(link);
+        if not_skipped && !t.held.is_empty() {
+            t.held = HashSet::new();
+        }
         let counts = self.buckets.entry(t.bucket.clone()).or_default();
         let refs = counts.refs.entry(link).or_insert(0);
         let unique = *refs == 0;
@@ -83,7 +105,10 @@ impl PeerLinks {
             }
             t.missing = true;
         }
-        has_block && not_skipped && unique
+        Load {
+            send: has_block && not_skipped && unique,
+            held,
+        }
     }
 
     /// Stop tracking a request; true when no block was missing (status 20 rather than 21).
@@ -314,10 +339,27 @@ mod tests {
         let options = SendOptions::from_extensions(&ext).expect("options");
         assert_eq!(options.skip_first, 2);
         links.start(id, &options);
-        assert!(!links.record(id, cid(1), true), "first load skipped");
-        assert!(!links.record(id, cid(2), true), "second load skipped");
+        // The first two loads are held by the requester (counted as delivered once each).
+        assert_eq!(
+            links.record_load(id, cid(1), true),
+            Load {
+                send: false,
+                held: true
+            }
+        );
+        assert_eq!(
+            links.record_load(id, cid(1), true),
+            Load::default(),
+            "a duplicate is neither sent nor held twice"
+        );
         assert!(!links.record(id, cid(9), true), "in do-not-send-cids");
-        assert!(links.record(id, cid(3), true));
+        assert_eq!(
+            links.record_load(id, cid(3), true),
+            Load {
+                send: true,
+                held: false
+            }
+        );
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub struct Host {
     listening: Arc<Mutex<Vec<Multiaddr>>>,
     announce: Vec<Multiaddr>,
     stream_control: libp2p_stream::Control,
+    disconnects: tokio::sync::broadcast::Sender<PeerId>,
 }
 
 impl std::fmt::Debug for Host {
@@ -155,14 +156,16 @@ impl Host {
         }
         let peer_id = *swarm.local_peer_id();
         let (tx, rx) = mpsc::channel(256);
+        let (disconnects, _) = tokio::sync::broadcast::channel(64);
         let host = Host {
             peer_id,
             commands: tx.clone(),
             listening: listening.clone(),
             announce: cfg.announce.clone(),
             stream_control,
+            disconnects: disconnects.clone(),
         };
-        tokio::spawn(run(swarm, rx, tx, handlers, listening));
+        tokio::spawn(run(swarm, rx, tx, handlers, listening, disconnects));
         Ok(host)
     }
 
@@ -173,6 +176,11 @@ impl Host {
     /// Opens and accepts raw streams on this host: what graphsync and data-transfer run on.
     pub fn stream_control(&self) -> libp2p_stream::Control {
         self.stream_control.clone()
+    }
+
+    /// Peers as their last connection to this host closes (a transfer to one of them is cut).
+    pub fn disconnections(&self) -> tokio::sync::broadcast::Receiver<PeerId> {
+        self.disconnects.subscribe()
     }
 
     /// Dial `peer` at `addrs` (if not connected), so that streams to it can be opened.
@@ -255,6 +263,7 @@ async fn run(
     tx: mpsc::Sender<Command>,
     handlers: HashMap<Family, Handler>,
     listening: Arc<Mutex<Vec<Multiaddr>>>,
+    disconnects: tokio::sync::broadcast::Sender<PeerId>,
 ) {
     let mut pending: HashMap<(String, OutboundRequestId), Outbound> = HashMap::new();
     let mut dials: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
@@ -324,8 +333,11 @@ async fn run(
                         let _ = reply.send(Ok(()));
                     }
                 }
-                SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                SwarmEvent::ConnectionClosed { peer_id, cause, num_established, .. } => {
                     tracing::debug!(peer = %peer_id, cause = ?cause, "disconnected");
+                    if num_established == 0 {
+                        let _ = disconnects.send(peer_id);
+                    }
                 }
                 SwarmEvent::Dialing { peer_id, .. } => tracing::debug!(peer = ?peer_id, "dialing"),
                 _ => {}

@@ -401,7 +401,7 @@ async fn our_restart_after_a_cut_connection_resumes_from_go_data_transfer_withou
     swarm.dial(go_addr);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
-    let mut pull = client.restart(pull, sink.clone()).expect("restart");
+    let mut pull = client.restart(&pull, sink.clone()).expect("restart");
     let (mut transfer, mut completed, mut after) = (None, None, 0u64);
     while let Some(ev) = tokio::time::timeout(std::time::Duration::from_secs(30), pull.events.recv())
         .await

@@ -450,3 +450,97 @@ fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
     assert!(list.contains("DealStatusCancelled"), "{list}");
     assert!(list.contains("payment refused"), "{list}");
 }
+
+/// droplet is SIGKILLed in the middle of a paid retrieval (held at its first payment, the
+/// payment channel's creation kept off the chain) and started again: the client reconnects,
+/// restarts the transfer without fetching again what arrived, sends again the voucher the
+/// dead droplet may not have kept, and finishes; both sides agree on what was paid, to the
+/// attoFIL, and the provider's best voucher is exactly that (none paid twice, none lost).
+#[test]
+fn a_paid_retrieval_survives_droplet_killed_and_restarted_in_the_middle() {
+    let mut m = tests::market::setup_with("0");
+    let (big_root, big) = two_active_deals(&m);
+    set_priced_ask(&m);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = dir.path().join("big.bin");
+    let log = Path::new(&m.client).with_file_name("retrieve.log");
+    let mut args = vec![
+        "--repo".to_string(),
+        m.client.clone(),
+        "retrieval".into(),
+        "retrieve".into(),
+        "--provider".into(),
+        MINER.into(),
+        "--maxPrice".into(),
+        "1".into(),
+    ];
+    args.extend([big_root.clone(), s(&got)]);
+    // Hold the chain so the payment channel is not created: the provider sends the first
+    // interval and waits, paused, for its payment.
+    m.miner.as_ref().expect("test miner").pause();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut retrieving = tests::procs::Proc::start("droplet-client", &args, &log);
+    let wait = std::time::Duration::from_secs(60);
+    tests::procs::wait_for("the client creating its payment channel", wait, None, || {
+        m.client(&["retrieval", "list"])
+            .contains("PaymentChannelCreating")
+            .then_some(())
+    });
+    tests::procs::wait_for("droplet paused for the first payment", wait, None, || {
+        m.droplet(&["retrieval", "deal", "list"])
+            .contains("DealStatusFundsNeeded")
+            .then_some(())
+    });
+    // SIGKILL, and back.
+    m.miner.as_ref().expect("test miner").resume();
+    m.restart_droplet_with(&[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = retrieving.exited() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retrieval did not end:\n{}",
+            retrieving.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("restarting the transfer"), "{out}");
+    assert!(out.contains("BlockstoreFinalized (Completed)"), "{out}");
+    assert_eq!(std::fs::read(&got).expect("retrieved"), big);
+
+    // What the client paid is what droplet received, the price of every byte.
+    let list = m.client(&["retrieval", "list", "--completed"]);
+    let row = list.lines().nth(1).expect("the retrieval").to_string();
+    let deals = m.droplet(&["retrieval", "deal", "list"]);
+    let line = deals.lines().nth(1).expect("the provider's deal");
+    let mut f = line.split_whitespace();
+    let (receiver, id) = (f.next().expect("receiver"), f.next().expect("id"));
+    assert!(row.starts_with(id), "the same deal on both sides: {row} / {line}");
+    let deal: serde_json::Value =
+        serde_json::from_str(&m.droplet(&["retrieval", "deal", "get", receiver, id])).expect("json");
+    assert!(line.contains("DealStatusCompleted"), "{deals}");
+    let funds: u128 = deal["FundsReceived"].as_str().expect("funds").parse().expect("n");
+    let sent = deal["TotalSent"].as_u64().expect("sent");
+    assert!(sent >= big.len() as u64, "{deal}");
+    assert_eq!(funds, u128::from(sent) * 1000, "{deal}");
+    // The provider's best voucher on the deal's lane pays exactly that.
+    let channels = m.client(&["paych", "list"]);
+    let ch = channels
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a channel")
+        .to_string();
+    let lanes = m.droplet(&["paych", "voucher", "list", &ch]);
+    assert_eq!(lanes.lines().count(), 1, "{lanes}");
+    let fil = format!("{}.{:018}", funds / 10u128.pow(18), funds % 10u128.pow(18));
+    let fil = fil.trim_end_matches('0').trim_end_matches('.');
+    assert!(lanes.contains(&format!(": {fil} FIL")), "{lanes} / {fil}");
+    // And the client's last voucher is the same amount.
+    let mine = m.client(&["paych", "voucher", "list", &ch]);
+    assert!(mine.contains(fil), "{mine} / {fil}");
+}

@@ -94,7 +94,7 @@ fn progress_line(r: &RetrievalInfo, elapsed: Duration) -> String {
         .map(|s| short(s.name(), "DealStatus"))
         .unwrap_or_default();
     let ms = Duration::from_millis(elapsed.as_millis() as u64);
-    format!(
+    let mut line = format!(
         "Recv {}, Paid {}, {} ({}), {} [{}|{}]",
         format_size(r.bytes_received),
         format_fil(&r.total_paid.0),
@@ -103,7 +103,15 @@ fn progress_line(r: &RetrievalInfo, elapsed: Duration) -> String {
         format_go_duration(ms),
         r.id,
         r.bytes_received
-    )
+    );
+    // What is happening to a running retrieval (a restart after a cut connection); a failed
+    // one's reason is printed once at the end.
+    let running = S::from_u64(r.status).is_some_and(|s| !crate_is_terminal(s));
+    if running && !r.message.is_empty() {
+        line.push_str(": ");
+        line.push_str(&r.message);
+    }
+    line
 }
 
 fn print_offer(miner: &Address, offer: &QueryOffer, size: u64) {

@@ -21,6 +21,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use data_transfer::DataTransfer;
 use data_transfer::client::{ClientEvent, Pull};
 use data_transfer::message::TypedVoucher;
+use graphsync::net::RequestError;
 use jsonrpsee::http_client::HttpClient;
 use market_p2p::Host;
 use market_proto::Json;
@@ -42,6 +43,9 @@ const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// How long the provider has to complete the deal (or ask for the last payment) once every
 /// block has arrived.
 const COMPLETE_WITHIN: Duration = Duration::from_secs(60);
+/// How long a cut transfer is tried again (reconnecting, then a data-transfer restart that
+/// does not fetch again what arrived) before the retrieval fails.
+const RESTART_WITHIN: Duration = Duration::from_secs(120);
 
 /// A retrieval in progress: how to cancel it.
 struct Live {
@@ -220,10 +224,14 @@ impl Retrievals {
             r.info.message = message;
             r.set(event, status);
         };
+        let peer = pull.peer;
+        let mut cut = self.inner.host.disconnections();
+        // Whether the running pull is a restart (its acceptance sets nothing up again).
+        let mut restarted = false;
         loop {
             let done_by = all_received.then(|| tokio::time::Instant::now() + COMPLETE_WITHIN);
             let event = tokio::select! {
-                e = pull.events.recv() => e,
+                e = pull.events.recv() => Some(e),
                 _ = tokio::time::sleep_until(done_by.unwrap_or_else(tokio::time::Instant::now)), if done_by.is_some() => {
                     let _ = self.inner.dt.cancel(&pull).await;
                     r.info.message = format!(
@@ -239,9 +247,32 @@ impl Retrievals {
                     r.set(E::Cancel, S::Cancelled);
                     break;
                 }
+                gone = cut.recv() => {
+                    if !matches!(gone, Ok(p) if p == peer) || completed {
+                        continue;
+                    }
+                    None
+                }
             };
-            // Block events save on their own schedule; every other event is saved at once.
-            let is_block = matches!(event, Some(ClientEvent::Block { .. }));
+            // The connection was lost (the provider stopped, crashed or the network failed):
+            // reconnect and restart the transfer from the first block we lack.
+            let Some(event) = event else {
+                let why = "the connection to the provider was lost";
+                match self.restart_transfer(&mut r, &pull, sink.clone(), why).await {
+                    Ok(p) => {
+                        let old = std::mem::replace(&mut pull, p);
+                        count_received(&mut r, old).await;
+                        restarted = true;
+                        all_received = false;
+                        owed_target = None;
+                        continue;
+                    }
+                    Err(e) => {
+                        fail(&mut r, E::DataTransferError, S::Errored, format!("{e:#}"));
+                        break;
+                    }
+                }
+            };
             let Some(event) = event else {
                 if !r.is_terminal() {
                     fail(
@@ -253,7 +284,19 @@ impl Retrievals {
                 }
                 break;
             };
+            // Block events save on their own schedule; every other event is saved at once.
+            let is_block = matches!(event, ClientEvent::Block { .. });
             match event {
+                ClientEvent::Accepted(result) if restarted => {
+                    r.info.message.clear();
+                    // What we paid before the cut, again: the provider may not have kept it.
+                    if let Err(e) = self.pay_again(&r, &pull).await {
+                        tracing::warn!(deal = r.info.id, "sending the last voucher again: {e:#}");
+                    }
+                    if let Some(owed) = pending_owed(&result) {
+                        owed_target = Some(&r.info.total_paid.0 + &owed);
+                    }
+                }
                 ClientEvent::Accepted(result) => match decode_response(&result).map(|d| d.status) {
                     Some(s) if s == S::Accepted.code() || s == S::FundsNeededUnseal.code() => {
                         r.set(E::DealAccepted, S::Accepted);
@@ -341,6 +384,20 @@ impl Retrievals {
                 ClientEvent::TransferFinished(Ok(_)) => {
                     all_received = true;
                     r.set(E::AllBlocksReceived, S::BlocksComplete);
+                }
+                ClientEvent::TransferFinished(Err(e @ RequestError::Network(_))) => {
+                    match self.restart_transfer(&mut r, &pull, sink.clone(), &e.to_string()).await {
+                        Ok(p) => {
+                            let old = std::mem::replace(&mut pull, p);
+                            count_received(&mut r, old).await;
+                            restarted = true;
+                            owed_target = None;
+                        }
+                        Err(e) => {
+                            fail(&mut r, E::DataTransferError, S::Errored, format!("{e:#}"));
+                            break;
+                        }
+                    }
                 }
                 ClientEvent::TransferFinished(Err(e)) => {
                     fail(
@@ -486,6 +543,76 @@ impl Retrievals {
         Ok(())
     }
 
+    /// Reconnect to the provider (its addresses read from the chain again: a restarted
+    /// provider may listen elsewhere) and restart `pull`, for up to [`RESTART_WITHIN`].
+    async fn restart_transfer(
+        &self,
+        r: &mut RetrievalRecord,
+        pull: &Pull,
+        sink: Arc<CarSink>,
+        why: &str,
+    ) -> Result<Pull> {
+        let status = r.status();
+        r.info.message = format!("{why}; restarting the transfer");
+        r.set(E::DataTransferError, status);
+        let _ = self.inner.store.put(r);
+        tracing::info!(deal = r.info.id, peer = %pull.peer, "{why}: restarting the transfer");
+        let deadline = Instant::now() + RESTART_WITHIN;
+        let mut wait = Duration::from_millis(500);
+        let mut last_error = String::new();
+        while Instant::now() < deadline {
+            let attempt = async {
+                let (_, addrs, _) = crate::asks::miner_peer(&self.inner.node, &r.miner.0, Some(pull.peer)).await?;
+                self.inner
+                    .host
+                    .connect(pull.peer, addrs)
+                    .await
+                    .with_context(|| format!("connecting to provider {}", pull.peer))?;
+                self.inner
+                    .dt
+                    .restart(pull, sink.clone())
+                    .map_err(|e| anyhow!("restarting the transfer: {e}"))
+            };
+            match attempt.await {
+                Ok(p) => return Ok(p),
+                Err(e) => last_error = format!("{e:#}"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        bail!(
+            "{why}, and the transfer could not be restarted within {}s: {last_error}",
+            RESTART_WITHIN.as_secs()
+        )
+    }
+
+    /// After a restart, send the lane's last voucher again (the provider keeps it once: sent
+    /// again, it adds nothing).
+    async fn pay_again(&self, r: &RetrievalRecord, pull: &Pull) -> Result<()> {
+        let Some(ch) = r.channel.clone().map(|c| c.0) else {
+            return Ok(());
+        };
+        let Some(sv) = self.inner.paych.best_voucher(&ch, r.lane)? else {
+            return Ok(());
+        };
+        let payment = RetrievalDealPayment {
+            id: r.info.id,
+            payment_channel: ch,
+            payment_voucher: Some(sv),
+        };
+        self.inner
+            .dt
+            .send_voucher(
+                pull,
+                &TypedVoucher {
+                    kind: VOUCHER_DEAL_PAYMENT.into(),
+                    node: RawCbor::from_value(&payment),
+                },
+            )
+            .await
+            .map_err(|e| anyhow!("sending the payment: {e}"))
+    }
+
     /// Pay the cumulative `target` on the deal's lane.
     async fn pay(&self, r: &mut RetrievalRecord, pull: &Pull, target: &TokenAmount) -> Result<()> {
         let ch = r.channel.clone().ok_or_else(|| anyhow!("no payment channel"))?.0;
@@ -570,6 +697,20 @@ impl Retrievals {
         let root = piece_store::unixfs::BlockCid::try_from(root.to_bytes().as_slice())?;
         piece_store::unixfs::export::export(&blocks, &root, out)?;
         Ok(())
+    }
+}
+
+/// Count the blocks a cut pull received that were not yet counted: the restart does not
+/// fetch them again. The old pull's events end once its request is dropped.
+async fn count_received(r: &mut RetrievalRecord, mut old: Pull) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, old.events.recv()).await {
+        if let ClientEvent::Block {
+            size, received: true, ..
+        } = ev
+        {
+            r.info.bytes_received += size as u64;
+        }
     }
 }
 

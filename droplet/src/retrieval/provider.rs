@@ -216,7 +216,8 @@ impl RetrievalProvider {
         }
     }
 
-    /// A restarted pull resumes its deal where it was.
+    /// A restarted pull resumes its deal from what was paid: the restarted channel counts the
+    /// bytes the client holds (it is not sent them again), then pauses at the next boundary.
     fn accept_restart(&self, channel: &PullChannel, p: Proposal) -> ValidationResult {
         let (id, legacy) = (p.deal.id, p.legacy);
         let mut record = match self.deals.get(&channel.peer.to_string(), id) {
@@ -239,21 +240,38 @@ impl RetrievalProvider {
                 "the restart's proposal differs from the deal's".into(),
             );
         }
+        let mut m = record.machine();
+        if let Err(e) = machine::apply(&mut m, Event::Restarted) {
+            return refuse(id, legacy, S::Errored, e.to_string());
+        }
+        record.set_machine(&m);
         record.channel_id = Some(self.channel_ref(channel));
         if let Err(e) = self.deals.put(&record) {
             return refuse(id, legacy, S::Errored, format!("recording the deal: {e}"));
         }
-        let m = record.machine();
+        tracing::info!(deal = id, peer = %channel.peer, "retrieval transfer restarted");
+        // An unpaid unseal price still holds the data back.
+        let owed = m.owed();
         ValidationResult {
             accepted: true,
-            result: Some(response(id, legacy, S::Accepted, "", m.owed())),
-            force_pause: m.status == S::FundsNeeded,
+            result: Some(response(id, legacy, S::Accepted, "", owed.clone())),
+            force_pause: !owed.is_zero(),
             data_limit: m.current_interval,
         }
     }
 
     /// Apply `event` to the deal of `channel` and save it; the actions, if it applied.
     fn advance(&self, channel: &PullChannel, event: Event) -> Option<(RetrievalDealRecord, Vec<Action>)> {
+        self.advance_with(channel, event, None)
+    }
+
+    /// [`Self::advance`], saving the payment's voucher in the same write as the deal.
+    fn advance_with(
+        &self,
+        channel: &PullChannel,
+        event: Event,
+        payment: Option<&super::vouchers::Checked>,
+    ) -> Option<(RetrievalDealRecord, Vec<Action>)> {
         let p = decode_proposal(&channel.voucher).ok()?;
         let mut record = match self.deals.get(&channel.peer.to_string(), p.deal.id) {
             Ok(Some(r)) => r,
@@ -267,8 +285,16 @@ impl RetrievalProvider {
         match machine::apply(&mut m, event) {
             Ok(actions) => {
                 record.set_machine(&m);
-                if let Err(e) = self.deals.put(&record) {
+                let mut batch = crate::store::Batch::default();
+                if let Some(c) = payment {
+                    c.keep_in(&mut batch);
+                }
+                if let Err(e) = self.deals.put_with(&record, batch) {
                     tracing::warn!(deal = p.deal.id, "saving the retrieval deal: {e}");
+                    // A payment not saved is not taken.
+                    if payment.is_some() {
+                        return None;
+                    }
                 }
                 Some((record, actions))
             }
@@ -326,16 +352,19 @@ impl RetrievalProvider {
             Ok(a) => a,
             Err(e) => return refused(e.to_string()),
         };
-        let delta = match self
+        let checked = match self
             .vouchers
-            .accept(&payment.payment_channel, payment.payment_voucher.as_ref(), &payee)
+            .check(&payment.payment_channel, payment.payment_voucher.as_ref(), &payee)
             .await
         {
-            Ok(d) => d,
+            Ok(c) => c,
             Err(e) => return refused(e.to_string()),
         };
+        let delta = checked.delta.clone();
         tracing::info!(deal = id, channel = %payment.payment_channel, delta = %delta.atto(), "retrieval payment received");
-        let Some((record, actions)) = self.advance(channel, Event::PaymentReceived { delta }) else {
+        // The voucher and the deal's funds in one write: a crash keeps both or neither.
+        let Some((record, actions)) = self.advance_with(channel, Event::PaymentReceived { delta }, Some(&checked))
+        else {
             return refuse(id, legacy, S::Errored, "the deal does not take payments now".into());
         };
         let m = record.machine();
@@ -434,8 +463,8 @@ impl Validator for RetrievalProvider {
         let event = match end {
             ResponseEnd::CancelledByRequester => Event::ClientCancelled,
             ResponseEnd::Sent(status) => Event::Failed(format!("the transfer ended with graphsync status {status:?}")),
-            ResponseEnd::NetworkError => Event::Failed("deal data transfer stalled (peer hungup)".into()),
-            ResponseEnd::Stopped => Event::Failed("droplet stopped during the transfer".into()),
+            ResponseEnd::NetworkError => Event::Interrupted("deal data transfer stalled (peer hungup)".into()),
+            ResponseEnd::Stopped => Event::Interrupted("droplet stopped during the transfer".into()),
         };
         self.advance(channel, event);
     }

@@ -10,7 +10,7 @@ use market_types::retrieval::RetrievalDealProposal;
 use market_types::states::RetrievalDealStatus;
 use market_types::{Address, Cid, TokenAmount};
 
-use crate::store::{Store, StoreError, Table};
+use crate::store::{Batch, Store, StoreError, Table};
 
 const DEALS: Table = Table("retrieval-deal/");
 
@@ -121,8 +121,13 @@ impl RetrievalDeals {
     }
 
     pub fn put(&self, d: &RetrievalDealRecord) -> Result<(), StoreError> {
-        let key = key(&d.receiver, d.deal_proposal.id);
-        self.store.put_json(DEALS, &key, d)
+        self.put_with(d, Batch::default())
+    }
+
+    /// Save `d` together with the other writes in `batch`, atomically.
+    pub fn put_with(&self, d: &RetrievalDealRecord, mut batch: Batch) -> Result<(), StoreError> {
+        batch.put_json(DEALS, &key(&d.receiver, d.deal_proposal.id), d);
+        self.store.write(batch, true)
     }
 
     pub fn get(&self, receiver: &str, id: u64) -> Result<Option<RetrievalDealRecord>, StoreError> {

@@ -15,7 +15,7 @@ use market_types::{Address, TokenAmount};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::Chain;
-use crate::store::{Store, StoreError, Table};
+use crate::store::{Batch, Store, StoreError, Table};
 
 const VOUCHERS: Table = Table("paych-in/");
 
@@ -63,6 +63,23 @@ pub enum VoucherError {
     Overdrawn { promised: String, balance: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A voucher that passed the checks: what it adds, and the lane's new best to keep (none
+/// when it is the lane's best already, sent again, as a client does after a restart).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub delta: TokenAmount,
+    pub keep: Option<LaneVoucher>,
+}
+
+impl Checked {
+    /// Add the lane's new best, if any, to `batch` (written with the deal it pays for).
+    pub fn keep_in(&self, batch: &mut Batch) {
+        if let Some(v) = &self.keep {
+            batch.put_json(VOUCHERS, &key(&v.channel.0, v.voucher.lane), v);
+        }
+    }
 }
 
 /// The inbound voucher table, and the checks.
@@ -121,14 +138,15 @@ impl Vouchers {
             })
     }
 
-    /// Check `sv` (paid through `payment_channel` to `payee`) and keep it as its lane's best;
-    /// returns what it adds over the lane's previous best.
-    pub async fn accept(
+    /// Check `sv` (paid through `payment_channel` to `payee`): what it adds over the lane's
+    /// previous best, and the record to keep ([`Checked::keep_in`]). The lane's best sent
+    /// again adds nothing and is not an error (as lotus' `AddVoucherInbound`).
+    pub async fn check(
         &self,
         payment_channel: &Address,
         sv: Option<&SignedVoucher>,
         payee: &Address,
-    ) -> Result<TokenAmount, VoucherError> {
+    ) -> Result<Checked, VoucherError> {
         let sv = sv.ok_or(VoucherError::Missing)?;
         if sv.channel_addr != *payment_channel {
             return Err(VoucherError::WrongChannel {
@@ -175,6 +193,12 @@ impl Vouchers {
         let previous = lanes.iter().find(|l| l.voucher.lane == sv.lane);
         let last_amount = previous.map(|p| p.voucher.amount.clone()).unwrap_or_default();
         if let Some(p) = previous {
+            if p.voucher == *sv {
+                return Ok(Checked {
+                    delta: TokenAmount::default(),
+                    keep: None,
+                });
+            }
             if sv.nonce <= p.voucher.nonce {
                 return Err(VoucherError::OldNonce {
                     lane: sv.lane,
@@ -201,13 +225,15 @@ impl Vouchers {
                 balance: balance.atto().to_string(),
             });
         }
-        self.save(&LaneVoucher {
-            channel: Json(ch),
-            to: state.to,
-            from: state.from,
-            voucher: sv.clone(),
-            submitted_nonce: previous.map_or(0, |p| p.submitted_nonce),
-        })?;
-        Ok(&sv.amount - &last_amount)
+        Ok(Checked {
+            delta: &sv.amount - &last_amount,
+            keep: Some(LaneVoucher {
+                channel: Json(ch),
+                to: state.to,
+                from: state.from,
+                voucher: sv.clone(),
+                submitted_nonce: previous.map_or(0, |p| p.submitted_nonce),
+            }),
+        })
     }
 }

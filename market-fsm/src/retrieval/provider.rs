@@ -77,8 +77,15 @@ pub enum Event {
         total: u64,
     },
     ClientCancelled,
-    /// The transfer failed (network, storage).
+    /// The transfer failed (storage, a refused request).
     Failed(String),
+    /// The connection was cut or droplet stopped during the transfer: the deal waits, as it
+    /// was, for the client to restart the transfer.
+    Interrupted(String),
+    /// The client restarted the transfer: it is sent again from the first block the client
+    /// lacks, so the bytes sent are counted again from there (the restarted channel counts
+    /// the blocks the client holds); what was paid stays.
+    Restarted,
 }
 
 impl Event {
@@ -91,6 +98,8 @@ impl Event {
             Event::AllSent { .. } => "AllSent",
             Event::ClientCancelled => "ClientCancelled",
             Event::Failed(_) => "Failed",
+            Event::Interrupted(_) => "Interrupted",
+            Event::Restarted => "Restarted",
         }
     }
 }
@@ -202,6 +211,17 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
             deal.status = S::Errored;
             deal.message = message;
         }
+        Event::Interrupted(message) => {
+            deal.message = format!("{message}; waiting for the client to restart the transfer");
+        }
+        Event::Restarted => {
+            deal.message.clear();
+            deal.total_sent = 0;
+            if deal.status != S::New {
+                deal.status = S::Ongoing;
+            }
+            deal.current_interval = deal.terms.next_interval(&deal.funds_received);
+        }
         _ => return Err(invalid),
     }
     Ok(actions)
@@ -301,6 +321,50 @@ mod tests {
             Ok(vec![Action::Resume { data_limit: 200 }])
         );
         assert_eq!(d.status, S::Ongoing);
+    }
+
+    #[test]
+    fn an_interrupted_deal_waits_and_a_restart_counts_again_from_what_was_paid() {
+        let mut d = priced();
+        apply(&mut d, Event::LimitReached { total: 120 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(240) }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 230 }).expect("applies");
+        assert_eq!(d.status, S::FundsNeeded);
+        apply(&mut d, Event::Interrupted("peer hung up".into())).expect("applies");
+        assert_eq!(d.status, S::FundsNeeded, "not over");
+        assert!(d.message.contains("peer hung up"), "{}", d.message);
+        assert_eq!(apply(&mut d, Event::Restarted), Ok(vec![]));
+        // Nothing counted as sent until the restarted channel counts it; the limit is the
+        // next boundary above what was paid.
+        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 200));
+        assert!(d.message.is_empty());
+        let a = apply(&mut d, Event::LimitReached { total: 210 }).expect("applies");
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(160),
+                last: false
+            }]
+        );
+        // A cut at the last payment: the restart sends nothing new, completion asks again.
+        let mut d = priced();
+        apply(&mut d, Event::LimitReached { total: 100 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(200) }).expect("applies");
+        apply(&mut d, Event::AllSent { total: 150 }).expect("applies");
+        assert_eq!(d.status, S::FundsNeededLastPayment);
+        apply(&mut d, Event::Restarted).expect("applies");
+        let a = apply(&mut d, Event::AllSent { total: 150 }).expect("applies");
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(100),
+                last: true
+            }]
+        );
+        // Over is over.
+        let mut d = priced();
+        apply(&mut d, Event::ClientCancelled).expect("applies");
+        assert!(apply(&mut d, Event::Restarted).is_err());
     }
 
     #[test]
