@@ -196,6 +196,25 @@ fn retrievals_droplet_cannot_serve_are_refused_with_the_reason() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
 
+    // The miner stops considering online retrieval deals: the deal is rejected with the
+    // reason; reset, it is served again.
+    m.droplet(&["retrieval", "selection", "reject", MINER, "--online"]);
+    let listed = m.droplet(&["retrieval", "selection", "list", MINER]);
+    assert!(listed.contains("considering online retrieval deals: false"), "{listed}");
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not accepting online retrieval deals"),
+        "{}",
+        stderr(&o)
+    );
+    m.droplet(&["retrieval", "selection", "reset", MINER]);
+    let listed = m.droplet(&["retrieval", "selection", "list", MINER]);
+    assert!(listed.contains("considering online retrieval deals: true"), "{listed}");
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = std::fs::remove_file(&out);
+
     // The piece's unsealed copy is gone: the query says so instead of offering it.
     let pieces = Path::new(&m.provider).join("pieces");
     for e in std::fs::read_dir(&pieces).expect("pieces") {
@@ -212,9 +231,9 @@ fn retrievals_droplet_cannot_serve_are_refused_with_the_reason() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no unsealed copy"), "{}", stderr(&o));
 
-    // Nothing was recorded as served.
+    // Only the retrieval made after the reset was recorded as served.
     let list = m.droplet(&["retrieval", "deal", "list"]);
-    assert_eq!(list.lines().count(), 1, "only the header: {list}");
+    assert_eq!(list.lines().count(), 2, "the header and one deal: {list}");
 }
 
 #[test]

@@ -74,6 +74,11 @@ pub enum RetrievalCmd {
         #[command(subcommand)]
         cmd: super::retrieval::RetrievalDealCmd,
     },
+    /// Which retrieval deals are considered (a miner, or `common`).
+    Selection {
+        #[command(subcommand)]
+        cmd: super::retrieval::SelectionCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +206,7 @@ pub async fn retrieval(repo: &Repo, cmd: RetrievalCmd) -> Result<()> {
     let cmd = match cmd {
         RetrievalCmd::Ask { cmd } => cmd,
         RetrievalCmd::Deal { cmd } => return super::retrieval::deal(repo, cmd).await,
+        RetrievalCmd::Selection { cmd } => return super::retrieval::selection(repo, cmd).await,
     };
     let api = daemon(repo)?;
     if let Ok(n) = node(repo) {

@@ -88,7 +88,7 @@ pub enum DurationCmd {
     },
 }
 
-fn miner(s: &str) -> Result<MinerOrCommon> {
+pub(super) fn miner(s: &str) -> Result<MinerOrCommon> {
     if s == "common" {
         return Ok(MinerOrCommon(None));
     }

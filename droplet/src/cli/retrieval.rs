@@ -24,6 +24,67 @@ pub enum RetrievalDealCmd {
     Statuses,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SelectionCmd {
+    /// Show which retrieval deals are considered.
+    List { miner: String },
+    /// Consider online and offline retrieval deals again.
+    Reset { miner: String },
+    /// Reject retrieval deals of a kind.
+    Reject {
+        miner: String,
+        #[arg(long)]
+        online: bool,
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+/// `droplet retrieval selection …`: `ConsiderOnlineRetrievalDeals` and
+/// `ConsiderOfflineRetrievalDeals` of a miner (or `common`), saved to config.toml.
+pub async fn selection(repo: &Repo, cmd: SelectionCmd) -> Result<()> {
+    use market_proto::api::market::clients::*;
+    let api = daemon(repo)?;
+    let set = |m, online: Option<bool>, offline: Option<bool>| {
+        let api = api.clone();
+        async move {
+            if let Some(b) = online {
+                api.deals_set_consider_online_retrieval_deals(m, b)
+                    .await
+                    .map_err(call_error)?;
+            }
+            if let Some(b) = offline {
+                api.deals_set_consider_offline_retrieval_deals(m, b)
+                    .await
+                    .map_err(call_error)?;
+            }
+            Ok::<(), anyhow::Error>(())
+        }
+    };
+    match cmd {
+        SelectionCmd::List { miner } => {
+            let m = super::cfg::miner(&miner)?;
+            let online = api.deals_consider_online_retrieval_deals(m).await.map_err(call_error)?;
+            let offline = api.deals_consider_offline_retrieval_deals(m).await.map_err(call_error)?;
+            println!("considering online retrieval deals: {online}");
+            println!("considering offline retrieval deals: {offline}");
+        }
+        SelectionCmd::Reset { miner } => set(super::cfg::miner(&miner)?, Some(true), Some(true)).await?,
+        SelectionCmd::Reject {
+            miner,
+            online,
+            offline,
+        } => {
+            if !(online || offline) {
+                anyhow::bail!("say what to reject: --online and/or --offline");
+            }
+            let m = super::cfg::miner(&miner)?;
+            set(m, online.then_some(false), offline.then_some(false)).await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn deal(repo: &Repo, cmd: RetrievalDealCmd) -> Result<()> {
     if let Ok(n) = node(repo) {
         set_network(&n).await;
