@@ -17,8 +17,9 @@ use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::handler_error;
 use market_proto::api::market::VersionInfo;
 use market_proto::api::market_client::{
-    ChannelInfo, DealInfo, ExportRef, FileRef, Import, ImportRes, METHODS, MarketClientServer, OutboundChannel,
-    ProviderDealStatus, QueryOffer, RetrievalInfo, RetrievalOrder, RetrievalRes, StartDealParams,
+    ChannelAvailableFunds, ChannelInfo, DealInfo, ExportRef, FileRef, Import, ImportRes, METHODS, MarketClientServer,
+    OutboundChannel, ProviderDealStatus, QueryOffer, RetrievalInfo, RetrievalOrder, RetrievalRes, StartDealParams,
+    VoucherCreateResult,
 };
 use market_proto::api_info::ApiInfo;
 use market_proto::messages::MessageSender;
@@ -415,6 +416,89 @@ impl MarketClientServer for ClientApi {
             .by_channel(&channel.0)
             .map(|r| r.vouchers)
             .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn paych_available_funds(&self, channel: Json<Address>) -> RpcResult<ChannelAvailableFunds> {
+        let r = self
+            .paych
+            .by_channel(&channel.0)
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        let zero = || Json(TokenAmount::default());
+        Ok(ChannelAvailableFunds {
+            channel: r.channel.clone(),
+            from: r.from.clone(),
+            to: r.to.clone(),
+            confirmed_amt: r.amount.clone(),
+            pending_amt: zero(),
+            non_reserved_amt: Json(r.available()),
+            pending_available_amt: zero(),
+            pending_wait_sentinel: r.pending_msg.clone(),
+            queued_amt: zero(),
+            voucher_reedeemed_amt: Json(r.promised()),
+        })
+    }
+
+    async fn paych_voucher_create(
+        &self,
+        channel: Json<Address>,
+        amount: Json<TokenAmount>,
+        lane: u64,
+    ) -> RpcResult<VoucherCreateResult> {
+        let r = self
+            .paych
+            .by_channel(&channel.0)
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        let shortfall = r.shortfall(lane, &amount.0);
+        if !shortfall.is_zero() {
+            return Ok(VoucherCreateResult {
+                voucher: None,
+                shortfall: Json(shortfall),
+            });
+        }
+        let v = self
+            .paych
+            .create_voucher(&channel.0, lane, &amount.0)
+            .await
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        Ok(VoucherCreateResult {
+            voucher: Some(v),
+            shortfall: Json(TokenAmount::default()),
+        })
+    }
+
+    async fn paych_voucher_check_valid(
+        &self,
+        channel: Json<Address>,
+        voucher: market_types::chain::SignedVoucher,
+    ) -> RpcResult<()> {
+        self.paych
+            .check_voucher(&channel.0, &voucher)
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    async fn paych_voucher_add(
+        &self,
+        channel: Json<Address>,
+        voucher: market_types::chain::SignedVoucher,
+        proof: Option<String>,
+        min_delta: Json<TokenAmount>,
+    ) -> RpcResult<Json<TokenAmount>> {
+        if proof.as_ref().is_some_and(|p| !p.is_empty()) {
+            return Err(handler_error("vouchers with a proof are not supported"));
+        }
+        let delta = self
+            .paych
+            .add_voucher(&channel.0, &voucher)
+            .await
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        if delta < min_delta.0 {
+            return Err(handler_error(format!(
+                "the voucher adds {} attoFIL, less than the {} asked",
+                delta.atto(),
+                min_delta.0.atto()
+            )));
+        }
+        Ok(Json(delta))
     }
 
     async fn paych_settle(&self, channel: Json<Address>) -> RpcResult<Json<Cid>> {

@@ -58,6 +58,23 @@ impl ChannelRecord {
         best.into_values().fold(TokenAmount::default(), |a, b| a + b)
     }
 
+    /// The best (highest nonce) voucher on `lane`.
+    pub fn best_on_lane(&self, lane: u64) -> Option<&SignedVoucher> {
+        self.vouchers.iter().filter(|v| v.lane == lane).max_by_key(|v| v.nonce)
+    }
+
+    /// By how much the channel's funds fall short of a voucher for the cumulative `amount`
+    /// on `lane` (zero when they cover it).
+    pub fn shortfall(&self, lane: u64, amount: &TokenAmount) -> TokenAmount {
+        let before = self.best_on_lane(lane).map(|v| v.amount.clone()).unwrap_or_default();
+        let after = &(&self.promised() - &before) + amount;
+        if after > self.amount.0 {
+            &after - &self.amount.0
+        } else {
+            TokenAmount::default()
+        }
+    }
+
     /// Funds not yet promised by any voucher.
     pub fn available(&self) -> TokenAmount {
         let p = self.promised();
@@ -271,13 +288,13 @@ impl Paych {
         if *amount <= before && nonce > 1 {
             bail!("lane {lane} of {ch} already pays {} attoFIL", before.atto());
         }
-        let after = &r.promised() - &before + amount;
-        if after > r.amount.0 {
+        let short = r.shortfall(lane, amount);
+        if !short.is_zero() {
             bail!(
-                "payment channel {ch} holds {} attoFIL, the vouchers would promise {} (shortfall {})",
+                "payment channel {ch} holds {} attoFIL, {} short of a voucher for {} on lane {lane}; add funds",
                 r.amount.0.atto(),
-                after.atto(),
-                (&after - &r.amount.0).atto()
+                short.atto(),
+                amount.atto()
             );
         }
         let mut sv = SignedVoucher {
@@ -302,6 +319,67 @@ impl Paych {
         r.vouchers.push(sv.clone());
         self.save(&r)?;
         Ok(sv)
+    }
+
+    /// Whether `sv` is a valid voucher of our channel `ch`: its channel, signed by the
+    /// channel's payer, its lane's nonce not behind the vouchers known, and the channel's
+    /// funds covering every lane's best with it.
+    pub fn check_voucher(&self, ch: &Address, sv: &SignedVoucher) -> Result<()> {
+        if sv.channel_addr != *ch {
+            bail!("the voucher is for channel {}, not {ch}", sv.channel_addr);
+        }
+        if !sv.merges.is_empty() {
+            bail!("vouchers with lane merges are not supported");
+        }
+        let r = self.by_channel(ch)?;
+        if r.settling {
+            bail!("payment channel {ch} is settling");
+        }
+        let sig = sv
+            .signature
+            .as_ref()
+            .ok_or_else(|| anyhow!("the voucher is not signed"))?;
+        market_crypto::verify(sig, &r.from.0, &sv.signing_bytes())
+            .map_err(|e| anyhow!("the voucher is not signed by the channel's payer {}: {e}", r.from.0))?;
+        if let Some(best) = r.best_on_lane(sv.lane) {
+            let same = best == sv;
+            if sv.nonce < best.nonce || (sv.nonce == best.nonce && !same) {
+                bail!(
+                    "voucher nonce {} on lane {} is behind the lane's best ({})",
+                    sv.nonce,
+                    sv.lane,
+                    best.nonce
+                );
+            }
+        }
+        let short = r.shortfall(sv.lane, &sv.amount);
+        if !short.is_zero() {
+            bail!(
+                "not enough funds in channel {ch} to cover the voucher: {} attoFIL short",
+                short.atto()
+            );
+        }
+        Ok(())
+    }
+
+    /// Keep a valid voucher of `ch` (made elsewhere with the payer's key); what it adds over
+    /// its lane's best. The lane's best again adds nothing.
+    pub async fn add_voucher(&self, ch: &Address, sv: &SignedVoucher) -> Result<TokenAmount> {
+        let _g = self.serial.lock().await;
+        self.check_voucher(ch, sv)?;
+        let mut r = self.by_channel(ch)?;
+        let before = r.best_on_lane(sv.lane).cloned();
+        if before.as_ref() == Some(sv) {
+            return Ok(TokenAmount::default());
+        }
+        let before = before.map(|v| v.amount).unwrap_or_default();
+        if sv.amount < before {
+            bail!("the voucher pays less than lane {}'s best", sv.lane);
+        }
+        r.vouchers.push(sv.clone());
+        r.next_lane = r.next_lane.max(sv.lane + 1);
+        self.save(&r)?;
+        Ok(&sv.amount - &before)
     }
 
     /// Settle `ch` (the payer's side): no more vouchers; `collect` after the settle delay.

@@ -333,7 +333,10 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             // Refused by the daemon (no such channel; a zero amount from a key it cannot sign
             // for), but past the permission check.
             "PaychGet" => json!([worker, worker, "0"]),
-            "PaychVoucherList" | "PaychSettle" | "PaychCollect" => json!([worker]),
+            "PaychVoucherList" | "PaychSettle" | "PaychCollect" | "PaychAvailableFunds" => json!([worker]),
+            "PaychVoucherCreate" => json!([worker, "0", 0]),
+            "PaychVoucherCheckValid" => json!([worker, some_voucher()]),
+            "PaychVoucherAdd" => json!([worker, some_voucher(), null, "0"]),
             "ClientExport" => json!([
                 {"Root": {"/": market_types::chain::chain_cid(b"root").to_string()}, "DealID": 999},
                 {"Path": "/nonexistent/out", "IsCAR": false}
@@ -475,4 +478,23 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         &["--repo", &client_repo, "storage", "asks", "query", MINER],
     );
     assert!(out.contains("Price per GiB: 0.01 FIL"), "{out}");
+}
+
+/// A voucher on no channel of ours (refused by the daemon, past the permission check).
+fn some_voucher() -> serde_json::Value {
+    let ch = market_types::Address::new_actor(b"no such channel");
+    serde_json::to_value(market_types::chain::SignedVoucher {
+        channel_addr: ch,
+        time_lock_min: 0,
+        time_lock_max: 0,
+        secret_hash: market_types::bytes::Bytes(Vec::new()),
+        extra: None,
+        lane: 0,
+        nonce: 1,
+        amount: market_types::TokenAmount::from_atto(1u64),
+        min_settle_height: 0,
+        merges: Vec::new(),
+        signature: None,
+    })
+    .expect("json")
 }

@@ -300,6 +300,45 @@ fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_cha
     assert!(inbound.contains(&ch), "{inbound}");
     let lanes = m.droplet(&["paych", "voucher", "list", &ch]);
     assert_eq!(lanes.lines().count(), 2, "a lane per retrieval: {lanes}");
+
+    // The client's voucher commands work on the same channel.
+    let row: Vec<String> = channels
+        .lines()
+        .nth(1)
+        .expect("a channel")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let (from, to) = (&row[1], &row[2]);
+    assert_eq!(m.client(&["paych", "add-funds", from, to, "0.000000001"]).trim(), ch);
+    let voucher = m.client(&["paych", "voucher", "create", &ch, "0.0000000005", "--lane", "7"]);
+    let voucher = voucher.trim();
+    let checked = m.client(&["paych", "voucher", "check", &ch, voucher]);
+    assert_eq!(checked.trim(), "voucher is valid");
+    let client_cmd = |args: &[&str]| {
+        let mut all = vec!["--repo", m.client.as_str(), "paych"];
+        all.extend_from_slice(args);
+        run("droplet-client", &all)
+    };
+    let lower = client_cmd(&["voucher", "create", &ch, "0.0000000004", "--lane", "7"]);
+    assert!(!lower.status.success(), "a lane's amount only grows");
+    let short = client_cmd(&["voucher", "create", &ch, "10", "--lane", "8"]);
+    assert!(!short.status.success());
+    assert!(stderr(&short).contains("short"), "{}", stderr(&short));
+    let c = voucher.chars().nth(20).expect("long");
+    let tampered = voucher.replace(c, if c == 'A' { "B" } else { "A" });
+    assert!(!client_cmd(&["voucher", "check", &ch, &tampered]).status.success());
+    let best = m.client(&["paych", "voucher", "best-spendable", &ch]);
+    assert!(
+        best.contains(&format!("Lane 7, Nonce 1: 0.0000000005 FIL; {voucher}")),
+        "{best}"
+    );
+    assert_eq!(best.lines().count(), 3, "three lanes: {best}");
+    let added = m.client(&["paych", "voucher", "add", &ch, voucher]);
+    assert_eq!(added.trim(), "added: 0 FIL", "the lane's best again adds nothing");
+    let status = m.client(&["paych", "status", &ch]);
+    assert!(status.contains(&format!("Channel: {ch}")), "{status}");
+    assert!(status.contains("Voucher Redeemed Amt: "), "{status}");
     // droplet redeems the best voucher of each lane: on chain, the channel owes it exactly
     // what its deals received.
     let submitted = m.droplet(&["paych", "voucher", "submit", &ch]);

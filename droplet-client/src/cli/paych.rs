@@ -2,12 +2,13 @@
 //! daemon's retrievals use (droplet-client's CLI talks to the full node instead, so its
 //! channels were unknown to its retrievals).
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use market_daemon::repo::Repo;
 use market_proto::Json;
 use market_proto::api::market_client::MarketClientClient;
 use market_proto::client::call_error;
+use market_types::chain::SignedVoucher;
 use market_types::units::{format_fil, parse_fil};
 
 use super::storage::{client_api, node};
@@ -19,6 +20,8 @@ pub enum PaychCommand {
     AddFunds { from: String, to: String, amount: String },
     /// This client's channels: funds, what vouchers promise, lanes.
     List,
+    /// One channel's funds: on chain, promised by vouchers, still available.
+    Status { channel: String },
     /// Vouchers of a channel.
     Voucher {
         #[command(subcommand)]
@@ -33,11 +36,114 @@ pub enum PaychCommand {
 #[derive(Debug, Subcommand)]
 pub enum VoucherCommand {
     /// Every voucher made on a channel.
-    List { channel: String },
+    List {
+        channel: String,
+        /// Print each voucher, encoded, too.
+        #[arg(long)]
+        export: bool,
+    },
+    /// Make a voucher for the cumulative <amount> on a lane; prints it encoded.
+    Create {
+        channel: String,
+        amount: String,
+        #[arg(long, default_value_t = 0)]
+        lane: u64,
+    },
+    /// Check an encoded voucher against the channel.
+    Check { channel: String, voucher: String },
+    /// Keep an encoded voucher (made elsewhere with the payer's key).
+    Add { channel: String, voucher: String },
+    /// The best voucher of each lane, encoded.
+    BestSpendable { channel: String },
+}
+
+/// A voucher as lotus prints it: base64url (no padding) of its CBOR.
+fn encode_voucher(v: &SignedVoucher) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(market_types::cbor::to_vec(v))
+}
+
+fn decode_voucher(s: &str) -> Result<SignedVoucher> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim().trim_end_matches('='))
+        .map_err(|e| anyhow!("the voucher is not base64url: {e}"))?;
+    market_types::cbor::from_slice(&bytes).map_err(|e| anyhow!("the voucher does not decode: {e}"))
 }
 
 fn address(s: &str) -> Result<market_types::Address> {
     market_types::address::parse(s).map_err(|e| anyhow!("{s:?} is not an address: {e}"))
+}
+
+async fn voucher(api: &jsonrpsee::http_client::HttpClient, cmd: VoucherCommand) -> Result<()> {
+    match cmd {
+        VoucherCommand::List { channel, export } => {
+            for v in api
+                .paych_voucher_list(Json(address(&channel)?))
+                .await
+                .map_err(call_error)?
+            {
+                let mut line = format!("Lane {}, Nonce {}: {}", v.lane, v.nonce, format_fil(&v.amount));
+                if export {
+                    line.push_str(&format!("; {}", encode_voucher(&v)));
+                }
+                println!("{line}");
+            }
+        }
+        VoucherCommand::Create { channel, amount, lane } => {
+            let amount = parse_fil(&amount).map_err(|e| anyhow!("amount {amount:?}: {e}"))?;
+            let ch = address(&channel)?;
+            let r = api
+                .paych_voucher_create(Json(ch), Json(amount.clone()), lane)
+                .await
+                .map_err(call_error)?;
+            let Some(v) = r.voucher else {
+                bail!(
+                    "could not create a voucher for {}: the channel is {} short; add funds",
+                    format_fil(&amount),
+                    format_fil(&r.shortfall.0)
+                );
+            };
+            println!("{}", encode_voucher(&v));
+        }
+        VoucherCommand::Check { channel, voucher } => {
+            let v = decode_voucher(&voucher)?;
+            api.paych_voucher_check_valid(Json(address(&channel)?), v)
+                .await
+                .map_err(call_error)?;
+            println!("voucher is valid");
+        }
+        VoucherCommand::Add { channel, voucher } => {
+            let v = decode_voucher(&voucher)?;
+            let delta = api
+                .paych_voucher_add(Json(address(&channel)?), v, None, Json(Default::default()))
+                .await
+                .map_err(call_error)?;
+            println!("added: {}", format_fil(&delta.0));
+        }
+        VoucherCommand::BestSpendable { channel } => {
+            let all = api
+                .paych_voucher_list(Json(address(&channel)?))
+                .await
+                .map_err(call_error)?;
+            let mut best: std::collections::BTreeMap<u64, SignedVoucher> = Default::default();
+            for v in all {
+                if best.get(&v.lane).is_none_or(|b| v.nonce > b.nonce) {
+                    best.insert(v.lane, v);
+                }
+            }
+            for v in best.values() {
+                println!(
+                    "Lane {}, Nonce {}: {}; {}",
+                    v.lane,
+                    v.nonce,
+                    format_fil(&v.amount),
+                    encode_voucher(v)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn run(repo: &Repo, cmd: PaychCommand) -> Result<()> {
@@ -70,17 +176,22 @@ pub async fn run(repo: &Repo, cmd: PaychCommand) -> Result<()> {
                 );
             }
         }
-        PaychCommand::Voucher {
-            cmd: VoucherCommand::List { channel },
-        } => {
-            for v in api
-                .paych_voucher_list(Json(address(&channel)?))
+        PaychCommand::Status { channel } => {
+            let f = api
+                .paych_available_funds(Json(address(&channel)?))
                 .await
-                .map_err(call_error)?
-            {
-                println!("Lane {}, Nonce {}: {}", v.lane, v.nonce, format_fil(&v.amount));
-            }
+                .map_err(call_error)?;
+            println!("Channel exists");
+            println!("Channel: {}", f.channel.map(|c| c.0.to_string()).unwrap_or_default());
+            println!("From: {}", f.from.0);
+            println!("To: {}", f.to.0);
+            println!("Confirmed Amt: {}", format_fil(&f.confirmed_amt.0));
+            println!("Pending Amt: {}", format_fil(&f.pending_amt.0));
+            println!("Queued Amt: {}", format_fil(&f.queued_amt.0));
+            println!("Voucher Redeemed Amt: {}", format_fil(&f.voucher_reedeemed_amt.0));
+            println!("Available: {}", format_fil(&f.non_reserved_amt.0));
         }
+        PaychCommand::Voucher { cmd } => voucher(&api, cmd).await?,
         PaychCommand::Settle { channel } => {
             let c = api.paych_settle(Json(address(&channel)?)).await.map_err(call_error)?;
             println!("settling: {}", c.0);

@@ -65,16 +65,15 @@ pub async fn selection(repo: &Repo, cmd: SelectionCmd) -> Result<()> {
         SelectionCmd::List { miner } => {
             let m = super::cfg::miner(&miner)?;
             let online = api.deals_consider_online_retrieval_deals(m).await.map_err(call_error)?;
-            let offline = api.deals_consider_offline_retrieval_deals(m).await.map_err(call_error)?;
+            let offline = api
+                .deals_consider_offline_retrieval_deals(m)
+                .await
+                .map_err(call_error)?;
             println!("considering online retrieval deals: {online}");
             println!("considering offline retrieval deals: {offline}");
         }
         SelectionCmd::Reset { miner } => set(super::cfg::miner(&miner)?, Some(true), Some(true)).await?,
-        SelectionCmd::Reject {
-            miner,
-            online,
-            offline,
-        } => {
+        SelectionCmd::Reject { miner, online, offline } => {
             if !(online || offline) {
                 anyhow::bail!("say what to reject: --online and/or --offline");
             }

@@ -198,6 +198,34 @@ pub struct OutboundChannel {
     pub settling: bool,
 }
 
+/// `PaychAvailableFunds`' answer (lotus `ChannelAvailableFunds`, with its field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelAvailableFunds {
+    pub channel: Option<Json<Address>>,
+    pub from: Json<Address>,
+    pub to: Json<Address>,
+    /// Funds landed on chain.
+    pub confirmed_amt: Json<TokenAmount>,
+    /// Funds in a create or add-funds message not yet landed.
+    pub pending_amt: Json<TokenAmount>,
+    /// Confirmed funds no voucher promises.
+    pub non_reserved_amt: Json<TokenAmount>,
+    pub pending_available_amt: Json<TokenAmount>,
+    pub pending_wait_sentinel: Option<Json<Cid>>,
+    pub queued_amt: Json<TokenAmount>,
+    /// What the vouchers made promise (lotus spells it so).
+    pub voucher_reedeemed_amt: Json<TokenAmount>,
+}
+
+/// `PaychVoucherCreate`'s answer: the voucher, or how far the funds fall short of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VoucherCreateResult {
+    pub voucher: Option<market_types::chain::SignedVoucher>,
+    pub shortfall: Json<TokenAmount>,
+}
+
 /// `PaychGet`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelInfo {
@@ -458,6 +486,35 @@ pub trait MarketClient {
     #[method(name = "PaychVoucherList")]
     async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<market_types::chain::SignedVoucher>>;
 
+    #[method(name = "PaychAvailableFunds")]
+    async fn paych_available_funds(&self, channel: Json<Address>) -> RpcResult<ChannelAvailableFunds>;
+
+    /// A voucher for the cumulative `amount` on `lane`, or the shortfall.
+    #[method(name = "PaychVoucherCreate")]
+    async fn paych_voucher_create(
+        &self,
+        channel: Json<Address>,
+        amount: Json<TokenAmount>,
+        lane: u64,
+    ) -> RpcResult<VoucherCreateResult>;
+
+    #[method(name = "PaychVoucherCheckValid")]
+    async fn paych_voucher_check_valid(
+        &self,
+        channel: Json<Address>,
+        voucher: market_types::chain::SignedVoucher,
+    ) -> RpcResult<()>;
+
+    /// Keep a voucher; what it adds over its lane's best (at least `min_delta`).
+    #[method(name = "PaychVoucherAdd")]
+    async fn paych_voucher_add(
+        &self,
+        channel: Json<Address>,
+        voucher: market_types::chain::SignedVoucher,
+        proof: Option<String>,
+        min_delta: Json<TokenAmount>,
+    ) -> RpcResult<Json<TokenAmount>>;
+
     #[method(name = "PaychSettle")]
     async fn paych_settle(&self, channel: Json<Address>) -> RpcResult<Json<Cid>>;
 
@@ -496,6 +553,10 @@ pub const METHODS: &[MethodSpec] = &[
     spec("PaychList", Perm::Read, 0),
     spec("PaychVoucherList", Perm::Write, 1),
     spec("PaychSettle", Perm::Sign, 1),
+    spec("PaychAvailableFunds", Perm::Read, 1),
+    spec("PaychVoucherCreate", Perm::Sign, 3),
+    spec("PaychVoucherCheckValid", Perm::Read, 2),
+    spec("PaychVoucherAdd", Perm::Write, 4),
     spec("PaychCollect", Perm::Sign, 1),
     spec("Version", Perm::Read, 0),
 ];
