@@ -397,26 +397,33 @@ fn total_received(m: &Market) -> u128 {
         .sum()
 }
 
-/// A client built on our data-transfer crate proposing a priced deal to droplet and paying
-/// with a voucher on a channel that does not exist: droplet refuses the payment, says why, and
-/// ends the deal.
-#[test]
-fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
+/// What the test client does with a deal response from droplet.
+enum Step {
+    Pay(market_types::retrieval::RetrievalDealPayment),
+    Wait,
+    Stop,
+}
+
+/// A retrieval of `root` from droplet by a client built on our data-transfer crate (deal
+/// `id`, 1000 attoFIL a byte, a payment every 512 KiB): each deal response droplet sends goes
+/// to `decide`, which pays, waits or stops. The responses, in order.
+fn retrieve_in_process(
+    m: &Market,
+    root: &str,
+    id: u64,
+    mut decide: impl FnMut(&market_types::retrieval::RetrievalDealResponse) -> Step,
+) -> Vec<market_types::retrieval::RetrievalDealResponse> {
     use data_transfer::DataTransfer;
     use data_transfer::client::ClientEvent;
     use data_transfer::message::TypedVoucher;
     use market_types::ipld::RawCbor;
     use market_types::retrieval::{
-        RetrievalDealPayment, RetrievalDealProposal, RetrievalDealResponse, RetrievalParams, VOUCHER_DEAL_PAYMENT,
-        VOUCHER_DEAL_PROPOSAL,
+        RetrievalDealProposal, RetrievalDealResponse, RetrievalParams, VOUCHER_DEAL_PAYMENT, VOUCHER_DEAL_PROPOSAL,
     };
 
-    let m = setup();
-    let (big_root, _) = two_active_deals(&m);
-    set_priced_ask(&m);
     let (peer, addr) = tests::procs::announce(&m.provider);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (events, message) = rt.block_on(async move {
+    rt.block_on(async move {
         let (local, _, swarm) = graphsync::testing::swarm::host().await;
         let client = DataTransfer::new(
             swarm.behaviour(),
@@ -429,9 +436,9 @@ fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
         let provider: libp2p::Multiaddr = format!("{addr}/p2p/{peer}").parse().expect("addr");
         let provider_peer: libp2p::PeerId = peer.parse().expect("peer");
         graphsync::testing::swarm::drive(swarm, Some(provider));
-        let root: cid::Cid = big_root.parse().expect("cid");
+        let root: cid::Cid = root.parse().expect("cid");
         let proposal = RetrievalDealProposal {
-            id: 42,
+            id,
             payload_cid: root,
             params: RetrievalParams {
                 piece_cid: None,
@@ -460,53 +467,156 @@ fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
             }
         };
         let mut seen = Vec::new();
-        let mut paid = false;
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
         while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, pull.events.recv()).await {
-            let owed = match &ev {
-                ClientEvent::VoucherResult { result: Some(r), .. } => r.node.decode::<RetrievalDealResponse>().ok(),
+            let result = match &ev {
+                ClientEvent::Accepted(Some(r))
+                | ClientEvent::Rejected(Some(r))
+                | ClientEvent::VoucherResult { result: Some(r), .. }
+                | ClientEvent::Completed { result: Some(r), .. } => r.node.decode::<RetrievalDealResponse>().ok(),
                 _ => None,
             };
-            if let Some(resp) = owed {
-                if !paid && resp.status == 10 {
-                    // Pay with a voucher on a channel that does not exist.
-                    let bogus = market_types::Address::new_actor(b"no such channel");
-                    let payment = RetrievalDealPayment {
-                        id: 42,
-                        payment_channel: bogus,
-                        payment_voucher: Some(market_types::chain::SignedVoucher {
-                            channel_addr: bogus,
-                            time_lock_min: 0,
-                            time_lock_max: 0,
-                            secret_hash: market_types::Bytes(Vec::new()),
-                            extra: None,
-                            lane: 0,
-                            nonce: 1,
-                            amount: resp.payment_owed.clone(),
-                            min_settle_height: 0,
-                            merges: Vec::new(),
-                            signature: None,
-                        }),
-                    };
+            let Some(resp) = result else { continue };
+            let step = decide(&resp);
+            seen.push(resp);
+            match step {
+                Step::Pay(payment) => {
                     let v = TypedVoucher {
                         kind: VOUCHER_DEAL_PAYMENT.into(),
                         node: RawCbor::from_value(&payment),
                     };
                     client.send_voucher(&pull, &v).await.expect("send the payment");
-                    paid = true;
-                } else if resp.status == 17 {
-                    seen.push(ev);
-                    return (seen, resp.message);
+                }
+                Step::Wait => {}
+                Step::Stop => {
+                    let _ = client.cancel(&pull).await;
+                    break;
                 }
             }
-            seen.push(ev);
         }
-        (seen, String::new())
+        seen
+    })
+}
+
+/// A client paying with a voucher on a channel that does not exist: droplet refuses the
+/// payment, says why, and ends the deal.
+#[test]
+fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
+    let m = setup();
+    let (big_root, _) = two_active_deals(&m);
+    set_priced_ask(&m);
+    let mut paid = false;
+    let seen = retrieve_in_process(&m, &big_root, 42, |resp| {
+        if !paid && resp.status == 10 {
+            paid = true;
+            // Pay with a voucher on a channel that does not exist.
+            let bogus = market_types::Address::new_actor(b"no such channel");
+            Step::Pay(market_types::retrieval::RetrievalDealPayment {
+                id: 42,
+                payment_channel: bogus,
+                payment_voucher: Some(market_types::chain::SignedVoucher {
+                    channel_addr: bogus,
+                    time_lock_min: 0,
+                    time_lock_max: 0,
+                    secret_hash: market_types::Bytes(Vec::new()),
+                    extra: None,
+                    lane: 0,
+                    nonce: 1,
+                    amount: resp.payment_owed.clone(),
+                    min_settle_height: 0,
+                    merges: Vec::new(),
+                    signature: None,
+                }),
+            })
+        } else if resp.status == 17 {
+            Step::Stop
+        } else {
+            Step::Wait
+        }
     });
-    assert!(message.contains("payment channel"), "{message}: {events:?}");
+    let last = seen.last().expect("a response");
+    assert_eq!(last.status, 17, "DealStatusErrored: {seen:?}");
+    assert!(last.message.contains("payment channel"), "{seen:?}");
     let list = m.droplet(&["retrieval", "deal", "list"]);
     assert!(list.contains("DealStatusCancelled"), "{list}");
     assert!(list.contains("payment refused"), "{list}");
+}
+
+/// A short payment (half of what is owed, on a real channel, signed by the payer): droplet
+/// keeps it, stays paused and asks for exactly the rest; the rest resumes the transfer.
+#[test]
+fn a_short_payment_is_kept_and_the_rest_asked_for() {
+    let m = setup();
+    let (big_root, _) = two_active_deals(&m);
+    set_priced_ask(&m);
+    // A channel from the client to droplet's payment address, and vouchers the client's
+    // daemon signs on it.
+    let found = m.client(&["retrieval", "find", &big_root]);
+    let payee = found
+        .split_whitespace()
+        .nth(1)
+        .and_then(|t| t.split('@').next())
+        .expect("RETRIEVAL <payment address>@…")
+        .to_string();
+    let payer = tests::market::account(&m._net, "client");
+    let ch = m
+        .client(&["paych", "add-funds", &payer, &payee, "0.00001"])
+        .trim()
+        .to_string();
+    let voucher = |atto: &market_types::TokenAmount| -> market_types::chain::SignedVoucher {
+        let atto: u128 = atto.atto().to_string().parse().expect("amount");
+        let fil = format!("{}.{:018}", atto / 10u128.pow(18), atto % 10u128.pow(18));
+        let enc = m.client(&["paych", "voucher", "create", &ch, &fil, "--lane", "0"]);
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(enc.trim())
+            .expect("base64url");
+        market_types::cbor::from_slice(&bytes).expect("a voucher")
+    };
+    let channel: market_types::Address = market_types::address::parse(&ch).expect("address");
+    let mut owed_first = None;
+    let mut resumed = false;
+    let seen = retrieve_in_process(&m, &big_root, 43, |resp| match (resp.status, &owed_first) {
+        (10, None) => {
+            // Half of what is owed.
+            let half = market_types::TokenAmount::from_atto(resp.payment_owed.atto() / 2u8);
+            owed_first = Some(resp.payment_owed.clone());
+            Step::Pay(market_types::retrieval::RetrievalDealPayment {
+                id: 43,
+                payment_channel: channel,
+                payment_voucher: Some(voucher(&half)),
+            })
+        }
+        (10, Some(first)) if !resumed => {
+            resumed = true;
+            // The rest: the whole owed, cumulatively.
+            Step::Pay(market_types::retrieval::RetrievalDealPayment {
+                id: 43,
+                payment_channel: channel,
+                payment_voucher: Some(voucher(first)),
+            })
+        }
+        (10, Some(_)) => Step::Stop,
+        (17, _) => Step::Stop,
+        _ => Step::Wait,
+    });
+    let owed: Vec<(u64, String)> = seen
+        .iter()
+        .filter(|r| r.status == 10)
+        .map(|r| (r.status, r.payment_owed.atto().to_string()))
+        .collect();
+    let first: u128 = owed[0].1.parse().expect("n");
+    let second: u128 = owed.get(1).expect("the rest asked for").1.parse().expect("n");
+    assert_eq!(second, first - first / 2, "exactly the rest: {seen:?}");
+    // Paid in full, the transfer went on to the next interval (a third request).
+    assert!(owed.len() >= 3, "{seen:?}");
+    let deals = m.droplet(&["retrieval", "deal", "list"]);
+    let line = deals.lines().nth(1).expect("the deal");
+    let mut f = line.split_whitespace();
+    let (receiver, id) = (f.next().expect("receiver"), f.next().expect("id"));
+    let deal: serde_json::Value =
+        serde_json::from_str(&m.droplet(&["retrieval", "deal", "get", receiver, id])).expect("json");
+    assert_eq!(deal["FundsReceived"], first.to_string(), "{deal}");
 }
 
 /// droplet is SIGKILLed in the middle of a paid retrieval (held at its first payment, the
