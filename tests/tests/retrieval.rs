@@ -399,7 +399,7 @@ fn total_received(m: &Market) -> u128 {
 
 /// What the test client does with a deal response from droplet.
 enum Step {
-    Pay(market_types::retrieval::RetrievalDealPayment),
+    Pay(Box<market_types::retrieval::RetrievalDealPayment>),
     Wait,
     Stop,
 }
@@ -483,7 +483,7 @@ fn retrieve_in_process(
                 Step::Pay(payment) => {
                     let v = TypedVoucher {
                         kind: VOUCHER_DEAL_PAYMENT.into(),
-                        node: RawCbor::from_value(&payment),
+                        node: RawCbor::from_value(&*payment),
                     };
                     client.send_voucher(&pull, &v).await.expect("send the payment");
                 }
@@ -511,7 +511,7 @@ fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
             paid = true;
             // Pay with a voucher on a channel that does not exist.
             let bogus = market_types::Address::new_actor(b"no such channel");
-            Step::Pay(market_types::retrieval::RetrievalDealPayment {
+            Step::Pay(Box::new(market_types::retrieval::RetrievalDealPayment {
                 id: 42,
                 payment_channel: bogus,
                 payment_voucher: Some(market_types::chain::SignedVoucher {
@@ -527,7 +527,7 @@ fn a_payment_droplet_cannot_verify_stops_the_retrieval_with_the_reason() {
                     merges: Vec::new(),
                     signature: None,
                 }),
-            })
+            }))
         } else if resp.status == 17 {
             Step::Stop
         } else {
@@ -581,20 +581,20 @@ fn a_short_payment_is_kept_and_the_rest_asked_for() {
             // Half of what is owed.
             let half = market_types::TokenAmount::from_atto(resp.payment_owed.atto() / 2u8);
             owed_first = Some(resp.payment_owed.clone());
-            Step::Pay(market_types::retrieval::RetrievalDealPayment {
+            Step::Pay(Box::new(market_types::retrieval::RetrievalDealPayment {
                 id: 43,
                 payment_channel: channel,
                 payment_voucher: Some(voucher(&half)),
-            })
+            }))
         }
         (10, Some(first)) if !resumed => {
             resumed = true;
             // The rest: the whole owed, cumulatively.
-            Step::Pay(market_types::retrieval::RetrievalDealPayment {
+            Step::Pay(Box::new(market_types::retrieval::RetrievalDealPayment {
                 id: 43,
                 payment_channel: channel,
                 payment_voucher: Some(voucher(first)),
-            })
+            }))
         }
         (10, Some(_)) => Step::Stop,
         (17, _) => Step::Stop,
