@@ -7,10 +7,12 @@
 //! - [`provider`]: the responding side of pull channels as graphsync hooks: vouchers are
 //!   validated by the application's [`provider::Validator`], the response pauses at the data
 //!   limit the validator sets, resumes on an accepted voucher, and ends with a Complete;
-//! - [`client`]: the requesting side: open a pull, follow its events, send vouchers.
+//! - [`client`]: the requesting side: open a pull, follow its events, send vouchers;
+//! - [`channels`]: the running channels as an operator lists and cancels them.
 //!
 //! Voucher types are opaque here: the retrieval market plugs its validators in.
 
+pub mod channels;
 pub mod client;
 pub mod message;
 pub mod network;

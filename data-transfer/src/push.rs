@@ -31,6 +31,14 @@ pub struct PushChannel {
     pub voucher: TypedVoucher,
 }
 
+/// A push being received: its graphsync request to the sender and the bytes received.
+#[derive(Debug)]
+pub(crate) struct Receiving {
+    pub channel: PushChannel,
+    pub request: RequestId,
+    pub received: u64,
+}
+
 /// A push of ours being sent.
 #[derive(Debug)]
 pub struct Push {
@@ -162,10 +170,27 @@ pub(crate) fn on_announce(inner: &Arc<Inner>, peer: PeerId, req: TransferRequest
             return;
         }
     };
+    let key = (peer, channel.transfer_id);
+    lock(&inner.receiving).insert(
+        key,
+        Receiving {
+            channel: channel.clone(),
+            request: requesting.id,
+            received: 0,
+        },
+    );
     let inner = inner.clone();
     tokio::spawn(async move {
         while let Some(ev) = requesting.events.recv().await {
+            if let RequestEvent::Block {
+                size, received: true, ..
+            } = ev
+                && let Some(r) = lock(&inner.receiving).get_mut(&key)
+            {
+                r.received += size as u64;
+            }
             if let RequestEvent::Finished(end) = ev {
+                lock(&inner.receiving).remove(&key);
                 let ok = end.is_ok();
                 let result = inner.validator.push_finished(&channel, end);
                 if ok {

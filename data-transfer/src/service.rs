@@ -35,7 +35,7 @@ pub enum DataTransferError {
 /// Data-transfer over graphsync on one host; clones share it.
 #[derive(Clone)]
 pub struct DataTransfer {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for DataTransfer {
@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     pub pushes: Mutex<crate::push::Pushes>,
     /// Where pushed data goes (none: pushes are refused).
     pub push_sink: std::sync::RwLock<Option<Arc<dyn BlockSink>>>,
+    /// Pushes being received, by (sender, transfer ID).
+    pub receiving: Mutex<HashMap<(PeerId, u64), crate::push::Receiving>>,
 }
 
 impl Inner {
@@ -107,6 +109,7 @@ impl DataTransfer {
             store: std::sync::RwLock::new(Arc::new(MemoryChannels::default())),
             pushes: Mutex::new(Default::default()),
             push_sink: std::sync::RwLock::new(None),
+            receiving: Mutex::new(HashMap::new()),
         });
         let hooks = Arc::new(DtHooks {
             inner: Arc::downgrade(&inner),

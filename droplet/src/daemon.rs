@@ -277,7 +277,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         max_in_progress_responses: cfg.simultaneous_transfers_for_retrieval.max(1) as usize,
         ..Default::default()
     };
-    let _transfers = data_transfer::DataTransfer::with_control(
+    let transfers = data_transfer::DataTransfer::with_control(
         host.stream_control(),
         host.peer_id(),
         Arc::new(crate::retrieval::source::PieceBlocks::new(pieces.clone())),
@@ -298,6 +298,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         pieces: pieces.clone(),
         retrieval_deals,
         redeemer,
+        transfers,
     };
     // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
@@ -308,14 +309,16 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         MarketFundsServer::into_rpc(api.clone()).remove_context(),
         MarketSettingsServer::into_rpc(api.clone()).remove_context(),
         MarketPiecesServer::into_rpc(api.clone()).remove_context(),
-        MarketRetrievalServer::into_rpc(api).remove_context(),
+        MarketRetrievalServer::into_rpc(api.clone()).remove_context(),
+        market_proto::api::transfers::MarketTransfersServer::into_rpc(api).remove_context(),
     ] {
         module.merge(part).context("building the API")?;
     }
     let table = MethodTable::new()
         .with("VENUS_MARKET", market_proto::api::market::METHODS)
         .with("VENUS_MARKET", market_proto::api::pieces::METHODS)
-        .with("VENUS_MARKET", market_proto::api::retrieval::METHODS);
+        .with("VENUS_MARKET", market_proto::api::retrieval::METHODS)
+        .with("VENUS_MARKET", market_proto::api::transfers::METHODS);
     market_proto::api::check_permissions(&module, &table)
         .map_err(|missing| anyhow::anyhow!("internal error: API methods without a permission entry: {missing:?}"))?;
     let auth: Arc<dyn Authenticator> = Arc::new(LocalThenRemote {

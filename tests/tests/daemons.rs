@@ -362,6 +362,19 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         },
     )
     .await;
+    // droplet's data-transfer channel methods.
+    check_permissions(
+        &api_url(&repo, "v0"),
+        &secret,
+        "VENUS_MARKET",
+        market_proto::api::transfers::METHODS,
+        |m, _| match m {
+            "MarketListDataTransfers" => json!([]),
+            "MarketRestartDataTransfer" | "MarketCancelDataTransfer" => json!([1, peer.to_string(), false]),
+            other => panic!("no example params for {other}"),
+        },
+    )
+    .await;
 
     // The asks the restart must keep (set after the permission checks, which set their own).
     droplet(

@@ -712,3 +712,58 @@ fn a_paid_retrieval_survives_droplet_killed_and_restarted_in_the_middle() {
     let mine = m.client(&["paych", "voucher", "list", &ch]);
     assert!(mine.contains(fil), "{mine} / {fil}");
 }
+
+/// The operator sees a retrieval's channel held at a payment (`data-transfers list`) and
+/// cancels it (`data-transfers cancel`): the client is told, and the deal ends Cancelled with
+/// the reason. A restart asked of droplet says who restarts; batch-cancel finds nothing left.
+#[test]
+fn an_operator_lists_and_cancels_a_retrieval_channel() {
+    let m = setup();
+    let (big_root, _) = two_active_deals(&m);
+    set_priced_ask(&m);
+    let mut listed = String::new();
+    let mut cancelled = String::new();
+    let seen = retrieve_in_process(&m, &big_root, 44, |resp| {
+        if resp.status == 10 && listed.is_empty() {
+            // Held at the first payment, which never comes.
+            listed = m.droplet(&["data-transfers", "list"]);
+            let id = listed
+                .lines()
+                .nth(2)
+                .and_then(|l| l.split_whitespace().next())
+                .expect("a sending channel")
+                .to_string();
+            let restart = run("droplet", &["--repo", &m.provider, "data-transfers", "restart", &id]);
+            assert!(!restart.status.success());
+            assert!(
+                stderr(&restart).contains("only its opener restarts"),
+                "{}",
+                stderr(&restart)
+            );
+            cancelled = m.droplet(&["data-transfers", "cancel", &id]);
+        }
+        Step::Wait
+    });
+    assert!(listed.contains("ResponderPaused"), "{listed}");
+    assert!(
+        listed.contains("Sending Channels") && listed.contains("Receiving Channels"),
+        "{listed}"
+    );
+    assert!(cancelled.contains("cancelled channel"), "{cancelled}");
+    assert!(seen.iter().any(|r| r.status == 10), "{seen:?}");
+    let deals = m.droplet(&["retrieval", "deal", "list"]);
+    assert!(deals.contains("DealStatusCancelled"), "{deals}");
+    let (receiver, id) = {
+        let mut f = deals.lines().nth(1).expect("the deal").split_whitespace();
+        (
+            f.next().expect("receiver").to_string(),
+            f.next().expect("id").to_string(),
+        )
+    };
+    let deal = m.droplet(&["retrieval", "deal", "get", &receiver, &id]);
+    assert!(deal.contains("cancelled by the provider"), "{deal}");
+    let after = m.droplet(&["data-transfers", "list"]);
+    assert_eq!(after.lines().count(), 5, "no channel left: {after}");
+    let none = m.droplet(&["data-transfers", "batch-cancel", "--peer-id", &receiver]);
+    assert!(none.contains("0 channel(s) cancelled"), "{none}");
+}

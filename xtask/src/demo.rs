@@ -4,147 +4,12 @@
 //! libp2p and prepares data for a deal. Everything is stopped and removed at the end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// A daemon of the demo; stopped when dropped.
-struct Daemon {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Demo {
-    bin_dir: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Demo {
-    fn bin(&self, name: &str) -> PathBuf {
-        self.bin_dir.join(name)
-    }
-
-    fn start(&self, name: &'static str, args: &[&str]) -> Result<Daemon> {
-        let log = self.dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log)?;
-        let child = Command::new(self.bin(name))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env("DEVNET_LOG", "warn")
-            // Follow deals on chain every second instead of droplet's ten minutes.
-            .env("DROPLET_TRACKER_INTERVAL", "1s")
-            .env("DROPLET_CLIENT_TRACKER_INTERVAL", "1s")
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        Ok(Daemon { name, child, log })
-    }
-
-    /// Run a command, echo it and its output (indented), and return the output.
-    fn run(&self, name: &str, args: &[&str]) -> Result<String> {
-        let shown: Vec<&str> = args
-            .iter()
-            .copied()
-            .filter(|a| !a.starts_with("--repo") && !a.contains(&*self.dir.to_string_lossy()))
-            .collect();
-        println!("   $ {name} {}", shown.join(" "));
-        let out = Command::new(self.bin(name))
-            .args(args)
-            .output()
-            .with_context(|| format!("running {name}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        for line in text.lines() {
-            println!("     {line}");
-        }
-        if !out.status.success() {
-            bail!(
-                "{name} {args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(text)
-    }
-
-    fn repo(&self, name: &str) -> String {
-        self.dir.join(name).to_string_lossy().into_owned()
-    }
-}
-
-fn wait_file(path: &Path, d: &mut Daemon) -> Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            return Ok(s.trim().to_string());
-        }
-        if let Ok(Some(status)) = d.child.try_wait() {
-            bail!(
-                "{} exited ({status}):\n{}",
-                d.name,
-                std::fs::read_to_string(&d.log).unwrap_or_default()
-            );
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "{} did not start in time:\n{}",
-                d.name,
-                std::fs::read_to_string(&d.log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The value after `key` in pretty JSON output, up to the next quote or comma.
-fn json_field(text: &str, key: &str) -> Option<String> {
-    let at = text.find(key)? + key.len();
-    let rest = &text[at..];
-    let end = rest.find(['"', ',', '\n'])?;
-    Some(rest[..end].trim().to_string())
-}
-
-/// Wait until droplet shows the deal in `state`.
-fn wait_state(demo: &Demo, repo: &str, proposal: &str, state: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = Command::new(demo.bin("droplet"))
-            .args(["--repo", repo, "storage", "deal", "get", "--proposal-cid", proposal])
-            .output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.contains(&format!("State:          {state}")) {
-            println!("   deal {proposal} is {state}");
-            return Ok(());
-        }
-        if text.contains("StorageDealFailing") || Instant::now() > deadline {
-            bail!("the deal did not reach {state}:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
+use crate::stack::{Demo, announce, json_field, start_client, start_devnet, start_droplet, wait_state};
 
 pub fn run(workspace: &Path) -> Result<()> {
     println!("droplet-rs demo: a local chain, a provider and a data owner on this machine.\n");
@@ -168,90 +33,23 @@ pub fn run(workspace: &Path) -> Result<()> {
     let demo = Demo {
         bin_dir: target.join("debug"),
         dir,
+        verbose: true,
     };
 
     println!("\n1. starting droplet-devnet: a chain with miner t01000 (owner, worker) and funded clients");
     let devnet_repo = demo.repo("devnet");
-    let mut devnet = demo.start(
-        "droplet-devnet",
-        &[
-            "--repo",
-            &devnet_repo,
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--block-time",
-            "500ms",
-        ],
-    )?;
-    let node = wait_file(&demo.dir.join("devnet/api-info/node"), &mut devnet)?;
-    let (token, ma) = node.split_once(':').context("devnet API info")?;
+    let (devnet, token, ma) = start_devnet(&demo, &[])?;
+    let (token, ma) = (token.as_str(), ma.as_str());
     println!("   full node, messager, wallet and auth at {ma}");
 
     println!(
         "\n2. starting droplet (the provider's market) for t01000, signing with the worker key through the wallet"
     );
     let p = demo.repo("droplet");
-    let mut droplet = demo.start(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "run",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--libp2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--node-url",
-            ma,
-            "--messager-url",
-            ma,
-            "--auth-url",
-            ma,
-            "--cs-token",
-            token,
-            "--signer-type",
-            "wallet",
-            "--signer-url",
-            ma,
-            "--signer-token",
-            token,
-            "--miner",
-            "t01000:demo",
-        ],
-    )?;
-    wait_file(&demo.dir.join("droplet/api"), &mut droplet)?;
-    let id = demo.run("droplet", &["--repo", &p, "net", "id"])?.trim().to_string();
-    let listen = demo.run("droplet", &["--repo", &p, "net", "listen"])?;
-    let addr = listen
-        .lines()
-        .next()
-        .and_then(|l| l.split("/p2p/").next())
-        .context("a listen address")?
-        .to_string();
+    let droplet = start_droplet(&demo, ma, token)?;
 
     println!("\n3. announcing the market on chain: the miner's addresses and peer ID (messages from the worker)");
-    demo.run(
-        "droplet",
-        &["--repo", &p, "actor", "set-addrs", "--miner", "t01000", &addr],
-    )?;
-    demo.run(
-        "droplet",
-        &["--repo", &p, "actor", "set-peer-id", "--miner", "t01000", &id],
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new(demo.bin("droplet"))
-            .args(["--repo", &p, "actor", "info", "--miner", "t01000"])
-            .output()?;
-        if String::from_utf8_lossy(&out.stdout).contains(&id) {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the peer ID did not land on chain");
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    announce(&demo)?;
     demo.run("droplet", &["--repo", &p, "actor", "info", "--miner", "t01000"])?;
 
     println!("\n4. setting t01000's storage ask (signed by the worker, for ask/1.1.0 and ask/1.0.1)");
@@ -277,42 +75,7 @@ pub fn run(workspace: &Path) -> Result<()> {
 
     println!("\n5. starting droplet-client (the data owner's market) and querying the ask over libp2p");
     let c = demo.repo("client");
-    // The client pays from the devnet's funded "client" account.
-    let wallets = Command::new(demo.bin("droplet-devnet"))
-        .args(["--repo", &devnet_repo, "wallet", "list"])
-        .output()?;
-    let wallets = String::from_utf8_lossy(&wallets.stdout).into_owned();
-    let client_addr = wallets
-        .lines()
-        .find(|l| l.ends_with("\tclient"))
-        .and_then(|l| l.split('\t').next())
-        .context("the devnet's client account")?
-        .to_string();
-    let mut client = demo.start(
-        "droplet-client",
-        &[
-            "--repo",
-            &c,
-            "run",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--libp2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--node-url",
-            ma,
-            "--node-token",
-            token,
-            "--signer-type",
-            "wallet",
-            "--signer-url",
-            ma,
-            "--signer-token",
-            token,
-            "--addr",
-            &client_addr,
-        ],
-    )?;
-    wait_file(&demo.dir.join("client/api"), &mut client)?;
+    let client = start_client(&demo, ma, token)?;
     demo.run("droplet-client", &["--repo", &c, "storage", "asks", "query", "t01000"])?;
 
     println!("\n6. preparing data for a deal: a CAR of README.md and its piece commitment");

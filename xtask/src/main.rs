@@ -1,7 +1,9 @@
 //! Developer and CI tasks: `cargo xtask <task>`.
 
+mod bench_retrieval;
 mod demo;
 mod setup;
+mod stack;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -75,6 +77,10 @@ const PIECE_EXAMPLES: &[&str] = &["-p", "piece-store", "--no-default-features"];
 
 fn bench(extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
+    // `cargo xtask bench retrieval`: only the retrieval between the binaries.
+    if extra.first().map(String::as_str) == Some("retrieval") {
+        return bench_retrieval::run(&target_dir()?);
+    }
     release_example(TYPES_EXAMPLES, "bench_codec", &[])?;
     println!();
     release_example(PIECE_EXAMPLES, "bench_commp", extra)?;
@@ -83,7 +89,9 @@ fn bench(extra: &[String]) -> Result<()> {
     let go_peers = target_dir()?.join("go-peers");
     setup::go_peers(workspace()?, &go_peers)?;
     let go_peer = go_peers.join("go-graphsync-peer").to_string_lossy().into_owned();
-    release_example(GRAPHSYNC_EXAMPLES, "bench_graphsync", &[go_peer])
+    release_example(GRAPHSYNC_EXAMPLES, "bench_graphsync", &[go_peer])?;
+    println!();
+    bench_retrieval::run(&target_dir()?)
 }
 
 /// Run an example in release.

@@ -4,6 +4,7 @@
 
 mod pieces;
 mod retrieval;
+mod transfers;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct Api {
     pub pieces: Arc<crate::pieces::Pieces>,
     pub retrieval_deals: crate::retrieval::record::RetrievalDeals,
     pub redeemer: crate::retrieval::redeem::Redeemer,
+    /// Graphsync and data-transfer on the host.
+    pub transfers: data_transfer::DataTransfer,
 }
 
 impl std::fmt::Debug for Api {

@@ -10,6 +10,7 @@ mod net;
 mod paych;
 mod pieces;
 mod retrieval;
+mod transfers;
 
 use std::time::Duration;
 
@@ -63,6 +64,11 @@ enum Cmd {
     Paych {
         #[command(subcommand)]
         cmd: paych::PaychCmd,
+    },
+    /// Data-transfer channels being served or received: list, cancel.
+    DataTransfers {
+        #[command(subcommand)]
+        cmd: transfers::TransfersCmd,
     },
     /// Market escrow of the miners: balances, add, withdraw, settle deals.
     ActorFunds {
@@ -158,6 +164,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Net { cmd } => net::run(&repo, cmd).await,
         Cmd::Paych { cmd } => paych::run(&repo, cmd).await,
         Cmd::ActorFunds { cmd } => funds::run(&repo, cmd).await,
+        Cmd::DataTransfers { cmd } => transfers::run(&repo, cmd).await,
         Cmd::Pieces { cmd } => pieces::pieces(&repo, cmd).await,
         Cmd::PieceStorage { cmd } => pieces::piece_storage(&repo, cmd).await,
     }

@@ -462,6 +462,7 @@ impl Validator for RetrievalProvider {
     fn ended(&self, channel: &PullChannel, end: ResponseEnd) {
         let event = match end {
             ResponseEnd::CancelledByRequester => Event::ClientCancelled,
+            ResponseEnd::Sent(graphsync::ResponseStatus::RequestCancelled) => Event::ProviderCancelled,
             ResponseEnd::Sent(status) => Event::Failed(format!("the transfer ended with graphsync status {status:?}")),
             ResponseEnd::NetworkError => Event::Interrupted("deal data transfer stalled (peer hungup)".into()),
             ResponseEnd::Stopped => Event::Interrupted("droplet stopped during the transfer".into()),

@@ -77,6 +77,8 @@ pub enum Event {
         total: u64,
     },
     ClientCancelled,
+    /// The operator cancelled the transfer.
+    ProviderCancelled,
     /// The transfer failed (storage, a refused request).
     Failed(String),
     /// The connection was cut or droplet stopped during the transfer: the deal waits, as it
@@ -97,6 +99,7 @@ impl Event {
             Event::PaymentRefused(_) => "PaymentRefused",
             Event::AllSent { .. } => "AllSent",
             Event::ClientCancelled => "ClientCancelled",
+            Event::ProviderCancelled => "ProviderCancelled",
             Event::Failed(_) => "Failed",
             Event::Interrupted(_) => "Interrupted",
             Event::Restarted => "Restarted",
@@ -206,6 +209,10 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
         Event::ClientCancelled => {
             deal.status = S::Cancelled;
             deal.message = "Client cancelled retrieval".into();
+        }
+        Event::ProviderCancelled => {
+            deal.status = S::Cancelled;
+            deal.message = "cancelled by the provider".into();
         }
         Event::Failed(message) => {
             deal.status = S::Errored;
@@ -375,6 +382,12 @@ mod tests {
         let mut d = priced();
         apply(&mut d, Event::ClientCancelled).expect("applies");
         assert_eq!(d.status, S::Cancelled);
+        let mut by_provider = priced();
+        apply(&mut by_provider, Event::ProviderCancelled).expect("applies");
+        assert_eq!(
+            (by_provider.status, by_provider.message.as_str()),
+            (S::Cancelled, "cancelled by the provider")
+        );
         let err = apply(&mut d, Event::AllSent { total: 1 }).expect_err("refused");
         assert_eq!(err.from, S::Cancelled);
     }

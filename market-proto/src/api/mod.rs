@@ -12,6 +12,7 @@ pub mod market_client;
 pub mod messager;
 pub mod pieces;
 pub mod retrieval;
+pub mod transfers;
 pub mod wallet;
 
 use jsonrpsee::types::ErrorObjectOwned;

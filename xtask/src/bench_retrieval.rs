@@ -1,0 +1,287 @@
+//! The retrieval part of `cargo xtask bench`: 1 GiB of random data stored with an online deal
+//! on the devnet (32 GiB sectors), then retrieved between our two release binaries over
+//! loopback, free and then paid (1000 attoFIL a byte, a payment every 1 MiB). Reported: MB/s of
+//! payload for the whole `droplet-client retrieval retrieve` command (query, deal, transfer,
+//! verification, writing the file) and the peak resident memory of both daemons during each
+//! retrieval, sampled every 20 ms.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::stack::{Daemon, Demo, announce, start_client, start_devnet, start_droplet, wait_state};
+
+const SIZE: u64 = 1 << 30;
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Samples the peak resident memory of two processes until dropped.
+struct PeakMemory {
+    stop: Arc<AtomicBool>,
+    peaks: Arc<[AtomicU64; 2]>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PeakMemory {
+    fn watch(pids: [u32; 2]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peaks = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let (s, p) = (stop.clone(), peaks.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                for (i, pid) in pids.iter().enumerate() {
+                    p[i].fetch_max(rss_kib(*pid), Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        PeakMemory {
+            stop,
+            peaks,
+            thread: Some(thread),
+        }
+    }
+
+    /// The peaks in MiB.
+    fn finish(mut self) -> [f64; 2] {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        [0, 1].map(|i| self.peaks[i].load(Ordering::SeqCst) as f64 / 1024.0)
+    }
+}
+
+/// `SIZE` bytes from a xorshift generator: incompressible, no repeated blocks.
+fn write_random(path: &Path) -> Result<()> {
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..SIZE / buf.len() as u64 {
+        for chunk in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&buf)?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(fb.read(&mut bb)? == 0);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+/// One retrieval: seconds and the daemons' peak memory (droplet, client) in MiB.
+fn retrieve(
+    demo: &Demo,
+    droplet: &Daemon,
+    client: &Daemon,
+    root: &str,
+    original: &Path,
+    extra: &[&str],
+) -> Result<(f64, [f64; 2])> {
+    let out = demo.dir.join("retrieved.bin");
+    let _ = std::fs::remove_file(&out);
+    let c = demo.repo("client");
+    let out_s = out.to_string_lossy().into_owned();
+    let mut args = vec!["--repo", c.as_str(), "retrieval", "retrieve", "--provider", "t01000"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[root, out_s.as_str()]);
+    let memory = PeakMemory::watch([droplet.child.id(), client.child.id()]);
+    let started = Instant::now();
+    let o = Command::new(demo.bin("droplet-client")).args(&args).output()?;
+    let secs = started.elapsed().as_secs_f64();
+    let peaks = memory.finish();
+    if !o.status.success() {
+        bail!(
+            "the retrieval failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    if !same_file(&out, original)? {
+        bail!("the retrieved data differs from the original");
+    }
+    let _ = std::fs::remove_file(&out);
+    Ok((secs, peaks))
+}
+
+pub fn run(target: &Path) -> Result<()> {
+    println!("Retrieval between droplet and droplet-client (release), 1 GiB over loopback");
+    super::cargo(&[
+        "build",
+        "--release",
+        "-q",
+        "-p",
+        "devnet",
+        "-p",
+        "droplet",
+        "-p",
+        "droplet-client",
+        "--bins",
+    ])?;
+    let dir = std::env::temp_dir().join(format!("droplet-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let demo = Demo {
+        bin_dir: target.join("release"),
+        dir,
+        verbose: false,
+    };
+    let (_devnet, token, ma) = start_devnet(&demo, &["--sector-size", "32GiB"])?;
+    let droplet = start_droplet(&demo, &ma, &token)?;
+    announce(&demo)?;
+    let p = demo.repo("droplet");
+    let c = demo.repo("client");
+    demo.run(
+        "droplet",
+        &[
+            "--repo",
+            &p,
+            "storage",
+            "ask",
+            "set",
+            "--price",
+            "0.0000000001fil",
+            "--verified-price",
+            "0",
+            "--max-piece-size",
+            "32GiB",
+            "t01000",
+        ],
+    )?;
+    let client = start_client(&demo, &ma, &token)?;
+
+    let original = demo.dir.join("random.bin");
+    write_random(&original)?;
+    let set_up = Instant::now();
+    let root = demo
+        .run(
+            "droplet-client",
+            &["--repo", &c, "data", "import", "--quiet", &original.to_string_lossy()],
+        )?
+        .trim()
+        .to_string();
+    let proposal = demo
+        .run(
+            "droplet-client",
+            &[
+                "--repo",
+                &c,
+                "storage",
+                "deals",
+                "init",
+                &root,
+                "t01000",
+                "0.0000000001fil",
+                "180 days",
+            ],
+        )?
+        .trim()
+        .to_string();
+    wait_state(&demo, &p, &proposal, "StorageDealPublish")?;
+    demo.run(
+        "droplet",
+        &["--repo", &p, "storage", "deal", "pending-publish", "--publish-now"],
+    )?;
+    wait_state(&demo, &p, &proposal, "StorageDealAwaitingPreCommit")?;
+    let token_p = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
+    let api = std::fs::read_to_string(demo.dir.join("droplet/api"))?;
+    let info = format!("{}:{}", token_p.trim(), api.trim());
+    demo.run(
+        "droplet-devnet",
+        &["--repo", &demo.repo("devnet"), "seal", "--droplet", &info, "--once"],
+    )?;
+    wait_state(&demo, &p, &proposal, "StorageDealActive")?;
+    println!(
+        "  1 GiB imported, stored with an online deal and Active in {:.0} s",
+        set_up.elapsed().as_secs_f64()
+    );
+
+    let mb = SIZE as f64 / 1e6;
+    demo.run("droplet", &["--repo", &p, "retrieval", "ask", "set", "t01000"])?;
+    let mut free = Vec::new();
+    for _ in 0..2 {
+        free.push(retrieve(&demo, &droplet, &client, &root, &original, &[])?);
+    }
+    demo.run(
+        "droplet",
+        &[
+            "--repo",
+            &p,
+            "retrieval",
+            "ask",
+            "set",
+            "t01000",
+            "--price",
+            "0.000001073741824",
+            "--payment-interval",
+            "1MiB",
+            "--payment-interval-increase",
+            "0",
+        ],
+    )?;
+    let mut paid = Vec::new();
+    for _ in 0..2 {
+        paid.push(retrieve(
+            &demo,
+            &droplet,
+            &client,
+            &root,
+            &original,
+            &["--maxPrice", "1"],
+        )?);
+    }
+    println!("  | retrieval | seconds | MB/s | droplet peak RSS | droplet-client peak RSS |");
+    println!("  |---|---|---|---|---|");
+    for (name, runs) in [("free", &free), ("paid, 1 MiB intervals", &paid)] {
+        for (secs, [d, cl]) in runs.iter() {
+            println!("  | {name} | {secs:.2} | {:.0} | {d:.0} MiB | {cl:.0} MiB |", mb / secs);
+        }
+    }
+    let best = |runs: &[(f64, [f64; 2])]| runs.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+    let (f, pd) = (best(&free), best(&paid));
+    println!(
+        "  best free {:.0} MB/s (goal 300), best paid {:.0} MB/s: paid takes {:.0}% longer (goal within 20%)",
+        mb / f,
+        mb / pd,
+        (pd / f - 1.0) * 100.0
+    );
+    let list = demo.run("droplet-client", &["--repo", &c, "paych", "list"])?;
+    if !list.lines().skip(1).any(|l| !l.trim().is_empty()) {
+        bail!("the paid retrievals left no payment channel");
+    }
+    drop(client);
+    drop(droplet);
+    let _ = std::fs::remove_dir_all(&demo.dir);
+    Ok(())
+}

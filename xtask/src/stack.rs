@@ -1,0 +1,284 @@
+//! A market on one machine, on loopback, in a temporary directory: droplet-devnet, droplet
+//! for miner t01000 and droplet-client, started, announced and stopped (with the directory)
+//! when dropped. The demo walks through it aloud; the retrieval bench times it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// A daemon; stopped when dropped.
+pub struct Daemon {
+    pub name: &'static str,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Demo {
+    pub bin_dir: PathBuf,
+    pub dir: PathBuf,
+    /// Echo the commands run and their output.
+    pub verbose: bool,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Demo {
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
+    pub fn start(&self, name: &'static str, args: &[&str]) -> Result<Daemon> {
+        let log = self.dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(self.bin(name))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env("DEVNET_LOG", "warn")
+            // Follow deals on chain every second instead of droplet's ten minutes.
+            .env("DROPLET_TRACKER_INTERVAL", "1s")
+            .env("DROPLET_CLIENT_TRACKER_INTERVAL", "1s")
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Daemon { name, child, log })
+    }
+
+    /// Run a command, echo it and its output (indented), and return the output.
+    pub fn run(&self, name: &str, args: &[&str]) -> Result<String> {
+        let shown: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with("--repo") && !a.contains(&*self.dir.to_string_lossy()))
+            .collect();
+        if self.verbose {
+            println!("   $ {name} {}", shown.join(" "));
+        }
+        let out = Command::new(self.bin(name))
+            .args(args)
+            .output()
+            .with_context(|| format!("running {name}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if self.verbose {
+            for line in text.lines() {
+                println!("     {line}");
+            }
+        }
+        if !out.status.success() {
+            bail!(
+                "{name} {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(text)
+    }
+
+    pub fn repo(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+}
+
+pub fn wait_file(path: &Path, d: &mut Daemon) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            return Ok(s.trim().to_string());
+        }
+        if let Ok(Some(status)) = d.child.try_wait() {
+            bail!(
+                "{} exited ({status}):\n{}",
+                d.name,
+                std::fs::read_to_string(&d.log).unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} did not start in time:\n{}",
+                d.name,
+                std::fs::read_to_string(&d.log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value after `key` in pretty JSON output, up to the next quote or comma.
+pub fn json_field(text: &str, key: &str) -> Option<String> {
+    let at = text.find(key)? + key.len();
+    let rest = &text[at..];
+    let end = rest.find(['"', ',', '\n'])?;
+    Some(rest[..end].trim().to_string())
+}
+
+/// Wait until droplet shows the deal in `state`.
+pub fn wait_state(demo: &Demo, repo: &str, proposal: &str, state: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = Command::new(demo.bin("droplet"))
+            .args(["--repo", repo, "storage", "deal", "get", "--proposal-cid", proposal])
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(&format!("State:          {state}")) {
+            if demo.verbose {
+                println!("   deal {proposal} is {state}");
+            }
+            return Ok(());
+        }
+        if text.contains("StorageDealFailing") || Instant::now() > deadline {
+            bail!("the deal did not reach {state}:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Start droplet-devnet (with `extra` run flags, e.g. a sector size); its token and API
+/// multiaddress.
+pub fn start_devnet(demo: &Demo, extra: &[&str]) -> Result<(Daemon, String, String)> {
+    let repo = demo.repo("devnet");
+    let mut args = vec![
+        "--repo",
+        &repo,
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--block-time",
+        "500ms",
+    ];
+    args.extend_from_slice(extra);
+    let mut devnet = demo.start("droplet-devnet", &args)?;
+    let node = wait_file(&demo.dir.join("devnet/api-info/node"), &mut devnet)?;
+    let (token, ma) = node.split_once(':').context("devnet API info")?;
+    Ok((devnet, token.to_string(), ma.to_string()))
+}
+
+/// Start droplet for t01000, signing with the worker key through the devnet's wallet.
+pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
+    let p = demo.repo("droplet");
+    let mut droplet = demo.start(
+        "droplet",
+        &[
+            "--repo",
+            &p,
+            "run",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--libp2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--node-url",
+            ma,
+            "--messager-url",
+            ma,
+            "--auth-url",
+            ma,
+            "--cs-token",
+            token,
+            "--signer-type",
+            "wallet",
+            "--signer-url",
+            ma,
+            "--signer-token",
+            token,
+            "--miner",
+            "t01000:demo",
+        ],
+    )?;
+    wait_file(&demo.dir.join("droplet/api"), &mut droplet)?;
+    Ok(droplet)
+}
+
+/// Put droplet's libp2p address and peer ID on chain for t01000, and wait for them.
+pub fn announce(demo: &Demo) -> Result<()> {
+    let p = demo.repo("droplet");
+    let id = demo.run("droplet", &["--repo", &p, "net", "id"])?.trim().to_string();
+    let listen = demo.run("droplet", &["--repo", &p, "net", "listen"])?;
+    let addr = listen
+        .lines()
+        .next()
+        .and_then(|l| l.split("/p2p/").next())
+        .context("a listen address")?
+        .to_string();
+    demo.run(
+        "droplet",
+        &["--repo", &p, "actor", "set-addrs", "--miner", "t01000", &addr],
+    )?;
+    demo.run(
+        "droplet",
+        &["--repo", &p, "actor", "set-peer-id", "--miner", "t01000", &id],
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new(demo.bin("droplet"))
+            .args(["--repo", &p, "actor", "info", "--miner", "t01000"])
+            .output()?;
+        if String::from_utf8_lossy(&out.stdout).contains(&id) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the peer ID did not land on chain");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Start droplet-client, paying from the devnet's funded "client" account.
+pub fn start_client(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
+    let wallets = Command::new(demo.bin("droplet-devnet"))
+        .args(["--repo", &demo.repo("devnet"), "wallet", "list"])
+        .output()?;
+    let wallets = String::from_utf8_lossy(&wallets.stdout).into_owned();
+    let client_addr = wallets
+        .lines()
+        .find(|l| l.ends_with("\tclient"))
+        .and_then(|l| l.split('\t').next())
+        .context("the devnet's client account")?
+        .to_string();
+    let c = demo.repo("client");
+    let mut client = demo.start(
+        "droplet-client",
+        &[
+            "--repo",
+            &c,
+            "run",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--libp2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--node-url",
+            ma,
+            "--node-token",
+            token,
+            "--signer-type",
+            "wallet",
+            "--signer-url",
+            ma,
+            "--signer-token",
+            token,
+            "--addr",
+            &client_addr,
+        ],
+    )?;
+    wait_file(&demo.dir.join("client/api"), &mut client)?;
+    Ok(client)
+}
