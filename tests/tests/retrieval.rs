@@ -767,3 +767,28 @@ fn an_operator_lists_and_cancels_a_retrieval_channel() {
     let none = m.droplet(&["data-transfers", "batch-cancel", "--peer-id", &receiver]);
     assert!(none.contains("0 channel(s) cancelled"), "{none}");
 }
+
+/// `--data-selector Links/1/Hash` retrieves the root and the file's second chunk only, and
+/// writes out that chunk; a path that ends inside a block is refused at export with the reason.
+#[test]
+fn a_path_selector_retrieves_only_the_dag_at_its_end() {
+    let m = setup();
+    let (big_root, big) = two_active_deals(&m);
+    m.droplet(&["retrieval", "ask", "set", MINER]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("chunk");
+    let o = retrieve(&m, &big_root, &out, &["--data-selector", "Links/1/Hash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).expect("written"), big[1 << 20..2 << 20]);
+    // Only the root and that chunk came over.
+    let list = m.client(&["retrieval", "list"]);
+    assert!(list.contains("1 MiB") || list.contains("1.0 MiB"), "{list}");
+    // As a CAR: the root and the chunk.
+    let car = dir.path().join("chunk.car");
+    let o = retrieve(&m, &big_root, &car, &["--data-selector", "Links/1/Hash", "--car"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(car_cids(&std::fs::read(&car).expect("car")).len(), 2);
+    let o = retrieve(&m, &big_root, &dir.path().join("x"), &["--data-selector", "Links/1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("ends inside a block"), "{}", stderr(&o));
+}

@@ -51,6 +51,10 @@ pub enum RetrievalCommand {
         /// Write the retrieved DAG as a CARv1 instead of files.
         #[arg(long)]
         car: bool,
+        /// What to retrieve: a dag-json selector, or a data-model path such as `Links/0/Hash`
+        /// (the DAG at its end is written out); the whole DAG if left out.
+        #[arg(long, alias = "datamodel-path-selector")]
+        data_selector: Option<String>,
     },
     /// The client's retrievals.
     List {
@@ -181,6 +185,7 @@ pub async fn run(repo: &Repo, cmd: RetrievalCommand) -> Result<()> {
             max_price,
             piece_cid,
             car,
+            data_selector,
         } => {
             let _ = node(repo).await?;
             let root = parse_cid(&data_cid, "data CID")?;
@@ -207,7 +212,7 @@ pub async fn run(repo: &Repo, cmd: RetrievalCommand) -> Result<()> {
             let order = RetrievalOrder {
                 root: Json(root),
                 piece: offer.piece.clone(),
-                data_selector: None,
+                data_selector,
                 size: offer.size,
                 total: offer.min_price.clone(),
                 unseal_price: offer.unseal_price.clone(),

@@ -6,9 +6,11 @@
 //! - `query`: `/fil/retrieval/qry/1.0.0`.
 //! - `sink`: the CAR the blocks go to.
 //! - `record`: the retrievals in the store.
+//! - `selector`: `--data-selector` (a dag-json selector or a data-model path).
 
 pub mod query;
 pub mod record;
+pub mod selector;
 pub mod sink;
 
 use std::collections::HashMap;
@@ -137,9 +139,7 @@ impl Retrievals {
         if order.size == 0 {
             bail!("the order has size 0: take the size from the provider's query offer");
         }
-        if order.data_selector.as_deref().is_some_and(|s| !s.is_empty()) {
-            bail!("selectors and paths are not supported by this droplet-client yet; retrieve the whole DAG");
-        }
+        let wanted = selector::parse(order.data_selector.as_deref().unwrap_or(""))?;
         let miner_peer = order
             .miner_peer
             .clone()
@@ -151,7 +151,7 @@ impl Retrievals {
         let (_, addrs, _) = crate::asks::miner_peer(&self.inner.node, &miner_peer.address.0, Some(peer)).await?;
         let id = self.inner.ids.fetch_add(1, Ordering::Relaxed);
         let root = order.root.0;
-        let selector = market_types::ipld::all_selector();
+        let selector = wanted.selector.clone();
         let proposal = RetrievalDealProposal {
             id,
             payload_cid: root,
@@ -169,6 +169,7 @@ impl Retrievals {
         record.payer = Some(Json(order.client.0));
         record.payee = Some(Json(order.miner.0));
         record.total = Json(order.total.0.clone());
+        record.data_selector = order.data_selector.clone().filter(|s| !s.trim().is_empty());
         self.inner.store.put(&record)?;
         let sink = Arc::new(CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?);
         let opened = async {
@@ -694,7 +695,13 @@ impl Retrievals {
             return Ok(());
         }
         let blocks = CarSink::reopen(&r.car, root).with_context(|| format!("opening {}", r.car.display()))?;
-        let root = piece_store::unixfs::BlockCid::try_from(root.to_bytes().as_slice())?;
+        // With a path, the DAG at its end is written out.
+        let target = match r.data_selector.as_deref().map(selector::parse).transpose()? {
+            None => *root,
+            Some(selector::DataSelector { path: Some(path), .. }) => selector::resolve(&blocks, root, &path)?,
+            Some(_) => bail!("retrieval {id} used a dag-json selector: it can be written out as a CAR only (--car)"),
+        };
+        let root = piece_store::unixfs::BlockCid::try_from(target.to_bytes().as_slice())?;
         piece_store::unixfs::export::export(&blocks, &root, out)?;
         Ok(())
     }

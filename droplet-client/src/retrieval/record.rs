@@ -34,6 +34,9 @@ pub struct RetrievalRecord {
     pub channel: Option<Json<Address>>,
     #[serde(default)]
     pub lane: u64,
+    /// `--data-selector` as given (none: the whole DAG).
+    #[serde(default)]
+    pub data_selector: Option<String>,
     /// The retrieval after each event (runs of BlocksReceived kept as one): the progress
     /// lines the CLI prints.
     #[serde(default)]
@@ -68,6 +71,7 @@ impl RetrievalRecord {
             total: Json(TokenAmount::default()),
             channel: None,
             lane: 0,
+            data_selector: None,
             log: Vec::new(),
         }
     }
