@@ -69,6 +69,18 @@ fn retrieve(m: &Market, root: &str, out: &Path, extra: &[&str]) -> std::process:
     run("droplet-client", &args)
 }
 
+/// The client's `paych list`, and its first channel.
+fn first_channel(m: &Market) -> (String, String) {
+    let channels = m.client(&["paych", "list"]);
+    let ch = channels
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a channel")
+        .to_string();
+    (channels, ch)
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -289,13 +301,7 @@ fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_cha
     assert!(second.contains("PaymentChannelReady"), "{second}");
 
     // Both sides see the channel and its two lanes (a retrieval each).
-    let channels = m.client(&["paych", "list"]);
-    let ch = channels
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split_whitespace().next())
-        .expect("a channel")
-        .to_string();
+    let (channels, ch) = first_channel(&m);
     let inbound = m.droplet(&["paych", "list"]);
     assert!(inbound.contains(&ch), "{inbound}");
     let lanes = m.droplet(&["paych", "voucher", "list", &ch]);
@@ -696,13 +702,7 @@ fn a_paid_retrieval_survives_droplet_killed_and_restarted_in_the_middle() {
     assert!(sent >= big.len() as u64, "{deal}");
     assert_eq!(funds, u128::from(sent) * 1000, "{deal}");
     // The provider's best voucher on the deal's lane pays exactly that.
-    let channels = m.client(&["paych", "list"]);
-    let ch = channels
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split_whitespace().next())
-        .expect("a channel")
-        .to_string();
+    let (_, ch) = first_channel(&m);
     let lanes = m.droplet(&["paych", "voucher", "list", &ch]);
     assert_eq!(lanes.lines().count(), 1, "{lanes}");
     let fil = format!("{}.{:018}", funds / 10u128.pow(18), funds % 10u128.pow(18));

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::stack::{Daemon, Demo, announce, start_client, start_devnet, start_droplet, wait_state};
+use crate::stack::{
+    Daemon, Demo, announce, propose, publish_now, seal, set_priced_retrieval_ask, start_client, start_devnet,
+    start_droplet, wait_state,
+};
 
 const SIZE: u64 = 1 << 30;
 
@@ -138,25 +141,7 @@ fn retrieve(
 
 pub fn run(target: &Path) -> Result<()> {
     println!("Retrieval between droplet and droplet-client (release), 1 GiB over loopback");
-    super::cargo(&[
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "devnet",
-        "-p",
-        "droplet",
-        "-p",
-        "droplet-client",
-        "--bins",
-    ])?;
-    let dir = std::env::temp_dir().join(format!("droplet-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let demo = Demo {
-        bin_dir: target.join("release"),
-        dir,
-        verbose: false,
-    };
+    let demo = Demo::build("bench", target, true, false)?;
     let (_devnet, token, ma) = start_devnet(&demo, &["--sector-size", "32GiB"])?;
     let droplet = start_droplet(&demo, &ma, &token)?;
     announce(&demo)?;
@@ -191,37 +176,10 @@ pub fn run(target: &Path) -> Result<()> {
         )?
         .trim()
         .to_string();
-    let proposal = demo
-        .run(
-            "droplet-client",
-            &[
-                "--repo",
-                &c,
-                "storage",
-                "deals",
-                "init",
-                &root,
-                "t01000",
-                "0.0000000001fil",
-                "180 days",
-            ],
-        )?
-        .trim()
-        .to_string();
+    let proposal = propose(&demo, &root, "0.0000000001fil", &[])?;
     wait_state(&demo, &p, &proposal, "StorageDealPublish")?;
-    demo.run(
-        "droplet",
-        &["--repo", &p, "storage", "deal", "pending-publish", "--publish-now"],
-    )?;
-    wait_state(&demo, &p, &proposal, "StorageDealAwaitingPreCommit")?;
-    let token_p = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
-    let api = std::fs::read_to_string(demo.dir.join("droplet/api"))?;
-    let info = format!("{}:{}", token_p.trim(), api.trim());
-    demo.run(
-        "droplet-devnet",
-        &["--repo", &demo.repo("devnet"), "seal", "--droplet", &info, "--once"],
-    )?;
-    wait_state(&demo, &p, &proposal, "StorageDealActive")?;
+    publish_now(&demo, &[&proposal])?;
+    seal(&demo, &[&proposal])?;
     println!(
         "  1 GiB imported, stored with an online deal and Active in {:.0} s",
         set_up.elapsed().as_secs_f64()
@@ -233,23 +191,7 @@ pub fn run(target: &Path) -> Result<()> {
     for _ in 0..2 {
         free.push(retrieve(&demo, &droplet, &client, &root, &original, &[])?);
     }
-    demo.run(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "retrieval",
-            "ask",
-            "set",
-            "t01000",
-            "--price",
-            "0.000001073741824",
-            "--payment-interval",
-            "1MiB",
-            "--payment-interval-increase",
-            "0",
-        ],
-    )?;
+    set_priced_retrieval_ask(&demo, "1MiB")?;
     let mut paid = Vec::new();
     for _ in 0..2 {
         paid.push(retrieve(

@@ -9,35 +9,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::stack::{Demo, announce, json_field, start_client, start_devnet, start_droplet, wait_state};
+use crate::stack::{
+    Demo, announce, json_field, propose, publish_now, seal, set_priced_retrieval_ask, start_client, start_devnet,
+    start_droplet, wait_state,
+};
 
 pub fn run(workspace: &Path) -> Result<()> {
     println!("droplet-rs demo: a local chain, a provider and a data owner on this machine.\n");
     println!("0. building droplet-devnet, droplet and droplet-client");
-    super::cargo(&[
-        "build",
-        "-q",
-        "-p",
-        "devnet",
-        "-p",
-        "droplet",
-        "-p",
-        "droplet-client",
-        "--bins",
-    ])?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    let dir = std::env::temp_dir().join(format!("droplet-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let demo = Demo {
-        bin_dir: target.join("debug"),
-        dir,
-        verbose: true,
-    };
+    let demo = Demo::build("demo", &target, false, true)?;
 
     println!("\n1. starting droplet-devnet: a chain with miner t01000 (owner, worker) and funded clients");
-    let devnet_repo = demo.repo("devnet");
     let (devnet, token, ma) = start_devnet(&demo, &[])?;
     let (token, ma) = (token.as_str(), ma.as_str());
     println!("   full node, messager, wallet and auth at {ma}");
@@ -96,27 +81,12 @@ pub fn run(workspace: &Path) -> Result<()> {
     let size = json_field(&cp, "\"Size\": ").context("piece size")?;
 
     println!("\n7. the client proposes an offline deal (180 days) on /fil/storage/mk/1.2.1; droplet checks it");
-    let proposal = demo
-        .run(
-            "droplet-client",
-            &[
-                "--repo",
-                &c,
-                "storage",
-                "deals",
-                "init",
-                &root,
-                "t01000",
-                "0.02fil",
-                "180 days",
-                "--manual-piece-cid",
-                &piece,
-                "--manual-piece-size",
-                &size,
-            ],
-        )?
-        .trim()
-        .to_string();
+    let proposal = propose(
+        &demo,
+        &root,
+        "0.02fil",
+        &["--manual-piece-cid", &piece, "--manual-piece-size", &size],
+    )?;
 
     println!(
         "\n8. the client imports Cargo.lock (UnixFS into a CAR, commP) and proposes an online deal: \
@@ -135,23 +105,7 @@ pub fn run(workspace: &Path) -> Result<()> {
     )?;
     let online_root = imported.trim().to_string();
     demo.run("droplet-client", &["--repo", &c, "data", "stat", &online_root])?;
-    let online = demo
-        .run(
-            "droplet-client",
-            &[
-                "--repo",
-                &c,
-                "storage",
-                "deals",
-                "init",
-                &online_root,
-                "t01000",
-                "0.02fil",
-                "180 days",
-            ],
-        )?
-        .trim()
-        .to_string();
+    let online = propose(&demo, &online_root, "0.02fil", &[])?;
 
     println!("\n9. the provider imports the offline deal's data; both deals are checked (commP), funded and queued");
     demo.run(
@@ -164,25 +118,10 @@ pub fn run(workspace: &Path) -> Result<()> {
     demo.run("droplet", &["--repo", &p, "storage", "deal", "list"])?;
 
     println!("\n10. publishing now: both deals in one PublishStorageDeals message from the worker");
-    demo.run(
-        "droplet",
-        &["--repo", &p, "storage", "deal", "pending-publish", "--publish-now"],
-    )?;
-    for d in [&proposal, &online] {
-        wait_state(&demo, &p, d, "StorageDealAwaitingPreCommit")?;
-    }
+    publish_now(&demo, &[&proposal, &online])?;
 
     println!("\n11. the sealer (damocles-like) pulls the deals, checks the pieces, pre-commits and proves a sector");
-    let token = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
-    let api = std::fs::read_to_string(demo.dir.join("droplet/api"))?;
-    let droplet_info = format!("{}:{}", token.trim(), api.trim());
-    demo.run(
-        "droplet-devnet",
-        &["--repo", &devnet_repo, "seal", "--droplet", &droplet_info, "--once"],
-    )?;
-    for d in [&proposal, &online] {
-        wait_state(&demo, &p, d, "StorageDealActive")?;
-    }
+    seal(&demo, &[&proposal, &online])?;
 
     println!("\n12. both deals are Active: the provider's list, then the client's (its tracker follows the chain)");
     demo.run("droplet", &["--repo", &p, "storage", "deal", "list"])?;
@@ -236,23 +175,7 @@ pub fn run(workspace: &Path) -> Result<()> {
         "\n14. a paid retrieval: 1000 attoFIL a byte, a payment every 64 KiB; the client opens a payment \
          channel and pays each interval with a voucher the provider checks on chain"
     );
-    demo.run(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "retrieval",
-            "ask",
-            "set",
-            "t01000",
-            "--price",
-            "0.000001073741824",
-            "--payment-interval",
-            "64KiB",
-            "--payment-interval-increase",
-            "0",
-        ],
-    )?;
+    set_priced_retrieval_ask(&demo, "64KiB")?;
     retrieve(
         &online_root,
         &workspace.join("Cargo.lock"),

@@ -44,6 +44,24 @@ impl Drop for Demo {
 }
 
 impl Demo {
+    /// Build droplet-devnet, droplet and droplet-client (`release` or debug) and make a
+    /// temporary directory named after `what` for a market run from them.
+    pub fn build(what: &str, target: &Path, release: bool, verbose: bool) -> Result<Demo> {
+        let mut args = vec!["build", "-q"];
+        if release {
+            args.push("--release");
+        }
+        args.extend(["-p", "devnet", "-p", "droplet", "-p", "droplet-client", "--bins"]);
+        super::cargo(&args)?;
+        let dir = std::env::temp_dir().join(format!("droplet-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Demo {
+            bin_dir: target.join(if release { "release" } else { "debug" }),
+            dir,
+            verbose,
+        })
+    }
+
     pub fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
     }
@@ -281,4 +299,72 @@ pub fn start_client(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
     )?;
     wait_file(&demo.dir.join("client/api"), &mut client)?;
     Ok(client)
+}
+
+/// t01000's retrieval ask: 1000 attoFIL a byte, a payment every `interval`.
+pub fn set_priced_retrieval_ask(demo: &Demo, interval: &str) -> Result<()> {
+    demo.run(
+        "droplet",
+        &[
+            "--repo",
+            &demo.repo("droplet"),
+            "retrieval",
+            "ask",
+            "set",
+            "t01000",
+            "--price",
+            "0.000001073741824",
+            "--payment-interval",
+            interval,
+            "--payment-interval-increase",
+            "0",
+        ],
+    )?;
+    Ok(())
+}
+
+/// The client proposes a deal of `root` to t01000 at `price` for 180 days (with `extra`
+/// flags); the proposal CID.
+pub fn propose(demo: &Demo, root: &str, price: &str, extra: &[&str]) -> Result<String> {
+    let c = demo.repo("client");
+    let mut args = vec![
+        "--repo", &c, "storage", "deals", "init", root, "t01000", price, "180 days",
+    ];
+    args.extend_from_slice(extra);
+    Ok(demo.run("droplet-client", &args)?.trim().to_string())
+}
+
+/// Publish the pending deals now and wait until `proposals` await their pre-commit.
+pub fn publish_now(demo: &Demo, proposals: &[&str]) -> Result<()> {
+    let p = demo.repo("droplet");
+    demo.run(
+        "droplet",
+        &["--repo", &p, "storage", "deal", "pending-publish", "--publish-now"],
+    )?;
+    for d in proposals {
+        wait_state(demo, &p, d, "StorageDealAwaitingPreCommit")?;
+    }
+    Ok(())
+}
+
+/// Run the devnet's sealer once against droplet and wait until `proposals` are Active.
+pub fn seal(demo: &Demo, proposals: &[&str]) -> Result<()> {
+    let token = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
+    let api = std::fs::read_to_string(demo.dir.join("droplet/api"))?;
+    let droplet_info = format!("{}:{}", token.trim(), api.trim());
+    demo.run(
+        "droplet-devnet",
+        &[
+            "--repo",
+            &demo.repo("devnet"),
+            "seal",
+            "--droplet",
+            &droplet_info,
+            "--once",
+        ],
+    )?;
+    for d in proposals {
+        wait_state(demo, &demo.repo("droplet"), d, "StorageDealActive")?;
+    }
+    Ok(())
 }

@@ -596,6 +596,17 @@ impl Retrievals {
         let Some(sv) = self.inner.paych.best_voucher(&ch, r.lane)? else {
             return Ok(());
         };
+        self.send_payment(r, pull, ch, sv).await
+    }
+
+    /// Send voucher `sv` on `ch` as the deal's payment.
+    async fn send_payment(
+        &self,
+        r: &RetrievalRecord,
+        pull: &Pull,
+        ch: market_types::Address,
+        sv: market_types::chain::SignedVoucher,
+    ) -> Result<()> {
         let payment = RetrievalDealPayment {
             id: r.info.id,
             payment_channel: ch,
@@ -619,22 +630,7 @@ impl Retrievals {
         let ch = r.channel.clone().ok_or_else(|| anyhow!("no payment channel"))?.0;
         r.set(E::SendFunds, S::SendFunds);
         let sv = self.inner.paych.create_voucher(&ch, r.lane, target).await?;
-        let payment = RetrievalDealPayment {
-            id: r.info.id,
-            payment_channel: ch,
-            payment_voucher: Some(sv),
-        };
-        self.inner
-            .dt
-            .send_voucher(
-                pull,
-                &TypedVoucher {
-                    kind: VOUCHER_DEAL_PAYMENT.into(),
-                    node: RawCbor::from_value(&payment),
-                },
-            )
-            .await
-            .map_err(|e| anyhow!("sending the payment: {e}"))?;
+        self.send_payment(r, pull, ch, sv).await?;
         r.info.total_paid = Json(target.clone());
         r.info.bytes_paid_for = r.info.bytes_received;
         r.set(E::PaymentSent, S::Ongoing);

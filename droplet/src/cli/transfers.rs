@@ -79,11 +79,12 @@ fn print_table(title: &str, peer_heading: &str, list: &[&DataTransferChannel], v
     }
 }
 
-/// The other peer of channel `id`: the one given, else the only channel with that ID.
-fn other_peer(list: &[DataTransferChannel], id: u64, given: Option<String>) -> Result<String> {
+/// The other peer of channel `id`: the one given, else the only running channel with that ID.
+async fn other_peer(api: &jsonrpsee::http_client::HttpClient, id: u64, given: Option<String>) -> Result<String> {
     if let Some(p) = given {
         return Ok(p);
     }
+    let list = api.market_list_data_transfers().await.map_err(call_error)?;
     let matching: Vec<&DataTransferChannel> = list.iter().filter(|c| c.transfer_id == id).collect();
     match matching.as_slice() {
         [one] => Ok(one.other_peer.clone()),
@@ -108,8 +109,7 @@ pub async fn run(repo: &Repo, cmd: TransfersCmd) -> Result<()> {
             peerid,
             initiator,
         } => {
-            let list = api.market_list_data_transfers().await.map_err(call_error)?;
-            let p = other_peer(&list, transfer_id, peerid)?;
+            let p = other_peer(&api, transfer_id, peerid).await?;
             api.market_restart_data_transfer(transfer_id, p, initiator)
                 .await
                 .map_err(call_error)?;
@@ -119,8 +119,7 @@ pub async fn run(repo: &Repo, cmd: TransfersCmd) -> Result<()> {
             peerid,
             initiator,
         } => {
-            let list = api.market_list_data_transfers().await.map_err(call_error)?;
-            let p = other_peer(&list, transfer_id, peerid)?;
+            let p = other_peer(&api, transfer_id, peerid).await?;
             api.market_cancel_data_transfer(transfer_id, p, initiator)
                 .await
                 .map_err(call_error)?;
