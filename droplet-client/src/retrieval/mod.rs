@@ -109,11 +109,13 @@ impl Retrievals {
         dir: PathBuf,
     ) -> Result<Self> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        for mut r in store.list()? {
-            if !r.is_terminal() {
+        for listed in store.list()? {
+            if !listed.is_terminal() {
+                // With its log, which the list leaves out.
+                let mut r = store.get(listed.info.id)?.unwrap_or(listed);
                 r.set(E::DataTransferError, S::Errored);
                 r.info.message = "droplet-client stopped during the retrieval; start it again".into();
-                store.put(&r)?;
+                store.put(&mut r)?;
             }
         }
         Ok(Retrievals {
@@ -170,7 +172,7 @@ impl Retrievals {
         record.payee = Some(Json(order.miner.0));
         record.total = Json(order.total.0.clone());
         record.data_selector = order.data_selector.clone().filter(|s| !s.trim().is_empty());
-        self.inner.store.put(&record)?;
+        self.inner.store.put(&mut record)?;
         let sink = Arc::new(CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?);
         let opened = async {
             self.inner
@@ -193,7 +195,7 @@ impl Retrievals {
             Err(e) => {
                 record.info.message = format!("{e:#}");
                 record.set(E::WriteDealProposalErrored, S::Errored);
-                self.inner.store.put(&record)?;
+                self.inner.store.put(&mut record)?;
                 return Err(e);
             }
         };
@@ -203,7 +205,7 @@ impl Retrievals {
             id: pull.transfer_id,
         });
         record.set(E::DealProposed, S::WaitForAcceptance);
-        self.inner.store.put(&record)?;
+        self.inner.store.put(&mut record)?;
         let live = Arc::new(Live { cancel: Notify::new() });
         lock(&self.inner.live).insert(id, live.clone());
         let this = self.clone();
@@ -378,7 +380,7 @@ impl Retrievals {
                     r.info.event = Some(E::BlocksReceived.code());
                     r.note();
                     if saved.elapsed() >= SAVE_EVERY {
-                        let _ = store.put(&r);
+                        let _ = store.put(&mut r);
                         saved = Instant::now();
                     }
                 }
@@ -480,7 +482,7 @@ impl Retrievals {
                     match self.pay(&mut r, &pull, &target).await {
                         Ok(()) => {
                             owed_target = None;
-                            let _ = store.put(&r);
+                            let _ = store.put(&mut r);
                         }
                         Err(e) => {
                             fail(&mut r, E::CreateVoucherFailed, S::Errored, format!("{e:#}"));
@@ -491,7 +493,7 @@ impl Retrievals {
                 }
             }
             if !is_block {
-                let _ = store.put(&r);
+                let _ = store.put(&mut r);
             }
             if all_received && completed {
                 r.set(E::CompleteVerified, S::FinalizingBlockstore);
@@ -507,7 +509,7 @@ impl Retrievals {
                 break;
             }
         }
-        if let Err(e) = store.put(&r) {
+        if let Err(e) = store.put(&mut r) {
             tracing::warn!(deal = r.info.id, "saving the retrieval: {e}");
         }
     }
@@ -533,7 +535,7 @@ impl Retrievals {
                 };
                 let mut p = lock(&progress);
                 p.set(event, status);
-                let _ = store.put(&p);
+                let _ = store.put(&mut p);
             })
             .await?;
         r.set(E::PaymentChannelReady, S::PaymentChannelAllocatingLane);

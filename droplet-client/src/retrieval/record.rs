@@ -1,9 +1,11 @@
-//! The client's retrievals in the store: `retrieval/<deal id, 20 digits>` → the record (JSON).
+//! The client's retrievals in the store: `retrieval/<deal id, 20 digits>` → the record (JSON),
+//! and its log apart, an entry a key (`retrieval-log/<deal id>/<index, 8 digits>`), so that a
+//! save writes only the entries that changed, not the whole log again.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use market_daemon::store::{Store, StoreError, Table};
+use market_daemon::store::{Batch, Store, StoreError, Table};
 use market_proto::Json;
 use market_proto::api::market_client::RetrievalInfo;
 use market_types::retrieval::RetrievalDealProposal;
@@ -12,6 +14,7 @@ use market_types::{Address, TokenAmount};
 use serde::{Deserialize, Serialize};
 
 const RETRIEVALS: Table = Table("retrieval/");
+const LOGS: Table = Table("retrieval-log/");
 
 /// A retrieval as the client keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,9 +41,12 @@ pub struct RetrievalRecord {
     #[serde(default)]
     pub data_selector: Option<String>,
     /// The retrieval after each event (runs of BlocksReceived kept as one): the progress
-    /// lines the CLI prints.
-    #[serde(default)]
+    /// lines the CLI prints. Stored apart (records written before were stored with it).
+    #[serde(default, skip_serializing)]
     pub log: Vec<RetrievalInfo>,
+    /// The first log entry changed since the record was last saved.
+    #[serde(skip)]
+    unsaved_from: Option<usize>,
 }
 
 /// Entries kept in a retrieval's log at most.
@@ -73,6 +79,7 @@ impl RetrievalRecord {
             lane: 0,
             data_selector: None,
             log: Vec::new(),
+            unsaved_from: None,
         }
     }
 
@@ -93,18 +100,18 @@ impl RetrievalRecord {
     }
 
     /// Record the retrieval as it is now in its log; a run of the same event and status is
-    /// one entry (the last).
+    /// one entry (the last). A full log keeps its first entries and updates its last.
     pub fn note(&mut self) {
         let same = self
             .log
             .last()
             .is_some_and(|l| l.event == self.info.event && l.status == self.info.status);
-        if same {
+        if same || self.log.len() >= MAX_LOG {
             self.log.pop();
-        } else if self.log.len() >= MAX_LOG {
-            self.log.remove(1);
         }
         self.log.push(self.info.clone());
+        let changed = self.log.len() - 1;
+        self.unsaved_from = Some(self.unsaved_from.map_or(changed, |u| u.min(changed)));
     }
 
     pub fn is_terminal(&self) -> bool {
@@ -139,15 +146,104 @@ impl RetrievalStore {
         RetrievalStore { store }
     }
 
-    pub fn put(&self, r: &RetrievalRecord) -> Result<(), StoreError> {
-        self.store.put_json(RETRIEVALS, &key(r.info.id), r)
+    /// Save `r` and the log entries changed since its last save, in one write.
+    pub fn put(&self, r: &mut RetrievalRecord) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        batch.put_json(RETRIEVALS, &key(r.info.id), r);
+        if let Some(from) = r.unsaved_from {
+            for (i, entry) in r.log.iter().enumerate().skip(from) {
+                batch.put_json(LOGS, &format!("{}/{i:08}", key(r.info.id)), entry);
+            }
+        }
+        self.store.write(batch, true)?;
+        r.unsaved_from = None;
+        Ok(())
     }
 
+    /// Retrieval `id` with its log.
     pub fn get(&self, id: u64) -> Result<Option<RetrievalRecord>, StoreError> {
-        self.store.get_json(RETRIEVALS, &key(id))
+        let Some(mut r) = self.store.get_json::<RetrievalRecord>(RETRIEVALS, &key(id))? else {
+            return Ok(None);
+        };
+        let entries = self.store.scan_raw(LOGS, &format!("{}/", key(id)))?;
+        if !entries.is_empty() {
+            r.log = entries
+                .iter()
+                .filter_map(|(_, v)| serde_json::from_slice(v).ok())
+                .collect();
+        }
+        Ok(Some(r))
     }
 
+    /// Every retrieval, without its log.
     pub fn list(&self) -> Result<Vec<RetrievalRecord>, StoreError> {
         self.store.list_json(RETRIEVALS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u64) -> RetrievalRecord {
+        let p = RetrievalDealProposal {
+            id,
+            payload_cid: market_types::chain::chain_cid(b"root"),
+            params: market_types::retrieval::RetrievalParams {
+                piece_cid: None,
+                selector: None,
+                unseal_price: TokenAmount::default(),
+                price_per_byte: TokenAmount::default(),
+                payment_interval: 0,
+                payment_interval_increase: 0,
+            },
+        };
+        RetrievalRecord::new(&p, "peer".into(), Address::new_id(1000), PathBuf::from("/x.car"))
+    }
+
+    #[test]
+    fn the_log_is_saved_apart_a_changed_entry_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RetrievalStore::new(Arc::new(Store::open(&dir.path().join("db")).expect("store")));
+        let mut r = record(7);
+        r.set(RetrievalClientEvent::DealProposed, S::WaitForAcceptance);
+        store.put(&mut r).expect("put");
+        r.set(RetrievalClientEvent::DealAccepted, S::Accepted);
+        for n in 1..=3 {
+            r.info.bytes_received = n;
+            r.set(RetrievalClientEvent::BlocksReceived, S::Ongoing);
+        }
+        store.put(&mut r).expect("put");
+        let back = store.get(7).expect("get").expect("there");
+        let steps: Vec<_> = back.log.iter().map(|l| (l.event, l.bytes_received)).collect();
+        assert_eq!(
+            steps,
+            vec![
+                (Some(RetrievalClientEvent::DealProposed.code()), 0),
+                (Some(RetrievalClientEvent::DealAccepted.code()), 0),
+                (Some(RetrievalClientEvent::BlocksReceived.code()), 3),
+            ]
+        );
+        // The record itself carries no log; the list leaves it out.
+        let raw = store.store.get_raw(RETRIEVALS, &key(7)).expect("raw").expect("there");
+        assert!(!String::from_utf8_lossy(&raw).contains("\"Log\""));
+        assert!(store.list().expect("list")[0].log.is_empty());
+    }
+
+    #[test]
+    fn a_full_log_keeps_its_first_entries_and_updates_its_last() {
+        let mut r = record(8);
+        for n in 0..(MAX_LOG as u64 + 10) {
+            r.info.bytes_received = n;
+            let event = if n % 2 == 0 {
+                RetrievalClientEvent::BlocksReceived
+            } else {
+                RetrievalClientEvent::PaymentSent
+            };
+            r.set(event, S::Ongoing);
+        }
+        assert_eq!(r.log.len(), MAX_LOG);
+        assert_eq!(r.log[0].bytes_received, 0);
+        assert_eq!(r.log[MAX_LOG - 1].bytes_received, MAX_LOG as u64 + 9);
     }
 }
