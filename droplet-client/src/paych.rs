@@ -377,7 +377,7 @@ impl Paych {
             bail!("the voucher pays less than lane {}'s best", sv.lane);
         }
         r.vouchers.push(sv.clone());
-        r.next_lane = r.next_lane.max(sv.lane + 1);
+        r.next_lane = r.next_lane.max(sv.lane.saturating_add(1));
         self.save(&r)?;
         Ok(&sv.amount - &before)
     }

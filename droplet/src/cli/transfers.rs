@@ -45,11 +45,16 @@ pub enum TransfersCmd {
     },
 }
 
+/// `s` cut to its first and last 8 characters (a voucher's text comes from the client: cut on
+/// characters, not bytes).
 fn short(s: &str, verbose: bool) -> String {
-    if verbose || s.len() <= 16 {
+    let chars: Vec<char> = s.chars().collect();
+    if verbose || chars.len() <= 16 {
         s.to_string()
     } else {
-        format!("{}…{}", &s[..8], &s[s.len() - 8..])
+        let head: String = chars[..8].iter().collect();
+        let tail: String = chars[chars.len() - 8..].iter().collect();
+        format!("{head}…{tail}")
     }
 }
 
@@ -150,4 +155,16 @@ pub async fn run(repo: &Repo, cmd: TransfersCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_is_cut_on_characters() {
+        assert_eq!(
+            super::short("{\"Type\":\"ééééééééééééé\"}", false),
+            "{\"Type\":…éééééé\"}"
+        );
+        assert_eq!(super::short("short", false), "short");
+    }
 }
