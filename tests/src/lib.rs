@@ -8,5 +8,6 @@ pub mod cli;
 pub mod gopeers;
 pub mod market;
 pub mod procs;
+pub mod retrieval;
 
 pub use test_inputs::{gorand, unixfs_inputs};

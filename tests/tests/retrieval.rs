@@ -10,80 +10,8 @@ use std::process::Command;
 use tests::car::car_cids;
 use tests::gopeers;
 use tests::market::{MINER, Market, s, setup};
-use tests::procs::{run, run_ok};
-
-/// A multi-block UnixFS file imported into droplet-client and proposed online; its root and
-/// the proposal CID.
-fn propose_imported(m: &Market, file: &Path) -> (String, String) {
-    let root = run_ok(
-        "droplet-client",
-        &["--repo", &m.client, "data", "import", "--quiet", &s(file)],
-    )
-    .trim()
-    .to_string();
-    let out = m.init_root(&root, "0.0000001", "180 days", &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (root, String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// An offline deal of the market's CAR and an online deal of a 2.5 MiB file, both Active.
-fn two_active_deals(m: &Market) -> (String, Vec<u8>) {
-    let offline = m.propose();
-    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
-    let big: Vec<u8> = tests::gorand::GoRandStream::bytes(7, 5 << 19);
-    let file = Path::new(&m.car).with_file_name("big.bin");
-    std::fs::write(&file, &big).expect("write");
-    let (root, online) = propose_imported(m, &file);
-    m.publish_seal_and_activate(&[offline, online]);
-    (root, big)
-}
-
-/// 1000 attoFIL a byte (the ask is per GiB), a payment every 512 KiB.
-fn set_priced_ask(m: &Market) {
-    m.droplet(&[
-        "retrieval",
-        "ask",
-        "set",
-        MINER,
-        "--price",
-        "0.000001073741824",
-        "--payment-interval",
-        "512KiB",
-        "--payment-interval-increase",
-        "0",
-    ]);
-}
-
-fn retrieve(m: &Market, root: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "--repo",
-        m.client.as_str(),
-        "retrieval",
-        "retrieve",
-        "--provider",
-        MINER,
-    ];
-    args.extend_from_slice(extra);
-    let out_s = s(out);
-    args.extend_from_slice(&[root, &out_s]);
-    run("droplet-client", &args)
-}
-
-/// The client's `paych list`, and its first channel.
-fn first_channel(m: &Market) -> (String, String) {
-    let channels = m.client(&["paych", "list"]);
-    let ch = channels
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split_whitespace().next())
-        .expect("a channel")
-        .to_string();
-    (channels, ch)
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use tests::procs::run;
+use tests::retrieval::{chain_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals};
 
 #[test]
 fn free_retrievals_between_our_daemons_and_by_lassie_bring_back_the_same_bytes() {
@@ -349,23 +277,7 @@ fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_cha
     // what its deals received.
     let submitted = m.droplet(&["paych", "voucher", "submit", &ch]);
     assert_eq!(submitted.matches("submitted:").count(), 2, "{submitted}");
-    let (url, token) = m.node();
-    let rpc = |method: &str, params: serde_json::Value| -> serde_json::Value {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            reqwest::Client::new()
-                .post(&url)
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-                .send()
-                .await
-                .expect("post")
-                .json()
-                .await
-                .expect("json")
-        })
-    };
-    let state = rpc("Filecoin.StateReadState", serde_json::json!([ch, null]));
+    let state = chain_rpc(&m, "Filecoin.StateReadState", serde_json::json!([ch, null]));
     let to_send: u128 = state["result"]["State"]["ToSend"]
         .as_str()
         .expect("ToSend")
@@ -380,27 +292,8 @@ fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_cha
         None,
         || m.droplet(&["paych", "list"]).contains("collected").then_some(()),
     );
-    let gone = rpc("Filecoin.StateGetActor", serde_json::json!([ch, null]));
+    let gone = chain_rpc(&m, "Filecoin.StateGetActor", serde_json::json!([ch, null]));
     assert!(gone["error"].is_object(), "Collect deletes the channel: {gone}");
-}
-
-/// What the provider received over all its retrieval deals, in attoFIL.
-fn total_received(m: &Market) -> u128 {
-    let list = m.droplet(&["retrieval", "deal", "list"]);
-    list.lines()
-        .skip(1)
-        .map(|l| {
-            let mut f = l.split_whitespace();
-            let (receiver, id) = (f.next().expect("receiver"), f.next().expect("id"));
-            let d: serde_json::Value =
-                serde_json::from_str(&m.droplet(&["retrieval", "deal", "get", receiver, id])).expect("json");
-            d["FundsReceived"]
-                .as_str()
-                .expect("funds")
-                .parse::<u128>()
-                .expect("number")
-        })
-        .sum()
 }
 
 /// What the test client does with a deal response from droplet.

@@ -1,0 +1,117 @@
+//! What the retrieval tests share: Active deals worth retrieving, a priced ask, droplet-client's
+//! `retrieval retrieve`, and what the chain and droplet say was paid.
+
+use std::path::Path;
+
+use crate::market::{MINER, Market, s};
+use crate::procs::{run, run_ok};
+
+/// A multi-block UnixFS file imported into droplet-client and proposed online; its root and
+/// the proposal CID.
+pub fn propose_imported(m: &Market, file: &Path) -> (String, String) {
+    let root = run_ok(
+        "droplet-client",
+        &["--repo", &m.client, "data", "import", "--quiet", &s(file)],
+    )
+    .trim()
+    .to_string();
+    let out = m.init_root(&root, "0.0000001", "180 days", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (root, String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// An offline deal of the market's CAR and an online deal of a 2.5 MiB file, both Active.
+pub fn two_active_deals(m: &Market) -> (String, Vec<u8>) {
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    let big: Vec<u8> = crate::gorand::GoRandStream::bytes(7, 5 << 19);
+    let file = Path::new(&m.car).with_file_name("big.bin");
+    std::fs::write(&file, &big).expect("write");
+    let (root, online) = propose_imported(m, &file);
+    m.publish_seal_and_activate(&[offline, online]);
+    (root, big)
+}
+
+/// 1000 attoFIL a byte (the ask is per GiB), a payment every 512 KiB.
+pub fn set_priced_ask(m: &Market) {
+    m.droplet(&[
+        "retrieval",
+        "ask",
+        "set",
+        MINER,
+        "--price",
+        "0.000001073741824",
+        "--payment-interval",
+        "512KiB",
+        "--payment-interval-increase",
+        "0",
+    ]);
+}
+
+pub fn retrieve(m: &Market, root: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "--repo",
+        m.client.as_str(),
+        "retrieval",
+        "retrieve",
+        "--provider",
+        MINER,
+    ];
+    args.extend_from_slice(extra);
+    let out_s = s(out);
+    args.extend_from_slice(&[root, &out_s]);
+    run("droplet-client", &args)
+}
+
+/// The client's `paych list`, and its first channel.
+pub fn first_channel(m: &Market) -> (String, String) {
+    let channels = m.client(&["paych", "list"]);
+    let ch = channels
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a channel")
+        .to_string();
+    (channels, ch)
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// What the provider received over all its retrieval deals, in attoFIL.
+pub fn total_received(m: &Market) -> u128 {
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    list.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let (receiver, id) = (f.next().expect("receiver"), f.next().expect("id"));
+            let d: serde_json::Value =
+                serde_json::from_str(&m.droplet(&["retrieval", "deal", "get", receiver, id])).expect("json");
+            d["FundsReceived"]
+                .as_str()
+                .expect("funds")
+                .parse::<u128>()
+                .expect("number")
+        })
+        .sum()
+}
+
+/// One call to the devnet's lotus JSON-RPC; the whole answer (`result` or `error`).
+pub fn chain_rpc(m: &Market, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let (url, token) = m.node();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("json")
+    })
+}
