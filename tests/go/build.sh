@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the interop suite's Go peers into $1 (default: target/go-peers):
 #   go-legacy-codec, go-legacy-client   (go-fil-markets, go-data-transfer, go-graphsync)
-#   go-legacy-retrieve                  (go-fil-markets' retrieval client, paying droplet)
+#   go-legacy-retrieve, go-legacy-provider (go-fil-markets' retrieval client and provider, paid)
 #   go-legacy-v0-codec                  (go-fil-markets v1.25's retrieval tuple forms)
 #   go-boost-codec, go-boost-client     (boost's storagemarket/types)
 #   lassie                              (pinned in lassie/go.mod)
@@ -33,6 +33,7 @@ no_ffi legacy
 build legacy ./codec go-legacy-codec
 build legacy ./client go-legacy-client
 build legacy ./retrieve go-legacy-retrieve
+build legacy ./provider go-legacy-provider
 no_ffi legacy-v0
 build legacy-v0 ./codec go-legacy-v0-codec
 no_ffi boost

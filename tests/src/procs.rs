@@ -425,10 +425,22 @@ pub fn announce(repo: &str) -> (String, String) {
     let listen = droplet(&["net", "listen"]);
     let first = listen.lines().next().expect("a listen address");
     let addr = first.split("/p2p/").next().expect("address").to_string();
+    point_miner_at(repo, &id, &addr);
+    (id, addr)
+}
+
+/// Set the devnet miner's on-chain peer ID and address (through the droplet in `repo`) to
+/// `id` and `addr`, and wait until the chain shows them.
+pub fn point_miner_at(repo: &str, id: &str, addr: &str) {
+    let droplet = |args: &[&str]| {
+        let mut all = vec!["--repo", repo];
+        all.extend_from_slice(args);
+        run_ok("droplet", &all)
+    };
     assert!(addr.starts_with("/ip4/127.0.0.1/tcp/"), "loopback only: {addr}");
-    let out = droplet(&["actor", "set-addrs", "--miner", DEVNET_MINER, &addr]);
+    let out = droplet(&["actor", "set-addrs", "--miner", DEVNET_MINER, addr]);
     assert!(out.starts_with("Requested multiaddrs change in message "), "{out}");
-    let out = droplet(&["actor", "set-peer-id", "--miner", DEVNET_MINER, &id]);
+    let out = droplet(&["actor", "set-peer-id", "--miner", DEVNET_MINER, id]);
     assert!(out.starts_with("Requested peerid change in message "), "{out}");
     let want = format!("peers: {id}\naddr: {addr}\n");
     wait_for(
@@ -437,5 +449,4 @@ pub fn announce(repo: &str) -> (String, String) {
         None,
         || (droplet(&["actor", "info", "--miner", DEVNET_MINER]) == want).then_some(()),
     );
-    (id, addr)
 }

@@ -353,7 +353,11 @@ impl Retrievals {
                         );
                         break;
                     }
-                    if let Some(d) = d.filter(|d| !d.payment_owed.is_zero()) {
+                    if all_received && d.as_ref().is_some_and(|d| d.status == S::Completed.code()) {
+                        // A finalizing provider's word that the last payment settled the deal.
+                        completed = true;
+                        r.set(E::Complete, S::CheckComplete);
+                    } else if let Some(d) = d.filter(|d| !d.payment_owed.is_zero()) {
                         if r.total.0.is_zero() {
                             fail(
                                 &mut r,
@@ -411,7 +415,11 @@ impl Retrievals {
                     );
                     break;
                 }
-                ClientEvent::Completed { accepted, result, .. } => {
+                ClientEvent::Completed {
+                    accepted,
+                    paused,
+                    result,
+                } => {
                     let d = decode_response(&result);
                     if !accepted {
                         let why = d.map(|d| d.message).unwrap_or_default();
@@ -444,6 +452,11 @@ impl Retrievals {
                             format!("unexpected deal response status at completion: {name}"),
                         );
                         break;
+                    } else if paused {
+                        // The data is sent but the provider is finalizing the deal
+                        // (go-fil-markets): the last payment request, or its completion,
+                        // follows as a voucher result.
+                        tracing::debug!(deal = r.info.id, "the provider is finalizing the deal");
                     } else {
                         completed = true;
                         r.set(E::Complete, S::CheckComplete);
@@ -630,12 +643,17 @@ impl Retrievals {
     /// Pay the cumulative `target` on the deal's lane.
     async fn pay(&self, r: &mut RetrievalRecord, pull: &Pull, target: &TokenAmount) -> Result<()> {
         let ch = r.channel.clone().ok_or_else(|| anyhow!("no payment channel"))?.0;
-        r.set(E::SendFunds, S::SendFunds);
+        // The last payment leads to the provider's completion, as in go-fil-markets' client.
+        let (sending, after) = match r.status() {
+            S::SendFundsLastPayment => (S::SendFundsLastPayment, S::Finalizing),
+            _ => (S::SendFunds, S::Ongoing),
+        };
+        r.set(E::SendFunds, sending);
         let sv = self.inner.paych.create_voucher(&ch, r.lane, target).await?;
         self.send_payment(r, pull, ch, sv).await?;
         r.info.total_paid = Json(target.clone());
         r.info.bytes_paid_for = r.info.bytes_received;
-        r.set(E::PaymentSent, S::Ongoing);
+        r.set(E::PaymentSent, after);
         Ok(())
     }
 
