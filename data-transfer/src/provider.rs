@@ -329,7 +329,7 @@ pub(crate) fn on_voucher(
 }
 
 /// Act on a voucher's decision for channel (`peer`, `xfer`).
-async fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfer: u64, decision: ValidationResult) {
+pub(crate) async fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfer: u64, decision: ValidationResult) {
     let answer = |message_type: u64, paused: bool| {
         message::response(message_type, xfer, decision.accepted, paused, decision.result.as_ref())
     };

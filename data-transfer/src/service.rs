@@ -12,6 +12,9 @@ use market_types::ipld::RawCbor;
 use tokio::sync::mpsc;
 
 use crate::client::{self, Pull};
+
+/// How long [`DataTransfer::decide`] waits for a pull being set up.
+const DECIDE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::message::{self, TransferIds, TypedVoucher};
 use crate::provider::{self, Channels, DtHooks, Validator};
 use crate::store::{ChannelStore, MemoryChannels, PullRecord};
@@ -300,6 +303,32 @@ impl DataTransfer {
             loads,
             skipped: done,
         })
+    }
+
+    /// A decision taken later about a pull we serve (`peer`'s transfer `transfer_id`), as a
+    /// voucher's decision is applied: resume it up to a new limit, keep it paused, or stop it
+    /// with the result's reason (the retrieval provider after preparing or unsealing a piece).
+    ///
+    /// A decision taken while the pull is still being set up (its validator may decide from a
+    /// task it spawned) waits until the channel and its graphsync response are registered, up
+    /// to [`DECIDE_WITHIN`], so that a resume is not lost.
+    pub async fn decide(&self, peer: PeerId, transfer_id: u64, decision: crate::provider::ValidationResult) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < DECIDE_WITHIN {
+            let request = crate::lock(&self.inner.channels)
+                .by_transfer
+                .get(&(peer, transfer_id))
+                .map(|ch| ch.request);
+            let registered = match (request, self.inner.gs.get()) {
+                (Some(r), Some(gs)) => gs.is_responding(&peer, r),
+                _ => false,
+            };
+            if registered {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        crate::provider::apply_voucher_decision(&self.inner, peer, transfer_id, decision).await;
     }
 
     /// Send a voucher (a payment) for one of our pulls.

@@ -223,12 +223,14 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
             Box::pin(async move { acc.handle_status(frame).await })
         }),
     );
+    let events = Arc::new(crate::market_events::MarketEvents::default());
     let lookup = crate::retrieval::lookup::Lookup {
         pieces: pieces.clone(),
         deals: deals.clone(),
         asks: asks.clone(),
         chain: chain.clone(),
         config: live.clone(),
+        events: events.clone(),
     };
     let l = lookup.clone();
     handlers.insert(
@@ -272,7 +274,10 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         local: host.peer_id().to_string(),
         vouchers,
         payments: Default::default(),
+        unsealer: crate::retrieval::unseal::Unsealer::new(pieces.clone(), events.clone()),
+        transfers: Default::default(),
     };
+    let transfers_cell = provider.transfers.clone();
     let gs_config = graphsync::net::Config {
         max_in_progress_responses: cfg.simultaneous_transfers_for_retrieval.max(1) as usize,
         ..Default::default()
@@ -285,6 +290,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         gs_config,
     )
     .context("starting graphsync and data-transfer")?;
+    let _ = transfers_cell.set(transfers.clone());
 
     let miners_for_banner = miners.list();
     let api = Api {
@@ -299,6 +305,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         retrieval_deals,
         redeemer,
         transfers,
+        events: events.clone(),
     };
     // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
@@ -310,7 +317,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         MarketSettingsServer::into_rpc(api.clone()).remove_context(),
         MarketPiecesServer::into_rpc(api.clone()).remove_context(),
         MarketRetrievalServer::into_rpc(api.clone()).remove_context(),
-        market_proto::api::transfers::MarketTransfersServer::into_rpc(api).remove_context(),
+        market_proto::api::transfers::MarketTransfersServer::into_rpc(api.clone()).remove_context(),
+        market_proto::api::market_event::MarketEventServer::into_rpc(api).remove_context(),
     ] {
         module.merge(part).context("building the API")?;
     }
@@ -318,7 +326,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         .with("VENUS_MARKET", market_proto::api::market::METHODS)
         .with("VENUS_MARKET", market_proto::api::pieces::METHODS)
         .with("VENUS_MARKET", market_proto::api::retrieval::METHODS)
-        .with("VENUS_MARKET", market_proto::api::transfers::METHODS);
+        .with("VENUS_MARKET", market_proto::api::transfers::METHODS)
+        .with("VENUS_MARKET", market_proto::api::market_event::METHODS);
     market_proto::api::check_permissions(&module, &table)
         .map_err(|missing| anyhow::anyhow!("internal error: API methods without a permission entry: {missing:?}"))?;
     let auth: Arc<dyn Authenticator> = Arc::new(LocalThenRemote {

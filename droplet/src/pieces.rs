@@ -166,6 +166,19 @@ impl Pieces {
         n
     }
 
+    /// A piece arrived in piece storage by upload (the sealer unsealed it, or an operator put
+    /// it back): record the store that holds it, and index its blocks if the index lacks them.
+    pub async fn piece_uploaded(&self, piece: &Cid) -> Result<(), PiecesError> {
+        let indexed = self.index.piece(piece)?.is_some_and(|r| r.indexed);
+        if indexed {
+            let located = self.storage().locate(&piece.to_string()).await?;
+            self.index.add_location(piece, &located.store)?;
+        } else {
+            self.index_from_storage(piece).await?;
+        }
+        Ok(())
+    }
+
     async fn index_from_storage(&self, piece: &Cid) -> Result<u64, PiecesError> {
         let open = self.storage().open(&piece.to_string()).await?;
         let store = open.located().store.clone();

@@ -99,6 +99,11 @@ pub async fn put_resource(
     match store.write_stream(&piece, Box::pin(chunks)).await {
         Ok(n) => {
             tracing::info!(%piece, bytes = n, store = %store.info().name, "piece uploaded");
+            if let Ok(cid) = piece.parse::<cid::Cid>()
+                && let Err(e) = st.pieces.piece_uploaded(&cid).await
+            {
+                tracing::warn!(%piece, "recording the uploaded piece in the piece index: {e}");
+            }
             (StatusCode::OK, format!("{}\n", store.info().name)).into_response()
         }
         Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidData => {

@@ -443,6 +443,14 @@ impl Graphsync {
         })
     }
 
+    /// Whether we are responding to `peer`'s request `id` (it is registered: pause, unpause
+    /// and cancel reach it).
+    pub fn is_responding(&self, peer: &PeerId, id: RequestId) -> bool {
+        lock(&self.inner.peers)
+            .get(peer)
+            .is_some_and(|p| lock(&p.responses).contains_key(&id))
+    }
+
     /// Stop a response we are sending (status 35).
     pub fn cancel_response(&self, peer: PeerId, id: RequestId) -> bool {
         self.inner.signal(peer, id, |s| s.cancelled_by_responder = true)
@@ -763,6 +771,11 @@ fn on_request(inner: &Arc<Inner>, peer: PeerId, request: Request) {
                 return;
             }
             let ctl = Arc::new(ResponseCtl::default());
+            // Paused from the start when the hooks say so: an unpause may come as soon as
+            // the response is registered, before its thread runs.
+            if validation.pause {
+                lock(&ctl.state).paused = true;
+            }
             // Registered under the peers' lock: the peer may have been forgotten while the
             // hooks ran, and a response must be findable by unpause and cancel.
             let p = inner.register(peer, |p| {
@@ -825,9 +838,6 @@ fn respond(
         }
     };
     lock(&peer.links).start(id, &options);
-    if validation.pause {
-        lock(&ctl.state).paused = true;
-    }
     let mut walk = Walk::new(request.root, selector, inner.config.max_links);
     let mut first = true;
     // Whether this pause's status 15 went out (a spurious wake-up must not send another).

@@ -2,6 +2,7 @@
 //! serving each of market-proto's traits for the namespace (deals, asks and settings here;
 //! the piece index and piece storage in `pieces`).
 
+mod market_event;
 mod pieces;
 mod retrieval;
 mod transfers;
@@ -50,6 +51,8 @@ pub struct Api {
     pub redeemer: crate::retrieval::redeem::Redeemer,
     /// Graphsync and data-transfer on the host.
     pub transfers: data_transfer::DataTransfer,
+    /// The sealers' market event streams.
+    pub events: Arc<crate::market_events::MarketEvents>,
 }
 
 impl std::fmt::Debug for Api {

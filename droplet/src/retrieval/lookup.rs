@@ -13,10 +13,12 @@ use piece_store::index::DealRef;
 use crate::asks::Asks;
 use crate::chain::Chain;
 use crate::deals::DealStore;
+use crate::market_events::MarketEvents;
 use crate::miners::LiveConfig;
 use crate::pieces::Pieces;
 
-/// A piece with an unsealed copy recorded, held by a live deal of a miner with an ask.
+/// A piece held by a live deal of a miner with an ask, with an unsealed copy recorded or a
+/// sealer of the miner connected to unseal it.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub piece: Cid,
@@ -25,6 +27,8 @@ pub struct Candidate {
     pub miner: Address,
     /// The storage deal that holds the piece.
     pub deal: String,
+    /// Where the deal's piece is sealed.
+    pub deal_ref: DealRef,
     pub ask: RetrievalAsk,
 }
 
@@ -41,8 +45,10 @@ pub enum LookupError {
     /// No sealing or active deal holds the payload (or the named piece).
     #[error("retrieve piece({piece}) or payload({payload}) failed, not found")]
     NotFound { payload: String, piece: String },
-    /// Deals hold it, but no piece store has an unsealed copy.
-    #[error("piece {piece} holds {payload} but has no unsealed copy in piece storage")]
+    /// Deals hold it, but no piece store has an unsealed copy and no sealer can unseal it.
+    #[error(
+        "piece {piece} holds {payload} but has no unsealed copy in piece storage, and no sealer of its miner is connected to unseal it"
+    )]
     Sealed { payload: String, piece: String },
     #[error("miner {miner} has no retrieval ask: set one with `droplet retrieval ask set {miner}`")]
     NoAsk { miner: Address },
@@ -60,6 +66,8 @@ pub struct Lookup {
     pub asks: Arc<Asks>,
     pub chain: Arc<Chain>,
     pub config: Arc<LiveConfig>,
+    /// The sealers connected, which can unseal a piece with no unsealed copy.
+    pub events: Arc<MarketEvents>,
 }
 
 impl std::fmt::Debug for Lookup {
@@ -112,34 +120,33 @@ impl Lookup {
         Ok((out, stored))
     }
 
-    /// Pieces that serve `payload` from an unsealed copy, with the miner and ask that price
-    /// them; synchronous (the index and the store only), for the deal validator. A payload
-    /// held only sealed, or by miners without an ask, is reported as such.
+    /// Pieces that serve `payload` from an unsealed copy (as the index records it) or after
+    /// an unseal by a connected sealer, with the miner and ask that price them; synchronous
+    /// (the index only), for the deal validator. A payload held only sealed with no sealer to
+    /// unseal it, or by miners without an ask, is reported as such.
     pub fn candidates(&self, payload: &Cid, piece: Option<&Cid>) -> Result<Vec<Candidate>, LookupError> {
         let mut out = Vec::new();
         let mut first_error = None;
         for p in self.pieces_for(payload, piece)? {
             let (deals, stored) = self.live_deals(&p)?;
-            if deals.is_empty() {
-                continue;
-            }
-            if !stored {
-                first_error.get_or_insert(LookupError::Sealed {
-                    payload: payload.to_string(),
-                    piece: p.to_string(),
-                });
-                continue;
-            }
             for d in deals {
                 let Ok(miner) = market_types::address::parse(&d.miner) else {
                     continue;
                 };
+                if !stored && !self.events.connected(&miner) {
+                    first_error.get_or_insert(LookupError::Sealed {
+                        payload: payload.to_string(),
+                        piece: p.to_string(),
+                    });
+                    continue;
+                }
                 match self.asks.get_retrieval(&miner).map_err(index_error)? {
                     Some(ask) => out.push(Candidate {
                         piece: p,
                         size: padded_to_unpadded(d.length),
                         miner,
-                        deal: d.deal,
+                        deal: d.deal.clone(),
+                        deal_ref: d,
                         ask,
                     }),
                     None => {
@@ -157,17 +164,20 @@ impl Lookup {
         Ok(out)
     }
 
-    /// The first piece that can serve `payload` now, checked in piece storage, with its
-    /// miner's terms and payment address: what a query answers.
+    /// The first piece that can serve `payload`, checked in piece storage (or with a sealer
+    /// connected to unseal it), with its miner's terms and payment address: what a query
+    /// answers.
     pub async fn find(&self, payload: &Cid, piece: Option<&Cid>) -> Result<Offer, LookupError> {
         let mut first_error = None;
         for candidate in self.candidates(payload, piece)? {
-            if self
-                .pieces
-                .storage()
-                .locate(&candidate.piece.to_string())
-                .await
-                .is_err()
+            let unsealable = self.events.connected(&candidate.miner);
+            if !unsealable
+                && self
+                    .pieces
+                    .storage()
+                    .locate(&candidate.piece.to_string())
+                    .await
+                    .is_err()
             {
                 first_error.get_or_insert(LookupError::Sealed {
                     payload: payload.to_string(),

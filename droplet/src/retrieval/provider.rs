@@ -34,6 +34,11 @@ pub struct RetrievalProvider {
     pub vouchers: Vouchers,
     /// One payment at a time (two vouchers for a deal must not race on its record).
     pub payments: Arc<tokio::sync::Mutex<()>>,
+    /// Pieces made ready (unsealed if need be) before their data flows.
+    pub unsealer: super::unseal::Unsealer,
+    /// The data-transfer service this validator serves (set once it is built): a pull
+    /// accepted paused is resumed or stopped through it once its piece is ready.
+    pub transfers: Arc<std::sync::OnceLock<data_transfer::DataTransfer>>,
 }
 
 /// A proposal as received, and whether it came in the legacy (tuple) form.
@@ -208,11 +213,86 @@ impl RetrievalProvider {
         // With an unseal price, nothing is sent until it is paid (as go-fil-markets waits).
         let unseal_due = !m.owed().is_zero();
         let status = if unseal_due { S::FundsNeededUnseal } else { S::Accepted };
+        // Paused until the piece is ready in piece storage (as droplet does): then resumed.
+        self.spawn_prepare(channel);
         ValidationResult {
             accepted: true,
             result: Some(response(id, legacy, status, "", m.owed())),
-            force_pause: unseal_due,
+            force_pause: true,
             data_limit: m.current_interval,
+        }
+    }
+
+    /// Prepare the piece of `channel`'s deal in the background, then resume or stop the pull.
+    fn spawn_prepare(&self, channel: &PullChannel) {
+        let (this, channel) = (self.clone(), channel.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move { this.prepare(channel).await });
+            }
+            Err(_) => tracing::warn!(peer = %channel.peer, "no runtime to prepare the retrieval's piece on"),
+        }
+    }
+
+    /// Get the deal's piece into piece storage (unsealed by the sealer if it is not there),
+    /// then let the data flow, or stop the pull with the reason.
+    async fn prepare(&self, channel: PullChannel) {
+        let Ok(p) = decode_proposal(&channel.voucher) else {
+            return;
+        };
+        let (id, legacy) = (p.deal.id, p.legacy);
+        let record = match self.deals.get(&channel.peer.to_string(), id) {
+            Ok(Some(r)) => r,
+            _ => return,
+        };
+        let deal_ref = self
+            .lookup
+            .pieces
+            .index()
+            .piece(&record.piece_cid.0)
+            .ok()
+            .flatten()
+            .and_then(|r| r.deals.into_iter().find(|d| d.deal == record.sel_storage_proposal_cid));
+        let ready = match deal_ref {
+            Some(d) => {
+                self.unsealer
+                    .prepare(&record.piece_cid.0, &record.miner.0, &d, || {
+                        self.advance(&channel, Event::UnsealStarted);
+                    })
+                    .await
+            }
+            None => Err(super::unseal::UnsealError::NoCopy {
+                piece: record.piece_cid.0,
+                miner: record.miner.0,
+            }),
+        };
+        let Some(dt) = self.transfers.get() else { return };
+        let _one = self.payments.lock().await;
+        match ready {
+            Ok(how) => {
+                let Some((record, _)) = self.advance(&channel, Event::Prepared) else {
+                    return;
+                };
+                tracing::info!(deal = id, ?how, "the retrieval's piece is ready");
+                let m = record.machine();
+                // An unpaid unseal price holds the data back: its payment resumes the pull.
+                if m.owed().is_zero() {
+                    let go = ValidationResult {
+                        accepted: true,
+                        result: None,
+                        force_pause: false,
+                        data_limit: m.current_interval,
+                    };
+                    dt.decide(channel.peer, channel.id.id, go).await;
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                tracing::warn!(deal = id, "retrieval stopped: {why}");
+                self.advance(&channel, Event::Failed(why.clone()));
+                dt.decide(channel.peer, channel.id.id, refuse(id, legacy, S::Errored, why))
+                    .await;
+            }
         }
     }
 
@@ -250,12 +330,16 @@ impl RetrievalProvider {
             return refuse(id, legacy, S::Errored, format!("recording the deal: {e}"));
         }
         tracing::info!(deal = id, peer = %channel.peer, "retrieval transfer restarted");
-        // An unpaid unseal price still holds the data back.
+        // An unpaid unseal price still holds the data back; a piece not ready yet too.
         let owed = m.owed();
+        let unprepared = matches!(m.status, S::New | S::Unsealing);
+        if unprepared {
+            self.spawn_prepare(channel);
+        }
         ValidationResult {
             accepted: true,
             result: Some(response(id, legacy, S::Accepted, "", owed.clone())),
-            force_pause: !owed.is_zero(),
+            force_pause: !owed.is_zero() || unprepared,
             data_limit: m.current_interval,
         }
     }
@@ -377,7 +461,15 @@ impl RetrievalProvider {
             };
         }
         let owed = m.owed();
-        if owed.is_zero() {
+        if matches!(m.status, S::New | S::Unsealing) {
+            // Paid (the unseal price), but the piece is not ready: preparing it resumes.
+            ValidationResult {
+                accepted: true,
+                result: None,
+                force_pause: true,
+                data_limit: m.current_interval,
+            }
+        } else if owed.is_zero() {
             ValidationResult {
                 accepted: true,
                 result: None,

@@ -88,6 +88,10 @@ pub enum Event {
     /// lacks, so the bytes sent are counted again from there (the restarted channel counts
     /// the blocks the client holds); what was paid stays.
     Restarted,
+    /// The piece has no unsealed copy in piece storage: the sealer was asked to unseal it.
+    UnsealStarted,
+    /// The piece is in piece storage (it was, or the sealer unsealed it): the data can flow.
+    Prepared,
 }
 
 impl Event {
@@ -103,6 +107,8 @@ impl Event {
             Event::Failed(_) => "Failed",
             Event::Interrupted(_) => "Interrupted",
             Event::Restarted => "Restarted",
+            Event::UnsealStarted => "UnsealStarted",
+            Event::Prepared => "Prepared",
         }
     }
 }
@@ -161,6 +167,11 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
                 deal.status = S::FundsNeeded;
                 actions.push(Action::RequestPayment { owed, last: false });
             }
+        }
+        // The unseal price may be paid while the piece is being unsealed.
+        Event::PaymentReceived { delta } if deal.status == S::Unsealing => {
+            deal.funds_received += delta;
+            deal.current_interval = deal.terms.next_interval(&deal.funds_received);
         }
         Event::PaymentReceived { delta } if sending || deal.status == S::FundsNeeded => {
             deal.funds_received += delta;
@@ -224,10 +235,17 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
         Event::Restarted => {
             deal.message.clear();
             deal.total_sent = 0;
-            if deal.status != S::New {
+            // Not prepared yet: it still is not (the restart prepares the piece again).
+            if !matches!(deal.status, S::New | S::Unsealing) {
                 deal.status = S::Ongoing;
             }
             deal.current_interval = deal.terms.next_interval(&deal.funds_received);
+        }
+        Event::UnsealStarted if deal.status == S::New => {
+            deal.status = S::Unsealing;
+        }
+        Event::Prepared if matches!(deal.status, S::New | S::Unsealing) => {
+            deal.status = S::Unsealed;
         }
         _ => return Err(invalid),
     }
@@ -249,6 +267,42 @@ mod tests {
             payment_interval: 100,
             payment_interval_increase: 0,
         })
+    }
+
+    #[test]
+    fn a_sealed_piece_is_unsealed_before_anything_is_sent() {
+        let mut d = ProviderDeal::new(Terms {
+            price_per_byte: atto(2),
+            unseal_price: atto(50),
+            payment_interval: 100,
+            payment_interval_increase: 0,
+        });
+        assert_eq!(apply(&mut d, Event::UnsealStarted), Ok(vec![]));
+        assert_eq!(d.status, S::Unsealing);
+        // The unseal price paid while unsealing counts, and moves the limit on.
+        assert_eq!(d.owed(), atto(50));
+        assert_eq!(apply(&mut d, Event::PaymentReceived { delta: atto(50) }), Ok(vec![]));
+        assert_eq!(d.status, S::Unsealing);
+        assert!(d.owed().is_zero());
+        assert_eq!(d.current_interval, 100);
+        // A restart while unsealing leaves it unsealing; a second start is refused.
+        assert_eq!(apply(&mut d, Event::Restarted), Ok(vec![]));
+        assert_eq!(d.status, S::Unsealing);
+        assert!(apply(&mut d, Event::UnsealStarted).is_err());
+        assert_eq!(apply(&mut d, Event::Prepared), Ok(vec![]));
+        assert_eq!(d.status, S::Unsealed);
+        assert!(apply(&mut d, Event::Prepared).is_err(), "prepared once");
+        assert_eq!(apply(&mut d, Event::Sent { total: 60 }), Ok(vec![]));
+        assert_eq!(d.status, S::Ongoing);
+        // A piece that was in storage goes straight from New.
+        let mut e = priced();
+        assert_eq!(apply(&mut e, Event::Prepared), Ok(vec![]));
+        assert_eq!(e.status, S::Unsealed);
+        // Unsealing can fail.
+        let mut f = priced();
+        apply(&mut f, Event::UnsealStarted).expect("starts");
+        apply(&mut f, Event::Failed("unsealing failed".into())).expect("fails");
+        assert_eq!(f.status, S::Errored);
     }
 
     #[test]

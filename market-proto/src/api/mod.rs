@@ -9,6 +9,7 @@ pub mod full_node;
 pub mod gateway;
 pub mod market;
 pub mod market_client;
+pub mod market_event;
 pub mod messager;
 pub mod pieces;
 pub mod retrieval;
