@@ -3,6 +3,8 @@
 //! CID, computes the sector's unsealed CID (CommD) from the pieces at their offsets, and sends
 //! PreCommitSectorBatch2 then, after the challenge delay, ProveCommitSector with the deal IDs.
 //! Proofs are not computed (the devnet accepts any proof bytes); everything else is real.
+//! Each sealed piece is kept (`<kept>/<sector>/<offset>-<pieceCid>`), so that the sealer can
+//! unseal it later (`crate::unsealer`).
 
 use std::time::Duration;
 
@@ -44,6 +46,13 @@ pub struct Sealer {
     pub droplet_token: String,
     pub miner: Address,
     pub http: reqwest::Client,
+    /// Where sealed pieces are kept, to be unsealed.
+    pub kept: std::path::PathBuf,
+}
+
+/// Where the sealer keeps the piece sealed at padded `offset` of `sector`.
+pub fn kept_piece(kept: &std::path::Path, sector: u64, offset: u64, piece: &Cid) -> std::path::PathBuf {
+    kept.join(sector.to_string()).join(format!("{offset}-{piece}"))
 }
 
 /// What one round sealed.
@@ -54,7 +63,12 @@ pub struct Sealed {
 }
 
 impl Sealer {
-    pub fn new(node: HttpClient, droplet_info: &ApiInfo, miner: Address) -> Result<Sealer, SealError> {
+    pub fn new(
+        node: HttpClient,
+        droplet_info: &ApiInfo,
+        miner: Address,
+        kept: std::path::PathBuf,
+    ) -> Result<Sealer, SealError> {
         let droplet = market_proto::client::http(droplet_info, "v1", Duration::from_secs(60))
             .map_err(|e| SealError::Call(e.to_string()))?;
         let base = market_proto::api_info::http_base(&droplet_info.addr).map_err(|e| SealError::Call(e.to_string()))?;
@@ -69,6 +83,7 @@ impl Sealer {
                 .read_timeout(Duration::from_secs(60))
                 .build()
                 .map_err(|e| SealError::Call(e.to_string()))?,
+            kept,
         })
     }
 
@@ -141,16 +156,25 @@ impl Sealer {
             if !resp.status().is_success() {
                 return Err(fail(format!("GET /resource answered {}", resp.status())));
             }
-            // Streamed into commP, never more than the piece can hold.
+            // Streamed into commP and kept, never more than the piece can hold.
             let limit = d.piece_size / 128 * 127;
             let mut hasher = piece_store::commp::Hasher::new();
+            let keep = kept_piece(&self.kept, number, d.offset, &d.piece_cid.0);
+            let part = keep.with_extension("part");
+            if let Some(dir) = keep.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+            }
+            let mut file = std::fs::File::create(&part).map_err(|e| fail(format!("{}: {e}", part.display())))?;
             let mut resp = resp;
             while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
                 if hasher.len() + chunk.len() as u64 > limit {
                     return Err(fail(format!("droplet sent more than the piece's {limit} bytes")));
                 }
                 hasher.update(&chunk).map_err(|e| fail(e.to_string()))?;
+                std::io::Write::write_all(&mut file, &chunk).map_err(|e| fail(format!("{}: {e}", part.display())))?;
             }
+            drop(file);
+            std::fs::rename(&part, &keep).map_err(|e| fail(format!("{}: {e}", keep.display())))?;
             let commp = hasher
                 .finish()
                 .and_then(|c| c.padded_to(d.piece_size))

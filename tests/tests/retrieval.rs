@@ -685,3 +685,93 @@ fn a_path_selector_retrieves_only_the_dag_at_its_end() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("ends inside a block"), "{}", stderr(&o));
 }
+
+/// Move every piece out of droplet's piece storage (their unsealed copies are gone).
+fn remove_unsealed_copies(m: &Market) {
+    let pieces = Path::new(&m.provider).join("pieces");
+    for e in std::fs::read_dir(&pieces).expect("pieces") {
+        let p = e.expect("entry").path();
+        if p.extension().is_none() {
+            std::fs::rename(&p, p.with_extension("moved")).expect("move the piece away");
+        }
+    }
+}
+
+fn query_ask(m: &Market, root: &str) -> String {
+    let ask = run(
+        "droplet-client",
+        &["--repo", &m.client, "retrieval", "query-ask", MINER, root],
+    );
+    format!("{}{}", String::from_utf8_lossy(&ask.stdout), stderr(&ask))
+}
+
+#[test]
+fn a_piece_with_no_unsealed_copy_is_unsealed_by_the_sealer_then_served() {
+    let m = setup();
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    m.publish_seal_and_activate(&[offline]);
+    m.droplet(&["retrieval", "ask", "set", MINER, "--price", "0"]);
+    let original = std::fs::read(Path::new(&m.car).with_file_name("data.bin")).expect("data");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("data.bin");
+
+    // The unsealed copy is gone and no sealer is connected: the query says so.
+    remove_unsealed_copies(&m);
+    let text = query_ask(&m, &m.root);
+    assert!(text.contains("no unsealed copy"), "{text}");
+    assert!(text.contains("no sealer"), "{text}");
+
+    // A running sealer connects to droplet's market event stream: the data is offered again,
+    // and a retrieval waits while the sealer unseals the piece into piece storage.
+    let token = std::fs::read_to_string(Path::new(&m.provider).join("token")).expect("token");
+    let api = std::fs::read_to_string(Path::new(&m.provider).join("api")).expect("api");
+    let info = format!("{}:{}", token.trim(), api.trim());
+    let net_repo = s(&m._net.repo);
+    let sealer = tests::procs::Proc::start(
+        "droplet-devnet",
+        &["--repo", &net_repo, "seal", "--droplet", &info, "--interval", "3600"],
+        &dir.path().join("sealer.log"),
+    );
+    tests::procs::wait_for(
+        "the data offered again with a sealer connected",
+        std::time::Duration::from_secs(30),
+        None,
+        || (!query_ask(&m, &m.root).contains("no unsealed copy")).then_some(()),
+    );
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), sealer.log());
+    assert_eq!(std::fs::read(&out).expect("retrieved"), original);
+    let piece_file = Path::new(&m.provider).join("pieces").join(&m.piece);
+    assert!(piece_file.exists(), "the sealer uploaded the piece back");
+    assert_eq!(
+        sealer.log().matches("unsealed and uploaded").count(),
+        1,
+        "{}",
+        sealer.log()
+    );
+
+    // Now in piece storage: a second retrieval does not ask the sealer again.
+    let _ = std::fs::remove_file(&out);
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).expect("retrieved"), original);
+    assert_eq!(sealer.log().matches("unsealing").count(), 1, "{}", sealer.log());
+
+    // A piece the sealer no longer holds: the retrieval ends with the sealer's reason.
+    remove_unsealed_copies(&m);
+    std::fs::remove_dir_all(m._net.repo.join("sealed")).expect("drop the sealed data");
+    let _ = std::fs::remove_file(&out);
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("holds no piece"), "{err}");
+    let list = m.droplet(&["retrieval", "deal", "list"]);
+    let failed = list
+        .lines()
+        .find(|l| l.contains("DealStatusErrored"))
+        .unwrap_or_else(|| panic!("no failed deal: {list}"));
+    assert!(failed.contains("holds no piece"), "{list}");
+    assert_eq!(list.matches("DealStatusCompleted").count(), 2, "{list}");
+    sealer.stop();
+}

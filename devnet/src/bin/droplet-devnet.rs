@@ -65,7 +65,9 @@ enum Cmd {
         settle_delay: Option<i64>,
     },
     /// Seal deals as damocles would: pull them from droplet, check the pieces, pre-commit and
-    /// prove sectors on this devnet (needs the miner's worker key in the devnet wallet).
+    /// prove sectors on this devnet (needs the miner's worker key in the devnet wallet). The
+    /// pieces are kept; unless `--once`, droplet's unseal requests for them are answered too
+    /// (its market event stream), uploading the piece back to droplet's piece storage.
     Seal {
         /// droplet's API info, `TOKEN:/ip4/127.0.0.1/tcp/PORT`.
         #[arg(long)]
@@ -438,7 +440,11 @@ fn seal(repo: &Path, droplet: &str, miner: &str, interval: u64, once: bool) -> R
     let node = node_client(repo)?;
     let info = ApiInfo::parse(droplet);
     runtime()?.block_on(async move {
-        let sealer = devnet::sealer::Sealer::new(node, &info, miner)?;
+        let sealer = devnet::sealer::Sealer::new(node, &info, miner, repo.join("sealed"))?;
+        // A running sealer also unseals what it sealed, when droplet asks.
+        if !once {
+            tokio::spawn(devnet::unsealer::Unsealer::new(&sealer, info.clone()).run());
+        }
         let next_path = repo.join("sealer-next-sector");
         let mut next: u64 = std::fs::read_to_string(&next_path)
             .ok()

@@ -407,12 +407,17 @@ impl Retrievals {
                     }
                 }
                 ClientEvent::TransferFinished(Err(e)) => {
-                    fail(
-                        &mut r,
-                        E::DataTransferError,
-                        S::Errored,
-                        format!("deal data transfer failed: {e}"),
-                    );
+                    // A provider that stops a deal says why on the data-transfer stream,
+                    // which may arrive just after graphsync's end: wait a moment for it.
+                    let why = match e {
+                        RequestError::Status(_) => provider_reason(&mut pull.events).await,
+                        _ => None,
+                    };
+                    let message = match why {
+                        Some(why) => format!("the provider stopped the deal: {why}"),
+                        None => format!("deal data transfer failed: {e}"),
+                    };
+                    fail(&mut r, E::DataTransferError, S::Errored, message);
                     break;
                 }
                 ClientEvent::Completed {
@@ -740,4 +745,24 @@ async fn count_received(r: &mut RetrievalRecord, mut old: Pull) {
 /// What a provider says is owed in a response, if anything.
 fn pending_owed(result: &Option<TypedVoucher>) -> Option<TokenAmount> {
     decode_response(result).map(|d| d.payment_owed).filter(|o| !o.is_zero())
+}
+
+/// How long a failed transfer waits for the provider's reason.
+const REASON_WITHIN: Duration = Duration::from_secs(1);
+
+/// The reason a provider gives, in a deal response, for stopping a deal, if one arrives
+/// within [`REASON_WITHIN`].
+async fn provider_reason(events: &mut tokio::sync::mpsc::Receiver<ClientEvent>) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + REASON_WITHIN;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv()).await.ok()??;
+        let result = match ev {
+            ClientEvent::VoucherResult { result, .. } | ClientEvent::Completed { result, .. } => result,
+            ClientEvent::Rejected(result) => result,
+            _ => continue,
+        };
+        if let Some(d) = decode_response(&result).filter(|d| !d.message.is_empty()) {
+            return Some(d.message);
+        }
+    }
 }
