@@ -14,6 +14,14 @@ use tests::market::{MINER, s, setup};
 use tests::procs::{Proc, point_miner_at, run_ok, wait_for};
 use tests::retrieval::{chain_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals};
 
+/// The Go peers' flags for the devnet's JSON-RPC and the miner.
+fn chain_flags(m: &tests::market::Market) -> Vec<String> {
+    let (node, token) = m.node();
+    ["--node", &node, "--token", &token, "--miner", MINER]
+        .map(String::from)
+        .to_vec()
+}
+
 #[test]
 fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks() {
     let m = setup();
@@ -21,25 +29,12 @@ fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks(
     set_priced_ask(&m);
     let dir = tempfile::tempdir().expect("tempdir");
     let go_car = dir.path().join("go.car");
-    let (node, token) = m.node();
     let key = m.export_key("client");
-    let r = run_json(
-        "go-legacy-retrieve",
-        &[
-            "--node",
-            &node,
-            "--token",
-            &token,
-            "--miner",
-            MINER,
-            "--key",
-            &key,
-            "--root",
-            &root,
-            "--out",
-            &s(&go_car),
-        ],
-    );
+    let go_car_s = s(&go_car);
+    let mut args = chain_flags(&m);
+    args.extend(["--key", &key, "--root", &root, "--out", &go_car_s].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run_json("go-legacy-retrieve", &args);
     assert_eq!(r["Status"], "DealStatusCompleted", "{r}");
     // The query answered the ask droplet was given: 1000 attoFIL a byte, every 512 KiB.
     let q = &r["Query"];
@@ -138,18 +133,12 @@ fn droplet_client_pays_a_go_fil_markets_provider_every_interval() {
         serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
     let piece = cp["Root"]["/"].as_str().expect("piece").to_string();
     let size = cp["Size"].as_u64().expect("size").to_string();
-    let (node, token) = m.node();
-    let provider = Proc::start_path(
-        &gopeers::binary("go-legacy-provider"),
-        &[
-            "--node",
-            &node,
-            "--token",
-            &token,
-            "--miner",
-            MINER,
+    let car_s = s(&car);
+    let mut args = chain_flags(&m);
+    args.extend(
+        [
             "--car",
-            &s(&car),
+            &car_s,
             "--root",
             &root,
             "--piece",
@@ -160,7 +149,13 @@ fn droplet_client_pays_a_go_fil_markets_provider_every_interval() {
             "1000",
             "--payment-interval",
             "524288",
-        ],
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let provider = Proc::start_path(
+        &gopeers::binary("go-legacy-provider"),
+        &args,
         &dir.path().join("provider.log"),
     );
     let listening = wait_for("the Go provider listening", Duration::from_secs(60), None, || {

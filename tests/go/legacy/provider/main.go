@@ -25,11 +25,12 @@ import (
 	"sync"
 	"syscall"
 
+	"droplet-rs/tests/go/legacy/gfm"
 	"droplet-rs/tests/go/peerutil"
 
 	"github.com/filecoin-project/dagstore"
-	cborutil "github.com/filecoin-project/go-cbor-util"
 	"github.com/filecoin-project/go-address"
+	cborutil "github.com/filecoin-project/go-cbor-util"
 	dtimpl "github.com/filecoin-project/go-data-transfer/v2/impl"
 	dtnet "github.com/filecoin-project/go-data-transfer/v2/network"
 	dtgstransport "github.com/filecoin-project/go-data-transfer/v2/transport/graphsync"
@@ -92,11 +93,11 @@ func main() {
 	dt, err := dtimpl.NewDataTransfer(namespace.Wrap(ds, datastore.NewKey("/datatransfer")),
 		dtnet.NewFromLibp2pHost(h), dtgstransport.NewTransport(h.ID(), gs))
 	peerutil.Check(err, "data transfer")
-	ready(ctx, func(f shared.ReadyFunc) { dt.OnReady(func(err error) { f(err) }) }, func() error { return dt.Start(ctx) })
+	gfm.Ready(ctx, func(f shared.ReadyFunc) { dt.OnReady(gfm.DataTransferReady(f)) }, func() error { return dt.Start(ctx) })
 
 	pieces, err := piecestoreimpl.NewPieceStore(namespace.Wrap(ds, datastore.NewKey("/pieces")))
 	peerutil.Check(err, "piece store")
-	ready(ctx, pieces.OnReady, func() error { return pieces.Start(ctx) })
+	gfm.Ready(ctx, pieces.OnReady, func() error { return pieces.Start(ctx) })
 	length := abi.PaddedPieceSize(*pieceSize)
 	peerutil.Check(pieces.AddDealForPiece(piece, root, piecestore.DealInfo{DealID: 1, SectorID: 1, Offset: 0, Length: length}), "recording the piece")
 
@@ -128,7 +129,7 @@ func main() {
 			"Message":       st.Message,
 		}})
 	})
-	ready(ctx, provider.OnReady, func() error { return provider.Start(ctx) })
+	gfm.Ready(ctx, provider.OnReady, func() error { return provider.Start(ctx) })
 
 	addrs := []string{}
 	for _, a := range h.Addrs() {
@@ -137,19 +138,6 @@ func main() {
 	print(map[string]any{"PeerID": h.ID().String(), "Addrs": addrs})
 	<-ctx.Done()
 	_ = provider.Stop()
-}
-
-// ready starts a component and waits for its ready signal.
-func ready(ctx context.Context, onReady func(shared.ReadyFunc), start func() error) {
-	errs := make(chan error, 1)
-	onReady(func(err error) { errs <- err })
-	peerutil.Check(start(), "starting")
-	select {
-	case err := <-errs:
-		peerutil.Check(err, "getting ready")
-	case <-ctx.Done():
-		peerutil.Fail("a component did not get ready")
-	}
 }
 
 // unsealed says every piece has an unsealed copy: the CAR is served as it is.

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"droplet-rs/tests/go/legacy/gfm"
 	"droplet-rs/tests/go/peerutil"
 
 	"github.com/filecoin-project/go-address"
@@ -72,14 +73,14 @@ func main() {
 	gs := gsimpl.New(ctx, gsnet.NewFromLibp2pHost(p.Host), cidlink.DefaultLinkSystem())
 	dt, err := dtimpl.NewDataTransfer(namespace.Wrap(ds, datastore.NewKey("/datatransfer")), dtnet.NewFromLibp2pHost(p.Host), dtgstransport.NewTransport(p.Host.ID(), gs))
 	peerutil.Check(err, "data transfer")
-	ready(ctx, func(f shared.ReadyFunc) { dt.OnReady(datatransferReady(f)) }, func() error { return dt.Start(ctx) })
+	gfm.Ready(ctx, func(f shared.ReadyFunc) { dt.OnReady(gfm.DataTransferReady(f)) }, func() error { return dt.Start(ctx) })
 
 	store := &orderedStore{Blockstore: bstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))}
 	node := &chainNode{node: p.Node, wallet: w, miner: p.Info, lanes: map[address.Address]uint64{}, best: map[laneKey]paychtypes.SignedVoucher{}}
 	clientDs := namespace.Wrap(ds, datastore.NewKey("/retrievals/client"))
 	client, err := retrievalimpl.NewClient(rmnet.NewFromLibp2pHost(p.Host), dt, node, nil, clientDs, accessor{store})
 	peerutil.Check(err, "retrieval client")
-	ready(ctx, client.OnReady, func() error { return client.Start(ctx) })
+	gfm.Ready(ctx, client.OnReady, func() error { return client.Start(ctx) })
 
 	rp := retrievalmarket.RetrievalPeer{Address: p.Miner, ID: p.Peer}
 	q, err := client.Query(ctx, rp, root, retrievalmarket.QueryParams{})
@@ -143,21 +144,6 @@ func main() {
 		"Events": events,
 	})
 }
-
-// ready starts a component and waits for its ready signal.
-func ready(ctx context.Context, onReady func(shared.ReadyFunc), start func() error) {
-	errs := make(chan error, 1)
-	onReady(func(err error) { errs <- err })
-	peerutil.Check(start(), "starting")
-	select {
-	case err := <-errs:
-		peerutil.Check(err, "getting ready")
-	case <-ctx.Done():
-		peerutil.Fail("a component did not get ready")
-	}
-}
-
-func datatransferReady(f shared.ReadyFunc) func(error) { return func(err error) { f(err) } }
 
 // orderedStore keeps the blocks and the order they were first stored in.
 type orderedStore struct {
