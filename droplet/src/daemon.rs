@@ -257,6 +257,28 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     )
     .await?;
 
+    // The retrieval transports this droplet serves (graphsync over libp2p), as droplet
+    // answers them: the announce addresses if set, else the listen addresses.
+    let announce = parse_addrs(&cfg.libp2p.announce_addresses, "[Libp2p] AnnounceAddresses")?;
+    let h = host.clone();
+    market_p2p::transports::serve(
+        &host.stream_control(),
+        Arc::new(move || {
+            let addrs = if announce.is_empty() {
+                h.listen_addrs()
+            } else {
+                announce.clone()
+            };
+            market_types::boost::TransportsQueryResponse {
+                protocols: vec![market_types::boost::TransportProtocol {
+                    name: "libp2p".into(),
+                    addresses: addrs.iter().map(|a| market_types::Bytes(a.to_vec())).collect(),
+                }],
+            }
+        }),
+    )
+    .context("serving the retrieval transports protocol")?;
+
     // Retrievals: graphsync and data-transfer on the host, blocks from piece storage.
     let retrieval_deals = crate::retrieval::record::RetrievalDeals::new(store.clone());
     let vouchers = crate::retrieval::vouchers::Vouchers::new(store.clone(), chain.clone());

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod families;
 pub mod host;
+pub mod transports;
 
 pub use codec::{CborCodec, Frame};
 pub use host::{Family, Handler, Host, HostConfig, HostError};

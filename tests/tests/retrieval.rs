@@ -70,8 +70,15 @@ fn free_retrievals_between_our_daemons_and_by_lassie_bring_back_the_same_bytes()
     let mine = m.client(&["retrieval", "list"]);
     assert_eq!(mine.matches("Completed").count(), 3, "{mine}");
 
-    // lassie, pinned to droplet, gets the same blocks over graphsync and verifies them.
+    // droplet answers the transports protocol (which lassie asks a provider named without a
+    // protocol hint) with its libp2p addresses: graphsync.
     let (peer, addr) = tests::procs::announce(&m.provider);
+    let protocols = m.droplet(&["retrieval", "protocols", MINER]);
+    assert!(protocols.contains(&format!("peer {peer}")), "{protocols}");
+    assert!(protocols.contains("  libp2p\n"), "{protocols}");
+    assert!(protocols.contains(&format!("    {addr}")), "{protocols}");
+
+    // lassie, pinned to droplet, gets the same blocks over graphsync and verifies them.
     let lassie_car = dir.path().join("lassie.car");
     let out = Command::new(gopeers::binary("lassie"))
         .args([

@@ -79,6 +79,8 @@ pub enum RetrievalCmd {
         #[command(subcommand)]
         cmd: super::retrieval::SelectionCmd,
     },
+    /// The retrieval transports a miner's peer serves (`/fil/retrieval/transports/1.0.0`).
+    Protocols { miner: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +209,7 @@ pub async fn retrieval(repo: &Repo, cmd: RetrievalCmd) -> Result<()> {
         RetrievalCmd::Ask { cmd } => cmd,
         RetrievalCmd::Deal { cmd } => return super::retrieval::deal(repo, cmd).await,
         RetrievalCmd::Selection { cmd } => return super::retrieval::selection(repo, cmd).await,
+        RetrievalCmd::Protocols { miner } => return super::retrieval::protocols(repo, &miner).await,
     };
     let api = daemon(repo)?;
     if let Ok(n) = node(repo) {

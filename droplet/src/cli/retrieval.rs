@@ -1,6 +1,6 @@
 //! `droplet retrieval deal …`: the provider's retrieval deals.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use market_daemon::repo::Repo;
 use market_proto::api::retrieval::{MarketRetrievalClient, RetrievalDealQueryParams};
@@ -130,6 +130,64 @@ pub async fn deal(repo: &Repo, cmd: RetrievalDealCmd) -> Result<()> {
                 .await
                 .map_err(call_error)?;
             println!("{}", serde_json::to_string_pretty(&d)?);
+        }
+    }
+    Ok(())
+}
+
+/// `droplet retrieval protocols <miner>`: the miner's peer and addresses from the chain, then
+/// its answer on `/fil/retrieval/transports/1.0.0`, from a host of this command's own.
+pub async fn protocols(repo: &Repo, miner: &str) -> Result<()> {
+    use market_types::chain::TipSetKey;
+    let m = super::address(miner)?;
+    let node = node(repo)?;
+    set_network(&node).await;
+    let info = market_proto::api::full_node::FullNodeClient::state_miner_info(
+        &node,
+        market_proto::Json(m),
+        market_proto::Json(TipSetKey::empty()),
+    )
+    .await
+    .map_err(call_error)?
+    .0;
+    let peer = info
+        .peer_id
+        .as_ref()
+        .and_then(|p| libp2p::PeerId::from_bytes(&p.0).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!("miner {m} has no peer ID on chain (set it with `droplet actor set-peer-id`)")
+        })?;
+    let addrs: Vec<libp2p::Multiaddr> = info
+        .multiaddrs
+        .iter()
+        .filter_map(|a| libp2p::Multiaddr::try_from(a.0.clone()).ok())
+        .collect();
+    if addrs.is_empty() {
+        anyhow::bail!("miner {m} has no addresses on chain (set them with `droplet actor set-addrs`)");
+    }
+    let host = market_p2p::Host::start(
+        market_p2p::HostConfig {
+            keypair: libp2p::identity::Keypair::generate_ed25519(),
+            listen: Vec::new(),
+            announce: Vec::new(),
+            agent: format!("droplet{}", env!("CARGO_PKG_VERSION")),
+            request_timeout: std::time::Duration::from_secs(30),
+        },
+        Default::default(),
+    )
+    .await?;
+    host.connect(peer, addrs)
+        .await
+        .with_context(|| format!("connecting to miner {m}'s peer {peer}"))?;
+    let answer = market_p2p::transports::query(&host.stream_control(), peer).await?;
+    println!("miner {m}, peer {peer}:");
+    for p in answer.protocols {
+        println!("  {}", p.name);
+        for a in p.addresses {
+            match libp2p::Multiaddr::try_from(a.0.clone()) {
+                Ok(ma) => println!("    {ma}"),
+                Err(_) => println!("    <undecodable {} bytes>", a.0.len()),
+            }
         }
     }
     Ok(())
