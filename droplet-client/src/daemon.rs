@@ -405,7 +405,7 @@ impl MarketClientServer for ClientApi {
                 amount: r.amount.clone(),
                 promised: Json(r.promised()),
                 lanes: r.next_lane,
-                vouchers: r.vouchers.len() as u64,
+                vouchers: r.made.max(r.vouchers.len() as u64),
                 settling: r.settling,
             })
             .collect())
@@ -413,8 +413,7 @@ impl MarketClientServer for ClientApi {
 
     async fn paych_voucher_list(&self, channel: Json<Address>) -> RpcResult<Vec<market_types::chain::SignedVoucher>> {
         self.paych
-            .by_channel(&channel.0)
-            .map(|r| r.vouchers)
+            .vouchers(&channel.0)
             .map_err(|e| handler_error(format!("{e:#}")))
     }
 

@@ -23,6 +23,9 @@ use market_types::{Address, Bytes, TokenAmount, cbor};
 use serde::{Deserialize, Serialize};
 
 const CHANNELS: Table = Table("paych/");
+/// Every voucher made or added, one a key: `<channel>/<lane:020>/<nonce:020>`. A channel's
+/// record keeps only each lane's best, so that its size does not grow with the payments.
+const VOUCHERS: Table = Table("paych-vouchers/");
 /// Confidence (epochs) a channel message must have before its funds are used.
 const CONFIDENCE: u64 = 1;
 
@@ -39,10 +42,13 @@ pub struct ChannelRecord {
     /// A create or add-funds message not yet landed.
     pub pending_msg: Option<Json<market_types::Cid>>,
     pub next_lane: u64,
-    /// Every voucher made, in order.
+    /// The best voucher of each lane (every voucher is kept apart, see [`VOUCHERS`]).
     pub vouchers: Vec<SignedVoucher>,
     /// Settle was sent: no more vouchers from this channel.
     pub settling: bool,
+    /// How many vouchers were made or added in all.
+    #[serde(default)]
+    pub made: u64,
 }
 
 impl ChannelRecord {
@@ -115,6 +121,10 @@ fn key(from: &Address, to: &Address) -> String {
     format!("{from}/{to}")
 }
 
+fn voucher_key(ch: &Address, lane: u64, nonce: u64) -> String {
+    format!("{ch}/{lane:020}/{nonce:020}")
+}
+
 impl Paych {
     pub fn new(node: HttpClient, signer: Signer, sender: Arc<MessageSender>, store: Arc<Store>) -> Self {
         Paych {
@@ -132,6 +142,28 @@ impl Paych {
 
     fn save(&self, r: &ChannelRecord) -> Result<()> {
         Ok(self.store.put_json(CHANNELS, &key(&r.from.0, &r.to.0), r)?)
+    }
+
+    /// Keep `sv` as its lane's best in `r` and, in the same write, the record and the voucher
+    /// under its own key.
+    fn save_with_voucher(&self, r: &mut ChannelRecord, sv: &SignedVoucher) -> Result<()> {
+        r.vouchers.retain(|v| v.lane != sv.lane);
+        r.vouchers.push(sv.clone());
+        r.vouchers.sort_by_key(|v| v.lane);
+        r.made += 1;
+        let mut batch = market_daemon::store::Batch::default();
+        batch.put_json(VOUCHERS, &voucher_key(&sv.channel_addr, sv.lane, sv.nonce), sv);
+        batch.put_json(CHANNELS, &key(&r.from.0, &r.to.0), &*r);
+        Ok(self.store.write(batch, true)?)
+    }
+
+    /// Every voucher of `ch` made or added, by lane then nonce.
+    pub fn vouchers(&self, ch: &Address) -> Result<Vec<SignedVoucher>> {
+        let mut out = Vec::new();
+        for (k, raw) in self.store.scan_raw(VOUCHERS, &format!("{ch}/"))? {
+            out.push(serde_json::from_slice(&raw).with_context(|| format!("voucher {k}"))?);
+        }
+        Ok(out)
     }
 
     pub fn list(&self) -> Result<Vec<ChannelRecord>> {
@@ -167,6 +199,7 @@ impl Paych {
                 next_lane: 0,
                 vouchers: Vec::new(),
                 settling: false,
+                made: 0,
             },
         };
         if let Some(pending) = r.pending_msg.clone() {
@@ -316,8 +349,7 @@ impl Paych {
             .await
             .context("signing the voucher")?;
         sv.signature = Some(sig);
-        r.vouchers.push(sv.clone());
-        self.save(&r)?;
+        self.save_with_voucher(&mut r, &sv)?;
         Ok(sv)
     }
 
@@ -376,9 +408,8 @@ impl Paych {
         if sv.amount < before {
             bail!("the voucher pays less than lane {}'s best", sv.lane);
         }
-        r.vouchers.push(sv.clone());
         r.next_lane = r.next_lane.max(sv.lane.saturating_add(1));
-        self.save(&r)?;
+        self.save_with_voucher(&mut r, sv)?;
         Ok(&sv.amount - &before)
     }
 

@@ -132,6 +132,13 @@ fn retrieve(
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // Where the time went: the client's progress lines carry the time since the deal began.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for step in ["DealAccepted", "AllBlocksReceived", "BlockstoreFinalized"] {
+        if let Some(line) = stdout.lines().find(|l| l.contains(step)) {
+            println!("    {}", line.split(" [").next().unwrap_or(line));
+        }
+    }
     if !same_file(&out, original)? {
         bail!("the retrieved data differs from the original");
     }
