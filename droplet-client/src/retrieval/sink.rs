@@ -70,24 +70,9 @@ impl CarSink {
     /// The CAR at `path` as far as it was written (a torn last section is cut off), to go on
     /// appending to it.
     pub fn reopen(path: &Path, root: &Cid) -> std::io::Result<Self> {
-        let mut index = HashMap::new();
-        let mut end = 0u64;
-        let mut bytes = 0u64;
-        if let Ok(f) = File::open(path) {
-            let mut reader = CarReader::new(std::io::BufReader::new(f)).map_err(std::io::Error::other)?;
-            end = reader.data_start();
-            while let Ok(Some(b)) = reader.next_block() {
-                let Ok(cid) = Cid::try_from(b.cid.to_bytes().as_slice()) else {
-                    break;
-                };
-                index.insert(cid, (b.data_offset, b.data.len() as u64));
-                end = b.data_offset + b.data.len() as u64;
-                bytes += b.data.len() as u64;
-            }
-        }
-        if end == 0 {
+        let Some(Scan { index, end, bytes }) = scan(path)? else {
             return Self::create(path, root);
-        }
+        };
         let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
         file.set_len(end)?;
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(end))?;
@@ -109,12 +94,82 @@ impl CarSink {
         inner.file.sync_data()
     }
 
-    fn read(&self, at: (u64, u64)) -> std::io::Result<Bytes> {
+    fn read(&self, at: (u64, u64)) -> std::io::Result<Vec<u8>> {
         let len = usize::try_from(at.1).map_err(std::io::Error::other)?;
         let mut buf = vec![0u8; len];
         self.reader.read_exact_at(&mut buf, at.0)?;
-        Ok(Bytes::from(buf))
+        Ok(buf)
     }
+
+    fn location(&self, cid: &Cid) -> Option<(u64, u64)> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .index
+            .get(cid)
+            .copied()
+    }
+}
+
+/// What a CAR in the repo holds: where each block's data is, where its last whole section
+/// ends, and its block bytes.
+struct Scan {
+    index: HashMap<Cid, (u64, u64)>,
+    end: u64,
+    bytes: u64,
+}
+
+/// One unsigned varint from `r`; `None` at the end of the input.
+fn read_varint(r: &mut impl std::io::Read) -> std::io::Result<Option<(u64, u64)>> {
+    let mut buf = [0u8; 10];
+    for i in 0..buf.len() {
+        let mut b = [0u8; 1];
+        if r.read(&mut b)? == 0 {
+            return Ok(None);
+        }
+        buf[i] = b[0];
+        if b[0] & 0x80 == 0 {
+            let (n, _) = unsigned_varint::decode::u64(&buf[..=i]).map_err(std::io::Error::other)?;
+            return Ok(Some((n, i as u64 + 1)));
+        }
+    }
+    Err(std::io::Error::other("a section length longer than ten bytes"))
+}
+
+/// Index the CAR at `path` by its section headers only (the block data is skipped, not read);
+/// a torn last section is left out. `None` if there is no CAR there.
+fn scan(path: &Path) -> std::io::Result<Option<Scan>> {
+    let Ok(f) = File::open(path) else {
+        return Ok(None);
+    };
+    let len = f.metadata()?.len();
+    // A CARv1 (as the sink writes it) with a valid header; the sections follow the header.
+    let car = CarReader::new(std::io::BufReader::new(f)).map_err(std::io::Error::other)?;
+    if car.version() != 1 {
+        return Err(std::io::Error::other("the retrieval's CAR is not a CARv1"));
+    }
+    let mut r = std::io::BufReader::with_capacity(64 << 10, File::open(path)?);
+    let Some((header, used)) = read_varint(&mut r)? else {
+        return Ok(None);
+    };
+    let data_start = used + header;
+    std::io::Seek::seek(&mut r, std::io::SeekFrom::Start(data_start))?;
+    let (mut index, mut end, mut bytes) = (HashMap::new(), data_start, 0u64);
+    while let Some((section, used)) = read_varint(&mut r)? {
+        let Some(section_end) = (end + used).checked_add(section).filter(|e| *e <= len) else {
+            break;
+        };
+        let Ok(cid) = Cid::read_bytes(&mut r) else { break };
+        let cid_len = cid.encoded_len() as u64;
+        let Some(data_len) = section.checked_sub(cid_len) else {
+            break;
+        };
+        r.seek_relative(data_len as i64)?;
+        index.insert(cid, (end + used + cid_len, data_len));
+        bytes += data_len;
+        end = section_end;
+    }
+    Ok(Some(Scan { index, end, bytes }))
 }
 
 impl graphsync::BlockSink for CarSink {
@@ -139,14 +194,7 @@ impl graphsync::BlockSink for CarSink {
     }
 
     fn get(&self, cid: &Cid) -> std::io::Result<Option<Bytes>> {
-        let at = self
-            .inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .index
-            .get(cid)
-            .copied();
-        at.map(|at| self.read(at)).transpose()
+        self.location(cid).map(|at| self.read(at).map(Bytes::from)).transpose()
     }
 }
 
@@ -155,6 +203,58 @@ impl piece_store::unixfs::export::Blocks for CarSink {
         let Ok(cid) = Cid::try_from(cid.to_bytes().as_slice()) else {
             return Ok(None);
         };
-        Ok(graphsync::BlockSink::get(self, &cid)?.map(|b| b.to_vec()))
+        self.location(&cid).map(|at| self.read(at)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use graphsync::BlockSink;
+
+    /// A raw block (the sink checks no hashes: the digest only has to tell blocks apart).
+    fn raw_block(data: &[u8]) -> (Cid, Bytes) {
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&(data.len() as u64).to_le_bytes());
+        digest[8] = data[0];
+        let mh = cid::multihash::Multihash::<64>::wrap(0x12, &digest).expect("digest");
+        (Cid::new_v1(0x55, mh), Bytes::copy_from_slice(data))
+    }
+
+    #[test]
+    fn a_reopened_car_is_indexed_by_its_headers_and_a_torn_section_is_cut_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.car");
+        let blocks: Vec<_> = [&b"one"[..], &[7u8; 3000][..], b"three"]
+            .iter()
+            .map(|d| raw_block(d))
+            .collect();
+        let sink = CarSink::create(&path, &blocks[0].0).expect("create");
+        for (c, d) in &blocks {
+            sink.put(*c, d.clone()).expect("put");
+        }
+        let whole = std::fs::metadata(&path).expect("meta").len();
+        drop(sink);
+        // A section cut short by a crash: its length says more than the file holds.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(&[0x80, 0x01, 0x01, 0x55]).expect("torn");
+        drop(f);
+
+        let again = CarSink::reopen(&path, &blocks[0].0).expect("reopen");
+        assert_eq!(again.bytes.load(Ordering::Relaxed), 3 + 3000 + 5);
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").len(),
+            whole,
+            "the torn section is cut off"
+        );
+        for (c, d) in &blocks {
+            assert_eq!(again.get(c).expect("read").as_ref(), Some(d));
+        }
+        // Appending goes on after the last whole section.
+        let (c4, d4) = raw_block(b"four");
+        again.put(c4, d4.clone()).expect("put");
+        drop(again);
+        let third = CarSink::reopen(&path, &blocks[0].0).expect("reopen");
+        assert_eq!(third.get(&c4).expect("read"), Some(d4));
     }
 }
