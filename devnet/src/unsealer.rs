@@ -159,23 +159,21 @@ impl Unsealer {
         Ok(UnsealState::Set)
     }
 
-    /// Send the unpadded piece (the kept data, then zeros up to `size`) to the destination.
+    /// Send the unpadded piece (the kept data, then zeros up to `size`) to the destination,
+    /// streamed a chunk at a time.
     async fn upload(&self, path: &std::path::Path, req: &UnsealRequest) -> Result<(), String> {
-        // The size comes from droplet's request: no more than a sector.
-        if req.size > 64 << 30 {
-            return Err(format!("{} bytes is more than any sector holds", req.size));
-        }
-        let mut data = tokio::fs::read(path)
+        let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        if data.len() as u64 > req.size {
-            return Err(format!(
-                "the kept piece is {} bytes, more than {}",
-                data.len(),
-                req.size
-            ));
+        let kept = file
+            .metadata()
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        if kept > req.size {
+            return Err(format!("the kept piece is {kept} bytes, more than {}", req.size));
         }
-        data.resize(req.size as usize, 0);
+        let data = reqwest::Body::wrap_stream(unpadded_piece(file, req.size));
         let piece = req.piece_cid.0;
         let request = match req.dest.strip_prefix(MARKET_SCHEME) {
             Some(rest) => {
@@ -196,4 +194,30 @@ impl Unsealer {
         }
         Ok(())
     }
+}
+
+/// Bytes read from the kept piece at most per chunk of the upload.
+const CHUNK: u64 = 1 << 20;
+
+/// `file`, then zeros, `size` bytes in all, in chunks.
+fn unpadded_piece(
+    file: tokio::fs::File,
+    size: u64,
+) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    futures::stream::unfold((file, 0u64), move |(mut file, sent)| async move {
+        if sent >= size {
+            return None;
+        }
+        // `want` is at most CHUNK: no allocation is sized by the request alone.
+        let want = (size - sent).min(CHUNK) as usize;
+        let mut buf = vec![0u8; want];
+        let n = match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
+            Ok(n) => n,
+            Err(e) => return Some((Err(e), (file, size))),
+        };
+        // Past the end of the kept data, the chunk stays zeros.
+        let len = if n == 0 { want } else { n };
+        buf.truncate(len);
+        Some((Ok(buf), (file, sent + len as u64)))
+    })
 }

@@ -22,6 +22,8 @@ const QUEUE: usize = 30;
 pub enum MarketEventError {
     #[error("no sealer of miner {miner} is connected to droplet's market event stream (ListenMarketEvent)")]
     NoSealer { miner: Address },
+    #[error("every sealer of miner {miner} has {QUEUE} requests waiting; try again later")]
+    Busy { miner: Address },
     #[error("the sealer of miner {miner} did not answer {method} within {secs} s")]
     Timeout { miner: Address, method: String, secs: u64 },
     #[error("the sealer answered: {0}")]
@@ -133,12 +135,23 @@ impl MarketEvents {
         let (tx, rx) = oneshot::channel();
         {
             let mut hub = self.hub();
-            let sent = hub
-                .connections
-                .get(miner)
-                .is_some_and(|list| list.iter().any(|c| c.tx.try_send(ev.clone()).is_ok()));
+            let mut full = false;
+            let sent = hub.connections.get(miner).is_some_and(|list| {
+                list.iter().any(|c| match c.tx.try_send(ev.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        full = true;
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                })
+            });
             if !sent {
-                return Err(MarketEventError::NoSealer { miner: *miner });
+                return Err(if full {
+                    MarketEventError::Busy { miner: *miner }
+                } else {
+                    MarketEventError::NoSealer { miner: *miner }
+                });
             }
             hub.pending.insert(id.clone(), tx);
         }
@@ -240,6 +253,29 @@ mod tests {
             .await
             .expect_err("gone");
         assert!(matches!(err, MarketEventError::NoSealer { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_sealer_whose_queue_is_full_is_busy_not_gone() {
+        let events = std::sync::Arc::new(MarketEvents::default());
+        let (_conn, _rx) = events.connect(miner());
+        // InitConnect holds one place; fill the rest with requests nobody answers.
+        let mut waiting = Vec::new();
+        for _ in 1..QUEUE {
+            let e = events.clone();
+            waiting.push(tokio::spawn(async move {
+                e.request(&miner(), "X", Vec::new(), Duration::from_secs(5)).await
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = events
+            .request(&miner(), "X", Vec::new(), Duration::from_secs(1))
+            .await
+            .expect_err("full");
+        assert!(matches!(err, MarketEventError::Busy { .. }), "{err}");
+        for w in waiting {
+            w.abort();
+        }
     }
 
     #[tokio::test]

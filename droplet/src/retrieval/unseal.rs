@@ -81,14 +81,8 @@ impl Unsealer {
     }
 
     /// Whether piece storage holds `piece` now.
-    pub async fn in_storage(&self, piece: &Cid) -> bool {
+    async fn in_storage(&self, piece: &Cid) -> bool {
         self.pieces.storage().locate(&piece.to_string()).await.is_ok()
-    }
-
-    /// Whether `piece` can be served now or after an unseal: in storage, or a sealer of
-    /// `miner` is connected.
-    pub async fn servable(&self, piece: &Cid, miner: &Address) -> bool {
-        self.events.connected(miner) || self.in_storage(piece).await
     }
 
     /// Make `piece`, held by the storage deal `deal` of `miner`, ready in piece storage;
