@@ -998,24 +998,33 @@ async fn run_request(
             let _ = events.send(RequestEvent::Extensions(response.extensions.clone())).await;
         }
         let mut local = |c: &Cid| sink.get(c).ok().flatten();
+        let first = verifier.links();
         let verified = verifier.on_response(&response, blocks.named(), &mut local)?;
-        for v in verified {
+        let sink_error = |e: std::io::Error| RequestError::Sink(e.to_string());
+        for (index, v) in (first..).zip(verified) {
             let event = match v {
                 Verified::Received { link, data } => {
                     let size = data.len();
-                    sink.put(link, data).map_err(|e| RequestError::Sink(e.to_string()))?;
+                    sink.put(link, data.clone()).map_err(sink_error)?;
+                    sink.walked(index, &link, Some(&data)).map_err(sink_error)?;
                     RequestEvent::Block {
                         link,
                         size,
                         received: true,
                     }
                 }
-                Verified::Local { link } => RequestEvent::Block {
-                    link,
-                    size: 0,
-                    received: false,
-                },
-                Verified::Missing { link } => RequestEvent::Missing(link),
+                Verified::Local { link, data } => {
+                    sink.walked(index, &link, Some(&data)).map_err(sink_error)?;
+                    RequestEvent::Block {
+                        link,
+                        size: 0,
+                        received: false,
+                    }
+                }
+                Verified::Missing { link } => {
+                    sink.walked(index, &link, None).map_err(sink_error)?;
+                    RequestEvent::Missing(link)
+                }
             };
             if events.send(event).await.is_err() {
                 return Err(RequestError::Cancelled);

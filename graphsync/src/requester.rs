@@ -36,7 +36,7 @@ pub enum Verified {
     Received { link: Cid, data: Bytes },
     /// A block marked present and taken from what was received before (a duplicate, or one
     /// skipped by do-not-send-first-blocks or do-not-send-cids).
-    Local { link: Cid },
+    Local { link: Cid, data: Bytes },
     /// A block the responder does not have; the walk skips what is under it.
     Missing { link: Cid },
 }
@@ -91,7 +91,7 @@ impl Verifier {
                         });
                     } else if let Some(data) = local(&expected) {
                         self.walk.loaded(Some(&data))?;
-                        out.push(Verified::Local { link: expected });
+                        out.push(Verified::Local { link: expected, data });
                     } else {
                         return Err(VerifyError::MissingBlock(expected));
                     }

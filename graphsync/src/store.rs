@@ -18,6 +18,16 @@ pub trait BlockSource: Send + Sync + 'static {
 pub trait BlockSink: Send + Sync + 'static {
     fn put(&self, cid: Cid, data: Bytes) -> io::Result<()>;
     fn get(&self, cid: &Cid) -> io::Result<Option<Bytes>>;
+
+    /// Each link load of the selector walk, in walk order, once verified: `index` is its
+    /// place in the walk (0 for the root), `data` the block (received now, after `put`, or
+    /// read back with `get`), `None` when the responder does not have it. A restarted request
+    /// walks again from the root, so an index may come twice. A sink that writes a file as
+    /// the blocks arrive uses it; an error fails the request.
+    fn walked(&self, index: u64, link: &Cid, data: Option<&Bytes>) -> io::Result<()> {
+        let _ = (index, link, data);
+        Ok(())
+    }
 }
 
 /// Blocks in memory: a source and a sink.

@@ -11,7 +11,9 @@ use tests::car::car_cids;
 use tests::gopeers;
 use tests::market::{MINER, Market, s, setup};
 use tests::procs::run;
-use tests::retrieval::{chain_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals};
+use tests::retrieval::{
+    chain_rpc, client_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals,
+};
 
 #[test]
 fn free_retrievals_between_our_daemons_and_by_lassie_bring_back_the_same_bytes() {
@@ -58,17 +60,63 @@ fn free_retrievals_between_our_daemons_and_by_lassie_bring_back_the_same_bytes()
     let want = car_cids(&std::fs::read(&m.car).expect("car"));
     assert_eq!(car_cids(&std::fs::read(&car).expect("retrieved car")), want);
 
-    // The multi-block file of the online deal.
+    // The multi-block file of the online deal, written while it arrives: no part file is
+    // left beside it.
     let got = dir.path().join("big.bin");
     let o = retrieve(&m, &big_root, &got, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&got).expect("retrieved"), big);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".part")), "{names:?}");
+
+    // Exported again from the repo (its inner nodes) and that file (its leaves, each checked):
+    // as a file elsewhere, and as the same CAR a --car retrieval brings.
+    let listed = client_rpc(&m, "ClientListRetrievals", serde_json::json!([]));
+    let deal = listed["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("retrievals: {listed}"))
+        .iter()
+        .filter(|r| r["PayloadCID"]["/"] == big_root.as_str())
+        .filter_map(|r| r["ID"].as_u64())
+        .max()
+        .expect("the retrieval");
+    let export = |path: &Path, car: bool| {
+        client_rpc(
+            &m,
+            "ClientExport",
+            serde_json::json!([{"Root": {"/": big_root}, "DealID": deal}, {"Path": path, "IsCAR": car}]),
+        )
+    };
+    let again = dir.path().join("again.bin");
+    let r = export(&again, false);
+    assert!(r.get("error").is_none(), "{r}");
+    assert_eq!(std::fs::read(&again).expect("exported"), big);
+    let big_car = dir.path().join("big.car");
+    let o = retrieve(&m, &big_root, &big_car, &["--car"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from_file = dir.path().join("from-file.car");
+    let r = export(&from_file, true);
+    assert!(r.get("error").is_none(), "{r}");
+    assert_eq!(
+        std::fs::read(&from_file).expect("exported car"),
+        std::fs::read(&big_car).expect("retrieved car")
+    );
+    // A changed file is not exported as the retrieval's data.
+    let mut changed = big.clone();
+    changed[1000] ^= 1;
+    std::fs::write(&got, &changed).expect("change");
+    let r = export(&dir.path().join("bad.bin"), false);
+    let why = r["error"]["message"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("was changed since the retrieval"), "{r}");
 
     // Both sides recorded the deals as completed.
     let list = m.droplet(&["retrieval", "deal", "list"]);
-    assert_eq!(list.matches("DealStatusCompleted").count(), 3, "{list}");
+    assert_eq!(list.matches("DealStatusCompleted").count(), 4, "{list}");
     let mine = m.client(&["retrieval", "list"]);
-    assert_eq!(mine.matches("Completed").count(), 3, "{mine}");
+    assert_eq!(mine.matches("Completed").count(), 4, "{mine}");
 
     // droplet answers the transports protocol (which lassie asks a provider named without a
     // protocol hint) with its libp2p addresses: graphsync.

@@ -222,6 +222,10 @@ pub async fn run(repo: &Repo, cmd: RetrievalCommand) -> Result<()> {
                 miner: offer.miner.clone(),
                 miner_peer: Some(offer.miner_peer.clone()),
                 remote_store: None,
+                output: Some(FileRef {
+                    path: absolute(&path)?,
+                    is_car: car,
+                }),
             };
             let started = Instant::now();
             let id = api.client_retrieve(order).await.map_err(call_error)?.deal_id;

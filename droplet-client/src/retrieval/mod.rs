@@ -5,13 +5,17 @@
 //!
 //! - `query`: `/fil/retrieval/qry/1.0.0`.
 //! - `sink`: the CAR the blocks go to.
+//! - `output`: the user's file, written while the blocks arrive.
+//! - `writer`: the thread that writes it.
 //! - `record`: the retrievals in the store.
 //! - `selector`: `--data-selector` (a dag-json selector or a data-model path).
 
+pub mod output;
 pub mod query;
 pub mod record;
 pub mod selector;
 pub mod sink;
+pub mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -173,7 +177,24 @@ impl Retrievals {
         record.total = Json(order.total.0.clone());
         record.data_selector = order.data_selector.clone().filter(|s| !s.trim().is_empty());
         self.inner.store.put(&mut record)?;
-        let sink = Arc::new(CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?);
+        let mut sink = CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?;
+        // The whole DAG to a file: written while it arrives.
+        if let Some(out) = order
+            .output
+            .as_ref()
+            .filter(|o| !o.is_car && record.data_selector.is_none())
+        {
+            match output::Output::create(Path::new(&out.path), id) {
+                Ok(o) => sink = sink.with_output(o),
+                Err(e) => {
+                    record.info.message = e.to_string();
+                    record.set(E::WriteDealProposalErrored, S::Errored);
+                    self.inner.store.put(&mut record)?;
+                    return Err(e.into());
+                }
+            }
+        }
+        let sink = Arc::new(sink);
         let opened = async {
             self.inner
                 .host
@@ -193,6 +214,9 @@ impl Retrievals {
         let pull = match opened {
             Ok(p) => p,
             Err(e) => {
+                if let Some(o) = sink.output() {
+                    o.abandon();
+                }
                 record.info.message = format!("{e:#}");
                 record.set(E::WriteDealProposalErrored, S::Errored);
                 self.inner.store.put(&mut record)?;
@@ -515,8 +539,11 @@ impl Retrievals {
             }
             if all_received && completed {
                 r.set(E::CompleteVerified, S::FinalizingBlockstore);
-                match sink.sync() {
-                    Ok(()) => r.set(E::BlockstoreFinalized, S::Completed),
+                match sink.finish_output().and_then(|w| sink.sync().map(|()| w)) {
+                    Ok(written) => {
+                        r.output = written;
+                        r.set(E::BlockstoreFinalized, S::Completed)
+                    }
                     Err(e) => fail(
                         &mut r,
                         E::FinalizeBlockstoreErrored,
@@ -526,6 +553,11 @@ impl Retrievals {
                 }
                 break;
             }
+        }
+        if r.status() != S::Completed
+            && let Some(o) = sink.output()
+        {
+            o.abandon();
         }
         if let Err(e) = store.put(&mut r) {
             tracing::warn!(deal = r.info.id, "saving the retrieval: {e}");
@@ -710,6 +742,25 @@ impl Retrievals {
         }
         if r.info.payload_cid.0 != *root {
             bail!("retrieval {id} fetched {}, not {root}", r.info.payload_cid.0);
+        }
+        if let Some(streamed) = r.output.as_deref() {
+            // Written while the blocks arrived: the CAR holds the inner nodes, the file the data.
+            if !car && streamed == out && out.is_file() {
+                return Ok(());
+            }
+            if streamed == out {
+                bail!(
+                    "{} holds retrieval {id}'s data, which its CAR is made from: write the CAR to another path",
+                    out.display()
+                );
+            }
+            let blocks = sink::StreamedBlocks::open(&r.car, streamed, root)?;
+            if car {
+                return sink::write_car(&blocks, root, out);
+            }
+            let root = piece_store::unixfs::BlockCid::try_from(root.to_bytes().as_slice())?;
+            piece_store::unixfs::export::export(&blocks, &root, out)?;
+            return Ok(());
         }
         if car {
             std::fs::copy(&r.car, out).with_context(|| format!("copying {} to {}", r.car.display(), out.display()))?;

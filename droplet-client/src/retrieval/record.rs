@@ -40,6 +40,9 @@ pub struct RetrievalRecord {
     /// `--data-selector` as given (none: the whole DAG).
     #[serde(default)]
     pub data_selector: Option<String>,
+    /// The file written while the blocks arrived, once the retrieval completed.
+    #[serde(default)]
+    pub output: Option<PathBuf>,
     /// The retrieval after each event (runs of BlocksReceived kept as one): the progress
     /// lines the CLI prints. Stored apart (records written before were stored with it).
     #[serde(default, skip_serializing)]
@@ -78,6 +81,7 @@ impl RetrievalRecord {
             channel: None,
             lane: 0,
             data_selector: None,
+            output: None,
             log: Vec::new(),
             unsaved_from: None,
         }

@@ -1,8 +1,13 @@
 //! Where a retrieval's verified blocks go: a CARv1 in the repo (`retrievals/<deal>.car`,
 //! rooted at the payload), written as they arrive in the selector's order, with an index in
 //! memory so that blocks received before (duplicates the provider skipped, or blocks a
-//! restart does not send again) are read back from the file. After a daemon restart the index
-//! is rebuilt by reading the CAR.
+//! restart does not send again) are read back. After a daemon restart the index is rebuilt by
+//! reading the CAR's section headers.
+//!
+//! When the user's file is written while the blocks arrive ([`Output`]), its raw leaves are
+//! written there only, not to the CAR as well: the CAR keeps the DAG's inner nodes and the
+//! file its data ([`StreamedBlocks`] reads the two together to export the retrieval again).
+//! Should the file be declined half-way, the leaves it holds are copied into the CAR.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,12 +22,44 @@ use cid::Cid;
 use piece_store::car::{CarReader, encode_v1_header};
 use piece_store::unixfs::BlockCid;
 
+use super::output::{Output, Walked};
+
+/// The raw codec: blocks whose bytes are file data as they are.
+const RAW: u64 = 0x55;
+
+/// Where a block's bytes are: (offset, length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    Car(u64, u64),
+    /// A raw leaf in the output file only.
+    Output(u64, u64),
+}
+
 struct Inner {
     file: File,
     /// Bytes in the file.
     end: u64,
-    /// CID → (offset of the data in the file, length).
-    index: HashMap<Cid, (u64, u64)>,
+    index: HashMap<Cid, At>,
+    /// A raw leaf put and not yet walked: it goes to the output file, or to the CAR if the
+    /// output does not take it.
+    pending: Option<(Cid, Bytes)>,
+}
+
+impl Inner {
+    fn append(&mut self, cid: Cid, data: &[u8]) -> std::io::Result<()> {
+        let cid_bytes = cid.to_bytes();
+        let mut prefix = unsigned_varint::encode::u64_buffer();
+        let prefix = unsigned_varint::encode::u64((cid_bytes.len() + data.len()) as u64, &mut prefix);
+        let mut section = Vec::with_capacity(prefix.len() + cid_bytes.len());
+        section.extend_from_slice(prefix);
+        section.extend_from_slice(&cid_bytes);
+        self.file.write_all(&section)?;
+        self.file.write_all(data)?;
+        let at = self.end + section.len() as u64;
+        self.end = at + data.len() as u64;
+        self.index.insert(cid, At::Car(at, data.len() as u64));
+        Ok(())
+    }
 }
 
 pub struct CarSink {
@@ -31,6 +68,8 @@ pub struct CarSink {
     reader: File,
     /// Block bytes written.
     pub bytes: AtomicU64,
+    /// The user's file, written as the blocks arrive.
+    output: Option<Output>,
 }
 
 impl std::fmt::Debug for CarSink {
@@ -62,8 +101,10 @@ impl CarSink {
                 file,
                 end: out.len() as u64,
                 index: HashMap::new(),
+                pending: None,
             }),
             bytes: AtomicU64::new(0),
+            output: None,
         })
     }
 
@@ -79,9 +120,25 @@ impl CarSink {
         Ok(CarSink {
             path: path.to_path_buf(),
             reader: File::open(path)?,
-            inner: Mutex::new(Inner { file, end, index }),
+            inner: Mutex::new(Inner {
+                file,
+                end,
+                index: index.into_iter().map(|(c, (o, l))| (c, At::Car(o, l))).collect(),
+                pending: None,
+            }),
             bytes: AtomicU64::new(bytes),
+            output: None,
         })
+    }
+
+    /// Also write the blocks to `output` as they arrive.
+    pub fn with_output(mut self, output: Output) -> Self {
+        self.output = Some(output);
+        self
+    }
+
+    pub fn output(&self) -> Option<&Output> {
+        self.output.as_ref()
     }
 
     pub fn path(&self) -> &Path {
@@ -94,20 +151,62 @@ impl CarSink {
         inner.file.sync_data()
     }
 
-    fn read(&self, at: (u64, u64)) -> std::io::Result<Vec<u8>> {
-        let len = usize::try_from(at.1).map_err(std::io::Error::other)?;
-        let mut buf = vec![0u8; len];
-        self.reader.read_exact_at(&mut buf, at.0)?;
-        Ok(buf)
+    fn read(&self, at: At) -> std::io::Result<Vec<u8>> {
+        match at {
+            At::Car(offset, len) => {
+                let len = usize::try_from(len).map_err(std::io::Error::other)?;
+                let mut buf = vec![0u8; len];
+                self.reader.read_exact_at(&mut buf, offset)?;
+                Ok(buf)
+            }
+            At::Output(offset, len) => match &self.output {
+                Some(o) => o.read_at(offset, len),
+                None => Err(std::io::Error::other(
+                    "a block in an output file the sink does not have",
+                )),
+            },
+        }
     }
 
-    fn location(&self, cid: &Cid) -> Option<(u64, u64)> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn location(&self, cid: &Cid) -> Option<At> {
+        self.lock().index.get(cid).copied()
+    }
+
+    /// The output file was declined: copy the leaves written only there into the CAR, then
+    /// let the part file go.
+    fn take_back_leaves(&self, output: &Output) -> std::io::Result<()> {
+        let mut inner = self.lock();
+        let held: Vec<(Cid, u64, u64)> = inner
             .index
-            .get(cid)
-            .copied()
+            .iter()
+            .filter_map(|(c, at)| match at {
+                At::Output(o, l) => Some((*c, *o, *l)),
+                At::Car(..) => None,
+            })
+            .collect();
+        for (cid, offset, len) in held {
+            let data = output.read_at(offset, len)?;
+            inner.append(cid, &data)?;
+        }
+        output.discard();
+        Ok(())
+    }
+
+    /// At the retrieval's completion: the output file in place under its target name, or
+    /// `None` (no output, or it was declined: every block is in the CAR then).
+    pub fn finish_output(&self) -> std::io::Result<Option<PathBuf>> {
+        let Some(o) = &self.output else {
+            return Ok(None);
+        };
+        let done = o.finish()?;
+        if done.is_none() {
+            self.take_back_leaves(o)?;
+        }
+        Ok(done)
     }
 }
 
@@ -174,27 +273,41 @@ fn scan(path: &Path) -> std::io::Result<Option<Scan>> {
 
 impl graphsync::BlockSink for CarSink {
     fn put(&self, cid: Cid, data: Bytes) -> std::io::Result<()> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.lock();
         if inner.index.contains_key(&cid) {
             return Ok(());
         }
-        let cid_bytes = cid.to_bytes();
-        let mut prefix = unsigned_varint::encode::u64_buffer();
-        let prefix = unsigned_varint::encode::u64((cid_bytes.len() + data.len()) as u64, &mut prefix);
-        let mut section = Vec::with_capacity(prefix.len() + cid_bytes.len());
-        section.extend_from_slice(prefix);
-        section.extend_from_slice(&cid_bytes);
-        inner.file.write_all(&section)?;
-        inner.file.write_all(&data)?;
-        let at = inner.end + section.len() as u64;
-        inner.end = at + data.len() as u64;
-        inner.index.insert(cid, (at, data.len() as u64));
         self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        Ok(())
+        if cid.codec() == RAW && self.output.as_ref().is_some_and(|o| o.is_writing()) {
+            inner.pending = Some((cid, data));
+            return Ok(());
+        }
+        inner.append(cid, &data)
     }
 
     fn get(&self, cid: &Cid) -> std::io::Result<Option<Bytes>> {
         self.location(cid).map(|at| self.read(at).map(Bytes::from)).transpose()
+    }
+
+    fn walked(&self, index: u64, link: &Cid, data: Option<&Bytes>) -> std::io::Result<()> {
+        let Some(o) = &self.output else {
+            return Ok(());
+        };
+        let walked = o.walked(index, link, data)?;
+        let mut inner = self.lock();
+        let pending = inner.pending.take_if(|(c, _)| c == link);
+        match (walked, pending) {
+            (Walked::Wrote { at }, Some((cid, data))) => {
+                inner.index.insert(cid, At::Output(at, data.len() as u64));
+            }
+            (_, Some((cid, data))) => inner.append(cid, &data)?,
+            _ => {}
+        }
+        drop(inner);
+        if walked == Walked::Declined {
+            self.take_back_leaves(o)?;
+        }
+        Ok(())
     }
 }
 
@@ -205,6 +318,94 @@ impl piece_store::unixfs::export::Blocks for CarSink {
         };
         self.location(&cid).map(|at| self.read(at)).transpose()
     }
+}
+
+/// A completed retrieval whose file was written while it arrived: the inner nodes from the
+/// CAR, the raw leaves from the file, each checked against its CID (the file may have been
+/// changed since).
+pub struct StreamedBlocks {
+    car: CarSink,
+    file: File,
+    path: PathBuf,
+    leaves: HashMap<BlockCid, (u64, u64)>,
+}
+
+impl std::fmt::Debug for StreamedBlocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedBlocks").field("path", &self.path).finish()
+    }
+}
+
+impl StreamedBlocks {
+    pub fn open(car: &Path, file: &Path, root: &Cid) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let car = CarSink::reopen(car, root).with_context(|| format!("opening {}", car.display()))?;
+        let f = File::open(file).with_context(|| {
+            format!(
+                "opening {}, where the retrieval wrote its data (retrieve it again if it is gone)",
+                file.display()
+            )
+        })?;
+        let len = f.metadata()?.len();
+        let leaves = piece_store::unixfs::export::raw_leaves(&car, &block_cid(root)?, len)?
+            .into_iter()
+            .map(|(c, o, l)| (c, (o, l)))
+            .collect();
+        Ok(StreamedBlocks {
+            car,
+            file: f,
+            path: file.to_path_buf(),
+            leaves,
+        })
+    }
+}
+
+impl piece_store::unixfs::export::Blocks for StreamedBlocks {
+    fn block(&self, cid: &BlockCid) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(&(offset, len)) = self.leaves.get(cid) else {
+            return self.car.block(cid);
+        };
+        let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+        let changed = || {
+            std::io::Error::other(format!(
+                "{} was changed since the retrieval wrote it (block {cid}): retrieve the data again",
+                self.path.display()
+            ))
+        };
+        self.file.read_exact_at(&mut buf, offset).map_err(|_| changed())?;
+        match piece_store::unixfs::verify_block(cid, &buf) {
+            Ok(true) => Ok(Some(buf)),
+            _ => Err(changed()),
+        }
+    }
+}
+
+/// Write the DAG of the file rooted at `root` to `out` as a CARv1, depth first in link order,
+/// each block once (the order a graphsync walk of the whole DAG receives them).
+pub fn write_car(blocks: &dyn piece_store::unixfs::export::Blocks, root: &Cid, out: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let root = block_cid(root)?;
+    let f = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = piece_store::car::CarV1Writer::new(std::io::BufWriter::with_capacity(1 << 20, f), &[root])?;
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(cid) {
+            continue;
+        }
+        let data = blocks
+            .block(&cid)?
+            .ok_or_else(|| anyhow::anyhow!("block {cid} is missing from the retrieval"))?;
+        if cid.codec() != RAW {
+            let node = piece_store::unixfs::pb::decode_node(&data)?;
+            for l in node.links.iter().rev() {
+                stack.push(BlockCid::try_from(l.hash.as_slice()).map_err(|e| anyhow::anyhow!("block {cid}: {e}"))?);
+            }
+        }
+        w.write_block(&cid, &data)?;
+    }
+    w.finish()?.0.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -133,6 +133,11 @@ pub struct RetrievalOrder {
     pub miner_peer: Option<RetrievalPeer>,
     #[serde(default)]
     pub remote_store: Option<String>,
+    /// droplet-rs: where `ClientExport` will write the result. A UnixFS file is then written
+    /// there while its blocks arrive, and the export after the retrieval has nothing left to
+    /// do. Absent from lotus' and droplet's orders (they export afterwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<FileRef>,
 }
 
 /// `ClientRetrieve`'s answer.

@@ -142,6 +142,163 @@ pub fn write_file(blocks: &dyn Blocks, cid: &BlockCid, out: &mut dyn Write) -> R
     Ok(written)
 }
 
+/// Where the raw leaves of the file rooted at `root` lie in that file's bytes, as
+/// (leaf, offset, length), from its inner nodes alone (`blocks` need not hold the leaves):
+/// each link's length is its parent's UnixFS block size. A file that is a single raw block
+/// is `file_len` bytes at 0.
+pub fn raw_leaves(
+    blocks: &dyn Blocks,
+    root: &BlockCid,
+    file_len: u64,
+) -> Result<Vec<(BlockCid, u64, u64)>, ExportError> {
+    if root.codec() == RAW {
+        return Ok(vec![(*root, 0, file_len)]);
+    }
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    let mut stack: Vec<std::vec::IntoIter<(BlockCid, u64)>> = Vec::new();
+    let mut next = Some(*root);
+    loop {
+        if let Some(cid) = next.take() {
+            if stack.len() > MAX_DEPTH {
+                return Err(ExportError::TooDeep);
+            }
+            let bytes = load(blocks, &cid)?;
+            let n = pb::decode_node(&bytes).map_err(|e| malformed(&cid, e))?;
+            let u = n
+                .data
+                .as_deref()
+                .map(pb::decode_unixfs)
+                .transpose()
+                .map_err(|e| malformed(&cid, e))?
+                .ok_or_else(|| malformed(&cid, "dag-pb node without UnixFS data"))?;
+            if u.data_type != DataType::File as u64 && u.data_type != DataType::Raw as u64 {
+                return Err(malformed(&cid, "not a UnixFS file node"));
+            }
+            if u.blocksizes.len() != n.links.len() {
+                return Err(malformed(&cid, "a file node whose block sizes do not match its links"));
+            }
+            offset += u.data.map_or(0, |d| d.len() as u64);
+            let children = n
+                .links
+                .iter()
+                .zip(u.blocksizes)
+                .map(|(l, size)| Ok((child_cid(&cid, &l.hash)?, size)))
+                .collect::<Result<Vec<_>, ExportError>>()?;
+            stack.push(children.into_iter());
+        }
+        let Some(top) = stack.last_mut() else {
+            return Ok(out);
+        };
+        match top.next() {
+            None => {
+                stack.pop();
+            }
+            Some((child, size)) if child.codec() == RAW => {
+                out.push((child, offset, size));
+                offset += size;
+            }
+            Some((child, _)) => next = Some(child),
+        }
+    }
+}
+
+/// Why [`FileStreamer`] could not take a block.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The root is not a UnixFS file (a directory, a symlink, another codec): write it out
+    /// afterwards with [`export`].
+    #[error("{0} is not a UnixFS file")]
+    NotAFile(String),
+    #[error("the file needs block {expected} next, not {got}")]
+    OutOfOrder { expected: String, got: String },
+    #[error("block {0} comes after the file's last block")]
+    Extra(String),
+    #[error(transparent)]
+    Malformed(#[from] ExportError),
+}
+
+/// The file bytes a block carries, which come next in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileBytes {
+    /// The block's own bytes (a raw leaf): write them as they are, without a copy.
+    Block,
+    /// Bytes held inside the block (a dag-pb node's data), possibly none.
+    Data(Vec<u8>),
+}
+
+/// Follows a UnixFS file while its blocks are handed over one at a time in depth-first link
+/// order (the order in which a graphsync walk of the whole DAG loads them, duplicates
+/// included) and says which bytes of each go next in the file, so the file can be written
+/// as the blocks arrive, with no block kept and no second pass. No IO: the caller writes.
+/// Only the links still to come are held, a list per level.
+#[derive(Debug, Default)]
+pub struct FileStreamer {
+    stack: Vec<std::vec::IntoIter<BlockCid>>,
+    started: bool,
+    written: u64,
+}
+
+impl FileStreamer {
+    pub fn new() -> Self {
+        FileStreamer::default()
+    }
+
+    /// The next block of the walk (the root first).
+    pub fn block(&mut self, cid: &BlockCid, bytes: &[u8]) -> Result<FileBytes, StreamError> {
+        if self.started {
+            let expected = loop {
+                let Some(top) = self.stack.last_mut() else {
+                    return Err(StreamError::Extra(cid.to_string()));
+                };
+                match top.next() {
+                    Some(next) => break next,
+                    None => {
+                        self.stack.pop();
+                    }
+                }
+            };
+            if expected != *cid {
+                return Err(StreamError::OutOfOrder {
+                    expected: expected.to_string(),
+                    got: cid.to_string(),
+                });
+            }
+        }
+        if self.stack.len() > MAX_DEPTH {
+            return Err(ExportError::TooDeep.into());
+        }
+        let root = !self.started;
+        self.started = true;
+        if cid.codec() == RAW {
+            self.written += bytes.len() as u64;
+            return Ok(FileBytes::Block);
+        }
+        match node(cid, bytes.to_vec()) {
+            Ok(Node::File { data, children }) => {
+                if !children.is_empty() {
+                    self.stack.push(children.into_iter());
+                }
+                self.written += data.len() as u64;
+                Ok(FileBytes::Data(data))
+            }
+            Ok(_) | Err(ExportError::Malformed { .. }) if root => Err(StreamError::NotAFile(cid.to_string())),
+            Ok(_) => Err(malformed(cid, "a file links to a node that is not file data").into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether every block of the file has been seen.
+    pub fn is_complete(&self) -> bool {
+        self.started && self.stack.iter().all(|level| level.as_slice().is_empty())
+    }
+
+    /// File bytes so far (where the next block's bytes go).
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+}
+
 fn check_name(name: &str) -> Result<&str, ExportError> {
     if name.is_empty()
         || name == "."
@@ -301,6 +458,99 @@ mod tests {
             b"hello world"
         );
         assert_eq!(std::fs::read(out.join("raw.bin")).expect("exported"), b"world");
+    }
+
+    /// A file of raw leaves under two levels of dag-pb nodes, one leaf twice, with inline
+    /// data in an inner node; its blocks in walk order and its bytes.
+    type InOrder = Vec<(BlockCid, Vec<u8>)>;
+
+    fn layered_file(m: &mut Mem) -> (BlockCid, InOrder, Vec<u8>) {
+        let file_node = |m: &mut Mem, data: &[u8], kids: &[(BlockCid, u64)]| {
+            let links: Vec<PbLink> = kids
+                .iter()
+                .map(|(c, n)| PbLink {
+                    hash: c.to_bytes(),
+                    name: String::new(),
+                    tsize: *n,
+                })
+                .collect();
+            let u = UnixFsData {
+                data: (!data.is_empty()).then(|| data.to_vec()),
+                filesize: Some(data.len() as u64 + kids.iter().map(|k| k.1).sum::<u64>()),
+                blocksizes: kids.iter().map(|k| k.1).collect(),
+                ..UnixFsData::new(DataType::File)
+            };
+            m.put(DAG_PB, encode_node(&links, Some(&u.encode())))
+        };
+        let a = m.put(RAW, b"aaaa".to_vec());
+        let b = m.put(RAW, b"bb".to_vec());
+        let inner = file_node(m, b"<inline>", &[(a, 4), (b, 2)]);
+        let root = file_node(m, b"", &[(inner, 14), (a, 4)]);
+        let order = [root, inner, a, b, a];
+        let blocks = order.iter().map(|c| (*c, m.0[c].clone())).collect();
+        (root, blocks, b"<inline>aaaabbaaaa".to_vec())
+    }
+
+    #[test]
+    fn a_file_streamed_in_walk_order_is_what_export_writes() {
+        let mut m = Mem::default();
+        let (root, blocks, bytes) = layered_file(&mut m);
+        let mut s = FileStreamer::new();
+        let mut streamed = Vec::new();
+        for (i, (c, d)) in blocks.iter().enumerate() {
+            assert!(!s.is_complete(), "complete before block {i}");
+            assert_eq!(s.written(), streamed.len() as u64);
+            match s.block(c, d).expect("in order") {
+                FileBytes::Block => streamed.extend_from_slice(d),
+                FileBytes::Data(data) => streamed.extend_from_slice(&data),
+            }
+        }
+        assert!(s.is_complete());
+        assert_eq!(s.written(), bytes.len() as u64);
+        let mut exported = Vec::new();
+        write_file(&m, &root, &mut exported).expect("export");
+        assert_eq!(streamed, exported);
+        assert_eq!(exported, bytes);
+    }
+
+    #[test]
+    fn raw_leaves_are_located_in_the_file_from_the_inner_nodes_alone() {
+        let mut m = Mem::default();
+        let (root, blocks, bytes) = layered_file(&mut m);
+        for (c, _) in &blocks {
+            if c.codec() == RAW {
+                m.0.remove(c);
+            }
+        }
+        let leaves = raw_leaves(&m, &root, bytes.len() as u64).expect("located");
+        let (a, b) = (blocks[2].0, blocks[3].0);
+        assert_eq!(leaves, vec![(a, 8, 4), (b, 12, 2), (a, 14, 4)]);
+        for (_, off, len) in leaves {
+            let (o, l) = (off as usize, len as usize);
+            assert!(o + l <= bytes.len());
+        }
+    }
+
+    #[test]
+    fn a_streamed_file_refuses_blocks_out_of_order_extra_blocks_and_directories() {
+        let mut m = Mem::default();
+        let (_, blocks, _) = layered_file(&mut m);
+        let mut s = FileStreamer::new();
+        s.block(&blocks[0].0, &blocks[0].1).expect("root");
+        let err = s.block(&blocks[2].0, &blocks[2].1).expect_err("skips the inner node");
+        assert!(matches!(err, StreamError::OutOfOrder { .. }), "{err}");
+
+        let mut s = FileStreamer::new();
+        for (c, d) in &blocks {
+            s.block(c, d).expect("in order");
+        }
+        let err = s.block(&blocks[2].0, &blocks[2].1).expect_err("after the end");
+        assert!(matches!(err, StreamError::Extra(_)), "{err}");
+
+        let d = dir(&mut m, &[("f", blocks[2].0)]);
+        let mut s = FileStreamer::new();
+        let err = s.block(&d, &m.0[&d]).expect_err("a directory");
+        assert!(matches!(err, StreamError::NotAFile(_)), "{err}");
     }
 
     #[test]

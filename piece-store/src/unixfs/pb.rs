@@ -201,6 +201,8 @@ pub struct UnixFsFields {
     pub data_type: u64,
     pub data: Option<Vec<u8>>,
     pub filesize: Option<u64>,
+    /// File bytes under each link, in link order.
+    pub blocksizes: Vec<u64>,
     pub fanout: Option<u64>,
 }
 
@@ -216,6 +218,14 @@ pub fn decode_unixfs(bytes: &[u8]) -> Result<UnixFsFields, PbError> {
             }
             (2, Value::Bytes(d)) => out.data = Some(d.to_vec()),
             (3, Value::Varint(s)) => out.filesize = Some(s),
+            (4, Value::Varint(b)) => out.blocksizes.push(b),
+            (4, Value::Bytes(mut packed)) => {
+                while !packed.is_empty() {
+                    let (b, n) = varint::get(packed).ok_or(PbError("truncated packed blocksizes"))?;
+                    out.blocksizes.push(b);
+                    packed = &packed[n..];
+                }
+            }
             (6, Value::Varint(f)) => out.fanout = Some(f),
             _ => {}
         }
