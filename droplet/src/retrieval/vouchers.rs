@@ -5,8 +5,15 @@
 //! (`UpdateChannelState`) before the channel settles.
 //!
 //! Records: `paych-in/<channel>/<lane, 20 digits>` → [`LaneVoucher`] (JSON).
+//!
+//! A paid retrieval brings a voucher every payment interval (a thousand for 1 GiB paid by the
+//! MiB), each checked while the transfer waits: what cannot change is read from the chain
+//! once (an address's ID, an account's key), and a channel's state is read again after
+//! [`CHANNEL_STATE_FOR`], or at once when a voucher asks for more than the balance read.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use market_proto::Json;
 use market_proto::api::full_node::{FullNodeClient, PaychStateView};
@@ -82,11 +89,26 @@ impl Checked {
     }
 }
 
+/// How long a channel's state read from the chain is used for checking vouchers. Before a
+/// settle takes effect the settle delay passes (12 hours on mainnet), and until then a
+/// channel's funds only grow; a voucher over the balance read makes it read again.
+pub const CHANNEL_STATE_FOR: Duration = Duration::from_secs(5);
+
+/// Chain facts the checks use again.
+#[derive(Debug, Default)]
+struct ChainCache {
+    /// Address → its ID address; ID address → its account key.
+    ids: HashMap<Address, Address>,
+    keys: HashMap<Address, Address>,
+    channels: HashMap<Address, (Instant, PaychStateView, TokenAmount)>,
+}
+
 /// The inbound voucher table, and the checks.
 #[derive(Debug, Clone)]
 pub struct Vouchers {
     store: Arc<Store>,
     chain: Arc<Chain>,
+    cache: Arc<Mutex<ChainCache>>,
 }
 
 fn key(ch: &Address, lane: u64) -> String {
@@ -95,14 +117,29 @@ fn key(ch: &Address, lane: u64) -> String {
 
 impl Vouchers {
     pub fn new(store: Arc<Store>, chain: Arc<Chain>) -> Self {
-        Vouchers { store, chain }
+        Vouchers {
+            store,
+            chain,
+            cache: Arc::default(),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, ChainCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The best voucher of each lane of `ch`.
     pub fn of_channel(&self, ch: &Address) -> Result<Vec<LaneVoucher>, StoreError> {
-        let mut all = self.list()?;
-        all.retain(|v| v.channel.0 == *ch);
-        Ok(all)
+        self.store
+            .scan_raw(VOUCHERS, &format!("{ch}/"))?
+            .into_iter()
+            .map(|(k, v)| {
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    key: format!("{}{k}", VOUCHERS.0),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     pub fn list(&self) -> Result<Vec<LaneVoucher>, StoreError> {
@@ -126,8 +163,31 @@ impl Vouchers {
         Ok((view, state.balance.0))
     }
 
+    /// [`Self::channel_state`], as read within [`CHANNEL_STATE_FOR`] unless `fresh`.
+    async fn recent_channel_state(
+        &self,
+        ch: &Address,
+        fresh: bool,
+    ) -> Result<(PaychStateView, TokenAmount), VoucherError> {
+        if !fresh
+            && let Some((at, state, balance)) = self.cache().channels.get(ch)
+            && at.elapsed() < CHANNEL_STATE_FOR
+        {
+            return Ok((state.clone(), balance.clone()));
+        }
+        let (state, balance) = self.channel_state(ch).await?;
+        self.cache()
+            .channels
+            .insert(*ch, (Instant::now(), state.clone(), balance.clone()));
+        Ok((state, balance))
+    }
+
     async fn id_of(&self, a: &Address) -> Result<Address, VoucherError> {
-        self.chain
+        if let Some(id) = self.cache().ids.get(a) {
+            return Ok(*id);
+        }
+        let id = self
+            .chain
             .node
             .state_lookup_id(Json(*a), Json(TipSetKey::empty()))
             .await
@@ -135,7 +195,22 @@ impl Vouchers {
             .map_err(|e| VoucherError::Chain {
                 channel: *a,
                 reason: e.to_string(),
-            })
+            })?;
+        self.cache().ids.insert(*a, id);
+        Ok(id)
+    }
+
+    async fn key_of(&self, a: &Address) -> Result<Address, VoucherError> {
+        if let Some(key) = self.cache().keys.get(a) {
+            return Ok(*key);
+        }
+        let key = self
+            .chain
+            .account_key(a)
+            .await
+            .map_err(|e| VoucherError::Signature(e.to_string()))?;
+        self.cache().keys.insert(*a, key);
+        Ok(key)
     }
 
     /// Check `sv` (paid through `payment_channel` to `payee`): what it adds over the lane's
@@ -167,7 +242,7 @@ impl Vouchers {
             return Err(VoucherError::Unsupported("lane merges"));
         }
         let ch = *payment_channel;
-        let (state, balance) = self.channel_state(&ch).await?;
+        let (state, mut balance) = self.recent_channel_state(&ch, false).await?;
         let ours = self.id_of(payee).await?;
         if state.to.0 != ours {
             return Err(VoucherError::NotOurs {
@@ -179,11 +254,7 @@ impl Vouchers {
         if state.settling_at != 0 {
             return Err(VoucherError::Settling(ch));
         }
-        let payer = self
-            .chain
-            .account_key(&state.from.0)
-            .await
-            .map_err(|e| VoucherError::Signature(e.to_string()))?;
+        let payer = self.key_of(&state.from.0).await?;
         let sig = sv
             .signature
             .as_ref()
@@ -219,6 +290,14 @@ impl Vouchers {
             .filter(|l| l.voucher.lane != sv.lane)
             .fold(TokenAmount::default(), |a, l| a + &l.voucher.amount);
         let promised = others + &sv.amount;
+        if promised > balance {
+            // Funds may have been added since the state was read.
+            let (now, fresh_balance) = self.recent_channel_state(&ch, true).await?;
+            if now.settling_at != 0 {
+                return Err(VoucherError::Settling(ch));
+            }
+            balance = fresh_balance;
+        }
         if promised > balance {
             return Err(VoucherError::Overdrawn {
                 promised: promised.atto().to_string(),
