@@ -98,22 +98,14 @@ pub fn total_received(m: &Market) -> u128 {
         .sum()
 }
 
-/// One call to droplet-client's JSON-RPC (`VENUS_MARKET_CLIENT.<method>`, admin token); the whole
-/// answer (`result` or `error`).
-pub fn client_rpc(m: &Market, method: &str, params: serde_json::Value) -> serde_json::Value {
-    let repo = Path::new(&m.client);
-    let read = |f: &str| std::fs::read_to_string(repo.join(f)).expect("client api file");
-    let info = market_proto::api_info::ApiInfo {
-        token: read("token").trim().to_string(),
-        addr: read("api").trim().to_string(),
-    };
-    let url = info.url("v0").expect("url").replacen("ws://", "http://", 1);
+/// One JSON-RPC call to `url` with bearer `token`; the whole answer (`result` or `error`).
+fn rpc(url: &str, token: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         reqwest::Client::new()
-            .post(&url)
-            .bearer_auth(&info.token)
-            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": format!("VENUS_MARKET_CLIENT.{method}"), "params": params}))
+            .post(url)
+            .bearer_auth(token)
+            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
             .send()
             .await
             .expect("post")
@@ -123,20 +115,20 @@ pub fn client_rpc(m: &Market, method: &str, params: serde_json::Value) -> serde_
     })
 }
 
-/// One call to the devnet's lotus JSON-RPC; the whole answer (`result` or `error`).
+/// One call to droplet-client's JSON-RPC (`VENUS_MARKET_CLIENT.<method>`, admin token).
+pub fn client_rpc(m: &Market, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let repo = Path::new(&m.client);
+    let read = |f: &str| std::fs::read_to_string(repo.join(f)).expect("client api file");
+    let info = market_proto::api_info::ApiInfo {
+        token: read("token").trim().to_string(),
+        addr: read("api").trim().to_string(),
+    };
+    let url = info.url("v0").expect("url").replacen("ws://", "http://", 1);
+    rpc(&url, &info.token, &format!("VENUS_MARKET_CLIENT.{method}"), params)
+}
+
+/// One call to the devnet's lotus JSON-RPC.
 pub fn chain_rpc(m: &Market, method: &str, params: serde_json::Value) -> serde_json::Value {
     let (url, token) = m.node();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        reqwest::Client::new()
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json")
-    })
+    rpc(&url, &token, method, params)
 }
