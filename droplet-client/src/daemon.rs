@@ -346,10 +346,13 @@ impl MarketClientServer for ClientApi {
             .map_err(|e| handler_error(format!("{e:#}")))
     }
 
-    async fn client_retrieval_log(&self, deal_id: u64) -> RpcResult<Vec<RetrievalInfo>> {
-        self.retrievals
+    async fn client_retrieval_log(&self, deal_id: u64, from: Option<usize>) -> RpcResult<Vec<RetrievalInfo>> {
+        let mut log = self
+            .retrievals
             .log(deal_id)
-            .map_err(|e| handler_error(format!("{e:#}")))
+            .map_err(|e| handler_error(format!("{e:#}")))?;
+        log.drain(..from.unwrap_or(0).min(log.len()));
+        Ok(log)
     }
 
     async fn client_list_retrievals(&self) -> RpcResult<Vec<RetrievalInfo>> {

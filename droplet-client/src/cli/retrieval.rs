@@ -305,15 +305,16 @@ fn absolute(path: &str) -> Result<String> {
 }
 
 /// Print the retrieval's progress (a line per event) until it ends; an error unless it
-/// completed.
+/// completed. Each poll fetches the entries from the last one printed on (for its status).
 async fn follow(api: &jsonrpsee::http_client::HttpClient, id: u64, started: Instant) -> Result<()> {
     let mut printed = 0usize;
     loop {
-        let log = api.client_retrieval_log(id).await.map_err(call_error)?;
-        for r in log.iter().skip(printed) {
+        let from = printed.saturating_sub(1);
+        let log = api.client_retrieval_log(id, Some(from)).await.map_err(call_error)?;
+        for r in log.iter().skip(printed - from) {
             println!("{}", progress_line(r, started.elapsed()));
         }
-        printed = printed.max(log.len());
+        printed = printed.max(from + log.len());
         let Some(r) = log.last() else {
             bail!("the daemon has no retrieval {id}");
         };
@@ -328,7 +329,7 @@ async fn follow(api: &jsonrpsee::http_client::HttpClient, id: u64, started: Inst
                 r.message
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

@@ -460,10 +460,10 @@ pub trait MarketClient {
     #[method(name = "ClientRetrieveWait")]
     async fn client_retrieve_wait(&self, deal_id: u64) -> RpcResult<()>;
 
-    /// A retrieval after each of its events so far, oldest first (droplet-rs: what
-    /// `retrieval retrieve` prints as progress).
+    /// A retrieval after each of its events so far, oldest first, from entry `from` on (all
+    /// without it) (droplet-rs: what `retrieval retrieve` prints as progress).
     #[method(name = "ClientRetrievalLog")]
-    async fn client_retrieval_log(&self, deal_id: u64) -> RpcResult<Vec<RetrievalInfo>>;
+    async fn client_retrieval_log(&self, deal_id: u64, from: Option<usize>) -> RpcResult<Vec<RetrievalInfo>>;
 
     #[method(name = "ClientListRetrievals")]
     async fn client_list_retrievals(&self) -> RpcResult<Vec<RetrievalInfo>>;
@@ -550,7 +550,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("ClientMinerQueryOffer", Perm::Read, 3),
     spec("ClientRetrieve", Perm::Admin, 1),
     spec("ClientRetrieveWait", Perm::Admin, 1),
-    spec("ClientRetrievalLog", Perm::Write, 1),
+    spec("ClientRetrievalLog", Perm::Write, 2),
     spec("ClientListRetrievals", Perm::Write, 0),
     spec("ClientCancelRetrievalDeal", Perm::Write, 1),
     spec("ClientExport", Perm::Admin, 2),
