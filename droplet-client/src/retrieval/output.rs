@@ -6,7 +6,6 @@
 //! is declined and written out of the CAR afterwards, as before.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -140,10 +139,7 @@ impl Output {
         if let State::Writing { file, .. } = &*lock(&self.state) {
             file.written_to(offset + len)?;
         }
-        let len = usize::try_from(len).map_err(std::io::Error::other)?;
-        let mut buf = vec![0u8; len];
-        self.reader.read_exact_at(&mut buf, offset)?;
-        Ok(buf)
+        super::sink::read_exact_at(&self.reader, offset, len)
     }
 
     /// Remove the part file of a declined output.

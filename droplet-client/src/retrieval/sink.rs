@@ -78,6 +78,13 @@ impl std::fmt::Debug for CarSink {
     }
 }
 
+/// `len` bytes of `file` at `offset`, in a new buffer.
+pub(super) fn read_exact_at(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
 fn block_cid(cid: &Cid) -> std::io::Result<BlockCid> {
     BlockCid::try_from(cid.to_bytes().as_slice()).map_err(std::io::Error::other)
 }
@@ -153,12 +160,7 @@ impl CarSink {
 
     fn read(&self, at: At) -> std::io::Result<Vec<u8>> {
         match at {
-            At::Car(offset, len) => {
-                let len = usize::try_from(len).map_err(std::io::Error::other)?;
-                let mut buf = vec![0u8; len];
-                self.reader.read_exact_at(&mut buf, offset)?;
-                Ok(buf)
-            }
+            At::Car(offset, len) => read_exact_at(&self.reader, offset, len),
             At::Output(offset, len) => match &self.output {
                 Some(o) => o.read_at(offset, len),
                 None => Err(std::io::Error::other(
@@ -347,10 +349,18 @@ impl StreamedBlocks {
             )
         })?;
         let len = f.metadata()?.len();
-        let leaves = piece_store::unixfs::export::raw_leaves(&car, &block_cid(root)?, len)?
-            .into_iter()
-            .map(|(c, o, l)| (c, (o, l)))
-            .collect();
+        let mut leaves = HashMap::new();
+        for (c, o, l) in piece_store::unixfs::export::raw_leaves(&car, &block_cid(root)?, len)? {
+            // Sizes from the DAG: a leaf past the file's end means the file is not its data
+            // (and is never allocated for).
+            if o.checked_add(l).is_none_or(|end| end > len) {
+                anyhow::bail!(
+                    "{} is shorter than the retrieved data: it was changed since the retrieval; retrieve the data again",
+                    file.display()
+                );
+            }
+            leaves.insert(c, (o, l));
+        }
         Ok(StreamedBlocks {
             car,
             file: f,
@@ -365,14 +375,13 @@ impl piece_store::unixfs::export::Blocks for StreamedBlocks {
         let Some(&(offset, len)) = self.leaves.get(cid) else {
             return self.car.block(cid);
         };
-        let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
         let changed = || {
             std::io::Error::other(format!(
                 "{} was changed since the retrieval wrote it (block {cid}): retrieve the data again",
                 self.path.display()
             ))
         };
-        self.file.read_exact_at(&mut buf, offset).map_err(|_| changed())?;
+        let buf = read_exact_at(&self.file, offset, len).map_err(|_| changed())?;
         match piece_store::unixfs::verify_block(cid, &buf) {
             Ok(true) => Ok(Some(buf)),
             _ => Err(changed()),

@@ -176,7 +176,10 @@ impl Vouchers {
             return Ok((state.clone(), balance.clone()));
         }
         let (state, balance) = self.channel_state(ch).await?;
-        self.cache()
+        let mut cache = self.cache();
+        // Only channels read recently are kept: clients name the channels.
+        cache.channels.retain(|_, (at, ..)| at.elapsed() < CHANNEL_STATE_FOR);
+        cache
             .channels
             .insert(*ch, (Instant::now(), state.clone(), balance.clone()));
         Ok((state, balance))

@@ -145,7 +145,8 @@ pub fn write_file(blocks: &dyn Blocks, cid: &BlockCid, out: &mut dyn Write) -> R
 /// Where the raw leaves of the file rooted at `root` lie in that file's bytes, as
 /// (leaf, offset, length), from its inner nodes alone (`blocks` need not hold the leaves):
 /// each link's length is its parent's UnixFS block size. A file that is a single raw block
-/// is `file_len` bytes at 0.
+/// is `file_len` bytes at 0. The sizes come from the DAG: check them against the file before
+/// reading (offsets saturate rather than wrap).
 pub fn raw_leaves(
     blocks: &dyn Blocks,
     root: &BlockCid,
@@ -178,7 +179,7 @@ pub fn raw_leaves(
             if u.blocksizes.len() != n.links.len() {
                 return Err(malformed(&cid, "a file node whose block sizes do not match its links"));
             }
-            offset += u.data.map_or(0, |d| d.len() as u64);
+            offset = offset.saturating_add(u.data.map_or(0, |d| d.len() as u64));
             let children = n
                 .links
                 .iter()
@@ -196,7 +197,7 @@ pub fn raw_leaves(
             }
             Some((child, size)) if child.codec() == RAW => {
                 out.push((child, offset, size));
-                offset += size;
+                offset = offset.saturating_add(size);
             }
             Some((child, _)) => next = Some(child),
         }
