@@ -29,6 +29,10 @@ pub struct ValidationResult {
     pub force_pause: bool,
     /// Pause once this many bytes have been sent in all (0: no limit).
     pub data_limit: u64,
+    /// Call [`Validator::payment_due`] once this many bytes have been sent in all, without
+    /// pausing (0: never). A provider that asks for a payment before it stops for it says
+    /// where here.
+    pub payment_due_at: u64,
 }
 
 /// A voucher decision still being made.
@@ -59,10 +63,25 @@ pub trait Validator: Send + Sync + 'static {
         let decision = self.validate_voucher(channel, voucher);
         Box::pin(async move { decision })
     }
-    /// The data limit was reached and the channel paused; a result to send the client (what
-    /// it owes), if any.
-    fn data_limit_reached(&self, _channel: &PullChannel) -> Option<TypedVoucher> {
-        None
+    /// The channel reached the `data_limit` a decision named: whether it pauses (by default
+    /// it does) or goes on with new limits, and a result to send the client (what it owes).
+    /// Asked with the provider's channels locked, so that no voucher's decision is applied
+    /// while this one is made: keep it short.
+    fn data_limit_reached(&self, _channel: &PullChannel) -> ValidationResult {
+        ValidationResult {
+            accepted: true,
+            force_pause: true,
+            ..ValidationResult::default()
+        }
+    }
+    /// The channel passed the `payment_due_at` a decision named: the same decision as
+    /// [`Validator::data_limit_reached`] (by default it goes on, as it was, asking nothing).
+    fn payment_due(&self, channel: &PullChannel) -> ValidationResult {
+        let _ = channel;
+        ValidationResult {
+            accepted: true,
+            ..ValidationResult::default()
+        }
     }
     /// Everything was sent: the result for the Complete message.
     fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher>;
@@ -114,6 +133,7 @@ pub(crate) struct Responding {
     pub transfer_id: u64,
     pub request: RequestId,
     pub data_limit: u64,
+    pub payment_due_at: u64,
     pub paused: bool,
 }
 
@@ -197,6 +217,7 @@ impl Hooks for DtHooks {
                 transfer_id: req.transfer_id,
                 request: request.id,
                 data_limit: decision.data_limit,
+                payment_due_at: decision.payment_due_at,
                 paused: decision.force_pause,
             },
         );
@@ -219,15 +240,36 @@ impl Hooks for DtHooks {
         } else {
             block.size_on_wire
         } as u64;
-        if ch.data_limit == 0 || ch.paused || ch.channel.sent < ch.data_limit {
+        if ch.paused {
             return BlockAction::default();
         }
-        ch.paused = true;
-        let snapshot = ch.channel.clone();
+        let sent = ch.channel.sent;
+        let limit = ch.data_limit != 0 && sent >= ch.data_limit;
+        let due = ch.payment_due_at != 0 && sent >= ch.payment_due_at;
+        if !limit && !due {
+            return BlockAction::default();
+        }
+        // Decided with the channels locked: a voucher's decision applied meanwhile would act
+        // on limits this one is about to replace.
+        let decision = if limit {
+            inner.validator.data_limit_reached(&ch.channel)
+        } else {
+            inner.validator.payment_due(&ch.channel)
+        };
+        let pause = decision.force_pause || !decision.accepted;
+        if pause {
+            ch.paused = true;
+        } else {
+            ch.data_limit = decision.data_limit;
+            ch.payment_due_at = decision.payment_due_at;
+        }
         drop(channels);
-        if let Some(result) = inner.validator.data_limit_reached(&snapshot) {
-            let msg = message::response(message_type::VOUCHER_RESULT, xfer, true, true, Some(&result));
+        if let Some(result) = &decision.result {
+            let msg = message::response(message_type::VOUCHER_RESULT, xfer, true, pause, Some(result));
             inner.send_later(*peer, msg);
+        }
+        if !pause {
+            return BlockAction::default();
         }
         BlockAction {
             extensions: message::outgoing_block_extensions(&message::update_response(xfer, true)),
@@ -356,6 +398,7 @@ pub(crate) async fn apply_voucher_decision(inner: &Arc<Inner>, peer: PeerId, xfe
         let mut resume = false;
         if decision.accepted {
             ch.data_limit = decision.data_limit;
+            ch.payment_due_at = decision.payment_due_at;
             resume = ch.paused && !decision.force_pause;
             if resume {
                 ch.paused = false;

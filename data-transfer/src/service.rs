@@ -333,8 +333,19 @@ impl DataTransfer {
 
     /// Send a voucher (a payment) for one of our pulls.
     pub async fn send_voucher(&self, pull: &Pull, voucher: &TypedVoucher) -> Result<(), DataTransferError> {
-        let msg = message::voucher_request(pull.transfer_id, voucher);
-        Ok(network::send(&self.inner.control, pull.peer, &msg).await?)
+        self.send_voucher_to(pull.peer, pull.transfer_id, voucher).await
+    }
+
+    /// [`Self::send_voucher`] for `peer`'s pull `transfer_id` (from a task that does not hold
+    /// the pull).
+    pub async fn send_voucher_to(
+        &self,
+        peer: PeerId,
+        transfer_id: u64,
+        voucher: &TypedVoucher,
+    ) -> Result<(), DataTransferError> {
+        let msg = message::voucher_request(transfer_id, voucher);
+        Ok(network::send(&self.inner.control, peer, &msg).await?)
     }
 
     /// Cancel one of our pulls: the graphsync request and, on the stream, the channel.

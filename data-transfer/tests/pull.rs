@@ -39,6 +39,7 @@ impl Validator for Metered {
             result: result(0),
             force_pause: false,
             data_limit: self.step,
+            payment_due_at: 0,
         }
     }
     fn validate_voucher(&self, _channel: &PullChannel, voucher: &TypedVoucher) -> ValidationResult {
@@ -49,10 +50,17 @@ impl Validator for Metered {
             result: result(n),
             force_pause: false,
             data_limit: (n + 1) * self.step,
+            payment_due_at: 0,
         }
     }
-    fn data_limit_reached(&self, channel: &PullChannel) -> Option<TypedVoucher> {
-        result(channel.sent)
+    fn data_limit_reached(&self, channel: &PullChannel) -> ValidationResult {
+        ValidationResult {
+            accepted: true,
+            result: result(channel.sent),
+            force_pause: true,
+            data_limit: 0,
+            payment_due_at: 0,
+        }
     }
     fn completed(&self, _channel: &PullChannel) -> Option<TypedVoucher> {
         result(999)
@@ -200,6 +208,7 @@ impl Validator for StallThenFinish {
             result: result(0),
             force_pause: false,
             data_limit: if restart { 0 } else { self.step },
+            payment_due_at: 0,
         }
     }
     fn validate_voucher(&self, _: &PullChannel, _: &TypedVoucher) -> ValidationResult {

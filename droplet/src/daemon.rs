@@ -296,6 +296,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         local: host.peer_id().to_string(),
         vouchers,
         payments: Default::default(),
+        changes: Default::default(),
         unsealer: crate::retrieval::unseal::Unsealer::new(pieces.clone(), events.clone()),
         transfers: Default::default(),
     };

@@ -134,7 +134,8 @@ pub struct QueuedBlock {
 #[derive(Debug, Clone, Default)]
 pub struct BlockAction {
     pub extensions: Vec<(String, RawCbor)>,
-    /// Pause after this block (it is still sent, followed by status 15).
+    /// Pause after this block (it is still sent, followed by status 15); unless the response
+    /// was unpaused while the hook was deciding (the unpause answers this pause).
     pub pause: bool,
 }
 
@@ -311,6 +312,9 @@ struct CtlState {
     cancelled_by_responder: bool,
     network_error: bool,
     unpause_extensions: Vec<(String, RawCbor)>,
+    /// Unpauses so far: a hook that pauses the response does not pause it when an unpause
+    /// came while it was deciding (that unpause answers the pause the hook asked for).
+    unpauses: u64,
     updates: Vec<Extensions>,
 }
 
@@ -439,6 +443,7 @@ impl Graphsync {
         self.inner.signal(peer, id, |s| {
             s.paused = false;
             s.pause_requested = false;
+            s.unpauses += 1;
             s.unpause_extensions.extend(extensions);
         })
     }
@@ -942,12 +947,16 @@ fn respond(
                 held_by_requester: load.held,
                 index: walk.links_loaded(),
             };
+            let unpauses = lock(&ctl.state).unpauses;
             let action = inner.hooks.outgoing_block(&peer.id, id, &queued);
             for (name, value) in action.extensions {
                 asm.extension(&name, value);
             }
             if action.pause {
-                lock(&ctl.state).paused = true;
+                let mut state = lock(&ctl.state);
+                if state.unpauses == unpauses {
+                    state.paused = true;
+                }
             }
         }
         if let Err(e) = walked {

@@ -293,6 +293,66 @@ async fn a_paused_response_resumes_with_extensions_and_completes() {
     assert_eq!(ended.load(Ordering::SeqCst), 1);
 }
 
+/// Asks for a pause on block 2 and, while still deciding, is answered by an unpause (as a
+/// data-transfer voucher accepted on another thread is).
+#[derive(Default)]
+struct UnpausedWhileDeciding {
+    server: std::sync::OnceLock<Graphsync>,
+}
+
+impl Hooks for UnpausedWhileDeciding {
+    fn outgoing_block(&self, peer: &PeerId, id: RequestId, block: &QueuedBlock) -> BlockAction {
+        let pause = block.index == 2;
+        if pause {
+            let server = self.server.get().expect("server set");
+            assert!(server.unpause_response(*peer, id, Vec::new()), "registered");
+        }
+        BlockAction {
+            extensions: Vec::new(),
+            pause,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpause_that_comes_while_a_hook_decides_to_pause_wins() {
+    let dag = sample_dag(21);
+    let hooks = Arc::new(UnpausedWhileDeciding::default());
+    let p = pair(
+        Arc::new(MemoryStore::from_blocks(dag.blocks.clone())),
+        hooks.clone(),
+        Config::default(),
+    )
+    .await;
+    assert!(hooks.server.set(p.server.clone()).is_ok());
+    let sink = Arc::new(MemoryStore::new());
+    let mut req = p
+        .client
+        .request(
+            p.server_peer,
+            dag.root,
+            build::all().to_cbor(),
+            Extensions::new(),
+            sink.clone(),
+        )
+        .expect("request");
+    let mut paused = false;
+    let end = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(30), req.events.recv())
+            .await
+            .expect("not left paused")
+            .expect("event");
+        match ev {
+            RequestEvent::Paused => paused = true,
+            RequestEvent::Finished(r) => break r,
+            _ => {}
+        }
+    };
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+    assert!(!paused, "the pause was answered before it was taken");
+    assert_eq!(sink.snapshot(), dag.blocks);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requester_cancel_stops_the_response() {
     let dag = sample_dag(14);

@@ -32,7 +32,9 @@ pub fn two_active_deals(m: &Market) -> (String, Vec<u8>) {
     (root, big)
 }
 
-/// 1000 attoFIL a byte (the ask is per GiB), a payment every 512 KiB.
+/// 1000 attoFIL a byte (the ask is per GiB), a payment every 128 KiB: droplet's credit (four
+/// intervals) is then smaller than one of the test files' 1 MiB blocks, so a 2.5 MiB retrieval
+/// is paid for in at least three payments however fast it runs.
 pub fn set_priced_ask(m: &Market) {
     m.droplet(&[
         "retrieval",
@@ -42,7 +44,7 @@ pub fn set_priced_ask(m: &Market) {
         "--price",
         "0.000001073741824",
         "--payment-interval",
-        "512KiB",
+        "128KiB",
         "--payment-interval-increase",
         "0",
     ]);

@@ -59,6 +59,7 @@ impl Validator for FreeRetrieval {
             },
             force_pause: false,
             data_limit: 0,
+            payment_due_at: 0,
         }
     }
     fn validate_voucher(&self, _: &PullChannel, _: &TypedVoucher) -> ValidationResult {
@@ -183,6 +184,7 @@ impl Validator for Metered {
             result: Some(int_voucher("Test/Result", 0)),
             force_pause: false,
             data_limit: self.step,
+            payment_due_at: 0,
         }
     }
     fn validate_voucher(&self, _: &PullChannel, voucher: &TypedVoucher) -> ValidationResult {
@@ -193,6 +195,7 @@ impl Validator for Metered {
             result: Some(int_voucher("Test/Result", n)),
             force_pause: false,
             data_limit: (n as u64 + 1) * self.step,
+            payment_due_at: 0,
         }
     }
     fn completed(&self, _: &PullChannel) -> Option<TypedVoucher> {

@@ -36,10 +36,10 @@ fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks(
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_json("go-legacy-retrieve", &args);
     assert_eq!(r["Status"], "DealStatusCompleted", "{r}");
-    // The query answered the ask droplet was given: 1000 attoFIL a byte, every 512 KiB.
+    // The query answered the ask droplet was given: 1000 attoFIL a byte, every 128 KiB.
     let q = &r["Query"];
     assert_eq!(q["MinPricePerByte"], "1000", "{r}");
-    assert_eq!(q["MaxPaymentInterval"], 512 << 10, "{r}");
+    assert_eq!(q["MaxPaymentInterval"], 128 << 10, "{r}");
     assert_eq!(q["UnsealPrice"], "0", "{r}");
     assert!(q["Size"].as_u64().expect("size") >= big.len() as u64, "{r}");
     let events: Vec<&str> = r["Events"]
@@ -147,8 +147,10 @@ fn droplet_client_pays_a_go_fil_markets_provider_every_interval() {
             &size,
             "--price-per-byte",
             "1000",
+            // Every 1 MiB: the file (1 MiB blocks and a root) ends inside its third interval,
+            // so the provider asks for the last payment when it completes.
             "--payment-interval",
-            "524288",
+            "1048576",
         ]
         .map(String::from),
     );

@@ -139,6 +139,12 @@ fn retrieve(
             println!("    {}", line.split(" [").next().unwrap_or(line));
         }
     }
+    let paid = stdout.matches("PaymentSent").count();
+    if paid > 0 {
+        // LastPaymentRequested included.
+        let asked = stdout.matches("PaymentRequested").count();
+        println!("    {paid} payments made, {asked} asked for");
+    }
     if !same_file(&out, original)? {
         bail!("the retrieved data differs from the original");
     }

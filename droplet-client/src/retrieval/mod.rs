@@ -246,6 +246,8 @@ impl Retrievals {
         let (mut all_received, mut completed) = (false, false);
         // The cumulative amount the provider has asked for and is not yet paid.
         let mut owed_target: Option<TokenAmount> = None;
+        // The payment on its way, if any.
+        let mut paying: Option<Paying> = None;
         let mut saved = Instant::now();
         let fail = |r: &mut RetrievalRecord, event: E, status: S, message: String| {
             r.info.message = message;
@@ -257,14 +259,25 @@ impl Retrievals {
         let mut restarted = false;
         loop {
             let done_by = all_received.then(|| tokio::time::Instant::now() + COMPLETE_WITHIN);
-            let event = tokio::select! {
-                e = pull.events.recv() => Some(e),
+            let wake = tokio::select! {
+                e = pull.events.recv() => Wake::Event(e),
+                done = async { (&mut paying.as_mut().expect("paying").done).await }, if paying.is_some() => {
+                    Wake::Paid(done.unwrap_or_else(|e| Err(anyhow!("the payment task failed: {e}"))))
+                }
                 _ = tokio::time::sleep_until(done_by.unwrap_or_else(tokio::time::Instant::now)), if done_by.is_some() => {
                     let _ = self.inner.dt.cancel(&pull).await;
                     r.info.message = format!(
                         "every block arrived but the provider did not complete the deal within {}s",
                         COMPLETE_WITHIN.as_secs()
                     );
+                    if let Some(asked) = owed_target.as_ref().filter(|a| **a > r.info.total_paid.0) {
+                        r.info.message += &format!(
+                            ": it asks for {} attoFIL in all, more than the {} bytes received are worth ({} attoFIL, paid)",
+                            asked.atto(),
+                            r.info.bytes_received,
+                            r.info.total_paid.0.atto()
+                        );
+                    }
                     r.set(E::DataTransferError, S::Errored);
                     break;
                 }
@@ -278,12 +291,46 @@ impl Retrievals {
                     if !matches!(gone, Ok(p) if p == peer) || completed {
                         continue;
                     }
-                    None
+                    Wake::Lost
                 }
             };
+            let paid = matches!(wake, Wake::Paid(_));
+            let event = match wake {
+                Wake::Event(e) => Some(e),
+                Wake::Paid(done) => {
+                    let p = paying.take().expect("paying");
+                    match done {
+                        Ok(()) => {
+                            r.info.total_paid = Json(p.amount);
+                            r.info.bytes_paid_for = p.bytes;
+                            r.set(E::PaymentSent, if p.last { S::Finalizing } else { S::Ongoing });
+                        }
+                        Err(e) => {
+                            fail(&mut r, E::CreateVoucherFailed, S::Errored, format!("{e:#}"));
+                            let _ = self.inner.dt.cancel(&pull).await;
+                            break;
+                        }
+                    }
+                    // Nothing else happened: on to paying again, saving, finishing.
+                    Some(Some(ClientEvent::Paused))
+                }
+                Wake::Lost => None,
+            };
             // The connection was lost (the provider stopped, crashed or the network failed):
-            // reconnect and restart the transfer from the first block we lack.
+            // reconnect and restart the transfer from the first block we lack, once the
+            // payment on its way has gone.
             let Some(event) = event else {
+                if let Some(p) = paying.take() {
+                    match p.done.await {
+                        Ok(Ok(())) => {
+                            r.info.total_paid = Json(p.amount);
+                            r.info.bytes_paid_for = p.bytes;
+                            r.set(E::PaymentSent, r.status());
+                        }
+                        Ok(Err(e)) => tracing::info!(deal = r.info.id, "the payment on its way failed: {e:#}"),
+                        Err(e) => tracing::warn!(deal = r.info.id, "the payment task failed: {e}"),
+                    }
+                }
                 let why = "the connection to the provider was lost";
                 match self.restart_transfer(&mut r, &pull, sink.clone(), why).await {
                     Ok(p) => {
@@ -311,8 +358,9 @@ impl Retrievals {
                 }
                 break;
             };
-            // Block events save on their own schedule; every other event is saved at once.
-            let is_block = matches!(event, ClientEvent::Block { .. });
+            // Blocks and payments made save on their own schedule (the voucher was kept by the
+            // payment channel manager); every other event is saved at once.
+            let is_block = matches!(event, ClientEvent::Block { .. }) || paid;
             match event {
                 ClientEvent::Accepted(result) if restarted => {
                     r.info.message.clear();
@@ -502,42 +550,37 @@ impl Retrievals {
                 }
                 ClientEvent::Paused | ClientEvent::Resumed => {}
             }
-            // Pay what is owed once the data it pays for has arrived.
-            if let Some(target) = owed_target.clone().filter(|_| r.channel.is_some()) {
-                let received_value = r.terms_value(r.info.bytes_received);
-                if target <= received_value || all_received {
-                    if target > received_value {
-                        let received = r.info.bytes_received;
-                        fail(
-                            &mut r,
-                            E::BadPaymentRequested,
-                            S::Errored,
-                            format!(
-                                "the provider asks for {} attoFIL in all, more than the {} bytes received are worth",
-                                target.atto(),
-                                received
-                            ),
-                        );
-                        let _ = self.inner.dt.cancel(&pull).await;
-                        break;
-                    }
-                    match self.pay(&mut r, &pull, &target).await {
-                        Ok(()) => {
-                            owed_target = None;
-                            let _ = store.put(&mut r);
-                        }
-                        Err(e) => {
-                            fail(&mut r, E::CreateVoucherFailed, S::Errored, format!("{e:#}"));
-                            let _ = self.inner.dt.cancel(&pull).await;
-                            break;
-                        }
-                    }
-                }
+            // Asked for a payment: pay for everything received once that is due (the next
+            // boundary reached, or all arrived), as go-fil-markets' client pays. The provider's
+            // figure may not count a payment still on its way (it asks at a boundary while the
+            // data goes on flowing), so it is a prompt, not the amount. One payment at a time,
+            // made on a task of its own while the blocks go on arriving: the next covers all
+            // that arrived meanwhile.
+            if owed_target.is_some()
+                && paying.is_none()
+                && let Some(ch) = r.channel.clone()
+                && let Some(amount) = r.payable(all_received)
+            {
+                let last = r.status() == S::SendFundsLastPayment;
+                r.set(E::SendFunds, if last { S::SendFundsLastPayment } else { S::SendFunds });
+                owed_target = None;
+                let (this, lane, id, to, xfer) = (self.clone(), r.lane, r.info.id, pull.peer, pull.transfer_id);
+                let value = amount.clone();
+                let done = tokio::spawn(async move {
+                    let sv = this.inner.paych.create_voucher(&ch.0, lane, &value).await?;
+                    this.send_payment(id, to, xfer, ch.0, sv).await
+                });
+                paying = Some(Paying {
+                    amount,
+                    bytes: r.info.bytes_received,
+                    last,
+                    done,
+                });
             }
             if !is_block {
                 let _ = store.put(&mut r);
             }
-            if all_received && completed {
+            if all_received && completed && paying.is_none() {
                 r.set(E::CompleteVerified, S::FinalizingBlockstore);
                 match sink.finish_output().and_then(|w| sink.sync().map(|()| w)) {
                     Ok(written) => {
@@ -648,26 +691,28 @@ impl Retrievals {
         let Some(sv) = self.inner.paych.best_voucher(&ch, r.lane)? else {
             return Ok(());
         };
-        self.send_payment(r, pull, ch, sv).await
+        self.send_payment(r.info.id, pull.peer, pull.transfer_id, ch, sv).await
     }
 
-    /// Send voucher `sv` on `ch` as the deal's payment.
+    /// Send voucher `sv` on `ch` as deal `id`'s payment, on `peer`'s transfer `xfer`.
     async fn send_payment(
         &self,
-        r: &RetrievalRecord,
-        pull: &Pull,
+        id: u64,
+        peer: libp2p::PeerId,
+        xfer: u64,
         ch: market_types::Address,
         sv: market_types::chain::SignedVoucher,
     ) -> Result<()> {
         let payment = RetrievalDealPayment {
-            id: r.info.id,
+            id,
             payment_channel: ch,
             payment_voucher: Some(sv),
         };
         self.inner
             .dt
-            .send_voucher(
-                pull,
+            .send_voucher_to(
+                peer,
+                xfer,
                 &TypedVoucher {
                     kind: VOUCHER_DEAL_PAYMENT.into(),
                     node: RawCbor::from_value(&payment),
@@ -675,23 +720,6 @@ impl Retrievals {
             )
             .await
             .map_err(|e| anyhow!("sending the payment: {e}"))
-    }
-
-    /// Pay the cumulative `target` on the deal's lane.
-    async fn pay(&self, r: &mut RetrievalRecord, pull: &Pull, target: &TokenAmount) -> Result<()> {
-        let ch = r.channel.clone().ok_or_else(|| anyhow!("no payment channel"))?.0;
-        // The last payment leads to the provider's completion, as in go-fil-markets' client.
-        let (sending, after) = match r.status() {
-            S::SendFundsLastPayment => (S::SendFundsLastPayment, S::Finalizing),
-            _ => (S::SendFunds, S::Ongoing),
-        };
-        r.set(E::SendFunds, sending);
-        let sv = self.inner.paych.create_voucher(&ch, r.lane, target).await?;
-        self.send_payment(r, pull, ch, sv).await?;
-        r.info.total_paid = Json(target.clone());
-        r.info.bytes_paid_for = r.info.bytes_received;
-        r.set(E::PaymentSent, after);
-        Ok(())
     }
 
     /// Wait until retrieval `id` ends: Ok once Completed, else its message.
@@ -791,6 +819,25 @@ async fn count_received(r: &mut RetrievalRecord, mut old: Pull) {
             r.info.bytes_received += size as u64;
         }
     }
+}
+
+/// What woke a retrieval's follower.
+enum Wake {
+    /// The pull's next event (none: its events ended).
+    Event(Option<ClientEvent>),
+    /// The payment on its way was made, or failed.
+    Paid(Result<()>),
+    /// The connection to the provider was lost.
+    Lost,
+}
+
+/// A payment on its way: the cumulative amount, for the bytes received then.
+struct Paying {
+    amount: TokenAmount,
+    bytes: u64,
+    /// The last payment (the provider finalizes the deal with it).
+    last: bool,
+    done: tokio::task::JoinHandle<Result<()>>,
 }
 
 /// What a provider says is owed in a response, if anything.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use market_daemon::store::{Batch, Store, StoreError, Table};
+use market_fsm::retrieval::payment::Terms;
 use market_proto::Json;
 use market_proto::api::market_client::RetrievalInfo;
 use market_types::retrieval::RetrievalDealProposal;
@@ -32,6 +33,11 @@ pub struct RetrievalRecord {
     /// The most the order pays in all.
     #[serde(default = "zero")]
     pub total: Json<TokenAmount>,
+    /// The deal's payment intervals (its prices are in `info`).
+    #[serde(default)]
+    pub payment_interval: u64,
+    #[serde(default)]
+    pub payment_interval_increase: u64,
     /// The payment channel and lane paying for it.
     #[serde(default)]
     pub channel: Option<Json<Address>>,
@@ -78,6 +84,8 @@ impl RetrievalRecord {
             payer: None,
             payee: None,
             total: Json(TokenAmount::default()),
+            payment_interval: p.params.payment_interval,
+            payment_interval_increase: p.params.payment_interval_increase,
             channel: None,
             lane: 0,
             data_selector: None,
@@ -90,6 +98,30 @@ impl RetrievalRecord {
     /// What `bytes` received are worth under the deal's terms (unseal price included).
     pub fn terms_value(&self, bytes: u64) -> TokenAmount {
         &self.info.unseal_price.0 + &self.info.price_per_byte.0 * bytes
+    }
+
+    /// The deal's price terms.
+    pub fn terms(&self) -> Terms {
+        Terms {
+            price_per_byte: self.info.price_per_byte.0.clone(),
+            unseal_price: self.info.unseal_price.0.clone(),
+            payment_interval: self.payment_interval,
+            payment_interval_increase: self.payment_interval_increase,
+        }
+    }
+
+    /// Whether the provider may be paid now, with a payment asked for: something received is
+    /// unpaid, and it reaches the next payment boundary above what was paid (the unseal price
+    /// first), or everything has arrived. Never for data not received.
+    pub fn payable(&self, all_received: bool) -> Option<TokenAmount> {
+        let value = self.terms_value(self.info.bytes_received);
+        let paid = &self.info.total_paid.0;
+        if value <= *paid {
+            return None;
+        }
+        let terms = self.terms();
+        let due = all_received || paid < &terms.unseal_price || self.info.bytes_received >= terms.next_interval(paid);
+        due.then_some(value)
     }
 
     pub fn status(&self) -> S {

@@ -34,6 +34,9 @@ pub struct RetrievalProvider {
     pub vouchers: Vouchers,
     /// One payment at a time (two vouchers for a deal must not race on its record).
     pub payments: Arc<tokio::sync::Mutex<()>>,
+    /// One change to a deal's record at a time: a payment's and the transfer's own (a
+    /// payment asked for while the data flows) must not overwrite each other.
+    pub changes: Arc<std::sync::Mutex<()>>,
     /// Pieces made ready (unsealed if need be) before their data flows.
     pub unsealer: super::unseal::Unsealer,
     /// The data-transfer service this validator serves (set once it is built): a pull
@@ -109,6 +112,7 @@ fn refuse(id: u64, legacy: bool, status: S, message: String) -> ValidationResult
         result: Some(response(id, legacy, status, &message, TokenAmount::default())),
         force_pause: false,
         data_limit: 0,
+        payment_due_at: 0,
     }
 }
 
@@ -219,7 +223,8 @@ impl RetrievalProvider {
             accepted: true,
             result: Some(response(id, legacy, status, "", m.owed())),
             force_pause: true,
-            data_limit: m.current_interval,
+            data_limit: m.pause_limit(),
+            payment_due_at: m.current_interval,
         }
     }
 
@@ -281,7 +286,8 @@ impl RetrievalProvider {
                         accepted: true,
                         result: None,
                         force_pause: false,
-                        data_limit: m.current_interval,
+                        data_limit: m.pause_limit(),
+                        payment_due_at: m.current_interval,
                     };
                     dt.decide(channel.peer, channel.id.id, go).await;
                 }
@@ -300,6 +306,7 @@ impl RetrievalProvider {
     /// bytes the client holds (it is not sent them again), then pauses at the next boundary.
     fn accept_restart(&self, channel: &PullChannel, p: Proposal) -> ValidationResult {
         let (id, legacy) = (p.deal.id, p.legacy);
+        let changing = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let mut record = match self.deals.get(&channel.peer.to_string(), id) {
             Ok(Some(r)) if !machine::is_terminal(r.status()) => r,
             Ok(_) => {
@@ -329,6 +336,7 @@ impl RetrievalProvider {
         if let Err(e) = self.deals.put(&record) {
             return refuse(id, legacy, S::Errored, format!("recording the deal: {e}"));
         }
+        drop(changing);
         tracing::info!(deal = id, peer = %channel.peer, "retrieval transfer restarted");
         // An unpaid unseal price still holds the data back; a piece not ready yet too.
         let owed = m.owed();
@@ -340,7 +348,8 @@ impl RetrievalProvider {
             accepted: true,
             result: Some(response(id, legacy, S::Accepted, "", owed.clone())),
             force_pause: !owed.is_zero() || unprepared,
-            data_limit: m.current_interval,
+            data_limit: m.pause_limit(),
+            payment_due_at: m.current_interval,
         }
     }
 
@@ -357,6 +366,7 @@ impl RetrievalProvider {
         payment: Option<&super::vouchers::Checked>,
     ) -> Option<(RetrievalDealRecord, Vec<Action>)> {
         let p = decode_proposal(&channel.voucher).ok()?;
+        let _one = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let mut record = match self.deals.get(&channel.peer.to_string(), p.deal.id) {
             Ok(Some(r)) => r,
             Ok(None) => return None,
@@ -451,44 +461,63 @@ impl RetrievalProvider {
         else {
             return refuse(id, legacy, S::Errored, "the deal does not take payments now".into());
         };
-        let m = record.machine();
         if actions.contains(&Action::Complete) {
             return ValidationResult {
                 accepted: true,
                 result: Some(response(id, legacy, S::Completed, "", TokenAmount::default())),
                 force_pause: false,
                 data_limit: 0,
+                payment_due_at: 0,
             };
         }
-        let owed = m.owed();
-        if matches!(m.status, S::New | S::Unsealing) {
-            // Paid (the unseal price), but the piece is not ready: preparing it resumes.
-            ValidationResult {
+        // Still owed (a short payment, or the next boundary already passed while this one
+        // was on its way): asked for in the answer; the data flows on within the credit.
+        flow(&record, &actions)
+    }
+
+    /// The transfer reached a point its last decision named (a payment boundary, the data
+    /// limit): the deal's machine says whether it goes on and what to ask for.
+    fn at_limit(&self, channel: &PullChannel, event: Event) -> ValidationResult {
+        match self.advance(channel, event) {
+            Some((record, actions)) => flow(&record, &actions),
+            // The deal takes no such event now (it ended): nothing more goes out.
+            None => ValidationResult {
                 accepted: true,
-                result: None,
                 force_pause: true,
-                data_limit: m.current_interval,
-            }
-        } else if owed.is_zero() {
-            ValidationResult {
-                accepted: true,
-                result: None,
-                force_pause: false,
-                data_limit: m.current_interval,
-            }
-        } else {
-            let status = if m.status == S::FundsNeededLastPayment {
+                ..ValidationResult::default()
+            },
+        }
+    }
+}
+
+/// How a running deal's data flows after its machine's `actions`: held (paused until paid,
+/// or until the piece is ready), or on to the next limits; with the payment asked for, if any.
+fn flow(record: &RetrievalDealRecord, actions: &[Action]) -> ValidationResult {
+    let (id, legacy) = (record.deal_proposal.id, record.legacy_protocol);
+    let m = record.machine();
+    let asked = actions.iter().find_map(|a| match a {
+        Action::RequestPayment { owed, last } => {
+            let status = if *last {
                 S::FundsNeededLastPayment
             } else {
                 S::FundsNeeded
             };
-            ValidationResult {
-                accepted: true,
-                result: Some(response(id, legacy, status, "", owed)),
-                force_pause: true,
-                data_limit: m.current_interval,
-            }
+            Some(response(id, legacy, status, "", owed.clone()))
         }
+        _ => None,
+    });
+    let held = matches!(
+        m.status,
+        // Paid (the unseal price), but the piece is not ready: preparing it resumes.
+        S::New | S::Unsealing | S::FundsNeeded | S::FundsNeededLastPayment
+    );
+    ValidationResult {
+        accepted: true,
+        // Asked once; the next decision names the next boundary.
+        payment_due_at: if asked.is_some() { 0 } else { m.current_interval },
+        result: asked,
+        force_pause: held,
+        data_limit: m.pause_limit(),
     }
 }
 
@@ -519,13 +548,12 @@ impl Validator for RetrievalProvider {
         Box::pin(async move { this.on_payment(&channel, &voucher).await })
     }
 
-    fn data_limit_reached(&self, channel: &PullChannel) -> Option<TypedVoucher> {
-        let (record, actions) = self.advance(channel, Event::LimitReached { total: channel.sent })?;
-        let (id, legacy) = (record.deal_proposal.id, record.legacy_protocol);
-        actions.iter().find_map(|a| match a {
-            Action::RequestPayment { owed, .. } => Some(response(id, legacy, S::FundsNeeded, "", owed.clone())),
-            _ => None,
-        })
+    fn payment_due(&self, channel: &PullChannel) -> ValidationResult {
+        self.at_limit(channel, Event::PaymentDue { total: channel.sent })
+    }
+
+    fn data_limit_reached(&self, channel: &PullChannel) -> ValidationResult {
+        self.at_limit(channel, Event::LimitReached { total: channel.sent })
     }
 
     fn awaits_last_payment(&self, channel: &PullChannel) -> bool {

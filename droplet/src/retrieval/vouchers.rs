@@ -267,7 +267,11 @@ impl Vouchers {
         let previous = lanes.iter().find(|l| l.voucher.lane == sv.lane);
         let last_amount = previous.map(|p| p.voucher.amount.clone()).unwrap_or_default();
         if let Some(p) = previous {
-            if p.voucher == *sv {
+            // The lane's best sent again (after a restart), or an older voucher arriving
+            // after a newer one (each payment travels on a stream of its own, so two sent
+            // back to back may be taken in either order): nothing to add.
+            let superseded = sv.nonce < p.voucher.nonce && sv.amount <= p.voucher.amount;
+            if p.voucher == *sv || superseded {
                 return Ok(Checked {
                     delta: TokenAmount::default(),
                     keep: None,

@@ -9,6 +9,16 @@
 use market_types::TokenAmount;
 use market_types::bigint::BigInt;
 
+/// How far past a payment boundary a provider goes on sending while the payment it asked for
+/// there is on its way: the payment interval [`CREDIT_INTERVALS`] times over, at most
+/// [`CREDIT_MAX`] bytes. go-fil-markets' provider stops at the boundary itself, so every
+/// interval costs a whole payment round trip with nothing moving (a thousand of them for 1 GiB
+/// paid by the MiB); with credit the payment overlaps the transfer. The client still pays only
+/// for data it has received; the provider risks the credit's worth more than one interval.
+pub const CREDIT_INTERVALS: u64 = 4;
+/// The most credit, in bytes, whatever the interval (8 ms of data at 1 GB/s).
+pub const CREDIT_MAX: u64 = 8 << 20;
+
 /// The price terms of one retrieval deal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Terms {
@@ -53,6 +63,12 @@ impl Terms {
             size = size.saturating_add(self.payment_interval_increase);
             Some(at)
         })
+    }
+
+    /// The bytes a provider sends past a boundary before it stops for the payment asked for
+    /// there (see [`CREDIT_INTERVALS`]).
+    pub fn credit(&self) -> u64 {
+        self.payment_interval.saturating_mul(CREDIT_INTERVALS).min(CREDIT_MAX)
     }
 
     /// The largest boundary at or below `sent` (0 before the first).

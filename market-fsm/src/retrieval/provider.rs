@@ -1,7 +1,13 @@
 //! The provider's retrieval deal (go-fil-markets `providerstates`, with its status numbers):
-//! accepted (New), data flowing (Ongoing), paused at a payment boundary (FundsNeeded), all
-//! data sent but not all paid (FundsNeededLastPayment), and the ends: Completed, Errored,
-//! Cancelled. The daemon persists the deal after every event, then performs the actions.
+//! accepted (New), data flowing (Ongoing), paused until paid (FundsNeeded), all data sent but
+//! not all paid (FundsNeededLastPayment), and the ends: Completed, Errored, Cancelled. The
+//! daemon persists the deal after every event that changes it, then performs the actions.
+//!
+//! Payment with credit: at each payment boundary ([`ProviderDeal::current_interval`]) the
+//! client is asked for what it owes and the data goes on flowing; the transfer pauses only
+//! [`Terms::credit`] bytes further ([`ProviderDeal::pause_limit`]) if the payment has not come
+//! by then. go-fil-markets' provider pauses at the boundary itself: its clients, which pay for
+//! what they received when asked (or for the interval, in older versions), work with both.
 
 use market_types::TokenAmount;
 use market_types::states::RetrievalDealStatus as S;
@@ -18,7 +24,8 @@ pub struct ProviderDeal {
     pub total_sent: u64,
     /// Cumulative value of the vouchers accepted.
     pub funds_received: TokenAmount,
-    /// The data limit: bytes that may be sent before the next payment (0: none).
+    /// The next payment boundary: the client is asked to pay once this many bytes are sent
+    /// (0: never, the data is free).
     pub current_interval: u64,
 }
 
@@ -33,6 +40,15 @@ impl ProviderDeal {
             total_sent: 0,
             funds_received: TokenAmount::default(),
             current_interval,
+        }
+    }
+
+    /// The data limit: the transfer pauses once this many bytes are sent unless paid for past
+    /// [`Self::current_interval`] by then (0: no limit).
+    pub fn pause_limit(&self) -> u64 {
+        match self.current_interval {
+            0 => 0,
+            b => b.saturating_add(self.terms.credit()),
         }
     }
 
@@ -60,6 +76,10 @@ pub fn is_terminal(status: S) -> bool {
 pub enum Event {
     /// Blocks went out; `total` bytes sent in all.
     Sent {
+        total: u64,
+    },
+    /// A payment boundary was passed with `total` bytes sent; the transfer goes on.
+    PaymentDue {
         total: u64,
     },
     /// The data limit was reached with `total` bytes sent; the transfer is paused.
@@ -98,6 +118,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::Sent { .. } => "Sent",
+            Event::PaymentDue { .. } => "PaymentDue",
             Event::LimitReached { .. } => "LimitReached",
             Event::PaymentReceived { .. } => "PaymentReceived",
             Event::PaymentRefused(_) => "PaymentRefused",
@@ -116,8 +137,7 @@ impl Event {
 /// What the daemon does after persisting the deal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Tell the client what it owes (`FundsNeeded` or `FundsNeededLastPayment`) and stay
-    /// paused.
+    /// Tell the client what it owes (`FundsNeeded` or `FundsNeededLastPayment`).
     RequestPayment { owed: TokenAmount, last: bool },
     /// Resume sending up to the new limit (0: no limit).
     Resume { data_limit: u64 },
@@ -153,19 +173,31 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
                 deal.status = S::Ongoing;
             }
         }
-        Event::LimitReached { total } if sending => {
+        Event::PaymentDue { total } if sending || deal.status == S::FundsNeeded => {
+            deal.total_sent = deal.total_sent.max(total);
+            if sending {
+                deal.status = S::Ongoing;
+            }
+            let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, false);
+            if !owed.is_zero() {
+                actions.push(Action::RequestPayment { owed, last: false });
+            }
+        }
+        Event::LimitReached { total } if sending || deal.status == S::FundsNeeded => {
             deal.total_sent = deal.total_sent.max(total);
             let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, false);
-            if owed.is_zero() {
-                // Paid ahead: move the limit on.
+            let paid_up = owed.is_zero();
+            if !paid_up {
+                actions.push(Action::RequestPayment { owed, last: false });
+            }
+            if paid_up || deal.total_sent < deal.pause_limit() {
+                // A limit set before the last payment came: go on to the one it moved to.
                 deal.status = S::Ongoing;
-                deal.current_interval = deal.terms.next_interval(&deal.funds_received);
                 actions.push(Action::Resume {
-                    data_limit: deal.current_interval,
+                    data_limit: deal.pause_limit(),
                 });
             } else {
                 deal.status = S::FundsNeeded;
-                actions.push(Action::RequestPayment { owed, last: false });
             }
         }
         // The unseal price may be paid while the piece is being unsealed.
@@ -175,18 +207,20 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
         }
         Event::PaymentReceived { delta } if sending || deal.status == S::FundsNeeded => {
             deal.funds_received += delta;
+            deal.current_interval = deal.terms.next_interval(&deal.funds_received);
+            // Still owed: asked for again, the data flowing meanwhile if within the credit.
             let owed = deal.terms.outstanding(&deal.funds_received, deal.total_sent, false);
-            if deal.status == S::FundsNeeded && !owed.is_zero() {
+            if !owed.is_zero() {
                 actions.push(Action::RequestPayment { owed, last: false });
-            } else {
-                let was_paused = deal.status == S::FundsNeeded;
+            }
+            let paused = deal.status == S::FundsNeeded;
+            if !paused || deal.total_sent < deal.pause_limit() {
                 deal.status = if deal.status == S::New { S::New } else { S::Ongoing };
-                deal.current_interval = deal.terms.next_interval(&deal.funds_received);
-                if was_paused {
-                    actions.push(Action::Resume {
-                        data_limit: deal.current_interval,
-                    });
-                }
+            }
+            if paused && deal.status == S::Ongoing {
+                actions.push(Action::Resume {
+                    data_limit: deal.pause_limit(),
+                });
             }
         }
         Event::PaymentReceived { delta } if deal.status == S::FundsNeededLastPayment => {
@@ -319,9 +353,10 @@ mod tests {
     #[test]
     fn three_intervals_and_a_last_payment() {
         let mut d = priced();
-        assert_eq!(d.current_interval, 100);
+        // Asked at 100 bytes, paused at 500 (four intervals of credit) if still unpaid.
+        assert_eq!((d.current_interval, d.pause_limit()), (100, 500));
         apply(&mut d, Event::Sent { total: 60 }).expect("applies");
-        let a = apply(&mut d, Event::LimitReached { total: 120 }).expect("applies");
+        let a = apply(&mut d, Event::PaymentDue { total: 120 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -329,43 +364,92 @@ mod tests {
                 last: false
             }]
         );
+        assert_eq!(d.status, S::Ongoing, "asked, still sending");
+        let a = apply(&mut d, Event::LimitReached { total: 500 }).expect("applies");
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(1000),
+                last: false
+            }]
+        );
         assert_eq!(d.status, S::FundsNeeded);
-        // A short voucher: still owed.
+        // A short voucher: still owed, still paused (the credit is used up).
         let a = apply(&mut d, Event::PaymentReceived { delta: atto(150) }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(50),
+                owed: atto(850),
                 last: false
             }]
         );
-        // The rest, and a little more: resume to the next boundary above what is paid.
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(90) }).expect("applies");
-        assert_eq!(a, vec![Action::Resume { data_limit: 200 }]);
-        assert_eq!(d.status, S::Ongoing);
-        apply(&mut d, Event::LimitReached { total: 210 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(160) }).expect("applies");
-        assert_eq!(d.current_interval, 300);
-        let a = apply(&mut d, Event::AllSent { total: 250 }).expect("applies");
+        assert_eq!(d.status, S::FundsNeeded);
+        // The rest, and a little more: resume, asking at the next boundary above what is paid
+        // (600) and pausing at 1000 if still unpaid then.
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(900) }).expect("applies");
+        assert_eq!(a, vec![Action::Resume { data_limit: 1000 }]);
+        assert_eq!((d.status, d.current_interval), (S::Ongoing, 600));
+        let a = apply(&mut d, Event::AllSent { total: 550 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(100),
+                owed: atto(50),
                 last: true
             }]
         );
         assert_eq!(d.status, S::FundsNeededLastPayment);
-        assert_eq!(d.owed(), atto(100));
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(100) }).expect("applies");
+        assert_eq!(d.owed(), atto(50));
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(50) }).expect("applies");
         assert_eq!(a, vec![Action::Complete]);
         assert_eq!(d.status, S::Completed);
-        assert_eq!(d.funds_received, atto(500));
+        assert_eq!(d.funds_received, atto(1100));
+    }
+
+    #[test]
+    fn a_payment_on_its_way_overlaps_the_transfer() {
+        let mut d = priced();
+        apply(&mut d, Event::PaymentDue { total: 100 }).expect("applies");
+        // The client paid for the 180 bytes it had when asked; more went out meanwhile.
+        apply(&mut d, Event::Sent { total: 260 }).expect("applies");
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(360) }).expect("applies");
+        // 200 was passed already: asked for at once, nothing paused.
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(40),
+                last: false
+            }]
+        );
+        assert_eq!((d.status, d.current_interval, d.pause_limit()), (S::Ongoing, 200, 600));
+        // Paused at the limit, then paid for less than it: resumes within the new credit and
+        // asks for the rest.
+        apply(&mut d, Event::LimitReached { total: 600 }).expect("applies");
+        assert_eq!(d.status, S::FundsNeeded);
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(640) }).expect("applies");
+        assert_eq!(
+            a,
+            vec![
+                Action::RequestPayment {
+                    owed: atto(200),
+                    last: false
+                },
+                Action::Resume { data_limit: 1000 }
+            ]
+        );
+        assert_eq!((d.status, d.current_interval), (S::Ongoing, 600));
+        // A payment due with nothing owed (paid ahead) asks for nothing.
+        let mut e = priced();
+        apply(&mut e, Event::PaymentReceived { delta: atto(400) }).expect("applies");
+        assert_eq!(apply(&mut e, Event::PaymentDue { total: 150 }), Ok(vec![]));
+        // Free deals have no boundary.
+        let free = ProviderDeal::new(Terms::default());
+        assert_eq!((free.current_interval, free.pause_limit()), (0, 0));
     }
 
     #[test]
     fn a_refused_payment_stops_the_deal() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 100 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 500 }).expect("applies");
         let a = apply(&mut d, Event::PaymentRefused("bad signature".into())).expect("applies");
         assert_eq!(d.status, S::Cancelled);
         assert!(matches!(&a[..], [Action::Stop { message }] if message.contains("bad signature")));
@@ -379,7 +463,7 @@ mod tests {
         assert_eq!(d.current_interval, 200);
         assert_eq!(
             apply(&mut d, Event::LimitReached { total: 100 }),
-            Ok(vec![Action::Resume { data_limit: 200 }])
+            Ok(vec![Action::Resume { data_limit: 600 }])
         );
         assert_eq!(d.status, S::Ongoing);
     }
@@ -387,34 +471,36 @@ mod tests {
     #[test]
     fn an_interrupted_deal_waits_and_a_restart_counts_again_from_what_was_paid() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 120 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(240) }).expect("applies");
-        apply(&mut d, Event::LimitReached { total: 230 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 520 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(1040) }).expect("applies");
+        assert_eq!((d.status, d.current_interval, d.pause_limit()), (S::Ongoing, 600, 1000));
+        apply(&mut d, Event::LimitReached { total: 1010 }).expect("applies");
         assert_eq!(d.status, S::FundsNeeded);
         apply(&mut d, Event::Interrupted("peer hung up".into())).expect("applies");
         assert_eq!(d.status, S::FundsNeeded, "not over");
         assert!(d.message.contains("peer hung up"), "{}", d.message);
         assert_eq!(apply(&mut d, Event::Restarted), Ok(vec![]));
-        // Nothing counted as sent until the restarted channel counts it; the limit is the
-        // next boundary above what was paid.
-        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 200));
+        // Nothing counted as sent until the restarted channel counts it; the boundary is the
+        // next one above what was paid.
+        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 600));
         assert!(d.message.is_empty());
-        let a = apply(&mut d, Event::LimitReached { total: 210 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 1010 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(160),
+                owed: atto(960),
                 last: false
             }]
         );
+        assert_eq!(d.status, S::FundsNeeded);
         // A cut at the last payment: the restart sends nothing new, completion asks again.
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 100 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(200) }).expect("applies");
-        apply(&mut d, Event::AllSent { total: 150 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 500 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(1000) }).expect("applies");
+        apply(&mut d, Event::AllSent { total: 550 }).expect("applies");
         assert_eq!(d.status, S::FundsNeededLastPayment);
         apply(&mut d, Event::Restarted).expect("applies");
-        let a = apply(&mut d, Event::AllSent { total: 150 }).expect("applies");
+        let a = apply(&mut d, Event::AllSent { total: 550 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -426,6 +512,38 @@ mod tests {
         let mut d = priced();
         apply(&mut d, Event::ClientCancelled).expect("applies");
         assert!(apply(&mut d, Event::Restarted).is_err());
+    }
+
+    #[test]
+    fn a_limit_set_before_a_payment_came_does_not_pause() {
+        let mut d = priced();
+        apply(&mut d, Event::PaymentDue { total: 150 }).expect("applies");
+        // Paid for 450 bytes while the transfer ran on to the old limit (500): it goes on to
+        // the new one (500 + 400), asking for what passed the boundary after the payment.
+        apply(&mut d, Event::PaymentReceived { delta: atto(900) }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 505 }).expect("applies");
+        assert_eq!(
+            a,
+            vec![
+                Action::RequestPayment {
+                    owed: atto(100),
+                    last: false
+                },
+                Action::Resume { data_limit: 900 }
+            ]
+        );
+        assert_eq!(d.status, S::Ongoing);
+        // Asked again while paused (a limit reached twice): still paused, asked again.
+        apply(&mut d, Event::LimitReached { total: 900 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 905 }).expect("applies");
+        assert_eq!(
+            a,
+            vec![Action::RequestPayment {
+                owed: atto(900),
+                last: false
+            }]
+        );
+        assert_eq!(d.status, S::FundsNeeded);
     }
 
     #[test]
