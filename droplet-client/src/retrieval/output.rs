@@ -100,7 +100,7 @@ impl Output {
             source,
         };
         let reader = File::open(&part).map_err(create)?;
-        let file = QueuedFile::new(file, QUEUE).map_err(create)?;
+        let file = QueuedFile::direct(file, &part, QUEUE).map_err(create)?;
         Ok(Output {
             target: target.to_path_buf(),
             part,
