@@ -106,6 +106,28 @@ async fn fetch(
     (events, end)
 }
 
+/// [`fetch`] of the whole of `dag` from the pair's server, into a sink of its own.
+async fn fetch_all(
+    p: &Pair,
+    dag: &Dag,
+) -> (
+    Vec<RequestEvent>,
+    Result<ResponseStatus, RequestError>,
+    Arc<MemoryStore>,
+) {
+    let sink = Arc::new(MemoryStore::new());
+    let (events, end) = fetch(
+        &p.client,
+        p.server_peer,
+        dag.root,
+        build::all().to_cbor(),
+        Extensions::new(),
+        sink.clone(),
+    )
+    .await;
+    (events, end, sink)
+}
+
 fn loaded(events: &[RequestEvent]) -> Vec<Cid> {
     events
         .iter()
@@ -155,16 +177,7 @@ async fn our_requester_gets_every_block_in_walk_order_from_our_responder() {
         }
     }
     // The whole DAG arrived byte for byte.
-    let sink = Arc::new(MemoryStore::new());
-    let (_, end) = fetch(
-        &p.client,
-        p.server_peer,
-        dag.root,
-        build::all().to_cbor(),
-        Extensions::new(),
-        sink.clone(),
-    )
-    .await;
+    let (_, end, sink) = fetch_all(&p, &dag).await;
     assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
     assert_eq!(sink.snapshot(), dag.blocks);
 }
@@ -182,15 +195,7 @@ async fn missing_blocks_give_a_partial_response_and_a_missing_root_status_34() {
         Config::default(),
     )
     .await;
-    let (events, end) = fetch(
-        &p.client,
-        p.server_peer,
-        dag.root,
-        build::all().to_cbor(),
-        Extensions::new(),
-        Arc::new(MemoryStore::new()),
-    )
-    .await;
+    let (events, end, _) = fetch_all(&p, &dag).await;
     assert_eq!(end, Ok(ResponseStatus::RequestCompletedPartial));
     assert!(events.contains(&RequestEvent::Missing(gone)));
     let unknown = DagBuilder::new(99).raw(10);
@@ -325,30 +330,9 @@ async fn an_unpause_that_comes_while_a_hook_decides_to_pause_wins() {
     )
     .await;
     assert!(hooks.server.set(p.server.clone()).is_ok());
-    let sink = Arc::new(MemoryStore::new());
-    let mut req = p
-        .client
-        .request(
-            p.server_peer,
-            dag.root,
-            build::all().to_cbor(),
-            Extensions::new(),
-            sink.clone(),
-        )
-        .expect("request");
-    let mut paused = false;
-    let end = loop {
-        let ev = tokio::time::timeout(Duration::from_secs(30), req.events.recv())
-            .await
-            .expect("not left paused")
-            .expect("event");
-        match ev {
-            RequestEvent::Paused => paused = true,
-            RequestEvent::Finished(r) => break r,
-            _ => {}
-        }
-    };
-    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull));
+    let (events, end, sink) = fetch_all(&p, &dag).await;
+    assert_eq!(end, Ok(ResponseStatus::RequestCompletedFull), "not left paused");
+    let paused = events.contains(&RequestEvent::Paused);
     assert!(!paused, "the pause was answered before it was taken");
     assert_eq!(sink.snapshot(), dag.blocks);
 }

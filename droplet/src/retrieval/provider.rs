@@ -479,7 +479,19 @@ impl RetrievalProvider {
     /// limit): the deal's machine says whether it goes on and what to ask for.
     fn at_limit(&self, channel: &PullChannel, event: Event) -> ValidationResult {
         match self.advance(channel, event) {
-            Some((record, actions)) => flow(&record, &actions),
+            Some((record, actions)) => {
+                let decision = flow(&record, &actions);
+                if decision.force_pause {
+                    // Rare with the credit: the client pays too slowly, or not at all.
+                    tracing::info!(
+                        deal = record.deal_proposal.id,
+                        sent = record.total_sent,
+                        paid = %record.funds_received.0.atto(),
+                        "retrieval transfer paused until paid"
+                    );
+                }
+                decision
+            }
             // The deal takes no such event now (it ended): nothing more goes out.
             None => ValidationResult {
                 accepted: true,
