@@ -347,12 +347,9 @@ impl MarketClientServer for ClientApi {
     }
 
     async fn client_retrieval_log(&self, deal_id: u64, from: Option<usize>) -> RpcResult<Vec<RetrievalInfo>> {
-        let mut log = self
-            .retrievals
-            .log(deal_id)
-            .map_err(|e| handler_error(format!("{e:#}")))?;
-        log.drain(..from.unwrap_or(0).min(log.len()));
-        Ok(log)
+        self.retrievals
+            .log(deal_id, from.unwrap_or(0))
+            .map_err(|e| handler_error(format!("{e:#}")))
     }
 
     async fn client_list_retrievals(&self) -> RpcResult<Vec<RetrievalInfo>> {

@@ -133,9 +133,14 @@ impl Store {
 
     /// Every (key within the table, raw value) whose key starts with `prefix`, in key order.
     pub fn scan_raw(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.scan_raw_from(table, prefix, prefix)
+    }
+
+    /// [`Self::scan_raw`] from key `start` on (a key under `prefix`).
+    pub fn scan_raw_from(&self, table: Table, prefix: &str, start: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let full = Self::key(table, prefix);
         let mut out = Vec::new();
-        for item in self.db.prefix_iterator(&full) {
+        for item in self.db.prefix_iterator(Self::key(table, start)) {
             let (k, v) = item?;
             if !k.starts_with(&full) {
                 break;

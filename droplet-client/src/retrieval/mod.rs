@@ -301,9 +301,8 @@ impl Retrievals {
                     let p = paying.take().expect("paying");
                     match done {
                         Ok(()) => {
-                            r.info.total_paid = Json(p.amount);
-                            r.info.bytes_paid_for = p.bytes;
-                            r.set(E::PaymentSent, if p.last { S::Finalizing } else { S::Ongoing });
+                            let after = if p.last { S::Finalizing } else { S::Ongoing };
+                            p.sent(&mut r, after);
                         }
                         Err(e) => {
                             fail(&mut r, E::CreateVoucherFailed, S::Errored, format!("{e:#}"));
@@ -320,12 +319,11 @@ impl Retrievals {
             // reconnect and restart the transfer from the first block we lack, once the
             // payment on its way has gone.
             let Some(event) = event else {
-                if let Some(p) = paying.take() {
-                    match p.done.await {
+                if let Some(mut p) = paying.take() {
+                    match (&mut p.done).await {
                         Ok(Ok(())) => {
-                            r.info.total_paid = Json(p.amount);
-                            r.info.bytes_paid_for = p.bytes;
-                            r.set(E::PaymentSent, r.status());
+                            let status = r.status();
+                            p.sent(&mut r, status);
                         }
                         Ok(Err(e)) => tracing::info!(deal = r.info.id, "the payment on its way failed: {e:#}"),
                         Err(e) => tracing::warn!(deal = r.info.id, "the payment task failed: {e}"),
@@ -737,13 +735,16 @@ impl Retrievals {
     }
 
     /// Retrieval `id` after each of its events so far.
-    pub fn log(&self, id: u64) -> Result<Vec<RetrievalInfo>> {
-        Ok(self
-            .inner
-            .store
-            .get(id)?
-            .ok_or_else(|| anyhow!("no retrieval {id}"))?
-            .log)
+    /// Retrieval `id`'s log from entry `from` on (only those are read).
+    pub fn log(&self, id: u64, from: usize) -> Result<Vec<RetrievalInfo>> {
+        let entries = self.inner.store.log_from(id, from)?;
+        if !entries.is_empty() {
+            return Ok(entries);
+        }
+        // Nothing stored apart past `from`: the record says whether it exists (and holds the
+        // log, as records written before kept it).
+        let r = self.inner.store.get(id)?.ok_or_else(|| anyhow!("no retrieval {id}"))?;
+        Ok(r.log.into_iter().skip(from).collect())
     }
 
     pub fn list(&self) -> Result<Vec<RetrievalInfo>> {
@@ -838,6 +839,15 @@ struct Paying {
     /// The last payment (the provider finalizes the deal with it).
     last: bool,
     done: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Paying {
+    /// The payment went out: the record says so, moving to `status`.
+    fn sent(self, r: &mut RetrievalRecord, status: S) {
+        r.info.total_paid = Json(self.amount);
+        r.info.bytes_paid_for = self.bytes;
+        r.set(E::PaymentSent, status);
+    }
 }
 
 /// What a provider says is owed in a response, if anything.

@@ -201,14 +201,21 @@ impl RetrievalStore {
         let Some(mut r) = self.store.get_json::<RetrievalRecord>(RETRIEVALS, &key(id))? else {
             return Ok(None);
         };
-        let entries = self.store.scan_raw(LOGS, &format!("{}/", key(id)))?;
+        let entries = self.log_from(id, 0)?;
         if !entries.is_empty() {
-            r.log = entries
-                .iter()
-                .filter_map(|(_, v)| serde_json::from_slice(v).ok())
-                .collect();
+            r.log = entries;
         }
         Ok(Some(r))
+    }
+
+    /// Retrieval `id`'s log entries stored apart, from entry `from` on.
+    pub fn log_from(&self, id: u64, from: usize) -> Result<Vec<RetrievalInfo>, StoreError> {
+        let prefix = format!("{}/", key(id));
+        let entries = self.store.scan_raw_from(LOGS, &prefix, &format!("{prefix}{from:08}"))?;
+        Ok(entries
+            .iter()
+            .filter_map(|(_, v)| serde_json::from_slice(v).ok())
+            .collect())
     }
 
     /// Every retrieval, without its log.
@@ -260,6 +267,17 @@ mod tests {
                 (Some(RetrievalClientEvent::BlocksReceived.code()), 3),
             ]
         );
+        // Read from an entry on: only those (what the CLI polls for).
+        let tail: Vec<_> = store.log_from(7, 1).expect("log").iter().map(|l| l.event).collect();
+        assert_eq!(
+            tail,
+            vec![
+                Some(RetrievalClientEvent::DealAccepted.code()),
+                Some(RetrievalClientEvent::BlocksReceived.code())
+            ]
+        );
+        assert!(store.log_from(7, 3).expect("log").is_empty());
+        assert!(store.log_from(8, 0).expect("log").is_empty(), "another retrieval's");
         // The record itself carries no log; the list leaves it out.
         let raw = store.store.get_raw(RETRIEVALS, &key(7)).expect("raw").expect("there");
         assert!(!String::from_utf8_lossy(&raw).contains("\"Log\""));

@@ -376,6 +376,7 @@ impl RetrievalProvider {
             }
         };
         let mut m = record.machine();
+        let durable = event.durable() || payment.is_some();
         match machine::apply(&mut m, event) {
             Ok(actions) => {
                 record.set_machine(&m);
@@ -383,7 +384,12 @@ impl RetrievalProvider {
                 if let Some(c) = payment {
                     c.keep_in(&mut batch);
                 }
-                if let Err(e) = self.deals.put_with(&record, batch) {
+                let saved = if durable {
+                    self.deals.put_with(&record, batch)
+                } else {
+                    self.deals.put_progress(&record)
+                };
+                if let Err(e) = saved {
                     tracing::warn!(deal = p.deal.id, "saving the retrieval deal: {e}");
                     // A payment not saved is not taken.
                     if payment.is_some() {

@@ -125,9 +125,18 @@ impl RetrievalDeals {
     }
 
     /// Save `d` together with the other writes in `batch`, atomically.
-    pub fn put_with(&self, d: &RetrievalDealRecord, mut batch: Batch) -> Result<(), StoreError> {
+    pub fn put_with(&self, d: &RetrievalDealRecord, batch: Batch) -> Result<(), StoreError> {
+        self.write(d, batch, true)
+    }
+
+    /// Save `d` without waiting for the disk: for changes a crash may lose (the bytes sent).
+    pub fn put_progress(&self, d: &RetrievalDealRecord) -> Result<(), StoreError> {
+        self.write(d, Batch::default(), false)
+    }
+
+    fn write(&self, d: &RetrievalDealRecord, mut batch: Batch, sync: bool) -> Result<(), StoreError> {
         batch.put_json(DEALS, &key(&d.receiver, d.deal_proposal.id), d);
-        self.store.write(batch, true)
+        self.store.write(batch, sync)
     }
 
     pub fn get(&self, receiver: &str, id: u64) -> Result<Option<RetrievalDealRecord>, StoreError> {

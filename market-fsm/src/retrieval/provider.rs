@@ -115,6 +115,13 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether the deal must be on disk (synced) before the actions follow: every event but
+    /// the bytes-sent count and a payment asked for while the data flows, which change
+    /// nothing a restart keeps (the restarted channel counts the bytes sent again).
+    pub fn durable(&self) -> bool {
+        !matches!(self, Event::Sent { .. } | Event::PaymentDue { .. })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Event::Sent { .. } => "Sent",
