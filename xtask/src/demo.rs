@@ -173,7 +173,8 @@ pub fn run(workspace: &Path) -> Result<()> {
 
     println!(
         "\n14. a paid retrieval: 1000 attoFIL a byte, a payment every 64 KiB; the client opens a payment \
-         channel and pays each interval with a voucher the provider checks on chain"
+         channel and pays, when asked at each interval, for what it received, with vouchers the provider \
+         checks on chain"
     );
     set_priced_retrieval_ask(&demo, "64KiB")?;
     retrieve(
