@@ -145,8 +145,10 @@ impl Paych {
     }
 
     /// Keep `sv` as its lane's best in `r` and, in the same write, the record and the voucher
-    /// under its own key.
-    fn save_with_voucher(&self, r: &mut ChannelRecord, sv: &SignedVoucher) -> Result<()> {
+    /// under its own key; durable before it returns (the write waits for the disk on a
+    /// blocking thread: a paid retrieval makes a voucher every interval while its blocks go
+    /// on arriving).
+    async fn save_with_voucher(&self, r: &mut ChannelRecord, sv: &SignedVoucher) -> Result<()> {
         r.vouchers.retain(|v| v.lane != sv.lane);
         r.vouchers.push(sv.clone());
         r.vouchers.sort_by_key(|v| v.lane);
@@ -154,7 +156,7 @@ impl Paych {
         let mut batch = market_daemon::store::Batch::default();
         batch.put_json(VOUCHERS, &voucher_key(&sv.channel_addr, sv.lane, sv.nonce), sv);
         batch.put_json(CHANNELS, &key(&r.from.0, &r.to.0), &*r);
-        Ok(self.store.write(batch, true)?)
+        Ok(self.store.write_off_runtime(batch, true).await?)
     }
 
     /// Every voucher of `ch` made or added, by lane then nonce.
@@ -349,7 +351,7 @@ impl Paych {
             .await
             .context("signing the voucher")?;
         sv.signature = Some(sig);
-        self.save_with_voucher(&mut r, &sv)?;
+        self.save_with_voucher(&mut r, &sv).await?;
         Ok(sv)
     }
 
@@ -409,7 +411,7 @@ impl Paych {
             bail!("the voucher pays less than lane {}'s best", sv.lane);
         }
         r.next_lane = r.next_lane.max(sv.lane.saturating_add(1));
-        self.save_with_voucher(&mut r, sv)?;
+        self.save_with_voucher(&mut r, sv).await?;
         Ok(&sv.amount - &before)
     }
 

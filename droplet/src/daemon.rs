@@ -231,6 +231,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         chain: chain.clone(),
         config: live.clone(),
         events: events.clone(),
+        workers: Default::default(),
     };
     let l = lookup.clone();
     handlers.insert(

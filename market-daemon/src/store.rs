@@ -121,6 +121,32 @@ impl Store {
         Ok(())
     }
 
+    /// Make every write so far durable (the write-ahead log synced to disk). A change that
+    /// must survive a crash but is written under a lock others wait on is written unsynced
+    /// there, and made durable with this once the lock is released, before anything acts
+    /// on it: the lock is not held for the disk's latency, and concurrent syncs share it.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
+    /// [`Store::write`] on a blocking thread: a synced write waits for the disk, which under
+    /// load takes milliseconds an async runtime's worker should not spend blocked.
+    pub async fn write_off_runtime(self: &std::sync::Arc<Self>, batch: Batch, sync: bool) -> Result<(), StoreError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.write(batch, sync))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// [`Store::sync`] on a blocking thread.
+    pub async fn sync_off_runtime(self: &std::sync::Arc<Self>) -> Result<(), StoreError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.sync())
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
     /// How many batches [`Store::write`] has written since the store was opened.
     pub fn batches_written(&self) -> u64 {
         self.batches.load(std::sync::atomic::Ordering::Relaxed)

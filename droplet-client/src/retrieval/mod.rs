@@ -356,9 +356,10 @@ impl Retrievals {
                 }
                 break;
             };
-            // Blocks and payments made save on their own schedule (the voucher was kept by the
-            // payment channel manager); every other event is saved at once.
-            let is_block = matches!(event, ClientEvent::Block { .. }) || paid;
+            // Blocks, payments asked for and payments made save on their own schedule, without
+            // waiting for the disk (the voucher was kept by the payment channel manager, and a
+            // provider asks again after a restart); every other event is saved at once, synced.
+            let mut on_schedule = matches!(event, ClientEvent::Block { .. }) || paid;
             match event {
                 ClientEvent::Accepted(result) if restarted => {
                     r.info.message.clear();
@@ -443,6 +444,7 @@ impl Retrievals {
                             r.set(E::LastPaymentRequested, S::SendFundsLastPayment);
                         } else {
                             r.set(E::PaymentRequested, S::FundsNeeded);
+                            on_schedule = true;
                         }
                         owed_target = Some(&r.info.total_paid.0 + &d.payment_owed);
                     }
@@ -454,7 +456,7 @@ impl Retrievals {
                     r.info.event = Some(E::BlocksReceived.code());
                     r.note();
                     if saved.elapsed() >= SAVE_EVERY {
-                        let _ = store.put(&mut r);
+                        let _ = store.put_progress(&mut r);
                         saved = Instant::now();
                     }
                 }
@@ -575,7 +577,7 @@ impl Retrievals {
                     done,
                 });
             }
-            if !is_block {
+            if !on_schedule {
                 let _ = store.put(&mut r);
             }
             if all_received && completed && paying.is_none() {

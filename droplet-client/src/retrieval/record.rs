@@ -184,6 +184,16 @@ impl RetrievalStore {
 
     /// Save `r` and the log entries changed since its last save, in one write.
     pub fn put(&self, r: &mut RetrievalRecord) -> Result<(), StoreError> {
+        self.write(r, true)
+    }
+
+    /// [`Self::put`] without waiting for the disk: for progress a crash may lose (bytes
+    /// received, payments asked for).
+    pub fn put_progress(&self, r: &mut RetrievalRecord) -> Result<(), StoreError> {
+        self.write(r, false)
+    }
+
+    fn write(&self, r: &mut RetrievalRecord, sync: bool) -> Result<(), StoreError> {
         let mut batch = Batch::default();
         batch.put_json(RETRIEVALS, &key(r.info.id), r);
         if let Some(from) = r.unsaved_from {
@@ -191,7 +201,7 @@ impl RetrievalStore {
                 batch.put_json(LOGS, &format!("{}/{i:08}", key(r.info.id)), entry);
             }
         }
-        self.store.write(batch, true)?;
+        self.store.write(batch, sync)?;
         r.unsaved_from = None;
         Ok(())
     }

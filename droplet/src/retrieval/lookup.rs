@@ -3,7 +3,9 @@
 //! piece (sealing or active), an unsealed copy in piece storage, the miner's retrieval ask and
 //! payment address.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cid::Cid;
 use market_types::Address;
@@ -68,7 +70,15 @@ pub struct Lookup {
     pub config: Arc<LiveConfig>,
     /// The sealers connected, which can unseal a piece with no unsealed copy.
     pub events: Arc<MarketEvents>,
+    /// Miners' workers as last read from the chain, and when: a paid retrieval names its
+    /// payment address with every voucher (a thousand for 1 GiB paid by the MiB).
+    pub workers: Arc<Mutex<HashMap<Address, (Instant, Address)>>>,
 }
+
+/// How long a miner's worker read from the chain is used as its payment address. A new
+/// worker takes effect on chain only after a long delay (finality), so a few seconds' old
+/// answer is as good as a fresh one.
+pub const WORKER_FOR: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Lookup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,6 +216,12 @@ impl Lookup {
         if let Some(a) = self.config.policy(Some(miner)).retrieval_payment_address {
             return Ok(a);
         }
+        let workers = || self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, worker)) = workers().get(miner)
+            && at.elapsed() < WORKER_FOR
+        {
+            return Ok(*worker);
+        }
         let info = self
             .chain
             .miner_info(miner)
@@ -214,6 +230,7 @@ impl Lookup {
                 miner: *miner,
                 reason: e.to_string(),
             })?;
+        workers().insert(*miner, (Instant::now(), info.worker));
         Ok(info.worker)
     }
 }

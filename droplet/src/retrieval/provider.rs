@@ -358,7 +358,9 @@ impl RetrievalProvider {
         self.advance_with(channel, event, None)
     }
 
-    /// [`Self::advance`], saving the payment's voucher in the same write as the deal.
+    /// [`Self::advance`], saving the payment's voucher in the same write as the deal. That
+    /// write is not synced here, under the lock the transfer's own events wait on: the caller
+    /// makes it durable ([`RetrievalDeals::sync`]) before answering the payment.
     fn advance_with(
         &self,
         channel: &PullChannel,
@@ -376,7 +378,7 @@ impl RetrievalProvider {
             }
         };
         let mut m = record.machine();
-        let durable = event.durable() || payment.is_some();
+        let durable = event.durable();
         match machine::apply(&mut m, event) {
             Ok(actions) => {
                 record.set_machine(&m);
@@ -384,8 +386,10 @@ impl RetrievalProvider {
                 if let Some(c) = payment {
                     c.keep_in(&mut batch);
                 }
-                let saved = if durable {
+                let saved = if durable && payment.is_none() {
                     self.deals.put_with(&record, batch)
+                } else if payment.is_some() {
+                    self.deals.put_unsynced_with(&record, batch)
                 } else {
                     self.deals.put_progress(&record)
                 };
@@ -467,6 +471,11 @@ impl RetrievalProvider {
         else {
             return refuse(id, legacy, S::Errored, "the deal does not take payments now".into());
         };
+        if let Err(e) = self.deals.sync().await {
+            let why = format!("saving the payment: {e}");
+            tracing::warn!(deal = id, "{why}");
+            return refuse(id, legacy, S::Errored, why);
+        }
         if actions.contains(&Action::Complete) {
             return ValidationResult {
                 accepted: true,

@@ -134,6 +134,16 @@ impl RetrievalDeals {
         self.write(d, Batch::default(), false)
     }
 
+    /// [`Self::put_with`] without waiting for the disk: durable once [`Self::sync`] returns.
+    pub fn put_unsynced_with(&self, d: &RetrievalDealRecord, batch: Batch) -> Result<(), StoreError> {
+        self.write(d, batch, false)
+    }
+
+    /// Make every deal written so far durable (off the async runtime's workers).
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.store.sync_off_runtime().await
+    }
+
     fn write(&self, d: &RetrievalDealRecord, mut batch: Batch, sync: bool) -> Result<(), StoreError> {
         batch.put_json(DEALS, &key(&d.receiver, d.deal_proposal.id), d);
         self.store.write(batch, sync)
