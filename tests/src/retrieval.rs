@@ -32,9 +32,12 @@ pub fn two_active_deals(m: &Market) -> (String, Vec<u8>) {
     (root, big)
 }
 
-/// 1000 attoFIL a byte (the ask is per GiB), a payment every 128 KiB: droplet's credit (four
-/// intervals) is then smaller than one of the test files' 1 MiB blocks, so a 2.5 MiB retrieval
-/// is paid for in at least three payments however fast it runs.
+/// The payment interval of the tests' priced ask: droplet's credit (sixteen intervals, 512 KiB)
+/// is then smaller than one of the test files' 1 MiB blocks, so a 2.5 MiB retrieval is paid for
+/// in at least three payments however fast it runs.
+pub const PAYMENT_INTERVAL: u64 = 32 << 10;
+
+/// 1000 attoFIL a byte (the ask is per GiB), a payment every [`PAYMENT_INTERVAL`].
 pub fn set_priced_ask(m: &Market) {
     m.droplet(&[
         "retrieval",
@@ -44,7 +47,7 @@ pub fn set_priced_ask(m: &Market) {
         "--price",
         "0.000001073741824",
         "--payment-interval",
-        "128KiB",
+        &PAYMENT_INTERVAL.to_string(),
         "--payment-interval-increase",
         "0",
     ]);

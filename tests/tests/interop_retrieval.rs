@@ -12,7 +12,9 @@ use tests::car::car_cids;
 use tests::gopeers::{self, run_json};
 use tests::market::{MINER, s, setup};
 use tests::procs::{Proc, point_miner_at, run_ok, wait_for};
-use tests::retrieval::{chain_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals};
+use tests::retrieval::{
+    PAYMENT_INTERVAL, chain_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals,
+};
 
 /// The Go peers' flags for the devnet's JSON-RPC and the miner.
 fn chain_flags(m: &tests::market::Market) -> Vec<String> {
@@ -36,10 +38,10 @@ fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks(
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_json("go-legacy-retrieve", &args);
     assert_eq!(r["Status"], "DealStatusCompleted", "{r}");
-    // The query answered the ask droplet was given: 1000 attoFIL a byte, every 128 KiB.
+    // The query answered the ask droplet was given: 1000 attoFIL a byte, every 32 KiB.
     let q = &r["Query"];
     assert_eq!(q["MinPricePerByte"], "1000", "{r}");
-    assert_eq!(q["MaxPaymentInterval"], 128 << 10, "{r}");
+    assert_eq!(q["MaxPaymentInterval"], PAYMENT_INTERVAL, "{r}");
     assert_eq!(q["UnsealPrice"], "0", "{r}");
     assert!(q["Size"].as_u64().expect("size") >= big.len() as u64, "{r}");
     let events: Vec<&str> = r["Events"]

@@ -12,7 +12,8 @@ use tests::gopeers;
 use tests::market::{MINER, Market, s, setup};
 use tests::procs::run;
 use tests::retrieval::{
-    chain_rpc, client_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals,
+    PAYMENT_INTERVAL, chain_rpc, client_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received,
+    two_active_deals,
 };
 
 #[test]
@@ -235,7 +236,7 @@ fn retrievals_droplet_cannot_serve_are_refused_with_the_reason() {
 fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_chain() {
     let m = setup();
     let (big_root, big) = two_active_deals(&m);
-    // 1000 attoFIL a byte (the ask is per GiB), a payment every 128 KiB.
+    // 1000 attoFIL a byte (the ask is per GiB), a payment every 32 KiB.
     set_priced_ask(&m);
     let dir = tempfile::tempdir().expect("tempdir");
     let got = dir.path().join("big.bin");
@@ -359,7 +360,7 @@ enum Step {
 }
 
 /// A retrieval of `root` from droplet by a client built on our data-transfer crate (deal
-/// `id`, 1000 attoFIL a byte, a payment every 128 KiB): each deal response droplet sends goes
+/// `id`, 1000 attoFIL a byte, a payment every 32 KiB): each deal response droplet sends goes
 /// to `decide`, which pays, waits or stops. The responses, in order.
 fn retrieve_in_process(
     m: &Market,
@@ -399,7 +400,7 @@ fn retrieve_in_process(
                 selector: Some(market_types::ipld::all_selector()),
                 unseal_price: Default::default(),
                 price_per_byte: market_types::TokenAmount::from_atto(1000u64),
-                payment_interval: 128 << 10,
+                payment_interval: PAYMENT_INTERVAL,
                 payment_interval_increase: 0,
             },
         };
@@ -562,8 +563,8 @@ fn a_short_payment_is_kept_and_the_rest_asked_for() {
     let first: u128 = owed[0].1.parse().expect("n");
     let second: u128 = owed.get(1).expect("the rest asked for").1.parse().expect("n");
     // What the provider still asks for counts the half it kept: the rest, up to the last
-    // 128 KiB boundary it has sent past (with its credit it may have sent more meanwhile).
-    let interval_value = 128u128 * 1024 * 1000;
+    // 32 KiB boundary it has sent past (with its credit it may have sent more meanwhile).
+    let interval_value = u128::from(PAYMENT_INTERVAL) * 1000;
     let kept = first / 2;
     assert!(
         second + kept >= first && (second + kept).is_multiple_of(interval_value),

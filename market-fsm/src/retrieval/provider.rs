@@ -360,8 +360,8 @@ mod tests {
     #[test]
     fn three_intervals_and_a_last_payment() {
         let mut d = priced();
-        // Asked at 100 bytes, paused at 500 (four intervals of credit) if still unpaid.
-        assert_eq!((d.current_interval, d.pause_limit()), (100, 500));
+        // Asked at 100 bytes, paused at 1700 (sixteen intervals of credit) if still unpaid.
+        assert_eq!((d.current_interval, d.pause_limit()), (100, 1700));
         apply(&mut d, Event::Sent { total: 60 }).expect("applies");
         let a = apply(&mut d, Event::PaymentDue { total: 120 }).expect("applies");
         assert_eq!(
@@ -372,11 +372,11 @@ mod tests {
             }]
         );
         assert_eq!(d.status, S::Ongoing, "asked, still sending");
-        let a = apply(&mut d, Event::LimitReached { total: 500 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 1700 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(1000),
+                owed: atto(3400),
                 last: false
             }]
         );
@@ -386,30 +386,30 @@ mod tests {
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(850),
+                owed: atto(3250),
                 last: false
             }]
         );
         assert_eq!(d.status, S::FundsNeeded);
         // The rest, and a little more: resume, asking at the next boundary above what is paid
-        // (600) and pausing at 1000 if still unpaid then.
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(900) }).expect("applies");
-        assert_eq!(a, vec![Action::Resume { data_limit: 1000 }]);
-        assert_eq!((d.status, d.current_interval), (S::Ongoing, 600));
-        let a = apply(&mut d, Event::AllSent { total: 550 }).expect("applies");
+        // (1800) and pausing at 3400 if still unpaid then.
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(3350) }).expect("applies");
+        assert_eq!(a, vec![Action::Resume { data_limit: 3400 }]);
+        assert_eq!((d.status, d.current_interval), (S::Ongoing, 1800));
+        let a = apply(&mut d, Event::AllSent { total: 1800 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(50),
+                owed: atto(100),
                 last: true
             }]
         );
         assert_eq!(d.status, S::FundsNeededLastPayment);
-        assert_eq!(d.owed(), atto(50));
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(50) }).expect("applies");
+        assert_eq!(d.owed(), atto(100));
+        let a = apply(&mut d, Event::PaymentReceived { delta: atto(100) }).expect("applies");
         assert_eq!(a, vec![Action::Complete]);
         assert_eq!(d.status, S::Completed);
-        assert_eq!(d.funds_received, atto(1100));
+        assert_eq!(d.funds_received, atto(3600));
     }
 
     #[test]
@@ -427,20 +427,20 @@ mod tests {
                 last: false
             }]
         );
-        assert_eq!((d.status, d.current_interval, d.pause_limit()), (S::Ongoing, 200, 600));
+        assert_eq!((d.status, d.current_interval, d.pause_limit()), (S::Ongoing, 200, 1800));
         // Paused at the limit, then paid for less than it: resumes within the new credit and
         // asks for the rest.
-        apply(&mut d, Event::LimitReached { total: 600 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 1800 }).expect("applies");
         assert_eq!(d.status, S::FundsNeeded);
         let a = apply(&mut d, Event::PaymentReceived { delta: atto(640) }).expect("applies");
         assert_eq!(
             a,
             vec![
                 Action::RequestPayment {
-                    owed: atto(200),
+                    owed: atto(2600),
                     last: false
                 },
-                Action::Resume { data_limit: 1000 }
+                Action::Resume { data_limit: 2200 }
             ]
         );
         assert_eq!((d.status, d.current_interval), (S::Ongoing, 600));
@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn a_refused_payment_stops_the_deal() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 500 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 1700 }).expect("applies");
         let a = apply(&mut d, Event::PaymentRefused("bad signature".into())).expect("applies");
         assert_eq!(d.status, S::Cancelled);
         assert!(matches!(&a[..], [Action::Stop { message }] if message.contains("bad signature")));
@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(d.current_interval, 200);
         assert_eq!(
             apply(&mut d, Event::LimitReached { total: 100 }),
-            Ok(vec![Action::Resume { data_limit: 600 }])
+            Ok(vec![Action::Resume { data_limit: 1800 }])
         );
         assert_eq!(d.status, S::Ongoing);
     }
@@ -478,10 +478,13 @@ mod tests {
     #[test]
     fn an_interrupted_deal_waits_and_a_restart_counts_again_from_what_was_paid() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 520 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(1040) }).expect("applies");
-        assert_eq!((d.status, d.current_interval, d.pause_limit()), (S::Ongoing, 600, 1000));
-        apply(&mut d, Event::LimitReached { total: 1010 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 1720 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(3440) }).expect("applies");
+        assert_eq!(
+            (d.status, d.current_interval, d.pause_limit()),
+            (S::Ongoing, 1800, 3400)
+        );
+        apply(&mut d, Event::LimitReached { total: 3410 }).expect("applies");
         assert_eq!(d.status, S::FundsNeeded);
         apply(&mut d, Event::Interrupted("peer hung up".into())).expect("applies");
         assert_eq!(d.status, S::FundsNeeded, "not over");
@@ -489,25 +492,25 @@ mod tests {
         assert_eq!(apply(&mut d, Event::Restarted), Ok(vec![]));
         // Nothing counted as sent until the restarted channel counts it; the boundary is the
         // next one above what was paid.
-        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 600));
+        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 1800));
         assert!(d.message.is_empty());
-        let a = apply(&mut d, Event::LimitReached { total: 1010 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 3410 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(960),
+                owed: atto(3360),
                 last: false
             }]
         );
         assert_eq!(d.status, S::FundsNeeded);
         // A cut at the last payment: the restart sends nothing new, completion asks again.
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 500 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(1000) }).expect("applies");
-        apply(&mut d, Event::AllSent { total: 550 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 1700 }).expect("applies");
+        apply(&mut d, Event::PaymentReceived { delta: atto(3400) }).expect("applies");
+        apply(&mut d, Event::AllSent { total: 1750 }).expect("applies");
         assert_eq!(d.status, S::FundsNeededLastPayment);
         apply(&mut d, Event::Restarted).expect("applies");
-        let a = apply(&mut d, Event::AllSent { total: 550 }).expect("applies");
+        let a = apply(&mut d, Event::AllSent { total: 1750 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -525,10 +528,10 @@ mod tests {
     fn a_limit_set_before_a_payment_came_does_not_pause() {
         let mut d = priced();
         apply(&mut d, Event::PaymentDue { total: 150 }).expect("applies");
-        // Paid for 450 bytes while the transfer ran on to the old limit (500): it goes on to
-        // the new one (500 + 400), asking for what passed the boundary after the payment.
-        apply(&mut d, Event::PaymentReceived { delta: atto(900) }).expect("applies");
-        let a = apply(&mut d, Event::LimitReached { total: 505 }).expect("applies");
+        // Paid for 1650 bytes while the transfer ran on to the old limit (1700): it goes on to
+        // the new one (1700 + 1600), asking for what passed the boundary after the payment.
+        apply(&mut d, Event::PaymentReceived { delta: atto(3300) }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 1705 }).expect("applies");
         assert_eq!(
             a,
             vec![
@@ -536,17 +539,17 @@ mod tests {
                     owed: atto(100),
                     last: false
                 },
-                Action::Resume { data_limit: 900 }
+                Action::Resume { data_limit: 3300 }
             ]
         );
         assert_eq!(d.status, S::Ongoing);
         // Asked again while paused (a limit reached twice): still paused, asked again.
-        apply(&mut d, Event::LimitReached { total: 900 }).expect("applies");
-        let a = apply(&mut d, Event::LimitReached { total: 905 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 3300 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 3305 }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(900),
+                owed: atto(3300),
                 last: false
             }]
         );
