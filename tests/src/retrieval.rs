@@ -32,10 +32,10 @@ pub fn two_active_deals(m: &Market) -> (String, Vec<u8>) {
     (root, big)
 }
 
-/// The payment interval of the tests' priced ask: droplet's credit (sixteen intervals, 512 KiB)
+/// The payment interval of the tests' priced ask: droplet's credit (32 intervals, 512 KiB)
 /// is then smaller than one of the test files' 1 MiB blocks, so a 2.5 MiB retrieval is paid for
 /// in at least three payments however fast it runs.
-pub const PAYMENT_INTERVAL: u64 = 32 << 10;
+pub const PAYMENT_INTERVAL: u64 = 16 << 10;
 
 /// 1000 attoFIL a byte (the ask is per GiB), a payment every [`PAYMENT_INTERVAL`].
 pub fn set_priced_ask(m: &Market) {

@@ -38,7 +38,7 @@ fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks(
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_json("go-legacy-retrieve", &args);
     assert_eq!(r["Status"], "DealStatusCompleted", "{r}");
-    // The query answered the ask droplet was given: 1000 attoFIL a byte, every 32 KiB.
+    // The query answered the ask droplet was given: 1000 attoFIL a byte, every 16 KiB.
     let q = &r["Query"];
     assert_eq!(q["MinPricePerByte"], "1000", "{r}");
     assert_eq!(q["MaxPaymentInterval"], PAYMENT_INTERVAL, "{r}");

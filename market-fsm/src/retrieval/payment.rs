@@ -16,13 +16,14 @@ use market_types::bigint::BigInt;
 /// paid by the MiB); with credit the payment overlaps the transfer. The client still pays only
 /// for data it has received; the provider risks the credit's worth more than one interval.
 ///
-/// The credit must cover what the connection holds in flight (data sent is not yet received:
-/// the socket buffers hold several MiB at full speed, and the payment request waits behind
-/// them) plus what is sent during one payment (a voucher signed and stored, sent, checked and
-/// stored): about 16 MiB at 300 MB/s on loopback. With four intervals of 1 MiB the provider
-/// paused at nearly every payment and a paid 1 GiB retrieval ran at 190 MB/s against 300 MB/s
-/// free; with sixteen it runs as fast as a free one (BENCHMARKS.md).
-pub const CREDIT_INTERVALS: u64 = 16;
+/// The credit must cover what is in flight between the two (a block counts as sent once
+/// graphsync queues it: its send queue holds up to 16 MiB per peer, the socket buffers a few
+/// more, and the payment request waits behind them) plus what is sent during one payment (a
+/// voucher signed and stored, sent, checked and stored): about 25 MiB at 300 MB/s on loopback.
+/// With four intervals of 1 MiB the provider paused at nearly every payment and a paid 1 GiB
+/// retrieval ran at 190 MB/s against 300 MB/s free; with sixteen it still paused at most
+/// payments (BENCHMARKS.md).
+pub const CREDIT_INTERVALS: u64 = 32;
 /// The most credit, in bytes, whatever the interval (64 ms of data at 1 GB/s).
 pub const CREDIT_MAX: u64 = 64 << 20;
 

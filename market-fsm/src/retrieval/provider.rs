@@ -297,6 +297,9 @@ pub fn apply(deal: &mut ProviderDeal, event: Event) -> Result<Vec<Action>, Inval
 mod tests {
     use super::*;
 
+    /// The credit of [`priced`]'s deals (its interval is 100 bytes).
+    const C: u64 = 100 * crate::retrieval::payment::CREDIT_INTERVALS;
+
     fn atto(n: u64) -> TokenAmount {
         TokenAmount::from_atto(n)
     }
@@ -360,8 +363,8 @@ mod tests {
     #[test]
     fn three_intervals_and_a_last_payment() {
         let mut d = priced();
-        // Asked at 100 bytes, paused at 1700 (sixteen intervals of credit) if still unpaid.
-        assert_eq!((d.current_interval, d.pause_limit()), (100, 1700));
+        // Asked at 100 bytes, paused C (the credit) further if still unpaid.
+        assert_eq!((d.current_interval, d.pause_limit()), (100, 100 + C));
         apply(&mut d, Event::Sent { total: 60 }).expect("applies");
         let a = apply(&mut d, Event::PaymentDue { total: 120 }).expect("applies");
         assert_eq!(
@@ -372,11 +375,11 @@ mod tests {
             }]
         );
         assert_eq!(d.status, S::Ongoing, "asked, still sending");
-        let a = apply(&mut d, Event::LimitReached { total: 1700 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 100 + C }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(3400),
+                owed: atto(2 * (100 + C)),
                 last: false
             }]
         );
@@ -386,17 +389,28 @@ mod tests {
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(3250),
+                owed: atto(2 * (100 + C) - 150),
                 last: false
             }]
         );
         assert_eq!(d.status, S::FundsNeeded);
         // The rest, and a little more: resume, asking at the next boundary above what is paid
-        // (1800) and pausing at 3400 if still unpaid then.
-        let a = apply(&mut d, Event::PaymentReceived { delta: atto(3350) }).expect("applies");
-        assert_eq!(a, vec![Action::Resume { data_limit: 3400 }]);
-        assert_eq!((d.status, d.current_interval), (S::Ongoing, 1800));
-        let a = apply(&mut d, Event::AllSent { total: 1800 }).expect("applies");
+        // (200 + C) and pausing C further if still unpaid then.
+        let a = apply(
+            &mut d,
+            Event::PaymentReceived {
+                delta: atto(2 * C + 150),
+            },
+        )
+        .expect("applies");
+        assert_eq!(
+            a,
+            vec![Action::Resume {
+                data_limit: 200 + 2 * C
+            }]
+        );
+        assert_eq!((d.status, d.current_interval), (S::Ongoing, 200 + C));
+        let a = apply(&mut d, Event::AllSent { total: 200 + C }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -409,7 +423,7 @@ mod tests {
         let a = apply(&mut d, Event::PaymentReceived { delta: atto(100) }).expect("applies");
         assert_eq!(a, vec![Action::Complete]);
         assert_eq!(d.status, S::Completed);
-        assert_eq!(d.funds_received, atto(3600));
+        assert_eq!(d.funds_received, atto(2 * (200 + C)));
     }
 
     #[test]
@@ -427,20 +441,23 @@ mod tests {
                 last: false
             }]
         );
-        assert_eq!((d.status, d.current_interval, d.pause_limit()), (S::Ongoing, 200, 1800));
+        assert_eq!(
+            (d.status, d.current_interval, d.pause_limit()),
+            (S::Ongoing, 200, 200 + C)
+        );
         // Paused at the limit, then paid for less than it: resumes within the new credit and
         // asks for the rest.
-        apply(&mut d, Event::LimitReached { total: 1800 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 200 + C }).expect("applies");
         assert_eq!(d.status, S::FundsNeeded);
         let a = apply(&mut d, Event::PaymentReceived { delta: atto(640) }).expect("applies");
         assert_eq!(
             a,
             vec![
                 Action::RequestPayment {
-                    owed: atto(2600),
+                    owed: atto(2 * C - 600),
                     last: false
                 },
-                Action::Resume { data_limit: 2200 }
+                Action::Resume { data_limit: 600 + C }
             ]
         );
         assert_eq!((d.status, d.current_interval), (S::Ongoing, 600));
@@ -456,7 +473,7 @@ mod tests {
     #[test]
     fn a_refused_payment_stops_the_deal() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 1700 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 100 + C }).expect("applies");
         let a = apply(&mut d, Event::PaymentRefused("bad signature".into())).expect("applies");
         assert_eq!(d.status, S::Cancelled);
         assert!(matches!(&a[..], [Action::Stop { message }] if message.contains("bad signature")));
@@ -470,7 +487,7 @@ mod tests {
         assert_eq!(d.current_interval, 200);
         assert_eq!(
             apply(&mut d, Event::LimitReached { total: 100 }),
-            Ok(vec![Action::Resume { data_limit: 1800 }])
+            Ok(vec![Action::Resume { data_limit: 200 + C }])
         );
         assert_eq!(d.status, S::Ongoing);
     }
@@ -478,13 +495,19 @@ mod tests {
     #[test]
     fn an_interrupted_deal_waits_and_a_restart_counts_again_from_what_was_paid() {
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 1720 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(3440) }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 120 + C }).expect("applies");
+        apply(
+            &mut d,
+            Event::PaymentReceived {
+                delta: atto(2 * (120 + C)),
+            },
+        )
+        .expect("applies");
         assert_eq!(
             (d.status, d.current_interval, d.pause_limit()),
-            (S::Ongoing, 1800, 3400)
+            (S::Ongoing, 200 + C, 200 + 2 * C)
         );
-        apply(&mut d, Event::LimitReached { total: 3410 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 210 + 2 * C }).expect("applies");
         assert_eq!(d.status, S::FundsNeeded);
         apply(&mut d, Event::Interrupted("peer hung up".into())).expect("applies");
         assert_eq!(d.status, S::FundsNeeded, "not over");
@@ -492,25 +515,31 @@ mod tests {
         assert_eq!(apply(&mut d, Event::Restarted), Ok(vec![]));
         // Nothing counted as sent until the restarted channel counts it; the boundary is the
         // next one above what was paid.
-        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 1800));
+        assert_eq!((d.status, d.total_sent, d.current_interval), (S::Ongoing, 0, 200 + C));
         assert!(d.message.is_empty());
-        let a = apply(&mut d, Event::LimitReached { total: 3410 }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 210 + 2 * C }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(3360),
+                owed: atto(160 + 2 * C),
                 last: false
             }]
         );
         assert_eq!(d.status, S::FundsNeeded);
         // A cut at the last payment: the restart sends nothing new, completion asks again.
         let mut d = priced();
-        apply(&mut d, Event::LimitReached { total: 1700 }).expect("applies");
-        apply(&mut d, Event::PaymentReceived { delta: atto(3400) }).expect("applies");
-        apply(&mut d, Event::AllSent { total: 1750 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 100 + C }).expect("applies");
+        apply(
+            &mut d,
+            Event::PaymentReceived {
+                delta: atto(2 * (100 + C)),
+            },
+        )
+        .expect("applies");
+        apply(&mut d, Event::AllSent { total: 150 + C }).expect("applies");
         assert_eq!(d.status, S::FundsNeededLastPayment);
         apply(&mut d, Event::Restarted).expect("applies");
-        let a = apply(&mut d, Event::AllSent { total: 1750 }).expect("applies");
+        let a = apply(&mut d, Event::AllSent { total: 150 + C }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
@@ -528,10 +557,16 @@ mod tests {
     fn a_limit_set_before_a_payment_came_does_not_pause() {
         let mut d = priced();
         apply(&mut d, Event::PaymentDue { total: 150 }).expect("applies");
-        // Paid for 1650 bytes while the transfer ran on to the old limit (1700): it goes on to
-        // the new one (1700 + 1600), asking for what passed the boundary after the payment.
-        apply(&mut d, Event::PaymentReceived { delta: atto(3300) }).expect("applies");
-        let a = apply(&mut d, Event::LimitReached { total: 1705 }).expect("applies");
+        // Paid for 50 + C bytes while the transfer ran on to the old limit (100 + C): it goes on
+        // to the new one (100 + 2C), asking for what passed the boundary after the payment.
+        apply(
+            &mut d,
+            Event::PaymentReceived {
+                delta: atto(2 * (50 + C)),
+            },
+        )
+        .expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 105 + C }).expect("applies");
         assert_eq!(
             a,
             vec![
@@ -539,17 +574,19 @@ mod tests {
                     owed: atto(100),
                     last: false
                 },
-                Action::Resume { data_limit: 3300 }
+                Action::Resume {
+                    data_limit: 100 + 2 * C
+                }
             ]
         );
         assert_eq!(d.status, S::Ongoing);
         // Asked again while paused (a limit reached twice): still paused, asked again.
-        apply(&mut d, Event::LimitReached { total: 3300 }).expect("applies");
-        let a = apply(&mut d, Event::LimitReached { total: 3305 }).expect("applies");
+        apply(&mut d, Event::LimitReached { total: 100 + 2 * C }).expect("applies");
+        let a = apply(&mut d, Event::LimitReached { total: 105 + 2 * C }).expect("applies");
         assert_eq!(
             a,
             vec![Action::RequestPayment {
-                owed: atto(3300),
+                owed: atto(100 + 2 * C),
                 last: false
             }]
         );
