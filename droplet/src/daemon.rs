@@ -375,7 +375,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
                     pieces: pieces.clone(),
                     auth: auth_for_resource,
                 }),
-        );
+        )
+        .merge(crate::http::router(pieces.clone()));
     let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
     let bound = server.bound;
 

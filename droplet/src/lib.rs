@@ -8,6 +8,7 @@ pub mod chain;
 pub mod config;
 pub mod daemon;
 pub mod deals;
+pub mod http;
 pub mod market_events;
 pub mod miners;
 pub mod pieces;

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use market_proto::server::Authenticator;
 use piece_store::store::StoreError;
 
+use crate::http::ranges::Plan;
 use crate::pieces::Pieces;
 
 /// What the route needs.
@@ -171,19 +172,17 @@ pub async fn get_resource(
         Err(e) => return (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
     };
     let size = open.size();
-    let range = match headers
-        .get(header::RANGE)
-        .map(|v| v.to_str().map(|v| byte_range(v, size)))
-    {
-        None => None,
-        Some(Ok(Some(r))) => Some(r),
-        Some(_) => {
+    // One range at most; conditional headers are not answered here.
+    let range = match crate::http::ranges::plan(&headers, None, size, std::num::NonZeroUsize::MIN) {
+        Plan::Ranges(r) => r.into_iter().next(),
+        Plan::Unsatisfiable => {
             return Response::builder()
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
                 .header(header::CONTENT_RANGE, format!("bytes */{size}"))
                 .body(Body::empty())
                 .unwrap_or_default();
         }
+        _ => None,
     };
     let (start, end) = range.as_ref().map_or((0, size), |r| (r.start, r.end));
     let stream = futures::stream::unfold(start, move |at| {
@@ -208,46 +207,4 @@ pub async fn get_resource(
     }
     resp.body(Body::from_stream(stream))
         .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
-}
-
-/// One `Range: bytes=…` of a `size`-byte body as a half-open range; `None` when it cannot be
-/// satisfied (or names several ranges, which this route does not serve).
-fn byte_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    let r = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        size.saturating_sub(n)..size
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            size
-        } else {
-            b.parse::<u64>().ok()?.saturating_add(1).min(size)
-        };
-        start..end
-    };
-    (r.start < r.end).then_some(r)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::byte_range;
-
-    #[test]
-    fn ranges_read_as_http_says() {
-        assert_eq!(byte_range("bytes=0-99", 1000), Some(0..100));
-        assert_eq!(byte_range("bytes=900-", 1000), Some(900..1000));
-        assert_eq!(byte_range("bytes=-100", 1000), Some(900..1000));
-        assert_eq!(byte_range("bytes=990-5000", 1000), Some(990..1000));
-        assert_eq!(byte_range("bytes=1000-", 1000), None);
-        assert_eq!(byte_range("bytes=5-2", 1000), None);
-        assert_eq!(byte_range("bytes=0-1,5-6", 1000), None);
-        assert_eq!(byte_range("items=0-1", 1000), None);
-        assert_eq!(byte_range("bytes=-0", 1000), None);
-    }
 }

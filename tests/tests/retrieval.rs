@@ -236,7 +236,7 @@ fn retrievals_droplet_cannot_serve_are_refused_with_the_reason() {
 fn a_paid_retrieval_pays_every_interval_with_vouchers_the_provider_checks_on_chain() {
     let m = setup();
     let (big_root, big) = two_active_deals(&m);
-    // 1000 attoFIL a byte (the ask is per GiB), a payment every 32 KiB.
+    // 1000 attoFIL a byte (the ask is per GiB), a payment every 16 KiB.
     set_priced_ask(&m);
     let dir = tempfile::tempdir().expect("tempdir");
     let got = dir.path().join("big.bin");
@@ -360,7 +360,7 @@ enum Step {
 }
 
 /// A retrieval of `root` from droplet by a client built on our data-transfer crate (deal
-/// `id`, 1000 attoFIL a byte, a payment every 32 KiB): each deal response droplet sends goes
+/// `id`, 1000 attoFIL a byte, a payment every 16 KiB): each deal response droplet sends goes
 /// to `decide`, which pays, waits or stops. The responses, in order.
 fn retrieve_in_process(
     m: &Market,
@@ -563,7 +563,7 @@ fn a_short_payment_is_kept_and_the_rest_asked_for() {
     let first: u128 = owed[0].1.parse().expect("n");
     let second: u128 = owed.get(1).expect("the rest asked for").1.parse().expect("n");
     // What the provider still asks for counts the half it kept: the rest, up to the last
-    // 32 KiB boundary it has sent past (with its credit it may have sent more meanwhile).
+    // 16 KiB boundary it has sent past (with its credit it may have sent more meanwhile).
     let interval_value = u128::from(PAYMENT_INTERVAL) * 1000;
     let kept = first / 2;
     assert!(
@@ -837,4 +837,131 @@ fn a_piece_with_no_unsealed_copy_is_unsealed_by_the_sealer_then_served() {
     assert!(failed.contains("holds no piece"), "{list}");
     assert_eq!(list.matches("DealStatusCompleted").count(), 2, "{list}");
     sealer.stop();
+}
+
+/// `curl -s` with `args`: the status, the response headers (lower-cased names) and the body.
+fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (head, body) = (dir.path().join("head"), dir.path().join("body"));
+    let mut all = vec![
+        "-sS",
+        "-D",
+        head.to_str().expect("utf-8"),
+        "-o",
+        body.to_str().expect("utf-8"),
+    ];
+    all.extend(["-w", "%{http_code}"]);
+    all.extend_from_slice(args);
+    let o = Command::new("curl")
+        .args(&all)
+        .output()
+        .expect("curl (install it with apt-get install curl)");
+    assert!(
+        o.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let status = String::from_utf8_lossy(&o.stdout).trim().parse().expect("status");
+    let head = std::fs::read_to_string(head).expect("headers").to_lowercase();
+    (status, head, std::fs::read(body).unwrap_or_default())
+}
+
+#[test]
+fn the_piece_route_serves_the_unpadded_piece_with_ranges_and_conditions() {
+    let m = setup();
+    two_active_deals(&m);
+    let (base, _token) = m.droplet_http();
+    let car = std::fs::read(&m.car).expect("the market's CAR");
+    let url = format!("{base}/piece/{}", m.piece);
+
+    // The whole piece, no token: the stored CAR, then zeros to the unpadded piece size, so
+    // that the piece CID computed over the body is the piece's.
+    let (status, head, body) = curl(&[&url]);
+    assert_eq!(status, 200, "{head}");
+    for h in [
+        "content-type: application/piece".to_string(),
+        format!("etag: \"{}\"", m.piece.to_lowercase()),
+        "accept-ranges: bytes".into(),
+        "cache-control: public, max-age=29030400, immutable".into(),
+        format!("content-length: {}", body.len()),
+    ] {
+        assert!(head.contains(&h), "{h}: {head}");
+    }
+    assert!(body.len() > car.len());
+    assert_eq!(&body[..car.len()], &car[..]);
+    assert!(body[car.len()..].iter().all(|b| *b == 0), "zero padding");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = dir.path().join("piece");
+    std::fs::write(&saved, &body).expect("write");
+    let cp: serde_json::Value =
+        serde_json::from_str(&m.client(&["data", "commP", "--no-verify", &s(&saved), "--json"])).expect("json");
+    assert_eq!(cp["Root"]["/"], m.piece.as_str());
+    assert_eq!(cp["Size"].as_u64(), Some(body.len() as u64), "the unpadded piece size");
+    let len = body.len();
+
+    // HEAD: the same headers, no body (curl -I writes the headers where the body would go).
+    let (status, head, out) = curl(&["-I", &url]);
+    assert_eq!(status, 200);
+    assert!(head.contains(&format!("content-length: {len}")), "{head}");
+    assert_eq!(String::from_utf8_lossy(&out).to_lowercase(), head, "headers only");
+
+    // One range; one across the end of the CAR into the padding; a suffix.
+    let edge = car.len() - 10;
+    for (range, want) in [
+        ("100-199".to_string(), 100..200),
+        (format!("{edge}-{}", edge + 19), edge..edge + 20),
+        ("-16".into(), len - 16..len),
+    ] {
+        let (status, head, got) = curl(&["-H", &format!("Range: bytes={range}"), &url]);
+        assert_eq!(status, 206, "{range}: {head}");
+        let cr = format!("content-range: bytes {}-{}/{len}", want.start, want.end - 1);
+        assert!(head.contains(&cr), "{cr}: {head}");
+        assert_eq!(got, body[want].to_vec(), "{range}");
+    }
+    // Two ranges: a multipart/byteranges body with each part's bytes and range.
+    let (status, head, got) = curl(&["-H", "Range: bytes=0-9,1000-1099", &url]);
+    assert_eq!(status, 206, "{head}");
+    let ct = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: multipart/byteranges; boundary="))
+        .expect("multipart")
+        .trim()
+        .to_string();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(text.starts_with(&format!("\r\n--{ct}\r\n")), "{text:?}");
+    assert!(text.ends_with(&format!("\r\n--{ct}--\r\n")), "{text:?}");
+    for (r, bytes) in [("0-9", &body[0..10]), ("1000-1099", &body[1000..1100])] {
+        let marker = format!("Content-Range: bytes {r}/{len}\r\n\r\n").into_bytes();
+        let at = got
+            .windows(marker.len())
+            .position(|w| w == marker.as_slice())
+            .expect("part");
+        assert_eq!(&got[at + marker.len()..at + marker.len() + bytes.len()], bytes, "{r}");
+    }
+    assert!(head.contains(&format!("content-length: {}", got.len())), "{head}");
+
+    // Nothing of the piece in the range: 416, naming its length.
+    let (status, head, _) = curl(&["-H", &format!("Range: bytes={len}-"), &url]);
+    assert_eq!(status, 416);
+    assert!(head.contains(&format!("content-range: bytes */{len}")), "{head}");
+    // The client has it already; another piece's tag in If-Match; an If-Range for another.
+    let tag = format!("\"{}\"", m.piece);
+    let (status, _, empty) = curl(&["-H", &format!("If-None-Match: {tag}"), &url]);
+    assert_eq!((status, empty.len()), (304, 0));
+    let (status, _, _) = curl(&["-H", "If-Match: \"other\"", &url]);
+    assert_eq!(status, 412);
+    let (status, _, got) = curl(&["-H", "Range: bytes=0-9", "-H", "If-Range: \"other\"", &url]);
+    assert_eq!((status, got.len()), (200, len));
+
+    // Not a CID: 400. A CID no deal holds (the payload root): 404. A piece whose copy is gone
+    // from piece storage: 404, saying so.
+    let (status, _, why) = curl(&[&format!("{base}/piece/not-a-cid")]);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&why));
+    let (status, _, why) = curl(&[&format!("{base}/piece/{}", m.root)]);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&why).contains("no deal here holds"), "{why:?}");
+    std::fs::remove_file(Path::new(&m.provider).join("pieces").join(&m.piece)).expect("remove the copy");
+    let (status, _, why) = curl(&[&url]);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&why).contains("no unsealed copy"), "{why:?}");
 }

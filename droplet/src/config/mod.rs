@@ -390,7 +390,11 @@ impl Config {
         let retrieval = "this droplet does not serve HTTP retrievals yet";
         let p = &self.common_provider;
         if !p.http_retrieval_multiaddr.is_empty() {
-            no_effect("[CommonProvider] HTTPRetrievalMultiaddr", retrieval);
+            no_effect(
+                "[CommonProvider] HTTPRetrievalMultiaddr",
+                "this droplet serves /piece/<pieceCid> on its API port but not yet the trustless gateway \
+                 (/ipfs/) that the address would announce to lassie",
+            );
         }
         if p.retrieval_pricing != defaults.common_provider.retrieval_pricing {
             no_effect("[CommonProvider.RetrievalPricing]", retrieval);
