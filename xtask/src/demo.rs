@@ -187,9 +187,61 @@ pub fn run(workspace: &Path) -> Result<()> {
     demo.run("droplet-client", &["--repo", &c, "paych", "list"])?;
     demo.run("droplet", &["--repo", &p, "paych", "list"])?;
 
+    println!(
+        "\n15. the offline deal's piece over HTTP, as booster-http serves it: curl fetches droplet's \
+         /piece/<pieceCid> (no token); the body is the CAR zero-padded to the piece size, so its commP \
+         is the piece CID"
+    );
+    let url = format!(
+        "{}/piece/{piece}",
+        http_base(&std::fs::read_to_string(demo.dir.join("droplet/api"))?)?
+    );
+    let fetched = demo.dir.join("piece-over-http");
+    let fetched_s = fetched.to_string_lossy().into_owned();
+    curl(&["-o", &fetched_s, &url])?;
+    let (body, car_bytes) = (std::fs::read(&fetched)?, std::fs::read(&car)?);
+    if !body.starts_with(&car_bytes) || body[car_bytes.len()..].iter().any(|b| *b != 0) {
+        bail!("{url} is not the deal's CAR followed by zero padding");
+    }
+    let cp = demo.run(
+        "droplet-client",
+        &["data", "commP", "--no-verify", &fetched_s, "--json"],
+    )?;
+    if json_field(&cp, "\"/\": \"").as_deref() != Some(piece.as_str()) {
+        bail!("the commP of {url}'s body is not {piece}: {cp}");
+    }
+    let ranged = demo.dir.join("piece-range");
+    curl(&["-r", "0-99", "-o", &ranged.to_string_lossy(), &url])?;
+    if std::fs::read(&ranged)? != car_bytes[..100] {
+        bail!("bytes 0-99 of {url} differ from the CAR's");
+    }
+    println!(
+        "   {} bytes: the CAR ({} bytes) then zeros, commP {piece}; a range (bytes 0-99) matches the CAR",
+        body.len(),
+        car_bytes.len()
+    );
+
     println!("\nStopping the daemons and removing {}.", demo.dir.display());
     drop(client);
     drop(droplet);
     drop(devnet);
+    Ok(())
+}
+
+/// `http://<ip>:<port>` of a daemon's API multiaddr (`/ip4/<ip>/tcp/<port>/http`).
+fn http_base(multiaddr: &str) -> Result<String> {
+    let parts: Vec<&str> = multiaddr.trim().split('/').collect();
+    match parts.as_slice() {
+        ["", "ip4", ip, "tcp", port, ..] => Ok(format!("http://{ip}:{port}")),
+        _ => bail!("unexpected API address {multiaddr:?}"),
+    }
+}
+
+/// `curl -sS -f` with `args`; fails with curl's message.
+fn curl(args: &[&str]) -> Result<()> {
+    let o = Command::new("curl").args(["-sS", "-f"]).args(args).output()?;
+    if !o.status.success() {
+        bail!("curl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
     Ok(())
 }

@@ -21,6 +21,10 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
         "libclang-dev",
         "bindgen for RocksDB's bindings (the daemons' embedded store)",
     ),
+    (
+        "curl",
+        "the demo and the tests fetch pieces from droplet's /piece route as an HTTP client would",
+    ),
 ];
 
 /// The oldest Go the interop peers' `go.mod` files accept.
