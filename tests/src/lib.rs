@@ -7,6 +7,7 @@ pub mod car;
 pub mod cli;
 pub mod gopeers;
 pub mod market;
+pub mod memory;
 pub mod procs;
 pub mod retrieval;
 

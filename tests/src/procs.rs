@@ -50,6 +50,16 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory, in KiB (0 when it cannot be read).
+    pub fn rss_kib(&self) -> u64 {
+        crate::memory::rss_kib(self.pid())
+    }
+
     /// Start `bin args…`, with stdout and stderr going to `log`.
     pub fn start(bin: &str, args: &[&str], log: &Path) -> Proc {
         Proc::start_with_env(bin, args, log, &[])

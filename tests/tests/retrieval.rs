@@ -960,6 +960,57 @@ fn the_piece_route_serves_the_unpadded_piece_with_ranges_and_conditions() {
     let (status, _, why) = curl(&[&format!("{base}/piece/{}", m.root)]);
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&why).contains("no deal here holds"), "{why:?}");
+
+    // Hostile input: absurd ranges; paths that try to leave the route; 10,000 requests for
+    // pieces no deal holds. Each gets its status, and droplet's memory does not grow with them.
+    for (range, want) in [
+        ("bytes=18446744073709551615-", 416),
+        // An end past the piece is its end; a number of more than 30 digits is refused.
+        ("bytes=0-99999999999999999999999999999", 206),
+        ("bytes=0-9999999999999999999999999999999999999999", 416),
+        ("bytes=-18446744073709551615", 206),
+        ("bytes=5-1", 200),
+        (
+            "bytes=0-0,2-2,4-4,6-6,8-8,10-10,12-12,14-14,16-16,18-18,20-20,22-22,24-24,26-26,28-28,30-30,\
+          32-32,34-34,36-36,38-38,40-40,42-42,44-44,46-46,48-48,50-50,52-52,54-54,56-56,58-58,60-60,62-62,\
+          64-64,66-66,68-68,70-70,72-72,74-74,76-76,78-78,80-80,82-82,84-84,86-86,88-88,90-90,92-92,94-94,\
+          96-96,98-98,100-100,102-102,104-104,106-106,108-108,110-110,112-112,114-114,116-116,118-118,\
+          120-120,122-122,124-124,126-126,128-128",
+            416,
+        ),
+    ] {
+        let (status, head, _) = curl(&["-H", &format!("Range: {}", range.replace(' ', "")), &url]);
+        assert_eq!(status, want, "{range}: {head}");
+    }
+    for path in ["/piece/..%2F..%2Fetc%2Fpasswd", "/piece/%00", "/piece/..", "/piece/"] {
+        let (status, _, _) = curl(&["--path-as-is", &format!("{base}{path}")]);
+        assert!(status == 400 || status == 404, "{path}: {status}");
+    }
+    let droplet = m.droplet.as_ref().expect("droplet runs");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let absent = |i: u32| {
+        let digest = [i.to_be_bytes().as_slice(), &[7u8; 28]].concat();
+        let mh = cid::multihash::Multihash::<64>::wrap(0x1012, &digest).expect("multihash");
+        format!("{base}/piece/{}", cid::Cid::new_v1(0xf101, mh))
+    };
+    let ask = |from: u32, to: u32| {
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            for i in from..to {
+                let r = http.get(absent(i)).send().await.expect("answered");
+                assert_eq!(r.status().as_u16(), 404, "{}", absent(i));
+            }
+        })
+    };
+    ask(0, 1_000);
+    let before = droplet.rss_kib();
+    ask(1_000, 10_000);
+    let after = droplet.rss_kib();
+    assert!(
+        after < before + 8 * 1024,
+        "droplet grew from {before} KiB to {after} KiB over 9,000 requests"
+    );
+
     std::fs::remove_file(Path::new(&m.provider).join("pieces").join(&m.piece)).expect("remove the copy");
     let (status, _, why) = curl(&[&url]);
     assert_eq!(status, 404);

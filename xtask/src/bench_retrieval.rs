@@ -23,17 +23,9 @@ use crate::stack::{
 
 const SIZE: u64 = 1 << 30;
 
-/// Resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
+#[path = "../../tests/src/memory.rs"]
+mod memory;
+use memory::rss_kib;
 
 /// Samples the peak resident memory of two processes until dropped.
 struct PeakMemory {
