@@ -15,6 +15,7 @@ use futures::StreamExt;
 use market_proto::server::Authenticator;
 use piece_store::store::StoreError;
 
+use crate::http::piece::PieceBody;
 use crate::http::ranges::Plan;
 use crate::pieces::Pieces;
 
@@ -30,8 +31,6 @@ impl std::fmt::Debug for ResourceState {
         f.write_str("ResourceState")
     }
 }
-
-const CHUNK: u64 = 4 << 20;
 
 /// Why a request is turned away.
 type Refusal = (StatusCode, String);
@@ -185,17 +184,7 @@ pub async fn get_resource(
         _ => None,
     };
     let (start, end) = range.as_ref().map_or((0, size), |r| (r.start, r.end));
-    let stream = futures::stream::unfold(start, move |at| {
-        let open = open.clone();
-        async move {
-            if at >= end {
-                return None;
-            }
-            let next = (at + CHUNK).min(end);
-            let chunk = open.read(at..next).await.map_err(std::io::Error::other);
-            Some((chunk, next))
-        }
-    });
+    let stream = PieceBody::new(open, size).read(start..end);
     let mut resp = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::ACCEPT_RANGES, "bytes")

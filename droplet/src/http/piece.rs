@@ -83,16 +83,25 @@ impl IntoResponse for PieceHttpError {
     }
 }
 
-/// A piece as this route serves it: the stored copy, then zeros to `len`.
+/// A piece as an HTTP body: the stored copy, then zeros to `len` (`/piece`'s unpadded piece;
+/// `/resource` serves the stored copy alone, `len` its size).
 #[derive(Debug, Clone)]
-struct PaddedPiece {
+pub struct PieceBody {
     open: Arc<OpenPiece>,
     len: u64,
 }
 
-impl PaddedPiece {
-    /// Bytes `range` (within `len`), a chunk at a time.
-    fn read(&self, range: Range<u64>) -> impl Stream<Item = std::io::Result<Bytes>> + Send + use<> {
+impl PieceBody {
+    /// The stored copy `open`, zero-padded to `len` bytes when it is shorter.
+    pub fn new(open: OpenPiece, len: u64) -> Self {
+        PieceBody {
+            open: Arc::new(open),
+            len,
+        }
+    }
+
+    /// Bytes `range` (within `len`), a chunk at a time as the client takes them.
+    pub fn read(&self, range: Range<u64>) -> impl Stream<Item = std::io::Result<Bytes>> + Send + use<> {
         let open = self.open.clone();
         let stored = open.size();
         futures::stream::unfold(range, move |r| {
@@ -117,7 +126,7 @@ impl PaddedPiece {
 }
 
 /// The piece `cid` ready to serve: a deal holds it and piece storage has a copy.
-async fn find(pieces: &Pieces, cid: cid::Cid) -> Result<PaddedPiece, PieceHttpError> {
+async fn find(pieces: &Pieces, cid: cid::Cid) -> Result<PieceBody, PieceHttpError> {
     let record = pieces
         .index()
         .piece(&cid)
@@ -158,10 +167,7 @@ async fn find(pieces: &Pieces, cid: cid::Cid) -> Result<PaddedPiece, PieceHttpEr
         }
         None => stored,
     };
-    Ok(PaddedPiece {
-        open: Arc::new(open),
-        len,
-    })
+    Ok(PieceBody::new(open, len))
 }
 
 /// The headers every answer about a found piece carries.
@@ -286,7 +292,7 @@ impl Multipart {
         parts + self.close.len() as u64
     }
 
-    fn stream(self, piece: PaddedPiece) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    fn stream(self, piece: PieceBody) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
         let close = futures::stream::once(async move { Ok(self.close) });
         futures::stream::iter(self.parts)
             .flat_map(move |(head, r)| futures::stream::once(async move { Ok(head) }).chain(piece.read(r)))

@@ -388,10 +388,8 @@ impl RetrievalProvider {
                 }
                 let saved = if durable && payment.is_none() {
                     self.deals.put_with(&record, batch)
-                } else if payment.is_some() {
-                    self.deals.put_unsynced_with(&record, batch)
                 } else {
-                    self.deals.put_progress(&record)
+                    self.deals.put_unsynced_with(&record, batch)
                 };
                 if let Err(e) = saved {
                     tracing::warn!(deal = p.deal.id, "saving the retrieval deal: {e}");

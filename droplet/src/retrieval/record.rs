@@ -129,12 +129,8 @@ impl RetrievalDeals {
         self.write(d, batch, true)
     }
 
-    /// Save `d` without waiting for the disk: for changes a crash may lose (the bytes sent).
-    pub fn put_progress(&self, d: &RetrievalDealRecord) -> Result<(), StoreError> {
-        self.write(d, Batch::default(), false)
-    }
-
-    /// [`Self::put_with`] without waiting for the disk: durable once [`Self::sync`] returns.
+    /// [`Self::put_with`] without waiting for the disk: for changes a crash may lose (the
+    /// bytes sent), or made durable by [`Self::sync`] before anything acts on them.
     pub fn put_unsynced_with(&self, d: &RetrievalDealRecord, batch: Batch) -> Result<(), StoreError> {
         self.write(d, batch, false)
     }
