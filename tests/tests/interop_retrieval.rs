@@ -50,11 +50,15 @@ fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks(
         .iter()
         .filter_map(|e| e.as_str())
         .collect();
+    // Its completion is checked (CompleteVerified) and finalized whichever way it came: after
+    // droplet's Complete message (ClientEventComplete), or, when the last payment is asked for
+    // again once all blocks are in, straight from that request.
     for step in [
         "ClientEventPaymentChannelCreateInitiated",
         "ClientEventPaymentChannelReady",
         "ClientEventLaneAllocated",
-        "ClientEventComplete",
+        "ClientEventCompleteVerified",
+        "ClientEventBlockstoreFinalized",
     ] {
         assert!(events.contains(&step), "{step}: {events:?}");
     }
