@@ -34,7 +34,7 @@ pub enum ClientEvent {
     Resumed,
     /// A verified block, in selector order.
     Block {
-        link: cid::Cid,
+        link: graphsync::Cid,
         size: usize,
         received: bool,
     },

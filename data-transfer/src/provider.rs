@@ -188,7 +188,7 @@ impl Hooks for DtHooks {
             },
             sent: 0,
         };
-        let decision = if base == request.root {
+        let decision = if graphsync::block_cid(&base) == request.root {
             inner.validator.validate_pull(&channel, restart)
         } else {
             ValidationResult::default()

@@ -163,7 +163,7 @@ pub(crate) fn on_announce(inner: &Arc<Inner>, peer: PeerId, req: TransferRequest
     for (name, value) in message::general_extension(&answer) {
         ext.insert(name, Some(value));
     }
-    let mut requesting = match gs.request(peer, root, selector, ext, sink) {
+    let mut requesting = match gs.request(peer, graphsync::block_cid(&root), selector, ext, sink) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(%peer, "data-transfer: cannot pull a pushed DAG: {e}");

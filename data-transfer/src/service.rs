@@ -196,8 +196,10 @@ impl DataTransfer {
         let peer = record.peer_id().ok_or(DataTransferError::BadRecord)?;
         let selector = graphsync::Selector::from_cbor(record.selector.as_bytes()).map_err(RequestError::from)?;
         // The loads before the first block the sink lacks: what arrived, in walk order.
-        let walked =
-            graphsync::walk::walk_with(record.root, selector, |c| sink.get(c).ok().flatten()).unwrap_or_default();
+        let walked = graphsync::walk::walk_with(graphsync::block_cid(&record.root), selector, |c| {
+            sink.get(c).ok().flatten()
+        })
+        .unwrap_or_default();
         let loads = walked.iter().take_while(|(_, present)| *present).count() as u64;
         self.open(peer, record, sink, Some(loads))
     }
@@ -268,7 +270,10 @@ impl DataTransfer {
         store.save(&record)?;
         let (dt_tx, dt_rx) = mpsc::channel(16);
         lock(&self.inner.pulls).insert((peer, transfer_id), dt_tx);
-        let requesting = match self.graphsync().request(peer, root, selector.clone(), ext, sink) {
+        let requesting = match self
+            .graphsync()
+            .request(peer, graphsync::block_cid(&root), selector.clone(), ext, sink)
+        {
             Ok(r) => r,
             Err(e) => {
                 lock(&self.inner.pulls).remove(&(peer, transfer_id));

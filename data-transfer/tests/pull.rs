@@ -117,7 +117,7 @@ async fn a_metered_pull_pauses_at_each_limit_and_completes_after_vouchers() {
         node: RawCbor::from_value(&0u64),
     };
     let mut pull = client
-        .pull(p_peer, proposal, root, build::all().to_cbor(), sink.clone())
+        .pull(p_peer, proposal, narrow(root), build::all().to_cbor(), sink.clone())
         .expect("pull");
     let (mut accepted, mut pauses, mut owed_results, mut paid) = (false, 0, 0, 0u64);
     let mut transfer = None;
@@ -180,7 +180,13 @@ async fn a_refused_pull_is_rejected_with_the_validators_result() {
         node: RawCbor::from_value(&5u64),
     };
     let mut pull = client
-        .pull(p_peer, bad, root, build::all().to_cbor(), Arc::new(MemoryStore::new()))
+        .pull(
+            p_peer,
+            bad,
+            narrow(root),
+            build::all().to_cbor(),
+            Arc::new(MemoryStore::new()),
+        )
         .expect("pull");
     let mut events = Vec::new();
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(10), pull.events.recv())
@@ -253,7 +259,7 @@ async fn a_restart_after_a_cut_connection_completes_without_resending_what_arriv
         node: RawCbor::from_value(&0u64),
     };
     let mut pull = client
-        .pull(p_peer, proposal, root, build::all().to_cbor(), sink.clone())
+        .pull(p_peer, proposal, narrow(root), build::all().to_cbor(), sink.clone())
         .expect("pull");
     // Receive until the responder holds the data at its limit, then cut the connection.
     let mut before = 0u64;
@@ -349,7 +355,7 @@ async fn a_pull_recorded_on_disk_resumes_in_a_new_process_without_resending() {
             node: RawCbor::from_value(&0u64),
         };
         let mut pull = client
-            .pull(p_peer, proposal, root, build::all().to_cbor(), sink.clone())
+            .pull(p_peer, proposal, narrow(root), build::all().to_cbor(), sink.clone())
             .expect("pull");
         loop {
             match tokio::time::timeout(Duration::from_secs(30), pull.events.recv())
@@ -469,7 +475,7 @@ async fn a_push_is_pulled_by_its_receiver_and_confirmed() {
             node: RawCbor::from_value(&voucher),
         };
         let mut push = client
-            .push(p_peer, v, root, build::all().to_cbor())
+            .push(p_peer, v, narrow(root), build::all().to_cbor())
             .await
             .expect("push");
         let mut events = Vec::new();
@@ -500,4 +506,9 @@ async fn a_push_is_pulled_by_its_receiver_and_confirmed() {
             assert_eq!(events, vec![ClientEvent::Rejected(result(0))]);
         }
     }
+}
+
+/// A test DAG's root as the data-transfer messages carry it.
+fn narrow(root: graphsync::Cid) -> cid::Cid {
+    graphsync::narrow_cid(&root).expect("a test root fits")
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cid::Cid;
+use graphsync::Cid;
 use graphsync::net::{AcceptAll, Config, Graphsync, RequestEvent};
 use graphsync::selector::build;
 use graphsync::testing::dag::DagBuilder;

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 use market_types::cbor::{DecodeError, Decoder, Major};
 use multihash_codetable::{Code, MultihashDigest};
 
@@ -18,6 +18,9 @@ pub mod codec {
     pub const DAG_PB: u64 = 0x70;
     pub const DAG_CBOR: u64 = 0x71;
 }
+
+/// The identity multihash code: the digest is the block.
+pub const IDENTITY: u64 = hash::IDENTITY;
 
 /// Multihash codes a block can be checked against.
 mod hash {
@@ -98,11 +101,11 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
     #[error("block {cid}: codec 0x{codec:x} is not one graphsync walks (raw, dag-pb, dag-cbor)")]
-    UnsupportedCodec { cid: Cid, codec: u64 },
+    UnsupportedCodec { cid: Box<Cid>, codec: u64 },
     #[error("block {cid}: hash function 0x{code:x} is not supported (sha2-256, blake2b-256, identity)")]
-    UnsupportedHash { cid: Cid, code: u64 },
+    UnsupportedHash { cid: Box<Cid>, code: u64 },
     #[error("block data does not hash to {cid}")]
-    HashMismatch { cid: Cid },
+    HashMismatch { cid: Box<Cid> },
     #[error("block {cid} is not valid {}: {reason}", codec_name(*codec))]
     Malformed { cid: Box<Cid>, codec: u64, reason: String },
     #[error("CID prefix of a received block is malformed: {0}")]
@@ -130,7 +133,7 @@ pub fn cid_from_prefix(prefix: &[u8], data: &[u8]) -> Result<Cid, BlockError> {
         return Err(bad("trailing bytes"));
     }
     let digest = digest(mh_code, data).ok_or(BlockError::UnsupportedHash {
-        cid: Cid::default(),
+        cid: Box::default(),
         code: mh_code,
     })?;
     let mut digest = digest;
@@ -143,7 +146,7 @@ pub fn cid_from_prefix(prefix: &[u8], data: &[u8]) -> Result<Cid, BlockError> {
     } else {
         digest.truncate(mh_len as usize);
     }
-    let mh = cid::multihash::Multihash::<64>::wrap(mh_code, &digest).map_err(|_| bad("digest too long"))?;
+    let mh = cid::multihash::Multihash::<128>::wrap(mh_code, &digest).map_err(|_| bad("digest too long"))?;
     match version {
         0 if codec == codec::DAG_PB && mh_code == hash::SHA2_256 && mh_len == 32 => {
             Cid::new_v0(mh).map_err(|e| bad(&e.to_string()))
@@ -181,7 +184,10 @@ fn digest(code: u64, data: &[u8]) -> Option<Vec<u8>> {
 /// Check that `data` is the block `cid` names.
 pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
     let code = cid.hash().code();
-    let digest = digest(code, data).ok_or(BlockError::UnsupportedHash { cid: *cid, code })?;
+    let digest = digest(code, data).ok_or(BlockError::UnsupportedHash {
+        cid: Box::new(*cid),
+        code,
+    })?;
     let size = usize::from(cid.hash().size());
     let ok = if code == hash::IDENTITY {
         digest == cid.hash().digest()
@@ -191,7 +197,7 @@ pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
     if ok {
         Ok(())
     } else {
-        Err(BlockError::HashMismatch { cid: *cid })
+        Err(BlockError::HashMismatch { cid: Box::new(*cid) })
     }
 }
 
@@ -210,7 +216,7 @@ pub fn decode(cid: &Cid, data: &Bytes) -> Result<Node, BlockError> {
             reason,
         }),
         other => Err(BlockError::UnsupportedCodec {
-            cid: *cid,
+            cid: Box::new(*cid),
             codec: other,
         }),
     }
@@ -276,7 +282,7 @@ fn cbor_node(d: &mut Decoder<'_>, whole: &Bytes, depth: u32) -> Result<Node, Dec
             }
             Node::Map(entries.into())
         }
-        Major::Tag => Node::Link(d.cid()?),
+        Major::Tag => Node::Link(d.cid_sized()?),
         Major::Simple => {
             if d.peek_null() {
                 d.null()?;
@@ -390,7 +396,27 @@ mod tests {
     use super::*;
 
     fn raw_cid(data: &[u8]) -> Cid {
-        Cid::new_v1(codec::RAW, Code::Sha2_256.digest(data))
+        crate::block_cid(&cid::Cid::new_v1(codec::RAW, Code::Sha2_256.digest(data)))
+    }
+
+    #[test]
+    fn a_dag_pb_link_to_an_inlined_block_longer_than_64_bytes_decodes() {
+        // go-unixfs inlines blocks of up to 126 bytes as identity CIDs (lotus and venus
+        // imports): a directory of small entries links to one of 111 bytes.
+        let inlined = [7u8; 111];
+        let mh = cid::multihash::Multihash::<128>::wrap(IDENTITY, &inlined).expect("identity");
+        let link = Cid::new_v1(codec::DAG_PB, mh);
+        let link_bytes = link.to_bytes();
+        let mut pb_link = vec![0x0a, link_bytes.len() as u8];
+        pb_link.extend_from_slice(&link_bytes);
+        let mut node = vec![0x12, pb_link.len() as u8];
+        node.extend_from_slice(&pb_link);
+        let decoded = decode_dag_pb(&Bytes::from(node)).expect("decodes");
+        let Some(Node::List(links)) = decoded.get("Links") else {
+            panic!("links: {decoded:?}")
+        };
+        assert_eq!(links[0].get("Hash"), Some(&Node::Link(link)));
+        verify(&link, &inlined).expect("an identity block is its digest");
     }
 
     #[test]
@@ -400,14 +426,17 @@ mod tests {
         let prefix = cid_prefix(&cid);
         assert_eq!(prefix, [0x01, 0x55, 0x12, 0x20]);
         assert_eq!(cid_from_prefix(&prefix, data), Ok(cid));
-        let v0 = Cid::new_v0(Code::Sha2_256.digest(data)).expect("v0");
+        let v0 = crate::block_cid(&cid::Cid::new_v0(Code::Sha2_256.digest(data)).expect("v0"));
         assert_eq!(cid_prefix(&v0), [0x00, 0x70, 0x12, 0x20]);
         assert_eq!(cid_from_prefix(&cid_prefix(&v0), data), Ok(v0));
-        let b2 = Cid::new_v1(codec::DAG_CBOR, Code::Blake2b256.digest(data));
+        let b2 = crate::block_cid(&cid::Cid::new_v1(codec::DAG_CBOR, Code::Blake2b256.digest(data)));
         assert_eq!(cid_prefix(&b2), [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20]);
         assert_eq!(cid_from_prefix(&cid_prefix(&b2), data), Ok(b2));
         assert!(verify(&cid, data).is_ok());
-        assert_eq!(verify(&cid, b"other"), Err(BlockError::HashMismatch { cid }));
+        assert_eq!(
+            verify(&cid, b"other"),
+            Err(BlockError::HashMismatch { cid: Box::new(cid) })
+        );
         assert!(cid_from_prefix(&[0x01, 0x55, 0x99, 0x20], data).is_err());
         assert!(cid_from_prefix(&[0x01, 0x55], data).is_err());
     }

@@ -30,5 +30,20 @@ pub use message::{
 pub use selector::Selector;
 pub use store::{BlockSink, BlockSource, MemoryStore};
 
+/// A block's CID as graphsync names blocks: a digest of up to 128 bytes, because an inlined
+/// identity CID (go-unixfs inlines blocks of up to 126 bytes, as lotus and venus import data)
+/// is longer than the 64 of [`cid::Cid`].
+pub type Cid = cid::CidGeneric<128>;
+
+/// `c` as a block CID (every [`cid::Cid`] is one).
+pub fn block_cid(c: &cid::Cid) -> Cid {
+    Cid::try_from(c.to_bytes().as_slice()).expect("a 64-byte digest fits in 128")
+}
+
+/// `c` as a [`cid::Cid`], when its digest fits (all but long identity CIDs).
+pub fn narrow_cid(c: &Cid) -> Option<cid::Cid> {
+    cid::Cid::try_from(c.to_bytes().as_slice()).ok()
+}
+
 /// The protocol ID.
 pub const PROTOCOL: &str = "/ipfs/graphsync/2.0.0";

@@ -8,8 +8,8 @@
 
 use std::cell::RefCell;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 use market_types::cbor::{self, Decode, DecodeError, Decoder, Encode, Encoder, key_before};
 use market_types::ipld::RawCbor;
 
@@ -269,7 +269,12 @@ impl Decode for Request {
                     })?;
                     set_once(&mut pri, p, what, at)?
                 }
-                "root" => set_once(&mut root, d.cid().map_err(|e| e.in_field("Request", "root"))?, what, at)?,
+                "root" => set_once(
+                    &mut root,
+                    d.cid_sized().map_err(|e| e.in_field("Request", "root"))?,
+                    what,
+                    at,
+                )?,
                 "sel" => {
                     let v = <RawCbor as Decode>::decode(d).map_err(|e| e.in_field("Request", "sel"))?;
                     set_once(&mut sel, v, what, at)?
@@ -414,7 +419,7 @@ impl Decode for MetadataEntry {
                 got: n as u64,
             });
         }
-        let link = d.cid()?;
+        let link = d.cid_sized()?;
         let action = match d.text(1)? {
             "p" => LinkAction::Present,
             "d" => LinkAction::DuplicateNotSent,

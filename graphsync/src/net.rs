@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 use futures::StreamExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use libp2p::{PeerId, Stream, StreamProtocol};

@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 use market_types::cbor::{Decoder, Encode, Encoder};
 use market_types::ipld::RawCbor;
 
@@ -165,7 +165,7 @@ impl SendOptions {
                 .map_err(|e| format!("{}: {e}", ext::DO_NOT_SEND_CIDS))?;
             let mut seen = HashSet::new();
             for _ in 0..n {
-                let c = d.cid().map_err(|e| format!("{}: {e}", ext::DO_NOT_SEND_CIDS))?;
+                let c = d.cid_sized().map_err(|e| format!("{}: {e}", ext::DO_NOT_SEND_CIDS))?;
                 if seen.insert(c) {
                     out.do_not_send.push(c);
                 }
@@ -309,7 +309,7 @@ mod tests {
     use multihash_codetable::{Code, MultihashDigest};
 
     fn cid(n: u8) -> Cid {
-        Cid::new_v1(0x55, Code::Sha2_256.digest(&[n]))
+        crate::block_cid(&cid::Cid::new_v1(0x55, Code::Sha2_256.digest(&[n])))
     }
 
     #[test]

@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 
 use crate::ipld::{Node, decode_dag_cbor};
 
@@ -186,6 +186,16 @@ impl Selector {
                 .find(|m| *m != Match::No)
                 .unwrap_or(Match::No),
             _ => Match::No,
+        }
+    }
+
+    /// The `[from, to)` of the matcher that makes [`matches`](Self::matches) say `Slice`.
+    pub fn slice(&self) -> Option<(i64, i64)> {
+        match self {
+            Selector::Matcher { subset } => *subset,
+            Selector::ExploreRecursive { current, .. } => current.slice(),
+            Selector::ExploreUnion(members) => members.iter().find(|m| m.matches() != Match::No)?.slice(),
+            _ => None,
         }
     }
 
@@ -469,7 +479,7 @@ fn int_field(node: &Node, key: &str, missing: &str) -> Result<i64, SelectorError
 
 /// Selectors as go-ipld-prime's builder writes them, for tests and callers.
 pub mod build {
-    use cid::Cid;
+    use crate::Cid;
     use market_types::cbor::Encoder;
     use market_types::ipld::RawCbor;
 
@@ -477,6 +487,8 @@ pub mod build {
     #[derive(Debug, Clone)]
     pub enum Spec {
         Matcher,
+        /// A matcher of bytes `[from, to)` of the node (negatives count from the end).
+        Subset(i64, i64),
         All(Box<Spec>),
         Fields(Vec<(String, Spec)>),
         Index(i64, Box<Spec>),
@@ -506,6 +518,16 @@ pub mod build {
                 Spec::Matcher => {
                     e.text(".");
                     e.map(0);
+                }
+                Spec::Subset(from, to) => {
+                    e.text(".");
+                    e.map(1);
+                    e.text("subset");
+                    e.map(2);
+                    e.text("[");
+                    e.i64(*from);
+                    e.text("]");
+                    e.i64(*to);
                 }
                 Spec::All(next) => {
                     e.text("a");

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::RwLock;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 
 /// Blocks a responder serves. Called from blocking threads: an implementation may read files.
 pub trait BlockSource: Send + Sync + 'static {

@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 
 use crate::ipld::{self, BlockError, Node};
 use crate::selector::{Interest, Segment, Selector, lookup};
@@ -59,15 +59,31 @@ impl From<BlockError> for WalkError {
 #[derive(Debug)]
 pub struct Walk {
     stack: Vec<Frame>,
-    /// The link asked for and the selector its block is walked with.
-    pending: Option<(Cid, Arc<Selector>)>,
+    /// The link asked for and what its block is for.
+    pending: Option<(Cid, Then)>,
     links: u64,
     max_links: u64,
     done: bool,
 }
 
+/// What a loaded block is for.
 #[derive(Debug)]
-struct Frame {
+enum Then {
+    /// Walk it with this selector.
+    Select(Arc<Selector>),
+    /// Read bytes `[from, to)` of the file under it (offsets within this block's part).
+    Read { from: u64, to: u64 },
+}
+
+#[derive(Debug)]
+enum Frame {
+    Select(Select),
+    Read(FileRead),
+}
+
+/// A node being explored with a selector.
+#[derive(Debug)]
+struct Select {
     node: Node,
     selector: Arc<Selector>,
     children: Children,
@@ -99,7 +115,7 @@ impl Walk {
     pub fn new(root: Cid, selector: Arc<Selector>, max_links: u64) -> Walk {
         Walk {
             stack: Vec::new(),
-            pending: Some((root, selector)),
+            pending: Some((root, Then::Select(selector))),
             links: 0,
             max_links,
             done: false,
@@ -120,9 +136,24 @@ impl Walk {
             return Ok(Step::Done);
         }
         loop {
-            let Some(frame) = self.stack.last_mut() else {
-                self.done = true;
-                return Ok(Step::Done);
+            let frame = match self.stack.last_mut() {
+                None => {
+                    self.done = true;
+                    return Ok(Step::Done);
+                }
+                Some(Frame::Read(read)) => {
+                    match read.next() {
+                        Some((cid, then)) => {
+                            self.pending = Some((cid, then));
+                            return Ok(Step::Load(cid));
+                        }
+                        None => {
+                            self.stack.pop();
+                        }
+                    }
+                    continue;
+                }
+                Some(Frame::Select(frame)) => frame,
             };
             let Some((segment, child)) = frame.next_child() else {
                 self.stack.pop();
@@ -133,7 +164,7 @@ impl Walk {
             };
             match child {
                 Node::Link(cid) => {
-                    self.pending = Some((cid, next));
+                    self.pending = Some((cid, Then::Select(next)));
                     return Ok(Step::Load(cid));
                 }
                 other => self.enter(other, next, false)?,
@@ -145,7 +176,7 @@ impl Walk {
     /// missing (its subtree is skipped). The block is decoded, not hash-checked: the caller
     /// checks it when it comes from outside.
     pub fn loaded(&mut self, block: Option<&Bytes>) -> Result<(), WalkError> {
-        let Some((cid, selector)) = self.pending.take() else {
+        let Some((cid, then)) = self.pending.take() else {
             return Err(WalkError::Misuse("loaded() without a pending link"));
         };
         self.links += 1;
@@ -158,7 +189,32 @@ impl Walk {
             return Ok(());
         };
         let node = ipld::decode(&cid, data)?;
-        self.enter(node, selector, cid.codec() == ipld::codec::DAG_PB)
+        match then {
+            Then::Select(selector) => self.enter(node, selector, cid.codec() == ipld::codec::DAG_PB),
+            Then::Read { from, to } => {
+                if cid.codec() == ipld::codec::DAG_PB {
+                    self.read_file(&node, from, to)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Read bytes `[from, to)` of the file node `pb` as go-unixfsnode's reader does: each
+    /// child holding some of them is loaded, in order, and read in turn; a raw leaf or a node
+    /// without links has nothing more to load.
+    fn read_file(&mut self, pb: &Node, from: u64, to: u64) -> Result<(), WalkError> {
+        let children = crate::unixfs::file_children(pb)?;
+        if !children.is_empty() {
+            self.stack.push(Frame::Read(FileRead {
+                children,
+                at: 0,
+                pos: 0,
+                from,
+                to,
+            }));
+        }
+        Ok(())
     }
 
     /// Go's `walkAdv`: reify when asked (`pb_root`: the node is a dag-pb block's root, the only
@@ -181,7 +237,11 @@ impl Walk {
                     match next.matches() {
                         crate::selector::Match::Whole => self.enter(node.clone(), all_selector(), false)?,
                         crate::selector::Match::Slice => {
-                            return Err(WalkError::UnsupportedAdl("unixfs byte ranges".into()));
+                            let (from, to) = next.slice().unwrap_or((0, i64::MAX));
+                            let length = crate::unixfs::file_length(&node)?;
+                            if let Some((from, to)) = crate::unixfs::slice_bounds(from, to, length) {
+                                self.read_file(&node, from, to)?;
+                            }
                         }
                         crate::selector::Match::No => {}
                     }
@@ -204,16 +264,48 @@ impl Walk {
                 inner: Inner::Start,
             },
         };
-        self.stack.push(Frame {
+        self.stack.push(Frame::Select(Select {
             node,
             selector,
             children,
-        });
+        }));
         Ok(())
     }
 }
 
-impl Frame {
+/// A byte range being read across a file node's children.
+#[derive(Debug)]
+struct FileRead {
+    /// Each child and the file bytes under it.
+    children: Vec<(Cid, u64)>,
+    /// The offset of child `pos` in the file node.
+    at: u64,
+    pos: usize,
+    from: u64,
+    to: u64,
+}
+
+impl FileRead {
+    /// The next child holding bytes of `[from, to)`, and the part of it to read.
+    fn next(&mut self) -> Option<(Cid, Then)> {
+        while let Some(&(cid, size)) = self.children.get(self.pos) {
+            let at = self.at;
+            self.pos += 1;
+            self.at = at.saturating_add(size);
+            if at >= self.to {
+                return None;
+            }
+            if self.from < at.saturating_add(size) {
+                let from = self.from.saturating_sub(at);
+                let to = (self.to - at).min(size);
+                return Some((cid, Then::Read { from, to }));
+            }
+        }
+        None
+    }
+}
+
+impl Select {
     fn next_child(&mut self) -> Option<(Segment, Node)> {
         match &mut self.children {
             Children::All(pos) => {
@@ -384,6 +476,68 @@ mod tests {
         let mut dag = b.finish(root);
         dag.blocks.remove(&mid);
         assert_eq!(order(&dag, &build::all()), vec![root, mid, l2]);
+    }
+
+    #[test]
+    fn a_byte_range_of_a_unixfs_file_loads_only_the_blocks_under_it() {
+        let mut b = DagBuilder::new(6);
+        // Ten 100-byte leaves under nodes of four: [0..4) [4..8) [8..10), under the root.
+        let root = b.file(1000, 100, 4);
+        let dag = b.finish(root);
+        let node = ipld::decode(&root, &dag.blocks[&root]).expect("root");
+        let mids: Vec<Cid> = crate::unixfs::file_children(&node)
+            .expect("children")
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        let leaves: Vec<Cid> = mids
+            .iter()
+            .flat_map(|m| {
+                let n = ipld::decode(m, &dag.blocks[m]).expect("mid");
+                crate::unixfs::file_children(&n)
+                    .expect("children")
+                    .into_iter()
+                    .map(|c| c.0)
+            })
+            .collect();
+        assert_eq!((mids.len(), leaves.len()), (3, 10));
+        // The trustless gateway's entity-bytes selector (go-trustless-utils).
+        let entity_bytes = |from: i64, to: i64| {
+            Spec::InterpretAs(
+                "unixfs".into(),
+                Box::new(Spec::Union(vec![
+                    Spec::Subset(from, to),
+                    Spec::Recursive {
+                        limit: Some(1),
+                        sequence: Box::new(Spec::All(Box::new(Spec::Edge))),
+                        stop_at: None,
+                    },
+                ])),
+            )
+        };
+        assert_eq!(
+            order(&dag, &entity_bytes(150, 350)),
+            vec![root, mids[0], leaves[1], leaves[2], leaves[3]]
+        );
+        // Across a node boundary, and ending exactly at a leaf's end.
+        assert_eq!(
+            order(&dag, &entity_bytes(350, 500)),
+            vec![root, mids[0], leaves[3], mids[1], leaves[4]]
+        );
+        // The last 50 bytes (-50:*).
+        assert_eq!(
+            order(&dag, &entity_bytes(-50, i64::MAX)),
+            vec![root, mids[2], leaves[9]]
+        );
+        // Up to 100 bytes before the end.
+        assert_eq!(order(&dag, &entity_bytes(0, -900)), vec![root, mids[0], leaves[0]]);
+        // Wholly past the end, or empty: the root only.
+        assert_eq!(order(&dag, &entity_bytes(1000, i64::MAX)), vec![root]);
+        assert_eq!(order(&dag, &entity_bytes(-10, -20)), vec![root]);
+        // The whole file: every block, as the plain entity scope loads it.
+        let all = order(&dag, &entity_bytes(0, i64::MAX));
+        assert_eq!(all.len(), 1 + 3 + 10);
+        assert_eq!(all[..3], [root, mids[0], leaves[0]]);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! stay within the DAG and the link budget.
 
 use bytes::Bytes;
-use cid::Cid;
 use graphsync::ipld::{codec, decode, decode_dag_cbor, decode_dag_pb};
 use graphsync::selector::build::{self, Spec};
 use graphsync::testing::dag::DagBuilder;
@@ -55,7 +54,7 @@ proptest! {
         let _ = decode_dag_cbor(&b);
         let _ = Selector::from_cbor(&data);
         for c in [codec::RAW, codec::DAG_PB, codec::DAG_CBOR, 0x0129] {
-            let cid = Cid::new_v1(c, Code::Sha2_256.digest(&data));
+            let cid = graphsync::block_cid(&cid::Cid::new_v1(c, Code::Sha2_256.digest(&data)));
             let _ = decode(&cid, &b);
         }
     }

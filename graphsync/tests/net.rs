@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cid::Cid;
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use graphsync::Cid;
 use graphsync::message::{Message, Request, RequestId, RequestKind};
 use graphsync::net::{
     BlockAction, Config, Graphsync, Hooks, QueuedBlock, RequestError, RequestEvent, ResponseEnd, Validation,
@@ -597,14 +597,14 @@ async fn a_responder_that_sends_the_wrong_blocks_fails_the_request_clearly() {
         (
             vec![root, l1, l2, l1],
             ResponseStatus::RequestCompletedFull,
-            VerifyError::Extra(l1),
+            VerifyError::Extra(Box::new(l1)),
         ),
         (
             vec![root, l1],
             ResponseStatus::RequestCompletedFull,
             VerifyError::Incomplete {
                 status: ResponseStatus::RequestCompletedFull,
-                needs: l2,
+                needs: Box::new(l2),
             },
         ),
     ];

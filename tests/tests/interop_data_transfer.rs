@@ -7,10 +7,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use cid::Cid;
 use data_transfer::DataTransfer;
 use data_transfer::message::TypedVoucher;
 use data_transfer::provider::{PullChannel, ValidationResult, Validator};
+use graphsync::Cid;
 use graphsync::MemoryStore;
 use graphsync::net::Config;
 use graphsync::testing::dag::DagBuilder;
@@ -100,7 +100,7 @@ async fn lassie_fetch(provider: &libp2p::Multiaddr, what: &str, flags: &[&str]) 
         String::from_utf8_lossy(&out.stderr)
     );
     let car = std::fs::read(&out_car).expect("lassie's CAR");
-    car_cids(&car).into_iter().collect()
+    car_cids(&car).iter().map(graphsync::block_cid).collect()
 }
 
 async fn free_provider(dag: &graphsync::testing::dag::Dag) -> (libp2p::Multiaddr, DataTransfer) {
@@ -306,7 +306,7 @@ async fn we_pull_from_go_data_transfer_paying_at_each_pause() {
         .pull(
             go_peer,
             int_voucher("Test/Voucher", 0),
-            root,
+            graphsync::narrow_cid(&root).expect("a test root fits"),
             graphsync::selector::build::all().to_cbor(),
             sink.clone(),
         )
@@ -372,7 +372,7 @@ async fn our_restart_after_a_cut_connection_resumes_from_go_data_transfer_withou
         .pull(
             go_peer,
             int_voucher("Test/Voucher", 0),
-            root,
+            graphsync::narrow_cid(&root).expect("a test root fits"),
             graphsync::selector::build::all().to_cbor(),
             sink.clone(),
         )
@@ -524,7 +524,7 @@ async fn we_push_to_go_data_transfer_and_it_pulls_and_completes() {
         .push(
             go_peer,
             int_voucher("Test/Voucher", 0),
-            root,
+            graphsync::narrow_cid(&root).expect("a test root fits"),
             graphsync::selector::build::all().to_cbor(),
         )
         .await

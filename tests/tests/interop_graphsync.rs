@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cid::Cid;
+use graphsync::Cid;
 use graphsync::net::{AcceptAll, Config, Graphsync, RequestEvent};
 use graphsync::selector::build::{self, Spec};
 use graphsync::testing::dag::{Dag, DagBuilder};

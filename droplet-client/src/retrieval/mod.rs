@@ -177,7 +177,8 @@ impl Retrievals {
         record.total = Json(order.total.0.clone());
         record.data_selector = order.data_selector.clone().filter(|s| !s.trim().is_empty());
         self.inner.store.put(&mut record)?;
-        let mut sink = CarSink::create(&car, &root).with_context(|| format!("creating {}", car.display()))?;
+        let mut sink = CarSink::create(&car, &graphsync::block_cid(&root))
+            .with_context(|| format!("creating {}", car.display()))?;
         // The whole DAG to a file: written while it arrives.
         if let Some(out) = order
             .output
@@ -785,6 +786,7 @@ impl Retrievals {
                     out.display()
                 );
             }
+            let root = &graphsync::block_cid(root);
             let blocks = sink::StreamedBlocks::open(&r.car, streamed, root)?;
             if car {
                 return sink::write_car(&blocks, root, out);
@@ -797,6 +799,7 @@ impl Retrievals {
             std::fs::copy(&r.car, out).with_context(|| format!("copying {} to {}", r.car.display(), out.display()))?;
             return Ok(());
         }
+        let root = &graphsync::block_cid(root);
         let blocks = CarSink::reopen(&r.car, root).with_context(|| format!("opening {}", r.car.display()))?;
         // With a path, the DAG at its end is written out.
         let target = match r.data_selector.as_deref().map(selector::parse).transpose()? {

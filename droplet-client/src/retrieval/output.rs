@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use cid::Cid;
+use graphsync::Cid;
 use piece_store::unixfs::BlockCid;
 use piece_store::unixfs::export::{FileBytes, FileStreamer};
 

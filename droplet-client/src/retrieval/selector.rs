@@ -4,8 +4,8 @@
 //! For a path, the export writes out the DAG at the path's end.
 
 use anyhow::{Context, Result, anyhow, bail};
-use cid::Cid;
 use graphsync::BlockSink;
+use graphsync::Cid;
 use graphsync::ipld::Node;
 use graphsync::selector::build::Spec;
 use graphsync::selector::{Segment, lookup};

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use cid::Cid;
+use graphsync::Cid;
 use piece_store::car::{CarReader, encode_v1_header};
 use piece_store::unixfs::BlockCid;
 
@@ -427,7 +427,7 @@ mod tests {
         let mut digest = [0u8; 32];
         digest[..8].copy_from_slice(&(data.len() as u64).to_le_bytes());
         digest[8] = data[0];
-        let mh = cid::multihash::Multihash::<64>::wrap(0x12, &digest).expect("digest");
+        let mh = cid::multihash::Multihash::<128>::wrap(0x12, &digest).expect("digest");
         (Cid::new_v1(0x55, mh), Bytes::copy_from_slice(data))
     }
 

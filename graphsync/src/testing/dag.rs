@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use crate::Cid;
 use bytes::Bytes;
-use cid::Cid;
 use market_types::cbor::Encoder;
 use multihash_codetable::{Code, MultihashDigest};
 use rand::rngs::StdRng;
@@ -83,7 +83,7 @@ impl DagBuilder {
     }
 
     fn put(&mut self, codec: u64, data: Vec<u8>) -> Cid {
-        let cid = Cid::new_v1(codec, Code::Sha2_256.digest(&data));
+        let cid = crate::block_cid(&cid::Cid::new_v1(codec, Code::Sha2_256.digest(&data)));
         self.blocks.insert(cid, Bytes::from(data));
         cid
     }

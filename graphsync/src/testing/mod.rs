@@ -1,7 +1,6 @@
 //! Value generators for graphsync messages (property tests and the Go interop harness).
 
 use arbitrary::{Result, Unstructured};
-use cid::Cid;
 use market_types::bytes::Bytes;
 use market_types::ipld::RawCbor;
 use market_types::testing::Arb;
@@ -44,7 +43,7 @@ impl Arb for Request {
         let id = RequestId::arb(u)?;
         let kind = match u.int_in_range(0..=2)? {
             0 => RequestKind::New {
-                root: Cid::arb(u)?,
+                root: crate::block_cid(&cid::Cid::arb(u)?),
                 selector: RawCbor::arb(u)?,
                 priority: u.arbitrary()?,
                 extensions: Extensions::arb(u)?,
@@ -64,7 +63,7 @@ impl Arb for Response {
         let mut metadata = Vec::with_capacity(n);
         for _ in 0..n {
             metadata.push(MetadataEntry {
-                link: Cid::arb(u)?,
+                link: crate::block_cid(&cid::Cid::arb(u)?),
                 action: *u.choose(LinkAction::ALL)?,
             });
         }

@@ -389,6 +389,12 @@ impl<'a> Decoder<'a> {
 
     /// A CID link: tag 42 around a byte string holding 0x00 followed by the binary CID.
     pub fn cid(&mut self) -> Result<cid::Cid, DecodeError> {
+        self.cid_sized()
+    }
+
+    /// A CID link whose multihash digest may be up to `S` bytes (an inlined identity CID
+    /// of a block's links can carry more than the 64 of [`cid::Cid`]).
+    pub fn cid_sized<const S: usize>(&mut self) -> Result<cid::CidGeneric<S>, DecodeError> {
         let at = self.pos;
         let tag = self.tag()?;
         if tag != 42 {
@@ -467,7 +473,7 @@ impl<'a> Decoder<'a> {
 }
 
 /// Parse the content of a CID byte string (the leading 0x00 multibase byte included).
-pub(crate) fn parse_cid_bytes(raw: &[u8], at: usize) -> Result<cid::Cid, DecodeError> {
+pub(crate) fn parse_cid_bytes<const S: usize>(raw: &[u8], at: usize) -> Result<cid::CidGeneric<S>, DecodeError> {
     let invalid = |reason: String| DecodeError::Invalid {
         what: "cid",
         reason,
@@ -476,7 +482,7 @@ pub(crate) fn parse_cid_bytes(raw: &[u8], at: usize) -> Result<cid::Cid, DecodeE
     match raw.split_first() {
         Some((0, rest)) => {
             let mut cursor = std::io::Cursor::new(rest);
-            let cid = cid::Cid::read_bytes(&mut cursor).map_err(|e| invalid(e.to_string()))?;
+            let cid = cid::CidGeneric::<S>::read_bytes(&mut cursor).map_err(|e| invalid(e.to_string()))?;
             if cursor.position() as usize != rest.len() {
                 return Err(invalid("trailing bytes after the cid".into()));
             }

@@ -89,7 +89,7 @@ impl Encoder {
         self.header(5, len as u64);
     }
 
-    pub fn cid(&mut self, c: &cid::Cid) {
+    pub fn cid<const S: usize>(&mut self, c: &cid::CidGeneric<S>) {
         let raw = c.to_bytes();
         self.header(6, 42);
         self.header(2, raw.len() as u64 + 1);
