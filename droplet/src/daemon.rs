@@ -258,10 +258,13 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     )
     .await?;
 
-    // The retrieval transports this droplet serves (graphsync over libp2p), as droplet
-    // answers them: the announce addresses if set, else the listen addresses.
+    // The retrieval transports this droplet serves, as droplet answers them: graphsync over
+    // libp2p at the announce addresses if set, else the listen addresses; and the trustless
+    // gateway (`/ipfs/` on the API port) at `[CommonProvider] HTTPRetrievalMultiaddr` when set
+    // (read at each query, so a change applies without a restart).
     let announce = parse_addrs(&cfg.libp2p.announce_addresses, "[Libp2p] AnnounceAddresses")?;
     let h = host.clone();
+    let transports_config = live.clone();
     market_p2p::transports::serve(
         &host.stream_control(),
         Arc::new(move || {
@@ -270,12 +273,17 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
             } else {
                 announce.clone()
             };
-            market_types::boost::TransportsQueryResponse {
-                protocols: vec![market_types::boost::TransportProtocol {
-                    name: "libp2p".into(),
-                    addresses: addrs.iter().map(|a| market_types::Bytes(a.to_vec())).collect(),
-                }],
+            let mut protocols = vec![market_types::boost::TransportProtocol {
+                name: "libp2p".into(),
+                addresses: addrs.iter().map(|a| market_types::Bytes(a.to_vec())).collect(),
+            }];
+            if let Some(http) = transports_config.policy(None).http_retrieval_multiaddr.clone() {
+                protocols.push(market_types::boost::TransportProtocol {
+                    name: "http".into(),
+                    addresses: vec![market_types::Bytes(http.to_vec())],
+                });
             }
+            market_types::boost::TransportsQueryResponse { protocols }
         }),
     )
     .context("serving the retrieval transports protocol")?;

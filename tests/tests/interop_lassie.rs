@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use piece_store::unixfs::BlockCid;
 use serde_json::Value;
 use tests::gopeers;
 use tests::market::s;
@@ -139,4 +140,203 @@ fn lassie_fetches_and_verifies_a_car_droplet_client_built_and_refuses_a_corrupte
     let (url, _) = serve_car(corrupt);
     let out = lassie(dir.path(), &url, &root, &dir.path().join("bad.car"));
     assert!(!out.status.success(), "lassie accepted a corrupted CAR");
+}
+
+// ---- lassie against droplet's trustless gateway -------------------------------------------
+
+/// The blocks of a CAR lassie wrote, in order.
+fn car_blocks(path: &Path) -> Vec<(BlockCid, Vec<u8>)> {
+    let file = std::fs::File::open(path).expect("lassie's CAR");
+    let mut reader = piece_store::car::CarReader::new(std::io::BufReader::new(file)).expect("a CAR");
+    let mut out = Vec::new();
+    while let Some(b) = reader.next_block().expect("a verified block") {
+        out.push((b.cid, b.data));
+    }
+    out
+}
+
+struct CarBlocks(std::collections::HashMap<BlockCid, Vec<u8>>);
+
+impl piece_store::unixfs::export::Blocks for CarBlocks {
+    fn block(&self, cid: &BlockCid) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(self.0.get(cid).cloned())
+    }
+}
+
+fn blockstore(blocks: &[(BlockCid, Vec<u8>)]) -> CarBlocks {
+    CarBlocks(blocks.iter().cloned().collect())
+}
+
+/// The CID under `name` in the UnixFS directory `dir` (an inlined one read from its CID).
+fn child(blocks: &[(BlockCid, Vec<u8>)], dir: &BlockCid, name: &str) -> BlockCid {
+    let data = if dir.hash().code() == 0 {
+        dir.hash().digest().to_vec()
+    } else {
+        blocks
+            .iter()
+            .find(|(c, _)| c == dir)
+            .expect("the directory's block")
+            .1
+            .clone()
+    };
+    let node = piece_store::unixfs::pb::decode_node(&data).expect("dag-pb");
+    node.links
+        .iter()
+        .find(|l| l.name == name)
+        .map(|l| BlockCid::try_from(l.hash.as_slice()).expect("a link CID"))
+        .unwrap_or_else(|| panic!("{name} in {dir}"))
+}
+
+/// `lassie fetch` of `what` (`<root>[/path]`) from `provider` with `flags`; lassie's output
+/// CAR, failing the test with lassie's words if it refused.
+fn lassie_fetch(dir: &Path, provider: &str, what: &str, flags: &[&str], name: &str) -> std::path::PathBuf {
+    let out = dir.join(format!("{name}.car"));
+    let mut cmd = Command::new(gopeers::binary("lassie"));
+    cmd.args(["fetch", "--providers", provider, "--global-timeout", "60s", "-o"])
+        .arg(&out)
+        .args(flags)
+        .arg(what)
+        .current_dir(dir);
+    let output = cmd.output().expect("run lassie");
+    assert!(
+        output.status.success(),
+        "lassie {flags:?} {what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// droplet with `[API] ListenAddress` pinned to its current port and `[CommonProvider]
+/// HTTPRetrievalMultiaddr` naming it, started again: its HTTP base URL.
+fn announce_http(m: &mut tests::market::Market) -> String {
+    let (base, _) = m.droplet_http();
+    let port = base.rsplit(':').next().expect("port").to_string();
+    let path = Path::new(&m.provider).join("config.toml");
+    let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("config")).expect("toml");
+    let api = cfg.entry("API").or_insert(toml::Value::Table(Default::default()));
+    api.as_table_mut().expect("[API]").insert(
+        "ListenAddress".into(),
+        toml::Value::String(format!("/ip4/127.0.0.1/tcp/{port}")),
+    );
+    let common = cfg
+        .entry("CommonProvider")
+        .or_insert(toml::Value::Table(Default::default()));
+    common.as_table_mut().expect("[CommonProvider]").insert(
+        "HTTPRetrievalMultiaddr".into(),
+        toml::Value::String(format!("/ip4/127.0.0.1/tcp/{port}/http")),
+    );
+    std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write config");
+    m.restart_droplet_with(&[]);
+    let (again, _) = m.droplet_http();
+    assert_eq!(again, base, "droplet came back on its pinned API port");
+    base
+}
+
+#[test]
+fn lassie_fetches_from_droplets_gateway_every_scope_a_path_and_a_byte_range() {
+    let mut m = tests::market::setup();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A directory in an Active deal: /big.bin over several chunks, /sub/small.txt in one block,
+    // /sub/mid.bin.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).expect("dirs");
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let mid: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(40_503) >> 5) as u8).collect();
+    std::fs::write(tree.join("big.bin"), &big).expect("big");
+    std::fs::write(tree.join("sub/small.txt"), b"a small file in a subdirectory\n").expect("small");
+    std::fs::write(tree.join("sub/mid.bin"), &mid).expect("mid");
+    let (root, proposal) = tests::retrieval::propose_imported(&m, &tree);
+    m.publish_seal_and_activate(&[proposal]);
+    let base = announce_http(&mut m);
+    let http = |what: &str, flags: &[&str], name: &str| {
+        let mut all = vec!["--protocols", "http"];
+        all.extend_from_slice(flags);
+        lassie_fetch(dir.path(), &base, what, &all, name)
+    };
+
+    // dag-scope=all from the root: lassie verified it; it exports to the tree.
+    let all = car_blocks(&http(&root, &["--dag-scope", "all"], "all"));
+    let out = dir.path().join("exported");
+    piece_store::unixfs::export::export(&blockstore(&all), &root.parse().expect("cid"), &out).expect("export");
+    assert_eq!(std::fs::read(out.join("big.bin")).expect("big"), big);
+    assert_eq!(std::fs::read(out.join("sub/mid.bin")).expect("mid"), mid);
+    assert_eq!(
+        std::fs::read(out.join("sub/small.txt")).expect("small"),
+        b"a small file in a subdirectory\n"
+    );
+
+    // A path into the directory with the entity scope: the path's blocks, then the file
+    // whole. (/sub is small enough to be inlined in its parent's link, an identity CID: it is
+    // walked through but never sent as a block.)
+    let big_root = child(&all, &root.parse().expect("cid"), "big.bin");
+    let entity = car_blocks(&http(&format!("{root}/big.bin"), &["--dag-scope", "entity"], "entity"));
+    assert_eq!(entity[0].0.to_string(), root, "the root first");
+    assert_eq!(entity[1].0, big_root, "then the file's root");
+    let mut bytes = Vec::new();
+    piece_store::unixfs::export::write_file(&blockstore(&entity), &big_root, &mut bytes).expect("the file");
+    assert_eq!(bytes, big);
+    let mid_root = child(&all, &child(&all, &root.parse().expect("cid"), "sub"), "mid.bin");
+    let through = car_blocks(&http(
+        &format!("{root}/sub/mid.bin"),
+        &["--dag-scope", "entity"],
+        "through",
+    ));
+    let mut bytes = Vec::new();
+    piece_store::unixfs::export::write_file(&blockstore(&through), &mid_root, &mut bytes).expect("the file");
+    assert_eq!(bytes, mid, "a file under an inlined directory");
+
+    // The block scope: the root and the file's root block only.
+    let block = car_blocks(&http(&format!("{root}/big.bin"), &["--dag-scope", "block"], "block"));
+    let cids: Vec<BlockCid> = block.iter().map(|b| b.0).collect();
+    assert_eq!(cids, vec![root.parse().expect("cid"), big_root]);
+
+    // An entity-bytes range: only the leaves under it; their bytes are the file's there.
+    let (from, to) = (1_500_000usize, 2_100_000usize);
+    let range = car_blocks(&http(
+        &format!("{root}/big.bin"),
+        &["--dag-scope", "entity", "--entity-bytes", &format!("{from}:{to}")],
+        "range",
+    ));
+    let leaves: Vec<&Vec<u8>> = range
+        .iter()
+        .filter(|(c, _)| c.codec() == 0x55)
+        .map(|(_, d)| d)
+        .collect();
+    let chunk = all
+        .iter()
+        .find(|(c, _)| c.codec() == 0x55)
+        .map(|(_, d)| d.len())
+        .expect("a leaf");
+    let start = from / chunk * chunk;
+    let got: Vec<u8> = leaves.iter().flat_map(|d| d.iter().copied()).collect();
+    assert!(start + got.len() > to, "the leaves reach the range's end");
+    assert_eq!(got, big[start..start + got.len()], "the range's leaves, in order");
+    assert!(got.len() < big.len(), "not the whole file");
+
+    // lassie given droplet's libp2p address only: it asks /fil/retrieval/transports/1.0.0,
+    // finds the gateway there, and fetches over HTTP.
+    let (id, addr) = tests::procs::announce(&m.provider);
+    let libp2p = format!("{addr}/p2p/{id}");
+    let via = car_blocks(&lassie_fetch(
+        dir.path(),
+        &libp2p,
+        &format!("{root}/big.bin"),
+        &["--protocols", "http", "--dag-scope", "entity"],
+        "transports",
+    ));
+    assert_eq!(via, entity, "the same response through the announced address");
+
+    // The same DAG over graphsync from droplet (free retrieval): the walk through the inlined
+    // directory is the same on that path.
+    m.droplet(&["retrieval", "ask", "set", tests::market::MINER]);
+    let gs = car_blocks(&lassie_fetch(
+        dir.path(),
+        &libp2p,
+        &format!("{root}/sub/mid.bin"),
+        &["--protocols", "graphsync", "--dag-scope", "entity"],
+        "graphsync",
+    ));
+    assert_eq!(gs, through, "graphsync and HTTP give the same blocks");
 }

@@ -1016,3 +1016,185 @@ fn the_piece_route_serves_the_unpadded_piece_with_ranges_and_conditions() {
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&why).contains("no unsealed copy"), "{why:?}");
 }
+
+/// The CIDs of a CAR response, in order.
+fn cids_of(car: &[u8]) -> Vec<String> {
+    tests::car::car_cids(car).iter().map(|c| c.to_string()).collect()
+}
+
+#[test]
+fn the_trustless_gateway_answers_as_the_spec_says_and_refuses_hostile_input() {
+    let m = setup();
+    let (big_root, big) = two_active_deals(&m);
+    let (base, _token) = m.droplet_http();
+    let car = std::fs::read(&m.car).expect("the market's CAR");
+    let accept = "Accept: application/vnd.ipld.car;version=1;order=dfs;dups=y";
+    let url = format!("{base}/ipfs/{}", m.root);
+
+    // The whole DAG of the market's file, no token: the blocks of its CAR, in its order.
+    let (status, head, body) = curl(&["-H", accept, &format!("{url}?dag-scope=all")]);
+    assert_eq!(status, 200, "{head}");
+    for h in [
+        "content-type: application/vnd.ipld.car;version=1;order=dfs;dups=y".to_string(),
+        "cache-control: public, max-age=29030400, immutable".into(),
+        format!(
+            "content-disposition: attachment; filename=\"{}.car\"",
+            m.root.to_lowercase()
+        ),
+        format!("x-ipfs-roots: {}", m.root.to_lowercase()),
+        "accept-ranges: none".into(),
+        "x-content-type-options: nosniff".into(),
+        format!(
+            "content-location: /ipfs/{}?dag-scope=all&format=car",
+            m.root.to_lowercase()
+        ),
+    ] {
+        assert!(head.contains(&h), "{h}: {head}");
+    }
+    assert_eq!(cids_of(&body), cids_of(&car));
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an etag")
+        .trim()
+        .replacen("w/", "W/", 1);
+    // The client has it: 304. Another scope has another tag.
+    let (status, _, empty) = curl(&[
+        "-H",
+        accept,
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        &format!("{url}?dag-scope=all"),
+    ]);
+    assert_eq!((status, empty.len()), (304, 0));
+    let (_, head, _) = curl(&["-H", accept, &format!("{url}?dag-scope=block")]);
+    assert!(!head.contains(&etag), "{head}");
+
+    // ?format=car without Accept; dups=n; the 2.5 MiB file whole; its root block raw.
+    let (status, _, same) = curl(&[&format!("{url}?format=car")]);
+    assert_eq!((status, cids_of(&same)), (200, cids_of(&car)));
+    let big_url = format!("{base}/ipfs/{big_root}");
+    let (status, head, body) = curl(&["-H", "Accept: application/vnd.ipld.car;dups=n", &big_url]);
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: application/vnd.ipld.car;version=1;order=dfs;dups=n"),
+        "{head}"
+    );
+    let blocks = tests::car::car_cids(&body);
+    assert!(blocks.len() >= 3, "a root and its leaves");
+    assert!(body.len() > big.len(), "every byte of the file is in the CAR");
+    let (status, head, raw) = curl(&["-H", "Accept: application/vnd.ipld.raw", &big_url]);
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("content-type: application/vnd.ipld.raw"), "{head}");
+    assert!(head.contains(&format!("content-length: {}", raw.len())), "{head}");
+    assert!(raw.len() < 10_000, "the root block alone");
+    assert!(
+        body.windows(raw.len()).any(|w| w == raw.as_slice()),
+        "the root block's bytes"
+    );
+
+    // HEAD: the status a GET would get, no body.
+    let (status, _, out) = curl(&["-I", "-H", accept, &big_url]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&out).contains("content-type: application/vnd.ipld.car"));
+    let (status, _, _) = curl(&["-I", "-H", accept, &format!("{big_url}/no-such-name")]);
+    assert_eq!(status, 404);
+    // The probe CID, as a CAR and raw.
+    let (status, _, probe) = curl(&["-H", accept, &format!("{base}/ipfs/bafkqaaa")]);
+    assert_eq!((status, cids_of(&probe).len()), (200, 0));
+    let (status, _, probe) = curl(&[&format!("{base}/ipfs/bafkqaaa?format=raw")]);
+    assert_eq!((status, probe.len()), (200, 0));
+
+    // Refusals, each with its status: no format (400), none acceptable (406), not a CID
+    // (400), no CID (404), a path for a raw block (400), a bad scope or range (400), a range
+    // outside the file (400), a name not in the DAG (404; 412 when only a cached copy will do),
+    // a root not held here (404).
+    let absent = |i: u32| {
+        let digest = [i.to_be_bytes().as_slice(), &[9u8; 28]].concat();
+        let mh = cid::multihash::Multihash::<64>::wrap(0x12, &digest).expect("multihash");
+        cid::Cid::new_v1(0x70, mh).to_string()
+    };
+    for (path, headers, want) in [
+        // curl sends Accept: */* unless told not to.
+        (format!("/ipfs/{big_root}"), vec!["Accept:"], 400),
+        (format!("/ipfs/{big_root}"), vec!["Accept: text/html"], 406),
+        (
+            format!("/ipfs/{big_root}"),
+            vec!["Accept: application/vnd.ipld.car;version=2"],
+            406,
+        ),
+        ("/ipfs/not-a-cid".to_string(), vec![accept], 400),
+        ("/ipfs/".to_string(), vec![accept], 404),
+        (format!("/ipfs/{big_root}/x?format=raw"), vec![], 400),
+        (format!("/ipfs/{big_root}?dag-scope=everything"), vec![accept], 400),
+        (
+            format!("/ipfs/{big_root}?dag-scope=entity&entity-bytes=9:1"),
+            vec![accept],
+            400,
+        ),
+        (
+            format!("/ipfs/{big_root}?dag-scope=entity&entity-bytes=x:*"),
+            vec![accept],
+            400,
+        ),
+        (
+            format!("/ipfs/{big_root}?dag-scope=entity&entity-bytes={}:*", big.len()),
+            vec![accept],
+            400,
+        ),
+        (
+            format!("/ipfs/{big_root}?entity-bytes=99999999999:*"),
+            vec![accept],
+            400,
+        ),
+        (format!("/ipfs/{big_root}/..%2F..%2Fetc%2Fpasswd"), vec![accept], 404),
+        (format!("/ipfs/{big_root}/../../etc/passwd"), vec![accept], 404),
+        (format!("/ipfs/{big_root}/%00"), vec![accept], 404),
+        (
+            format!("/ipfs/{big_root}/x"),
+            vec![accept, "Cache-Control: only-if-cached"],
+            412,
+        ),
+        (format!("/ipfs/{}", absent(0)), vec![accept], 404),
+        (
+            format!("/ipfs/{big_root}?format=car&filename=a%0d%0aX:%20y.car"),
+            vec![],
+            400,
+        ),
+    ] {
+        let mut args: Vec<String> = vec!["--path-as-is".into()];
+        for h in &headers {
+            args.extend(["-H".to_string(), h.to_string()]);
+        }
+        args.push(format!("{base}{path}"));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, _, why) = curl(&argv);
+        assert_eq!(status, want, "{path} {headers:?}: {}", String::from_utf8_lossy(&why));
+    }
+    // A range at the end of the file: the leaves under it only.
+    let (status, _, tail) = curl(&["-H", accept, &format!("{big_url}?dag-scope=entity&entity-bytes=-10:*")]);
+    assert_eq!(status, 200);
+    assert!(tail.len() < body.len() / 2, "{} of {}", tail.len(), body.len());
+
+    // 10,000 requests for roots not held here: each 404, droplet's memory flat.
+    let droplet = m.droplet.as_ref().expect("droplet runs");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ask = |from: u32, to: u32| {
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            for i in from..to {
+                let url = format!("{base}/ipfs/{}?format=car", absent(i));
+                let r = http.get(&url).send().await.expect("answered");
+                assert_eq!(r.status().as_u16(), 404, "{url}");
+            }
+        })
+    };
+    ask(0, 1_000);
+    let before = droplet.rss_kib();
+    ask(1_000, 10_000);
+    let after = droplet.rss_kib();
+    assert!(
+        after < before + 8 * 1024,
+        "droplet grew from {before} KiB to {after} KiB over 9,000 requests for absent roots"
+    );
+}
