@@ -307,6 +307,34 @@ impl Market {
         run_ok("droplet-client", &all)
     }
 
+    /// droplet with `[API] ListenAddress` pinned to its current port and `[CommonProvider]
+    /// HTTPRetrievalMultiaddr` naming it (the `http` transport it announces), started again:
+    /// its HTTP base URL.
+    pub fn serve_http_retrieval(&mut self) -> String {
+        let (base, _) = self.droplet_http();
+        let port = base.rsplit(':').next().expect("port").to_string();
+        let path = Path::new(&self.provider).join("config.toml");
+        let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("config")).expect("toml");
+        let mut set = |section: &str, key: &str, value: String| {
+            let table = cfg.entry(section).or_insert(toml::Value::Table(Default::default()));
+            table
+                .as_table_mut()
+                .expect("a section")
+                .insert(key.into(), toml::Value::String(value));
+        };
+        set("API", "ListenAddress", format!("/ip4/127.0.0.1/tcp/{port}"));
+        set(
+            "CommonProvider",
+            "HTTPRetrievalMultiaddr",
+            format!("/ip4/127.0.0.1/tcp/{port}/http"),
+        );
+        std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write config");
+        self.restart_droplet_with(&[]);
+        let (again, _) = self.droplet_http();
+        assert_eq!(again, base, "droplet came back on its pinned API port");
+        base
+    }
+
     /// droplet's API as `http://127.0.0.1:PORT`, and its admin token.
     pub fn droplet_http(&self) -> (String, String) {
         let api = std::fs::read_to_string(Path::new(&self.provider).join("api")).expect("api");

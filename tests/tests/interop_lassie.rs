@@ -206,32 +206,6 @@ fn lassie_fetch(dir: &Path, provider: &str, what: &str, flags: &[&str], name: &s
     out
 }
 
-/// droplet with `[API] ListenAddress` pinned to its current port and `[CommonProvider]
-/// HTTPRetrievalMultiaddr` naming it, started again: its HTTP base URL.
-fn announce_http(m: &mut tests::market::Market) -> String {
-    let (base, _) = m.droplet_http();
-    let port = base.rsplit(':').next().expect("port").to_string();
-    let path = Path::new(&m.provider).join("config.toml");
-    let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("config")).expect("toml");
-    let api = cfg.entry("API").or_insert(toml::Value::Table(Default::default()));
-    api.as_table_mut().expect("[API]").insert(
-        "ListenAddress".into(),
-        toml::Value::String(format!("/ip4/127.0.0.1/tcp/{port}")),
-    );
-    let common = cfg
-        .entry("CommonProvider")
-        .or_insert(toml::Value::Table(Default::default()));
-    common.as_table_mut().expect("[CommonProvider]").insert(
-        "HTTPRetrievalMultiaddr".into(),
-        toml::Value::String(format!("/ip4/127.0.0.1/tcp/{port}/http")),
-    );
-    std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write config");
-    m.restart_droplet_with(&[]);
-    let (again, _) = m.droplet_http();
-    assert_eq!(again, base, "droplet came back on its pinned API port");
-    base
-}
-
 #[test]
 fn lassie_fetches_from_droplets_gateway_every_scope_a_path_and_a_byte_range() {
     let mut m = tests::market::setup();
@@ -249,7 +223,7 @@ fn lassie_fetches_from_droplets_gateway_every_scope_a_path_and_a_byte_range() {
     std::fs::write(tree.join("sub/mid.bin"), &mid).expect("mid");
     let (root, proposal) = tests::retrieval::propose_imported(&m, &tree);
     m.publish_seal_and_activate(&[proposal]);
-    let base = announce_http(&mut m);
+    let base = m.serve_http_retrieval();
     let http = |what: &str, flags: &[&str], name: &str| {
         let mut all = vec!["--protocols", "http"];
         all.extend_from_slice(flags);

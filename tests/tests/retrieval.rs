@@ -1198,3 +1198,50 @@ fn the_trustless_gateway_answers_as_the_spec_says_and_refuses_hostile_input() {
         "droplet grew from {before} KiB to {after} KiB over 9,000 requests for absent roots"
     );
 }
+
+#[test]
+fn droplet_client_retrieves_over_the_providers_gateway_with_http() {
+    let mut m = setup();
+    let (big_root, big) = two_active_deals(&m);
+    m.droplet(&["retrieval", "ask", "set", MINER]);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // No HTTP transport announced yet: a clear refusal, and graphsync still works.
+    let o = retrieve(&m, &big_root, &dir.path().join("none.bin"), &["--http"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("offers no HTTP retrieval"), "{}", stderr(&o));
+
+    m.serve_http_retrieval();
+    // The file written while its blocks arrive, with the progress lines of any retrieval.
+    let got = dir.path().join("big.bin");
+    let o = retrieve(&m, &big_root, &got, &["--http"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("BlockstoreFinalized (Completed)"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("Success"), "{stdout}");
+    assert_eq!(std::fs::read(&got).expect("retrieved"), big);
+    // As a CAR: the blocks of the same DAG as over graphsync.
+    let over_http = dir.path().join("http.car");
+    let o = retrieve(&m, &big_root, &over_http, &["--http", "--car"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let over_gs = dir.path().join("gs.car");
+    let o = retrieve(&m, &big_root, &over_gs, &["--car"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        car_cids(&std::fs::read(&over_http).expect("car")),
+        car_cids(&std::fs::read(&over_gs).expect("car"))
+    );
+    // A path selector is graphsync's data-model path: refused over HTTP, saying so.
+    let o = retrieve(
+        &m,
+        &big_root,
+        &dir.path().join("x"),
+        &["--http", "--data-selector", "Links/0/Hash"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--data-selector works over graphsync only"),
+        "{}",
+        stderr(&o)
+    );
+}

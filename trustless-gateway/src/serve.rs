@@ -296,7 +296,7 @@ mod tests {
                 let req = request(&dag, path, query, accept);
                 let car = serve(&dag, &req).unwrap_or_else(|e| panic!("{path}?{query}: {e}"));
                 let dups = req.format == Format::Car { dups: true };
-                let got = crate::verify::verify_car(&req, dups, &mut &car[..], &mut |_, _| Ok(()))
+                let got = crate::verify::verify_car(&req, dups, &mut &car[..], &mut |_| Ok(()))
                     .unwrap_or_else(|e| panic!("{path}?{query} {accept}: {e}"));
                 assert!(got.blocks > 0, "{path}?{query}");
             }
@@ -306,8 +306,8 @@ mod tests {
         let req = request(&dag, "a", "dag-scope=entity&entity-bytes=150:349", CAR);
         let mut cids = Vec::new();
         let car = serve(&dag, &req).expect("serve");
-        crate::verify::verify_car(&req, true, &mut &car[..], &mut |cid, _| {
-            cids.push(*cid);
+        crate::verify::verify_car(&req, true, &mut &car[..], &mut |load| {
+            cids.push(*load.cid);
             Ok(())
         })
         .expect("verify");

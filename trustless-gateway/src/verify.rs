@@ -110,13 +110,26 @@ fn check_header(input: &mut dyn Read) -> Result<(), VerifyError> {
     }
 }
 
+/// One verified link load of the walk, handed to [`verify_car`]'s callback in walk order.
+#[derive(Debug)]
+pub struct Load<'a> {
+    /// Its place in the walk (0 for the root).
+    pub index: u64,
+    pub cid: &'a Cid,
+    /// The block (for a duplicate not re-sent under `dups=n`, the copy seen before; for a
+    /// raw one, empty: keep raw blocks the first time they come).
+    pub data: &'a Bytes,
+    /// Read from the response now (not a duplicate, not an inlined block).
+    pub fresh: bool,
+}
+
 /// Verify the CAR `input` against `request`'s walk; `dups` as the response's Content-Type
-/// declares it (`y` when it does not say). Each block read is handed to `on_block` in order.
+/// declares it (`y` when it does not say). Each load of the walk is handed to `on_load`.
 pub fn verify_car(
     request: &Request,
     dups: bool,
     input: &mut dyn Read,
-    on_block: &mut dyn FnMut(&Cid, &Bytes) -> io::Result<()>,
+    on_load: &mut dyn FnMut(Load<'_>) -> io::Result<()>,
 ) -> Result<Verified, VerifyError> {
     check_header(input)?;
     let mut verified = Verified::default();
@@ -124,13 +137,25 @@ pub fn verify_car(
     // walk, so only the others are kept.
     let mut kept: HashMap<Cid, Option<Bytes>> = HashMap::new();
     let mut walk = Walk::new(request.root, crate::selector::selector(request), MAX_LINKS);
+    let mut index = 0u64;
     while let Step::Load(want) = walk.step()? {
-        if want.hash().code() == ipld::IDENTITY {
-            walk.loaded(Some(&Bytes::copy_from_slice(want.hash().digest())))?;
-            continue;
-        }
-        if !dups && let Some(seen) = kept.get(&want) {
-            walk.loaded(Some(&seen.clone().unwrap_or_default()))?;
+        let at = index;
+        index += 1;
+        let seen = if want.hash().code() == ipld::IDENTITY {
+            Some(Bytes::copy_from_slice(want.hash().digest()))
+        } else if dups {
+            None
+        } else {
+            kept.get(&want).map(|s| s.clone().unwrap_or_default())
+        };
+        if let Some(data) = seen {
+            on_load(Load {
+                index: at,
+                cid: &want,
+                data: &data,
+                fresh: false,
+            })?;
+            walk.loaded(Some(&data))?;
             continue;
         }
         let (got, data) = next_section(input)?.ok_or_else(|| VerifyError::Missing(Box::new(want)))?;
@@ -146,7 +171,12 @@ pub fn verify_car(
         })?;
         verified.blocks += 1;
         verified.bytes += data.len() as u64;
-        on_block(&want, &data)?;
+        on_load(Load {
+            index: at,
+            cid: &want,
+            data: &data,
+            fresh: true,
+        })?;
         if !dups {
             kept.insert(want, (want.codec() != codec::RAW).then(|| data.clone()));
         }

@@ -27,6 +27,11 @@ const SIZE: u64 = 1 << 30;
 mod memory;
 use memory::rss_kib;
 
+/// A process's resident memory in MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    rss_kib(pid) as f64 / 1024.0
+}
+
 /// Samples the peak resident memory of two processes until dropped.
 struct PeakMemory {
     stop: Arc<AtomicBool>,
@@ -258,6 +263,7 @@ pub fn run(target: &Path) -> Result<()> {
         mb / pd,
         (pd / f - 1.0) * 100.0
     );
+    crate::bench_http::run(&demo, &droplet, &root)?;
     drop(client);
     drop(droplet);
     Ok(())

@@ -1,5 +1,6 @@
 //! Developer and CI tasks: `cargo xtask <task>`.
 
+mod bench_http;
 mod bench_retrieval;
 mod demo;
 mod setup;
@@ -77,7 +78,9 @@ const PIECE_EXAMPLES: &[&str] = &["-p", "piece-store", "--no-default-features"];
 
 fn bench(extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
-    // `cargo xtask bench retrieval`: only the retrieval between the binaries.
+    setup::bench_dependencies()?;
+    // `cargo xtask bench retrieval`: only the retrieval between the binaries (graphsync and
+    // HTTP).
     if extra.first().map(String::as_str) == Some("retrieval") {
         return bench_retrieval::run(&target_dir()?);
     }

@@ -27,13 +27,28 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Debian packages the benchmarks need besides the build's.
+const BENCH_PACKAGES: &[(&str, &str)] = &[(
+    "nginx",
+    "the HTTP retrieval bench's reference: nginx serving the same piece file from the same disk",
+)];
+
 /// The oldest Go the interop peers' `go.mod` files accept.
 const GO_MINIMUM: (u32, u32) = (1, 26);
 
 /// Check, or install when run as root, everything a build of the workspace needs.
 pub fn build_dependencies() -> Result<()> {
+    ensure_packages(SYSTEM_PACKAGES)
+}
+
+/// Check, or install when run as root, what `cargo xtask bench` needs besides the build's.
+pub fn bench_dependencies() -> Result<()> {
+    ensure_packages(BENCH_PACKAGES)
+}
+
+fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {
     let mut missing = Vec::new();
-    for (name, why) in SYSTEM_PACKAGES {
+    for (name, why) in packages {
         match package_installed(name) {
             Some(true) => {}
             Some(false) => {

@@ -194,6 +194,15 @@ pub fn start_devnet(demo: &Demo, extra: &[&str]) -> Result<(Daemon, String, Stri
 /// Start droplet for t01000, signing with the worker key through the devnet's wallet.
 pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
     let p = demo.repo("droplet");
+    // The API port is chosen here so that the config can name it as the HTTP retrieval
+    // address the transports protocol announces (`/ipfs/` and `/piece/` are served there).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    std::fs::create_dir_all(&p)?;
+    std::fs::write(
+        demo.dir.join("droplet/config.toml"),
+        format!("[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/127.0.0.1/tcp/{port}/http\"\n"),
+    )?;
+    let listen = format!("/ip4/127.0.0.1/tcp/{port}");
     let mut droplet = demo.start(
         "droplet",
         &[
@@ -201,7 +210,7 @@ pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
             &p,
             "run",
             "--listen",
-            "/ip4/127.0.0.1/tcp/0",
+            &listen,
             "--libp2p-listen",
             "/ip4/127.0.0.1/tcp/0",
             "--node-url",

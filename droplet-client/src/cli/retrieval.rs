@@ -55,6 +55,10 @@ pub enum RetrievalCommand {
         /// (the DAG at its end is written out); the whole DAG if left out.
         #[arg(long, alias = "datamodel-path-selector")]
         data_selector: Option<String>,
+        /// Retrieve over the provider's trustless gateway (HTTP, free) instead of graphsync:
+        /// its address comes from the provider's transports protocol.
+        #[arg(long)]
+        http: bool,
     },
     /// The client's retrievals.
     List {
@@ -186,6 +190,7 @@ pub async fn run(repo: &Repo, cmd: RetrievalCommand) -> Result<()> {
             piece_cid,
             car,
             data_selector,
+            http,
         } => {
             let _ = node(repo).await?;
             let root = parse_cid(&data_cid, "data CID")?;
@@ -203,7 +208,7 @@ pub async fn run(repo: &Repo, cmd: RetrievalCommand) -> Result<()> {
             if !offer.err.is_empty() {
                 bail!("miner {miner} cannot serve {root}: {}", offer.err);
             }
-            if offer.min_price.0 > max {
+            if offer.min_price.0 > max && !http {
                 bail!(
                     "failed to find offer satisfying maxPrice: the offer costs {} (raise --maxPrice)",
                     format_fil(&offer.min_price.0)
@@ -226,6 +231,7 @@ pub async fn run(repo: &Repo, cmd: RetrievalCommand) -> Result<()> {
                     path: absolute(&path)?,
                     is_car: car,
                 }),
+                transport: http.then(|| "http".to_string()),
             };
             let started = Instant::now();
             let id = api.client_retrieve(order).await.map_err(call_error)?.deal_id;

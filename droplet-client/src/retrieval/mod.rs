@@ -9,7 +9,9 @@
 //! - `writer`: the thread that writes it.
 //! - `record`: the retrievals in the store.
 //! - `selector`: `--data-selector` (a dag-json selector or a data-model path).
+//! - `http`: the same retrieval over the provider's trustless gateway (`--http`).
 
+pub mod http;
 pub mod output;
 pub mod query;
 pub mod record;
@@ -196,6 +198,11 @@ impl Retrievals {
             }
         }
         let sink = Arc::new(sink);
+        match order.transport.as_deref() {
+            None | Some("graphsync") => {}
+            Some("http") => return self.start_http(record, peer, addrs, sink).await,
+            Some(other) => bail!("transport {other:?} is not one this client retrieves over (graphsync, http)"),
+        }
         let opened = async {
             self.inner
                 .host

@@ -138,6 +138,10 @@ pub struct RetrievalOrder {
     /// do. Absent from lotus' and droplet's orders (they export afterwards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<FileRef>,
+    /// droplet-rs: `http` retrieves over the provider's trustless gateway (found through its
+    /// transports protocol) instead of graphsync. Absent from lotus' and droplet's orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
 }
 
 /// `ClientRetrieve`'s answer.
