@@ -68,6 +68,29 @@ pub fn retrieve(m: &Market, root: &str, out: &Path, extra: &[&str]) -> std::proc
     run("droplet-client", &args)
 }
 
+/// 10,000 GETs of `url(i)` (things droplet does not have), each answered 404, with droplet's
+/// memory after the last 9,000 within 8 MiB of what it was after the first 1,000.
+pub fn absent_requests_leave_memory_flat(droplet: &crate::procs::Proc, url: impl Fn(u32) -> String) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ask = |from: u32, to: u32| {
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            for i in from..to {
+                let r = http.get(url(i)).send().await.expect("answered");
+                assert_eq!(r.status().as_u16(), 404, "{}", url(i));
+            }
+        })
+    };
+    ask(0, 1_000);
+    let before = droplet.rss_kib();
+    ask(1_000, 10_000);
+    let after = droplet.rss_kib();
+    assert!(
+        after < before + 8 * 1024,
+        "droplet grew from {before} KiB to {after} KiB over 9,000 requests for things it does not have"
+    );
+}
+
 /// The client's `paych list`, and its first channel.
 pub fn first_channel(m: &Market) -> (String, String) {
     let channels = m.client(&["paych", "list"]);

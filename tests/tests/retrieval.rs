@@ -986,30 +986,12 @@ fn the_piece_route_serves_the_unpadded_piece_with_ranges_and_conditions() {
         let (status, _, _) = curl(&["--path-as-is", &format!("{base}{path}")]);
         assert!(status == 400 || status == 404, "{path}: {status}");
     }
-    let droplet = m.droplet.as_ref().expect("droplet runs");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
     let absent = |i: u32| {
         let digest = [i.to_be_bytes().as_slice(), &[7u8; 28]].concat();
         let mh = cid::multihash::Multihash::<64>::wrap(0x1012, &digest).expect("multihash");
         format!("{base}/piece/{}", cid::Cid::new_v1(0xf101, mh))
     };
-    let ask = |from: u32, to: u32| {
-        rt.block_on(async {
-            let http = reqwest::Client::new();
-            for i in from..to {
-                let r = http.get(absent(i)).send().await.expect("answered");
-                assert_eq!(r.status().as_u16(), 404, "{}", absent(i));
-            }
-        })
-    };
-    ask(0, 1_000);
-    let before = droplet.rss_kib();
-    ask(1_000, 10_000);
-    let after = droplet.rss_kib();
-    assert!(
-        after < before + 8 * 1024,
-        "droplet grew from {before} KiB to {after} KiB over 9,000 requests"
-    );
+    tests::retrieval::absent_requests_leave_memory_flat(m.droplet.as_ref().expect("droplet runs"), absent);
 
     std::fs::remove_file(Path::new(&m.provider).join("pieces").join(&m.piece)).expect("remove the copy");
     let (status, _, why) = curl(&[&url]);
@@ -1178,25 +1160,7 @@ fn the_trustless_gateway_answers_as_the_spec_says_and_refuses_hostile_input() {
 
     // 10,000 requests for roots not held here: each 404, droplet's memory flat.
     let droplet = m.droplet.as_ref().expect("droplet runs");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let ask = |from: u32, to: u32| {
-        rt.block_on(async {
-            let http = reqwest::Client::new();
-            for i in from..to {
-                let url = format!("{base}/ipfs/{}?format=car", absent(i));
-                let r = http.get(&url).send().await.expect("answered");
-                assert_eq!(r.status().as_u16(), 404, "{url}");
-            }
-        })
-    };
-    ask(0, 1_000);
-    let before = droplet.rss_kib();
-    ask(1_000, 10_000);
-    let after = droplet.rss_kib();
-    assert!(
-        after < before + 8 * 1024,
-        "droplet grew from {before} KiB to {after} KiB over 9,000 requests for absent roots"
-    );
+    tests::retrieval::absent_requests_leave_memory_flat(droplet, |i| format!("{base}/ipfs/{}?format=car", absent(i)));
 }
 
 #[test]

@@ -118,15 +118,7 @@ impl Retrievals {
         .await;
         let (url, request) = match prepared {
             Ok(p) => p,
-            Err(e) => {
-                if let Some(o) = sink.output() {
-                    o.abandon();
-                }
-                record.info.message = format!("{e:#}");
-                record.set(E::WriteDealProposalErrored, S::Errored);
-                self.inner.store.put(&mut record)?;
-                return Err(e);
-            }
+            Err(e) => return self.not_started(record, &sink, e),
         };
         record.info.message = format!("over HTTP: {url}");
         record.set(E::DealAccepted, S::Ongoing);

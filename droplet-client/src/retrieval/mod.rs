@@ -221,15 +221,7 @@ impl Retrievals {
         .await;
         let pull = match opened {
             Ok(p) => p,
-            Err(e) => {
-                if let Some(o) = sink.output() {
-                    o.abandon();
-                }
-                record.info.message = format!("{e:#}");
-                record.set(E::WriteDealProposalErrored, S::Errored);
-                self.inner.store.put(&mut record)?;
-                return Err(e);
-            }
+            Err(e) => return self.not_started(record, &sink, e),
         };
         record.info.transfer_channel_id = Some(ChannelIdJson {
             initiator: self.inner.host.peer_id().to_string(),
@@ -246,6 +238,17 @@ impl Retrievals {
             lock(&this.inner.live).remove(&id);
         });
         Ok(id)
+    }
+
+    /// A retrieval that could not start: its record failed with `e`, its output removed.
+    fn not_started(&self, mut record: RetrievalRecord, sink: &CarSink, e: anyhow::Error) -> Result<u64> {
+        if let Some(o) = sink.output() {
+            o.abandon();
+        }
+        record.info.message = format!("{e:#}");
+        record.set(E::WriteDealProposalErrored, S::Errored);
+        self.inner.store.put(&mut record)?;
+        Err(e)
     }
 
     /// Follow a pull to its end, saving the record as it moves.
