@@ -23,6 +23,10 @@ use super::{Live, Retrievals, SAVE_EVERY, lock};
 /// the blocks arrive needs nothing read back).
 const ACCEPT: &str = "application/vnd.ipld.car;version=1;order=dfs;dups=y";
 
+/// How long a response may make no progress before the retrieval fails (the trustless
+/// gateway spec's guidance for clients).
+const NO_PROGRESS: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The base URL (`http://host:port`) of an HTTP retrieval multiaddr (`/ip4/…/tcp/…/http`,
 /// `/dns4/…/tcp/…/https`, `…/tls/http`).
 pub fn gateway_url(addr: &libp2p::Multiaddr) -> Option<String> {
@@ -193,7 +197,10 @@ impl Retrievals {
         sink: Arc<CarSink>,
         received: Arc<AtomicU64>,
     ) -> Result<()> {
-        let response = reqwest::Client::new()
+        let response = reqwest::Client::builder()
+            .connect_timeout(NO_PROGRESS)
+            .read_timeout(NO_PROGRESS)
+            .build()?
             .get(url)
             .header(reqwest::header::ACCEPT, ACCEPT)
             .header(

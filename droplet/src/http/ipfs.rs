@@ -9,7 +9,8 @@
 //! `bafkqaaa` probe answers 200, and `If-None-Match` on the entity tag answers 304.
 //!
 //! The body is produced on a blocking thread (piece reads) and handed to the connection through
-//! a small queue, so a slow client holds at most a few blocks in memory.
+//! a small queue, so a slow client holds at most a few blocks in memory; at most
+//! [`MAX_STREAMS`] bodies run at once (then 429 with `Retry-After`).
 
 use std::sync::Arc;
 
@@ -29,6 +30,27 @@ const QUEUE: usize = 4;
 
 /// Small pieces (section heads, small blocks) are sent together up to this size.
 const BATCH: usize = 64 << 10;
+
+/// CAR responses streamed at once at most; each holds a blocking thread while it runs, so
+/// more would starve the other blocking work (graphsync's walks, piece reads). Beyond it:
+/// 429 with `Retry-After`, as the spec says for a busy gateway.
+const MAX_STREAMS: usize = 256;
+
+/// The gateway's state: where blocks come from, and the streams running.
+#[derive(Debug)]
+pub struct Gateway {
+    blocks: Arc<PieceBlocks>,
+    streams: Arc<tokio::sync::Semaphore>,
+}
+
+impl Gateway {
+    pub fn new(blocks: Arc<PieceBlocks>) -> Self {
+        Gateway {
+            blocks,
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
+        }
+    }
+}
 
 fn refuse(status: u16, message: impl std::fmt::Display) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -85,7 +107,7 @@ fn not_modified(request_headers: &HeaderMap, etag: &str) -> bool {
 }
 
 pub async fn get_ipfs(
-    State(blocks): State<Arc<PieceBlocks>>,
+    State(gateway): State<Arc<Gateway>>,
     method: Method,
     uri: Uri,
     request_headers: HeaderMap,
@@ -102,6 +124,7 @@ pub async fn get_ipfs(
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("only-if-cached"));
 
+    let blocks = gateway.blocks.clone();
     let (source, req) = (blocks.clone(), request.clone());
     let resolved = match tokio::task::spawn_blocking(move || trustless_gateway::resolve(&*source, &req)).await {
         Ok(Ok(r)) => r,
@@ -127,15 +150,31 @@ pub async fn get_ipfs(
             response = response.header(header::CONTENT_LENGTH, root.len());
             Body::from(root)
         }
-        (false, Format::Car { .. }) => stream(blocks, request, resolved),
+        (false, Format::Car { .. }) => match gateway.streams.clone().try_acquire_owned() {
+            Ok(permit) => stream(blocks, request, resolved, permit),
+            Err(_) => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "1")],
+                    format!("{MAX_STREAMS} CAR responses are being sent: try again in a second\n"),
+                )
+                    .into_response();
+            }
+        },
     };
     response.body(body).unwrap_or_else(|e| refuse(500, e))
 }
 
 /// The CAR body: the walk runs on a blocking thread and hands the connection its pieces.
-fn stream(blocks: Arc<PieceBlocks>, request: Request, resolved: Resolved) -> Body {
+fn stream(
+    blocks: Arc<PieceBlocks>,
+    request: Request,
+    resolved: Resolved,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(QUEUE);
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away");
         let mut batch = BytesMut::new();
         let mut emit = |piece: Bytes| -> std::io::Result<()> {

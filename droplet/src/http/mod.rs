@@ -14,12 +14,12 @@ pub mod ranges;
 
 /// The routes, to merge into the API server's router. Must be called within the runtime.
 pub fn router(pieces: Arc<Pieces>) -> axum::Router {
-    let blocks = Arc::new(PieceBlocks::new(pieces.clone()));
+    let gateway = Arc::new(ipfs::Gateway::new(Arc::new(PieceBlocks::new(pieces.clone()))));
     let ipfs = axum::Router::new()
         .route("/ipfs/{*rest}", axum::routing::get(ipfs::get_ipfs))
         .route("/ipfs/", axum::routing::get(ipfs::get_ipfs))
         .route("/ipfs", axum::routing::get(ipfs::get_ipfs))
-        .with_state(blocks);
+        .with_state(gateway);
     axum::Router::new()
         .route("/piece/{cid}", axum::routing::get(piece::get_piece))
         .route(
