@@ -1081,6 +1081,10 @@ fn the_trustless_gateway_answers_as_the_spec_says_and_refuses_hostile_input() {
     assert!(String::from_utf8_lossy(&out).contains("content-type: application/vnd.ipld.car"));
     let (status, _, _) = curl(&["-I", "-H", accept, &format!("{big_url}/no-such-name")]);
     assert_eq!(status, 404);
+    let (status, _, out) = curl(&["-I", "-H", "Accept: application/vnd.ipld.raw", &big_url]);
+    assert_eq!(status, 200);
+    let head = String::from_utf8_lossy(&out).to_lowercase();
+    assert!(head.contains(&format!("content-length: {}", raw.len())), "{head}");
     // The probe CID, as a CAR and raw.
     let (status, _, probe) = curl(&["-H", accept, &format!("{base}/ipfs/bafkqaaa")]);
     assert_eq!((status, cids_of(&probe).len()), (200, 0));

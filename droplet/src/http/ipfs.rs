@@ -143,13 +143,13 @@ pub async fn get_ipfs(
             .body(Body::empty())
             .unwrap_or_else(|e| refuse(500, e));
     }
+    if request.format == Format::Raw {
+        // HEAD says the length a GET would send.
+        response = response.header(header::CONTENT_LENGTH, resolved.root().len());
+    }
     let body = match (method == Method::HEAD, request.format) {
         (true, _) => Body::empty(),
-        (false, Format::Raw) => {
-            let root = resolved.root().clone();
-            response = response.header(header::CONTENT_LENGTH, root.len());
-            Body::from(root)
-        }
+        (false, Format::Raw) => Body::from(resolved.root().clone()),
         (false, Format::Car { .. }) => match gateway.streams.clone().try_acquire_owned() {
             Ok(permit) => stream(blocks, request, resolved, permit),
             Err(_) => {
