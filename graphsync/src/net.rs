@@ -922,7 +922,7 @@ fn respond(
                 return finish_with(&mut asm, ResponseStatus::RequestFailedUnknown);
             }
         };
-        let data = match inner.source.get(&link) {
+        let data = match crate::store::load(&*inner.source, &link) {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(peer = %peer.id, %link, "graphsync: block source failed, sending the link as missing: {e}");

@@ -506,9 +506,15 @@ pub mod build {
 
     impl Spec {
         pub fn to_cbor(&self) -> RawCbor {
+            RawCbor::from_bytes(&self.to_bytes()).expect("the builder writes one well-formed item")
+        }
+
+        /// The dag-cbor bytes, unchecked: for selectors nested deeper than a [`RawCbor`]
+        /// holds (a long UnixFS path), parsed with [`Selector::from_cbor`](super::Selector::from_cbor).
+        pub fn to_bytes(&self) -> Vec<u8> {
             let mut e = Encoder::new();
             self.write(&mut e);
-            RawCbor::from_bytes(&e.into_bytes()).expect("the builder writes one well-formed item")
+            e.into_bytes()
         }
 
         /// Keys within each body in dag-cbor order (length first, then bytes).

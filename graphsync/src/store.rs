@@ -13,6 +13,15 @@ pub trait BlockSource: Send + Sync + 'static {
     fn get(&self, cid: &Cid) -> io::Result<Option<Bytes>>;
 }
 
+/// The block `cid` names: an identity CID's digest (an inlined block, which no store holds),
+/// else `source`'s. What a walk's loads go through.
+pub fn load(source: &dyn BlockSource, cid: &Cid) -> io::Result<Option<Bytes>> {
+    if cid.hash().code() == crate::ipld::IDENTITY {
+        return Ok(Some(Bytes::copy_from_slice(cid.hash().digest())));
+    }
+    source.get(cid)
+}
+
 /// Where a requester puts verified blocks. `get` finds a block received before (a duplicate
 /// the responder did not send again, or one skipped on a restart).
 pub trait BlockSink: Send + Sync + 'static {

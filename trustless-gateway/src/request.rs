@@ -21,8 +21,12 @@ pub const MIME_RAW: &str = "application/vnd.ipld.raw";
 /// go-trustless-utils' `ResponseCacheControlHeader`.
 pub const CACHE_CONTROL: &str = "public, max-age=29030400, immutable";
 
-/// Path segments and query parameters accepted at most (more: 400).
-const MAX_SEGMENTS: usize = 256;
+/// Query parameters accepted at most (more: 400).
+const MAX_PARAMS: usize = 256;
+
+/// Path segments accepted at most (more: 400): each nests the selector two levels deeper, and
+/// a selector nests at most 64 (graphsync's limit, as the message decoder's).
+pub const MAX_SEGMENTS: usize = 28;
 
 /// How much of the DAG at the end of the path a CAR response holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +135,9 @@ pub enum RequestError {
     BadCid(String),
     #[error("the path or query is not valid UTF-8 once percent-decoded")]
     BadEncoding,
-    #[error("more than {MAX_SEGMENTS} path segments or query parameters")]
+    #[error("a path of more than {MAX_SEGMENTS} names is not served")]
+    TooDeep,
+    #[error("more than {MAX_PARAMS} query parameters")]
     TooLong,
     #[error("format={0:?} is not supported: ask for format=car or format=raw")]
     BadFormatParam(String),
@@ -253,8 +259,9 @@ impl Request {
     pub fn parse(path: &str, query: Option<&str>, accept: Option<&str>) -> Result<Request, RequestError> {
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
-            if segments.len() == MAX_SEGMENTS {
-                return Err(RequestError::TooLong);
+            // The CID and the names after it.
+            if segments.len() > MAX_SEGMENTS {
+                return Err(RequestError::TooDeep);
             }
             let decoded = percent_encoding::percent_decode_str(raw)
                 .decode_utf8()
@@ -267,7 +274,7 @@ impl Request {
 
         let mut params: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            if params.len() == MAX_SEGMENTS {
+            if params.len() == MAX_PARAMS {
                 return Err(RequestError::TooLong);
             }
             params.push((k.into_owned(), v.into_owned()));
@@ -527,6 +534,18 @@ mod tests {
         assert_eq!(status(&format!("{ROOT}/%ff"), "format=car", None), 400);
         let deep = format!("{ROOT}{}", "/a".repeat(MAX_SEGMENTS + 1));
         assert_eq!(status(&deep, "format=car", None), 400);
+        // The deepest path accepted still makes a selector that parses, for every scope.
+        let deepest = format!("{ROOT}{}", "/a".repeat(MAX_SEGMENTS));
+        for query in [
+            "format=car",
+            "format=car&dag-scope=entity&entity-bytes=1:-1",
+            "format=car&dag-scope=entity",
+        ] {
+            let r = parse(&deepest, query, None).expect("the deepest path");
+            crate::selector::selector(&r).expect("its selector parses");
+        }
+        let many = "a=1&".repeat(MAX_PARAMS + 1);
+        assert_eq!(status(ROOT, &format!("{many}format=car"), None), 400);
         // Negative ranges and an end before a negative start are left to the entity's length.
         assert!(parse(ROOT, "format=car&entity-bytes=-10:*", None).is_ok());
         assert!(parse(ROOT, "format=car&entity-bytes=5:-2", None).is_ok());

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use graphsync::selector::Selector;
 use graphsync::selector::build::{self, Spec};
+use graphsync::selector::{Selector, SelectorError};
 
 use crate::request::{Request, Scope};
 
@@ -41,7 +41,8 @@ pub fn spec(request: &Request) -> Spec {
     })
 }
 
-/// The parsed selector of `request`.
-pub fn selector(request: &Request) -> Arc<Selector> {
-    Selector::from_cbor(spec(request).to_cbor().as_bytes()).expect("the selectors built here parse")
+/// The parsed selector of `request` (refused only past graphsync's nesting limit, which
+/// [`Request::parse`]'s path limit keeps requests under).
+pub fn selector(request: &Request) -> Result<Arc<Selector>, SelectorError> {
+    Selector::from_cbor(&spec(request).to_bytes())
 }

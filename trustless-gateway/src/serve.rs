@@ -19,6 +19,7 @@ use graphsync::BlockSource;
 use graphsync::Cid;
 use graphsync::ipld::{self, IDENTITY, Node, codec};
 use graphsync::selector::{Segment, lookup};
+use graphsync::store::load;
 use graphsync::unixfs::{self, Reified};
 use graphsync::walk::{Step, Walk, WalkError};
 
@@ -44,6 +45,8 @@ pub enum ServeError {
     Walk(#[from] WalkError),
     #[error("reading a block: {0}")]
     Io(#[from] io::Error),
+    #[error("the request's selector: {0}")]
+    Selector(#[from] graphsync::selector::SelectorError),
 }
 
 impl ServeError {
@@ -51,7 +54,7 @@ impl ServeError {
     pub fn status(&self) -> u16 {
         match self {
             ServeError::RootMissing(_) | ServeError::PathMissing { .. } | ServeError::PathBlockMissing(_) => 404,
-            ServeError::BytesOutside { .. } => 400,
+            ServeError::BytesOutside { .. } | ServeError::Selector(_) => 400,
             // A block we hold that the walk cannot read (a codec or a UnixFS form it does not
             // know): not a fault of the request, but one of this server.
             ServeError::BlockMissing(_) | ServeError::Walk(_) | ServeError::Io(_) => 500,
@@ -74,14 +77,6 @@ impl Resolved {
     fn get(&self, cid: &Cid) -> Option<Bytes> {
         self.blocks.iter().find(|(c, _)| c == cid).map(|(_, b)| b.clone())
     }
-}
-
-/// A block by CID: an identity CID's digest, else the source's block.
-fn load(source: &dyn BlockSource, cid: &Cid) -> io::Result<Option<Bytes>> {
-    if cid.hash().code() == IDENTITY {
-        return Ok(Some(Bytes::copy_from_slice(cid.hash().digest())));
-    }
-    source.get(cid)
 }
 
 /// Load the root and the blocks along the path; check a byte range against the file at its
@@ -229,7 +224,7 @@ pub fn stream_car(
         return Ok(sent);
     }
     let mut seen: HashSet<Cid> = HashSet::new();
-    let mut walk = Walk::new(request.root, crate::selector::selector(request), MAX_LINKS);
+    let mut walk = Walk::new(request.root, crate::selector::selector(request)?, MAX_LINKS);
     while let Step::Load(cid) = walk.step()? {
         let data = match resolved.get(&cid) {
             Some(d) => d,

@@ -39,6 +39,8 @@ pub enum VerifyError {
     Walk(#[from] WalkError),
     #[error("reading the response: {0}")]
     Io(#[from] io::Error),
+    #[error("the request's selector: {0}")]
+    Selector(#[from] graphsync::selector::SelectorError),
 }
 
 /// What a verified response held.
@@ -136,7 +138,7 @@ pub fn verify_car(
     // With dups=n, the blocks the walk may meet again. A raw block's bytes never steer the
     // walk, so only the others are kept.
     let mut kept: HashMap<Cid, Option<Bytes>> = HashMap::new();
-    let mut walk = Walk::new(request.root, crate::selector::selector(request), MAX_LINKS);
+    let mut walk = Walk::new(request.root, crate::selector::selector(request)?, MAX_LINKS);
     let mut index = 0u64;
     while let Step::Load(want) = walk.step()? {
         let at = index;

@@ -212,8 +212,18 @@ impl Retrievals {
             .with_context(|| format!("asking {url}"))?;
         let status = response.status();
         if !status.is_success() {
-            let why = response.text().await.unwrap_or_default();
-            bail!("the provider's gateway answered {status}: {}", why.trim());
+            // The gateway's reason, at most 4 KiB of it.
+            let mut why = Vec::new();
+            let mut body = response.bytes_stream();
+            while why.len() < 4096
+                && let Ok(Some(Ok(chunk))) = tokio::time::timeout(NO_PROGRESS, body.next()).await
+            {
+                why.extend_from_slice(&chunk[..chunk.len().min(4096 - why.len())]);
+            }
+            bail!(
+                "the provider's gateway answered {status}: {}",
+                String::from_utf8_lossy(&why).trim()
+            );
         }
         // dups as the response declares them (y when it does not say, as lassie reads it).
         let dups = !response

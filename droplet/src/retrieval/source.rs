@@ -53,10 +53,6 @@ impl PieceBlocks {
 impl graphsync::BlockSource for PieceBlocks {
     /// Called on graphsync's blocking threads.
     fn get(&self, cid: &graphsync::Cid) -> std::io::Result<Option<Bytes>> {
-        // An inlined block is its CID's digest (no piece holds it).
-        if cid.hash().code() == graphsync::ipld::IDENTITY {
-            return Ok(Some(Bytes::copy_from_slice(cid.hash().digest())));
-        }
         let index = self.pieces.index();
         let mh = cid.hash().to_bytes();
         let holders = index.pieces_with_block(&mh).map_err(std::io::Error::other)?;
