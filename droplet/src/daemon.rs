@@ -324,6 +324,31 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     .context("starting graphsync and data-transfer")?;
     let _ = transfers_cell.set(transfers.clone());
 
+    // IPNI: the chain, its HTTP publisher and announcements (when enabled).
+    let ipni = if cfg.common_provider.index_provider.enable {
+        let retrieval_addrs = if cfg.libp2p.announce_addresses.is_empty() {
+            host.listen_addrs()
+        } else {
+            parse_addrs(&cfg.libp2p.announce_addresses, "[Libp2p] AnnounceAddresses")?
+        };
+        Some(
+            crate::indexprovider::start::start(crate::indexprovider::start::Start {
+                store: store.clone(),
+                deals: deals.clone(),
+                pieces: pieces.clone(),
+                config: live.clone(),
+                chain: chain.clone(),
+                key: repo.libp2p_key(&cfg.libp2p)?,
+                retrieval_addrs,
+                interval: interval_from_env("DROPLET_IPNI_INTERVAL", Duration::from_secs(60)),
+            })
+            .await
+            .context("starting IPNI")?,
+        )
+    } else {
+        None
+    };
+
     let miners_for_banner = miners.list();
     let api = Api {
         miners,
@@ -338,6 +363,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         redeemer,
         transfers,
         events: events.clone(),
+        indexer: ipni.as_ref().map(|r| r.indexer.clone()),
     };
     // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
@@ -350,6 +376,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         MarketPiecesServer::into_rpc(api.clone()).remove_context(),
         MarketRetrievalServer::into_rpc(api.clone()).remove_context(),
         market_proto::api::transfers::MarketTransfersServer::into_rpc(api.clone()).remove_context(),
+        market_proto::api::indexer::MarketIndexerServer::into_rpc(api.clone()).remove_context(),
         market_proto::api::market_event::MarketEventServer::into_rpc(api).remove_context(),
     ] {
         module.merge(part).context("building the API")?;
@@ -359,6 +386,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         .with("VENUS_MARKET", market_proto::api::pieces::METHODS)
         .with("VENUS_MARKET", market_proto::api::retrieval::METHODS)
         .with("VENUS_MARKET", market_proto::api::transfers::METHODS)
+        .with("VENUS_MARKET", market_proto::api::indexer::METHODS)
         .with("VENUS_MARKET", market_proto::api::market_event::METHODS);
     market_proto::api::check_permissions(&module, &table)
         .map_err(|missing| anyhow::anyhow!("internal error: API methods without a permission entry: {missing:?}"))?;
@@ -395,6 +423,14 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     );
     for a in host.listen_addrs() {
         println!("libp2p listening on {a}/p2p/{}", host.peer_id());
+    }
+    if let Some(r) = &ipni {
+        let announced: Vec<String> = r.announced_as.iter().map(|a| a.to_string()).collect();
+        println!(
+            "IPNI publisher on {} (announced as {})",
+            r.publisher,
+            announced.join(", ")
+        );
     }
     for (m, _) in miners_for_banner {
         println!("serving miner {m}");

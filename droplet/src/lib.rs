@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod deals;
 pub mod http;
+pub mod indexprovider;
 pub mod market_events;
 pub mod miners;
 pub mod pieces;

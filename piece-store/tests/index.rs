@@ -3,6 +3,7 @@
 use std::io::Cursor;
 
 use cid::Cid;
+use multihash_codetable::MultihashDigest;
 use piece_store::car;
 use piece_store::index::{DealRef, IndexError, PieceIndex};
 use piece_store::unixfs::{ImportOptions, Importer};
@@ -82,6 +83,30 @@ fn block_index_serves_any_block_without_scanning() {
         assert_eq!(idx.pieces_with_block(&mh).expect("lookup"), vec![piece()]);
     }
     assert_eq!(idx.block_location(&piece(), b"\x12\x20nothing").expect("get"), None);
+
+    // Every block's multihash, once each, in order; another piece's are not among them.
+    let other = Cid::new_v1(0xf101, multihash_codetable::Code::Sha2_256.digest(b"other"));
+    idx.index_car(&other, Cursor::new(&car_bytes[..])).expect("index other");
+    let mut listed: Vec<Vec<u8>> = Vec::new();
+    idx.for_each_multihash(&piece(), |mh| {
+        listed.push(mh.to_vec());
+        Ok::<_, IndexError>(())
+    })
+    .expect("list");
+    let mut want: Vec<Vec<u8>> = entries.iter().map(|e| e.cid.hash().to_bytes()).collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(listed, want);
+    let mut none = 0;
+    idx.for_each_multihash(
+        &Cid::new_v1(0xf101, multihash_codetable::Code::Sha2_256.digest(b"absent")),
+        |_| {
+            none += 1;
+            Ok::<_, IndexError>(())
+        },
+    )
+    .expect("list");
+    assert_eq!(none, 0);
 }
 
 #[test]

@@ -313,26 +313,67 @@ impl Market {
     pub fn serve_http_retrieval(&mut self) -> String {
         let (base, _) = self.droplet_http();
         let port = base.rsplit(':').next().expect("port").to_string();
-        let path = Path::new(&self.provider).join("config.toml");
-        let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("config")).expect("toml");
-        let mut set = |section: &str, key: &str, value: String| {
-            let table = cfg.entry(section).or_insert(toml::Value::Table(Default::default()));
-            table
-                .as_table_mut()
-                .expect("a section")
-                .insert(key.into(), toml::Value::String(value));
-        };
-        set("API", "ListenAddress", format!("/ip4/127.0.0.1/tcp/{port}"));
-        set(
-            "CommonProvider",
-            "HTTPRetrievalMultiaddr",
-            format!("/ip4/127.0.0.1/tcp/{port}/http"),
-        );
-        std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write config");
+        self.edit_config(&[
+            ("API", "ListenAddress", format!("/ip4/127.0.0.1/tcp/{port}").into()),
+            (
+                "CommonProvider",
+                "HTTPRetrievalMultiaddr",
+                format!("/ip4/127.0.0.1/tcp/{port}/http").into(),
+            ),
+        ]);
         self.restart_droplet_with(&[]);
         let (again, _) = self.droplet_http();
         assert_eq!(again, base, "droplet came back on its pinned API port");
         base
+    }
+
+    /// Set keys of droplet's config.toml, each by its dotted section path (the daemon reads
+    /// them at its next start).
+    pub fn edit_config(&self, keys: &[(&str, &str, toml::Value)]) {
+        let path = Path::new(&self.provider).join("config.toml");
+        let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("config")).expect("toml");
+        for (section, key, value) in keys {
+            let mut table = &mut cfg;
+            for part in section.split('.') {
+                table = table
+                    .entry(part)
+                    .or_insert(toml::Value::Table(Default::default()))
+                    .as_table_mut()
+                    .expect("a section");
+            }
+            table.insert((*key).into(), value.clone());
+        }
+        std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write config");
+    }
+
+    /// Turn IPNI on (the HTTP publisher on loopback, announcements to `announce_url`),
+    /// restart droplet and return the publisher's `http://127.0.0.1:PORT`.
+    pub fn serve_ipni(&mut self, announce_url: &str) -> String {
+        const IPNI: &str = "CommonProvider.IndexProvider";
+        self.edit_config(&[
+            (IPNI, "Enable", true.into()),
+            ("CommonProvider.IndexProvider.HttpPublisher", "Enabled", true.into()),
+            (
+                "CommonProvider.IndexProvider.HttpPublisher",
+                "ListenAddress",
+                "127.0.0.1".into(),
+            ),
+            ("CommonProvider.IndexProvider.HttpPublisher", "Port", 0.into()),
+            ("CommonProvider.IndexProvider.Announce", "AnnounceOverHttp", true.into()),
+            (
+                "CommonProvider.IndexProvider.Announce",
+                "DirectAnnounceURLs",
+                toml::Value::Array(vec![announce_url.into()]),
+            ),
+        ]);
+        self.restart_droplet_with(&[]);
+        let droplet = self.droplet.as_ref().expect("droplet");
+        wait_for("droplet's IPNI publisher line", Duration::from_secs(30), None, || {
+            droplet.log().lines().find_map(|l| {
+                let rest = l.strip_prefix("IPNI publisher on ")?;
+                Some(format!("http://{}", rest.split_whitespace().next()?))
+            })
+        })
     }
 
     /// droplet's API as `http://127.0.0.1:PORT`, and its admin token.

@@ -77,6 +77,7 @@ impl Proc {
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
             .env("DROPLET_PAYCH_INTERVAL", "500ms")
+            .env("DROPLET_IPNI_INTERVAL", "500ms")
             .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms");
         Proc::spawn(bin, cmd, args, log)
     }

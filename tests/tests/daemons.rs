@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine as _;
 use futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
@@ -371,6 +372,25 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         |m, _| match m {
             "MarketListDataTransfers" => json!([]),
             "MarketRestartDataTransfer" | "MarketCancelDataTransfer" => json!([1, peer.to_string(), false]),
+            other => panic!("no example params for {other}"),
+        },
+    )
+    .await;
+    // droplet's IPNI methods (IPNI is off here: each says so).
+    check_permissions(
+        &api_url(&repo, "v0"),
+        &secret,
+        "VENUS_MARKET",
+        market_proto::api::indexer::METHODS,
+        |m, _| match m {
+            "IndexerAnnounceAllDeals" => json!([MINER]),
+            "IndexerListMultihashes" | "IndexerAnnounceDealRemoved" | "IndexerAnnounceDeal" => {
+                json!([
+                    base64::engine::general_purpose::STANDARD.encode(market_types::chain::chain_cid(b"x").to_bytes())
+                ])
+            }
+            "IndexerAnnounceLatest" => json!([]),
+            "IndexerAnnounceLatestHttp" => json!([["http://127.0.0.1:9/announce"]]),
             other => panic!("no example params for {other}"),
         },
     )

@@ -2,6 +2,7 @@
 //! serving each of market-proto's traits for the namespace (deals, asks and settings here;
 //! the piece index and piece storage in `pieces`).
 
+mod indexer;
 mod market_event;
 mod pieces;
 mod retrieval;
@@ -53,6 +54,8 @@ pub struct Api {
     pub transfers: data_transfer::DataTransfer,
     /// The sealers' market event streams.
     pub events: Arc<crate::market_events::MarketEvents>,
+    /// IPNI, when `[CommonProvider.IndexProvider] Enable`.
+    pub indexer: Option<Arc<crate::indexprovider::Indexer>>,
 }
 
 impl std::fmt::Debug for Api {

@@ -6,6 +6,7 @@ mod ask;
 mod cfg;
 mod deal;
 mod funds;
+mod index;
 mod net;
 mod paych;
 mod pieces;
@@ -84,6 +85,11 @@ enum Cmd {
     Pieces {
         #[command(subcommand)]
         cmd: pieces::PiecesCmd,
+    },
+    /// IPNI: the advertisements indexers learn this droplet's deals from.
+    Index {
+        #[command(subcommand)]
+        cmd: index::IndexCmd,
     },
     /// The piece stores deals' pieces are kept in.
     PieceStorage {
@@ -167,6 +173,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::DataTransfers { cmd } => transfers::run(&repo, cmd).await,
         Cmd::Pieces { cmd } => pieces::pieces(&repo, cmd).await,
         Cmd::PieceStorage { cmd } => pieces::piece_storage(&repo, cmd).await,
+        Cmd::Index { cmd } => index::run(&repo, cmd).await,
     }
 }
 

@@ -384,6 +384,41 @@ impl Config {
                     .into(),
             });
         }
+        let ipni = &self.common_provider.index_provider;
+        if ipni.enable {
+            let refuse = |section: &str, key: &str, reason: &str| PolicyError {
+                section: format!("[CommonProvider.IndexProvider{section}]"),
+                key: key.into(),
+                reason: reason.into(),
+            };
+            if !ipni.http_publisher.enabled {
+                return Err(refuse(
+                    ".HttpPublisher",
+                    "Enabled",
+                    "this droplet publishes its IPNI chain over HTTP only (ipnisync over libp2p streams is not \
+                     supported): set Enabled = true with a Port (and PublicHostname) the indexers can reach",
+                ));
+            }
+            if ipni.http_publisher.port > u64::from(u16::MAX) {
+                return Err(refuse(".HttpPublisher", "Port", "is not a TCP port"));
+            }
+            if !ipni.announce.announce_over_http {
+                return Err(refuse(
+                    ".Announce",
+                    "AnnounceOverHttp",
+                    "this droplet announces over HTTP only (gossipsub announcements are not supported): set \
+                     AnnounceOverHttp = true; announcements go to DirectAnnounceURLs",
+                ));
+            }
+            if ipni.data_transfer_publisher {
+                return Err(refuse(
+                    "",
+                    "DataTransferPublisher",
+                    "the data-transfer (graphsync) publisher is not supported: set it to false (the HTTP \
+                     publisher serves the chain)",
+                ));
+            }
+        }
         let defaults = Config::default();
         let mut out = Vec::new();
         let mut no_effect = |what: &str, why: &str| out.push(format!("{what} has no effect yet: {why}"));
@@ -392,10 +427,10 @@ impl Config {
         if p.retrieval_pricing != defaults.common_provider.retrieval_pricing {
             no_effect("[CommonProvider.RetrievalPricing]", retrieval);
         }
-        if p.index_provider.enable {
+        if ipni.enable && ipni.http_publisher.with_libp2p {
             no_effect(
-                "[CommonProvider.IndexProvider] Enable",
-                "this droplet does not announce to IPNI yet",
+                "[CommonProvider.IndexProvider.HttpPublisher] WithLibp2p",
+                "the chain is published over HTTP only",
             );
         }
         if self.metrics.enabled {
@@ -764,13 +799,13 @@ SimultaneousTransfersForRetrieval = 20
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("[DAGStore] has no effect yet"), "{warnings:?}");
         let (cfg, _) = Config::parse(
-            "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/1.2.3.4/tcp/80/http\"\n[CommonProvider.IndexProvider]\nEnable = true\n[Metrics]\nEnabled = true\n",
+            "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/1.2.3.4/tcp/80/http\"\n[CommonProvider.IndexProvider]\nEnable = true\n[CommonProvider.IndexProvider.Announce]\nAnnounceOverHttp = true\n[CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\nPort = 3104\n[Metrics]\nEnabled = true\n",
             "t",
         )
         .expect("parses");
         let warnings = cfg.not_served_yet().expect("starts");
-        // HTTPRetrievalMultiaddr is served (the transports protocol names it).
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        // HTTPRetrievalMultiaddr is served (the transports protocol names it), and IPNI.
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
             !warnings.iter().any(|w| w.contains("HTTPRetrievalMultiaddr")),
             "{warnings:?}"
@@ -782,6 +817,22 @@ SimultaneousTransfersForRetrieval = 20
         .expect("parses");
         let e = cfg.not_served_yet().expect_err("refused");
         assert_eq!((e.section.as_str(), e.key.as_str()), ("[Mysql]", "ConnectionString"));
+        // IPNI over what this droplet does not speak is refused, naming the key to change.
+        for (extra, key) in [
+            ("", "Enabled"),
+            (
+                "[CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\n",
+                "AnnounceOverHttp",
+            ),
+            (
+                "DataTransferPublisher = true\n[CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\n[CommonProvider.IndexProvider.Announce]\nAnnounceOverHttp = true\n",
+                "DataTransferPublisher",
+            ),
+        ] {
+            let text = format!("[CommonProvider.IndexProvider]\nEnable = true\n{extra}");
+            let (cfg, _) = Config::parse(&text, "t").expect("parses");
+            assert_eq!(cfg.not_served_yet().expect_err("refused").key, key, "{text}");
+        }
     }
 
     #[test]

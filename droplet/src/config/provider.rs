@@ -184,7 +184,7 @@ impl Default for AnnounceConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HttpPublisherConfig {
     #[serde(default)]
@@ -195,6 +195,26 @@ pub struct HttpPublisherConfig {
     pub port: u64,
     #[serde(default)]
     pub with_libp2p: bool,
+    /// The interface the publisher listens on (droplet-rs; Go droplet always uses all of them,
+    /// `0.0.0.0`, which is the default).
+    #[serde(default = "d_publisher_listen")]
+    pub listen_address: String,
+}
+
+impl Default for HttpPublisherConfig {
+    fn default() -> Self {
+        HttpPublisherConfig {
+            enabled: false,
+            public_hostname: String::new(),
+            port: 0,
+            with_libp2p: false,
+            listen_address: d_publisher_listen(),
+        }
+    }
+}
+
+fn d_publisher_listen() -> String {
+    "0.0.0.0".into()
 }
 
 /// A provider setting that does not check, named by its section and key.

@@ -7,6 +7,7 @@
 
 pub mod full_node;
 pub mod gateway;
+pub mod indexer;
 pub mod market;
 pub mod market_client;
 pub mod market_event;

@@ -229,6 +229,27 @@ impl PieceIndex {
         }))
     }
 
+    /// Calls `f` with the multihash of every block in the piece's block index, in multihash
+    /// order, reading the index as it goes (nothing is collected). Stops at `f`'s first error.
+    pub fn for_each_multihash<E: From<IndexError>>(
+        &self,
+        piece: &Cid,
+        mut f: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let prefix = prefixed(&piece.to_bytes(), &[]);
+        for item in self.db.iterator_cf(
+            self.cf(BLOCKS),
+            IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+        ) {
+            let (k, _) = item.map_err(IndexError::from)?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            f(&k[prefix.len()..])?;
+        }
+        Ok(())
+    }
+
     /// Every payload (DAG root) CID the index knows, once each.
     pub fn payloads(&self) -> Result<Vec<Cid>, IndexError> {
         let mut out: Vec<Cid> = Vec::new();

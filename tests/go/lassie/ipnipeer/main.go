@@ -1,0 +1,324 @@
+// go-ipni-peer: go-libipni (the version lassie pins) reading a provider's advertisement
+// chain as an indexer does, for the interop suite.
+//
+//	go-ipni-peer sync <publisher multiaddr> <provider peer ID>
+//	    fetches the signed head over ipnisync (HTTP), checks it is signed by the peer, then
+//	    walks the chain back to its first advertisement; each advertisement and entry chunk is
+//	    fetched by CID (go-libipni checks each block's hash), decoded with go-libipni's
+//	    schema, and its signature verified. Prints one line of JSON (the chain, newest first),
+//	    or "ERROR <message>".
+//	go-ipni-peer indexer
+//	    an announce endpoint on 127.0.0.1: prints "LISTEN http://<addr>", then for each
+//	    announcement (HTTP PUT, CBOR or JSON) prints "ANNOUNCE <json>" and, after syncing from
+//	    the announced publisher address, the chain as "CHAIN <json>" (or "ERROR <message>").
+//	    Runs until killed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/ipld/go-ipld-prime"
+	_ "github.com/ipld/go-ipld-prime/codec/dagjson"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/ipld/go-ipld-prime/storage/memstore"
+	selectorparse "github.com/ipld/go-ipld-prime/traversal/selector/parse"
+	"github.com/ipni/go-libipni/announce/message"
+	"github.com/ipni/go-libipni/dagsync/ipnisync"
+	"github.com/ipni/go-libipni/ingest/schema"
+	"github.com/ipni/go-libipni/metadata"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+)
+
+// Protocol is one decoded metadata protocol.
+type Protocol struct {
+	Code          uint64
+	PieceCID      string `json:",omitempty"`
+	VerifiedDeal  bool   `json:",omitempty"`
+	FastRetrieval bool   `json:",omitempty"`
+}
+
+// Provider is one extended provider record.
+type Provider struct {
+	ID        string
+	Addresses []string
+	Metadata  []Protocol
+}
+
+// Ad is one advertisement as read and checked.
+type Ad struct {
+	Cid         string
+	Provider    string
+	Signer      string
+	Addresses   []string
+	ContextID   string // hex
+	IsRm        bool
+	Metadata    []Protocol
+	Entries     string
+	Multihashes []string // hex, in chain order
+	Chunks      int
+	// EntriesGone: the publisher no longer has the entries (the context was removed later);
+	// indexers skip such an advertisement's entries ("content not found").
+	EntriesGone       bool
+	ExtendedProviders []Provider `json:",omitempty"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: go-ipni-peer sync <maddr> <peer> | indexer")
+	}
+	switch os.Args[1] {
+	case "sync":
+		if len(os.Args) < 4 {
+			fail("usage: go-ipni-peer sync <maddr> <peer>")
+		}
+		ad, err := syncChain(os.Args[2], os.Args[3])
+		if err != nil {
+			fmt.Printf("ERROR %s\n", err)
+			os.Exit(1)
+		}
+		out, _ := json.Marshal(ad)
+		fmt.Println(string(out))
+	case "indexer":
+		if err := indexer(); err != nil {
+			fmt.Printf("ERROR %s\n", err)
+			os.Exit(1)
+		}
+	default:
+		fail("unknown mode " + os.Args[1])
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(2)
+}
+
+func protocols(b []byte) ([]Protocol, error) {
+	md := metadata.Default.New()
+	if len(b) == 0 {
+		return []Protocol{}, nil
+	}
+	if err := md.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("metadata %x: %w", b, err)
+	}
+	out := []Protocol{}
+	for _, code := range md.Protocols() {
+		p := Protocol{Code: uint64(code)}
+		if gs, ok := md.Get(code).(*metadata.GraphsyncFilecoinV1); ok {
+			p.PieceCID = gs.PieceCID.String()
+			p.VerifiedDeal = gs.VerifiedDeal
+			p.FastRetrieval = gs.FastRetrieval
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// syncChain reads the whole chain from the publisher at maddr, signed by peerID.
+func syncChain(maddr, peerID string) ([]Ad, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr, err := multiaddr.NewMultiaddr(maddr)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := peer.Decode(peerID)
+	if err != nil {
+		return nil, err
+	}
+	store := &memstore.Store{}
+	lsys := cidlink.DefaultLinkSystem()
+	lsys.SetReadStorage(store)
+	lsys.SetWriteStorage(store)
+	s := ipnisync.NewSync(lsys, nil)
+	defer s.Close()
+	syncer, err := s.NewSyncer(peer.AddrInfo{ID: pid, Addrs: []multiaddr.Multiaddr{addr}})
+	if err != nil {
+		return nil, err
+	}
+	head, err := syncer.GetHead(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	// One block at a time: the match-point selector fetches just the node.
+	fetch := func(c cid.Cid) ([]byte, error) {
+		if err := syncer.Sync(ctx, c, selectorparse.CommonSelector_MatchPoint); err != nil {
+			return nil, fmt.Errorf("fetching %s: %w", c, err)
+		}
+		return store.Get(ctx, cidlink.Link{Cid: c}.Binary())
+	}
+	ads := []Ad{}
+	seen := map[cid.Cid]bool{}
+	for c := head; c != cid.Undef; {
+		if seen[c] {
+			return nil, fmt.Errorf("the chain loops at %s", c)
+		}
+		seen[c] = true
+		data, err := fetch(c)
+		if err != nil {
+			return nil, err
+		}
+		ad, err := schema.BytesToAdvertisement(c, data)
+		if err != nil {
+			return nil, fmt.Errorf("advertisement %s: %w", c, err)
+		}
+		if err := ad.Validate(); err != nil {
+			return nil, fmt.Errorf("advertisement %s: %w", c, err)
+		}
+		signer, err := ad.VerifySignature()
+		if err != nil {
+			return nil, fmt.Errorf("advertisement %s signature: %w", c, err)
+		}
+		md, err := protocols(ad.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("advertisement %s: %w", c, err)
+		}
+		out := Ad{
+			Cid: c.String(), Provider: ad.Provider, Signer: signer.String(), Addresses: ad.Addresses,
+			ContextID: hex.EncodeToString(ad.ContextID), IsRm: ad.IsRm, Metadata: md,
+			Entries: ad.Entries.String(), Multihashes: []string{},
+		}
+		if ad.ExtendedProvider != nil {
+			for _, p := range ad.ExtendedProvider.Providers {
+				pm, err := protocols(p.Metadata)
+				if err != nil {
+					return nil, err
+				}
+				out.ExtendedProviders = append(out.ExtendedProviders, Provider{ID: p.ID, Addresses: p.Addresses, Metadata: pm})
+			}
+		}
+		if ad.Entries != schema.NoEntries {
+			for e := ad.Entries.(cidlink.Link).Cid; e != cid.Undef; {
+				data, err := fetch(e)
+				if err != nil && strings.Contains(err.Error(), "content not found") {
+					out.EntriesGone = true
+					break
+				}
+				if err != nil {
+					return nil, err
+				}
+				chunk, err := schema.BytesToEntryChunk(e, data)
+				if err != nil {
+					return nil, fmt.Errorf("entry chunk %s: %w", e, err)
+				}
+				for _, mh := range chunk.Entries {
+					out.Multihashes = append(out.Multihashes, hex.EncodeToString(mh))
+				}
+				out.Chunks++
+				e = cid.Undef
+				if chunk.Next != nil {
+					e = chunk.Next.(cidlink.Link).Cid
+				}
+			}
+		}
+		ads = append(ads, out)
+		c = ad.PreviousCid()
+	}
+	return ads, nil
+}
+
+// announcement is how an ANNOUNCE line reports one.
+type announcement struct {
+	Cid   string
+	Addrs []string
+	Extra string
+	Type  string
+}
+
+func indexer() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("LISTEN http://%s\n", ln.Addr())
+	lines := make(chan string, 64)
+	go func() {
+		for l := range lines {
+			fmt.Println(l)
+		}
+	}()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut && r.Method != http.MethodPost {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var msg message.Message
+		if strings.Contains(r.Header.Get("Content-Type"), "json") {
+			err = json.Unmarshal(body, &msg)
+		} else {
+			err = msg.UnmarshalCBOR(bytes.NewReader(body))
+		}
+		if err != nil {
+			lines <- "ERROR announce body: " + err.Error()
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		addrs, err := msg.GetAddrs()
+		if err != nil || len(addrs) == 0 {
+			lines <- fmt.Sprintf("ERROR announce addrs: %v", err)
+			http.Error(w, "bad addrs", http.StatusBadRequest)
+			return
+		}
+		a := announcement{Cid: msg.Cid.String(), Extra: hex.EncodeToString(msg.ExtraData), Type: r.Header.Get("Content-Type")}
+		for _, ad := range addrs {
+			a.Addrs = append(a.Addrs, ad.String())
+		}
+		j, _ := json.Marshal(a)
+		lines <- "ANNOUNCE " + string(j)
+		w.WriteHeader(http.StatusNoContent)
+		// As an indexer: sync from the announced publisher, in the background.
+		go func() {
+			info, err := peer.AddrInfoFromP2pAddr(addrs[0])
+			if err != nil {
+				lines <- "ERROR announced address has no /p2p: " + err.Error()
+				return
+			}
+			if len(info.Addrs) == 0 {
+				lines <- "ERROR announced address is only a peer ID"
+				return
+			}
+			ads, err := syncChain(info.Addrs[0].String(), info.ID.String())
+			if err != nil {
+				lines <- "ERROR " + err.Error()
+				return
+			}
+			found := false
+			for _, ad := range ads {
+				found = found || ad.Cid == msg.Cid.String()
+			}
+			if !found {
+				lines <- "ERROR the announced advertisement is not in the publisher's chain"
+				return
+			}
+			j, _ := json.Marshal(ads)
+			lines <- "CHAIN " + string(j)
+		}()
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	err = srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// The link prototype is go-libipni's; referenced so a schema change shows up here.
+var _ ipld.LinkPrototype = schema.Linkproto
