@@ -78,7 +78,7 @@ fn peer_id(m: &Market) -> String {
 }
 
 #[test]
-fn go_libipni_pulls_droplets_signed_chain_with_each_active_deals_blocks_and_both_transports() {
+fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it() {
     let mut m = setup();
     let dir = tempfile::tempdir().expect("tempdir");
     let (announce_url, mut indexer) = start_indexer(dir.path());
@@ -217,6 +217,39 @@ fn go_libipni_pulls_droplets_signed_chain_with_each_active_deals_blocks_and_both
         .expect("run");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stdout).contains("signed by an unexpected peer"));
+
+    // Found through the index: lassie asks the Go indexer's find API for the root and fetches
+    // from what the advertisements say, over the gateway (the provider-wide record) and over
+    // graphsync (the deal's own record, droplet's libp2p addresses), verifying as it goes.
+    m.droplet(&["retrieval", "ask", "set", tests::market::MINER]);
+    let endpoint = announce_url.trim_end_matches("/announce").to_string();
+    let online_entries: BTreeSet<String> = deal_ads(&chain, &proposal(online))[0]["Multihashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|h| h.as_str().unwrap_or_default().to_string())
+        .collect();
+    for protocol in ["http", "graphsync"] {
+        let out = dir.path().join(format!("lassie-{protocol}.car"));
+        let o = std::process::Command::new(gopeers::binary("lassie"))
+            .args(["fetch", "--ipni-endpoint", &endpoint, "--protocols", protocol])
+            .args(["--global-timeout", "60s", "-o"])
+            .arg(&out)
+            .arg(&big_root)
+            .current_dir(dir.path())
+            .output()
+            .expect("run lassie");
+        assert!(
+            o.status.success(),
+            "lassie over {protocol} through IPNI: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got: BTreeSet<String> = car_cids(&std::fs::read(&out).expect("lassie's CAR"))
+            .iter()
+            .map(hex_multihash)
+            .collect();
+        assert_eq!(got, online_entries, "lassie over {protocol} got the whole DAG");
+    }
 
     // Withdrawn by hand: a removal, which stays (the deal is still Active); then again.
     let p = proposal(offline);

@@ -10,8 +10,10 @@
 //	go-ipni-peer indexer
 //	    an announce endpoint on 127.0.0.1: prints "LISTEN http://<addr>", then for each
 //	    announcement (HTTP PUT, CBOR or JSON) prints "ANNOUNCE <json>" and, after syncing from
-//	    the announced publisher address, the chain as "CHAIN <json>" (or "ERROR <message>").
-//	    Runs until killed.
+//	    the announced publisher address, the chain as "CHAIN <json>" (or "ERROR <message>");
+//	    and answers GET /multihash/<b58> from what it has synced, as an indexer's find API
+//	    does (ndjson ProviderResults), so lassie can find the provider through it. Runs until
+//	    killed.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -36,10 +39,12 @@ import (
 	selectorparse "github.com/ipld/go-ipld-prime/traversal/selector/parse"
 	"github.com/ipni/go-libipni/announce/message"
 	"github.com/ipni/go-libipni/dagsync/ipnisync"
+	"github.com/ipni/go-libipni/find/model"
 	"github.com/ipni/go-libipni/ingest/schema"
 	"github.com/ipni/go-libipni/metadata"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
+	"github.com/multiformats/go-multihash"
 )
 
 // Protocol is one decoded metadata protocol.
@@ -55,6 +60,7 @@ type Provider struct {
 	ID        string
 	Addresses []string
 	Metadata  []Protocol
+	raw       []byte
 }
 
 // Ad is one advertisement as read and checked.
@@ -73,6 +79,8 @@ type Ad struct {
 	// indexers skip such an advertisement's entries ("content not found").
 	EntriesGone       bool
 	ExtendedProviders []Provider `json:",omitempty"`
+	contextID         []byte
+	metadata          []byte
 }
 
 func main() {
@@ -190,6 +198,7 @@ func syncChain(maddr, peerID string) ([]Ad, error) {
 			Cid: c.String(), Provider: ad.Provider, Signer: signer.String(), Addresses: ad.Addresses,
 			ContextID: hex.EncodeToString(ad.ContextID), IsRm: ad.IsRm, Metadata: md,
 			Entries: ad.Entries.String(), Multihashes: []string{},
+			contextID: ad.ContextID, metadata: ad.Metadata,
 		}
 		if ad.ExtendedProvider != nil {
 			for _, p := range ad.ExtendedProvider.Providers {
@@ -197,7 +206,7 @@ func syncChain(maddr, peerID string) ([]Ad, error) {
 				if err != nil {
 					return nil, err
 				}
-				out.ExtendedProviders = append(out.ExtendedProviders, Provider{ID: p.ID, Addresses: p.Addresses, Metadata: pm})
+				out.ExtendedProviders = append(out.ExtendedProviders, Provider{ID: p.ID, Addresses: p.Addresses, Metadata: pm, raw: p.Metadata})
 			}
 		}
 		if ad.Entries != schema.NoEntries {
@@ -250,7 +259,12 @@ func indexer() error {
 			fmt.Println(l)
 		}
 	}()
+	idx := &index{records: map[string]record{}}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/multihash/") {
+			idx.find(w, strings.TrimPrefix(r.URL.Path, "/multihash/"))
+			return
+		}
 		if r.Method != http.MethodPut && r.Method != http.MethodPost {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
@@ -308,6 +322,7 @@ func indexer() error {
 				lines <- "ERROR the announced advertisement is not in the publisher's chain"
 				return
 			}
+			idx.load(ads)
 			j, _ := json.Marshal(ads)
 			lines <- "CHAIN " + string(j)
 		}()
@@ -318,6 +333,104 @@ func indexer() error {
 		return nil
 	}
 	return err
+}
+
+// record is what the index holds for one context ID.
+type record struct {
+	provider  peer.AddrInfo
+	contextID []byte
+	metadata  []byte
+	mhs       map[string]bool
+}
+
+// index answers lookups as an indexer's find API does (GET /multihash/<b58>, ndjson of
+// go-libipni's model.ProviderResult): the advertisement's own record, then one per
+// provider-wide extended provider.
+type index struct {
+	mu         sync.Mutex
+	records    map[string]record
+	xproviders []Provider
+}
+
+// load replaces the index with what a chain (newest first) says now.
+func (x *index) load(ads []Ad) {
+	records := map[string]record{}
+	var xps []Provider
+	for i := len(ads) - 1; i >= 0; i-- {
+		ad := ads[i]
+		if len(ad.contextID) == 0 {
+			if ad.ExtendedProviders != nil || !ad.IsRm {
+				xps = ad.ExtendedProviders
+			}
+			continue
+		}
+		key := string(ad.contextID)
+		if ad.IsRm {
+			delete(records, key)
+			continue
+		}
+		pid, err := peer.Decode(ad.Provider)
+		if err != nil {
+			continue
+		}
+		rec := record{provider: peer.AddrInfo{ID: pid}, contextID: ad.contextID, metadata: ad.metadata, mhs: map[string]bool{}}
+		for _, a := range ad.Addresses {
+			if m, err := multiaddr.NewMultiaddr(a); err == nil {
+				rec.provider.Addrs = append(rec.provider.Addrs, m)
+			}
+		}
+		if prev, ok := records[key]; ok && ad.EntriesGone {
+			rec.mhs = prev.mhs
+		}
+		for _, h := range ad.Multihashes {
+			rec.mhs[h] = true
+		}
+		records[key] = rec
+	}
+	x.mu.Lock()
+	x.records, x.xproviders = records, xps
+	x.mu.Unlock()
+}
+
+func (x *index) find(w http.ResponseWriter, b58 string) {
+	mh, err := multihash.FromB58String(b58)
+	if err != nil {
+		http.Error(w, "bad multihash", http.StatusBadRequest)
+		return
+	}
+	key := hex.EncodeToString(mh)
+	x.mu.Lock()
+	var results []model.ProviderResult
+	for _, rec := range x.records {
+		if !rec.mhs[key] {
+			continue
+		}
+		p := rec.provider
+		results = append(results, model.ProviderResult{ContextID: rec.contextID, Metadata: rec.metadata, Provider: &p})
+		for _, xp := range x.xproviders {
+			id, err := peer.Decode(xp.ID)
+			if err != nil {
+				continue
+			}
+			info := peer.AddrInfo{ID: id}
+			for _, a := range xp.Addresses {
+				if m, err := multiaddr.NewMultiaddr(a); err == nil {
+					info.Addrs = append(info.Addrs, m)
+				}
+			}
+			results = append(results, model.ProviderResult{ContextID: rec.contextID, Metadata: xp.raw, Provider: &info})
+		}
+	}
+	x.mu.Unlock()
+	if len(results) == 0 {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	for _, r := range results {
+		line, _ := json.Marshal(r)
+		_, _ = w.Write(append(line, '\n'))
+	}
 }
 
 // The link prototype is go-libipni's; referenced so a schema change shows up here.
