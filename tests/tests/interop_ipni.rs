@@ -267,15 +267,38 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
         4,
         "not advertised again by itself"
     );
-    let out = m.droplet(&["index", "announce-deal", &p]);
-    assert!(out.starts_with("Announced the  deal with Ad cid "), "{out}");
+    // check-deal-index asks the indexer for each Active deal's payload: one is missing now…
+    let check = |file: &str, extra: &[&str]| {
+        let out_file = dir.path().join(file).to_string_lossy().into_owned();
+        let mut args = vec![
+            "index",
+            "check-deal-index",
+            "--miner",
+            tests::market::MINER,
+            "--ipni-url",
+            &endpoint,
+            "--output",
+            &out_file,
+        ];
+        args.extend_from_slice(extra);
+        m.droplet(&args)
+    };
+    let out = check("first.json", &["--try-announce=false", "-v"]);
+    assert!(out.contains(&format!("deal {p} not indexed")), "{out}");
+    assert!(out.contains("deal count: 2, index count: 1"), "{out}");
+    // …and is advertised again when it may try (droplet's remove-then-announce).
+    let out = check("second.json", &[]);
+    assert!(out.contains(&format!("try announce deal {p}")), "{out}");
+    assert!(out.contains("announce deal success, ad: bag"), "{out}");
+    let chain = wait_chain(&mut indexer, "the deal advertised again", |c| {
+        deal_ads(c, &p).len() == 3
+    });
+    let out = check("third.json", &[]);
+    assert!(out.contains("deal count: 2, index count: 2"), "{out}");
     assert_eq!(
         m.droplet(&["index", "announce-deal", &p]).trim(),
         "deal already announced"
     );
-    let chain = wait_chain(&mut indexer, "the deal advertised again", |c| {
-        deal_ads(c, &p).len() == 3
-    });
     assert_eq!(chain[0]["IsRm"], false);
     assert_eq!(chain[0]["Multihashes"].as_array().map(Vec::len), Some(want.len()));
 

@@ -38,6 +38,9 @@ pub enum IndexCmd {
     AnnounceRemoveDeal { id: String },
     /// Publish an advertisement for a deal (proposal CID or deal UUID).
     AnnounceDeal { id: String },
+    /// Check that a miner's Active deals are findable at an indexer (and advertise again those
+    /// that are not).
+    CheckDealIndex(super::index_check::CheckArgs),
 }
 
 /// A proposal CID's bytes, or a deal UUID's 16 bytes, as droplet's commands take them.
@@ -51,8 +54,9 @@ fn context_id(id: &str) -> Result<Vec<u8>> {
 }
 
 pub async fn run(repo: &Repo, cmd: IndexCmd) -> Result<()> {
-    let api = super::daemon(repo)?;
+    let api = || super::daemon(repo);
     match cmd {
+        IndexCmd::CheckDealIndex(args) => super::index_check::run(repo, args).await?,
         IndexCmd::AnnounceAll {
             miner,
             r#loop,
@@ -62,7 +66,7 @@ pub async fn run(repo: &Repo, cmd: IndexCmd) -> Result<()> {
             let miner = super::address(&miner)?;
             let mut tries = 0;
             loop {
-                match api.indexer_announce_all_deals(Json(miner)).await {
+                match api()?.indexer_announce_all_deals(Json(miner)).await {
                     Ok(()) => return Ok(()),
                     Err(e) if r#loop && tries + 1 < retry => {
                         tries += 1;
@@ -78,7 +82,7 @@ pub async fn run(repo: &Repo, cmd: IndexCmd) -> Result<()> {
             }
         }
         IndexCmd::ListMultihashes { id } => {
-            let mhs = api
+            let mhs = api()?
                 .indexer_list_multihashes(Json(Bytes(context_id(&id)?)))
                 .await
                 .map_err(call_error)?;
@@ -88,25 +92,25 @@ pub async fn run(repo: &Repo, cmd: IndexCmd) -> Result<()> {
             }
         }
         IndexCmd::AnnounceLatest => {
-            let c = api.indexer_announce_latest().await.map_err(call_error)?;
+            let c = api()?.indexer_announce_latest().await.map_err(call_error)?;
             println!("Announced advertisement with cid {}", shown(c));
         }
         IndexCmd::AnnounceLatestHttp { announce_url } => {
-            let c = api
+            let c = api()?
                 .indexer_announce_latest_http(Some(announce_url))
                 .await
                 .map_err(call_error)?;
             println!("Announced advertisement to indexers over http with cid {}", shown(c));
         }
         IndexCmd::AnnounceRemoveDeal { id } => {
-            let c = api
+            let c = api()?
                 .indexer_announce_deal_removed(Json(Bytes(context_id(&id)?)))
                 .await
                 .map_err(|e| anyhow!("failed to send removal ad: {}", call_error(e)))?;
             println!("Announced the removal Ad with cid {}", c.0);
         }
         IndexCmd::AnnounceDeal { id } => {
-            match api
+            match api()?
                 .indexer_announce_deal(Json(Bytes(context_id(&id)?)))
                 .await
                 .map_err(|e| anyhow!("announcing deal failed: {}", call_error(e)))?

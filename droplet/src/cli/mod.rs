@@ -7,6 +7,7 @@ mod cfg;
 mod deal;
 mod funds;
 mod index;
+mod index_check;
 mod net;
 mod paych;
 mod pieces;

@@ -12,7 +12,8 @@
 //	    announcement (HTTP PUT, CBOR or JSON) prints "ANNOUNCE <json>" and, after syncing from
 //	    the announced publisher address, the chain as "CHAIN <json>" (or "ERROR <message>");
 //	    and answers GET /multihash/<b58> from what it has synced, as an indexer's find API
-//	    does (ndjson ProviderResults), so lassie can find the provider through it. Runs until
+//	    does (ndjson ProviderResults when asked, else a FindResponse), so lassie can find
+//	    the provider through it. Runs until
 //	    killed.
 package main
 
@@ -262,7 +263,7 @@ func indexer() error {
 	idx := &index{records: map[string]record{}}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/multihash/") {
-			idx.find(w, strings.TrimPrefix(r.URL.Path, "/multihash/"))
+			idx.find(w, strings.TrimPrefix(r.URL.Path, "/multihash/"), strings.Contains(r.Header.Get("Accept"), "ndjson"))
 			return
 		}
 		if r.Method != http.MethodPut && r.Method != http.MethodPost {
@@ -392,7 +393,7 @@ func (x *index) load(ads []Ad) {
 	x.mu.Unlock()
 }
 
-func (x *index) find(w http.ResponseWriter, b58 string) {
+func (x *index) find(w http.ResponseWriter, b58 string, ndjson bool) {
 	mh, err := multihash.FromB58String(b58)
 	if err != nil {
 		http.Error(w, "bad multihash", http.StatusBadRequest)
@@ -424,6 +425,12 @@ func (x *index) find(w http.ResponseWriter, b58 string) {
 	x.mu.Unlock()
 	if len(results) == 0 {
 		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if !ndjson {
+		w.Header().Set("Content-Type", "application/json")
+		body, _ := json.Marshal(model.FindResponse{MultihashResults: []model.MultihashResult{{Multihash: mh, ProviderResults: results}}})
+		_, _ = w.Write(body)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
