@@ -155,7 +155,7 @@ pub async fn run(repo: &Repo, a: CheckArgs) -> Result<()> {
         .await
         .map_err(call_error)?;
     println!("found active market deals: {}", deals.len());
-    deals.sort_by(|x, y| y.created_at.cmp(&x.created_at));
+    deals.sort_by_key(|d| std::cmp::Reverse(d.created_at));
 
     let info = node
         .state_miner_info(Json(miner), Json(TipSetKey::empty()))
