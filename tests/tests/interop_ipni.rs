@@ -104,6 +104,25 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
         }])
     );
 
+    // The publisher's answers to what is not in the chain.
+    let status = |path: &str| {
+        let o = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{publisher}{path}"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    assert_eq!(status("/ipni/v1/ad/head"), "200");
+    assert_eq!(status("/head"), "200", "the older publisher's path");
+    assert_eq!(status("/ipni/v1/ad/not-a-cid"), "400");
+    assert_eq!(status(&format!("/ipni/v1/ad/{}", ipni::block_cid(b"absent"))), "404");
+    assert_eq!(status("/ipni/v1/ad/..%2F..%2Fetc%2Fpasswd"), "400");
+    assert_eq!(
+        status(&format!("/ipni/v1/ad/{}", xp["Cid"].as_str().expect("cid"))),
+        "200"
+    );
+
     // Two deals go Active: each is advertised, and the head announced.
     let (big_root, _) = two_active_deals(&m);
     let deals = m.deals();

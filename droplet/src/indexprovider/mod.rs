@@ -97,6 +97,11 @@ pub struct Indexer {
     http: reqwest::Client,
 }
 
+/// Whether a deal in `status` is no longer served: its advertisement is withdrawn.
+fn ended(status: S) -> bool {
+    matches!(status, S::Expired | S::Slashed)
+}
+
 /// What a put did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
@@ -394,10 +399,7 @@ impl Indexer {
                 Ok(uuid) => self.deals.read(move |s| s.get(&uuid)).await?,
                 Err(_) => None,
             };
-            let gone = match &deal {
-                None => true,
-                Some(d) => matches!(d.status(), S::Expired | S::Slashed),
-            };
+            let gone = deal.as_ref().is_none_or(|d| ended(d.status()));
             if gone && only.is_none_or(|m| deal.as_ref().is_some_and(|d| d.proposal().provider == m)) {
                 self.remove(context_id, false).await?;
                 published += 1;
@@ -494,5 +496,20 @@ impl Indexer {
         let c = self.announce_to(&[]).await?;
         *self.announced.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_expired_and_slashed_deals_are_withdrawn() {
+        for s in [S::Expired, S::Slashed] {
+            assert!(ended(s), "{s:?}");
+        }
+        for s in [S::Active, S::Sealing, S::AwaitingPreCommit, S::Error, S::Failing] {
+            assert!(!ended(s), "{s:?}");
+        }
     }
 }

@@ -178,3 +178,68 @@ impl ChainStore {
         self.store.get_json(TRANSPORTS, peer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(entries: &Cid, deal: &str) -> Context {
+        Context {
+            entries: entries.to_string(),
+            metadata: "00".into(),
+            deal: deal.into(),
+        }
+    }
+
+    #[test]
+    fn contexts_sharing_an_entries_chain_keep_it_until_the_last_goes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let chains = ChainStore::new(Arc::new(Store::open(&dir.path().join("db")).expect("store")));
+        let entries = ipni::block_cid(b"chunk");
+        let e = Entries {
+            chunks: vec![entries.to_string()],
+            count: 1,
+        };
+        let mut c = Change::default();
+        c.block(&entries, b"chunk");
+        c.entries(&entries, &e);
+        c.advertised("p", b"one", &ctx(&entries, "d1"));
+        c.advertised("p", b"two", &ctx(&entries, "d2"));
+        c.advertised("q", b"one", &ctx(&entries, "d3"));
+        chains.commit(c).expect("commit");
+        assert_eq!(chains.refs(&entries.to_string()).expect("refs"), 3);
+        let listed: Vec<Vec<u8>> = chains
+            .contexts("p")
+            .expect("list")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![b"one".to_vec(), b"two".to_vec()],
+            "only p's, by context ID"
+        );
+
+        // Not the last: the chunks stay.
+        let mut c = Change::default();
+        c.removed("p", b"one", &ctx(&entries, "d1"), None);
+        c.withdrawn("p", b"one", true);
+        chains.commit(c).expect("commit");
+        assert!(chains.context("p", b"one").expect("get").is_none());
+        assert!(chains.is_withdrawn("p", b"one").expect("get"));
+        assert_eq!(chains.refs(&entries.to_string()).expect("refs"), 2);
+        assert!(chains.block(&entries).expect("get").is_some());
+        // The last: the chunks and their record go.
+        let mut c = Change::default();
+        c.removed("p", b"two", &ctx(&entries, "d2"), None);
+        c.removed("q", b"one", &ctx(&entries, "d3"), Some(&e));
+        chains.commit(c).expect("commit");
+        assert_eq!(chains.refs(&entries.to_string()).expect("refs"), 0);
+        assert!(chains.block(&entries).expect("get").is_none());
+        assert!(chains.entries(&entries.to_string()).expect("get").is_none());
+        let mut c = Change::default();
+        c.withdrawn("p", b"one", false);
+        chains.commit(c).expect("commit");
+        assert!(!chains.is_withdrawn("p", b"one").expect("get"));
+    }
+}
