@@ -174,7 +174,7 @@ pub fn run(target: &Path) -> Result<()> {
     println!("Retrieval between droplet and droplet-client (release), 1 GiB over loopback");
     let demo = Demo::build("bench", target, true, false)?;
     let (_devnet, token, ma) = start_devnet(&demo, &["--sector-size", "32GiB"])?;
-    let droplet = start_droplet(&demo, &ma, &token)?;
+    let (droplet, _ipni) = start_droplet(&demo, &ma, &token)?;
     announce(&demo)?;
     let p = demo.repo("droplet");
     let c = demo.repo("client");

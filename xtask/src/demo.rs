@@ -31,7 +31,7 @@ pub fn run(workspace: &Path) -> Result<()> {
         "\n2. starting droplet (the provider's market) for t01000, signing with the worker key through the wallet"
     );
     let p = demo.repo("droplet");
-    let droplet = start_droplet(&demo, ma, token)?;
+    let (droplet, ipni) = start_droplet(&demo, ma, token)?;
 
     println!("\n3. announcing the market on chain: the miner's addresses and peer ID (messages from the worker)");
     announce(&demo)?;
@@ -234,11 +234,80 @@ pub fn run(workspace: &Path) -> Result<()> {
     )?;
     println!("   Cargo.lock over HTTP: byte-identical to the original");
 
+    println!(
+        "\n17. IPNI: droplet advertised both Active deals (and its gateway) under its peer ID, serves the \
+         chain at {}/ipni/v1/ad/ and announced its head to the indexer URL",
+        ipni.publisher
+    );
+    ipni_step(&demo, &ipni, &[&proposal, &online])?;
+
     println!("\nStopping the daemons and removing {}.", demo.dir.display());
     drop(client);
     drop(droplet);
     drop(devnet);
     Ok(())
+}
+
+/// Step 17: the chain read from the publisher (every advertisement by droplet's peer ID, one
+/// per deal plus the gateway's), each deal's multihashes, and an announcement received.
+fn ipni_step(demo: &Demo, ipni: &crate::stack::Ipni, proposals: &[&str]) -> Result<()> {
+    let p = demo.repo("droplet");
+    let peer = demo.run("droplet", &["--repo", &p, "net", "id"])?.trim().to_string();
+    let get = |path: &str| -> Result<String> {
+        let o = Command::new("curl")
+            .args(["-sS", "-f"])
+            .arg(format!("{}/ipni/v1/ad/{path}", ipni.publisher))
+            .output()?;
+        if !o.status.success() {
+            bail!("curl {path}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // The deals' advertisements are published by the next pass after they went Active.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (ads, deal_ads) = loop {
+        let head = json_field(&get("head")?, "\"head\":{\"/\":\"").context("the signed head's link")?;
+        let mut ads = Vec::new();
+        let mut next = Some(head);
+        while let Some(c) = next {
+            let ad = get(&c)?;
+            next = json_field(&ad, "\"PreviousID\":{\"/\":\"");
+            ads.push(ad);
+        }
+        let deal_ads = ads
+            .iter()
+            .filter(|a| !a.contains("\"ContextID\":{\"/\":{\"bytes\":\"\"}}"))
+            .count();
+        if deal_ads >= proposals.len() || std::time::Instant::now() > deadline {
+            break (ads, deal_ads);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    if deal_ads != proposals.len() {
+        bail!("the chain has {deal_ads} deal advertisements, not {}", proposals.len());
+    }
+    if let Some(a) = ads.iter().find(|a| !a.contains(&format!("\"Provider\":\"{peer}\""))) {
+        bail!("an advertisement is not by droplet's peer ID {peer}: {a}");
+    }
+    println!(
+        "   {} advertisements, newest first, all by {peer}: {deal_ads} deals and the gateway record",
+        ads.len()
+    );
+    for proposal in proposals {
+        demo.run("droplet", &["--repo", &p, "index", "list-multihashes", proposal])?;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = ipni.announcements.lock().map(|a| a.len()).unwrap_or(0);
+        if n > 0 {
+            println!("   the indexer URL received {n} announcement(s) (CBOR, naming the head and the publisher)");
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no announcement reached the indexer URL");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// `http://<ip>:<port>` of a daemon's API multiaddr (`/ip4/<ip>/tcp/<port>/http`).

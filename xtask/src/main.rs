@@ -3,6 +3,7 @@
 mod bench_http;
 mod bench_retrieval;
 mod demo;
+mod indexer;
 mod setup;
 mod stack;
 

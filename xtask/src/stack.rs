@@ -75,6 +75,7 @@ impl Demo {
             .env("DEVNET_LOG", "warn")
             // Follow deals on chain every second instead of droplet's ten minutes.
             .env("DROPLET_TRACKER_INTERVAL", "1s")
+            .env("DROPLET_IPNI_INTERVAL", "1s")
             .env("DROPLET_CLIENT_TRACKER_INTERVAL", "1s")
             .stdout(out.try_clone()?)
             .stderr(out)
@@ -191,16 +192,32 @@ pub fn start_devnet(demo: &Demo, extra: &[&str]) -> Result<(Daemon, String, Stri
     Ok((devnet, token.to_string(), ma.to_string()))
 }
 
-/// Start droplet for t01000, signing with the worker key through the devnet's wallet.
-pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
+/// droplet's IPNI publisher, and the announcements it sent.
+#[derive(Debug)]
+pub struct Ipni {
+    /// `http://127.0.0.1:<port>`.
+    pub publisher: String,
+    pub announcements: crate::indexer::Announcements,
+}
+
+/// Start droplet for t01000, signing with the worker key through the devnet's wallet, with
+/// IPNI on: its publisher on loopback, announcing to a local stand-in for an indexer.
+pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<(Daemon, Ipni)> {
     let p = demo.repo("droplet");
     // The API port is chosen here so that the config can name it as the HTTP retrieval
     // address the transports protocol announces (`/ipfs/` and `/piece/` are served there).
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let publisher = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let (announce_url, announcements) = crate::indexer::announce_receiver()?;
     std::fs::create_dir_all(&p)?;
     std::fs::write(
         demo.dir.join("droplet/config.toml"),
-        format!("[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/127.0.0.1/tcp/{port}/http\"\n"),
+        format!(
+            "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/127.0.0.1/tcp/{port}/http\"\n\
+             [CommonProvider.IndexProvider]\nEnable = true\n\
+             [CommonProvider.IndexProvider.Announce]\nAnnounceOverHttp = true\nDirectAnnounceURLs = [\"{announce_url}\"]\n\
+             [CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\nListenAddress = \"127.0.0.1\"\nPort = {publisher}\n"
+        ),
     )?;
     let listen = format!("/ip4/127.0.0.1/tcp/{port}");
     let mut droplet = demo.start(
@@ -232,7 +249,13 @@ pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<Daemon> {
         ],
     )?;
     wait_file(&demo.dir.join("droplet/api"), &mut droplet)?;
-    Ok(droplet)
+    Ok((
+        droplet,
+        Ipni {
+            publisher: format!("http://127.0.0.1:{publisher}"),
+            announcements,
+        },
+    ))
 }
 
 /// Put droplet's libp2p address and peer ID on chain for t01000, and wait for them.

@@ -86,8 +86,10 @@ pub struct Indexer {
     peer: String,
     /// Where the publisher is reached, as announcements carry it (without `/p2p/…`).
     publisher_addrs: Vec<Multiaddr>,
-    /// Miners whose on-chain peer ID is not this droplet's, with that ID.
-    foreign: HashMap<Address, String>,
+    /// The chain, to read the miners' on-chain peer IDs at each pass.
+    chain: Arc<crate::chain::Chain>,
+    /// Miners whose on-chain peer ID is not this droplet's, with that ID (as of the last pass).
+    foreign: Mutex<HashMap<Address, String>>,
     /// One change to the chain at a time.
     chain_lock: tokio::sync::Mutex<()>,
     /// The head last announced to every configured URL.
@@ -122,7 +124,7 @@ pub struct IndexerParts {
     /// The libp2p addresses retrievals reach this droplet at.
     pub retrieval_addrs: Vec<Multiaddr>,
     pub publisher_addrs: Vec<Multiaddr>,
-    pub foreign: HashMap<Address, String>,
+    pub chain: Arc<crate::chain::Chain>,
 }
 
 impl Indexer {
@@ -139,7 +141,8 @@ impl Indexer {
             },
             peer,
             publisher_addrs: p.publisher_addrs,
-            foreign: p.foreign,
+            chain: p.chain,
+            foreign: Mutex::new(HashMap::new()),
             chain_lock: tokio::sync::Mutex::new(()),
             announced: Mutex::new(None),
             skipped: Mutex::new(HashSet::new()),
@@ -190,12 +193,52 @@ impl Indexer {
         }])
     }
 
+    fn foreign(&self, miner: &Address) -> Option<String> {
+        self.foreign
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(miner)
+            .cloned()
+    }
+
+    /// Reads each served miner's on-chain peer ID: a miner whose ID is not this droplet's is
+    /// left out (its deals could not be advertised as it) until it is set, which takes effect
+    /// at the next pass. A miner the node cannot answer for keeps what was last known.
+    pub async fn refresh_identities(&self) {
+        let ours = self.identity.key.public().to_peer_id();
+        for (miner, _) in crate::miners::Miners::new(self.config.clone()).list() {
+            let Ok(info) = self.chain.miner_info(&miner).await else {
+                continue;
+            };
+            let on_chain = info
+                .peer_id
+                .as_ref()
+                .and_then(|p| libp2p::PeerId::from_bytes(&p.0).ok());
+            let mut foreign = self.foreign.lock().unwrap_or_else(|e| e.into_inner());
+            if on_chain == Some(ours) {
+                if foreign.remove(&miner).is_some() {
+                    tracing::info!(%miner, "IPNI: the miner's on-chain peer ID is now this droplet's; advertising its deals");
+                }
+            } else {
+                let shown = on_chain.map_or_else(|| "none".to_string(), |p| p.to_base58());
+                if foreign.get(&miner) != Some(&shown) {
+                    tracing::warn!(
+                        %miner, on_chain = %shown, droplet = %ours,
+                        "IPNI: the miner's on-chain peer ID is not this droplet's, so its deals are not advertised \
+                         (set it with `droplet actor set-peer-id`)"
+                    );
+                }
+                foreign.insert(miner, shown);
+            }
+        }
+    }
+
     fn check_miner(&self, d: &DealRecord) -> Result<(), IndexerError> {
         let miner = d.proposal().provider;
-        if let Some(on_chain) = self.foreign.get(&miner) {
+        if let Some(on_chain) = self.foreign(&miner) {
             return Err(IndexerError::ForeignIdentity {
                 miner: miner.to_string(),
-                on_chain: on_chain.clone(),
+                on_chain,
                 ours: self.peer.clone(),
             });
         }
@@ -367,6 +410,7 @@ impl Indexer {
     /// withdraw every advertised deal that expired or was slashed, then announce the head if
     /// it has not been. Returns how many advertisements were published.
     pub async fn reconcile(self: &Arc<Self>, only: Option<Address>) -> Result<usize, IndexerError> {
+        self.refresh_identities().await;
         let mut published = usize::from(self.advertise_transports().await?.is_some());
         let active = self
             .deals
@@ -374,7 +418,7 @@ impl Indexer {
             .await
             .map_err(IndexerError::Store)?;
         for d in active {
-            if only.is_some_and(|m| m != d.proposal().provider) || self.foreign.contains_key(&d.proposal().provider) {
+            if only.is_some_and(|m| m != d.proposal().provider) || self.foreign(&d.proposal().provider).is_some() {
                 continue;
             }
             let uuid = d.uuid.to_string();

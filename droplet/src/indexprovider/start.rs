@@ -1,8 +1,7 @@
-//! Starting IPNI in the daemon: which miners can be advertised (their on-chain peer ID must be
-//! this droplet's), the HTTP publisher's listener and the address announcements give for it,
-//! and the reconcile loop.
+//! Starting IPNI in the daemon: the HTTP publisher's listener and the address announcements
+//! give for it, and the reconcile loop (which also reads which miners can be advertised: their
+//! on-chain peer ID must be this droplet's).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,24 +55,6 @@ fn announce_addr(public_hostname: &str, port: u16, bound: SocketAddr) -> Multiad
 }
 
 pub async fn start(s: Start) -> Result<Running> {
-    let ours = s.key.public().to_peer_id();
-    let mut foreign = HashMap::new();
-    for (miner, _) in crate::miners::Miners::new(s.config.clone()).list() {
-        let info = s.chain.miner_info(&miner).await?;
-        let on_chain = info
-            .peer_id
-            .as_ref()
-            .and_then(|p| libp2p::PeerId::from_bytes(&p.0).ok());
-        if on_chain != Some(ours) {
-            let shown = on_chain.map_or_else(|| "none".to_string(), |p| p.to_base58());
-            tracing::warn!(
-                %miner, on_chain = %shown, droplet = %ours,
-                "IPNI: the miner's on-chain peer ID is not this droplet's, so its deals are not advertised \
-                 (set it with `droplet actor set-peer-id`, then restart)"
-            );
-            foreign.insert(miner, shown);
-        }
-    }
     let p = s
         .config
         .read(|c| c.common_provider.index_provider.http_publisher.clone());
@@ -103,7 +84,7 @@ pub async fn start(s: Start) -> Result<Running> {
         key: s.key,
         retrieval_addrs: s.retrieval_addrs,
         publisher_addrs: announced_as.clone(),
-        foreign,
+        chain: s.chain,
     }));
     let router = super::http::router(indexer.clone());
     tokio::spawn(async move {
