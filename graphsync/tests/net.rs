@@ -396,15 +396,27 @@ async fn raw_peer(server_addr: Multiaddr, server: PeerId) -> (RawPeer, libp2p_st
 }
 
 impl RawPeer {
+    /// Opens a stream to the server and writes `bytes`. Opening is bounded and retried, as
+    /// the crate's own sender does: a stream asked for while the connection is still being
+    /// dialled can wait for ever in libp2p-stream (a hang seen once under a loaded suite).
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<libp2p::Stream> {
-        let mut s = self
-            .control
-            .open_stream(self.server, StreamProtocol::new(graphsync::PROTOCOL))
-            .await
-            .map_err(std::io::Error::other)?;
-        s.write_all(bytes).await?;
-        s.flush().await?;
-        Ok(s)
+        let mut last = None;
+        for _ in 0..3 {
+            let open = self
+                .control
+                .open_stream(self.server, StreamProtocol::new(graphsync::PROTOCOL));
+            match tokio::time::timeout(Duration::from_secs(10), open).await {
+                Ok(Ok(mut s)) => {
+                    s.write_all(bytes).await?;
+                    s.flush().await?;
+                    return Ok(s);
+                }
+                Ok(Err(e)) => last = Some(std::io::Error::other(e)),
+                Err(_) => last = Some(std::io::Error::other("opening a stream timed out")),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no attempt")))
     }
 }
 

@@ -73,6 +73,15 @@ fn deal_ads<'a>(chain: &'a [Value], proposal: &str) -> Vec<&'a Value> {
     chain.iter().filter(|a| a["ContextID"] == ctx.as_str()).collect()
 }
 
+/// A JSON array of strings.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_str().expect("a string").to_string())
+        .collect()
+}
+
 fn peer_id(m: &Market) -> String {
     m.droplet(&["net", "id"]).trim().to_string()
 }
@@ -143,12 +152,7 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
         assert_eq!(ad["Provider"], peer.as_str(), "signed by the miner's own peer ID");
         assert_eq!(ad["Signer"], peer.as_str());
         assert_eq!(ad["IsRm"], false);
-        let addrs: BTreeSet<String> = ad["Addresses"]
-            .as_array()
-            .expect("addresses")
-            .iter()
-            .map(|a| a.as_str().expect("string").to_string())
-            .collect();
+        let addrs: BTreeSet<String> = strings(&ad["Addresses"]).into_iter().collect();
         assert_eq!(addrs, listen, "retrievable at droplet's libp2p addresses");
         assert_eq!(
             ad["Metadata"],
@@ -159,12 +163,7 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
             }])
         );
         // Entries: every block of the piece once, nothing else.
-        let got: Vec<String> = ad["Multihashes"]
-            .as_array()
-            .expect("multihashes")
-            .iter()
-            .map(|h| h.as_str().expect("hex").to_string())
-            .collect();
+        let got = strings(&ad["Multihashes"]);
         let got_set: BTreeSet<String> = got.iter().cloned().collect();
         assert_eq!(got_set.len(), got.len(), "no multihash twice");
         let listed: BTreeSet<String> = m
@@ -191,11 +190,8 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
     let offline = deals
         .iter()
         .find(|d| {
-            let got: BTreeSet<String> = deal_ads(&chain, &proposal(d))[0]["Multihashes"]
-                .as_array()
-                .expect("hashes")
-                .iter()
-                .map(|h| h.as_str().unwrap_or_default().to_string())
+            let got: BTreeSet<String> = strings(&deal_ads(&chain, &proposal(d))[0]["Multihashes"])
+                .into_iter()
                 .collect();
             got == want
         })
@@ -242,11 +238,8 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
     // graphsync (the deal's own record, droplet's libp2p addresses), verifying as it goes.
     m.droplet(&["retrieval", "ask", "set", tests::market::MINER]);
     let endpoint = announce_url.trim_end_matches("/announce").to_string();
-    let online_entries: BTreeSet<String> = deal_ads(&chain, &proposal(online))[0]["Multihashes"]
-        .as_array()
-        .expect("hashes")
-        .iter()
-        .map(|h| h.as_str().unwrap_or_default().to_string())
+    let online_entries: BTreeSet<String> = strings(&deal_ads(&chain, &proposal(online))[0]["Multihashes"])
+        .into_iter()
         .collect();
     for protocol in ["http", "graphsync"] {
         let out = dir.path().join(format!("lassie-{protocol}.car"));

@@ -12,13 +12,11 @@ use anyhow::{Context, Result, anyhow};
 use droplet::repo::Repo;
 use jsonrpsee::http_client::HttpClient;
 use market_proto::Json;
-use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::indexer::MarketIndexerClient;
 use market_proto::api::market::DealQuery;
 use market_proto::api::market::clients::MarketDealsClient;
 use market_proto::api_info::ApiInfo;
 use market_proto::client::call_error;
-use market_types::chain::TipSetKey;
 use market_types::label::DealLabel;
 use market_types::states::StorageDealStatus;
 use market_types::{Address, Bytes};
@@ -157,17 +155,7 @@ pub async fn run(repo: &Repo, a: CheckArgs) -> Result<()> {
     println!("found active market deals: {}", deals.len());
     deals.sort_by_key(|d| std::cmp::Reverse(d.created_at));
 
-    let info = node
-        .state_miner_info(Json(miner), Json(TipSetKey::empty()))
-        .await
-        .map_err(call_error)?
-        .0;
-    let peer = info
-        .peer_id
-        .as_ref()
-        .and_then(|p| libp2p::PeerId::from_bytes(&p.0).ok())
-        .ok_or_else(|| anyhow!("miner {miner} peer id is nil"))?
-        .to_base58();
+    let peer = super::miner_peer(&node, miner).await?.1.to_base58();
 
     let file = a
         .output

@@ -213,6 +213,30 @@ pub async fn set_network(node: &HttpClient) {
     });
 }
 
+/// A miner's on-chain info and peer ID; an error saying how to set one when it has none.
+pub async fn miner_peer(
+    node: &HttpClient,
+    miner: market_types::Address,
+) -> Result<(market_types::chain::MinerInfo, libp2p::PeerId)> {
+    use market_proto::api::full_node::FullNodeClient;
+    let info = node
+        .state_miner_info(
+            market_proto::Json(miner),
+            market_proto::Json(market_types::chain::TipSetKey::empty()),
+        )
+        .await
+        .map_err(market_proto::client::call_error)?
+        .0;
+    let peer = info
+        .peer_id
+        .as_ref()
+        .and_then(|p| libp2p::PeerId::from_bytes(&p.0).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!("miner {miner} has no peer ID on chain (set it with `droplet actor set-peer-id`)")
+        })?;
+    Ok((info, peer))
+}
+
 /// Parse an address argument.
 pub fn address(s: &str) -> Result<market_types::Address> {
     market_types::address::parse(s).map_err(|e| anyhow::anyhow!("{s:?} is not an address: {e}"))

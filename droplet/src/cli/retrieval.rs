@@ -138,25 +138,10 @@ pub async fn deal(repo: &Repo, cmd: RetrievalDealCmd) -> Result<()> {
 /// `droplet retrieval protocols <miner>`: the miner's peer and addresses from the chain, then
 /// its answer on `/fil/retrieval/transports/1.0.0`, from a host of this command's own.
 pub async fn protocols(repo: &Repo, miner: &str) -> Result<()> {
-    use market_types::chain::TipSetKey;
     let m = super::address(miner)?;
     let node = node(repo)?;
     set_network(&node).await;
-    let info = market_proto::api::full_node::FullNodeClient::state_miner_info(
-        &node,
-        market_proto::Json(m),
-        market_proto::Json(TipSetKey::empty()),
-    )
-    .await
-    .map_err(call_error)?
-    .0;
-    let peer = info
-        .peer_id
-        .as_ref()
-        .and_then(|p| libp2p::PeerId::from_bytes(&p.0).ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!("miner {m} has no peer ID on chain (set it with `droplet actor set-peer-id`)")
-        })?;
+    let (info, peer) = super::miner_peer(&node, m).await?;
     let addrs: Vec<libp2p::Multiaddr> = info
         .multiaddrs
         .iter()
