@@ -313,3 +313,88 @@ async fn ten_deals_with_four_per_message_publish_in_three_and_a_withdrawn_client
     assert!(sizes.iter().all(|n| *n <= 4), "{sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), 9);
 }
+
+/// `Filter`: the deal as boost's JSON with the provider's state on stdin; exit 0 accepts, any
+/// other exit rejects with what the filter printed (which the client sees), and a filter that
+/// hangs past `FilterTimeout` is killed and the deal rejected, saying so.
+#[test]
+fn the_deal_filter_sees_the_deal_and_the_providers_state_and_decides() {
+    let mut m = setup();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seen = dir.path().join("input.json");
+    let script = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+        format!("sh {}", path.display())
+    };
+    let set_filter = |m: &mut tests::market::Market, cmd: &str, timeout: &str| {
+        m.edit_config(&[
+            ("CommonProvider", "Filter", cmd.into()),
+            ("CommonProvider", "FilterTimeout", timeout.into()),
+        ]);
+        m.restart_droplet_with(&[]);
+    };
+
+    // Rejecting, after keeping what it was given.
+    let reject = script(
+        "reject.sh",
+        &format!(
+            "cat > {}\necho 'no deals from this client today'\nexit 1",
+            seen.display()
+        ),
+    );
+    set_filter(&mut m, &reject, "30s");
+    let out = m.init("0.0000001", "180 days", &[]);
+    assert!(!out.status.success(), "accepted despite the filter");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("deal rejected by {MINER}: no deals from this client today")),
+        "{err}"
+    );
+    let input: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&seen).expect("the filter's input")).expect("JSON");
+    assert_eq!(input["DealType"], "storage");
+    assert_eq!(input["FormatVersion"], "2.2.0");
+    assert_eq!(input["IsOffline"], true);
+    assert_eq!(
+        input["ClientDealProposal"]["Proposal"]["PieceCID"]["/"],
+        m.piece.as_str()
+    );
+    assert_eq!(input["ClientDealProposal"]["Proposal"]["Provider"], MINER);
+    assert_eq!(input["DealDataRoot"]["/"], m.root.as_str());
+    // The provider's state is droplet's own, not zeros.
+    let worker = input["FundsState"]["Collateral"]["Address"].as_str().expect("worker");
+    assert!(worker.starts_with('t'), "{input:#}");
+    assert_ne!(input["FundsState"]["Collateral"]["Balance"], "0", "{input:#}");
+    assert!(
+        input["StorageState"]["TotalAvailable"].as_u64().is_some_and(|t| t > 0),
+        "{input:#}"
+    );
+    assert!(
+        input["StorageState"]["Free"].as_u64().is_some_and(|f| f > 0),
+        "{input:#}"
+    );
+    assert!(input["SealingPipelineState"]["SectorStates"].is_object(), "{input:#}");
+    assert!(input["FundsState"]["Escrow"]["Available"].is_string(), "{input:#}");
+
+    // Accepting: the deal goes on, and the filter now sees the earlier deal among the miner's.
+    let accept = script("accept.sh", &format!("cat > {}\nexit 0", seen.display()));
+    set_filter(&mut m, &accept, "30s");
+    let out = m.init("0.0000001", "180 days", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let input: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&seen).expect("the filter's input")).expect("JSON");
+    assert_eq!(
+        input["SealingPipelineState"]["SectorStates"]["StorageDealRejecting"], 1,
+        "{input:#}"
+    );
+
+    // Hanging: killed at the timeout, with what it started, and the deal rejected.
+    set_filter(&mut m, &script("hang.sh", "sleep 60 & sleep 60"), "1s");
+    let started = std::time::Instant::now();
+    let out = m.init("0.0000001", "180 days", &[]);
+    assert!(!out.status.success(), "accepted despite a hung filter");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deal filter did not answer within 1s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}

@@ -29,6 +29,7 @@ defaults! {
     d_seal: GoDuration = GoDuration::from_secs(24 * 3600);
     d_start_delay: GoDuration = GoDuration::from_secs(336 * 3600);
     d_publish_period: GoDuration = GoDuration::from_secs(3600);
+    d_filter_timeout: GoDuration = GoDuration::from_secs(30);
     d_max_deals: u64 = 8;
     d_collateral_mult: u64 = 2;
     d_conns: u64 = 100;
@@ -756,8 +757,14 @@ SimultaneousTransfersForRetrieval = 20
                 .resolve()
                 .expect_err("refused")
         };
-        let e = bad("[CommonProvider]\nFilter = \"/bin/deal-filter\"\n");
-        assert_eq!((e.section.as_str(), e.key.as_str()), ("[CommonProvider]", "Filter"));
+        let e = bad("[CommonProvider]\nFilter = \"/bin/deal-filter\"\nFilterTimeout = \"0s\"\n");
+        assert_eq!(
+            (e.section.as_str(), e.key.as_str()),
+            ("[CommonProvider]", "FilterTimeout")
+        );
+        let (ok, _) = Config::parse("[CommonProvider]\nFilter = \"/bin/deal-filter\"\n", "t").expect("parses");
+        let ok = ok.resolve().expect("a storage filter is run");
+        assert_eq!(ok.policy(None).settings.filter_timeout, GoDuration::from_secs(30));
         let e = bad("[[Miners]]\nAddr = \"t01000\"\nRetrievalFilter = \"x\"\n");
         assert_eq!(
             (e.section.as_str(), e.key.as_str()),

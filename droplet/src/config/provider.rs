@@ -34,6 +34,10 @@ pub struct ProviderConfig {
     pub max_provider_collateral_multiplier: u64,
     #[serde(default)]
     pub filter: String,
+    /// How long `Filter` may take before the deal is rejected (droplet-rs; droplet and boost
+    /// wait for ever).
+    #[serde(default = "d_filter_timeout")]
+    pub filter_timeout: GoDuration,
     #[serde(default)]
     pub retrieval_filter: String,
     #[serde(default)]
@@ -71,6 +75,7 @@ impl Default for ProviderConfig {
             max_deals_per_publish_msg: d_max_deals(),
             max_provider_collateral_multiplier: d_collateral_mult(),
             filter: String::new(),
+            filter_timeout: d_filter_timeout(),
             retrieval_filter: String::new(),
             transfer_path: String::new(),
             max_publish_deals_fee: Fil::default(),
@@ -250,20 +255,22 @@ impl ProviderPolicy {
             key: key.to_string(),
             reason,
         };
-        for (key, value) in [
-            ("Filter", &settings.filter),
-            ("RetrievalFilter", &settings.retrieval_filter),
-        ] {
-            if !value.trim().is_empty() {
-                return Err(err(
-                    key,
-                    format!(
-                        "external deal filters ({value:?}) are not supported by this droplet yet; \
-                         remove the key (or set it to \"\") to run without one, rather than have deals \
-                         taken unfiltered"
-                    ),
-                ));
-            }
+        let value = &settings.retrieval_filter;
+        if !value.trim().is_empty() {
+            return Err(err(
+                "RetrievalFilter",
+                format!(
+                    "external retrieval filters ({value:?}) are not supported by this droplet yet; \
+                     remove the key (or set it to \"\") to run without one, rather than have retrievals \
+                     served unfiltered"
+                ),
+            ));
+        }
+        if !settings.filter.trim().is_empty() && settings.filter_timeout.0.is_zero() {
+            return Err(err(
+                "FilterTimeout",
+                "must be more than 0 (how long the deal filter may take)".into(),
+            ));
         }
         let piece_cid_blocklist = settings
             .piece_cid_blocklist

@@ -132,7 +132,12 @@ impl Acceptor {
             Ok(f) => f,
             Err(e) => return (false, e.to_string()),
         };
-        let verdict = check_proposal(&cdp, &facts, &self.policy(&cdp.proposal.provider));
+        let mut verdict = check_proposal(&cdp, &facts, &self.policy(&cdp.proposal.provider));
+        if verdict.is_ok()
+            && let Err(reason) = self.filter(&params).await
+        {
+            verdict = Err(market_fsm::storage::checks::Rejection(reason));
+        }
         let machine = ProviderDeal::new(!params.is_offline, cdp.proposal.provider_collateral.clone());
         let event = match &verdict {
             Ok(()) => Event::Accepted,
@@ -168,6 +173,73 @@ impl Acceptor {
                 (false, r.0)
             }
         }
+    }
+
+    /// The miner's `Filter`, when set: the deal as boost's JSON with the provider's state.
+    async fn filter(&self, params: &DealParams) -> Result<(), String> {
+        let miner = params.client_deal_proposal.proposal.provider;
+        let policy = self.config.policy(Some(&miner));
+        let cmd = policy.settings.filter.trim();
+        if cmd.is_empty() {
+            return Ok(());
+        }
+        let state = self.filter_state(&miner, &policy).await;
+        let input = super::filter::storage_input(params, &state);
+        match super::filter::run(cmd, &input, policy.settings.filter_timeout.0).await {
+            super::filter::Verdict::Accept => Ok(()),
+            super::filter::Verdict::Reject(reason) => {
+                tracing::info!(uuid = %params.deal_uuid, %reason, "the deal filter rejected a deal");
+                Err(reason)
+            }
+        }
+    }
+
+    /// What the filter is told of the provider: escrow, wallets, piece storage, deals. A value
+    /// the node cannot give is left at zero (and logged) rather than failing the proposal.
+    async fn filter_state(
+        &self,
+        miner: &Address,
+        policy: &crate::config::ProviderPolicy,
+    ) -> super::filter::ProviderState {
+        use crate::chain::DealChain;
+        let chain: &Chain = &self.chain;
+        let mut s = super::filter::ProviderState::default();
+        match chain.market_balance(miner).await {
+            Ok(b) => {
+                s.escrow_available = b.available();
+                s.escrow_locked = b.locked.clone();
+            }
+            Err(e) => tracing::warn!(%miner, error = %e, "deal filter input: no market balance"),
+        }
+        s.escrow_tagged = self.runner.reserved(miner);
+        if let Ok(info) = chain.miner_info(miner).await {
+            let worker = info.worker;
+            let balance = chain.wallet_balance(&worker).await.unwrap_or_default();
+            s.collateral = (worker.to_string(), balance.clone());
+            s.publish = match policy.deal_publish_address.first() {
+                Some(a) => (a.to_string(), chain.wallet_balance(a).await.unwrap_or_default()),
+                None => (worker.to_string(), balance),
+            };
+        }
+        let stores = self.config.read(|c| c.piece_storage.fs.clone());
+        for st in stores.iter().filter(|st| !st.read_only) {
+            if let Ok(v) = nix::sys::statvfs::statvfs(&st.path) {
+                let unit = v.fragment_size();
+                s.storage_total += v.blocks().saturating_mul(unit);
+                s.storage_free += v.blocks_available().saturating_mul(unit);
+            }
+        }
+        let miner = *miner;
+        if let Ok(deals) = self.deals.read(move |d| d.of_miner(&miner)).await {
+            for d in deals {
+                let status = d.status();
+                *s.deal_states.entry(status.name().to_string()).or_default() += 1;
+                if !status.is_terminal() && !crate::pieces::has_stored_piece(status) {
+                    s.storage_tagged += d.proposal().piece_size.0;
+                }
+            }
+        }
+        s
     }
 
     /// Check that `signature` over `bytes` is by `client`'s key (resolved on chain).

@@ -4,6 +4,7 @@
 //! sealer hand-off and chain tracking (`sealing`).
 
 pub mod accept;
+pub mod filter;
 pub mod legacy;
 pub mod record;
 pub mod runner;
