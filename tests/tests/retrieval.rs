@@ -1213,3 +1213,51 @@ fn droplet_client_retrieves_over_the_providers_gateway_with_http() {
         stderr(&o)
     );
 }
+
+/// `RetrievalFilter`, on its own key (droplet runs it only when `Filter` is set): it gets the
+/// retrieval deal as droplet's `ProviderDealState` JSON; a non-zero exit refuses the retrieval
+/// with what it printed, which droplet-client reports; exit 0 lets it through.
+#[test]
+fn the_retrieval_filter_decides_on_the_deal_it_is_shown() {
+    let mut m = setup();
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    m.publish_seal_and_activate(std::slice::from_ref(&offline));
+    m.droplet(&["retrieval", "ask", "set", MINER]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seen = dir.path().join("input.json");
+    let filter = |m: &mut Market, name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\ncat > {}\n{body}\n", seen.display())).expect("script");
+        m.edit_config(&[(
+            "CommonProvider",
+            "RetrievalFilter",
+            format!("sh {}", path.display()).into(),
+        )]);
+        m.restart_droplet_with(&[]);
+    };
+    let out = dir.path().join("out");
+
+    filter(&mut m, "no.sh", "echo 'retrievals of this CID are paused'; exit 2");
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(!o.status.success(), "served despite the filter");
+    assert!(
+        stderr(&o).contains("retrievals of this CID are paused"),
+        "{}",
+        stderr(&o)
+    );
+    let input: serde_json::Value = serde_json::from_slice(&std::fs::read(&seen).expect("input")).expect("JSON");
+    assert_eq!(input["DealType"], "retrieval");
+    assert_eq!(input["PayloadCID"]["/"], m.root.as_str());
+    assert!(input["PieceCID"].is_null(), "the client named no piece: {input:#}");
+    assert_eq!(input["PieceInfo"]["PieceCID"]["/"], m.piece.as_str(), "{input:#}");
+    assert!(input["ID"].is_u64() && input["Receiver"].is_string(), "{input:#}");
+    assert_eq!(input["PricePerByte"], "0", "{input:#}");
+    assert_eq!(input["SelStorageProposalCid"], offline.as_str(), "{input:#}");
+    // Refused, so not recorded as a deal droplet serves.
+    assert!(!m.droplet(&["retrieval", "deal", "list"]).contains(&m.root));
+
+    filter(&mut m, "yes.sh", "exit 0");
+    let o = retrieve(&m, &m.root, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

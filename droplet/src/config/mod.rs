@@ -765,10 +765,10 @@ SimultaneousTransfersForRetrieval = 20
         let (ok, _) = Config::parse("[CommonProvider]\nFilter = \"/bin/deal-filter\"\n", "t").expect("parses");
         let ok = ok.resolve().expect("a storage filter is run");
         assert_eq!(ok.policy(None).settings.filter_timeout, GoDuration::from_secs(30));
-        let e = bad("[[Miners]]\nAddr = \"t01000\"\nRetrievalFilter = \"x\"\n");
+        let e = bad("[[Miners]]\nAddr = \"t01000\"\nRetrievalFilter = \"x\"\nFilterTimeout = \"0s\"\n");
         assert_eq!(
             (e.section.as_str(), e.key.as_str()),
-            ("[[Miners]] t01000", "RetrievalFilter")
+            ("[[Miners]] t01000", "FilterTimeout")
         );
         let e = bad("[[Miners]]\nAddr = \"t01000\"\nMaxDealsPerPublishMsg = -1\nConsiderOnlineStorageDeals = true\n");
         assert_eq!(e.key, "MaxDealsPerPublishMsg", "{e}");

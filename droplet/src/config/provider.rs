@@ -34,8 +34,8 @@ pub struct ProviderConfig {
     pub max_provider_collateral_multiplier: u64,
     #[serde(default)]
     pub filter: String,
-    /// How long `Filter` may take before the deal is rejected (droplet-rs; droplet and boost
-    /// wait for ever).
+    /// How long `Filter` or `RetrievalFilter` may take before the deal is rejected
+    /// (droplet-rs; droplet and boost wait for ever).
     #[serde(default = "d_filter_timeout")]
     pub filter_timeout: GoDuration,
     #[serde(default)]
@@ -255,18 +255,8 @@ impl ProviderPolicy {
             key: key.to_string(),
             reason,
         };
-        let value = &settings.retrieval_filter;
-        if !value.trim().is_empty() {
-            return Err(err(
-                "RetrievalFilter",
-                format!(
-                    "external retrieval filters ({value:?}) are not supported by this droplet yet; \
-                     remove the key (or set it to \"\") to run without one, rather than have retrievals \
-                     served unfiltered"
-                ),
-            ));
-        }
-        if !settings.filter.trim().is_empty() && settings.filter_timeout.0.is_zero() {
+        let filtered = !settings.filter.trim().is_empty() || !settings.retrieval_filter.trim().is_empty();
+        if filtered && settings.filter_timeout.0.is_zero() {
             return Err(err(
                 "FilterTimeout",
                 "must be more than 0 (how long the deal filter may take)".into(),

@@ -193,3 +193,60 @@ pub fn storage_input(params: &market_types::boost::DealParams, s: &ProviderState
     }
     serde_json::to_vec_pretty(&v).unwrap_or_default()
 }
+
+/// The retrieval filter's stdin: go-fil-markets' `ProviderDealState` as droplet sends it (the
+/// proposal and its parameters flattened in), with `"DealType": "retrieval"`.
+pub fn retrieval_input(deal: &market_proto::api::retrieval::RetrievalDeal) -> Vec<u8> {
+    use serde_json::{Map, Value, json};
+    let mut whole = match serde_json::to_value(deal) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut out = Map::new();
+    if let Some(Value::Object(proposal)) = whole.remove("DealProposal") {
+        for (k, v) in proposal {
+            match (k.as_str(), v) {
+                ("Params", Value::Object(params)) => out.extend(params),
+                (_, v) => {
+                    out.insert(k, v);
+                }
+            }
+        }
+    }
+    out.insert("StoreID".into(), json!(0));
+    // The piece droplet chose to serve from (go-fil-markets' `PieceInfo`); `PieceCID` above
+    // is the one the client asked for, if any.
+    out.insert(
+        "PieceInfo".into(),
+        json!({ "PieceCID": whole.remove("PieceCID").unwrap_or(Value::Null), "Deals": [] }),
+    );
+    for key in [
+        "SelStorageProposalCid",
+        "ChannelID",
+        "Status",
+        "Receiver",
+        "TotalSent",
+        "FundsReceived",
+        "Message",
+        "CurrentInterval",
+        "LegacyProtocol",
+        "CreatedAt",
+        "UpdatedAt",
+    ] {
+        out.insert(key.into(), whole.remove(key).unwrap_or(Value::Null));
+    }
+    out.insert("DealType".into(), json!("retrieval"));
+    serde_json::to_vec_pretty(&Value::Object(out)).unwrap_or_default()
+}
+
+/// [`run`] from synchronous code on the daemon's (multi-threaded) runtime, as the retrieval
+/// validator is: the worker thread waits, others go on.
+pub fn run_blocking(cmd: &str, input: &[u8], timeout: Duration) -> Verdict {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| h.block_on(run(cmd, input, timeout)))
+        }
+        _ => Verdict::Reject("filter cmd run error: no runtime to run the filter on".into()),
+    }
+}

@@ -209,6 +209,17 @@ impl RetrievalProvider {
             c.deal,
             legacy,
         );
+        let policy = self.config.policy(Some(&record.miner.0));
+        let cmd = policy.settings.retrieval_filter.trim();
+        if !cmd.is_empty() {
+            let input = crate::deals::filter::retrieval_input(&record);
+            if let crate::deals::filter::Verdict::Reject(reason) =
+                crate::deals::filter::run_blocking(cmd, &input, policy.settings.filter_timeout.0)
+            {
+                tracing::info!(deal = id, peer = %channel.peer, %reason, "the retrieval filter rejected a deal");
+                return refuse(id, legacy, S::Rejected, reason);
+            }
+        }
         if let Err(e) = self.deals.put(&record) {
             return refuse(id, legacy, S::Errored, format!("recording the deal: {e}"));
         }
