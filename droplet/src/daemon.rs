@@ -349,6 +349,23 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         None
     };
 
+    // Metrics on their own listener (as droplet), when `[Metrics] Enabled`.
+    let metrics = if cfg.metrics.enabled {
+        let p = &cfg.metrics.exporter.prometheus;
+        let m = crate::metrics::Metrics::new(
+            &p.namespace,
+            crate::metrics::Sources {
+                deals: deals.clone(),
+                retrieval: retrieval_deals.clone(),
+                runner: runner.clone(),
+            },
+        );
+        let bound = crate::metrics::serve(&p.end_point, &p.path, m.clone()).await?;
+        Some((m, bound))
+    } else {
+        None
+    };
+
     let miners_for_banner = miners.list();
     let api = Api {
         miners,
@@ -412,7 +429,15 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
                     auth: auth_for_resource,
                 }),
         )
-        .merge(crate::http::router(pieces.clone()));
+        .merge(match &metrics {
+            Some((m, _)) => {
+                let m = m.clone();
+                crate::http::router(pieces.clone()).layer(axum::middleware::from_fn(move |req, next| {
+                    m.clone().count_http(req, next)
+                }))
+            }
+            None => crate::http::router(pieces.clone()),
+        });
     let server = market_daemon::api_server::serve(&repo, &cfg.api.listen_address, &secret, router).await?;
     let bound = server.bound;
 
@@ -423,6 +448,9 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     );
     for a in host.listen_addrs() {
         println!("libp2p listening on {a}/p2p/{}", host.peer_id());
+    }
+    if let Some((_, bound)) = &metrics {
+        println!("metrics on http://{bound}{}", cfg.metrics.exporter.prometheus.path);
     }
     if let Some(r) = &ipni {
         let announced: Vec<String> = r.announced_as.iter().map(|a| a.to_string()).collect();

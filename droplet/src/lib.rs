@@ -11,6 +11,7 @@ pub mod deals;
 pub mod http;
 pub mod indexprovider;
 pub mod market_events;
+pub mod metrics;
 pub mod miners;
 pub mod pieces;
 pub mod resource;

@@ -8,6 +8,7 @@
 #   go-graphsync-peer                   (lassie's go-graphsync: serve a CAR, or fetch with a selector)
 #   go-data-transfer-peer               (lassie's go-data-transfer: metered pull channels, both sides)
 #   go-ipni-peer                        (lassie's go-libipni: reads an advertisement chain as an indexer)
+#   go-prom-parse                       (prometheus/common expfmt: parses a metrics exposition)
 # Modules come from the Go module proxy at the versions in each go.mod/go.sum; the module and
 # build caches (GOMODCACHE, GOCACHE) live outside the clone, so a second build is quick.
 set -euo pipefail
@@ -49,4 +50,5 @@ no_ffi lassie
 build lassie ./gspeer go-graphsync-peer
 build lassie ./dtpeer go-data-transfer-peer
 build lassie ./ipnipeer go-ipni-peer
+build lassie ./promparse go-prom-parse
 echo "Go peers in $out: $(ls "$out" | tr '\n' ' ')"

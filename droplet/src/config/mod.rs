@@ -420,6 +420,16 @@ impl Config {
                 ));
             }
         }
+        if self.metrics.enabled && !self.metrics.exporter.exporter_type.eq_ignore_ascii_case("prometheus") {
+            return Err(PolicyError {
+                section: "[Metrics.Exporter]".into(),
+                key: "Type".into(),
+                reason: format!(
+                    "{:?}: this droplet exports metrics for Prometheus only (set Type = \"prometheus\")",
+                    self.metrics.exporter.exporter_type
+                ),
+            });
+        }
         let defaults = Config::default();
         let mut out = Vec::new();
         let mut no_effect = |what: &str, why: &str| out.push(format!("{what} has no effect yet: {why}"));
@@ -434,9 +444,7 @@ impl Config {
                 "the chain is published over HTTP only",
             );
         }
-        if self.metrics.enabled {
-            no_effect("[Metrics] Enabled", "this droplet does not export metrics yet");
-        }
+
         if self.dag_store != defaults.dag_store {
             no_effect(
                 "[DAGStore]",
@@ -811,8 +819,8 @@ SimultaneousTransfersForRetrieval = 20
         )
         .expect("parses");
         let warnings = cfg.not_served_yet().expect("starts");
-        // HTTPRetrievalMultiaddr is served (the transports protocol names it), and IPNI.
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        // HTTPRetrievalMultiaddr is served (the transports protocol names it), IPNI and metrics.
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert!(
             !warnings.iter().any(|w| w.contains("HTTPRetrievalMultiaddr")),
             "{warnings:?}"

@@ -1,0 +1,231 @@
+//! Prometheus metrics on `[Metrics]`'s own listener (`[Metrics.Exporter.Prometheus] EndPoint`
+//! and `Path`, as droplet serves them), in the OpenMetrics text format Prometheus scrapes.
+//!
+//! droplet's names where they exist (`active_deal_count{miner}`), prefixed with `Namespace_`
+//! when one is set; and what operators need, read from droplet's own stores at each scrape
+//! (deals per state per miner, retrieval deals per state, bytes sent over graphsync, escrow held
+//! back per miner) or counted as it happens (HTTP retrieval requests and bytes per route).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::http::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use futures::StreamExt;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::deals::DealStore;
+use crate::deals::runner::DealRunner;
+use crate::retrieval::record::RetrievalDeals;
+
+/// What the scrape reads.
+#[derive(Debug)]
+pub struct Sources {
+    pub deals: DealStore,
+    pub retrieval: RetrievalDeals,
+    pub runner: Arc<DealRunner>,
+}
+
+/// The registry, and the counters other parts bump.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<Vec<(&'static str, String)>, Counter>,
+    http_bytes: Family<Vec<(&'static str, String)>, Counter>,
+}
+
+impl Metrics {
+    pub fn new(namespace: &str, sources: Sources) -> Arc<Self> {
+        let mut registry = if namespace.is_empty() {
+            Registry::default()
+        } else {
+            Registry::with_prefix(namespace)
+        };
+        let http_requests = Family::default();
+        let http_bytes = Family::default();
+        registry.register(
+            "droplet_http_retrieval_requests",
+            "HTTP retrieval requests (/piece, /ipfs) by route and status code",
+            http_requests.clone(),
+        );
+        registry.register(
+            "droplet_http_retrieval_bytes",
+            "Bytes of HTTP retrieval response bodies sent, by route",
+            http_bytes.clone(),
+        );
+        registry.register_collector(Box::new(sources));
+        Arc::new(Metrics {
+            registry,
+            http_requests,
+            http_bytes,
+        })
+    }
+
+    /// The exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::warn!("metrics: encoding failed: {e}");
+        }
+        out
+    }
+
+    /// Middleware for the HTTP retrieval routes: counts each request by route and status, and
+    /// the body bytes as they are sent.
+    pub async fn count_http(self: Arc<Self>, req: Request<Body>, next: Next) -> Response {
+        let route = match req.uri().path().split('/').nth(1) {
+            Some("piece") => "piece",
+            Some("ipfs") => "ipfs",
+            _ => "other",
+        };
+        let resp = next.run(req).await;
+        self.http_requests
+            .get_or_create(&vec![
+                ("route", route.to_string()),
+                ("code", resp.status().as_u16().to_string()),
+            ])
+            .inc();
+        let bytes = self
+            .http_bytes
+            .get_or_create(&vec![("route", route.to_string())])
+            .clone();
+        let (parts, body) = resp.into_parts();
+        let counted = body.into_data_stream().inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                bytes.inc_by(c.len() as u64);
+            }
+        });
+        Response::from_parts(parts, Body::from_stream(counted))
+    }
+}
+
+fn gauge_family(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, f64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in rows {
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Sources {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use market_types::states::StorageDealStatus as S;
+        use std::collections::BTreeMap;
+        let deals = self.deals.list().unwrap_or_else(|e| {
+            tracing::warn!("metrics: reading deals: {e}");
+            Vec::new()
+        });
+        let mut by_state: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+        let mut active: BTreeMap<String, u64> = BTreeMap::new();
+        for d in &deals {
+            let miner = d.proposal().provider.to_string();
+            *by_state.entry((miner.clone(), d.status().name())).or_default() += 1;
+            let n = active.entry(miner).or_default();
+            if d.status() == S::Active {
+                *n += 1;
+            }
+        }
+        gauge_family(
+            &mut encoder,
+            "active_deal_count",
+            "Storage deals Active, per miner (droplet's metric)",
+            active.iter().map(|(m, n)| (vec![("miner", m.clone())], *n as f64)),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "droplet_storage_deals",
+            "Storage deals per miner and state",
+            by_state
+                .iter()
+                .map(|((m, s), n)| (vec![("miner", m.clone()), ("state", s.to_string())], *n as f64)),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "droplet_funds_reserved_fil",
+            "Market escrow droplet holds back for deals in progress, per miner, in FIL",
+            active.keys().filter_map(|m| {
+                let addr = market_types::address::parse(m).ok()?;
+                let atto = self.runner.reserved(&addr);
+                let fil = atto.atto().to_string().parse::<f64>().ok()? / 1e18;
+                Some((vec![("miner", m.clone())], fil))
+            }),
+        )?;
+        let retrievals = self.retrieval.list().unwrap_or_else(|e| {
+            tracing::warn!("metrics: reading retrieval deals: {e}");
+            Vec::new()
+        });
+        let mut r_state: BTreeMap<String, u64> = BTreeMap::new();
+        let mut sent = 0u64;
+        for r in &retrievals {
+            use crate::retrieval::record::RecordExt;
+            *r_state.entry(r.status().name().to_string()).or_default() += 1;
+            sent += r.total_sent;
+        }
+        gauge_family(
+            &mut encoder,
+            "droplet_retrieval_deals",
+            "Retrieval deals (graphsync and data-transfer) per state",
+            r_state.iter().map(|(s, n)| (vec![("state", s.clone())], *n as f64)),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "droplet_retrieval_bytes_sent",
+            "Bytes sent to retrieval clients over graphsync, over all recorded retrieval deals",
+            [(vec![("transport", "graphsync".to_string())], sent as f64)],
+        )?;
+        Ok(())
+    }
+}
+
+/// Serves the exposition at `path` on `endpoint` (a multiaddr) until the process ends.
+pub async fn serve(endpoint: &str, path: &str, metrics: Arc<Metrics>) -> Result<SocketAddr> {
+    let addr = market_proto::api_info::socket_addr(endpoint)
+        .with_context(|| format!("[Metrics.Exporter.Prometheus] EndPoint {endpoint:?}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("metrics: listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    let router = axum::Router::new().route(
+        &path,
+        axum::routing::get(move || {
+            let m = metrics.clone();
+            async move {
+                let body = tokio::task::spawn_blocking(move || m.encode())
+                    .await
+                    .unwrap_or_default();
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    body,
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    });
+    Ok(bound)
+}

@@ -1,0 +1,140 @@
+//! droplet's Prometheus metrics (`[Metrics]`): scraped from their own listener while a deal goes
+//! Active and data is retrieved over HTTP and graphsync; each exposition read by Prometheus's own
+//! text parser (`go-prom-parse`, prometheus/common expfmt); the counters must move.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tests::gopeers;
+use tests::market::{MINER, Market, setup};
+use tests::procs::wait_for;
+use tests::retrieval::{retrieve, stderr};
+
+/// Scrape droplet's metrics endpoint and parse the exposition with expfmt.
+fn scrape(m: &Market) -> Value {
+    let droplet = m.droplet.as_ref().expect("droplet");
+    let url = wait_for("droplet's metrics line", Duration::from_secs(30), None, || {
+        droplet
+            .log()
+            .lines()
+            .find_map(|l| l.strip_prefix("metrics on ").map(str::to_string))
+    });
+    let body = Command::new("curl").args(["-sS", "-f", &url]).output().expect("curl");
+    assert!(body.status.success(), "{}", String::from_utf8_lossy(&body.stderr));
+    let mut parser = Command::new(gopeers::binary("go-prom-parse"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("go-prom-parse");
+    parser
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&body.stdout)
+        .expect("write");
+    let out = parser.wait_with_output().expect("parse");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the exposition does not parse: {text}\n{}",
+        String::from_utf8_lossy(&body.stdout)
+    );
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The value of `name` with exactly these labels (0 when absent).
+fn sample(metrics: &Value, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metrics[name]["samples"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| {
+            let l = s["labels"].as_object().map(|o| o.len()).unwrap_or(0);
+            l == labels.len() && labels.iter().all(|(k, v)| s["labels"][*k] == *v)
+        })
+        .and_then(|s| s["value"].as_f64())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
+    let mut m = setup();
+    m.edit_config(&[
+        ("Metrics", "Enabled", true.into()),
+        ("Metrics.Exporter.Prometheus", "EndPoint", "/ip4/127.0.0.1/tcp/0".into()),
+        ("Metrics.Exporter.Prometheus", "Path", "/debug/metrics".into()),
+    ]);
+    m.restart_droplet_with(&[]);
+    let before = scrape(&m);
+    assert_eq!(sample(&before, "active_deal_count", &[("miner", MINER)]), 0.0);
+
+    // A deal to Active: droplet's own gauge and the per-state one follow it.
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    m.publish_seal_and_activate(std::slice::from_ref(&offline));
+    let after = scrape(&m);
+    assert_eq!(after["active_deal_count"]["type"], "GAUGE", "{after}");
+    assert_eq!(sample(&after, "active_deal_count", &[("miner", MINER)]), 1.0, "{after}");
+    assert_eq!(
+        sample(
+            &after,
+            "droplet_storage_deals",
+            &[("miner", MINER), ("state", "StorageDealActive")]
+        ),
+        1.0,
+        "{after}"
+    );
+
+    // Over HTTP: the requests and every byte of the body counted, per route.
+    let base = m.serve_http_retrieval();
+    let piece = Command::new("curl")
+        .args(["-sS", "-f", &format!("{base}/piece/{}", m.piece)])
+        .output()
+        .expect("curl");
+    assert!(piece.status.success());
+    let missing = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", &format!("{base}/ipfs/bafkqaaa")])
+        .output()
+        .expect("curl");
+    assert!(missing.status.success());
+    let http = scrape(&m);
+    assert_eq!(
+        sample(
+            &http,
+            "droplet_http_retrieval_requests_total",
+            &[("route", "piece"), ("code", "200")]
+        ),
+        1.0,
+        "{http}"
+    );
+    assert_eq!(
+        sample(&http, "droplet_http_retrieval_bytes_total", &[("route", "piece")]),
+        piece.stdout.len() as f64,
+        "{http}"
+    );
+    assert!(
+        sample(
+            &http,
+            "droplet_http_retrieval_requests_total",
+            &[("route", "ipfs"), ("code", "200")]
+        ) >= 1.0
+    );
+
+    // Over graphsync: the retrieval deal and its bytes.
+    m.droplet(&["retrieval", "ask", "set", MINER]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = retrieve(&m, &m.root, &dir.path().join("out"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let gs = scrape(&m);
+    assert_eq!(
+        sample(&gs, "droplet_retrieval_deals", &[("state", "DealStatusCompleted")]),
+        1.0,
+        "{gs}"
+    );
+    assert!(
+        sample(&gs, "droplet_retrieval_bytes_sent", &[("transport", "graphsync")]) > 0.0,
+        "{gs}"
+    );
+}
