@@ -360,6 +360,11 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
                 runner: runner.clone(),
             },
         );
+        m.follow_escrow(
+            chain.clone(),
+            miners.clone(),
+            interval_from_env("DROPLET_METRICS_INTERVAL", Duration::from_secs(30)),
+        );
         let bound = crate::metrics::serve(&p.end_point, &p.path, m.clone()).await?;
         Some((m, bound))
     } else {

@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use anyhow::{Context, Result};
 use axum::body::Body;
@@ -20,7 +21,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use crate::deals::DealStore;
@@ -35,12 +36,17 @@ pub struct Sources {
     pub runner: Arc<DealRunner>,
 }
 
+type Labels = Vec<(&'static str, String)>;
+
 /// The registry, and the counters other parts bump.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    http_requests: Family<Vec<(&'static str, String)>, Counter>,
-    http_bytes: Family<Vec<(&'static str, String)>, Counter>,
+    http_requests: Family<Labels, Counter>,
+    http_bytes: Family<Labels, Counter>,
+    /// Market escrow per miner and kind (`escrow`, `locked`), in FIL, as last read from the
+    /// chain by [`Metrics::follow_escrow`].
+    escrow: Family<Labels, Gauge<f64, AtomicU64>>,
 }
 
 impl Metrics {
@@ -52,6 +58,12 @@ impl Metrics {
         };
         let http_requests = Family::default();
         let http_bytes = Family::default();
+        let escrow = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "droplet_market_escrow_fil",
+            "The miner's market escrow (kind=escrow) and the part locked by deals (kind=locked), in FIL",
+            escrow.clone(),
+        );
         registry.register(
             "droplet_http_retrieval_requests",
             "HTTP retrieval requests (/piece, /ipfs) by route and status code",
@@ -67,7 +79,34 @@ impl Metrics {
             registry,
             http_requests,
             http_bytes,
+            escrow,
         })
+    }
+
+    /// Reads each served miner's market balance every `every`, for the escrow gauges (a
+    /// scrape does not wait on the node).
+    pub fn follow_escrow(
+        self: &Arc<Self>,
+        chain: Arc<crate::chain::Chain>,
+        miners: Arc<crate::miners::Miners>,
+        every: std::time::Duration,
+    ) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            use crate::chain::DealChain;
+            loop {
+                for (miner, _) in miners.list() {
+                    if let Ok(b) = chain.market_balance(&miner).await {
+                        for (kind, v) in [("escrow", &b.escrow), ("locked", &b.locked)] {
+                            me.escrow
+                                .get_or_create(&vec![("miner", miner.to_string()), ("kind", kind.to_string())])
+                                .set(fil(v));
+                        }
+                    }
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     /// The exposition.
@@ -106,6 +145,11 @@ impl Metrics {
         });
         Response::from_parts(parts, Body::from_stream(counted))
     }
+}
+
+/// An amount in FIL, as a float (exact enough for a gauge).
+fn fil(t: &market_types::TokenAmount) -> f64 {
+    t.atto().to_string().parse::<f64>().unwrap_or(0.0) / 1e18
 }
 
 fn gauge_family(
@@ -159,9 +203,7 @@ impl Collector for Sources {
             "Market escrow droplet holds back for deals in progress, per miner, in FIL",
             active.keys().filter_map(|m| {
                 let addr = market_types::address::parse(m).ok()?;
-                let atto = self.runner.reserved(&addr);
-                let fil = atto.atto().to_string().parse::<f64>().ok()? / 1e18;
-                Some((vec![("miner", m.clone())], fil))
+                Some((vec![("miner", m.clone())], fil(&self.runner.reserved(&addr))))
             }),
         )?;
         let retrievals = self.retrieval.list().unwrap_or_else(|e| {

@@ -78,6 +78,7 @@ impl Proc {
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
             .env("DROPLET_PAYCH_INTERVAL", "500ms")
             .env("DROPLET_IPNI_INTERVAL", "500ms")
+            .env("DROPLET_METRICS_INTERVAL", "500ms")
             .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms");
         Proc::spawn(bin, cmd, args, log)
     }

@@ -87,6 +87,23 @@ fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
         "{after}"
     );
 
+    // The miner's escrow and the part the deal locks, read from the chain in the background.
+    let locked = wait_for("the escrow gauges", Duration::from_secs(30), None, || {
+        let now = scrape(&m);
+        let escrow = sample(
+            &now,
+            "droplet_market_escrow_fil",
+            &[("miner", MINER), ("kind", "escrow")],
+        );
+        let locked = sample(
+            &now,
+            "droplet_market_escrow_fil",
+            &[("miner", MINER), ("kind", "locked")],
+        );
+        (escrow > 0.0 && locked > 0.0 && locked <= escrow).then_some(locked)
+    });
+    assert!(locked > 0.0);
+
     // Over HTTP: the requests and every byte of the body counted, per route.
     let base = m.serve_http_retrieval();
     let piece = Command::new("curl")
