@@ -344,3 +344,81 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
     );
     drop(indexer);
 }
+
+/// An indexer that refuses announcements for a while (cid.contact answers 429 under load):
+/// droplet keeps the head and announces it again at each pass until one is taken, and no
+/// refusal is counted as delivered.
+#[test]
+fn an_announcement_the_indexer_refuses_is_sent_again_until_it_lands() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let mut m = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/announce", listener.local_addr().expect("addr"));
+    let tries = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let (t, b) = (tries.clone(), bodies.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let n = t.fetch_add(1, Ordering::SeqCst);
+            let answer: &[u8] = if n < 3 {
+                b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow"
+            } else {
+                b.lock().expect("lock").push(body);
+                b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+            };
+            let _ = stream.write_all(answer);
+        }
+    });
+    let publisher = m.serve_ipni(&url);
+    let offline = m.propose();
+    assert!(m.deal_cmd(&["import-data", &offline, &m.car]).status.success());
+    m.publish_seal_and_activate(std::slice::from_ref(&offline));
+    wait_for("an announcement taken", Duration::from_secs(60), None, || {
+        (!bodies.lock().expect("lock").is_empty()).then_some(())
+    });
+    assert!(tries.load(Ordering::SeqCst) >= 4, "refused three times first");
+    let log = m.droplet.as_ref().expect("droplet").log();
+    assert!(
+        log.contains("429 Too Many Requests slow"),
+        "the refusal is logged with its reason"
+    );
+    // The head taken is the deal's advertisement, which the publisher serves.
+    let head = String::from_utf8_lossy(
+        &std::process::Command::new("curl")
+            .args(["-sS", "-f"])
+            .arg(format!("{publisher}/ipni/v1/ad/head"))
+            .output()
+            .expect("curl")
+            .stdout,
+    )
+    .to_string();
+    let cid: cid::Cid = head
+        .split("\"head\":{\"/\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("head link")
+        .parse()
+        .expect("CID");
+    let body = bodies.lock().expect("lock").last().cloned().expect("a body");
+    assert!(
+        body.windows(cid.to_bytes().len()).any(|w| w == cid.to_bytes()),
+        "the announcement names the head"
+    );
+}

@@ -52,8 +52,15 @@ pub async fn send(http: &reqwest::Client, urls: &[String], msg: Vec<u8>) -> Resu
             if status == reqwest::StatusCode::OK || status == reqwest::StatusCode::NO_CONTENT {
                 Ok(())
             } else {
-                // A short body at most: an indexer's reason, not a page.
-                let body = resp.bytes().await.unwrap_or_default();
+                // A short body at most: an indexer's reason, not a page (read no further).
+                let mut resp = resp;
+                let mut body = Vec::new();
+                while body.len() < 512 {
+                    match resp.chunk().await {
+                        Ok(Some(c)) => body.extend_from_slice(&c),
+                        _ => break,
+                    }
+                }
                 let text = String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_string();
                 Err(fail(format!("{status} {text}")))
             }
