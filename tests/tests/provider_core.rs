@@ -206,10 +206,14 @@ async fn provider_keys_from_a_go_config_do_what_droplet_does_or_stop_the_start()
     let config = std::path::Path::new(&m.provider).join("config.toml");
     let good = std::fs::read_to_string(&config).expect("config");
 
-    // A filter cannot run yet: the start stops rather than take deals unfiltered.
+    // A filter that could never answer (no time given to it) stops the start, naming the key.
     set_common(&m, "Filter", "\"/usr/local/bin/deal-filter\"");
+    set_common(&m, "FilterTimeout", "\"0s\"");
     let err = refused_start(&m);
-    assert!(err.contains("[CommonProvider]: Filter: external deal filters"), "{err}");
+    assert!(
+        err.contains("[CommonProvider]: FilterTimeout: must be more than 0"),
+        "{err}"
+    );
     // A bad value under [[Miners]] stops the start, naming the miner and the reason.
     std::fs::write(
         &config,

@@ -438,6 +438,15 @@ impl Config {
         if p.retrieval_pricing != defaults.common_provider.retrieval_pricing {
             no_effect("[CommonProvider.RetrievalPricing]", retrieval);
         }
+        let ipni_defaults = &defaults.common_provider.index_provider;
+        if ipni.enable
+            && (ipni.entries_cache_capacity != ipni_defaults.entries_cache_capacity || ipni.purge_cache_on_start)
+        {
+            no_effect(
+                "[CommonProvider.IndexProvider] EntriesCacheCapacity and PurgeCacheOnStart",
+                "advertised entries are kept in the store, not regenerated into a cache",
+            );
+        }
         if ipni.enable && ipni.http_publisher.with_libp2p {
             no_effect(
                 "[CommonProvider.IndexProvider.HttpPublisher] WithLibp2p",
@@ -832,6 +841,17 @@ SimultaneousTransfersForRetrieval = 20
         .expect("parses");
         let e = cfg.not_served_yet().expect_err("refused");
         assert_eq!((e.section.as_str(), e.key.as_str()), ("[Mysql]", "ConnectionString"));
+        // Cache knobs of Go's lazily regenerated entries: said to have no effect.
+        let (cfg, _) = Config::parse(
+            "[CommonProvider.IndexProvider]\nEnable = true\nEntriesCacheCapacity = 5\n[CommonProvider.IndexProvider.Announce]\nAnnounceOverHttp = true\n[CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\n",
+            "t",
+        )
+        .expect("parses");
+        let warnings = cfg.not_served_yet().expect("starts");
+        assert!(
+            warnings.iter().any(|w| w.contains("EntriesCacheCapacity")),
+            "{warnings:?}"
+        );
         // IPNI over what this droplet does not speak is refused, naming the key to change.
         for (extra, key) in [
             ("", "Enabled"),
