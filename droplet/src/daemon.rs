@@ -418,12 +418,17 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     });
     let auth_for_resource = auth.clone();
     let (stop, stop_handle) = jsonrpsee::server::stop_channel();
+    // Failed calls counted per method when metrics are on.
+    let observed = |e: Endpoint| match &metrics {
+        Some((m, _)) => e.with_observer(m.rpc_observer()),
+        None => e,
+    };
     let router = axum::Router::new()
         .route(
             "/rpc/v0",
-            Endpoint::new(module.clone(), table.clone(), auth.clone(), stop.clone()).route(),
+            observed(Endpoint::new(module.clone(), table.clone(), auth.clone(), stop.clone())).route(),
         )
-        .route("/rpc/v1", Endpoint::new(module, table, auth, stop).route())
+        .route("/rpc/v1", observed(Endpoint::new(module, table, auth, stop)).route())
         .route("/healthcheck", axum::routing::get(|| async { "ok" }))
         .route(
             "/resource",

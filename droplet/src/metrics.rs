@@ -47,6 +47,34 @@ pub struct Metrics {
     /// Market escrow per miner and kind (`escrow`, `locked`), in FIL, as last read from the
     /// chain by [`Metrics::follow_escrow`].
     escrow: Family<Labels, Gauge<f64, AtomicU64>>,
+    rpc: Arc<RpcFailures>,
+}
+
+/// Failed JSON-RPC calls per kind and method, under go-jsonrpc's names as droplet exports
+/// them (`rpc_invalid_method`, `rpc_request_error`, `rpc_response_error`, label `method`),
+/// without the `_total` an OpenMetrics counter would add, so droplet's dashboards find them
+/// (typed gauge: `unknown` is not in Prometheus's classic text format; `rate()` works alike).
+#[derive(Debug, Default)]
+struct RpcFailures(std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>);
+
+impl Collector for RpcFailures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counts = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (name, help) in [
+            ("rpc_invalid_method", "JSON-RPC calls of a method that does not exist"),
+            (
+                "rpc_request_error",
+                "JSON-RPC calls refused before running (parameters, permission)",
+            ),
+            ("rpc_response_error", "JSON-RPC calls whose method returned an error"),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for ((_, method), n) in counts.iter().filter(|((k, _), _)| *k == name) {
+                ConstGauge::new(*n as f64).encode(family.encode_family(&vec![("method", method.clone())])?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Metrics {
@@ -75,11 +103,14 @@ impl Metrics {
             http_bytes.clone(),
         );
         registry.register_collector(Box::new(sources));
+        let rpc = Arc::new(RpcFailures::default());
+        registry.register_collector(Box::new(rpc.clone()));
         Arc::new(Metrics {
             registry,
             http_requests,
             http_bytes,
             escrow,
+            rpc,
         })
     }
 
@@ -107,6 +138,24 @@ impl Metrics {
                 tokio::time::sleep(every).await;
             }
         });
+    }
+
+    /// The observer the API endpoints report failed calls to.
+    pub fn rpc_observer(self: &Arc<Self>) -> market_proto::server::CallObserver {
+        let rpc = self.rpc.clone();
+        Arc::new(move |method: &str, failure| {
+            use market_proto::server::CallFailure;
+            let kind = match failure {
+                CallFailure::InvalidMethod => "rpc_invalid_method",
+                CallFailure::Request => "rpc_request_error",
+                CallFailure::Response => "rpc_response_error",
+            };
+            let mut counts = rpc.0.lock().unwrap_or_else(|e| e.into_inner());
+            // Unknown methods are named by the caller: bound how many are kept.
+            if counts.len() < 4096 || counts.contains_key(&(kind, method.to_string())) {
+                *counts.entry((kind, method.to_string())).or_default() += 1;
+            }
+        })
     }
 
     /// The exposition.

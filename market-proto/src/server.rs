@@ -52,6 +52,32 @@ impl Authenticator for LocalSecret {
     }
 }
 
+/// How a call that failed failed (go-jsonrpc's three error counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFailure {
+    /// No such method.
+    InvalidMethod,
+    /// The request could not be taken: parameters, parse, permission.
+    Request,
+    /// The method ran and returned an error.
+    Response,
+}
+
+impl CallFailure {
+    fn of(code: i32) -> CallFailure {
+        match code {
+            jsonrpsee::types::error::METHOD_NOT_FOUND_CODE => CallFailure::InvalidMethod,
+            INVALID_PARAMS_CODE
+            | jsonrpsee::types::error::PARSE_ERROR_CODE
+            | jsonrpsee::types::error::INVALID_REQUEST_CODE => CallFailure::Request,
+            _ => CallFailure::Response,
+        }
+    }
+}
+
+/// Told of every call that fails: the method's name (as called) and how.
+pub type CallObserver = Arc<dyn Fn(&str, CallFailure) + Send + Sync>;
+
 /// One JSON-RPC endpoint: its methods, their permissions and who checks tokens.
 pub struct Endpoint {
     methods: Methods,
@@ -59,6 +85,7 @@ pub struct Endpoint {
     auth: Arc<dyn Authenticator>,
     stop: StopHandle,
     config: ServerConfig,
+    observer: Option<CallObserver>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -86,7 +113,14 @@ impl Endpoint {
             auth,
             stop,
             config,
+            observer: None,
         }
+    }
+
+    /// Report failed calls to `observer` (for metrics).
+    pub fn with_observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// An axum route serving this endpoint (HTTP and WebSocket on the same path).
@@ -127,9 +161,11 @@ async fn serve(State(ep): State<Arc<Endpoint>>, mut req: Request) -> Response {
         perm,
     });
     let perms = ep.perms.clone();
+    let observer = ep.observer.clone();
     let rpc = RpcServiceBuilder::new().layer_fn(move |service| PermCheck {
         service,
         perms: perms.clone(),
+        observer: observer.clone(),
     });
     let mut svc = Server::builder()
         .set_config(ep.config.clone())
@@ -142,11 +178,12 @@ async fn serve(State(ep): State<Arc<Endpoint>>, mut req: Request) -> Response {
     }
 }
 
-/// The per-call permission check.
+/// The per-call permission check (and the report of failed calls).
 #[derive(Clone)]
 struct PermCheck<S> {
     service: S,
     perms: Arc<MethodTable>,
+    observer: Option<CallObserver>,
 }
 
 fn denial(
@@ -203,11 +240,17 @@ where
     fn call<'a>(&self, req: RpcRequest<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let denied = denial(&self.perms, req.method_name(), req.params().as_str(), req.extensions());
         let service = self.service.clone();
+        let observer = self.observer.clone();
+        let method = observer.as_ref().map(|_| req.method_name().to_string());
         async move {
-            match denied {
+            let resp = match denied {
                 Some(err) => MethodResponse::error(req.id, err),
                 None => service.call(req).await,
+            };
+            if let (Some(o), Some(m), Some(code)) = (&observer, &method, resp.as_error_code()) {
+                o(m, CallFailure::of(code));
             }
+            resp
         }
     }
 

@@ -139,6 +139,41 @@ fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
         ) >= 1.0
     );
 
+    // Failed API calls, under go-jsonrpc's names as droplet exports them.
+    let (api, token) = m.droplet_http();
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"VENUS_MARKET.NoSuchMethod","params":[]}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"VENUS_MARKET.MarketGetDeal","params":[{"/":"bafyreigfrl4ijqkfyaho6lmjnzvwltifmpyutqcaurnrx6m6vpfhvtgdmu"}]}"#,
+    ] {
+        let o = Command::new("curl")
+            .args([
+                "-sS",
+                "-H",
+                &format!("Authorization: Bearer {token}"),
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .args(["-d", body, &format!("{api}/rpc/v0")])
+            .output()
+            .expect("curl");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("\"error\""),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    let rpc = scrape(&m);
+    assert_eq!(
+        sample(&rpc, "rpc_invalid_method", &[("method", "VENUS_MARKET.NoSuchMethod")]),
+        1.0,
+        "{rpc}"
+    );
+    assert_eq!(
+        sample(&rpc, "rpc_response_error", &[("method", "VENUS_MARKET.MarketGetDeal")]),
+        1.0,
+        "{rpc}"
+    );
+
     // Over graphsync: the retrieval deal and its bytes.
     m.droplet(&["retrieval", "ask", "set", MINER]);
     let dir = tempfile::tempdir().expect("tempdir");
