@@ -92,10 +92,18 @@ async fn providers_of(http: &reqwest::Client, base: &str, payload: &cid::Cid) ->
     if !resp.status().is_success() {
         return Err(anyhow!("{url}: find query failed: {}", resp.status()));
     }
-    let body: serde_json::Value = resp
-        .json()
-        .await
-        .with_context(|| format!("{url}: not a find response"))?;
+    // An indexer's answer for one CID; a larger one is not a find response.
+    const MAX_BODY: usize = 64 << 20;
+    let mut resp = resp;
+    let mut raw = Vec::new();
+    while let Some(chunk) = resp.chunk().await.with_context(|| format!("reading {url}"))? {
+        if raw.len() + chunk.len() > MAX_BODY {
+            return Err(anyhow!("{url}: the answer is over {} MiB", MAX_BODY >> 20));
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&raw).with_context(|| format!("{url}: not a find response"))?;
     let mut out = BTreeSet::new();
     for mr in body["MultihashResults"].as_array().into_iter().flatten() {
         for pr in mr["ProviderResults"].as_array().into_iter().flatten() {

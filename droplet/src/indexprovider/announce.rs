@@ -8,16 +8,12 @@ use libp2p::Multiaddr;
 use super::IndexerError;
 
 /// The message's bytes.
-pub fn message(head: &Cid, publisher: &[Multiaddr], peer: &str) -> Result<Vec<u8>, IndexerError> {
-    let id: libp2p::PeerId = peer.parse().map_err(|e| IndexerError::Announce {
-        url: String::new(),
-        reason: format!("peer ID {peer}: {e}"),
-    })?;
+pub fn message(head: &Cid, publisher: &[Multiaddr], peer: libp2p::PeerId) -> Vec<u8> {
     let addrs: Vec<Vec<u8>> = publisher
         .iter()
-        .map(|a| a.clone().with(libp2p::multiaddr::Protocol::P2p(id)).to_vec())
+        .map(|a| a.clone().with(libp2p::multiaddr::Protocol::P2p(peer)).to_vec())
         .collect();
-    Ok(ipni::announce::message(head, &addrs, &[]))
+    ipni::announce::message(head, &addrs, &[])
 }
 
 fn with_default_path(url: &str) -> Result<reqwest::Url, String> {

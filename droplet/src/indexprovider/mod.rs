@@ -99,6 +99,17 @@ pub struct Indexer {
     http: reqwest::Client,
 }
 
+/// The multihashes a piece is advertised with: every block in its block index but identity
+/// ones (code 0), whose data is in the CID and so nothing to find.
+fn advertised_multihashes(pieces: &Pieces, piece: &Cid, mut f: impl FnMut(&[u8])) -> Result<(), IndexerError> {
+    pieces.index().for_each_multihash(piece, |mh| {
+        if mh.first() != Some(&0) {
+            f(mh);
+        }
+        Ok::<_, IndexerError>(())
+    })
+}
+
 /// Whether a deal in `status` is no longer served: its advertisement is withdrawn.
 fn ended(status: S) -> bool {
     matches!(status, S::Expired | S::Slashed)
@@ -266,10 +277,19 @@ impl Indexer {
         }
         let md = Self::deal_metadata(d);
         let current = self.chains.context(&self.peer, &context_id)?;
-        let advertised = current.as_ref().map(|c| ipni::Advertised {
-            entries: c.entries.parse().unwrap_or_else(|_| ipni::no_entries()),
-            metadata: hex::decode(&c.metadata).unwrap_or_default(),
-        });
+        let advertised = match &current {
+            None => None,
+            Some(c) => {
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    key: format!("ipni-ctx/{}", d.proposal_cid),
+                    reason,
+                };
+                Some(ipni::Advertised {
+                    entries: c.entries.parse().map_err(|e| corrupt(format!("entries: {e}")))?,
+                    metadata: hex::decode(&c.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?,
+                })
+            }
+        };
         let mut change = Change::default();
         if withdrawn {
             change.withdrawn(&self.peer, &context_id, false);
@@ -304,15 +324,11 @@ impl Indexer {
         let piece = d.proposal().piece_cid;
         let mut b = ipni::entries::EntriesBuilder::new(self.chunk_size());
         let mut chunks = Vec::new();
-        self.pieces.index().for_each_multihash(&piece, |mh| {
-            // Identity multihashes (code 0) hold their data inline: nothing to find.
-            if mh.first() != Some(&0)
-                && let Some((cid, bytes)) = b.push(mh.to_vec())
-            {
+        advertised_multihashes(&self.pieces, &piece, |mh| {
+            if let Some((cid, bytes)) = b.push(mh.to_vec()) {
                 change.block(&cid, &bytes);
                 chunks.push(cid.to_string());
             }
-            Ok::<_, IndexerError>(())
         })?;
         let count = b.count();
         let (last, head) = b.finish();
@@ -487,12 +503,7 @@ impl Indexer {
         let piece = d.proposal().piece_cid;
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            pieces.index().for_each_multihash(&piece, |mh| {
-                if mh.first() != Some(&0) {
-                    out.push(mh.to_vec());
-                }
-                Ok::<_, IndexerError>(())
-            })?;
+            advertised_multihashes(&pieces, &piece, |mh| out.push(mh.to_vec()))?;
             Ok(out)
         })
         .await
@@ -529,7 +540,7 @@ impl Indexer {
         } else {
             urls.to_vec()
         };
-        let msg = announce::message(&head, &self.publisher_addrs, &self.peer)?;
+        let msg = announce::message(&head, &self.publisher_addrs, self.identity.key.public().to_peer_id());
         announce::send(&self.http, &urls, msg).await?;
         tracing::info!(ad = %head, ?urls, "announced the IPNI head");
         Ok(head)

@@ -213,7 +213,7 @@ func syncChain(maddr, peerID string) ([]Ad, error) {
 		if ad.Entries != schema.NoEntries {
 			for e := ad.Entries.(cidlink.Link).Cid; e != cid.Undef; {
 				data, err := fetch(e)
-				if err != nil && strings.Contains(err.Error(), "content not found") {
+				if err != nil && errors.As(err, &ipld.ErrNotExists{}) {
 					out.EntriesGone = true
 					break
 				}
