@@ -399,7 +399,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         MarketRetrievalServer::into_rpc(api.clone()).remove_context(),
         market_proto::api::transfers::MarketTransfersServer::into_rpc(api.clone()).remove_context(),
         market_proto::api::indexer::MarketIndexerServer::into_rpc(api.clone()).remove_context(),
-        market_proto::api::market_event::MarketEventServer::into_rpc(api).remove_context(),
+        market_proto::api::market_event::MarketEventServer::into_rpc(api.clone()).remove_context(),
     ] {
         module.merge(part).context("building the API")?;
     }
@@ -417,6 +417,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         remote: chain.auth.clone(),
     });
     let auth_for_resource = auth.clone();
+    let ui_auth = auth.clone();
     let (stop, stop_handle) = jsonrpsee::server::stop_channel();
     // Failed calls counted per method when metrics are on.
     let observed = |e: Endpoint| match &metrics {
@@ -439,6 +440,13 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
                     auth: auth_for_resource,
                 }),
         )
+        .merge(crate::ui::router(std::sync::Arc::new(crate::ui::Ui {
+            api,
+            auth: ui_auth,
+            metrics_url: metrics
+                .as_ref()
+                .map(|(_, bound)| format!("http://{bound}{}", cfg.metrics.exporter.prometheus.path)),
+        })))
         .merge(match &metrics {
             Some((m, _)) => {
                 let m = m.clone();
@@ -459,6 +467,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     for a in host.listen_addrs() {
         println!("libp2p listening on {a}/p2p/{}", host.peer_id());
     }
+    println!("web UI on http://{bound}/ui/");
     if let Some((_, bound)) = &metrics {
         println!("metrics on http://{bound}{}", cfg.metrics.exporter.prometheus.path);
     }

@@ -16,5 +16,6 @@ pub mod miners;
 pub mod pieces;
 pub mod resource;
 pub mod retrieval;
+pub mod ui;
 
 pub use market_daemon::{repo, store};

@@ -179,6 +179,17 @@ impl Pieces {
         Ok(())
     }
 
+    /// Index a piece again from piece storage and record its deals (`deals`, those with a
+    /// stored piece) in it: the operator's repair for a piece whose index is missing or damaged.
+    /// Returns the blocks indexed.
+    pub async fn rebuild_index(&self, piece: &Cid, deals: &[DealRecord]) -> Result<u64, PiecesError> {
+        let blocks = self.index_from_storage(piece).await?;
+        for d in deals.iter().filter(|d| d.proposal().piece_cid == *piece) {
+            self.record_deal(d)?;
+        }
+        Ok(blocks)
+    }
+
     async fn index_from_storage(&self, piece: &Cid) -> Result<u64, PiecesError> {
         let open = self.storage().open(&piece.to_string()).await?;
         let store = open.located().store.clone();

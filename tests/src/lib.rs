@@ -3,6 +3,7 @@
 //!
 //! The shared harness lives here; the tests are in `tests/` and in each binary's `tests/`.
 
+pub mod browser;
 pub mod car;
 pub mod cli;
 pub mod gopeers;

@@ -241,6 +241,15 @@ pub fn run(workspace: &Path) -> Result<()> {
     );
     ipni_step(&demo, &ipni, &[&proposal, &online])?;
 
+    let shot = target.join("demo/ui-deals.png");
+    let ui = ui_step(&demo, &shot, &[&proposal, &online])?;
+    println!(
+        "\n18. the web UI at {ui} while the demo runs (log in with the token in {}); a screenshot of its \
+         deals screen, taken by headless Chromium, is left at {}",
+        demo.dir.join("droplet/token").display(),
+        shot.display()
+    );
+
     println!("\nStopping the daemons and removing {}.", demo.dir.display());
     drop(client);
     drop(droplet);
@@ -308,6 +317,54 @@ fn ipni_step(demo: &Demo, ipni: &crate::stack::Ipni, proposals: &[&str]) -> Resu
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Step 18: droplet's web UI, photographed by headless Chromium (the token handed over in the
+/// address, as a link from an operator's script would); the UI's address.
+fn ui_step(demo: &Demo, shot: &Path, proposals: &[&str]) -> Result<String> {
+    let base = http_base(&std::fs::read_to_string(demo.dir.join("droplet/api"))?)?;
+    let token = std::fs::read_to_string(demo.dir.join("droplet/token"))?;
+    let ui = format!("{base}/ui/");
+    std::fs::create_dir_all(shot.parent().context("screenshot directory")?)?;
+    let _ = std::fs::remove_file(shot);
+    let profile = demo.dir.join("chromium-profile");
+    let chromium = |what: String| {
+        Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--window-size=1400,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(what)
+            .arg(format!("{ui}deals?token={}", token.trim()))
+            .output()
+            .context("running chromium (cargo xtask demo installs it: apt-get install chromium)")
+    };
+    // The page as the browser has it: both deals, Active.
+    let dom = chromium("--dump-dom".into())?;
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for p in proposals {
+        if !dom.contains(&format!("data-proposal=\"{p}\"")) {
+            bail!("the UI's deals screen does not list deal {p}:\n{dom}");
+        }
+    }
+    let o = chromium(format!("--screenshot={}", shot.display()))?;
+    let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+    if !o.status.success() || size < 10_000 {
+        bail!(
+            "chromium did not photograph the deals screen ({size} bytes): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    Ok(ui)
 }
 
 /// `http://<ip>:<port>` of a daemon's API multiaddr (`/ip4/<ip>/tcp/<port>/http`).

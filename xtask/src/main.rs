@@ -139,12 +139,15 @@ fn target_dir() -> Result<PathBuf> {
 
 fn demo() -> Result<()> {
     setup::build_dependencies()?;
+    setup::browser()?;
     demo::run(workspace()?)
 }
 
 fn test(extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
+    setup::browser()?;
     setup::nextest()?;
+    setup::ui_driver(workspace()?)?;
     let go_peers = target_dir()?.join("go-peers");
     let go = setup::go_peers(workspace()?, &go_peers)?;
     run(go

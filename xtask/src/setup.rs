@@ -33,6 +33,13 @@ const BENCH_PACKAGES: &[(&str, &str)] = &[(
     "the HTTP retrieval bench's reference: nginx serving the same piece file from the same disk",
 )];
 
+/// Debian packages of the web UI's browser: the demo's screenshot and the browser tests.
+const BROWSER_PACKAGES: &[(&str, &str)] = &[(
+    "chromium",
+    "the web UI in a real browser: the demo's screenshot of the deals screen and the browser tests \
+     (headless, driven by playwright-core)",
+)];
+
 /// The oldest Go the interop peers' `go.mod` files accept.
 const GO_MINIMUM: (u32, u32) = (1, 26);
 
@@ -44,6 +51,33 @@ pub fn build_dependencies() -> Result<()> {
 /// Check, or install when run as root, what `cargo xtask bench` needs besides the build's.
 pub fn bench_dependencies() -> Result<()> {
     ensure_packages(BENCH_PACKAGES)
+}
+
+/// Check, or install when run as root, the browser the demo and the UI tests use.
+pub fn browser() -> Result<()> {
+    ensure_packages(BROWSER_PACKAGES)
+}
+
+/// The UI tests' browser driver: playwright-core from the npm registry, as pinned by
+/// `tests/ui/package-lock.json`, installed into `tests/ui/node_modules` (npm's cache makes
+/// later runs quick).
+pub fn ui_driver(workspace: &Path) -> Result<()> {
+    for tool in ["node", "npm"] {
+        let ok = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            bail!(
+                "the web UI's browser tests run playwright-core on Node.js: install Node.js 18 or newer with npm \
+                 (Debian: apt-get install nodejs npm) and make sure `{tool}` is on PATH"
+            );
+        }
+    }
+    println!("xtask: installing the browser tests' driver (playwright-core, pinned in tests/ui/package-lock.json)");
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(workspace.join("tests/ui")))
 }
 
 fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {

@@ -6,6 +6,8 @@
 //! - `deal-by-state/<state, 3 digits>/<uuid>`
 //! - `deal-by-id/<deal id>` → the UUID (JSON string)
 //! - `deal-by-miner/<miner>/<uuid>`
+//! - `deal-log/<uuid>/<unix ns, 20 digits>` → a [`LogEntry`]: the deal's states as it went
+//!   through them (with the message of each), for the operator
 //!
 //! A change to a deal is one atomic write batch: the record and every index key it adds or
 //! drops. A record that cannot be read is reported and left out of listings; it does not
@@ -25,9 +27,39 @@ const BY_PROPOSAL: Table = Table("deal-by-proposal/");
 const BY_STATE: Table = Table("deal-by-state/");
 const BY_ID: Table = Table("deal-by-id/");
 const BY_MINER: Table = Table("deal-by-miner/");
+const LOG: Table = Table("deal-log/");
 /// The version of the layout above; older stores are brought up to it at open.
 const META: Table = Table("deal-store/");
 const LAYOUT: u32 = 2;
+
+/// One step of a deal's life: the state it entered (or the message it got in the same state).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogEntry {
+    /// Unix milliseconds.
+    pub at: u64,
+    /// The StorageDealStatus code.
+    pub state: u64,
+    pub message: String,
+}
+
+/// Unix nanoseconds, strictly increasing within this process, so that two entries of one
+/// deal written in the same instant keep their order.
+fn log_instant() -> u64 {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let prev = LAST
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |last| Some(now.max(last + 1)),
+        )
+        .unwrap_or(0);
+    now.max(prev + 1)
+}
 
 #[derive(Debug, Clone)]
 pub struct DealStore {
@@ -119,7 +151,29 @@ impl DealStore {
     pub fn insert(&self, d: &DealRecord) -> Result<(), StoreError> {
         let mut b = Batch::default();
         self.stage(&mut b, None, d);
+        Self::log(&mut b, d);
         self.store.write(b, true)
+    }
+
+    /// Add to `b` the log entry for `d` as it is now.
+    fn log(b: &mut Batch, d: &DealRecord) {
+        let nanos = log_instant();
+        let e = LogEntry {
+            at: nanos / 1_000_000,
+            state: d.status().code(),
+            message: d.deal.message.clone(),
+        };
+        b.put_json(LOG, &format!("{}/{nanos:020}", d.uuid), &e);
+    }
+
+    /// A deal's log, oldest first (entries that cannot be read are left out).
+    pub fn log_of(&self, uuid: &Uuid) -> Result<Vec<LogEntry>, StoreError> {
+        Ok(self
+            .store
+            .scan_raw(LOG, &format!("{uuid}/"))?
+            .into_iter()
+            .filter_map(|(_, raw)| serde_json::from_slice(&raw).ok())
+            .collect())
     }
 
     /// Store a deal's change from `before` (as read) to `after`, in one write. `durable`
@@ -127,6 +181,11 @@ impl DealStore {
     pub fn update(&self, before: &DealRecord, after: &DealRecord, durable: bool) -> Result<(), StoreError> {
         let mut b = Batch::default();
         self.stage(&mut b, Some(before), after);
+        if before.status() != after.status()
+            || (before.deal.message != after.deal.message && !after.deal.message.is_empty())
+        {
+            Self::log(&mut b, after);
+        }
         self.store.write(b, durable)
     }
 
@@ -278,6 +337,34 @@ mod tests {
         batch.put_raw(DEALS, &Uuid::new_v4().to_string(), b"{not json");
         deals.store.write(batch, true).expect("write");
         assert_eq!(deals.list().expect("the others still list").len(), 2);
+    }
+
+    #[test]
+    fn the_log_keeps_each_state_entered_and_each_new_message_in_the_same_write() {
+        let (_dir, deals) = store();
+        let a = record(2048, 100, S::Transferring, PieceStatus::Undefine);
+        deals.insert(&a).expect("insert");
+        let mut progress = a.clone();
+        progress.deal.transferred = 1000;
+        deals.update(&a, &progress, false).expect("progress");
+        let mut failed = progress.clone();
+        failed.deal.status = S::Failing;
+        failed.deal.message = "the transfer stalled".into();
+        let before = deals.store.batches_written();
+        deals.update(&progress, &failed, true).expect("fail");
+        assert_eq!(deals.store.batches_written(), before + 1, "record and log in one write");
+        let log = deals.log_of(&a.uuid).expect("log");
+        let states: Vec<(u64, &str)> = log.iter().map(|e| (e.state, e.message.as_str())).collect();
+        assert_eq!(
+            states,
+            vec![
+                (S::Transferring.code(), ""),
+                (S::Failing.code(), "the transfer stalled")
+            ],
+            "progress in the same state is not logged"
+        );
+        assert!(log[0].at <= log[1].at);
+        assert!(deals.log_of(&Uuid::new_v4()).expect("log").is_empty());
     }
 
     #[test]
