@@ -665,8 +665,69 @@ pub fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// Seconds since 1970 of an RFC 3339 time as Go writes it (`2023-06-07T15:35:19.485691+08:00`,
+/// `…Z`; fractions dropped); None when it is not one, or before 1970.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (date, rest) = s.split_at_checked(10)?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let num =
+        |t: &str| -> Option<i64> { (t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty()).then(|| t.parse().ok())? };
+    let mut d = date.split('-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    let (clock, offset) = match rest.find(['Z', 'z', '+', '-']) {
+        Some(i) => rest.split_at(i),
+        None => return None,
+    };
+    let clock = clock.split('.').next()?;
+    let mut c = clock.split(':');
+    let (hh, mm, ss) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let off = match offset {
+        "Z" | "z" => 0,
+        o => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = o[1..].split_once(':')?;
+            sign * (num(oh)? * 3600 + num(om)? * 60)
+        }
+    };
+    // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss - off).ok()
+}
+
 #[cfg(test)]
 mod rfc3339_tests {
+    #[test]
+    fn go_times_read_back() {
+        for secs in [0, 951_782_400, 1_795_000_000, 1_686_123_319] {
+            assert_eq!(super::parse_rfc3339(&super::rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(
+            super::parse_rfc3339("2023-06-07T15:35:19.485691+08:00"),
+            Some(1_686_123_319)
+        );
+        assert_eq!(super::parse_rfc3339("2023-06-07T07:35:19-00:00"), Some(1_686_123_319));
+        for bad in [
+            "",
+            "2023-06-07",
+            "2023-13-07T00:00:00Z",
+            "yesterday",
+            "2023-06-07T00:00:00",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(super::parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn rfc3339_dates() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

@@ -23,8 +23,8 @@ fn an_offline_deal_is_accepted_stored_and_listed() {
     assert_eq!(d["State"], 18);
     assert_eq!(d["StateName"], "StorageDealWaitingForData");
     assert_eq!(d["IsOffline"], true);
-    assert_eq!(d["ClientDealProposal"]["Proposal"]["PieceCID"]["/"], m.piece.as_str());
-    assert_eq!(d["ClientDealProposal"]["Proposal"]["Label"], m.root.as_str());
+    assert_eq!(d["Proposal"]["PieceCID"]["/"], m.piece.as_str());
+    assert_eq!(d["Proposal"]["Label"], m.root.as_str());
     let get = run_ok(
         "droplet",
         &[

@@ -193,7 +193,7 @@ fn an_online_deal_whose_transfer_is_cut_halfway_resumes_and_reaches_active() {
     assert!(resumed >= car.len() / 2 - 64 * 1024 && resumed < car.len(), "{seen:?}");
     assert_eq!(seen.len(), 2, "{seen:?}");
     // The provider stored exactly the client's CAR.
-    let piece = m.deal(&proposal)["ClientDealProposal"]["Proposal"]["PieceCID"]["/"]
+    let piece = m.deal(&proposal)["Proposal"]["PieceCID"]["/"]
         .as_str()
         .expect("piece")
         .to_string();

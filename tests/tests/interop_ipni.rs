@@ -158,7 +158,7 @@ fn go_libipni_pulls_droplets_signed_chain_and_lassie_finds_the_data_through_it()
             ad["Metadata"],
             serde_json::json!([{
                 "Code": ipni::metadata::GRAPHSYNC_FILECOIN_V1,
-                "PieceCID": d["ClientDealProposal"]["Proposal"]["PieceCID"]["/"],
+                "PieceCID": d["Proposal"]["PieceCID"]["/"],
                 "FastRetrieval": true,
             }])
         );

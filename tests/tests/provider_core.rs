@@ -76,9 +76,7 @@ async fn a_deal_failed_while_queued_stays_off_chain_and_a_deal_in_sector_0_reach
     let active = m.wait_state(&kept, "StorageDealActive");
     assert_eq!(active["SectorNumber"], 0, "{active}");
     let deal_id = active["DealID"].as_u64().expect("deal id");
-    let size = active["ClientDealProposal"]["Proposal"]["PieceSize"]
-        .as_u64()
-        .expect("size");
+    let size = active["Proposal"]["PieceSize"].as_u64().expect("size");
 
     // The stored piece is in the piece index: its payload leads to it, with the deal.
     check_piece_index(&m, deal_id, size);

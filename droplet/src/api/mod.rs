@@ -286,6 +286,7 @@ impl MarketAsksServer for Api {
 impl MarketDealsServer for Api {
     async fn market_list_incomplete_deals(&self, query: Option<DealQuery>) -> RpcResult<Vec<MinerDeal>> {
         let q = query.unwrap_or_default();
+        let peer = self.host.peer_id().to_string();
         let stored = match (&q.miner, q.state.and_then(StorageDealStatus::from_u64)) {
             (_, Some(state)) => self.deals.in_states(&[state]),
             (Some(m), None) => self.deals.of_miner(&m.0),
@@ -300,7 +301,7 @@ impl MarketDealsServer for Api {
             .filter(|d| q.client.is_empty() || d.client_peer == q.client)
             .filter(|d| q.deal_id == 0 || d.deal.deal_id == Some(q.deal_id))
             .filter(|d| q.piece_cid.is_empty() || d.proposal().piece_cid.to_string() == q.piece_cid)
-            .map(|d| d.to_api())
+            .map(|d| d.to_api(&peer))
             .collect();
         if q.asc {
             deals.sort_by_key(|d| d.created_at);
@@ -316,10 +317,11 @@ impl MarketDealsServer for Api {
     }
 
     async fn market_get_deal(&self, proposal_cid: Json<Cid>) -> RpcResult<MinerDeal> {
+        let peer = self.host.peer_id().to_string();
         self.deals
             .by_proposal_cid(&proposal_cid.0)
             .map_err(fail)?
-            .map(|d| d.to_api())
+            .map(|d| d.to_api(&peer))
             .ok_or_else(|| handler_error(format!("no deal with proposal CID {}", proposal_cid.0)))
     }
 

@@ -9,7 +9,7 @@
 
 use market_fsm::storage::provider::{PieceStatus, ProviderDeal};
 use market_proto::Json;
-use market_proto::api::market::MinerDeal;
+use market_proto::api::market::{DataRef, MinerDeal};
 use market_types::boost::Transfer;
 use market_types::chain::{ClientDealProposal, DealProposal};
 use market_types::label::DealLabel;
@@ -68,10 +68,61 @@ impl DealRecord {
         self.updated_at = now;
     }
 
-    /// droplet's `MinerDeal`, for the API: absent values as Go's zero values.
-    pub fn to_api(&self) -> MinerDeal {
+    /// droplet's `MinerDeal`, for the API: absent values as Go's zero values. `miner_peer` is
+    /// the provider's libp2p peer ID (droplet's `Miner` field).
+    pub fn to_api(&self, miner_peer: &str) -> MinerDeal {
         let m = &self.deal;
+        let p = self.proposal();
         MinerDeal {
+            uuid: Json(self.uuid),
+            proposal: Json(self.proposal.clone()),
+            proposal_cid: Json(self.proposal_cid),
+            add_funds_msg: m.add_funds_msg.map(Json),
+            publish_msg: m.publish_msg.map(Json),
+            miner_peer: miner_peer.to_string(),
+            client_peer: self.client_peer.clone(),
+            state: m.status.code(),
+            piece_path: String::new(),
+            payload_size: self.transfer.size,
+            metadata_path: String::new(),
+            slash_epoch: -1,
+            fast_retrieval: self.fast_retrieval,
+            message: m.message.clone(),
+            funds_reserved: Json(m.funds_reserved.clone()),
+            data_ref: Some(DataRef {
+                transfer_type: if m.online {
+                    self.transfer.transfer_type.clone()
+                } else {
+                    "manual".to_string()
+                },
+                root: Json(self.data_root),
+                piece_cid: Some(Json(p.piece_cid)),
+                piece_size: p.piece_size.0 - p.piece_size.0 / 128,
+                raw_block_size: self.transfer.size,
+            }),
+            available_for_retrieval: false,
+            deal_id: m.deal_id.unwrap_or(0),
+            creation_time: market_types::units::rfc3339(self.created_at),
+            transfer_channel_id: None,
+            sector: m.sector.unwrap_or(0),
+            offset: m.offset.unwrap_or(0),
+            piece_status: m.piece_status.name().to_string(),
+            inbound_path: m.inbound_path.clone().unwrap_or_default(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            state_name: m.status.name().to_string(),
+            offline: !m.online,
+            transfer: Some(Json(self.transfer.clone())),
+            data_root: Some(Json(self.data_root)),
+            transferred: m.transferred,
+        }
+    }
+
+    /// This deal in the version 1 form (for the tests of reading old stores).
+    #[cfg(test)]
+    pub(crate) fn encode_v1(&self) -> Vec<u8> {
+        let m = &self.deal;
+        serde_json::to_vec(&StoredV1 {
             uuid: Json(self.uuid),
             proposal_cid: Json(self.proposal_cid),
             proposal: Json(self.proposal.clone()),
@@ -81,7 +132,6 @@ impl DealRecord {
             data_root: Json(self.data_root),
             fast_retrieval: self.fast_retrieval,
             state: m.status.code(),
-            state_name: m.status.name().to_string(),
             message: m.message.clone(),
             piece_status: m.piece_status.name().to_string(),
             funds_reserved: Json(m.funds_reserved.clone()),
@@ -94,7 +144,8 @@ impl DealRecord {
             transferred: m.transferred,
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
+        })
+        .unwrap_or_default()
     }
 
     /// The stored form.
@@ -224,10 +275,57 @@ fn published(status: S) -> bool {
     )
 }
 
+/// A version 1 record: the API's deal of the first droplet-rs releases, frozen here.
+#[derive(Serialize, Deserialize)]
+struct StoredV1 {
+    #[serde(rename = "DealUUID")]
+    uuid: Json<Uuid>,
+    #[serde(rename = "ProposalCid")]
+    proposal_cid: Json<Cid>,
+    #[serde(rename = "ClientDealProposal")]
+    proposal: Json<ClientDealProposal>,
+    #[serde(rename = "Client")]
+    client_peer: String,
+    #[serde(rename = "IsOffline")]
+    offline: bool,
+    #[serde(rename = "Transfer")]
+    transfer: Json<Transfer>,
+    #[serde(rename = "PayloadCID")]
+    data_root: Json<Cid>,
+    #[serde(rename = "FastRetrieval")]
+    fast_retrieval: bool,
+    #[serde(rename = "State")]
+    state: u64,
+    #[serde(rename = "Message")]
+    message: String,
+    #[serde(rename = "PieceStatus")]
+    piece_status: String,
+    #[serde(rename = "FundsReserved")]
+    funds_reserved: Json<TokenAmount>,
+    #[serde(rename = "AddFundsCid")]
+    add_funds_msg: Option<Json<Cid>>,
+    #[serde(rename = "PublishCid")]
+    publish_msg: Option<Json<Cid>>,
+    #[serde(rename = "DealID")]
+    deal_id: u64,
+    #[serde(rename = "SectorNumber")]
+    sector: u64,
+    #[serde(rename = "Offset")]
+    offset: u64,
+    #[serde(rename = "InboundCAR")]
+    inbound_path: String,
+    #[serde(rename = "NBytesReceived")]
+    transferred: u64,
+    #[serde(rename = "CreatedAt")]
+    created_at: u64,
+    #[serde(rename = "UpdatedAt")]
+    updated_at: u64,
+}
+
 /// A version 1 record: zeros meant "unset", except where the state says otherwise. A sector
 /// number of 0 cannot be told from "no sector" in this form; the piece status can: a piece
 /// that is packing or proving is in a sector.
-fn from_v1(r: MinerDeal) -> DealRecord {
+fn from_v1(r: StoredV1) -> DealRecord {
     let mut proposal = r.proposal.0;
     // Lotus JSON reads an empty byte label back as text; the proposal CID says which it was.
     if proposal.proposal_cid() != r.proposal_cid.0 && proposal.proposal.label == DealLabel::String(String::new()) {
@@ -305,7 +403,7 @@ pub(crate) mod tests {
         assert_eq!(back, d);
         assert_eq!(back.deal.sector, Some(0), "sector 0 is a sector");
         assert!(!DealRecord::is_old(&d.encode()));
-        let api = d.to_api();
+        let api = d.to_api("12D3KooWprovider");
         assert_eq!((api.sector, api.deal_id, api.piece_status.as_str()), (0, 0, "Assigned"));
     }
 
@@ -316,13 +414,13 @@ pub(crate) mod tests {
         d.deal.sector = Some(0);
         d.deal.offset = Some(0);
         d.deal.deal_id = Some(0);
-        let v1 = serde_json::to_vec(&d.to_api()).expect("json");
+        let v1 = d.encode_v1();
         assert!(DealRecord::is_old(&v1));
         let back = DealRecord::decode(&v1).expect("decodes");
         assert_eq!(back.deal, d.deal, "a packing piece is in a sector, even sector 0");
         let mut waiting = record(2048, 100, S::WaitingForData, PieceStatus::Undefine);
         waiting.deal.deal_id = None;
-        let back = DealRecord::decode(&serde_json::to_vec(&waiting.to_api()).expect("json")).expect("decodes");
+        let back = DealRecord::decode(&waiting.encode_v1()).expect("decodes");
         assert_eq!((back.deal.deal_id, back.deal.sector), (None, None));
         assert!(matches!(
             DealRecord::decode(br#"{"Version": 9}"#),

@@ -376,9 +376,9 @@ mod tests {
         d.deal.offset = Some(0);
         {
             let store = Store::open(&path).expect("store");
-            store
-                .put_json(DEALS, &d.uuid.to_string(), &d.to_api())
-                .expect("a version 1 record");
+            let mut b = Batch::default();
+            b.put_raw(DEALS, &d.uuid.to_string(), &d.encode_v1());
+            store.write(b, true).expect("a version 1 record");
         }
         let deals = DealStore::open(Arc::new(Store::open(&path).expect("store"))).expect("migrates");
         assert_eq!(deals.in_states(&[S::Sealing]).expect("indexed"), vec![d.clone()]);

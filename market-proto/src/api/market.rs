@@ -55,53 +55,101 @@ pub struct VersionInfo {
     pub api_version: u32,
 }
 
-/// A provider's storage deal (droplet's `MinerDeal`, the fields this droplet keeps).
+/// Where a deal's data comes from (go-fil-markets `storagemarket.DataRef`, in droplet's
+/// `MinerDeal.Ref`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRef {
+    /// `graphsync`, `manual` (offline), `import`, or boost's transfer type (`http`).
+    #[serde(rename = "TransferType", default)]
+    pub transfer_type: String,
+    #[serde(rename = "Root")]
+    pub root: Json<Cid>,
+    #[serde(rename = "PieceCid", default)]
+    pub piece_cid: Option<Json<Cid>>,
+    /// Unpadded.
+    #[serde(rename = "PieceSize", default)]
+    pub piece_size: u64,
+    #[serde(rename = "RawBlockSize", default)]
+    pub raw_block_size: u64,
+}
+
+/// A provider's storage deal as droplet's JSON-RPC carries it (venus-shared
+/// `market.MinerDeal`: the client's signed proposal embedded, so `Proposal` and
+/// `ClientSignature` sit at the top level), with a few droplet-rs fields after it that Go's
+/// decoder ignores (`StateName`, `IsOffline`, `Transfer`, `PayloadCID`, `NBytesReceived`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinerDeal {
-    #[serde(rename = "DealUUID")]
+    #[serde(rename = "ID")]
     pub uuid: Json<Uuid>,
+    /// `Proposal` and `ClientSignature`.
+    #[serde(flatten)]
+    pub proposal: Json<ClientDealProposal>,
     #[serde(rename = "ProposalCid")]
     pub proposal_cid: Json<Cid>,
-    #[serde(rename = "ClientDealProposal")]
-    pub proposal: Json<ClientDealProposal>,
-    #[serde(rename = "Client")]
+    #[serde(rename = "AddFundsCid", default)]
+    pub add_funds_msg: Option<Json<Cid>>,
+    #[serde(rename = "PublishCid", default)]
+    pub publish_msg: Option<Json<Cid>>,
+    /// The provider's libp2p peer ID.
+    #[serde(rename = "Miner", default)]
+    pub miner_peer: String,
+    /// The client's libp2p peer ID.
+    #[serde(rename = "Client", default)]
     pub client_peer: String,
-    #[serde(rename = "IsOffline")]
-    pub offline: bool,
-    #[serde(rename = "Transfer")]
-    pub transfer: Json<Transfer>,
-    #[serde(rename = "PayloadCID")]
-    pub data_root: Json<Cid>,
-    #[serde(rename = "FastRetrieval")]
-    pub fast_retrieval: bool,
     #[serde(rename = "State")]
     pub state: u64,
-    #[serde(rename = "StateName")]
-    pub state_name: String,
-    #[serde(rename = "Message")]
+    #[serde(rename = "PiecePath", default)]
+    pub piece_path: String,
+    #[serde(rename = "PayloadSize", default)]
+    pub payload_size: u64,
+    #[serde(rename = "MetadataPath", default)]
+    pub metadata_path: String,
+    #[serde(rename = "SlashEpoch", default)]
+    pub slash_epoch: ChainEpoch,
+    #[serde(rename = "FastRetrieval", default)]
+    pub fast_retrieval: bool,
+    #[serde(rename = "Message", default)]
     pub message: String,
-    #[serde(rename = "PieceStatus")]
-    pub piece_status: String,
-    #[serde(rename = "FundsReserved")]
+    #[serde(rename = "FundsReserved", default = "zero")]
     pub funds_reserved: Json<TokenAmount>,
-    #[serde(rename = "AddFundsCid")]
-    pub add_funds_msg: Option<Json<Cid>>,
-    #[serde(rename = "PublishCid")]
-    pub publish_msg: Option<Json<Cid>>,
-    #[serde(rename = "DealID")]
+    #[serde(rename = "Ref", default)]
+    pub data_ref: Option<DataRef>,
+    #[serde(rename = "AvailableForRetrieval", default)]
+    pub available_for_retrieval: bool,
+    #[serde(rename = "DealID", default)]
     pub deal_id: u64,
-    #[serde(rename = "SectorNumber")]
+    /// RFC 3339, as Go writes a `time.Time`.
+    #[serde(rename = "CreationTime", default)]
+    pub creation_time: String,
+    #[serde(rename = "TransferChannelId", default)]
+    pub transfer_channel_id: Option<serde_json::Value>,
+    #[serde(rename = "SectorNumber", default)]
     pub sector: u64,
-    #[serde(rename = "Offset")]
+    #[serde(rename = "Offset", default)]
     pub offset: u64,
-    #[serde(rename = "InboundCAR")]
+    #[serde(rename = "PieceStatus", default)]
+    pub piece_status: String,
+    #[serde(rename = "InboundCAR", default)]
     pub inbound_path: String,
-    #[serde(rename = "NBytesReceived")]
-    pub transferred: u64,
-    #[serde(rename = "CreatedAt")]
+    #[serde(rename = "CreatedAt", default)]
     pub created_at: u64,
-    #[serde(rename = "UpdatedAt")]
+    #[serde(rename = "UpdatedAt", default)]
     pub updated_at: u64,
+    #[serde(rename = "StateName", default)]
+    pub state_name: String,
+    #[serde(rename = "IsOffline", default)]
+    pub offline: bool,
+    /// boost's transfer (type, size, params) of an online deal.
+    #[serde(rename = "Transfer", default)]
+    pub transfer: Option<Json<Transfer>>,
+    #[serde(rename = "PayloadCID", default)]
+    pub data_root: Option<Json<Cid>>,
+    #[serde(rename = "NBytesReceived", default)]
+    pub transferred: u64,
+}
+
+fn zero() -> Json<TokenAmount> {
+    Json(TokenAmount::default())
 }
 
 /// `MarketListIncompleteDeals` filters (droplet's `StorageDealQueryParams`).
@@ -613,5 +661,47 @@ mod tests {
             back["Provider"].as_str().is_some_and(|p| p.ends_with("01000")),
             "{back}"
         );
+    }
+
+    #[test]
+    fn a_miner_deal_has_venus_shared_s_shape_with_the_signed_proposal_embedded() {
+        // As Go's encoding/json writes venus-shared `market.MinerDeal` (a lotus-miner
+        // `MarketListIncompleteDeals` entry is the same with fewer fields).
+        let raw = r#"{"ID":"1b4b8f7e-6b55-4f71-93d7-be1b46ea00c6",
+            "Proposal":{"PieceCID":{"/":"baga6ea4seaqhagmu63kq7jsfkzqmkdm2jsop7vmfe5rjbs6ba2jtzopcizssanq"},"PieceSize":2048,"VerifiedDeal":false,"Client":"t01001","Provider":"t01000","Label":"hello","StartEpoch":10,"EndEpoch":600000,"StoragePricePerEpoch":"0","ProviderCollateral":"0","ClientCollateral":"0"},
+            "ClientSignature":{"Type":1,"Data":"AAEC"},
+            "ProposalCid":{"/":"bafyreihujsu4bhb3ibjnxmzyhhgqc7ajtgcgodikw3rmxl5g6bdxmpoxhm"},
+            "AddFundsCid":null,"PublishCid":null,"Miner":"12D3KooWprovider","Client":"12D3KooWclient",
+            "State":7,"PiecePath":"","PayloadSize":1900,"MetadataPath":"","SlashEpoch":-1,"FastRetrieval":true,
+            "Message":"","FundsReserved":"0",
+            "Ref":{"TransferType":"manual","Root":{"/":"bafk2bzacedop3crihkfeddvnrvoqpvcmkzftqydlghy5pgcmvqi24llfu5vty"},"PieceCid":null,"PieceSize":2032,"RawBlockSize":1900},
+            "AvailableForRetrieval":false,"DealID":3,"CreationTime":"2023-06-07T15:35:19.485691+08:00",
+            "TransferChannelId":null,"SectorNumber":9,"Offset":0,"PieceStatus":"Proving","InboundCAR":"",
+            "CreatedAt":1686123319,"UpdatedAt":1686123320}"#;
+        let d: MinerDeal = serde_json::from_str(raw).expect("decodes");
+        assert_eq!(d.proposal.0.proposal.piece_size.0, 2048);
+        assert_eq!(d.proposal.0.client_signature.data.len(), 3);
+        assert_eq!((d.state, d.deal_id, d.sector, d.payload_size), (7, 3, 9, 1900));
+        assert_eq!(d.data_ref.as_ref().map(|r| r.transfer_type.as_str()), Some("manual"));
+        assert_eq!(
+            (d.miner_peer.as_str(), d.client_peer.as_str()),
+            ("12D3KooWprovider", "12D3KooWclient")
+        );
+        let back = serde_json::to_value(&d).expect("encodes");
+        for key in [
+            "ID",
+            "Proposal",
+            "ClientSignature",
+            "ProposalCid",
+            "Miner",
+            "Ref",
+            "CreationTime",
+            "SlashEpoch",
+        ] {
+            assert!(back.get(key).is_some(), "{key} in {back}");
+        }
+        assert!(back.get("ClientDealProposal").is_none(), "{back}");
+        assert_eq!(back["Proposal"]["Label"], "hello");
+        assert_eq!(serde_json::from_value::<MinerDeal>(back).expect("again"), d);
     }
 }
