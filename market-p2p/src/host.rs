@@ -98,6 +98,8 @@ pub struct Host {
     announce: Vec<Multiaddr>,
     stream_control: libp2p_stream::Control,
     disconnects: tokio::sync::broadcast::Sender<PeerId>,
+    /// Each peer's identify agent version, as last received.
+    agents: Arc<Mutex<HashMap<PeerId, String>>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -164,8 +166,14 @@ impl Host {
             announce: cfg.announce.clone(),
             stream_control,
             disconnects: disconnects.clone(),
+            agents: Arc::new(Mutex::new(HashMap::new())),
         };
-        tokio::spawn(run(swarm, rx, tx, handlers, listening, disconnects));
+        let events = Events {
+            listening,
+            disconnects,
+            agents: host.agents.clone(),
+        };
+        tokio::spawn(run(swarm, rx, tx, handlers, events));
         Ok(host)
     }
 
@@ -193,6 +201,27 @@ impl Host {
         rx.await
             .map_err(|_| HostError::Stopped)?
             .map_err(|reason| HostError::Request { peer, reason })
+    }
+
+    /// The agent version `peer` gave in identify (`lotus-1.26.0+…`, `boost-2.1.0`, `droplet…`),
+    /// connecting to it at `addrs` first; None when it has not said within `wait`.
+    pub async fn agent_version(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        wait: Duration,
+    ) -> Result<Option<String>, HostError> {
+        self.connect(peer, addrs).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(a) = lock(&self.agents).get(&peer) {
+                return Ok(Some(a.clone()));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The addresses the host listens on.
@@ -257,14 +286,29 @@ fn send_next(
     )));
 }
 
+/// What the swarm task reports to the [`Host`] handles.
+struct Events {
+    listening: Arc<Mutex<Vec<Multiaddr>>>,
+    disconnects: tokio::sync::broadcast::Sender<PeerId>,
+    agents: Arc<Mutex<HashMap<PeerId, String>>>,
+}
+
+/// At most this many peers' agent versions are kept (a node talks to a bounded set; an
+/// unbounded one must not grow the map forever).
+const MAX_AGENTS: usize = 10_000;
+
 async fn run(
     mut swarm: libp2p::Swarm<Behaviour>,
     mut rx: mpsc::Receiver<Command>,
     tx: mpsc::Sender<Command>,
     handlers: HashMap<Family, Handler>,
-    listening: Arc<Mutex<Vec<Multiaddr>>>,
-    disconnects: tokio::sync::broadcast::Sender<PeerId>,
+    events: Events,
 ) {
+    let Events {
+        listening,
+        disconnects,
+        agents,
+    } = events;
     let mut pending: HashMap<(String, OutboundRequestId), Outbound> = HashMap::new();
     let mut dials: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
     loop {
@@ -338,6 +382,13 @@ async fn run(
                     if num_established == 0 {
                         let _ = disconnects.send(peer_id);
                     }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                    let mut a = lock(&agents);
+                    if a.len() >= MAX_AGENTS && !a.contains_key(&peer_id) {
+                        a.clear();
+                    }
+                    a.insert(peer_id, info.agent_version);
                 }
                 SwarmEvent::Dialing { peer_id, .. } => tracing::debug!(peer = ?peer_id, "dialing"),
                 _ => {}

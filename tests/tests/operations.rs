@@ -474,3 +474,40 @@ fn the_interactive_init_asks_confirms_and_proposes_an_online_deal() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not proposing"));
     assert_eq!(m.deals().len(), 1);
 }
+
+/// `droplet stats deals|power`: the chain's active deals, and the providers with power dialled
+/// for their software (droplet's own identify agent counts as a venus market).
+#[test]
+fn stats_count_the_chain_s_active_deals_and_the_venus_providers_power() {
+    let m = setup();
+    let before = m.droplet(&["stats", "deals"]);
+    assert!(before.contains("Total deals:  0"), "{before}");
+    let p = m.propose();
+    assert!(m.deal_cmd(&["import-data", &p, &m.car]).status.success());
+    m.publish_seal_and_activate(std::slice::from_ref(&p));
+    let deals = m.droplet(&["stats", "deals"]);
+    assert!(deals.contains("Total deals:  1"), "{deals}");
+    let padded = m.deal(&p)["Proposal"]["PieceSize"].as_u64().expect("size");
+    let size = market_types::units::format_size(padded);
+    assert!(deals.contains(&format!("Total deal size:  {size}")), "{deals}");
+
+    let power = m.droplet(&["stats", "power", "--min-power"]);
+    assert!(power.contains("Total venus nodes: 1"), "{power}");
+    let list = m.droplet(&["stats", "power", "--list", "--min-power"]);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(MINER))
+        .unwrap_or_else(|| panic!("{MINER} in {list}"));
+    let cols: Vec<&str> = row.split('\t').collect();
+    assert!(
+        cols[1].starts_with("droplet"),
+        "the agent droplet gives in identify: {row}"
+    );
+    assert!(cols[3].parse::<u64>().is_ok_and(|raw| raw > 0), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&m.droplet(&["stats", "power", "--json", "--min-power"])).expect("json");
+    assert!(
+        json[MINER]["Agent"].as_str().is_some_and(|a| a.starts_with("droplet")),
+        "{json}"
+    );
+}

@@ -421,6 +421,54 @@ impl MarketDealsServer for Api {
         self.runner.event(d.uuid, event).await.map(|_| ()).map_err(fail)
     }
 
+    async fn deals_import(&self, deals: Vec<MinerDeal>) -> RpcResult<()> {
+        let served: Vec<Address> = self.miners.list().into_iter().map(|(m, _)| m).collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut records = Vec::with_capacity(deals.len().min(100_000));
+        let mut refused = Vec::new();
+        for m in &deals {
+            match crate::deals::import::record_of(m, &served, now) {
+                Ok(r) => records.push(r),
+                Err(e) => refused.push(format!("  {}: {e}", m.proposal_cid.0)),
+            }
+        }
+        if !refused.is_empty() {
+            return Err(handler_error(format!(
+                "{} of {} deals refused, none imported:\n{}",
+                refused.len(),
+                deals.len(),
+                refused.join("\n")
+            )));
+        }
+        let offered = records.len();
+        let stored = self.deals.read(move |s| s.insert_new(records)).await.map_err(fail)?;
+        tracing::info!(
+            imported = stored.len(),
+            already_here = offered - stored.len(),
+            "deals taken over from another market"
+        );
+        // Published deals' pieces: recorded in the piece index, and indexed from piece storage
+        // when a store holds them (a read-only store over the old market's pieces, say).
+        let with_piece: Vec<_> = stored
+            .into_iter()
+            .filter(|d| crate::pieces::has_stored_piece(d.status()))
+            .collect();
+        for d in &with_piece {
+            if let Err(e) = self.pieces.record_deal(d) {
+                tracing::warn!(proposal = %d.proposal_cid, error = %e, "recording an imported deal in the piece index");
+            }
+        }
+        let pieces = self.pieces.clone();
+        tokio::spawn(async move {
+            let n = pieces.index_missing(&with_piece).await;
+            tracing::info!(pieces = n, "imported deals' pieces indexed from piece storage");
+        });
+        Ok(())
+    }
+
     async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>> {
         let mut out = Vec::with_capacity(refs.refs.len());
         for r in &refs.refs {

@@ -91,6 +91,24 @@ pub enum DealCmd {
         #[arg(long)]
         really_do_it: bool,
     },
+    /// Take over deals from lotus-miner (`lotus-miner storage-deals list` as JSON: the
+    /// `MarketListIncompleteDeals` answer) or boost (its GraphQL `deals` answer): deals waiting
+    /// for their data and published ones, by default the WaitingForData and Active ones.
+    ImportDeal {
+        /// The dump.
+        file: String,
+        /// `lotus-miner` or `boost`.
+        #[arg(long, default_value = "lotus-miner")]
+        from: String,
+        /// Where the pieces' CAR files are (`<dir>/<pieceCid>`), for the payload size of boost
+        /// deals that lack it. To serve the pieces, add the directory as a piece store
+        /// (`droplet piece-storage add-fs --read-only`): imported deals' pieces are indexed from it.
+        #[arg(long, value_delimiter = ',')]
+        car_dirs: Vec<String>,
+        /// The states to take (numbers, see `storage deal states`; default 7 and 18).
+        #[arg(long, value_delimiter = ',')]
+        states: Vec<u64>,
+    },
     /// Deals waiting to be published.
     PendingPublish {
         /// Publish them now.
@@ -281,6 +299,12 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
                 .map_err(call_error)?;
             println!("updated");
         }
+        DealCmd::ImportDeal {
+            file,
+            from,
+            car_dirs,
+            states,
+        } => import_deals(&api, &file, &from, &car_dirs, &states).await?,
         DealCmd::PendingPublish { publish_now } => {
             if publish_now {
                 api.market_publish_pending_deals().await.map_err(call_error)?;
@@ -408,4 +432,76 @@ fn deal_table(deals: &[MinerDeal], verbose: bool) -> String {
         rows.push(row);
     }
     market_daemon::cli::table(&rows)
+}
+
+/// `storage deal import-deal`: read the dump, keep the deals in the wanted states, say which
+/// are already here, and hand the rest to `DealsImport` (which takes all or none).
+async fn import_deals(
+    api: &jsonrpsee::http_client::HttpClient,
+    file: &str,
+    from: &str,
+    car_dirs: &[String],
+    states: &[u64],
+) -> Result<()> {
+    use droplet::deals::dumps;
+    let raw = std::fs::read(file).map_err(|e| anyhow!("reading the deal file {file}: {e}"))?;
+    let entries = match from {
+        "lotus-miner" => dumps::lotus_miner(&raw),
+        "boost" => dumps::boost(&raw),
+        other => return Err(anyhow!("--from {other:?}: it can only be lotus-miner or boost")),
+    }
+    .map_err(|e| anyhow!("{file}: {e}"))?;
+    let wanted: Vec<u64> = if states.is_empty() {
+        vec![
+            StorageDealStatus::Active.code(),
+            StorageDealStatus::WaitingForData.code(),
+        ]
+    } else {
+        states.to_vec()
+    };
+    let mut deals = Vec::new();
+    for e in entries {
+        match e {
+            Ok(mut d) if wanted.contains(&d.state) => {
+                if d.payload_size == 0
+                    && let Some(size) = payload_size(car_dirs, &d.proposal.0.proposal.piece_cid.to_string())
+                {
+                    d.payload_size = size;
+                }
+                deals.push(d)
+            }
+            Ok(_) => {}
+            Err((cid, e)) => println!("parse {cid} deal failed: {e}"),
+        }
+    }
+    let here: std::collections::HashSet<String> = api
+        .market_list_incomplete_deals(None)
+        .await
+        .map_err(call_error)?
+        .into_iter()
+        .map(|d| d.proposal_cid.0.to_string())
+        .collect();
+    let (already, new): (Vec<_>, Vec<_>) = deals
+        .into_iter()
+        .partition(|d| here.contains(&d.proposal_cid.0.to_string()));
+    for d in &already {
+        println!("deal {} is already here: left as it is", d.proposal_cid.0);
+    }
+    if new.is_empty() {
+        println!("import 0 deals success");
+        return Ok(());
+    }
+    let n = new.len();
+    api.deals_import(new)
+        .await
+        .map_err(|e| anyhow!("import deals failed: {}", call_error(e)))?;
+    println!("import {n} deals success");
+    Ok(())
+}
+
+/// The size of `<dir>/<pieceCid>` in the first directory that has it.
+fn payload_size(dirs: &[String], piece: &str) -> Option<u64> {
+    dirs.iter()
+        .find_map(|d| std::fs::metadata(std::path::Path::new(d).join(piece)).ok())
+        .map(|m| m.len())
 }

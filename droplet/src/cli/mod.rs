@@ -12,6 +12,7 @@ mod net;
 mod paych;
 mod pieces;
 mod retrieval;
+mod stats;
 mod transfers;
 
 use std::time::Duration;
@@ -97,6 +98,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: pieces::PieceStorageCmd,
     },
+    /// Statistics of the network read from the node: providers' power and software, deals.
+    Stats {
+        #[command(subcommand)]
+        cmd: stats::StatsCmd,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,6 +181,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Pieces { cmd } => pieces::pieces(&repo, cmd).await,
         Cmd::PieceStorage { cmd } => pieces::piece_storage(&repo, cmd).await,
         Cmd::Index { cmd } => index::run(&repo, cmd).await,
+        Cmd::Stats { cmd } => stats::run(&repo, cmd).await,
     }
 }
 
@@ -235,6 +242,21 @@ pub async fn miner_peer(
             anyhow::anyhow!("miner {miner} has no peer ID on chain (set it with `droplet actor set-peer-id`)")
         })?;
     Ok((info, peer))
+}
+
+/// A libp2p host of the command's own (a fresh key, no listener) for dialling miners.
+pub async fn cli_host() -> Result<market_p2p::Host> {
+    Ok(market_p2p::Host::start(
+        market_p2p::HostConfig {
+            keypair: libp2p::identity::Keypair::generate_ed25519(),
+            listen: Vec::new(),
+            announce: Vec::new(),
+            agent: format!("droplet{}", env!("CARGO_PKG_VERSION")),
+            request_timeout: Duration::from_secs(30),
+        },
+        Default::default(),
+    )
+    .await?)
 }
 
 /// Parse an address argument.

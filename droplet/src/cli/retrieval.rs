@@ -150,17 +150,7 @@ pub async fn protocols(repo: &Repo, miner: &str) -> Result<()> {
     if addrs.is_empty() {
         anyhow::bail!("miner {m} has no addresses on chain (set them with `droplet actor set-addrs`)");
     }
-    let host = market_p2p::Host::start(
-        market_p2p::HostConfig {
-            keypair: libp2p::identity::Keypair::generate_ed25519(),
-            listen: Vec::new(),
-            announce: Vec::new(),
-            agent: format!("droplet{}", env!("CARGO_PKG_VERSION")),
-            request_timeout: std::time::Duration::from_secs(30),
-        },
-        Default::default(),
-    )
-    .await?;
+    let host = super::cli_host().await?;
     host.connect(peer, addrs)
         .await
         .with_context(|| format!("connecting to miner {m}'s peer {peer}"))?;

@@ -4,7 +4,9 @@
 //! sealer hand-off and chain tracking (`sealing`).
 
 pub mod accept;
+pub mod dumps;
 pub mod filter;
+pub mod import;
 pub mod legacy;
 pub mod record;
 pub mod runner;

@@ -155,6 +155,30 @@ impl DealStore {
         self.store.write(b, true)
     }
 
+    /// Store deals taken over from another market, all in one write; those already here (by
+    /// UUID or proposal CID) are left as they are. Returns the ones stored.
+    pub fn insert_new(&self, deals: Vec<DealRecord>) -> Result<Vec<DealRecord>, StoreError> {
+        let mut b = Batch::default();
+        let mut stored: Vec<DealRecord> = Vec::new();
+        for d in deals {
+            let here = self.get(&d.uuid)?.is_some() || self.by_proposal_cid(&d.proposal_cid)?.is_some();
+            if here
+                || stored
+                    .iter()
+                    .any(|s| s.uuid == d.uuid || s.proposal_cid == d.proposal_cid)
+            {
+                continue;
+            }
+            self.stage(&mut b, None, &d);
+            Self::log(&mut b, &d);
+            stored.push(d);
+        }
+        if !stored.is_empty() {
+            self.store.write(b, true)?;
+        }
+        Ok(stored)
+    }
+
     /// Add to `b` the log entry for `d` as it is now.
     fn log(b: &mut Batch, d: &DealRecord) {
         let nanos = log_instant();

@@ -79,7 +79,8 @@ pub struct DataRef {
 /// decoder ignores (`StateName`, `IsOffline`, `Transfer`, `PayloadCID`, `NBytesReceived`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinerDeal {
-    #[serde(rename = "ID")]
+    /// Nil in a lotus-miner deal (go-fil-markets has no UUID).
+    #[serde(rename = "ID", default = "nil_uuid")]
     pub uuid: Json<Uuid>,
     /// `Proposal` and `ClientSignature`.
     #[serde(flatten)]
@@ -146,6 +147,10 @@ pub struct MinerDeal {
     pub data_root: Option<Json<Cid>>,
     #[serde(rename = "NBytesReceived", default)]
     pub transferred: u64,
+}
+
+fn nil_uuid() -> Json<Uuid> {
+    Json(Uuid::nil())
 }
 
 fn zero() -> Json<TokenAmount> {
@@ -568,6 +573,11 @@ pub trait MarketDeals {
     /// Import many offline deals' data; one result per reference, failures included.
     #[method(name = "DealsBatchImportData")]
     async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>>;
+    /// Take over deals from another market (lotus-miner, boost, another droplet), each as it
+    /// stands: published ones are followed on chain, offline ones wait for their data. Every
+    /// deal is checked first; none is recorded when one is refused.
+    #[method(name = "DealsImport")]
+    async fn deals_import(&self, deals: Vec<MinerDeal>) -> RpcResult<()>;
 }
 
 /// The client traits of the namespace, for `use market_proto::api::market::clients::*`.
@@ -605,6 +615,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("UpdateDealStatus", Perm::Write, 4),
     spec("UpdateStorageDealStatus", Perm::Write, 3),
     spec("DealsBatchImportData", Perm::Admin, 1),
+    spec("DealsImport", Perm::Admin, 1),
     spec("MarketAddBalance", Perm::Sign, 3),
     spec("MarketGetReserved", Perm::Sign, 1),
     spec("MarketReserveFunds", Perm::Sign, 3),
