@@ -358,6 +358,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
                 deals: deals.clone(),
                 retrieval: retrieval_deals.clone(),
                 runner: runner.clone(),
+                pieces: pieces.clone(),
             },
         );
         m.follow_escrow(

@@ -76,6 +76,16 @@ fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
     m.publish_seal_and_activate(std::slice::from_ref(&offline));
     let after = scrape(&m);
     assert_eq!(after["active_deal_count"]["type"], "GAUGE", "{after}");
+    // The publish that took it: when, and how many deals; the queue empty again.
+    let published = sample(&after, "droplet_last_publish_timestamp_seconds", &[("miner", MINER)]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(published > now - 600.0 && published <= now + 1.0, "{after}");
+    assert_eq!(sample(&after, "droplet_last_publish_deals", &[("miner", MINER)]), 1.0);
+    assert_eq!(sample(&after, "droplet_publish_queue_deals", &[("miner", MINER)]), 0.0);
+
     assert_eq!(sample(&after, "active_deal_count", &[("miner", MINER)]), 1.0, "{after}");
     assert_eq!(
         sample(
@@ -106,6 +116,8 @@ fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
 
     // Over HTTP: the requests and every byte of the body counted, per route.
     let base = m.serve_http_retrieval();
+    // (Counters start again with droplet.)
+    let reads_before = sample(&scrape(&m), "piecestorage_retrieval_hit", &[("storage", "local")]);
     let piece = Command::new("curl")
         .args(["-sS", "-f", &format!("{base}/piece/{}", m.piece)])
         .output()
@@ -187,6 +199,11 @@ fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
     );
     assert!(
         sample(&gs, "droplet_retrieval_bytes_sent", &[("transport", "graphsync")]) > 0.0,
+        "{gs}"
+    );
+    // The piece store the reads came from (HTTP /piece and graphsync at least).
+    assert!(
+        sample(&gs, "piecestorage_retrieval_hit", &[("storage", "local")]) >= reads_before + 2.0,
         "{gs}"
     );
 }

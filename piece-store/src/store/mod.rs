@@ -397,6 +397,24 @@ impl std::io::Read for BlockingPieceReader {
 #[derive(Debug, Clone, Default)]
 pub struct PieceStorage {
     stores: Vec<PieceStore>,
+    /// Reads served per store since start; shared by the copies a change of stores makes.
+    reads: std::sync::Arc<ReadCounts>,
+}
+
+/// How many reads (an open piece, or one range) each store has served.
+#[derive(Debug, Default)]
+struct ReadCounts(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl ReadCounts {
+    fn hit(&self, store: &str) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(store) {
+            Some(n) => *n += 1,
+            None => {
+                m.insert(store.to_string(), 1);
+            }
+        }
+    }
 }
 
 impl PieceStorage {
@@ -431,6 +449,12 @@ impl PieceStorage {
             return Err(StoreError::NoSuchStore(name.into()));
         }
         Ok(())
+    }
+
+    /// Reads served per store since start (droplet's `piecestorage_retrieval_hit`).
+    pub fn reads(&self) -> Vec<(String, u64)> {
+        let m = self.reads.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     pub fn infos(&self) -> Vec<StoreInfo> {
@@ -473,6 +497,7 @@ impl PieceStorage {
     pub async fn open(&self, piece: &str) -> Result<OpenPiece, StoreError> {
         let found = self.locate(piece).await?;
         let store = self.get(&found.store)?.clone();
+        self.reads.hit(&found.store);
         Ok(OpenPiece {
             piece: piece.to_string(),
             store,
@@ -494,6 +519,7 @@ impl PieceStorage {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
+        self.reads.hit(&found.store);
         self.get(&found.store)?.read(&found.key, range).await
     }
 

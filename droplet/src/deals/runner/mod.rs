@@ -122,6 +122,8 @@ pub struct DealRunner {
     /// Reservations and releases one at a time: a reservation reads the escrow on chain, and
     /// a release in between (after a publish locked that collateral) would make it stale.
     funds: tokio::sync::Mutex<()>,
+    /// When each miner's last PublishStorageDeals went out (Unix seconds), for the metrics.
+    last_publish: Mutex<HashMap<Address, (u64, usize)>>,
 }
 
 impl std::fmt::Debug for DealRunner {
@@ -168,6 +170,7 @@ impl DealRunner {
             publish_wake: tokio::sync::Notify::new(),
             locks: DealLocks::new(),
             funds: tokio::sync::Mutex::new(()),
+            last_publish: Mutex::new(HashMap::new()),
         });
         runner.resume()?;
         let r = runner.clone();

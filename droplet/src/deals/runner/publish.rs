@@ -96,6 +96,14 @@ impl DealRunner {
     }
 
     /// Deals waiting to be published, per miner.
+    /// Each miner's last PublishStorageDeals sent: (Unix seconds, deals in it).
+    pub fn last_publish(&self) -> Vec<(Address, u64, usize)> {
+        lock(&self.last_publish)
+            .iter()
+            .map(|(m, (t, n))| (*m, *t, *n))
+            .collect()
+    }
+
     pub fn pending(&self) -> Vec<(Address, Vec<Cid>)> {
         lock(&self.batchers)
             .iter()
@@ -215,6 +223,7 @@ impl DealRunner {
         }
         if let Ok(id) = sent {
             tracing::info!(%miner, message = %id, deals = good.len(), "PublishStorageDeals sent");
+            lock(&self.last_publish).insert(miner, (now_secs(), good.len()));
         }
     }
 }
