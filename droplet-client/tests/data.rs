@@ -208,3 +208,51 @@ fn bad_input_is_a_clear_error_never_a_panic() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("blake2b-256"), "{}", stderr(&o));
 }
+
+/// Long work shows progress on stderr: plain lines when stderr is not a terminal (here, a
+/// pipe), from the moment `DROPLET_PROGRESS_AFTER` says; stdout keeps only the result.
+#[test]
+fn progress_goes_to_stderr_as_plain_lines_and_stdout_keeps_the_result() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let input = tmp.path().join("input.bin");
+    std::fs::write(&input, tests::gorand::GoRandStream::bytes(12, 2_000_000)).expect("write");
+    let car = tmp.path().join("out.car");
+    let shown = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_droplet-client"))
+            .args(args)
+            .env("DROPLET_PROGRESS_AFTER", "0s")
+            .output()
+            .expect("runs")
+    };
+    let (i, c) = (input.to_str().expect("utf8"), car.to_str().expect("utf8"));
+    let o = shown(&["data", "generate-car", i, c, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("importing: ") && l.contains("% (") && l.ends_with(" of 1.91 MiB)")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("importing: 1.91 MiB in ")),
+        "the last line says all of it was read: {err}"
+    );
+    assert!(!err.contains('\u{1b}'), "no terminal control characters: {err:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is the JSON alone");
+    assert!(v["Root"]["/"].is_string());
+
+    let o = shown(&["data", "commP", c, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .lines()
+            .any(|l| l.starts_with("commP: ") && l.contains(" in ")),
+        "{}",
+        stderr(&o)
+    );
+    serde_json::from_str::<serde_json::Value>(&stdout(&o)).expect("stdout is the JSON alone");
+
+    // Quick work under the default second shows nothing.
+    let o = run(&["data", "commP", c, "--json"]);
+    assert_eq!(stderr(&o), "");
+}

@@ -284,6 +284,7 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             "UpdateDealStatus" => json!([MINER, 12345, "Packing", 0]),
             "UpdateStorageDealStatus" => json!([{"/": market_types::chain::chain_cid(b"no such deal").to_string()}, 0, ""]),
             "DealsBatchImportData" => json!([{"Refs": [], "SkipCommP": false}]),
+            "DealsImport" => json!([[]]),
             "MarketAddBalance" | "MarketReserveFunds" | "MarketWithdraw" => json!([worker, MINER, "0"]),
             "MarketGetReserved" => json!([MINER]),
             "MarketReleaseFunds" => json!([MINER, "0"]),

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use piece_store::prepare;
 use piece_store::unixfs::{HashFunction, ImportOptions};
 
-use super::progress::Progress;
+use market_daemon::progress::Progress;
 use market_daemon::repo::Repo;
 use market_proto::api::market_client::{FileRef, MarketClientClient};
 use market_proto::client::call_error;
@@ -109,13 +109,15 @@ fn daemon(repo: &Repo) -> Result<(tokio::runtime::Runtime, Api)> {
 
 async fn import(api: &Api, path: PathBuf, car: bool, quiet: bool) -> Result<()> {
     let abs = std::fs::canonicalize(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let res = api
-        .client_import(FileRef {
+    let res = market_daemon::progress::waiting(
+        &format!("droplet-client importing {}", abs.display()),
+        api.client_import(FileRef {
             path: abs.display().to_string(),
             is_car: car,
-        })
-        .await
-        .map_err(call_error)?;
+        }),
+    )
+    .await
+    .map_err(call_error)?;
     if quiet {
         println!("{}", res.root.0);
     } else {

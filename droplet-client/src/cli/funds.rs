@@ -95,7 +95,13 @@ pub async fn run(repo: &Repo, cmd: FundsCommand) -> Result<()> {
                 .await
                 .map_err(|e| anyhow!("add balance error: {}", call_error(e)))?
                 .0;
-            let l = api.messager_wait_message(Json(id), 1).await.map_err(call_error)?.0;
+            let l = market_daemon::progress::waiting(
+                &format!("message {id} landing on chain"),
+                api.messager_wait_message(Json(id), 1),
+            )
+            .await
+            .map_err(call_error)?
+            .0;
             if l.receipt.exit_code != 0 {
                 anyhow::bail!("AddBalance failed: exit code {}", l.receipt.exit_code);
             }
@@ -125,11 +131,13 @@ pub async fn run(repo: &Repo, cmd: FundsCommand) -> Result<()> {
                 .map_err(|e| anyhow!("fund manager withdraw error: {}", call_error(e)))?
                 .0;
             println!("WithdrawBalance message cid: {id}");
-            let l = api
-                .messager_wait_message(Json(id), confidence)
-                .await
-                .map_err(call_error)?
-                .0;
+            let l = market_daemon::progress::waiting(
+                &format!("message {id} landing on chain"),
+                api.messager_wait_message(Json(id), confidence),
+            )
+            .await
+            .map_err(call_error)?
+            .0;
             println!("{}", withdraw_outcome(&l, &amount).map_err(|e| anyhow!(e))?);
         }
     }

@@ -5,6 +5,5 @@ pub mod data;
 pub mod funds;
 pub mod interactive;
 pub mod paych;
-pub mod progress;
 pub mod retrieval;
 pub mod storage;

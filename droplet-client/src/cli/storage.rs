@@ -178,11 +178,15 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             set_network(repo).await;
             let params = init_params(&api, *a).await?;
             let online = params.data.piece_cid.is_none() || !params.http_url.is_empty();
-            let cid = if online {
-                api.client_start_deal(params).await
-            } else {
-                api.client_stateless_deal(params).await
-            }
+            // The daemon may top up the escrow (a message to wait for) before it proposes.
+            let cid = market_daemon::progress::waiting("proposing the deal", async {
+                if online {
+                    api.client_start_deal(params).await
+                } else {
+                    api.client_stateless_deal(params).await
+                }
+            })
+            .await
             .map_err(call_error)?
             .0;
             println!("{cid}");

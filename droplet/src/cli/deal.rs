@@ -227,7 +227,12 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
         }
         DealCmd::ImportData { deal, file, skip_commp } => {
             let data = deal_ref(&deal, absolute(&file)?)?;
-            api.deals_import_data(data, skip_commp).await.map_err(call_error)?;
+            market_daemon::progress::waiting(
+                "droplet importing the deal's data",
+                api.deals_import_data(data, skip_commp),
+            )
+            .await
+            .map_err(call_error)?;
             println!("importing {file} for deal {deal}");
         }
         DealCmd::BatchImportData {
@@ -248,10 +253,28 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
                 anyhow::bail!("nothing to import: give --proposals <proposal>,<file> or --manifest and --car-dir");
             }
             let total = refs.len();
-            let results = api
-                .deals_batch_import_data(ImportDataRefs { refs, skip_commp })
-                .await
-                .map_err(call_error)?;
+            // One reference per call, so the bar moves as each deal's data is taken in (the
+            // daemon treats each on its own either way).
+            let mut bar = market_daemon::progress::Progress::items("importing deals' data", total as u64, "deals");
+            let mut results = Vec::with_capacity(total);
+            for (i, r) in refs.into_iter().enumerate() {
+                let one = api
+                    .deals_batch_import_data(ImportDataRefs {
+                        refs: vec![r],
+                        skip_commp,
+                    })
+                    .await
+                    .map_err(call_error);
+                match one {
+                    Ok(rs) => results.extend(rs),
+                    Err(e) => {
+                        bar.finish();
+                        return Err(e.into());
+                    }
+                }
+                bar.set(i as u64 + 1);
+            }
+            bar.finish();
             let failed = results.iter().filter(|r| !r.message.is_empty()).count();
             for r in &results {
                 if r.message.is_empty() {
