@@ -41,6 +41,9 @@ pub struct ClientConfig {
     /// public address. Empty: the API's own address.
     #[serde(rename = "DealDataPublicURL", default)]
     pub deal_data_public_url: String,
+    /// Prometheus metrics, as droplet's `[Metrics]` (droplet-rs only: the Go client has none).
+    #[serde(default)]
+    pub metrics: market_daemon::config::MetricsConfig,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +61,7 @@ impl Default for ClientConfig {
             simultaneous_transfers_for_storage: 20,
             default_market_address: String::new(),
             deal_data_public_url: String::new(),
+            metrics: Default::default(),
         }
     }
 }

@@ -532,6 +532,9 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         ClientConfig::default()
     };
     apply(&mut cfg, &flags)?;
+    if let Some((section, key, reason)) = cfg.metrics.refusal() {
+        bail!("{section} {key}: {reason}");
+    }
     repo.generate_secrets(&mut cfg.api, &mut cfg.libp2p)?;
     cfg.save(&repo.config_path())?;
     // One daemon per repo: the store's lock says so.
@@ -646,10 +649,26 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     };
     let _ = deals.serve_base.set(base);
     crate::deals::track::start(deals.clone(), crate::deals::track::interval());
+    let metrics = if cfg.metrics.enabled {
+        let p = &cfg.metrics.exporter.prometheus;
+        let sources = crate::metrics::Sources {
+            deals: ClientDealStore::new(store.clone()),
+            retrievals: crate::retrieval::record::RetrievalStore::new(store.clone()),
+            imports: Imports::new(store.clone(), repo.root.join("imports")),
+        };
+        let bound =
+            market_daemon::metrics::serve(&p.end_point, &p.path, crate::metrics::render(&p.namespace, sources)).await?;
+        Some(format!("http://{bound}{}", p.path))
+    } else {
+        None
+    };
     println!(
         "droplet-client: network {network}, API on {bound}, peer ID {}",
         host.peer_id()
     );
+    if let Some(url) = metrics {
+        println!("metrics on {url}");
+    }
     market_daemon::signal::shutdown().await;
     eprintln!("droplet-client: shutting down");
     let _ = stop_handle.stop();

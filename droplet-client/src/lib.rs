@@ -6,5 +6,6 @@ pub mod config;
 pub mod daemon;
 pub mod deals;
 pub mod imports;
+pub mod metrics;
 pub mod paych;
 pub mod retrieval;

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use axum::body::Body;
 use axum::http::Request;
 use axum::middleware::Next;
@@ -318,39 +318,5 @@ impl Collector for Sources {
 
 /// Serves the exposition at `path` on `endpoint` (a multiaddr) until the process ends.
 pub async fn serve(endpoint: &str, path: &str, metrics: Arc<Metrics>) -> Result<SocketAddr> {
-    let addr = market_proto::api_info::socket_addr(endpoint)
-        .with_context(|| format!("[Metrics.Exporter.Prometheus] EndPoint {endpoint:?}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("metrics: listening on {addr}"))?;
-    let bound = listener.local_addr()?;
-    let path = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
-    let router = axum::Router::new().route(
-        &path,
-        axum::routing::get(move || {
-            let m = metrics.clone();
-            async move {
-                let body = tokio::task::spawn_blocking(move || m.encode())
-                    .await
-                    .unwrap_or_default();
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    body,
-                )
-            }
-        }),
-    );
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "metrics server stopped");
-        }
-    });
-    Ok(bound)
+    Ok(market_daemon::metrics::serve(endpoint, path, Arc::new(move || metrics.encode())).await?)
 }

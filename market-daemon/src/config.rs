@@ -201,3 +201,107 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
+
+fn d_exporter() -> String {
+    "prometheus".into()
+}
+fn d_registry() -> String {
+    "define".into()
+}
+fn d_metrics_endpoint() -> String {
+    "/ip4/0.0.0.0/tcp/4568".into()
+}
+fn d_metrics_path() -> String {
+    "/debug/metrics".into()
+}
+fn d_period() -> GoDuration {
+    GoDuration::from_secs(10)
+}
+fn d_graphite_host() -> String {
+    "127.0.0.1".into()
+}
+fn d_graphite_port() -> u64 {
+    4568
+}
+
+/// `[Metrics]` (droplet's; droplet-client takes the same section, a droplet-rs addition).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricsConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub exporter: MetricsExporter,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricsExporter {
+    #[serde(rename = "Type", default = "d_exporter")]
+    pub exporter_type: String,
+    #[serde(default)]
+    pub prometheus: PrometheusConfig,
+    #[serde(default)]
+    pub graphite: GraphiteConfig,
+}
+
+impl Default for MetricsExporter {
+    fn default() -> Self {
+        MetricsExporter {
+            exporter_type: d_exporter(),
+            prometheus: PrometheusConfig::default(),
+            graphite: GraphiteConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrometheusConfig {
+    #[serde(default = "d_registry")]
+    pub registry_type: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default = "d_metrics_endpoint")]
+    pub end_point: String,
+    #[serde(default = "d_metrics_path")]
+    pub path: String,
+    #[serde(default = "d_period")]
+    pub reporting_period: GoDuration,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            registry_type: d_registry(),
+            namespace: String::new(),
+            end_point: d_metrics_endpoint(),
+            path: d_metrics_path(),
+            reporting_period: d_period(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphiteConfig {
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default = "d_graphite_host")]
+    pub host: String,
+    #[serde(default = "d_graphite_port")]
+    pub port: u64,
+    #[serde(default = "d_period")]
+    pub reporting_period: GoDuration,
+}
+
+impl Default for GraphiteConfig {
+    fn default() -> Self {
+        GraphiteConfig {
+            namespace: String::new(),
+            host: d_graphite_host(),
+            port: d_graphite_port(),
+            reporting_period: d_period(),
+        }
+    }
+}

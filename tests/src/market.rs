@@ -175,6 +175,23 @@ impl Market {
         self.droplet = Some(again);
     }
 
+    /// SIGKILL droplet-client and start it again on its repo (its config as it now is).
+    pub fn restart_client(&mut self) {
+        self._client.kill();
+        let api = Path::new(&self.client).join("api");
+        let _ = std::fs::remove_file(&api);
+        self.restarts += 1;
+        let log = Path::new(&self.client).join(format!("../client-{}.log", self.restarts + 1));
+        let mut again = Proc::start_with_env("droplet-client", &["--repo", &self.client, "run"], &log, &[]);
+        wait_for(
+            "droplet-client restarted",
+            Duration::from_secs(60),
+            Some(&mut again),
+            || std::fs::read_to_string(&api).ok(),
+        );
+        self._client = again;
+    }
+
     /// Propose a good deal; its proposal CID.
     pub fn propose(&self) -> String {
         let out = self.init("0.0000001", "180 days", &[]);

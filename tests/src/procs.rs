@@ -119,6 +119,12 @@ impl Proc {
         self.child.try_wait().ok().flatten()
     }
 
+    /// SIGKILL it and wait, keeping the handle (its log stays readable).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stop it with SIGTERM (then SIGKILL after 10 s) and wait.
     pub fn stop(mut self) {
         self.terminate();

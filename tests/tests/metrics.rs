@@ -3,6 +3,7 @@
 //! text parser (`go-prom-parse`, prometheus/common expfmt); the counters must move.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -21,7 +22,12 @@ fn scrape(m: &Market) -> Value {
             .lines()
             .find_map(|l| l.strip_prefix("metrics on ").map(str::to_string))
     });
-    let body = Command::new("curl").args(["-sS", "-f", &url]).output().expect("curl");
+    parse(&url)
+}
+
+/// Fetch an exposition and parse it with expfmt.
+fn parse(url: &str) -> Value {
+    let body = Command::new("curl").args(["-sS", "-f", url]).output().expect("curl");
     assert!(body.status.success(), "{}", String::from_utf8_lossy(&body.stderr));
     let mut parser = Command::new(gopeers::binary("go-prom-parse"))
         .stdin(Stdio::piped())
@@ -205,5 +211,59 @@ fn metrics_move_with_a_deal_and_with_retrievals_over_http_and_graphsync() {
     assert!(
         sample(&gs, "piecestorage_retrieval_hit", &[("storage", "local")]) >= reads_before + 2.0,
         "{gs}"
+    );
+}
+
+/// droplet-client's own metrics (`[Metrics]` in its config, as droplet's): its deals per
+/// state, its retrievals with the bytes received, its imports; read by expfmt.
+#[test]
+fn the_client_s_metrics_follow_its_deals_and_retrievals() {
+    let mut m = setup();
+    let cfg_path = Path::new(&m.client).join("config.toml");
+    let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&cfg_path).expect("config")).expect("toml");
+    let metrics = cfg["Metrics"]
+        .as_table_mut()
+        .expect("the client writes a [Metrics] section");
+    metrics.insert("Enabled".into(), true.into());
+    metrics["Exporter"]["Prometheus"]
+        .as_table_mut()
+        .expect("prometheus")
+        .insert("EndPoint".into(), "/ip4/127.0.0.1/tcp/0".into());
+    std::fs::write(&cfg_path, toml::to_string(&cfg).expect("toml")).expect("write");
+    m.restart_client();
+    let url = wait_for("the client's metrics line", Duration::from_secs(30), None, || {
+        std::fs::read_dir(Path::new(&m.client).join(".."))
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("client-"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find_map(|log| {
+                log.lines()
+                    .find_map(|l| l.strip_prefix("metrics on ").map(str::to_string))
+            })
+    });
+    let p = m.propose();
+    assert!(m.deal_cmd(&["import-data", &p, &m.car]).status.success());
+    m.publish_seal_and_activate(std::slice::from_ref(&p));
+    m.wait_client_state(&p, 7);
+    m.droplet(&["retrieval", "ask", "set", MINER]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = retrieve(&m, &m.root, &dir.path().join("out"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = parse(&url);
+    assert_eq!(
+        sample(&got, "droplet_client_storage_deals", &[("state", "StorageDealActive")]),
+        1.0,
+        "{got}"
+    );
+    assert_eq!(
+        sample(&got, "droplet_client_retrievals", &[("state", "DealStatusCompleted")]),
+        1.0,
+        "{got}"
+    );
+    assert_eq!(
+        sample(&got, "droplet_client_retrieval_bytes_received", &[]),
+        3000.0,
+        "{got}"
     );
 }

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-pub use market_daemon::config::{ApiConfig, ConfigError, Endpoint, Libp2pConfig, SignerConfig};
+pub use market_daemon::config::{
+    ApiConfig, ConfigError, Endpoint, GraphiteConfig, Libp2pConfig, MetricsConfig, MetricsExporter, PrometheusConfig,
+    SignerConfig,
+};
 use market_types::Address;
 use market_types::units::{Fil, GoDuration};
 use serde::{Deserialize, Serialize};
@@ -42,13 +45,6 @@ defaults! {
     d_chunk: u64 = 16384;
     d_web_host: String = "cid.contact".into();
     d_announce_urls: Vec<String> = vec!["https://cid.contact/ingest/announce".into()];
-    d_exporter: String = "prometheus".into();
-    d_registry: String = "define".into();
-    d_metrics_endpoint: String = "/ip4/0.0.0.0/tcp/4568".into();
-    d_metrics_path: String = "/debug/metrics".into();
-    d_period: GoDuration = GoDuration::from_secs(10);
-    d_graphite_host: String = "127.0.0.1".into();
-    d_graphite_port: u64 = 4568;
 }
 
 /// The whole file.
@@ -204,87 +200,6 @@ impl Default for JournalConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MetricsConfig {
-    #[serde(default)]
-    pub enabled: bool,
-    #[serde(default)]
-    pub exporter: MetricsExporter,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MetricsExporter {
-    #[serde(rename = "Type", default = "d_exporter")]
-    pub exporter_type: String,
-    #[serde(default)]
-    pub prometheus: PrometheusConfig,
-    #[serde(default)]
-    pub graphite: GraphiteConfig,
-}
-
-impl Default for MetricsExporter {
-    fn default() -> Self {
-        MetricsExporter {
-            exporter_type: d_exporter(),
-            prometheus: PrometheusConfig::default(),
-            graphite: GraphiteConfig::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PrometheusConfig {
-    #[serde(default = "d_registry")]
-    pub registry_type: String,
-    #[serde(default)]
-    pub namespace: String,
-    #[serde(default = "d_metrics_endpoint")]
-    pub end_point: String,
-    #[serde(default = "d_metrics_path")]
-    pub path: String,
-    #[serde(default = "d_period")]
-    pub reporting_period: GoDuration,
-}
-
-impl Default for PrometheusConfig {
-    fn default() -> Self {
-        PrometheusConfig {
-            registry_type: d_registry(),
-            namespace: String::new(),
-            end_point: d_metrics_endpoint(),
-            path: d_metrics_path(),
-            reporting_period: d_period(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GraphiteConfig {
-    #[serde(default)]
-    pub namespace: String,
-    #[serde(default = "d_graphite_host")]
-    pub host: String,
-    #[serde(default = "d_graphite_port")]
-    pub port: u64,
-    #[serde(default = "d_period")]
-    pub reporting_period: GoDuration,
-}
-
-impl Default for GraphiteConfig {
-    fn default() -> Self {
-        GraphiteConfig {
-            namespace: String::new(),
-            host: d_graphite_host(),
-            port: d_graphite_port(),
-            reporting_period: d_period(),
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -420,14 +335,11 @@ impl Config {
                 ));
             }
         }
-        if self.metrics.enabled && !self.metrics.exporter.exporter_type.eq_ignore_ascii_case("prometheus") {
+        if let Some((section, key, reason)) = self.metrics.refusal() {
             return Err(PolicyError {
-                section: "[Metrics.Exporter]".into(),
-                key: "Type".into(),
-                reason: format!(
-                    "{:?}: this droplet exports metrics for Prometheus only (set Type = \"prometheus\")",
-                    self.metrics.exporter.exporter_type
-                ),
+                section: section.into(),
+                key: key.into(),
+                reason,
             });
         }
         let defaults = Config::default();
