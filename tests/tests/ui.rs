@@ -145,6 +145,38 @@ fn the_web_ui_shows_a_deal_live_to_active_and_every_screen_works_in_chromium() {
         "a failed deal cannot be failed again"
     );
 
+    // An online deal whose data cannot be downloaded pauses between attempts: retried now from
+    // its page, then failed with a reason.
+    m.client(&["data", "import", "--car", &m.car]);
+    let out = m.init_root(
+        &m.root,
+        "0.0000001",
+        "180 days",
+        &["--http-url", "http://127.0.0.1:1/nothing-listens-here.car"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let paused = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    m.wait_state(&paused, "StorageDealProviderTransferAwaitRestart");
+    b.goto(&format!("{base}/ui/deals/{paused}"));
+    assert!(
+        b.text("#deal").contains("ProviderTransferAwaitRestart"),
+        "{}",
+        b.text("#deal")
+    );
+    b.click("form[action$='/resume'] button", true);
+    let notice = b.text(".notice");
+    assert!(
+        notice.contains("being tried again now") || notice.contains("not waiting to retry"),
+        "{notice}"
+    );
+    b.fill("form[action$='/fail'] input[name=reason]", "the data URL is wrong");
+    b.click("form[action$='/fail'] button", true);
+    assert!(
+        b.text(".notice.ok").contains("StorageDealFailing"),
+        "{}",
+        b.text("body")
+    );
+
     // The asks, set through the settings screen: the storage ask is the one droplet signs and serves.
     b.goto(&format!("{base}/ui/settings"));
     b.fill("form.set-ask input[name=price]", "0.000000002");
@@ -203,6 +235,36 @@ fn the_web_ui_shows_a_deal_live_to_active_and_every_screen_works_in_chromium() {
     assert!(funds.matches("FIL").count() >= 4, "{funds}");
     assert!(!funds.contains("reading the chain"), "{funds}");
     shot(&mut b, &shots, "funds");
+    // Add to the escrow from the worker, then take half of it back, through the screen's forms.
+    let worker = tests::market::account(&m._net, "worker");
+    b.fill("form[action='/ui/funds/add'] input[name=from]", &worker);
+    b.fill("form[action='/ui/funds/add'] input[name=amount]", "1");
+    b.click("form[action='/ui/funds/add'] button", true);
+    assert!(
+        b.text(".notice.ok")
+            .contains(&format!("AddBalance of 1 FIL to {MINER} sent")),
+        "{}",
+        b.text("body")
+    );
+    tests::procs::wait_for("the added escrow", Duration::from_secs(60), None, || {
+        let report = m.droplet(&["actor-funds", "balances"]);
+        let line = report.lines().find(|l| l.contains("Available to Withdraw"))?;
+        let amount = line.split(':').nth(1)?.trim().trim_end_matches(" FIL");
+        (market_types::units::parse_fil(amount).ok()? >= market_types::TokenAmount::from_whole(1)).then_some(())
+    });
+    b.fill("form[action='/ui/funds/withdraw'] input[name=wallet]", &worker);
+    b.fill("form[action='/ui/funds/withdraw'] input[name=amount]", "0.5");
+    b.click("form[action='/ui/funds/withdraw'] button", true);
+    assert!(
+        b.text(".notice.ok")
+            .contains(&format!("WithdrawBalance of 0.5 FIL from {MINER} sent")),
+        "{}",
+        b.text("body")
+    );
+    b.fill("form[action='/ui/funds/withdraw'] input[name=wallet]", &worker);
+    b.fill("form[action='/ui/funds/withdraw'] input[name=amount]", "1000000");
+    b.click("form[action='/ui/funds/withdraw'] button", true);
+    assert!(b.text(".notice.err").contains("available"), "{}", b.text("body"));
     b.goto(&format!("{base}/ui/sealing"));
     let sector = on_chain["SectorNumber"].as_u64().expect("sector").to_string();
     let sealing = b.text("#sealing table.sectors");

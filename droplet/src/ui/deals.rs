@@ -204,6 +204,12 @@ pub async fn show(State(ui): State<Arc<Ui>>, Path(id): Path<String>, Query(n): Q
         @if d.status() == S::Publish {
             form.row method="post" action="/ui/deals/publish-now" { button type="submit" { "Publish now" } }
         }
+        @if d.status() == S::ProviderTransferAwaitRestart {
+            form.row method="post" action={"/ui/deals/" (d.uuid) "/resume"} {
+                span { "The download stopped (" (d.deal.message) ") and waits before trying again." }
+                button type="submit" { "Retry the download now" }
+            }
+        }
         @if can_fail(&d) {
             h2 { (if d.deal.online { "Fail this deal" } else { "Cancel this offline deal" }) }
             form.row method="post" action={"/ui/deals/" (d.uuid) "/fail"} {
@@ -271,6 +277,24 @@ pub async fn fail(State(ui): State<Arc<Ui>>, Path(id): Path<String>, Form(f): Fo
         .await
         .map(|after| format!("the deal is now {}", after.status().name()))
         .map_err(|e| e.to_string());
+    back(&format!("/ui/deals/{}", d.uuid), outcome).into_response()
+}
+
+pub async fn resume(State(ui): State<Arc<Ui>>, Path(id): Path<String>) -> Response {
+    let key = id.clone();
+    let d = match ui.api.deals.read(move |d| d.find(&key)).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return back("/ui/deals", Err(format!("no deal {id}"))).into_response(),
+        Err(e) => return back(&format!("/ui/deals/{id}"), Err(e.to_string())).into_response(),
+    };
+    let outcome = if ui.api.runner.resume_transfer_now(&d.uuid) {
+        Ok("the download is being tried again now".to_string())
+    } else {
+        Err(format!(
+            "the deal is in {}, not waiting to retry its download",
+            d.status().name()
+        ))
+    };
     back(&format!("/ui/deals/{}", d.uuid), outcome).into_response()
 }
 

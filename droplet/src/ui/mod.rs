@@ -47,6 +47,7 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/ui/deals/publish-now", post(deals::publish_now))
         .route("/ui/deals/{id}", get(deals::show))
         .route("/ui/deals/{id}/fail", post(deals::fail))
+        .route("/ui/deals/{id}/resume", post(deals::resume))
         .route("/ui/retrievals", get(retrievals::list))
         .route("/ui/pieces", get(pieces::list))
         .route("/ui/pieces/{cid}", get(pieces::show))

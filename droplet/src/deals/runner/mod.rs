@@ -124,6 +124,8 @@ pub struct DealRunner {
     funds: tokio::sync::Mutex<()>,
     /// When each miner's last PublishStorageDeals went out (Unix seconds), for the metrics.
     last_publish: Mutex<HashMap<Address, (u64, usize)>>,
+    /// Deals waiting out a transfer back-off, and how to cut the wait short.
+    transfer_wakers: Mutex<HashMap<Uuid, Arc<tokio::sync::Notify>>>,
 }
 
 impl std::fmt::Debug for DealRunner {
@@ -171,6 +173,7 @@ impl DealRunner {
             locks: DealLocks::new(),
             funds: tokio::sync::Mutex::new(()),
             last_publish: Mutex::new(HashMap::new()),
+            transfer_wakers: Mutex::new(HashMap::new()),
         });
         runner.resume()?;
         let r = runner.clone();
@@ -260,6 +263,18 @@ impl DealRunner {
         Ok(after)
     }
 
+    /// Resume now a transfer waiting out its back-off (a paused deal, in
+    /// ProviderTransferAwaitRestart); false when the deal is not waiting so.
+    pub fn resume_transfer_now(&self, uuid: &Uuid) -> bool {
+        match lock(&self.transfer_wakers).get(uuid) {
+            Some(w) => {
+                w.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Carry out the actions of a deal's first step (taken by the acceptor, which answers the
     /// proposal itself): an online deal's download starts here.
     pub fn begin(self: &Arc<Self>, uuid: Uuid, actions: Vec<Action>) {
@@ -312,7 +327,13 @@ impl DealRunner {
             Action::ResumeTransfer { after_ms } => {
                 let wait = Duration::from_millis(after_ms);
                 tracing::info!(%uuid, attempt = d.deal.transfer_attempts, ?wait, reason = %d.deal.message, "resuming the data transfer");
-                tokio::time::sleep(wait).await;
+                let wake = Arc::new(tokio::sync::Notify::new());
+                lock(&self.transfer_wakers).insert(uuid, wake.clone());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = wake.notified() => tracing::info!(%uuid, "the operator resumed the transfer now"),
+                }
+                lock(&self.transfer_wakers).remove(&uuid);
                 let d = match self.event(uuid, Event::TransferRestarted).await {
                     Ok(d) => d,
                     Err(e) => return Some(Event::Errored(e.to_string())),

@@ -296,6 +296,49 @@ async fn a_download_that_cannot_connect_backs_off_on_the_machine_s_schedule_then
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_paused_transfer_resumes_at_once_when_the_operator_asks() {
+    let h = harness();
+    let mut d = record(2048, 100, S::Unknown, PieceStatus::Undefine);
+    d.deal = market_fsm::storage::provider::ProviderDeal::new(true, TokenAmount::default());
+    d.transfer = market_types::boost::Transfer::http(
+        &market_types::boost::HttpRequest {
+            url: "http://127.0.0.1:1/data.car".into(),
+            headers: None,
+        },
+        1500,
+    );
+    h.deals.insert(&d).expect("insert");
+    assert!(!h.runner.resume_transfer_now(&d.uuid), "not waiting yet");
+    h.runner.event(d.uuid, Event::Accepted).await.expect("accepted");
+    // After the third attempt the back-off is 4 s; asked, the fourth starts without it.
+    let mut paused = h
+        .wait_for(d.uuid, S::ProviderTransferAwaitRestart, Duration::from_secs(60))
+        .await;
+    while paused.deal.transfer_attempts < 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        paused = h.deals.get(&d.uuid).expect("get").expect("deal");
+    }
+    let asked = tokio::time::Instant::now();
+    let mut woke = false;
+    while !woke {
+        woke = h.runner.resume_transfer_now(&d.uuid);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    loop {
+        let now = h.deals.get(&d.uuid).expect("get").expect("deal");
+        if now.deal.transfer_attempts >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "the next attempt came {:?} after the ask, not after the 4 s back-off",
+        asked.elapsed()
+    );
+}
+
 /// An HTTP server on loopback that answers every request with `body` after `delay`, and
 /// counts how many requests it serves at once (the most, over its life).
 async fn slow_server(body: Vec<u8>, delay: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
