@@ -152,10 +152,13 @@ pub async fn run(repo: &Repo, cmd: PaychCommand) -> Result<()> {
     match cmd {
         PaychCommand::AddFunds { from, to, amount } => {
             let amount = parse_fil(&amount).map_err(|e| anyhow!("amount {amount:?}: {e}"))?;
-            let info = api
-                .paych_get(Json(address(&from)?), Json(address(&to)?), Json(amount))
-                .await
-                .map_err(call_error)?;
+            let (from, to) = (address(&from)?, address(&to)?);
+            let info = market_daemon::progress::waiting(
+                "the payment channel's message landing on chain",
+                api.paych_get(Json(from), Json(to), Json(amount)),
+            )
+            .await
+            .map_err(call_error)?;
             println!("{}", info.channel.0);
         }
         PaychCommand::List => {
