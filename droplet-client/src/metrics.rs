@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use market_daemon::metrics::{fil, gauge_family};
 use market_types::states::{RetrievalDealStatus, StorageDealStatus};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 
 use crate::deals::store::ClientDealStore;
@@ -25,23 +24,6 @@ pub struct Sources {
     pub imports: Imports,
 }
 
-fn fil(t: &market_types::TokenAmount) -> f64 {
-    t.atto().to_string().parse::<f64>().unwrap_or(0.0) / 1e18
-}
-
-fn gauges(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, f64)>,
-) -> Result<(), std::fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, value) in rows {
-        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
-
 impl Collector for Sources {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut deals: BTreeMap<String, u64> = BTreeMap::new();
@@ -52,7 +34,7 @@ impl Collector for Sources {
             let state = StorageDealStatus::from_u64(d.state).map_or_else(|| d.state.to_string(), |s| s.name().into());
             *deals.entry(state).or_default() += 1;
         }
-        gauges(
+        gauge_family(
             &mut encoder,
             "droplet_client_storage_deals",
             "The client's storage deals per state",
@@ -71,26 +53,26 @@ impl Collector for Sources {
             received += r.info.bytes_received;
             paid += fil(&r.info.total_paid.0);
         }
-        gauges(
+        gauge_family(
             &mut encoder,
             "droplet_client_retrievals",
             "The client's retrievals per state",
             states.into_iter().map(|(s, n)| (vec![("state", s)], n as f64)),
         )?;
-        gauges(
+        gauge_family(
             &mut encoder,
             "droplet_client_retrieval_bytes_received",
             "Bytes received over all recorded retrievals",
             [(Vec::new(), received as f64)],
         )?;
-        gauges(
+        gauge_family(
             &mut encoder,
             "droplet_client_retrieval_paid_fil",
             "FIL paid over all recorded retrievals",
             [(Vec::new(), paid)],
         )?;
         let imports = self.imports.list().map(|i| i.len()).unwrap_or(0);
-        gauges(
+        gauge_family(
             &mut encoder,
             "droplet_client_imports",
             "Data imported for deals",

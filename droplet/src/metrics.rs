@@ -197,23 +197,7 @@ impl Metrics {
     }
 }
 
-/// An amount in FIL, as a float (exact enough for a gauge).
-fn fil(t: &market_types::TokenAmount) -> f64 {
-    t.atto().to_string().parse::<f64>().unwrap_or(0.0) / 1e18
-}
-
-fn gauge_family(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, f64)>,
-) -> Result<(), std::fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, value) in rows {
-        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
+use market_daemon::metrics::{fil, gauge_family};
 
 impl Collector for Sources {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

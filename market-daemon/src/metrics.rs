@@ -4,6 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
+
 use crate::config::MetricsConfig;
 
 /// Renders the exposition, on a blocking thread (it may read the store).
@@ -73,4 +77,23 @@ pub async fn serve(endpoint: &str, path: &str, render: Render) -> Result<SocketA
         }
     });
     Ok(bound)
+}
+
+/// An amount in FIL, as a float (exact enough for a gauge).
+pub fn fil(t: &market_types::TokenAmount) -> f64 {
+    t.atto().to_string().parse::<f64>().unwrap_or(0.0) / 1e18
+}
+
+/// A gauge family of `rows` (labels, value), as read at a scrape.
+pub fn gauge_family(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, f64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in rows {
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }

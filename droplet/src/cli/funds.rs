@@ -111,13 +111,7 @@ pub async fn run(repo: &Repo, cmd: FundsCmd) -> Result<()> {
                 .map_err(call_error)?
                 .0;
             println!("msg uid is : {id}, waiting for the processing result ...");
-            let l = market_daemon::progress::waiting(
-                &format!("message {id} landing on chain"),
-                api.messager_wait_message(Json(id), 1),
-            )
-            .await
-            .map_err(call_error)?
-            .0;
+            let l = landed(&api, id).await?;
             if l.receipt.exit_code != 0 {
                 bail!("msg run failed, exit code {}", l.receipt.exit_code);
             }
@@ -142,13 +136,7 @@ pub async fn run(repo: &Repo, cmd: FundsCmd) -> Result<()> {
                 .await
                 .map_err(call_error)?
                 .0;
-            let l = market_daemon::progress::waiting(
-                &format!("message {id} landing on chain"),
-                api.messager_wait_message(Json(id), 1),
-            )
-            .await
-            .map_err(call_error)?
-            .0;
+            let l = landed(&api, id).await?;
             println!("WithdrawBalance message cid: {}", l.message);
             println!("{}", withdraw_outcome(&l, &amount).map_err(|e| anyhow!(e))?);
         }
@@ -179,13 +167,7 @@ pub async fn run(repo: &Repo, cmd: FundsCmd) -> Result<()> {
             println!("settling {} deal(s) of {miner}: {ids:?}", ids.len());
             let msg = Message::settle_deal_payments(from, ids.iter().copied());
             let id = api.messager_push_message(Json(msg), None).await.map_err(call_error)?.0;
-            let l = market_daemon::progress::waiting(
-                &format!("message {id} landing on chain"),
-                api.messager_wait_message(Json(id), 1),
-            )
-            .await
-            .map_err(call_error)?
-            .0;
+            let l = landed(&api, id).await?;
             println!("SettleDealPayments message cid: {}", l.message);
             if l.receipt.exit_code != 0 {
                 bail!("settling failed: exit code {}", l.receipt.exit_code);
@@ -227,4 +209,18 @@ fn settleable(deals: &[MinerDeal], miner: Address) -> Vec<u64> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// Wait (with progress) until message `id` is on chain.
+async fn landed(
+    api: &jsonrpsee::http_client::HttpClient,
+    id: market_types::Cid,
+) -> Result<market_types::chain::MsgLookup> {
+    Ok(market_daemon::progress::waiting(
+        &format!("message {id} landing on chain"),
+        api.messager_wait_message(Json(id), 1),
+    )
+    .await
+    .map_err(call_error)?
+    .0)
 }

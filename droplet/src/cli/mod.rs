@@ -259,6 +259,23 @@ pub async fn cli_host() -> Result<market_p2p::Host> {
     .await?)
 }
 
+/// The miner's libp2p addresses on chain (the ones that decode); an error naming the fix when
+/// there are none.
+pub fn miner_addrs(
+    miner: market_types::Address,
+    info: &market_types::chain::MinerInfo,
+) -> Result<Vec<libp2p::Multiaddr>> {
+    let addrs: Vec<libp2p::Multiaddr> = info
+        .multiaddrs
+        .iter()
+        .filter_map(|a| libp2p::Multiaddr::try_from(a.0.clone()).ok())
+        .collect();
+    if addrs.is_empty() {
+        anyhow::bail!("miner {miner} has no addresses on chain (set them with `droplet actor set-addrs`)");
+    }
+    Ok(addrs)
+}
+
 /// Parse an address argument.
 pub fn address(s: &str) -> Result<market_types::Address> {
     market_types::address::parse(s).map_err(|e| anyhow::anyhow!("{s:?} is not an address: {e}"))

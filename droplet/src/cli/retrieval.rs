@@ -142,14 +142,7 @@ pub async fn protocols(repo: &Repo, miner: &str) -> Result<()> {
     let node = node(repo)?;
     set_network(&node).await;
     let (info, peer) = super::miner_peer(&node, m).await?;
-    let addrs: Vec<libp2p::Multiaddr> = info
-        .multiaddrs
-        .iter()
-        .filter_map(|a| libp2p::Multiaddr::try_from(a.0.clone()).ok())
-        .collect();
-    if addrs.is_empty() {
-        anyhow::bail!("miner {m} has no addresses on chain (set them with `droplet actor set-addrs`)");
-    }
+    let addrs = super::miner_addrs(m, &info)?;
     let host = super::cli_host().await?;
     host.connect(peer, addrs)
         .await

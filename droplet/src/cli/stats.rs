@@ -118,14 +118,7 @@ pub async fn run(repo: &Repo, cmd: StatsCmd) -> Result<()> {
                     async move {
                         let agent = async {
                             let (info, peer) = super::miner_peer(node, addr).await?;
-                            let addrs: Vec<libp2p::Multiaddr> = info
-                                .multiaddrs
-                                .iter()
-                                .filter_map(|a| libp2p::Multiaddr::try_from(a.0.clone()).ok())
-                                .collect();
-                            if addrs.is_empty() {
-                                anyhow::bail!("storage provider {addr} has no multiaddrs set on-chain");
-                            }
+                            let addrs = super::miner_addrs(addr, &info)?;
                             let dial = host.agent_version(peer, addrs, Duration::from_secs(5));
                             match tokio::time::timeout(Duration::from_secs(20), dial).await {
                                 Ok(r) => Ok(r?),

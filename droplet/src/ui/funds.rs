@@ -10,12 +10,11 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use market_daemon::funds::{withdraw_amount, withdrawable};
 use market_types::chain::Message;
-use market_types::units::parse_fil;
-use market_types::{Address, TokenAmount};
 use maud::html;
 use serde::Deserialize;
 
 use super::Ui;
+use super::form::{addr, amount, served};
 use super::page::{Notice, back, fil, page};
 use crate::chain::DealChain;
 
@@ -68,23 +67,6 @@ pub async fn show(State(ui): State<Arc<Ui>>, Query(n): Query<Notice>) -> Respons
     page("Funds and collateral", "/ui/funds", &n, body).into_response()
 }
 
-fn addr(s: &str, what: &str) -> Result<Address, String> {
-    market_types::address::parse(s.trim()).map_err(|e| format!("{what} {s:?} is not an address: {e}"))
-}
-
-fn amount(s: &str) -> Result<TokenAmount, String> {
-    parse_fil(s.trim()).map_err(|e| format!("{s:?} is not an amount of FIL: {e}"))
-}
-
-/// The miner of a form, which this droplet must serve.
-fn served(ui: &Ui, s: &str) -> Result<Address, String> {
-    let m = addr(s, "miner")?;
-    if !ui.api.miners.contains(&m) {
-        return Err(format!("miner {m} is not served by this droplet"));
-    }
-    Ok(m)
-}
-
 #[derive(Debug, Deserialize)]
 pub struct AddForm {
     miner: String,
@@ -94,7 +76,11 @@ pub struct AddForm {
 
 pub async fn add(State(ui): State<Arc<Ui>>, Form(f): Form<AddForm>) -> Response {
     let outcome = async {
-        let (to, from, amount) = (served(&ui, &f.miner)?, addr(&f.from, "wallet")?, amount(&f.amount)?);
+        let (to, from, amount) = (
+            served(&ui, &f.miner)?,
+            addr(&f.from, "wallet")?,
+            amount(&f.amount, "amount")?,
+        );
         if !amount.is_positive() {
             return Err("the amount must be more than 0".to_string());
         }
@@ -125,7 +111,7 @@ pub async fn withdraw(State(ui): State<Arc<Ui>>, Form(f): Form<WithdrawForm>) ->
         let requested = if f.amount.trim().is_empty() {
             None
         } else {
-            Some(amount(&f.amount)?)
+            Some(amount(&f.amount, "amount")?)
         };
         let balance = ui
             .api

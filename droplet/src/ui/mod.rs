@@ -9,6 +9,7 @@
 mod auth;
 mod dashboard;
 mod deals;
+mod form;
 mod funds;
 mod page;
 mod pieces;

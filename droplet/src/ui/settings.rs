@@ -9,13 +9,14 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use market_types::retrieval::RetrievalAsk;
 use market_types::units::{
-    EPOCH_DURATION_SECONDS, PaddedPieceSize, format_fil_unitless, format_go_duration, parse_fil, parse_size,
+    EPOCH_DURATION_SECONDS, PaddedPieceSize, format_fil_unitless, format_go_duration, parse_size,
 };
 use market_types::{Address, BigInt, TokenAmount};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::Ui;
+use super::form::{amount, served};
 use super::page::{Notice, back, bytes, fil, page};
 use crate::asks::AskTerms;
 
@@ -143,18 +144,6 @@ pub async fn show(State(ui): State<Arc<Ui>>, Query(n): Query<Notice>) -> Respons
         @for (m, _) in &miners { (miner_section(&ui, m)) }
     };
     page("Asks and settings", "/ui/settings", &n, body).into_response()
-}
-
-fn served(ui: &Ui, s: &str) -> Result<Address, String> {
-    let m = market_types::address::parse(s.trim()).map_err(|e| format!("miner {s:?} is not an address: {e}"))?;
-    if !ui.api.miners.contains(&m) {
-        return Err(format!("miner {m} is not served by this droplet"));
-    }
-    Ok(m)
-}
-
-fn amount(s: &str, what: &str) -> Result<TokenAmount, String> {
-    parse_fil(s.trim()).map_err(|e| format!("{what}: {s:?} is not an amount of FIL: {e}"))
 }
 
 fn size(s: &str, what: &str) -> Result<u64, String> {

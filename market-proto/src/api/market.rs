@@ -56,22 +56,8 @@ pub struct VersionInfo {
 }
 
 /// Where a deal's data comes from (go-fil-markets `storagemarket.DataRef`, in droplet's
-/// `MinerDeal.Ref`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataRef {
-    /// `graphsync`, `manual` (offline), `import`, or boost's transfer type (`http`).
-    #[serde(rename = "TransferType", default)]
-    pub transfer_type: String,
-    #[serde(rename = "Root")]
-    pub root: Json<Cid>,
-    #[serde(rename = "PieceCid", default)]
-    pub piece_cid: Option<Json<Cid>>,
-    /// Unpadded.
-    #[serde(rename = "PieceSize", default)]
-    pub piece_size: u64,
-    #[serde(rename = "RawBlockSize", default)]
-    pub raw_block_size: u64,
-}
+/// `MinerDeal.Ref`): the client API's type.
+pub use super::market_client::DataRef;
 
 /// A provider's storage deal as droplet's JSON-RPC carries it (venus-shared
 /// `market.MinerDeal`: the client's signed proposal embedded, so `Proposal` and

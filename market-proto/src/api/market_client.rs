@@ -17,7 +17,8 @@ use crate::jwt::Perm;
 /// Where a deal's data is (lotus `storagemarket.DataRef`). `PieceSize` is unpadded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataRef {
-    #[serde(rename = "TransferType")]
+    /// `graphsync`, `manual` (offline), `import`, or boost's transfer type (`http`).
+    #[serde(rename = "TransferType", default)]
     pub transfer_type: String,
     #[serde(rename = "Root")]
     pub root: Json<Cid>,

@@ -199,6 +199,22 @@ impl Harness {
         );
     }
 
+    /// An online deal just received whose data is at an address nothing listens on (port 1:
+    /// every attempt is refused at once).
+    fn unreachable_online_deal(&self) -> DealRecord {
+        let mut d = record(2048, 100, S::Unknown, PieceStatus::Undefine);
+        d.deal = market_fsm::storage::provider::ProviderDeal::new(true, TokenAmount::default());
+        d.transfer = market_types::boost::Transfer::http(
+            &market_types::boost::HttpRequest {
+                url: "http://127.0.0.1:1/data.car".into(),
+                headers: None,
+            },
+            1500,
+        );
+        self.deals.insert(&d).expect("insert");
+        d
+    }
+
     /// A deal waiting for its data, stored as the acceptor stores it.
     fn waiting_deal(&self) -> DealRecord {
         let mut d = record(2048, 100, S::WaitingForData, PieceStatus::Undefine);
@@ -265,17 +281,7 @@ async fn an_imported_deal_waits_for_its_publish_period_then_goes_on_chain_from_t
 #[tokio::test(start_paused = true)]
 async fn a_download_that_cannot_connect_backs_off_on_the_machine_s_schedule_then_fails() {
     let h = harness();
-    let mut d = record(2048, 100, S::Unknown, PieceStatus::Undefine);
-    d.deal = market_fsm::storage::provider::ProviderDeal::new(true, TokenAmount::default());
-    // Nothing listens on port 1: every attempt is refused at once.
-    d.transfer = market_types::boost::Transfer::http(
-        &market_types::boost::HttpRequest {
-            url: "http://127.0.0.1:1/data.car".into(),
-            headers: None,
-        },
-        1500,
-    );
-    h.deals.insert(&d).expect("insert");
+    let d = h.unreachable_online_deal();
     let started = tokio::time::Instant::now();
     h.runner.event(d.uuid, Event::Accepted).await.expect("accepted");
     let failed = h.wait_for(d.uuid, S::Failing, Duration::from_secs(600)).await;
@@ -299,16 +305,7 @@ async fn a_download_that_cannot_connect_backs_off_on_the_machine_s_schedule_then
 #[tokio::test(start_paused = true)]
 async fn a_paused_transfer_resumes_at_once_when_the_operator_asks() {
     let h = harness();
-    let mut d = record(2048, 100, S::Unknown, PieceStatus::Undefine);
-    d.deal = market_fsm::storage::provider::ProviderDeal::new(true, TokenAmount::default());
-    d.transfer = market_types::boost::Transfer::http(
-        &market_types::boost::HttpRequest {
-            url: "http://127.0.0.1:1/data.car".into(),
-            headers: None,
-        },
-        1500,
-    );
-    h.deals.insert(&d).expect("insert");
+    let d = h.unreachable_online_deal();
     assert!(!h.runner.resume_transfer_now(&d.uuid), "not waiting yet");
     h.runner.event(d.uuid, Event::Accepted).await.expect("accepted");
     // After the third attempt the back-off is 4 s; asked, the fourth starts without it.
