@@ -205,6 +205,18 @@ impl MarketClientServer for ClientApi {
         Ok(self.deals.deals.list().map_err(err)?.iter().map(|d| d.info()).collect())
     }
 
+    async fn client_list_offline_deals(&self) -> RpcResult<Vec<DealInfo>> {
+        Ok(self
+            .deals
+            .deals
+            .list()
+            .map_err(err)?
+            .iter()
+            .filter(|d| !d.online)
+            .map(|d| d.info())
+            .collect())
+    }
+
     async fn client_get_deal_info(&self, proposal: Json<cid::Cid>) -> RpcResult<DealInfo> {
         self.deals
             .deals

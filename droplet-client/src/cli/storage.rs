@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
 use jsonrpsee::http_client::HttpClient;
 use market_daemon::repo::Repo;
@@ -49,6 +49,17 @@ pub enum DealsCommand {
     },
     /// One deal, by proposal CID, as JSON.
     Get { proposal_cid: String },
+    /// The offline deals the provider accepted and waits for the data of, as
+    /// `proposalCID,pieceCID` rows: the manifest `droplet storage deal batch-import-data
+    /// --manifest` reads (with the CARs named by piece CID in its `--car-dir`).
+    Export {
+        /// Write the rows to this file (with a header); without it, print a table.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// At most this many rows in the file (0: all).
+        #[arg(long, default_value_t = 0)]
+        count: usize,
+    },
     /// Ask the provider where a deal stands now (on the protocol the deal was made on).
     Status {
         /// The deal's proposal CID or UUID.
@@ -190,6 +201,42 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             .map_err(call_error)?
             .0;
             println!("{cid}");
+        }
+        StorageCommand::Deals(DealsCommand::Export { output, count }) => {
+            set_network(repo).await;
+            let waiting: Vec<_> = api
+                .client_list_offline_deals()
+                .await
+                .map_err(call_error)?
+                .into_iter()
+                .filter(|d| {
+                    d.state == market_types::states::StorageDealStatus::ProposalAccepted.code() && d.deal_id == 0
+                })
+                .collect();
+            if waiting.is_empty() {
+                println!("no deals need export");
+                return Ok(());
+            }
+            match output {
+                Some(path) => {
+                    let take = if count == 0 { waiting.len() } else { count };
+                    let mut text = String::from("proposalCID,pieceCID\n");
+                    for d in waiting.iter().take(take) {
+                        text.push_str(&format!("{},{}\n", d.proposal_cid.0, d.piece_cid.0));
+                    }
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                    println!("{} deals written to {}", take.min(waiting.len()), path.display());
+                }
+                None => {
+                    let mut rows = vec![vec!["ProposalCID".to_string(), "PieceCID".to_string()]];
+                    rows.extend(
+                        waiting
+                            .iter()
+                            .map(|d| vec![d.proposal_cid.0.to_string(), d.piece_cid.0.to_string()]),
+                    );
+                    print!("{}", market_daemon::cli::table(&rows));
+                }
+            }
         }
         StorageCommand::Deals(DealsCommand::List {
             verbose,

@@ -383,6 +383,9 @@ pub trait MarketClient {
 
     #[method(name = "ClientListDeals")]
     async fn client_list_deals(&self) -> RpcResult<Vec<DealInfo>>;
+    /// The offline deals (the provider imports their data by hand), as droplet's offline repo.
+    #[method(name = "ClientListOfflineDeals")]
+    async fn client_list_offline_deals(&self) -> RpcResult<Vec<DealInfo>>;
 
     /// One deal by proposal CID.
     #[method(name = "ClientGetDealInfo")]
@@ -540,6 +543,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("ClientStatelessDeal", Perm::Write, 1),
     spec("ClientStartDeal", Perm::Admin, 1),
     spec("ClientListDeals", Perm::Write, 0),
+    spec("ClientListOfflineDeals", Perm::Read, 0),
     spec("ClientGetDealInfo", Perm::Read, 1),
     spec("ClientImport", Perm::Admin, 1),
     spec("ClientListImports", Perm::Write, 0),
