@@ -205,6 +205,63 @@ impl MarketClientServer for ClientApi {
         Ok(self.deals.deals.list().map_err(err)?.iter().map(|d| d.info()).collect())
     }
 
+    async fn client_get_verified_deal_distribution(
+        &self,
+        providers: Vec<market_proto::api::market::MinerOrCommon>,
+        client: market_proto::api::market::MinerOrCommon,
+    ) -> RpcResult<market_proto::api::market_client::DealDistribution> {
+        use market_fsm::storage::distribution::{DealShare, Distribution};
+        use market_proto::api::market_client::{DealDistribution, ProviderDistribution, ReplicaDistribution};
+        let shares: Vec<DealShare> = self
+            .deals
+            .deals
+            .list()
+            .map_err(err)?
+            .iter()
+            .filter(|d| !d.status().is_terminal() && d.proposal.0.proposal.verified_deal)
+            .map(|d| {
+                let p = &d.proposal.0.proposal;
+                DealShare {
+                    client: p.client,
+                    provider: p.provider,
+                    piece: p.piece_cid,
+                    size: p.piece_size.0,
+                }
+            })
+            .collect();
+        let dist = Distribution::of(&shares);
+        let provider_json =
+            |a: &market_types::Address, s: &market_fsm::storage::distribution::ProviderShare| ProviderDistribution {
+                provider: Json(*a),
+                total: s.total,
+                uniq: s.uniq,
+                uniq_pieces: s.pieces.clone(),
+                duplication_percentage: s.duplication(),
+            };
+        let wanted: Vec<market_types::Address> = providers.iter().filter_map(|p| p.0).collect();
+        Ok(DealDistribution {
+            providers_distribution: dist
+                .providers
+                .iter()
+                .filter(|(a, _)| wanted.contains(a))
+                .map(|(a, s)| provider_json(a, s))
+                .collect(),
+            replicas_distribution: client
+                .0
+                .and_then(|c| dist.clients.get(&c).map(|s| (c, s)))
+                .map(|(c, s)| ReplicaDistribution {
+                    client: Json(c),
+                    total: s.total,
+                    uniq: s.uniq,
+                    duplication_percentage: s.duplication(),
+                    replicas_percentage: s.providers.keys().map(|p| (p.to_string(), s.share_at(p))).collect(),
+                    replicas_distribution: s.providers.iter().map(|(a, p)| provider_json(a, p)).collect(),
+                })
+                .into_iter()
+                .collect(),
+        })
+    }
+
     async fn client_list_offline_deals(&self) -> RpcResult<Vec<DealInfo>> {
         Ok(self
             .deals

@@ -308,6 +308,7 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
         market_proto::api::market_client::METHODS,
         |m, before| match m {
             "ClientQueryAsk" => json!([peer.to_string(), MINER]),
+            "ClientGetVerifiedDealDistribution" => json!([[MINER], "<empty>"]),
             // Refused by the daemon (no piece CID, nothing imported), but past the permission check.
             "ClientStatelessDeal" | "ClientStartDeal" => json!([{
                 "Data": {"TransferType": "manual", "Root": {"/": market_types::chain::chain_cid(b"root").to_string()}},

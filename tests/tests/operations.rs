@@ -511,3 +511,56 @@ fn stats_count_the_chain_s_active_deals_and_the_venus_providers_power() {
         "{json}"
     );
 }
+
+/// `storage deals verified-deal-stat`: the FIL+ measures of a client's verified deals — here
+/// the same piece twice at one provider, so half of it is duplicated and all of it is there.
+#[test]
+fn verified_deal_stat_shows_the_fil_plus_spread_of_a_client_s_deals() {
+    let m = setup();
+    let verified = account(&m._net, "verified-client");
+    for _ in 0..2 {
+        let out = m.init("0.0000001", "180 days", &["--verified-deal", "--from", &verified]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    let padded = m.piece_size * 128 / 127;
+    let size = |n: u64| format!("{} ({n} B)", market_types::units::format_size(n));
+    let by_provider = m.client(&["storage", "deals", "verified-deal-stat", "--provider", MINER]);
+    let row = by_provider
+        .lines()
+        .find(|l| l.starts_with(MINER))
+        .unwrap_or_else(|| panic!("{by_provider}"));
+    assert!(row.contains(&size(2 * padded)) && row.contains(&size(padded)), "{row}");
+    assert!(row.trim_end().ends_with("50.00%"), "{row}");
+
+    let by_client = m.client(&["storage", "deals", "verified-deal-stat", "--client", &verified]);
+    assert!(by_client.starts_with(&format!("Client: {verified}\n")), "{by_client}");
+    assert!(
+        by_client.contains(&format!("Total:  {}\n", size(2 * padded))),
+        "{by_client}"
+    );
+    assert!(
+        by_client.contains(&format!("Uniq:   {}\n", size(padded))),
+        "{by_client}"
+    );
+    assert!(by_client.contains("DuplicationPercentage: 50.00%"), "{by_client}");
+    let row = by_client
+        .lines()
+        .find(|l| l.starts_with(MINER))
+        .unwrap_or_else(|| panic!("{by_client}"));
+    assert!(
+        row.contains("100.00%"),
+        "all of the client's verified data is at {MINER}: {row}"
+    );
+
+    // Unverified deals do not count; neither flag is an error.
+    let plain_client = account(&m._net, "client");
+    let plain = m.client(&["storage", "deals", "verified-deal-stat", "--client", &plain_client]);
+    assert!(plain.starts_with("no verified deals from"), "{plain}");
+    let none = run(
+        "droplet-client",
+        &["--repo", &m.client, "storage", "deals", "verified-deal-stat"],
+    );
+    assert!(!none.status.success());
+    assert!(stderr(&none).contains("must pass --provider or --client"));
+}

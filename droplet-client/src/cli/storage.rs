@@ -49,6 +49,15 @@ pub enum DealsCommand {
     },
     /// One deal, by proposal CID, as JSON.
     Get { proposal_cid: String },
+    /// How the verified (FIL+) deals not yet ended are spread: a provider's total, unique data
+    /// and duplication, or a client's over its providers (the FIL+ rules' measures).
+    VerifiedDealStat {
+        #[arg(long)]
+        provider: Option<String>,
+        /// The DataCap (client) address.
+        #[arg(long)]
+        client: Option<String>,
+    },
     /// The offline deals the provider accepted and waits for the data of, as
     /// `proposalCID,pieceCID` rows: the manifest `droplet storage deal batch-import-data
     /// --manifest` reads (with the CARs named by piece CID in its `--car-dir`).
@@ -201,6 +210,21 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             .map_err(call_error)?
             .0;
             println!("{cid}");
+        }
+        StorageCommand::Deals(DealsCommand::VerifiedDealStat { provider, client }) => {
+            use market_proto::api::market::MinerOrCommon;
+            set_network(repo).await;
+            let parse = |s: &str| market_types::address::parse(s).map_err(|e| anyhow!("{s:?} is not an address: {e}"));
+            let (provider, client) = match (provider, client) {
+                (Some(p), _) => (Some(parse(&p)?), None),
+                (None, Some(c)) => (None, Some(parse(&c)?)),
+                (None, None) => anyhow::bail!("must pass --provider or --client"),
+            };
+            let dd = api
+                .client_get_verified_deal_distribution(vec![MinerOrCommon(provider)], MinerOrCommon(client))
+                .await
+                .map_err(call_error)?;
+            print!("{}", verified_deal_stat(&dd, provider, client));
         }
         StorageCommand::Deals(DealsCommand::Export { output, count }) => {
             set_network(repo).await;
@@ -573,4 +597,52 @@ pub(crate) async fn init_params(api: &HttpClient, a: InitArgs) -> Result<StartDe
             None => 0,
         },
     })
+}
+
+/// `verified-deal-stat`'s output, as droplet prints it: sizes as `<size> (<n> B)`, shares as
+/// `%.2f%`; a provider's one row, or a client's totals and a row per provider.
+fn verified_deal_stat(
+    dd: &market_proto::api::market_client::DealDistribution,
+    provider: Option<market_types::Address>,
+    client: Option<market_types::Address>,
+) -> String {
+    use market_proto::api::market_client::ProviderDistribution;
+    let size = |n: u64| format!("{} ({n} B)", market_types::units::format_size(n));
+    let pct = |f: f64| format!("{:.2}%", 100.0 * f);
+    let header = ["Provider", "Total", "Percentage", "Uniq", "DuplicationPercentage"]
+        .map(String::from)
+        .to_vec();
+    let row = |pd: &ProviderDistribution, share: Option<f64>| {
+        vec![
+            pd.provider.0.to_string(),
+            size(pd.total),
+            share.map(pct).unwrap_or_default(),
+            size(pd.uniq),
+            pct(pd.duplication_percentage),
+        ]
+    };
+    if let Some(p) = provider {
+        return match dd.providers_distribution.iter().find(|pd| pd.provider.0 == p) {
+            Some(pd) => market_daemon::cli::table(&[header, row(pd, None)]),
+            None => format!("no verified deals with {p}\n"),
+        };
+    }
+    let Some(rd) = dd.replicas_distribution.iter().find(|rd| Some(rd.client.0) == client) else {
+        return format!(
+            "no verified deals from {}\n",
+            client.map(|c| c.to_string()).unwrap_or_default()
+        );
+    };
+    let mut rows = vec![header];
+    for pd in &rd.replicas_distribution {
+        rows.push(row(pd, rd.replicas_percentage.get(&pd.provider.0.to_string()).copied()));
+    }
+    format!(
+        "Client: {}\nTotal:  {}\nUniq:   {}\nDuplicationPercentage: {}\n{}\n",
+        rd.client.0,
+        size(rd.total),
+        size(rd.uniq),
+        pct(rd.duplication_percentage),
+        market_daemon::cli::table(&rows)
+    )
 }

@@ -363,6 +363,50 @@ pub struct ProviderDealStatus {
     pub bytes_received: u64,
 }
 
+/// One provider's verified deals (venus-shared `ProviderDistribution`): padded sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderDistribution {
+    #[serde(rename = "Provider")]
+    pub provider: Json<Address>,
+    #[serde(rename = "Total")]
+    pub total: u64,
+    #[serde(rename = "Uniq")]
+    pub uniq: u64,
+    /// Piece CID → size, each piece once.
+    #[serde(rename = "UniqPieces", default)]
+    pub uniq_pieces: BTreeMap<String, u64>,
+    /// (Total − Uniq) / Total.
+    #[serde(rename = "DuplicationPercentage")]
+    pub duplication_percentage: f64,
+}
+
+/// One client's verified deals over its providers (venus-shared `ReplicaDistribution`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaDistribution {
+    #[serde(rename = "Client")]
+    pub client: Json<Address>,
+    #[serde(rename = "Total")]
+    pub total: u64,
+    #[serde(rename = "Uniq")]
+    pub uniq: u64,
+    #[serde(rename = "DuplicationPercentage")]
+    pub duplication_percentage: f64,
+    /// Provider → its part of the client's total.
+    #[serde(rename = "ReplicasPercentage", default)]
+    pub replicas_percentage: BTreeMap<String, f64>,
+    #[serde(rename = "ReplicasDistribution", default)]
+    pub replicas_distribution: Vec<ProviderDistribution>,
+}
+
+/// `ClientGetVerifiedDealDistribution`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DealDistribution {
+    #[serde(rename = "ProvidersDistribution", default)]
+    pub providers_distribution: Vec<ProviderDistribution>,
+    #[serde(rename = "ReplicasDistribution", default)]
+    pub replicas_distribution: Vec<ReplicaDistribution>,
+}
+
 #[rpc(server, client, namespace = "VENUS_MARKET_CLIENT", namespace_separator = ".")]
 pub trait MarketClient {
     /// Fetch `miner`'s storage ask from `peer` (a peer ID string), verified against the
@@ -386,6 +430,15 @@ pub trait MarketClient {
     /// The offline deals (the provider imports their data by hand), as droplet's offline repo.
     #[method(name = "ClientListOfflineDeals")]
     async fn client_list_offline_deals(&self) -> RpcResult<Vec<DealInfo>>;
+    /// How this client's verified deals not yet ended are spread: `providers`' totals (over
+    /// every client) and `client`'s spread over its providers. An undefined address
+    /// (`"<empty>"`) asks for nothing on its side, as droplet's CLI sends it.
+    #[method(name = "ClientGetVerifiedDealDistribution")]
+    async fn client_get_verified_deal_distribution(
+        &self,
+        providers: Vec<super::market::MinerOrCommon>,
+        client: super::market::MinerOrCommon,
+    ) -> RpcResult<DealDistribution>;
 
     /// One deal by proposal CID.
     #[method(name = "ClientGetDealInfo")]
@@ -544,6 +597,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("ClientStartDeal", Perm::Admin, 1),
     spec("ClientListDeals", Perm::Write, 0),
     spec("ClientListOfflineDeals", Perm::Read, 0),
+    spec("ClientGetVerifiedDealDistribution", Perm::Read, 2),
     spec("ClientGetDealInfo", Perm::Read, 1),
     spec("ClientImport", Perm::Admin, 1),
     spec("ClientListImports", Perm::Write, 0),
