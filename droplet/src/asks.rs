@@ -16,6 +16,9 @@ use market_types::units::{ChainEpoch, PaddedPieceSize};
 use market_types::{Address, Signature, TokenAmount};
 
 use crate::chain::{Chain, ChainError};
+
+/// Storage asks last 720 hours, as droplet fixes them (the CLI's and the UI's `set`).
+pub const ASK_DURATION_EPOCHS: ChainEpoch = 720 * 3600 / market_types::units::EPOCH_DURATION_SECONDS;
 use crate::miners::Miners;
 use crate::store::{Store, StoreError, Table};
 

@@ -17,8 +17,7 @@ use market_types::{BigInt, TokenAmount};
 
 use super::{address, daemon, node, set_network};
 
-/// Asks last 720 hours, as droplet fixes them.
-const ASK_DURATION_EPOCHS: i64 = 720 * 3600 / EPOCH_DURATION_SECONDS;
+use droplet::asks::ASK_DURATION_EPOCHS;
 
 #[derive(Debug, Subcommand)]
 pub enum StorageCmd {

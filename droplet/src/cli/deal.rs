@@ -253,28 +253,13 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
                 anyhow::bail!("nothing to import: give --proposals <proposal>,<file> or --manifest and --car-dir");
             }
             let total = refs.len();
-            // One reference per call, so the bar moves as each deal's data is taken in (the
-            // daemon treats each on its own either way).
-            let mut bar = market_daemon::progress::Progress::items("importing deals' data", total as u64, "deals");
-            let mut results = Vec::with_capacity(total);
-            for (i, r) in refs.into_iter().enumerate() {
-                let one = api
-                    .deals_batch_import_data(ImportDataRefs {
-                        refs: vec![r],
-                        skip_commp,
-                    })
-                    .await
-                    .map_err(call_error);
-                match one {
-                    Ok(rs) => results.extend(rs),
-                    Err(e) => {
-                        bar.finish();
-                        return Err(e.into());
-                    }
-                }
-                bar.set(i as u64 + 1);
-            }
-            bar.finish();
+            // One call: the daemon treats the batch as one (its collateral reserved together).
+            let results = market_daemon::progress::waiting(
+                &format!("droplet importing {total} deals' data"),
+                api.deals_batch_import_data(ImportDataRefs { refs, skip_commp }),
+            )
+            .await
+            .map_err(call_error)?;
             let failed = results.iter().filter(|r| !r.message.is_empty()).count();
             for r in &results {
                 if r.message.is_empty() {

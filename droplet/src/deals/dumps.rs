@@ -80,6 +80,11 @@ fn n(v: &Value, name: &'static str) -> Result<u64, DumpError> {
     s.parse().map_err(|e| field(name, format!("{s:?}: {e}")))
 }
 
+fn epoch(v: &Value, name: &'static str) -> Result<i64, DumpError> {
+    let e = n(v, name)?;
+    i64::try_from(e).map_err(|_| field(name, format!("{e} is not an epoch")))
+}
+
 fn amount(v: &Value, name: &'static str) -> Result<TokenAmount, DumpError> {
     n(v, name).map(TokenAmount::from_atto)
 }
@@ -132,8 +137,8 @@ fn boost_deal(d: &Value) -> Result<MinerDeal, DumpError> {
         client: address(d, "ClientAddress")?,
         provider: address(d, "ProviderAddress")?,
         label: DealLabel::String(d["ProposalLabel"].as_str().unwrap_or_default().to_string()),
-        start_epoch: n(&d["StartEpoch"], "StartEpoch")? as i64,
-        end_epoch: n(&d["EndEpoch"], "EndEpoch")? as i64,
+        start_epoch: epoch(&d["StartEpoch"], "StartEpoch")?,
+        end_epoch: epoch(&d["EndEpoch"], "EndEpoch")?,
         storage_price_per_epoch: amount(&d["StoragePricePerEpoch"], "StoragePricePerEpoch")?,
         provider_collateral: amount(&d["ProviderCollateral"], "ProviderCollateral")?,
         client_collateral: amount(&d["ClientCollateral"], "ClientCollateral")?,

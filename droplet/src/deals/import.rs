@@ -9,7 +9,6 @@
 use market_fsm::storage::provider::{PieceStatus, ProviderDeal};
 use market_proto::api::market::MinerDeal;
 use market_types::boost::Transfer;
-use market_types::label::DealLabel;
 use market_types::states::StorageDealStatus as S;
 use market_types::{Address, Uuid};
 
@@ -79,10 +78,7 @@ pub fn record_of(m: &MinerDeal, served: &[Address], created: u64) -> Result<Deal
     let root = root.ok_or(Refusal::NoRoot)?;
     let signed = !proposal.client_signature.data.is_empty();
     if signed {
-        // Lotus JSON cannot tell an empty byte label from an empty text one; the CID can.
-        if proposal.proposal_cid() != m.proposal_cid.0 && proposal.proposal.label == DealLabel::String(String::new()) {
-            proposal.proposal.label = DealLabel::Bytes(Vec::new());
-        }
+        super::record::restore_empty_label(&mut proposal, &m.proposal_cid.0);
         if proposal.proposal_cid() != m.proposal_cid.0 {
             return Err(Refusal::CidMismatch(m.proposal_cid.0.to_string()));
         }

@@ -325,12 +325,17 @@ struct StoredV1 {
 /// A version 1 record: zeros meant "unset", except where the state says otherwise. A sector
 /// number of 0 cannot be told from "no sector" in this form; the piece status can: a piece
 /// that is packing or proving is in a sector.
-fn from_v1(r: StoredV1) -> DealRecord {
-    let mut proposal = r.proposal.0;
-    // Lotus JSON reads an empty byte label back as text; the proposal CID says which it was.
-    if proposal.proposal_cid() != r.proposal_cid.0 && proposal.proposal.label == DealLabel::String(String::new()) {
+/// A signed proposal read from Lotus JSON, which reads an empty byte label back as text: when
+/// the proposal does not give `cid` that way, the empty label was bytes.
+pub(crate) fn restore_empty_label(proposal: &mut ClientDealProposal, cid: &Cid) {
+    if proposal.proposal.label == DealLabel::String(String::new()) && proposal.proposal_cid() != *cid {
         proposal.proposal.label = DealLabel::Bytes(Vec::new());
     }
+}
+
+fn from_v1(r: StoredV1) -> DealRecord {
+    let mut proposal = r.proposal.0;
+    restore_empty_label(&mut proposal, &r.proposal_cid.0);
     let status = S::from_u64(r.state).unwrap_or(S::Error);
     let piece_status = PieceStatus::parse(&r.piece_status).unwrap_or_default();
     let in_sector = r.sector != 0 || matches!(piece_status, PieceStatus::Packing | PieceStatus::Proving);

@@ -91,21 +91,8 @@ pub fn fil(a: &TokenAmount) -> String {
     market_types::units::format_fil(a)
 }
 
-/// A byte count in binary units, as lotus prints sizes ("2 KiB", "1.5 GiB").
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 || v.fract() == 0.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
-}
+/// A byte count as lotus prints sizes (`types.SizeStr`: "2 KiB", "1.5 GiB").
+pub use market_types::units::format_size as bytes;
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC.
 pub fn utc(secs: u64) -> String {
@@ -216,7 +203,7 @@ mod tests {
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(utc(1_796_083_199), "2026-11-30 23:59:59");
         assert_eq!(bytes(2048), "2 KiB");
-        assert_eq!(bytes(1536 * 1024 * 1024), "1.50 GiB");
+        assert_eq!(bytes(1536 * 1024 * 1024), "1.5 GiB");
         assert_eq!(bytes(100), "100 B");
         assert_eq!(short_state("StorageDealActive"), "Active");
         assert_eq!(short_state("DealStatusCompleted"), "Completed");

@@ -8,9 +8,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use market_types::retrieval::RetrievalAsk;
-use market_types::units::{
-    EPOCH_DURATION_SECONDS, PaddedPieceSize, format_fil_unitless, format_go_duration, parse_size,
-};
+use market_types::units::{PaddedPieceSize, format_fil_unitless, format_go_duration, parse_size};
 use market_types::{Address, BigInt, TokenAmount};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -18,10 +16,8 @@ use serde::Deserialize;
 use super::Ui;
 use super::form::{amount, served};
 use super::page::{Notice, back, bytes, fil, page};
-use crate::asks::AskTerms;
+use crate::asks::{ASK_DURATION_EPOCHS, AskTerms};
 
-/// How long a storage ask set here stays valid: 30 days, as the CLI's.
-const ASK_DURATION_EPOCHS: i64 = 720 * 3600 / EPOCH_DURATION_SECONDS;
 const GIB: u64 = 1 << 30;
 
 /// The switches of a miner's provider settings: (form field, label, value).
