@@ -10,6 +10,7 @@ pub mod commp;
 pub mod index;
 mod io_util;
 pub mod prepare;
+pub mod split;
 pub mod store;
 pub mod unixfs;
 mod varint;

@@ -9,6 +9,8 @@
 #   go-data-transfer-peer               (lassie's go-data-transfer: metered pull channels, both sides)
 #   go-ipni-peer                        (lassie's go-libipni: reads an advertisement chain as an indexer)
 #   go-prom-parse                       (prometheus/common expfmt: parses a metrics exposition)
+#   graphsplit, graphsplit-manifest6    (go-graphsplit v0.5.0's own command; its manifest in the
+#                                        current six-column form, through Go's encoding/csv)
 # Modules come from the Go module proxy at the versions in each go.mod/go.sum; the module and
 # build caches (GOMODCACHE, GOCACHE) live outside the clone, so a second build is quick.
 set -euo pipefail
@@ -51,4 +53,13 @@ build lassie ./gspeer go-graphsync-peer
 build lassie ./dtpeer go-data-transfer-peer
 build lassie ./ipnipeer go-ipni-peer
 build lassie ./promparse go-prom-parse
+# go-graphsplit reaches filecoin-ffi only for commP; its module swaps in the pure-Go shim
+# (tests/go/shims/filecoin-ffi), which must be what the build resolves.
+shim="$(cd "$here/graphsplit" && go list -m -f '{{with .Replace}}{{.Path}}{{end}}' github.com/filecoin-project/filecoin-ffi)"
+if [ "$shim" != "../shims/filecoin-ffi" ]; then
+    echo "tests/go/graphsplit must replace filecoin-ffi with ../shims/filecoin-ffi (got '$shim')" >&2
+    exit 1
+fi
+build graphsplit github.com/filedrive-team/go-graphsplit/cmd/graphsplit graphsplit
+build graphsplit ./manifest6 graphsplit-manifest6
 echo "Go peers in $out: $(ls "$out" | tr '\n' ' ')"

@@ -20,6 +20,9 @@ pub enum DataCommand {
     /// Compute the piece CID and size of a file (usually a CAR) as a deal would.
     #[command(name = "commP", alias = "commp")]
     CommP(CommP),
+    /// Cut a dataset into CARs of a fixed amount of file data, as go-graphsplit's `chunk
+    /// --calc-commp` does (the same CARs and root CIDs), with each piece CID in manifest.csv.
+    Split(Split),
     /// Import a file (as UnixFS into a CAR in the repo) or a CAR (`--car`, used in place)
     /// into the daemon, with its piece CID, ready for a deal.
     Import {
@@ -59,6 +62,45 @@ pub struct GenerateCar {
 }
 
 #[derive(Debug, Args)]
+pub struct Split {
+    /// The directory (or file) to split.
+    target: String,
+    /// File bytes per slice (graphsplit's default is 16 GiB; a slice's CAR is slightly
+    /// larger, so leave room below the piece size a deal wants).
+    #[arg(long, default_value = "16GiB", value_parser = parse_size)]
+    slice_size: u64,
+    /// Prefix of the slice names in the manifest.
+    #[arg(long)]
+    graph_name: String,
+    /// Where the CARs and manifest.csv go (created if missing; manifest rows are appended).
+    #[arg(long)]
+    car_dir: PathBuf,
+    /// Stripped from file paths to place them in the tree (default: the target, so its own
+    /// name is not in the tree).
+    #[arg(long)]
+    parent_path: Option<String>,
+    /// Slices built at once (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    parallel: usize,
+    /// Name each CAR by its piece CID, without extension (as droplet's batch import finds it).
+    #[arg(long)]
+    rename: bool,
+    /// Pad each CAR with zeros to its unpadded piece size.
+    #[arg(long)]
+    add_padding: bool,
+    /// CID version of the DAG: 1 as graphsplit's current source, 0 as its v0.5.0 release.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    cid_version: u8,
+    /// Print the slices as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    market_types::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
 pub struct CommP {
     /// The file to compute the piece commitment of.
     input: PathBuf,
@@ -77,6 +119,7 @@ pub fn run(repo: &Repo, cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::GenerateCar(a) => generate_car(a),
         DataCommand::CommP(a) => commp(a),
+        DataCommand::Split(a) => split(a),
         DataCommand::Import { path, car, quiet } => {
             let (rt, api) = daemon(repo)?;
             rt.block_on(import(&api, path, car, quiet))
@@ -189,6 +232,77 @@ fn dir_size(path: &Path) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+fn split(a: Split) -> Result<()> {
+    use piece_store::split::{self, SplitOptions};
+    std::fs::create_dir_all(&a.car_dir).with_context(|| format!("cannot create {}", a.car_dir.display()))?;
+    let opts = SplitOptions {
+        slice_size: a.slice_size,
+        graph_name: a.graph_name,
+        car_dir: a.car_dir,
+        parent_path: a.parent_path,
+        parallel: a.parallel,
+        rename: a.rename,
+        add_padding: a.add_padding,
+        cid_v0: a.cid_version == 0,
+    };
+    let plan = split::plan_for(&a.target, &opts)?;
+    if plan.slices.is_empty() {
+        anyhow::bail!(
+            "{} holds no file data to split (hidden files are skipped, as graphsplit does)",
+            a.target
+        );
+    }
+    let started = std::time::Instant::now();
+    let bar = std::sync::Mutex::new(Progress::bytes(
+        &format!("splitting into {} slices", plan.slices.len()),
+        plan.total_bytes,
+    ));
+    let outcome = split::split(&plan, &opts, 0, &|n| {
+        bar.lock().unwrap_or_else(|e| e.into_inner()).set(n);
+    });
+    bar.into_inner().unwrap_or_else(|e| e.into_inner()).finish();
+    let outcome = outcome?;
+    let secs = started.elapsed().as_secs_f64().max(1e-3);
+    if a.json {
+        let slices: Vec<_> = outcome
+            .slices
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "Name": s.name,
+                    "PayloadCid": s.root.to_string(),
+                    "Path": s.path.display().to_string(),
+                    "PayloadSize": s.car_size,
+                    "PieceCid": s.piece.piece_cid().to_string(),
+                    "PieceSize": s.piece.unpadded_size(),
+                    "ContentBytes": s.content_bytes,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&slices)?);
+        return Ok(());
+    }
+    for s in &outcome.slices {
+        println!(
+            "{}  {}  {}  piece {} ({})",
+            s.name,
+            s.root,
+            market_types::units::format_size(s.car_size),
+            s.piece.piece_cid(),
+            market_types::units::format_size(s.piece.padded_size)
+        );
+    }
+    println!(
+        "{} slices, {} of files in {:.1} s ({:.0} MB/s); manifest: {}",
+        outcome.slices.len(),
+        market_types::units::format_size(outcome.plan_bytes),
+        secs,
+        outcome.plan_bytes as f64 / secs / 1e6,
+        opts.car_dir.join("manifest.csv").display()
+    );
+    Ok(())
 }
 
 fn generate_car(a: GenerateCar) -> Result<()> {

@@ -15,6 +15,14 @@ pub enum BlockRef {
     Inline(Vec<u8>),
     /// A range of one of the source files (leaves).
     File { file: usize, offset: u64, len: u32 },
+    /// A dag-pb leaf wrapping a range of a source file as UnixFS data of `data_type`
+    /// (leaves without raw leaves).
+    PbLeaf {
+        file: usize,
+        offset: u64,
+        len: u32,
+        data_type: pb::DataType,
+    },
 }
 
 /// A DAG built by the importer.
@@ -50,6 +58,7 @@ impl Dag {
         let mut seen = HashSet::new();
         let mut stack = vec![self.root()];
         let mut buf = Vec::new();
+        let mut wrapped: Vec<u8>;
         while let Some(cid) = stack.pop() {
             if !seen.insert(cid) {
                 continue;
@@ -63,6 +72,16 @@ impl Dag {
                         reader.read(&self.files[*file], *file, *offset, *len as usize, &mut buf)?;
                         &buf
                     }
+                    Some(BlockRef::PbLeaf {
+                        file,
+                        offset,
+                        len,
+                        data_type,
+                    }) => {
+                        reader.read(&self.files[*file], *file, *offset, *len as usize, &mut buf)?;
+                        wrapped = pb::leaf_node(*data_type, &buf);
+                        &wrapped
+                    }
                     None => {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::NotFound,
@@ -71,7 +90,8 @@ impl Dag {
                     }
                 }
             };
-            if cid.codec() == DAG_PB {
+            let leaf = matches!(self.blocks.get(&cid), Some(BlockRef::PbLeaf { .. }));
+            if cid.codec() == DAG_PB && !leaf {
                 let node =
                     pb::decode_node(data).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
                 for link in node.links.iter().rev() {

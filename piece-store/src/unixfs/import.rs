@@ -2,6 +2,7 @@
 //! directories.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::dag::{BlockRef, Dag};
@@ -40,8 +41,8 @@ pub(super) struct Child {
 /// Builds DAGs from files and directories.
 #[derive(Debug)]
 pub struct Importer {
-    opts: ImportOptions,
-    dag: Dag,
+    pub(super) opts: ImportOptions,
+    pub(super) dag: Dag,
 }
 
 impl Importer {
@@ -63,7 +64,7 @@ impl Importer {
         let meta = std::fs::symlink_metadata(path).map_err(io_err(path))?;
         if meta.is_file() {
             let file = File::open(path).map_err(io_err(path))?;
-            self.import_file(path, file, progress)
+            self.import_file(path, file, 0, None, progress)
         } else if meta.is_dir() {
             self.import_dir(path, progress)
         } else if meta.file_type().is_symlink() {
@@ -79,6 +80,12 @@ impl Importer {
         } else {
             Err(ImportError::Unsupported(path.to_path_buf()))
         }
+    }
+
+    /// Adds `path` to the DAG's file list (leaves refer to it by index).
+    fn file_index(&mut self, path: &Path) -> usize {
+        self.dag.files.push(path.to_path_buf());
+        self.dag.files.len() - 1
     }
 
     fn store(&mut self, cid: BlockCid, block: BlockRef) {
@@ -118,39 +125,69 @@ impl Importer {
     /// go-unixfs's balanced layout, built bottom-up as the leaves stream past: a level that
     /// fills to `max_links` becomes one node of the level above. The result is the same tree
     /// as go-unixfs `balanced.Layout`.
-    fn import_file(
+    ///
+    /// `start` and `len` import a range of the file (all of it from `start` when `len` is None).
+    pub(super) fn import_file(
         &mut self,
         path: &Path,
         mut file: File,
+        start: u64,
+        len: Option<u64>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Child, ImportError> {
-        let file_idx = self.dag.files.len();
-        self.dag.files.push(path.to_path_buf());
+        let file_idx = self.file_index(path);
+        if start > 0 {
+            file.seek(SeekFrom::Start(start)).map_err(io_err(path))?;
+        }
+        let mut reader = file.take(len.unwrap_or(u64::MAX));
         let mut levels: Vec<Vec<Child>> = vec![Vec::new()];
         let mut buf = vec![0u8; self.opts.chunk_size];
-        let mut offset = 0u64;
+        let mut offset = start;
         loop {
-            let n = read_full(&mut file, &mut buf).map_err(io_err(path))?;
-            if n == 0 && offset > 0 {
+            let n = read_full(&mut reader, &mut buf).map_err(io_err(path))?;
+            if n == 0 && offset > start {
                 break;
             }
             let data = &buf[..n];
-            let cid = self.opts.cid_for(RAW, data);
-            self.store(
-                cid,
-                BlockRef::File {
-                    file: file_idx,
-                    offset,
-                    len: n as u32,
-                },
-            );
+            let child = if self.opts.raw_leaves {
+                let cid = self.opts.cid_for(RAW, data);
+                self.store(
+                    cid,
+                    BlockRef::File {
+                        file: file_idx,
+                        offset,
+                        len: n as u32,
+                    },
+                );
+                Child {
+                    cid,
+                    filesize: n as u64,
+                    tsize: n as u64,
+                }
+            } else {
+                // go-unixfs: the first leaf is made as the file's own node (File), the
+                // others as Raw.
+                let data_type = if offset == start { DataType::File } else { DataType::Raw };
+                let block = pb::leaf_node(data_type, data);
+                let cid = self.opts.cid_for(DAG_PB, &block);
+                self.store(
+                    cid,
+                    BlockRef::PbLeaf {
+                        file: file_idx,
+                        offset,
+                        len: n as u32,
+                        data_type,
+                    },
+                );
+                Child {
+                    cid,
+                    filesize: n as u64,
+                    tsize: block.len() as u64,
+                }
+            };
             offset += n as u64;
-            progress(self.dag.payload_bytes + offset);
-            levels[0].push(Child {
-                cid,
-                filesize: n as u64,
-                tsize: n as u64,
-            });
+            progress(self.dag.payload_bytes + offset - start);
+            levels[0].push(child);
             let mut level = 0;
             while levels[level].len() == self.opts.max_links {
                 let children = std::mem::take(&mut levels[level]);
@@ -165,7 +202,7 @@ impl Importer {
                 break;
             }
         }
-        self.dag.payload_bytes += offset;
+        self.dag.payload_bytes += offset - start;
         // Close the partial nodes from the bottom up until one node is left on top.
         let mut level = 0;
         loop {

@@ -10,6 +10,7 @@ mod dag;
 pub mod export;
 mod hamt;
 mod import;
+mod listed;
 pub mod pb;
 
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use multihash_codetable::{Code, MultihashDigest};
 
 pub use self::dag::{BlockRef, Dag};
 pub use self::import::{ImportError, Importer};
+pub use self::listed::{ListedDir, ListedEntry, ListedFile};
 
 /// A block CID. Identity CIDs inline up to 126 bytes of data, more than [`cid::Cid`]'s
 /// 64-byte digest holds, so blocks use a wider CID.
@@ -72,6 +74,12 @@ pub struct ImportOptions {
     /// A directory whose estimated size (names plus CID bytes) exceeds this becomes a HAMT
     /// (`HAMTShardingSize`, 256 KiB; over, not at, as boxo and the JS importer decide).
     pub shard_threshold: usize,
+    /// Leaves as raw blocks (lotus, the Go client). Off, each leaf is a dag-pb node with
+    /// UnixFS data, the first of a file typed File and the rest Raw, as go-unixfs's balanced
+    /// layout writes them without raw leaves (go-graphsplit).
+    pub raw_leaves: bool,
+    /// dag-pb nodes get CIDv0 (`Qm…`; go-graphsplit v0.5.0). Needs sha2-256.
+    pub cid_v0: bool,
 }
 
 impl Default for ImportOptions {
@@ -82,19 +90,25 @@ impl Default for ImportOptions {
             max_links: 1024,
             inline_limit: 126,
             shard_threshold: 256 << 10,
+            raw_leaves: true,
+            cid_v0: false,
         }
     }
 }
 
 impl ImportOptions {
-    /// The CID of a block of `codec` holding `data`: identity when small enough.
+    /// The CID of a block of `codec` holding `data`: identity when small enough (never when
+    /// `inline_limit` is 0).
     pub fn cid_for(&self, codec: u64, data: &[u8]) -> BlockCid {
-        let mh = if data.len() <= self.inline_limit {
+        let mh = if self.inline_limit > 0 && data.len() <= self.inline_limit {
             Multihash::<128>::wrap(IDENTITY, data).expect("at most 126 bytes")
         } else {
             let d = self.hash.code().digest(data);
             Multihash::<128>::wrap(d.code(), d.digest()).expect("32-byte digest")
         };
+        if self.cid_v0 && codec == DAG_PB && mh.code() == 0x12 {
+            return BlockCid::new_v0(mh).expect("a sha2-256 multihash");
+        }
         BlockCid::new_v1(codec, mh)
     }
 }

@@ -90,6 +90,30 @@ fn field_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// A dag-pb leaf holding `chunk` as UnixFS data of `data_type`, as go-unixfs writes leaves
+/// without raw leaves (an empty chunk has no Data field, as Go's nil slice).
+pub fn leaf_node(data_type: DataType, chunk: &[u8]) -> Vec<u8> {
+    // UnixFS Data: type, the chunk (when there is one), filesize; written around the chunk
+    // without copying it twice.
+    let n = chunk.len() as u64;
+    let mut head = Vec::with_capacity(16);
+    field_varint(&mut head, 1, data_type as u64);
+    if !chunk.is_empty() {
+        key(&mut head, 2, 2);
+        varint::put(&mut head, n);
+    }
+    let mut tail = Vec::with_capacity(11);
+    field_varint(&mut tail, 3, n);
+    let inner = head.len() + chunk.len() + tail.len();
+    let mut out = Vec::with_capacity(inner + 11);
+    key(&mut out, 1, 2);
+    varint::put(&mut out, inner as u64);
+    out.extend_from_slice(&head);
+    out.extend_from_slice(chunk);
+    out.extend_from_slice(&tail);
+    out
+}
+
 /// Encodes a dag-pb node: every link (Hash, Name, Tsize), then Data if present.
 pub fn encode_node(links: &[PbLink], data: Option<&[u8]>) -> Vec<u8> {
     let mut out = Vec::new();
