@@ -160,6 +160,48 @@ impl MarketClientServer for ClientApi {
             .map_err(|e| handler_error(format!("{e:#}")))
     }
 
+    async fn client_batch_deal(
+        &self,
+        params: Vec<StartDealParams>,
+    ) -> RpcResult<market_proto::api::market_client::DealResults> {
+        use market_proto::api::market_client::{DealResult, DealResults};
+        let mut results = Vec::with_capacity(params.len());
+        for p in params {
+            let outcome = if p.data.transfer_type != "manual" {
+                Err(anyhow::anyhow!(
+                    "a batch deal is offline: its transfer type must be manual, not {:?}",
+                    p.data.transfer_type
+                ))
+            } else if !p.epoch_price.0.is_zero() {
+                Err(anyhow::anyhow!(
+                    "a batch deal's price must be 0 (verified data is free to store)"
+                ))
+            } else if p.data.piece_cid.is_none() {
+                Err(anyhow::anyhow!(
+                    "a batch deal needs its piece CID and size (from the manifest)"
+                ))
+            } else {
+                // In a task of its own: a caller that goes away (a batch command stopped half
+                // way) does not cut a proposal off between storing it and hearing the answer.
+                let deals = self.deals.clone();
+                tokio::spawn(async move { deals.propose(&p, Source::Offline).await })
+                    .await
+                    .unwrap_or_else(|e| Err(anyhow::anyhow!("the proposal stopped: {e}")))
+            };
+            results.push(match outcome {
+                Ok((cid, _)) => DealResult {
+                    proposal_cid: Some(Json(cid)),
+                    message: String::new(),
+                },
+                Err(e) => DealResult {
+                    proposal_cid: None,
+                    message: format!("{e:#}"),
+                },
+            });
+        }
+        Ok(DealResults { results })
+    }
+
     async fn client_start_deal(&self, mut params: StartDealParams) -> RpcResult<Json<cid::Cid>> {
         let import = self
             .with_import(&mut params)

@@ -278,28 +278,34 @@ impl Devnet {
 
     /// A devnet mining every `block_time` (`0`: only when asked, see [`Devnet::test_miner`]).
     pub fn start_with(dir: &Path, block_time: &str) -> Devnet {
+        Devnet::start_genesis(dir, block_time, None)
+    }
+
+    /// A devnet from a genesis TOML (`droplet-devnet genesis-template`'s form), or the default.
+    pub fn start_genesis(dir: &Path, block_time: &str, genesis: Option<&Path>) -> Devnet {
         let repo = dir.join("devnet");
         let log = dir.join("devnet.log");
         let repo_s = repo.to_str().expect("utf-8 path").to_string();
-        let mut proc = Proc::start(
-            "droplet-devnet",
-            &[
-                "--repo",
-                &repo_s,
-                "run",
-                "--listen",
-                "127.0.0.1:0",
-                "--block-time",
-                block_time,
-                // Prove-commit three epochs after pre-commit (150 on mainnet).
-                "--challenge-delay",
-                "3",
-                // Collect payment channels 20 epochs after Settle (1440 on mainnet).
-                "--settle-delay",
-                "20",
-            ],
-            &log,
-        );
+        let mut args = vec![
+            "--repo".to_string(),
+            repo_s,
+            "run".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--block-time".into(),
+            block_time.into(),
+            // Prove-commit three epochs after pre-commit (150 on mainnet).
+            "--challenge-delay".into(),
+            "3".into(),
+            // Collect payment channels 20 epochs after Settle (1440 on mainnet).
+            "--settle-delay".into(),
+            "20".into(),
+        ];
+        if let Some(g) = genesis {
+            args.extend(["--genesis".into(), s(g)]);
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut proc = Proc::start("droplet-devnet", &argv, &log);
         let api = repo.join("api");
         let multiaddr = wait_for(
             "the devnet's api file",
@@ -342,6 +348,11 @@ fn s(p: &Path) -> String {
 
 /// A droplet started against the devnet with one signer mode.
 pub fn start_droplet(dir: &Path, name: &str, net: &Devnet, mode: &str) -> (Proc, String) {
+    start_droplet_for(dir, name, net, mode, &[DEVNET_MINER])
+}
+
+/// [`start_droplet`] serving `miners`.
+pub fn start_droplet_for(dir: &Path, name: &str, net: &Devnet, mode: &str, miners: &[&str]) -> (Proc, String) {
     let repo = s(&dir.join(name));
     let ma = net.multiaddr.clone();
     let token = net.admin_token.clone();
@@ -357,11 +368,12 @@ pub fn start_droplet(dir: &Path, name: &str, net: &Devnet, mode: &str) -> (Proc,
         ma.clone(),
         "--cs-token".into(),
         token.clone(),
-        "--miner".into(),
-        format!("{}:devnet", crate::procs::DEVNET_MINER),
         "--signer-token".into(),
         token,
     ];
+    for m in miners {
+        args.extend(["--miner".into(), format!("{m}:devnet")]);
+    }
     match mode {
         // venus-wallet's three-argument WalletSign on /rpc/v0, messages through the messager.
         "wallet" => {
@@ -450,21 +462,26 @@ pub fn announce(repo: &str) -> (String, String) {
 /// Set the devnet miner's on-chain peer ID and address (through the droplet in `repo`) to
 /// `id` and `addr`, and wait until the chain shows them.
 pub fn point_miner_at(repo: &str, id: &str, addr: &str) {
+    point_miner_at_for(repo, DEVNET_MINER, id, addr)
+}
+
+/// [`point_miner_at`] for `miner`.
+pub fn point_miner_at_for(repo: &str, miner: &str, id: &str, addr: &str) {
     let droplet = |args: &[&str]| {
         let mut all = vec!["--repo", repo];
         all.extend_from_slice(args);
         run_ok("droplet", &all)
     };
     assert!(addr.starts_with("/ip4/127.0.0.1/tcp/"), "loopback only: {addr}");
-    let out = droplet(&["actor", "set-addrs", "--miner", DEVNET_MINER, addr]);
+    let out = droplet(&["actor", "set-addrs", "--miner", miner, addr]);
     assert!(out.starts_with("Requested multiaddrs change in message "), "{out}");
-    let out = droplet(&["actor", "set-peer-id", "--miner", DEVNET_MINER, id]);
+    let out = droplet(&["actor", "set-peer-id", "--miner", miner, id]);
     assert!(out.starts_with("Requested peerid change in message "), "{out}");
     let want = format!("peers: {id}\naddr: {addr}\n");
     wait_for(
         "the miner's peer ID and addresses on chain",
         Duration::from_secs(60),
         None,
-        || (droplet(&["actor", "info", "--miner", DEVNET_MINER]) == want).then_some(()),
+        || (droplet(&["actor", "info", "--miner", miner]) == want).then_some(()),
     );
 }

@@ -254,7 +254,7 @@ async fn batch_imports_manual_repairs_the_legacy_sealer_api_and_piece_uploads() 
     assert!(out.contains("1 of 1 imports started"), "{out}");
     let pair = format!("{p2},{}", m.car);
     let out = m.droplet(&["storage", "deal", "batch-import-data", "--proposals", &pair]);
-    assert!(out.contains(&format!("{p2}: importing")), "{out}");
+    assert!(out.contains(&format!("import data success: {p2}")), "{out}");
     // Importing again is refused for that deal, with the reason.
     let again = m.deal_cmd(&["batch-import-data", "--proposals", &pair]);
     assert!(!again.status.success());

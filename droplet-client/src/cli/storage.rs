@@ -30,6 +30,10 @@ pub enum DealsCommand {
     /// (`data import`) and the provider downloads its CAR over HTTP from this daemon, or from
     /// `--http-url`.
     Init(Box<InitArgs>),
+    /// Offline deals for every row of a manifest (`data split`'s), spread over `--miner`s
+    /// round-robin or, with `--filter`, within the FIL+ rules. Running it again skips rows
+    /// already proposed.
+    Batch(Box<super::batch::BatchArgs>),
     /// The client's deals.
     List {
         /// More columns: the deal UUID, protocol and bytes transferred.
@@ -210,6 +214,10 @@ pub async fn run(repo: &Repo, cmd: StorageCommand) -> Result<()> {
             .map_err(call_error)?
             .0;
             println!("{cid}");
+        }
+        StorageCommand::Deals(DealsCommand::Batch(a)) => {
+            let node = node(repo).await?;
+            super::batch::run(&api, &node, *a).await?;
         }
         StorageCommand::Deals(DealsCommand::VerifiedDealStat { provider, client }) => {
             use market_proto::api::market::MinerOrCommon;

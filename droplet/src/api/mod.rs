@@ -8,6 +8,7 @@ mod pieces;
 mod retrieval;
 mod transfers;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cid::Cid;
@@ -470,6 +471,37 @@ impl MarketDealsServer for Api {
     }
 
     async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>> {
+        // The batch's collateral first, one deposit per miner, so that each deal's own
+        // reservation finds it set aside instead of sending a message of its own.
+        let mut per_miner: std::collections::BTreeMap<Address, Vec<(Cid, TokenAmount)>> = Default::default();
+        let mut reserved: HashMap<Cid, Address> = HashMap::new();
+        for r in &refs.refs {
+            let deal = match (&r.uuid, &r.proposal_cid) {
+                (Some(u), _) => self.deals.get(&u.0),
+                (None, Some(c)) => self.deals.by_proposal_cid(&c.0),
+                (None, None) => Ok(None),
+            };
+            if let Ok(Some(d)) = deal
+                && d.status() == StorageDealStatus::WaitingForData
+                && reserved.insert(d.proposal_cid, d.proposal.proposal.provider).is_none()
+            {
+                let p = &d.proposal.proposal;
+                per_miner
+                    .entry(p.provider)
+                    .or_default()
+                    .push((d.proposal_cid, p.provider_collateral.clone()));
+            }
+        }
+        let mut refused: HashMap<Address, String> = HashMap::new();
+        for (miner, deals) in &per_miner {
+            if let Err(e) = self.runner.reserve_batch(*miner, deals).await {
+                tracing::warn!(%miner, error = %e, "batch collateral");
+                for (deal, _) in deals {
+                    reserved.remove(deal);
+                }
+                refused.insert(*miner, e);
+            }
+        }
         let mut out = Vec::with_capacity(refs.refs.len());
         for r in &refs.refs {
             let target = match (&r.uuid, &r.proposal_cid) {
@@ -477,7 +509,25 @@ impl MarketDealsServer for Api {
                 (None, Some(c)) => c.0.to_string(),
                 (None, None) => String::new(),
             };
+            let deal = match (&r.uuid, &r.proposal_cid) {
+                (Some(u), _) => self.deals.get(&u.0).ok().flatten(),
+                (None, Some(c)) => self.deals.by_proposal_cid(&c.0).ok().flatten(),
+                (None, None) => None,
+            };
+            if let Some(why) = deal.as_ref().and_then(|d| refused.get(&d.proposal.proposal.provider)) {
+                out.push(ImportDataResult {
+                    target,
+                    message: format!("the batch's collateral could not be set aside: {why}"),
+                });
+                continue;
+            }
             let message = self.import_one(r, refs.skip_commp).await.err().unwrap_or_default();
+            if !message.is_empty()
+                && let Some(d) = &deal
+                && let Some(miner) = reserved.remove(&d.proposal_cid)
+            {
+                self.runner.release_batch(miner, &d.proposal_cid);
+            }
             out.push(ImportDataResult { target, message });
         }
         Ok(out)

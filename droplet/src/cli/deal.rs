@@ -261,12 +261,12 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
             .await
             .map_err(call_error)?;
             let failed = results.iter().filter(|r| !r.message.is_empty()).count();
-            for r in &results {
-                if r.message.is_empty() {
-                    println!("{}: importing", r.target);
-                } else {
-                    println!("{}: failed: {}", r.target, r.message);
-                }
+            // droplet's lines: failures first, then successes.
+            for r in results.iter().filter(|r| !r.message.is_empty()) {
+                println!("import data failed, deal: {}, error: {}", r.target, r.message);
+            }
+            for r in results.iter().filter(|r| r.message.is_empty()) {
+                println!("import data success: {}", r.target);
             }
             println!("{} of {total} imports started", total - failed);
             if failed > 0 {

@@ -398,6 +398,23 @@ pub struct ReplicaDistribution {
     pub replicas_distribution: Vec<ProviderDistribution>,
 }
 
+/// One deal of a `ClientBatchDeal` call (venus-shared `DealResult`): the proposal CID when
+/// the provider accepted it, else why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DealResult {
+    #[serde(rename = "ProposalCID")]
+    pub proposal_cid: Option<Json<Cid>>,
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+
+/// `ClientBatchDeal`'s answer, a result per deal in order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DealResults {
+    #[serde(rename = "Results", default)]
+    pub results: Vec<DealResult>,
+}
+
 /// `ClientGetVerifiedDealDistribution`'s answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DealDistribution {
@@ -424,6 +441,12 @@ pub trait MarketClient {
     /// a local import, by data root) or from `HttpUrl`. Returns the proposal CID once accepted.
     #[method(name = "ClientStartDeal")]
     async fn client_start_deal(&self, params: StartDealParams) -> RpcResult<Json<Cid>>;
+
+    /// Propose offline deals (manual transfer, price 0) one after another, each stored before
+    /// it is sent, over mk/1.2.x (droplet's own batch used mk/1.1.1, which droplet providers
+    /// refuse); a deal that fails does not stop the others.
+    #[method(name = "ClientBatchDeal")]
+    async fn client_batch_deal(&self, params: Vec<StartDealParams>) -> RpcResult<DealResults>;
 
     #[method(name = "ClientListDeals")]
     async fn client_list_deals(&self) -> RpcResult<Vec<DealInfo>>;
@@ -595,6 +618,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("ClientQueryAsk", Perm::Read, 2),
     spec("ClientStatelessDeal", Perm::Write, 1),
     spec("ClientStartDeal", Perm::Admin, 1),
+    spec("ClientBatchDeal", Perm::Write, 1),
     spec("ClientListDeals", Perm::Write, 0),
     spec("ClientListOfflineDeals", Perm::Read, 0),
     spec("ClientGetVerifiedDealDistribution", Perm::Read, 2),

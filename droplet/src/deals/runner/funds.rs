@@ -63,6 +63,10 @@ impl DealRunner {
     /// Set collateral aside; send AddBalance from the worker when the escrow is short.
     pub(super) async fn reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Event {
         let _funds = self.funds.lock().await;
+        if let Some(message) = lock(&self.batch_reserved).remove(&deal) {
+            // Set aside with its batch, the deposit (if any) sent once for all of them.
+            return Event::FundsReserved { amount, message };
+        }
         let bal = match self.chain.market_balance(&miner).await {
             Ok(b) => b,
             Err(e) => return Event::FundingFailed(format!("reading the miner's market balance: {e}")),
@@ -94,6 +98,72 @@ impl DealRunner {
                 }
             }
             Err(e) => Event::FundingFailed(format!("reserving funds: {e}")),
+        }
+    }
+
+    /// Set aside the collateral of a batch of `miner`'s deals at once (droplet's "aggregated
+    /// collateral" for `batch-import-data`): every deal reserved in the ledger, then one
+    /// AddBalance for what the escrow lacks for all of them (droplet's sum is lost to a bug,
+    /// so it reserves 0). Each deal's own reservation step then takes this one. Returns the
+    /// deposit sent, if the escrow was short.
+    pub async fn reserve_batch(&self, miner: Address, deals: &[(Cid, TokenAmount)]) -> Result<Option<Cid>, String> {
+        if deals.is_empty() {
+            return Ok(None);
+        }
+        let _funds = self.funds.lock().await;
+        let bal = self
+            .chain
+            .market_balance(&miner)
+            .await
+            .map_err(|e| format!("reading {miner}'s market balance: {e}"))?;
+        let need = {
+            let mut l = lock(&self.ledger);
+            let mut need = Reservation::Covered;
+            for (deal, amount) in deals {
+                need = l.reserve(miner, *deal, amount, &bal.available());
+            }
+            self.save_ledger(&l, miner);
+            need
+        };
+        let release = |why: String| {
+            let mut l = lock(&self.ledger);
+            for (deal, _) in deals {
+                l.release(miner, deal);
+            }
+            self.save_ledger(&l, miner);
+            why
+        };
+        let message = match need {
+            Reservation::Covered => None,
+            Reservation::NeedsDeposit(deposit) => {
+                let from = self.worker(miner).await.map_err(release)?;
+                let msg = Message::add_balance(from, miner, deposit.clone());
+                let max_fee = self.config.policy(Some(&miner)).max_add_balance_fee();
+                let id = self
+                    .chain
+                    .push(msg, max_fee)
+                    .await
+                    .map_err(|e| release(format!("adding the batch's collateral to {miner}'s escrow: {e}")))?;
+                let mut l = lock(&self.ledger);
+                l.deposit_sent(miner, &deposit);
+                self.save_ledger(&l, miner);
+                tracing::info!(%miner, deals = deals.len(), deposit = %deposit, message = %id, "batch collateral: one deposit");
+                Some(id)
+            }
+        };
+        let mut b = lock(&self.batch_reserved);
+        for (deal, _) in deals {
+            b.insert(*deal, message);
+        }
+        Ok(message)
+    }
+
+    /// Give back a batch reservation whose deal's data did not import.
+    pub fn release_batch(&self, miner: Address, deal: &Cid) {
+        if lock(&self.batch_reserved).remove(deal).is_some() {
+            let mut l = lock(&self.ledger);
+            l.release(miner, deal);
+            self.save_ledger(&l, miner);
         }
     }
 

@@ -126,6 +126,9 @@ pub struct DealRunner {
     last_publish: Mutex<HashMap<Address, (u64, usize)>>,
     /// Deals waiting out a transfer back-off, and how to cut the wait short.
     transfer_wakers: Mutex<HashMap<Uuid, Arc<tokio::sync::Notify>>>,
+    /// Deals whose collateral a batch import already set aside, with the one deposit sent
+    /// for their batch (None when the escrow covered it): their own reservation uses it.
+    batch_reserved: Mutex<HashMap<Cid, Option<Cid>>>,
 }
 
 impl std::fmt::Debug for DealRunner {
@@ -174,6 +177,7 @@ impl DealRunner {
             funds: tokio::sync::Mutex::new(()),
             last_publish: Mutex::new(HashMap::new()),
             transfer_wakers: Mutex::new(HashMap::new()),
+            batch_reserved: Mutex::new(HashMap::new()),
         });
         runner.resume()?;
         let r = runner.clone();
