@@ -339,6 +339,87 @@ impl FullNodeServer for Rpc {
         Ok(self.chain(|c| c.state.verifreg.datacap.get(&id).cloned()).map(Json))
     }
 
+    async fn state_get_allocation(
+        &self,
+        client: Json<Address>,
+        id: u64,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<Option<Json<market_types::actors::Allocation>>> {
+        Ok(self.state_get_allocations(client, tsk).await?.remove(&id.to_string()))
+    }
+
+    async fn state_get_allocations(
+        &self,
+        client: Json<Address>,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<std::collections::BTreeMap<String, Json<market_types::actors::Allocation>>> {
+        self.at(&tsk.0)?;
+        let Some(id) = self.chain(|c| c.state.lookup_id(&client.0)) else {
+            return Ok(Default::default());
+        };
+        Ok(self.chain(|c| {
+            c.state
+                .verifreg
+                .allocations
+                .iter()
+                .filter(|(_, a)| a.client == id)
+                .map(|(n, a)| {
+                    let a = market_types::actors::Allocation {
+                        client: a.client,
+                        provider: a.provider,
+                        data: a.data,
+                        size: a.size,
+                        term_min: a.term_min,
+                        term_max: a.term_max,
+                        expiration: a.expiration,
+                    };
+                    (n.to_string(), Json(a))
+                })
+                .collect()
+        }))
+    }
+
+    async fn state_get_claim(
+        &self,
+        provider: Json<Address>,
+        id: u64,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<Option<Json<market_types::actors::Claim>>> {
+        Ok(self.state_get_claims(provider, tsk).await?.remove(&id.to_string()))
+    }
+
+    async fn state_get_claims(
+        &self,
+        provider: Json<Address>,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<std::collections::BTreeMap<String, Json<market_types::actors::Claim>>> {
+        self.at(&tsk.0)?;
+        let Some(id) = self.chain(|c| c.state.lookup_id(&provider.0)) else {
+            return Ok(Default::default());
+        };
+        Ok(self.chain(|c| {
+            c.state
+                .verifreg
+                .claims
+                .iter()
+                .filter(|(_, cl)| cl.provider == id)
+                .map(|(n, cl)| {
+                    let cl = market_types::actors::Claim {
+                        provider: cl.provider,
+                        client: cl.client,
+                        data: cl.data,
+                        size: cl.size,
+                        term_min: cl.term_min,
+                        term_max: cl.term_max,
+                        term_start: cl.term_start,
+                        sector: cl.sector,
+                    };
+                    (n.to_string(), Json(cl))
+                })
+                .collect()
+        }))
+    }
+
     async fn state_sector_precommit_info(
         &self,
         miner: Json<Address>,

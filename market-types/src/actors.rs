@@ -3,6 +3,7 @@
 //! CreateMiner, the verified registry, and market settlement results. Layouts follow
 //! builtin-actors (v13 and later), as CBOR tuples.
 
+use crate::Cid;
 use crate::address::Address;
 use crate::bigint::{BigInt, TokenAmount};
 use crate::bytes::Bytes;
@@ -33,6 +34,8 @@ pub mod miner_method {
     pub const CHANGE_WORKER_ADDRESS: u64 = 3;
     pub const PROVE_COMMIT_SECTOR: u64 = 7;
     pub const PROVE_COMMIT_AGGREGATE: u64 = 26;
+    /// Prove-commit with piece activation manifests (direct data onboarding).
+    pub const PROVE_COMMIT_SECTORS3: u64 = 34;
 }
 
 /// Power actor: `CreateMiner`.
@@ -44,6 +47,172 @@ pub mod power_method {
 pub mod verifreg_method {
     pub const ADD_VERIFIER: u64 = 2;
     pub const ADD_VERIFIED_CLIENT: u64 = 4;
+    /// Extend claims' maximum terms (by their client; number below 2^24, so accounts only).
+    pub const EXTEND_CLAIM_TERMS: u64 = 11;
+}
+
+/// The DataCap token actor (f07).
+pub mod datacap_method {
+    /// FRC-42 `Transfer`: moves DataCap, to the verified registry with allocation requests.
+    pub const TRANSFER_EXPORTED: u64 = 80_475_954;
+}
+
+/// DataCap counts bytes as tokens with 18 decimals.
+pub const DATACAP_TOKEN_PRECISION: u64 = 1_000_000_000_000_000_000;
+
+/// The most any allocation's term may be: five years of epochs.
+pub const MAXIMUM_VERIFIED_ALLOCATION_TERM: i64 = 5 * 365 * 2880;
+/// The least an allocation's minimum term may be: 180 days.
+pub const MINIMUM_VERIFIED_ALLOCATION_TERM: i64 = 180 * 2880;
+/// The furthest an allocation may expire: 60 days on.
+pub const MAXIMUM_VERIFIED_ALLOCATION_EXPIRATION: i64 = 60 * 2880;
+
+cbor_tuple! {
+    /// DataCap `Transfer` parameters (frc46): `amount` is bytes × 10^18; to the verified
+    /// registry, `operator_data` is the [`AllocationRequests`].
+    pub struct TransferParams {
+        "To" => pub to: Address,
+        "Amount" => pub amount: TokenAmount,
+        "OperatorData" => pub operator_data: Bytes,
+    }
+}
+
+cbor_tuple! {
+    /// DataCap `Transfer` return: the balances after, and what the receiver answered (the
+    /// verified registry's [`AllocationsResponse`]).
+    pub struct TransferReturn {
+        "FromBalance" => pub from_balance: TokenAmount,
+        "ToBalance" => pub to_balance: TokenAmount,
+        "RecipientData" => pub recipient_data: Bytes,
+    }
+}
+
+cbor_tuple! {
+    /// A request for the verified registry to hold DataCap for `provider` to claim.
+    pub struct AllocationRequest {
+        "Provider" => pub provider: u64,
+        "Data" => pub data: Cid,
+        "Size" => pub size: u64,
+        "TermMin" => pub term_min: i64,
+        "TermMax" => pub term_max: i64,
+        "Expiration" => pub expiration: i64,
+    }
+}
+
+cbor_tuple! {
+    /// A request, paid with DataCap, to extend a claim's maximum term.
+    pub struct ClaimExtensionRequest {
+        "Provider" => pub provider: u64,
+        "Claim" => pub claim: u64,
+        "TermMax" => pub term_max: i64,
+    }
+}
+
+cbor_tuple! {
+    /// A DataCap transfer's operator data for the verified registry.
+    pub struct AllocationRequests {
+        "Allocations" => pub allocations: Vec<AllocationRequest>,
+        "Extensions" => pub extensions: Vec<ClaimExtensionRequest>,
+    }
+}
+
+cbor_tuple! {
+    /// The verified registry's answer to a transfer: per-request results and the new
+    /// allocations' IDs in request order.
+    pub struct AllocationsResponse {
+        "AllocationResults" => pub allocation_results: BatchReturn,
+        "ExtensionResults" => pub extension_results: BatchReturn,
+        "NewAllocations" => pub new_allocations: Vec<u64>,
+    }
+}
+
+cbor_tuple! {
+    /// Verified registry `Allocation` (as `StateGetAllocation` answers it).
+    pub struct Allocation {
+        "Client" => pub client: u64,
+        "Provider" => pub provider: u64,
+        "Data" => pub data: Cid,
+        "Size" => pub size: u64,
+        "TermMin" => pub term_min: i64,
+        "TermMax" => pub term_max: i64,
+        "Expiration" => pub expiration: i64,
+    }
+}
+
+cbor_tuple! {
+    /// Verified registry `Claim` (as `StateGetClaim` answers it); its ID is the allocation's.
+    pub struct Claim {
+        "Provider" => pub provider: u64,
+        "Client" => pub client: u64,
+        "Data" => pub data: Cid,
+        "Size" => pub size: u64,
+        "TermMin" => pub term_min: i64,
+        "TermMax" => pub term_max: i64,
+        "TermStart" => pub term_start: i64,
+        "Sector" => pub sector: u64,
+    }
+}
+
+cbor_tuple! {
+    /// One claim's new maximum term.
+    pub struct ClaimTerm {
+        "Provider" => pub provider: u64,
+        "ClaimId" => pub claim_id: u64,
+        "TermMax" => pub term_max: i64,
+    }
+}
+
+cbor_tuple! {
+    /// Verified registry `ExtendClaimTerms` parameters; returns a [`BatchReturn`].
+    pub struct ExtendClaimTermsParams {
+        "Terms" => pub terms: Vec<ClaimTerm>,
+    }
+}
+
+cbor_tuple! {
+    /// Which allocation a piece claims.
+    pub struct VerifiedAllocationKey {
+        "Client" => pub client: u64,
+        "Id" => pub id: u64,
+    }
+}
+
+cbor_tuple! {
+    /// An actor told of a piece's activation (the market, with a deal ID as payload).
+    pub struct DataActivationNotification {
+        "Address" => pub address: Address,
+        "Payload" => pub payload: Bytes,
+    }
+}
+
+cbor_tuple! {
+    /// A piece of a sector being activated.
+    pub struct PieceActivationManifest {
+        "CID" => pub cid: Cid,
+        "Size" => pub size: u64,
+        "VerifiedAllocationKey" => pub verified_allocation_key: Option<VerifiedAllocationKey>,
+        "Notify" => pub notify: Vec<DataActivationNotification>,
+    }
+}
+
+cbor_tuple! {
+    /// A sector and all its pieces, in order.
+    pub struct SectorActivationManifest {
+        "SectorNumber" => pub sector_number: u64,
+        "Pieces" => pub pieces: Vec<PieceActivationManifest>,
+    }
+}
+
+cbor_tuple! {
+    /// Miner `ProveCommitSectors3` (method 34) parameters; returns a [`BatchReturn`].
+    pub struct ProveCommitSectors3Params {
+        "SectorActivations" => pub sector_activations: Vec<SectorActivationManifest>,
+        "SectorProofs" => pub sector_proofs: Vec<Bytes>,
+        "AggregateProof" => pub aggregate_proof: Bytes,
+        "AggregateProofType" => pub aggregate_proof_type: Option<i64>,
+        "RequireActivationSuccess" => pub require_activation_success: bool,
+        "RequireNotificationSuccess" => pub require_notification_success: bool,
+    }
 }
 
 cbor_tuple! {

@@ -2,6 +2,7 @@
 
 mod bench_http;
 mod bench_retrieval;
+mod bench_split;
 mod demo;
 mod indexer;
 mod setup;
@@ -85,6 +86,10 @@ fn bench(extra: &[String]) -> Result<()> {
     if extra.first().map(String::as_str) == Some("retrieval") {
         return bench_retrieval::run(&target_dir()?);
     }
+    // `cargo xtask bench split`: only the dataset split beside graphsplit.
+    if extra.first().map(String::as_str) == Some("split") {
+        return bench_split::run(&target_dir()?);
+    }
     release_example(TYPES_EXAMPLES, "bench_codec", &[])?;
     println!();
     release_example(PIECE_EXAMPLES, "bench_commp", extra)?;
@@ -94,6 +99,8 @@ fn bench(extra: &[String]) -> Result<()> {
     setup::go_peers(workspace()?, &go_peers)?;
     let go_peer = go_peers.join("go-graphsync-peer").to_string_lossy().into_owned();
     release_example(GRAPHSYNC_EXAMPLES, "bench_graphsync", &[go_peer])?;
+    println!();
+    bench_split::run(&target_dir()?)?;
     println!();
     bench_retrieval::run(&target_dir()?)
 }

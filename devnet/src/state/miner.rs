@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use market_types::actors::{
-    CreateMinerParams, CreateMinerReturn, PreCommitSectorBatch2Params, ProveCommitAggregateParams,
-    ProveCommitSectorParams, TerminateSectorsParams, TerminateSectorsReturn, miner_method as more_methods,
-    power_method,
+    BatchReturn, CreateMinerParams, CreateMinerReturn, FailCode, PreCommitSectorBatch2Params,
+    ProveCommitAggregateParams, ProveCommitSectorParams, ProveCommitSectors3Params, SectorActivationManifest,
+    TerminateSectorsParams, TerminateSectorsReturn, miner_method as more_methods, power_method,
 };
 use market_types::chain::{
     ChangeMultiaddrsParams, ChangePeerIdParams, SectorPreCommitInfo, SectorPreCommitOnChainInfo, miner_method,
@@ -126,6 +126,11 @@ pub(super) fn invoke(st: &mut State, call: &Call<'_>) -> Result<Vec<u8>, ActorEr
                 .map_err(|e| ActorError::illegal_argument(format!("sector numbers: {e}")))?;
             prove_commit(st, me, &sectors)
         }
+        more_methods::PROVE_COMMIT_SECTORS3 => {
+            controlling()?;
+            let p: ProveCommitSectors3Params = call.params()?;
+            prove_commit_sectors3(st, me, p)
+        }
         miner_method::TERMINATE_SECTORS => {
             controlling()?;
             let p: TerminateSectorsParams = call.params()?;
@@ -173,6 +178,11 @@ fn pre_commit(
                     "deal {id} is already in a pre-committed sector"
                 )));
             }
+        }
+        // Without deals the CommD is checked at prove-commit against the piece manifests
+        // (direct data onboarding), or the sector is committed capacity.
+        if info.deal_ids.is_empty() {
+            continue;
         }
         let pieces = market::verify_deals_for_sector(st, me, &info.deal_ids, info.expiration, miner.sector_size)
             .map_err(|e| ActorError::illegal_argument(format!("sector {n}: {}", e.message)))?;
@@ -248,6 +258,124 @@ fn prove_commit(st: &mut State, me: ActorId, numbers: &[u64]) -> Result<Vec<u8>,
         );
     }
     Ok(Vec::new())
+}
+
+/// `ProveCommitSectors3`: sectors proven with the manifest of their pieces. The pieces must
+/// give the pre-committed CommD; a piece with an allocation key claims that allocation (the
+/// verified registry's rules); a piece notifying the market activates the deal in its payload.
+/// A sector that fails is left out (its code in the return) unless every one must succeed.
+fn prove_commit_sectors3(st: &mut State, me: ActorId, p: ProveCommitSectors3Params) -> Result<Vec<u8>, ActorError> {
+    if p.sector_activations.is_empty() {
+        return Err(ActorError::illegal_argument("no sectors to prove"));
+    }
+    let aggregate = !p.aggregate_proof.0.is_empty();
+    if aggregate != p.sector_proofs.is_empty() {
+        return Err(ActorError::illegal_argument(
+            "give either one proof per sector or an aggregate proof, not both or neither",
+        ));
+    }
+    if !aggregate && p.sector_proofs.len() != p.sector_activations.len() {
+        return Err(ActorError::illegal_argument(format!(
+            "{} proofs for {} sectors",
+            p.sector_proofs.len(),
+            p.sector_activations.len()
+        )));
+    }
+    let mut fail_codes = Vec::new();
+    for (i, m) in p.sector_activations.iter().enumerate() {
+        let before = st.clone();
+        if let Err(e) = activate_sector(st, me, m) {
+            if p.require_activation_success {
+                return Err(e);
+            }
+            *st = before;
+            fail_codes.push(FailCode {
+                idx: i as u64,
+                code: e.code as u64,
+            });
+        }
+    }
+    let success_count = (p.sector_activations.len() - fail_codes.len()) as u64;
+    if success_count == 0 {
+        return Err(ActorError::illegal_argument("no sector could be activated"));
+    }
+    Ok(ret(&BatchReturn {
+        success_count,
+        fail_codes,
+    }))
+}
+
+fn activate_sector(st: &mut State, me: ActorId, m: &SectorActivationManifest) -> Result<(), ActorError> {
+    let n = m.sector_number;
+    let miner = st.miner(me).expect("miner");
+    let sector_size = miner.sector_size;
+    let pc = miner
+        .precommits
+        .get(&n)
+        .cloned()
+        .ok_or_else(|| ActorError::not_found(format!("no pre-commitment for sector {n}")))?;
+    if st.epoch < pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay {
+        return Err(ActorError::forbidden(format!(
+            "sector {n} cannot be proven before epoch {}",
+            pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay
+        )));
+    }
+    if !pc.info.deal_ids.is_empty() {
+        return Err(ActorError::illegal_argument(format!(
+            "sector {n} was pre-committed with deal IDs; prove it with ProveCommitSector"
+        )));
+    }
+    let pieces: Vec<(Cid, u64)> = m.pieces.iter().map(|p| (p.cid, p.size)).collect();
+    let expected = unsealed_cid(&pieces, sector_size)?;
+    let given = match pc.info.unsealed_cid {
+        Some(c) => c,
+        None => unsealed_cid(&[], sector_size)?,
+    };
+    if given != expected {
+        return Err(ActorError::illegal_argument(format!(
+            "sector {n}: the pieces' CommD {expected} is not the pre-committed {given}"
+        )));
+    }
+    let mut deal_ids = Vec::new();
+    for piece in &m.pieces {
+        if let Some(key) = &piece.verified_allocation_key {
+            super::verifreg::claim_allocation(st, me, n, pc.info.expiration, key, &piece.cid, piece.size)?;
+        }
+        for note in &piece.notify {
+            if st.lookup_id(&note.address) != Some(super::Builtin::Market as ActorId) {
+                return Err(ActorError::illegal_argument(format!(
+                    "sector {n}: only the market (f05) can be notified, not {}",
+                    note.address
+                )));
+            }
+            let id: DealId = cbor::from_slice(&note.payload.0)
+                .map_err(|e| ActorError::serialization(format!("sector {n}: a market notification's deal ID: {e}")))?;
+            let deal_piece = st.market.proposals.get(&id).map(|d| d.piece_cid);
+            if deal_piece != Some(piece.cid) {
+                return Err(ActorError::illegal_argument(format!(
+                    "sector {n}: deal {id} is not for piece {}",
+                    piece.cid
+                )));
+            }
+            deal_ids.push(id);
+        }
+    }
+    if !deal_ids.is_empty() {
+        market::activate_deals(st, me, n, &deal_ids, pc.info.expiration, sector_size)?;
+    }
+    let epoch = st.epoch;
+    let m = st.miner_mut(me).expect("miner");
+    m.precommits.remove(&n);
+    m.sectors.insert(
+        n,
+        Sector {
+            deal_ids,
+            activation: epoch,
+            expiration: pc.info.expiration,
+            unsealed_cid: pc.info.unsealed_cid,
+        },
+    );
+    Ok(())
 }
 
 fn terminate(st: &mut State, me: ActorId, p: TerminateSectorsParams) -> Result<Vec<u8>, ActorError> {

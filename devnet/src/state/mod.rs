@@ -583,6 +583,7 @@ impl State {
             ActorKind::Builtin(Builtin::Market) => market::invoke(self, &call),
             ActorKind::Builtin(Builtin::Power) => miner::invoke_power(self, &call),
             ActorKind::Builtin(Builtin::VerifiedRegistry) => verifreg::invoke(self, &call),
+            ActorKind::Builtin(Builtin::DataCap) => verifreg::invoke_datacap(self, &call),
             ActorKind::Miner(_) => miner::invoke(self, &call),
             ActorKind::Builtin(Builtin::Init) => {
                 let paych_code = code_cid(paych::CODE_NAME);

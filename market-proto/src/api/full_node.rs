@@ -131,6 +131,40 @@ pub trait FullNode {
         tsk: Json<TipSetKey>,
     ) -> RpcResult<Option<Json<BigInt>>>;
 
+    /// A client's allocation by ID, or `null`.
+    #[method(name = "StateGetAllocation")]
+    async fn state_get_allocation(
+        &self,
+        client: Json<Address>,
+        id: u64,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<Option<Json<market_types::actors::Allocation>>>;
+
+    /// A client's allocations by ID.
+    #[method(name = "StateGetAllocations")]
+    async fn state_get_allocations(
+        &self,
+        client: Json<Address>,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<BTreeMap<String, Json<market_types::actors::Allocation>>>;
+
+    /// A provider's claim by ID, or `null`.
+    #[method(name = "StateGetClaim")]
+    async fn state_get_claim(
+        &self,
+        provider: Json<Address>,
+        id: u64,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<Option<Json<market_types::actors::Claim>>>;
+
+    /// A provider's claims by ID.
+    #[method(name = "StateGetClaims")]
+    async fn state_get_claims(
+        &self,
+        provider: Json<Address>,
+        tsk: Json<TipSetKey>,
+    ) -> RpcResult<BTreeMap<String, Json<market_types::actors::Claim>>>;
+
     #[method(name = "StateSectorPreCommitInfo")]
     async fn state_sector_precommit_info(
         &self,
@@ -264,6 +298,10 @@ pub const METHODS: &[MethodSpec] = &[
     spec("StateMarketDeals", Perm::Read, 1),
     spec("StateDealProviderCollateralBounds", Perm::Read, 3),
     spec("StateVerifiedClientStatus", Perm::Read, 2),
+    spec("StateGetAllocation", Perm::Read, 3),
+    spec("StateGetAllocations", Perm::Read, 2),
+    spec("StateGetClaim", Perm::Read, 3),
+    spec("StateGetClaims", Perm::Read, 2),
     spec("StateSectorPreCommitInfo", Perm::Read, 3),
     spec("StateSearchMsg", Perm::Read, 4),
     spec("StateWaitMsg", Perm::Read, 4),
