@@ -422,6 +422,20 @@ impl MarketClientServer for ClientApi {
         self.deals.sender.push(msg).await.map(Json).map_err(err)
     }
 
+    async fn messager_push_message(
+        &self,
+        msg: Json<market_types::chain::Message>,
+        spec: Option<market_types::chain::MessageSendSpec>,
+    ) -> RpcResult<Json<Cid>> {
+        let max_fee = spec.map(|s| s.max_fee).filter(|f| !f.is_zero());
+        self.deals
+            .sender
+            .push_capped(msg.0, max_fee)
+            .await
+            .map(Json)
+            .map_err(err)
+    }
+
     async fn messager_wait_message(&self, id: Json<Cid>, confidence: u64) -> RpcResult<Json<MsgLookup>> {
         self.deals
             .sender

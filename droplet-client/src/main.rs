@@ -5,7 +5,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{data, funds, paych, retrieval, storage};
+use cli::{data, datacap, funds, paych, retrieval, storage};
 use droplet_client::daemon;
 
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).
@@ -51,6 +51,12 @@ enum Command {
     /// The client's market escrow.
     #[command(subcommand)]
     ActorFunds(funds::FundsCommand),
+    /// Direct data onboarding: DataCap allocated to a provider for pieces, no deal proposal.
+    #[command(subcommand)]
+    DirectDeal(datacap::DirectDealCommand),
+    /// DataCap allocations and claims in the verified registry.
+    #[command(subcommand)]
+    Datacap(datacap::DatacapCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +124,18 @@ fn main() -> ExitCode {
         Command::Retrieval(cmd) => runtime().and_then(|rt| rt.block_on(retrieval::run(&repo, cmd))),
         Command::Paych(cmd) => runtime().and_then(|rt| rt.block_on(paych::run(&repo, cmd))),
         Command::ActorFunds(cmd) => runtime().and_then(|rt| rt.block_on(funds::run(&repo, cmd))),
+        Command::DirectDeal(datacap::DirectDealCommand::Allocate(a)) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let (api, node) = (storage::client_api(&repo)?, storage::node(&repo).await?);
+                datacap::allocate(&api, &node, *a).await
+            })
+        }),
+        Command::Datacap(cmd) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let (api, node) = (storage::client_api(&repo)?, storage::node(&repo).await?);
+                datacap::run(&api, &node, cmd).await
+            })
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

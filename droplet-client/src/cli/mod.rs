@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod data;
+pub mod datacap;
 pub mod funds;
 pub mod interactive;
 pub mod paych;

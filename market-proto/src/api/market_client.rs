@@ -519,6 +519,15 @@ pub trait MarketClient {
         amount: Json<TokenAmount>,
     ) -> RpcResult<Json<Cid>>;
 
+    /// Send a message from one of this daemon's wallets through its messager (nonce and gas
+    /// filled in); `MaxFee` of the spec caps the gas fee. Returns the messager id or CID.
+    #[method(name = "MessagerPushMessage")]
+    async fn messager_push_message(
+        &self,
+        msg: Json<market_types::chain::Message>,
+        spec: Option<market_types::chain::MessageSendSpec>,
+    ) -> RpcResult<Json<Cid>>;
+
     /// Wait for a message this daemon sent (a messager id or a chain CID).
     #[method(name = "MessagerWaitMessage")]
     async fn messager_wait_message(
@@ -634,6 +643,7 @@ pub const METHODS: &[MethodSpec] = &[
     spec("MarketReleaseFunds", Perm::Write, 2),
     spec("MarketWithdraw", Perm::Write, 3),
     spec("MessagerWaitMessage", Perm::Read, 2),
+    spec("MessagerPushMessage", Perm::Write, 2),
     spec("ClientMinerQueryOffer", Perm::Read, 3),
     spec("ClientRetrieve", Perm::Admin, 1),
     spec("ClientRetrieveWait", Perm::Admin, 1),
