@@ -363,18 +363,7 @@ impl FullNodeServer for Rpc {
                 .allocations
                 .iter()
                 .filter(|(_, a)| a.client == id)
-                .map(|(n, a)| {
-                    let a = market_types::actors::Allocation {
-                        client: a.client,
-                        provider: a.provider,
-                        data: a.data,
-                        size: a.size,
-                        term_min: a.term_min,
-                        term_max: a.term_max,
-                        expiration: a.expiration,
-                    };
-                    (n.to_string(), Json(a))
-                })
+                .map(|(n, a)| (n.to_string(), Json(a.to_wire())))
                 .collect()
         }))
     }
@@ -403,19 +392,7 @@ impl FullNodeServer for Rpc {
                 .claims
                 .iter()
                 .filter(|(_, cl)| cl.provider == id)
-                .map(|(n, cl)| {
-                    let cl = market_types::actors::Claim {
-                        provider: cl.provider,
-                        client: cl.client,
-                        data: cl.data,
-                        size: cl.size,
-                        term_min: cl.term_min,
-                        term_max: cl.term_max,
-                        term_start: cl.term_start,
-                        sector: cl.sector,
-                    };
-                    (n.to_string(), Json(cl))
-                })
+                .map(|(n, cl)| (n.to_string(), Json(cl.to_wire())))
                 .collect()
         }))
     }

@@ -69,16 +69,19 @@ impl PeakMemory {
     }
 }
 
-/// `SIZE` bytes from a xorshift generator: incompressible, no repeated blocks.
-fn write_random(path: &Path) -> Result<()> {
+/// The xorshift generator's start.
+pub const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// `size` bytes (whole MiB) from a xorshift generator at `x`: incompressible, no repeated
+/// blocks; `x` is left where it ended, for the next file.
+pub fn write_random(path: &Path, size: u64, x: &mut u64) -> Result<()> {
     let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut buf = vec![0u8; 1 << 20];
-    for _ in 0..SIZE / buf.len() as u64 {
+    for _ in 0..size / buf.len() as u64 {
         for chunk in buf.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
             chunk.copy_from_slice(&x.to_le_bytes());
         }
         f.write_all(&buf)?;
@@ -198,7 +201,7 @@ pub fn run(target: &Path) -> Result<()> {
     let client = start_client(&demo, &ma, &token)?;
 
     let original = demo.dir.join("random.bin");
-    write_random(&original)?;
+    write_random(&original, SIZE, &mut SEED.clone())?;
     let set_up = Instant::now();
     let root = demo
         .run(

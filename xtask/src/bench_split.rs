@@ -7,7 +7,6 @@
 //! commands `data split` replaces). Reported: MB/s of file data and the peak resident memory
 //! of each command, sampled every 20 ms.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,26 +21,13 @@ const SLICE: &str = "268435456";
 /// Nine files over three directories, 1 GiB in all, xorshift bytes.
 fn write_tree(root: &Path) -> Result<u64> {
     let sizes = [160u64, 96, 128, 64, 112, 144, 80, 120, 120];
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut total = 0;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut x = crate::bench_retrieval::SEED;
     for (i, mib) in sizes.iter().enumerate() {
         let path = root.join(format!("dir{}/file{i}.bin", i % 3));
         std::fs::create_dir_all(path.parent().context("parent")?)?;
-        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-        for _ in 0..*mib {
-            for chunk in buf.chunks_exact_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                chunk.copy_from_slice(&x.to_le_bytes());
-            }
-            f.write_all(&buf)?;
-        }
-        f.flush()?;
-        total += mib << 20;
+        crate::bench_retrieval::write_random(&path, mib << 20, &mut x)?;
     }
-    Ok(total)
+    Ok(sizes.iter().sum::<u64>() << 20)
 }
 
 /// Runs `cmd` to completion: seconds, and its peak resident memory in MiB.

@@ -225,24 +225,29 @@ fn unsealed_cid(pieces: &[(Cid, u64)], sector_size: u64) -> Result<Cid, ActorErr
     Ok(piece_store::commp::piece_cid_v1(&commd))
 }
 
+/// Sector `n`'s pre-commitment and the miner's sector size, once its challenge delay is over.
+fn provable(st: &State, me: ActorId, n: u64) -> Result<(SectorPreCommitOnChainInfo, u64), ActorError> {
+    let miner = st.miner(me).expect("miner");
+    let pc = miner
+        .precommits
+        .get(&n)
+        .cloned()
+        .ok_or_else(|| ActorError::not_found(format!("no pre-commitment for sector {n}")))?;
+    if st.epoch < pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay {
+        return Err(ActorError::forbidden(format!(
+            "sector {n} cannot be proven before epoch {}",
+            pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay
+        )));
+    }
+    Ok((pc, miner.sector_size))
+}
+
 fn prove_commit(st: &mut State, me: ActorId, numbers: &[u64]) -> Result<Vec<u8>, ActorError> {
     if numbers.is_empty() {
         return Err(ActorError::illegal_argument("no sectors to prove"));
     }
     for &n in numbers {
-        let miner = st.miner(me).expect("miner");
-        let pc = miner
-            .precommits
-            .get(&n)
-            .cloned()
-            .ok_or_else(|| ActorError::not_found(format!("no pre-commitment for sector {n}")))?;
-        if st.epoch < pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay {
-            return Err(ActorError::forbidden(format!(
-                "sector {n} cannot be proven before epoch {}",
-                pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay
-            )));
-        }
-        let sector_size = miner.sector_size;
+        let (pc, sector_size) = provable(st, me, n)?;
         market::activate_deals(st, me, n, &pc.info.deal_ids, pc.info.expiration, sector_size)?;
         let epoch = st.epoch;
         let m = st.miner_mut(me).expect("miner");
@@ -307,19 +312,7 @@ fn prove_commit_sectors3(st: &mut State, me: ActorId, p: ProveCommitSectors3Para
 
 fn activate_sector(st: &mut State, me: ActorId, m: &SectorActivationManifest) -> Result<(), ActorError> {
     let n = m.sector_number;
-    let miner = st.miner(me).expect("miner");
-    let sector_size = miner.sector_size;
-    let pc = miner
-        .precommits
-        .get(&n)
-        .cloned()
-        .ok_or_else(|| ActorError::not_found(format!("no pre-commitment for sector {n}")))?;
-    if st.epoch < pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay {
-        return Err(ActorError::forbidden(format!(
-            "sector {n} cannot be proven before epoch {}",
-            pc.pre_commit_epoch + st.policy.pre_commit_challenge_delay
-        )));
-    }
+    let (pc, sector_size) = provable(st, me, n)?;
     if !pc.info.deal_ids.is_empty() {
         return Err(ActorError::illegal_argument(format!(
             "sector {n} was pre-committed with deal IDs; prove it with ProveCommitSector"

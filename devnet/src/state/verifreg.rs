@@ -64,6 +64,37 @@ pub struct Claim {
     pub sector: u64,
 }
 
+impl Allocation {
+    /// As `StateGetAllocation` answers it.
+    pub fn to_wire(&self) -> market_types::actors::Allocation {
+        market_types::actors::Allocation {
+            client: self.client,
+            provider: self.provider,
+            data: self.data,
+            size: self.size,
+            term_min: self.term_min,
+            term_max: self.term_max,
+            expiration: self.expiration,
+        }
+    }
+}
+
+impl Claim {
+    /// As `StateGetClaim` answers it.
+    pub fn to_wire(&self) -> market_types::actors::Claim {
+        market_types::actors::Claim {
+            provider: self.provider,
+            client: self.client,
+            data: self.data,
+            size: self.size,
+            term_min: self.term_min,
+            term_max: self.term_max,
+            term_start: self.term_start,
+            sector: self.sector,
+        }
+    }
+}
+
 /// The smallest allocation: 256 bytes, as builtin-actors built for small (2 KiB) sectors,
 /// which the devnet offers (1 MiB on mainnet).
 pub const MINIMUM_ALLOCATION_SIZE: u64 = 256;

@@ -243,9 +243,11 @@ fn write_slice(
         let commitment = hasher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (written, commitment)
     });
-    // A commP failure stops the writer too; report the cause, not the broken pipe.
+    // Each side's failure stops the other: report the cause, not what it broke (a writer that
+    // failed leaves commP a short stream; commP that failed leaves the writer a broken pipe).
     let (car_size, file, piece) = match (written, commitment) {
         (Ok((len, file)), Ok(piece)) => (len, file, piece),
+        (Err(e), _) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(write_err(&car_path)(e)),
         (_, Err(source)) => {
             return Err(SplitError::CommP {
                 slice: slice.name.clone(),
@@ -293,7 +295,7 @@ impl Tee {
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 20));
         self.tx
             .send(chunk)
-            .map_err(|_| std::io::Error::other("the commP workers stopped"))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the commP workers stopped"))
     }
 }
 
