@@ -4,8 +4,7 @@
 
 mod common;
 
-use devnet::state::miner::Miner;
-use devnet::state::policy::{DEAL_MIN_DURATION, Policy, fil};
+use devnet::state::policy::{DEAL_MIN_DURATION, fil};
 use devnet::state::{Applied, Builtin, State};
 use market_crypto::{Key, KeyType};
 use market_types::actors::{
@@ -40,34 +39,21 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let policy = Policy {
-            deal_updates_interval: 100,
-            pre_commit_challenge_delay: 0,
-            ..Policy::default()
-        };
-        let mut st = State::new("devnet", policy);
-        let client = Key::from_seed(KeyType::Secp256k1, b"client");
-        let worker = Key::from_seed(KeyType::Bls, b"worker");
-        let owner = Key::from_seed(KeyType::Secp256k1, b"owner");
-        let stranger = Key::from_seed(KeyType::Secp256k1, b"stranger");
-        for k in [&client, &worker, &owner, &stranger] {
-            let id = st.ensure_account(&k.address()).expect("account");
-            st.mint(id, &fil(10_000));
-        }
-        let owner_id = st.lookup_id(&owner.address()).expect("owner");
-        let worker_id = st.lookup_id(&worker.address()).expect("worker");
-        let (miner_id, _) = st.create_miner(
-            Miner::new(owner_id, worker_id, SECTOR_SIZE).expect("miner"),
-            b"genesis miner",
-        );
-        st.advance_to(10);
+        let common::ActorNet {
+            st,
+            client,
+            worker,
+            owner,
+            stranger,
+            miner,
+        } = common::actor_net(SECTOR_SIZE);
         Net {
             st,
             client,
             worker,
             owner,
             stranger,
-            miner: Address::new_id(miner_id),
+            miner,
         }
     }
 

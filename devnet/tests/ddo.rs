@@ -5,10 +5,8 @@
 
 mod common;
 
-use devnet::state::miner::Miner;
-use devnet::state::policy::{Policy, fil};
 use devnet::state::{Applied, Builtin, State};
-use market_crypto::{Key, KeyType};
+use market_crypto::Key;
 use market_types::actors::{
     AllocationRequest, AllocationRequests, AllocationsResponse, BatchReturn, ClaimExtensionRequest, ClaimTerm,
     DATACAP_TOKEN_PRECISION, DataActivationNotification, ExtendClaimTermsParams, PieceActivationManifest,
@@ -39,35 +37,22 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let policy = Policy {
-            deal_updates_interval: 100,
-            pre_commit_challenge_delay: 0,
-            ..Policy::default()
-        };
-        let mut st = State::new("devnet", policy);
-        let client = Key::from_seed(KeyType::Secp256k1, b"client");
-        let worker = Key::from_seed(KeyType::Bls, b"worker");
-        let owner = Key::from_seed(KeyType::Secp256k1, b"owner");
-        let stranger = Key::from_seed(KeyType::Secp256k1, b"stranger");
-        for k in [&client, &worker, &owner, &stranger] {
-            let id = st.ensure_account(&k.address()).expect("account");
-            st.mint(id, &fil(10_000));
-        }
-        let owner_id = st.lookup_id(&owner.address()).expect("owner");
-        let worker_id = st.lookup_id(&worker.address()).expect("worker");
-        let (miner_id, _) = st.create_miner(
-            Miner::new(owner_id, worker_id, SECTOR_SIZE).expect("miner"),
-            b"genesis miner",
-        );
+        let common::ActorNet {
+            mut st,
+            client,
+            worker,
+            stranger,
+            miner,
+            ..
+        } = common::actor_net(SECTOR_SIZE);
         let client_id = st.lookup_id(&client.address()).expect("client");
         st.verifreg.datacap.insert(client_id, BigInt::from(1u64 << 20));
-        st.advance_to(10);
         Net {
             st,
             client,
             worker,
             stranger,
-            miner: Address::new_id(miner_id),
+            miner,
         }
     }
 

@@ -171,3 +171,47 @@ pub fn apply(
     st.check_message(&msg).expect("message accepted by the mpool");
     st.apply_message(&msg)
 }
+
+/// A state with a 2 KiB-sector miner for the actor tests: funded client, BLS worker, owner and
+/// a stranger (10 000 FIL each), the miner created, at epoch 10.
+pub struct ActorNet {
+    pub st: devnet::state::State,
+    pub client: market_crypto::Key,
+    pub worker: market_crypto::Key,
+    pub owner: market_crypto::Key,
+    pub stranger: market_crypto::Key,
+    pub miner: Address,
+}
+
+pub fn actor_net(sector_size: u64) -> ActorNet {
+    use market_crypto::{Key, KeyType};
+    let policy = devnet::state::policy::Policy {
+        deal_updates_interval: 100,
+        pre_commit_challenge_delay: 0,
+        ..devnet::state::policy::Policy::default()
+    };
+    let mut st = devnet::state::State::new("devnet", policy);
+    let client = Key::from_seed(KeyType::Secp256k1, b"client");
+    let worker = Key::from_seed(KeyType::Bls, b"worker");
+    let owner = Key::from_seed(KeyType::Secp256k1, b"owner");
+    let stranger = Key::from_seed(KeyType::Secp256k1, b"stranger");
+    for k in [&client, &worker, &owner, &stranger] {
+        let id = st.ensure_account(&k.address()).expect("account");
+        st.mint(id, &devnet::state::policy::fil(10_000));
+    }
+    let owner_id = st.lookup_id(&owner.address()).expect("owner");
+    let worker_id = st.lookup_id(&worker.address()).expect("worker");
+    let (miner_id, _) = st.create_miner(
+        devnet::state::miner::Miner::new(owner_id, worker_id, sector_size).expect("miner"),
+        b"genesis miner",
+    );
+    st.advance_to(10);
+    ActorNet {
+        st,
+        client,
+        worker,
+        owner,
+        stranger,
+        miner: Address::new_id(miner_id),
+    }
+}
