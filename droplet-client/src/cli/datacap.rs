@@ -314,15 +314,7 @@ pub async fn run(api: &HttpClient, node: &HttpClient, cmd: DatacapCommand) -> Re
     match cmd {
         DatacapCommand::ListAllocation { client, provider } => {
             let client = parse_addr(&client)?;
-            let provider = match provider {
-                Some(p) => Some(
-                    node.state_lookup_id(Json(parse_addr(&p)?), tsk())
-                        .await
-                        .map_err(call_error)?
-                        .0,
-                ),
-                None => None,
-            };
+            let provider = actor_id(node, provider.as_deref()).await?;
             let all = node
                 .state_get_allocations(Json(client), tsk())
                 .await
@@ -330,7 +322,7 @@ pub async fn run(api: &HttpClient, node: &HttpClient, cmd: DatacapCommand) -> Re
             let mut rows: Vec<_> = all
                 .into_iter()
                 .filter_map(|(id, a)| Some((id.parse::<u64>().ok()?, a.0)))
-                .filter(|(_, a)| provider.is_none_or(|p| p.id().ok() == Some(a.provider)))
+                .filter(|(_, a)| provider.is_none_or(|p| p == a.provider))
                 .collect();
             rows.sort_by_key(|(id, _)| *id);
             let mut table = vec![
@@ -363,17 +355,9 @@ pub async fn run(api: &HttpClient, node: &HttpClient, cmd: DatacapCommand) -> Re
         }
         DatacapCommand::ListClaim { provider, client } => {
             let provider = parse_addr(&provider)?;
-            let client = match client {
-                Some(c) => Some(
-                    node.state_lookup_id(Json(parse_addr(&c)?), tsk())
-                        .await
-                        .map_err(call_error)?
-                        .0,
-                ),
-                None => None,
-            };
+            let client = actor_id(node, client.as_deref()).await?;
             let mut rows = claims(node, provider).await?;
-            rows.retain(|(_, c)| client.is_none_or(|cl| cl.id().ok() == Some(c.client)));
+            rows.retain(|(_, c)| client.is_none_or(|cl| cl == c.client));
             let mut table = vec![
                 [
                     "ClaimID",
@@ -430,6 +414,17 @@ pub async fn run(api: &HttpClient, node: &HttpClient, cmd: DatacapCommand) -> Re
         }
     }
     Ok(())
+}
+
+/// The actor ID of an optional address given on the command line.
+async fn actor_id(node: &HttpClient, addr: Option<&str>) -> Result<Option<u64>> {
+    let Some(a) = addr else { return Ok(None) };
+    let id = node
+        .state_lookup_id(Json(parse_addr(a)?), tsk())
+        .await
+        .map_err(call_error)?
+        .0;
+    id.id().map(Some).map_err(|_| anyhow!("{a} has no actor ID"))
 }
 
 async fn claims(node: &HttpClient, provider: Address) -> Result<Vec<(u64, market_types::actors::Claim)>> {
