@@ -24,7 +24,7 @@ const TASKS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR, graphsync vs go-graphsync (1 GiB DAG): ratios from one run",
+        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR, graphsync vs go-graphsync (1 GiB DAG), data split vs go-graphsplit (`bench split`), retrieval (`bench retrieval`): ratios from one run",
     ),
     (
         "fuzz",

@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod client;
+pub mod direct;
 pub mod distribution;
 pub mod funds;
 pub mod provider;
