@@ -315,6 +315,14 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
                 "Wallet": worker, "Miner": MINER, "EpochPrice": "0", "MinBlocksDuration": 518400,
                 "ProviderCollateral": "0", "DealStartEpoch": 0, "FastRetrieval": true, "VerifiedDeal": false
             }]),
+            // Each refused by the daemon (not manual), answered as a failed result.
+            "ClientBatchDeal" => json!([[{
+                "Data": {"TransferType": "graphsync", "Root": {"/": market_types::chain::chain_cid(b"root").to_string()}},
+                "Wallet": worker, "Miner": MINER, "EpochPrice": "0", "MinBlocksDuration": 518400,
+                "ProviderCollateral": "0", "DealStartEpoch": 0, "FastRetrieval": true, "VerifiedDeal": false
+            }]]),
+            // A zero-value send from the client's wallet to itself.
+            "MessagerPushMessage" => json!([{"Version":0,"To":worker,"From":worker,"Nonce":0,"Value":"0","GasLimit":0,"GasFeeCap":"0","GasPremium":"0","Method":0,"Params":null}, null]),
             "ClientGetDealInfo" => json!([{"/": market_types::chain::chain_cid(b"no deal").to_string()}]),
             "ClientImport" => json!([{"Path": "/nonexistent/file", "IsCAR": false}]),
             "ClientRemoveImport" => json!([999]),
