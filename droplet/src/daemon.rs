@@ -373,6 +373,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     };
 
     let miners_for_banner = miners.list();
+    let direct = crate::direct::DirectDeals::new(store.clone());
     let api = Api {
         miners,
         asks,
@@ -387,6 +388,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         transfers,
         events: events.clone(),
         indexer: ipni.as_ref().map(|r| r.indexer.clone()),
+        direct,
     };
     // One namespace, served by one value through each of its traits.
     let mut module = RpcModule::new(());
@@ -401,6 +403,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         market_proto::api::transfers::MarketTransfersServer::into_rpc(api.clone()).remove_context(),
         market_proto::api::indexer::MarketIndexerServer::into_rpc(api.clone()).remove_context(),
         market_proto::api::market_event::MarketEventServer::into_rpc(api.clone()).remove_context(),
+        market_proto::api::direct_deal::MarketDirectDealsServer::into_rpc(api.clone()).remove_context(),
     ] {
         module.merge(part).context("building the API")?;
     }
@@ -410,7 +413,8 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         .with("VENUS_MARKET", market_proto::api::retrieval::METHODS)
         .with("VENUS_MARKET", market_proto::api::transfers::METHODS)
         .with("VENUS_MARKET", market_proto::api::indexer::METHODS)
-        .with("VENUS_MARKET", market_proto::api::market_event::METHODS);
+        .with("VENUS_MARKET", market_proto::api::market_event::METHODS)
+        .with("VENUS_MARKET", market_proto::api::direct_deal::METHODS);
     market_proto::api::check_permissions(&module, &table)
         .map_err(|missing| anyhow::anyhow!("internal error: API methods without a permission entry: {missing:?}"))?;
     let auth: Arc<dyn Authenticator> = Arc::new(LocalThenRemote {

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod config;
 pub mod daemon;
 pub mod deals;
+pub mod direct;
 pub mod http;
 pub mod indexprovider;
 pub mod market_events;

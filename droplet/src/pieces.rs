@@ -110,7 +110,15 @@ impl Pieces {
     /// file, before it is cleaned up), the store that holds it and the deal. Data that is not
     /// a CAR is stored and recorded without a block index (it cannot be retrieved by CID).
     pub async fn store_deal_piece(&self, d: &DealRecord, path: &Path) -> Result<String, PiecesError> {
-        let piece = d.proposal().piece_cid;
+        let store = self.store_piece(&d.proposal().piece_cid, path).await?;
+        self.record_deal(d)?;
+        Ok(store)
+    }
+
+    /// Copy `piece`'s data at `path` into piece storage and index its blocks (a file that is
+    /// not a CAR is stored without a block index); returns the store that holds it.
+    pub async fn store_piece(&self, piece: &Cid, path: &Path) -> Result<String, PiecesError> {
+        let piece = *piece;
         let store = self.storage().write_file(&piece.to_string(), path).await?;
         let (index, path_owned) = (self.index.clone(), path.to_path_buf());
         let indexed = tokio::task::spawn_blocking(move || {
@@ -125,7 +133,6 @@ impl Pieces {
             tracing::warn!(%piece, error = %e, "the piece is stored but its blocks could not be indexed");
         }
         self.index.add_location(&piece, &store)?;
-        self.record_deal(d)?;
         Ok(store)
     }
 

@@ -37,6 +37,7 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
         "2MiB",
         "--graph-name",
         "ddo",
+        "--rename",
         "--car-dir",
         &s(&cars),
         &s(&data),
@@ -114,6 +115,66 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
         &verified,
     ]);
     assert!(none.contains("no claim need extend"), "{none}");
+
+    // The provider imports them against their allocations, the pieces from the CAR
+    // directory into piece storage (each checked against its piece).
+    let out = m.droplet(&[
+        "storage",
+        "direct-deal",
+        "import-deals",
+        "--allocation-file",
+        &s(&csv),
+        "--car-dir",
+        &s(&cars),
+    ]);
+    assert!(out.contains("3 direct deals imported"), "{out}");
+    let list = m.droplet(&["storage", "direct-deal", "list"]);
+    for a in &allocations {
+        let line = list
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(a[0].as_str()))
+            .unwrap_or_else(|| panic!("allocation {} imported: {list}", a[0]));
+        assert!(
+            line.contains("DealAllocated") && line.contains(&a[1]) && line.contains(MINER),
+            "{line}"
+        );
+    }
+    let got = m.droplet(&["storage", "direct-deal", "get", "--allocation-id", &allocations[0][0]]);
+    assert!(got.contains(&format!("PayloadCID    {}", allocations[0][4])), "{got}");
+    assert!(got.contains(&format!("PayloadSize   {}", allocations[0][3])), "{got}");
+    // Each piece is now in piece storage and the piece index, where retrieval and the sealer
+    // find it.
+    let pieces = m.droplet(&["pieces", "list-pieces"]);
+    for a in &allocations {
+        assert!(pieces.contains(&a[1]), "{} in the piece index: {pieces}", a[1]);
+    }
+    // An allocation already imported is refused, naming it.
+    let again = run(
+        "droplet",
+        &[
+            "--repo",
+            &m.provider,
+            "storage",
+            "direct-deal",
+            "import-deals",
+            "--allocation-file",
+            &s(&csv),
+        ],
+    );
+    assert!(!again.status.success());
+    let want = format!(
+        "allocation id: {}, error: deal({}) exist: DealAllocated",
+        allocations[0][0], allocations[0][0]
+    );
+    assert!(stderr(&again).contains(&want), "{}", stderr(&again));
+    let id = got
+        .lines()
+        .find_map(|l| l.strip_prefix("ID "))
+        .map(str::trim)
+        .expect("the deal's ID")
+        .to_string();
+    let set = m.droplet(&["storage", "direct-deal", "update-state", &id, "--state", "6"]);
+    assert!(set.contains("DealError"), "{set}");
 
     // A wallet without DataCap is refused before anything is sent.
     let plain = account(&m._net, "client");

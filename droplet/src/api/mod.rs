@@ -57,6 +57,8 @@ pub struct Api {
     pub events: Arc<crate::market_events::MarketEvents>,
     /// IPNI, when `[CommonProvider.IndexProvider] Enable`.
     pub indexer: Option<Arc<crate::indexprovider::Indexer>>,
+    /// Direct deals (DataCap allocations imported without proposals).
+    pub direct: crate::direct::DirectDeals,
 }
 
 impl std::fmt::Debug for Api {
@@ -658,5 +660,51 @@ impl MarketSettingsServer for Api {
     }
     async fn market_set_max_deals_per_publish_msg(&self, miner: MinerOrCommon, n: u64) -> RpcResult<()> {
         self.set_setting(miner, |p| p.max_deals_per_publish_msg = n)
+    }
+}
+
+#[async_trait]
+impl market_proto::api::direct_deal::MarketDirectDealsServer for Api {
+    async fn import_direct_deal(&self, params: market_proto::api::direct_deal::DirectDealParams) -> RpcResult<()> {
+        let importer = crate::direct::Importer {
+            deals: &self.direct,
+            node: &self.chain.node,
+            pieces: &self.pieces,
+            miners: &self.miners,
+        };
+        importer
+            .import(&params.deal_params, params.skip_commp)
+            .await
+            .map_err(handler_error)
+    }
+
+    async fn get_direct_deal(
+        &self,
+        id: Json<market_types::Uuid>,
+    ) -> RpcResult<market_proto::api::direct_deal::DirectDeal> {
+        self.direct
+            .get(&id.0)
+            .map_err(fail)?
+            .ok_or_else(|| handler_error(format!("no direct deal {}", id.0)))
+    }
+
+    async fn get_direct_deal_by_allocation_id(&self, id: u64) -> RpcResult<market_proto::api::direct_deal::DirectDeal> {
+        self.direct
+            .by_allocation(id)
+            .map_err(fail)?
+            .ok_or_else(|| handler_error(format!("no direct deal for allocation {id}")))
+    }
+
+    async fn list_direct_deals(
+        &self,
+        query: market_proto::api::direct_deal::DirectDealQueryParams,
+    ) -> RpcResult<Vec<market_proto::api::direct_deal::DirectDeal>> {
+        self.direct.query(&query).map_err(fail)
+    }
+
+    async fn update_direct_deal_state(&self, id: Json<market_types::Uuid>, state: u64) -> RpcResult<()> {
+        let state = market_fsm::storage::direct::DirectDealState::from_code(state)
+            .ok_or_else(|| handler_error(format!("unknown direct deal state {state}: 1 to 6")))?;
+        self.direct.set_state(&id.0, state).map(|_| ()).map_err(handler_error)
     }
 }

@@ -31,6 +31,11 @@ pub enum StorageCmd {
         #[command(subcommand)]
         cmd: super::deal::DealCmd,
     },
+    /// Direct deals: DataCap allocations imported without deal proposals.
+    DirectDeal {
+        #[command(subcommand)]
+        cmd: super::direct::DirectDealCmd,
+    },
     /// Deal acceptance settings per miner.
     Cfg {
         #[command(subcommand)]
@@ -117,6 +122,7 @@ pub async fn storage(repo: &Repo, cmd: StorageCmd) -> Result<()> {
         StorageCmd::Ask { cmd } => cmd,
         StorageCmd::Deal { cmd } => return super::deal::run(repo, cmd).await,
         StorageCmd::Cfg { cmd } => return super::cfg::run(repo, cmd).await,
+        StorageCmd::DirectDeal { cmd } => return super::direct::run(repo, cmd).await,
     };
     let api = daemon(repo)?;
     match cmd {

@@ -5,6 +5,7 @@ mod actor;
 mod ask;
 mod cfg;
 mod deal;
+mod direct;
 mod funds;
 mod index;
 mod index_check;

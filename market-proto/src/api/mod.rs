@@ -5,6 +5,7 @@
 //! shapes are the ones in `market_types::json`. Each API also has a permission table: the
 //! least permission a token needs to call each method.
 
+pub mod direct_deal;
 pub mod full_node;
 pub mod gateway;
 pub mod indexer;
