@@ -18,6 +18,33 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `droplet-client direct-deal allocate` of `manifest`'s pieces to the miner from `wallet`.
+fn allocate(
+    m: &tests::market::Market,
+    wallet: &str,
+    manifest: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let (manifest, out) = (s(manifest), s(out));
+    let mut args = vec![
+        "--repo",
+        &m.client,
+        "direct-deal",
+        "allocate",
+        "--miner",
+        MINER,
+        "--wallet",
+        wallet,
+        "--manifest",
+        &manifest,
+        "--output-allocation-to-file",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    run("droplet-client", &args)
+}
+
 #[test]
 fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
     let m = setup();
@@ -47,23 +74,7 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
     assert_eq!(rows.len(), 3);
 
     let csv = dir.path().join("allocation.csv");
-    let out = run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "direct-deal",
-            "allocate",
-            "--miner",
-            MINER,
-            "--wallet",
-            &verified,
-            "--manifest",
-            &s(&manifest),
-            "--output-allocation-to-file",
-            &s(&csv),
-        ],
-    );
+    let out = allocate(&m, &verified, &manifest, &csv, &[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("submitted data cap allocation message: "), "{text}");
@@ -178,44 +189,16 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
 
     // A wallet without DataCap is refused before anything is sent.
     let plain = account(&m._net, "client");
-    let refused = run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "direct-deal",
-            "allocate",
-            "--miner",
-            MINER,
-            "--wallet",
-            &plain,
-            "--manifest",
-            &s(&manifest),
-            "--output-allocation-to-file",
-            &s(&dir.path().join("none.csv")),
-        ],
-    );
+    let refused = allocate(&m, &plain, &manifest, &dir.path().join("none.csv"), &[]);
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("bytes of DataCap"), "{}", stderr(&refused));
     // A term the registry refuses fails on chain, and the exit code is shown.
-    let bad = run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "direct-deal",
-            "allocate",
-            "--miner",
-            MINER,
-            "--wallet",
-            &verified,
-            "--manifest",
-            &s(&manifest),
-            "--term-min",
-            "100",
-            "--output-allocation-to-file",
-            &s(&dir.path().join("bad.csv")),
-        ],
+    let bad = allocate(
+        &m,
+        &verified,
+        &manifest,
+        &dir.path().join("bad.csv"),
+        &["--term-min", "100"],
     );
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("exit code 16"), "{}", stderr(&bad));
