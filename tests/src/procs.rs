@@ -446,6 +446,11 @@ pub fn start_client(dir: &Path, net: &Devnet, addr: Option<&str>) -> (Proc, Stri
 /// Point the devnet miner's on-chain peer ID and addresses at the droplet in `repo` (after a
 /// start on a random port) and wait until the chain shows them; (peer ID, address).
 pub fn announce(repo: &str) -> (String, String) {
+    announce_for(repo, &[DEVNET_MINER])
+}
+
+/// [`announce`] for each of `miners` (all served by the droplet in `repo`).
+pub fn announce_for(repo: &str, miners: &[&str]) -> (String, String) {
     let droplet = |args: &[&str]| {
         let mut all = vec!["--repo", repo];
         all.extend_from_slice(args);
@@ -455,17 +460,14 @@ pub fn announce(repo: &str) -> (String, String) {
     let listen = droplet(&["net", "listen"]);
     let first = listen.lines().next().expect("a listen address");
     let addr = first.split("/p2p/").next().expect("address").to_string();
-    point_miner_at(repo, &id, &addr);
+    for m in miners {
+        point_miner_at_for(repo, m, &id, &addr);
+    }
     (id, addr)
 }
 
-/// Set the devnet miner's on-chain peer ID and address (through the droplet in `repo`) to
-/// `id` and `addr`, and wait until the chain shows them.
-pub fn point_miner_at(repo: &str, id: &str, addr: &str) {
-    point_miner_at_for(repo, DEVNET_MINER, id, addr)
-}
-
-/// [`point_miner_at`] for `miner`.
+/// Set `miner`'s on-chain peer ID and address (through the droplet in `repo`) to `id` and
+/// `addr`, and wait until the chain shows them.
 pub fn point_miner_at_for(repo: &str, miner: &str, id: &str, addr: &str) {
     let droplet = |args: &[&str]| {
         let mut all = vec!["--repo", repo];

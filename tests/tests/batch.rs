@@ -130,18 +130,8 @@ fn setup() -> Net {
     let (droplet, provider) = start_droplet_for(dir.path(), "droplet", &net, "wallet", &MINERS);
     let verified = account(&net, "verified-client");
     let (client, client_repo) = start_client(dir.path(), &net, Some(&verified));
-    let id = run_ok("droplet", &["--repo", &provider, "net", "id"])
-        .trim()
-        .to_string();
-    let listen = run_ok("droplet", &["--repo", &provider, "net", "listen"]);
-    let addr = listen
-        .lines()
-        .next()
-        .and_then(|l| l.split("/p2p/").next())
-        .expect("listen address")
-        .to_string();
+    procs::announce_for(&provider, &MINERS);
     for m in MINERS {
-        procs::point_miner_at_for(&provider, m, &id, &addr);
         run_ok(
             "droplet",
             &[

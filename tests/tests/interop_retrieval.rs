@@ -11,7 +11,7 @@ use serde_json::Value;
 use tests::car::car_cids;
 use tests::gopeers::{self, run_json};
 use tests::market::{MINER, s, setup};
-use tests::procs::{Proc, point_miner_at, run_ok, wait_for};
+use tests::procs::{DEVNET_MINER, Proc, point_miner_at_for, run_ok, wait_for};
 use tests::retrieval::{
     PAYMENT_INTERVAL, chain_rpc, first_channel, retrieve, set_priced_ask, stderr, total_received, two_active_deals,
 };
@@ -173,7 +173,7 @@ fn droplet_client_pays_a_go_fil_markets_provider_every_interval() {
     });
     let id = listening["PeerID"].as_str().expect("peer id");
     let addr = listening["Addrs"][0].as_str().expect("an address");
-    point_miner_at(&m.provider, id, addr);
+    point_miner_at_for(&m.provider, DEVNET_MINER, id, addr);
 
     let got = dir.path().join("got.bin");
     let o = retrieve(&m, &root, &got, &["--maxPrice", "1"]);

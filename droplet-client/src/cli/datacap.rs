@@ -456,9 +456,9 @@ async fn extend(
         bail!("give --claimId (repeatable) or --auto");
     }
     let provider = parse_addr(provider)?;
-    if provider.id().is_err() {
+    let Ok(provider_id) = provider.id() else {
         bail!("give the provider as an ID address (f0…), not {provider}");
-    }
+    };
     let from = match from {
         Some(f) => parse_addr(&f)?,
         None => api.default_address().await.map_err(call_error)?.0,
@@ -492,7 +492,7 @@ async fn extend(
             Some(why) if !auto => println!("claim {id} skipped: {why}"),
             Some(_) => {}
             None => terms.push(ClaimTerm {
-                provider: provider.id().expect("checked"),
+                provider: provider_id,
                 claim_id: *id,
                 term_max: max_term,
             }),

@@ -91,13 +91,27 @@ impl Api {
     }
 
     /// Import one deal's data from a file on this machine.
-    async fn import_one(&self, data: &ImportDataRef, skip_commp: bool) -> Result<(), String> {
-        let deal = match (&data.uuid, &data.proposal_cid) {
+    /// The deal an import names, by UUID or else proposal CID.
+    fn deal_of(&self, data: &ImportDataRef) -> Result<crate::deals::DealRecord, String> {
+        match (&data.uuid, &data.proposal_cid) {
             (Some(u), _) => self.deals.get(&u.0).map_err(|e| e.to_string())?,
             (None, Some(c)) => self.deals.by_proposal_cid(&c.0).map_err(|e| e.to_string())?,
             (None, None) => return Err("give the deal's proposal CID or UUID".into()),
         }
-        .ok_or("no such deal")?;
+        .ok_or_else(|| "no such deal".into())
+    }
+
+    async fn import_one(&self, data: &ImportDataRef, skip_commp: bool) -> Result<(), String> {
+        let deal = self.deal_of(data)?;
+        self.import_into(&deal, data, skip_commp).await
+    }
+
+    async fn import_into(
+        &self,
+        deal: &crate::deals::DealRecord,
+        data: &ImportDataRef,
+        skip_commp: bool,
+    ) -> Result<(), String> {
         let path = std::path::Path::new(&data.file);
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", data.file))?;
         if !meta.is_file() {
@@ -473,21 +487,16 @@ impl MarketDealsServer for Api {
     }
 
     async fn deals_batch_import_data(&self, refs: ImportDataRefs) -> RpcResult<Vec<ImportDataResult>> {
+        // Each ref's deal, looked up once.
+        let found: Vec<Result<crate::deals::DealRecord, String>> = refs.refs.iter().map(|r| self.deal_of(r)).collect();
         // The batch's collateral first, one deposit per miner, so that each deal's own
         // reservation finds it set aside instead of sending a message of its own.
         let mut per_miner: std::collections::BTreeMap<Address, Vec<(Cid, TokenAmount)>> = Default::default();
         let mut reserved: HashMap<Cid, Address> = HashMap::new();
-        for r in &refs.refs {
-            let deal = match (&r.uuid, &r.proposal_cid) {
-                (Some(u), _) => self.deals.get(&u.0),
-                (None, Some(c)) => self.deals.by_proposal_cid(&c.0),
-                (None, None) => Ok(None),
-            };
-            if let Ok(Some(d)) = deal
-                && d.status() == StorageDealStatus::WaitingForData
-                && reserved.insert(d.proposal_cid, d.proposal.proposal.provider).is_none()
+        for d in found.iter().flatten() {
+            let p = &d.proposal.proposal;
+            if d.status() == StorageDealStatus::WaitingForData && reserved.insert(d.proposal_cid, p.provider).is_none()
             {
-                let p = &d.proposal.proposal;
                 per_miner
                     .entry(p.provider)
                     .or_default()
@@ -505,27 +514,21 @@ impl MarketDealsServer for Api {
             }
         }
         let mut out = Vec::with_capacity(refs.refs.len());
-        for r in &refs.refs {
+        for (r, deal) in refs.refs.iter().zip(found) {
             let target = match (&r.uuid, &r.proposal_cid) {
                 (Some(u), _) => u.0.to_string(),
                 (None, Some(c)) => c.0.to_string(),
                 (None, None) => String::new(),
             };
-            let deal = match (&r.uuid, &r.proposal_cid) {
-                (Some(u), _) => self.deals.get(&u.0).ok().flatten(),
-                (None, Some(c)) => self.deals.by_proposal_cid(&c.0).ok().flatten(),
-                (None, None) => None,
+            let message = match &deal {
+                Err(e) => e.clone(),
+                Ok(d) => match refused.get(&d.proposal.proposal.provider) {
+                    Some(why) => format!("the batch's collateral could not be set aside: {why}"),
+                    None => self.import_into(d, r, refs.skip_commp).await.err().unwrap_or_default(),
+                },
             };
-            if let Some(why) = deal.as_ref().and_then(|d| refused.get(&d.proposal.proposal.provider)) {
-                out.push(ImportDataResult {
-                    target,
-                    message: format!("the batch's collateral could not be set aside: {why}"),
-                });
-                continue;
-            }
-            let message = self.import_one(r, refs.skip_commp).await.err().unwrap_or_default();
             if !message.is_empty()
-                && let Some(d) = &deal
+                && let Ok(d) = &deal
                 && let Some(miner) = reserved.remove(&d.proposal_cid)
             {
                 self.runner.release_batch(miner, &d.proposal_cid);

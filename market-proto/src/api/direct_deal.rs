@@ -30,7 +30,7 @@ pub struct DirectDeal {
     pub payload_size: u64,
     #[serde(rename = "PayloadCID", default)]
     pub payload_cid: Option<Json<Cid>>,
-    /// A [`market_fsm`-style] `DirectDealState` number (1 allocated … 6 error).
+    /// droplet's `DirectDealState` number (1 allocated … 6 error).
     pub state: u64,
     #[serde(rename = "AllocationID")]
     pub allocation_id: u64,

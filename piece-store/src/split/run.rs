@@ -5,8 +5,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use super::manifest::{self, ManifestError};
@@ -135,33 +134,29 @@ pub fn split(
         .max(1);
     let commp_threads = (cores / parallel).max(1);
     let manifest_path = opts.car_dir.join("manifest.csv");
-    let done_bytes = AtomicU64::new(0);
-    let next = Mutex::new(0usize);
+    // Bytes read across all slices (each slice reports its own running count), and the next
+    // slice to start; a failure stops the hand-out.
+    let read = AtomicU64::new(0);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<(usize, Result<SliceResult, SplitError>)>();
     let mut results: Vec<Option<SliceResult>> = vec![None; plan.slices.len()];
     let mut failure = None;
     std::thread::scope(|scope| {
         for _ in 0..parallel {
             let tx = tx.clone();
-            let (next, done_bytes) = (&next, &done_bytes);
+            let (next, stop, read) = (&next, &stop, &read);
             scope.spawn(move || {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(slice) = plan.slices.get(i) else { return };
-                    let base = done_bytes.load(Ordering::Relaxed);
-                    let mut seen = 0u64;
+                    let mut last = 0u64;
                     let res = write_slice(slice, opts, commp_threads, &mut |b| {
-                        progress(base + b.max(seen));
-                        seen = seen.max(b);
+                        let add = b.saturating_sub(last);
+                        last = last.max(b);
+                        progress(read.fetch_add(add, Ordering::Relaxed) + add);
                     });
-                    done_bytes.fetch_add(slice.bytes, Ordering::Relaxed);
-                    let failed = res.is_err();
-                    if tx.send((i, res)).is_err() || failed {
+                    if tx.send((i, res)).is_err() {
                         return;
                     }
                 }
@@ -174,7 +169,7 @@ pub fn split(
             match res {
                 Ok(r) => results[i] = Some(r),
                 Err(e) => {
-                    *next.lock().unwrap_or_else(|e| e.into_inner()) = usize::MAX / 2;
+                    stop.store(true, Ordering::Relaxed);
                     failure.get_or_insert(e);
                     continue;
                 }
@@ -188,7 +183,7 @@ pub fn split(
                 && !records.is_empty()
                 && let Err(e) = manifest::append(&manifest_path, &records)
             {
-                *next.lock().unwrap_or_else(|e| e.into_inner()) = usize::MAX / 2;
+                stop.store(true, Ordering::Relaxed);
                 failure = Some(e.into());
             }
         }

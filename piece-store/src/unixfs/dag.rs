@@ -63,6 +63,8 @@ impl Dag {
             if !seen.insert(cid) {
                 continue;
             }
+            // A dag-pb leaf has no links to follow.
+            let mut leaf = false;
             let data: &[u8] = if cid.hash().code() == IDENTITY {
                 cid.hash().digest()
             } else {
@@ -80,6 +82,7 @@ impl Dag {
                     }) => {
                         reader.read(&self.files[*file], *file, *offset, *len as usize, &mut buf)?;
                         wrapped = pb::leaf_node(*data_type, &buf);
+                        leaf = true;
                         &wrapped
                     }
                     None => {
@@ -90,7 +93,6 @@ impl Dag {
                     }
                 }
             };
-            let leaf = matches!(self.blocks.get(&cid), Some(BlockRef::PbLeaf { .. }));
             if cid.codec() == DAG_PB && !leaf {
                 let node =
                     pb::decode_node(data).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;

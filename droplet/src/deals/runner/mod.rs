@@ -374,6 +374,8 @@ impl DealRunner {
             Action::WaitPublish { message } => Some(self.wait_publish(&d, message).await),
             Action::ReleaseFunds { .. } => {
                 let _funds = self.funds.lock().await;
+                // A deal failed before its reservation step leaves no batch entry behind.
+                lock(&self.batch_reserved).remove(&d.proposal_cid);
                 let mut l = lock(&self.ledger);
                 l.release(p.provider, &d.proposal_cid);
                 self.save_ledger(&l, p.provider);
