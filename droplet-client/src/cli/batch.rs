@@ -43,10 +43,10 @@ pub struct BatchArgs {
     /// The start epoch (default: eight days after the head).
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     start_epoch: i64,
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     fast_retrieval: bool,
     /// Verified (FIL+) deals; default: whether the wallet has DataCap.
-    #[arg(long, action = clap::ArgAction::Set)]
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     verified_deal: Option<bool>,
     /// Provider collateral in FIL (default: the chain minimum plus 20 %).
     #[arg(long)]

@@ -68,7 +68,7 @@ pub enum RetrievalCommand {
         #[arg(long)]
         completed: bool,
         /// Include failed ones.
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         show_failed: bool,
     },
     /// Cancel a running retrieval.

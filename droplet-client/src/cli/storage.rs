@@ -121,7 +121,7 @@ pub struct InitArgs {
     #[arg(long)]
     pub(crate) verified_deal: bool,
     /// Keep an unsealed copy for fast retrieval.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub(crate) fast_retrieval: bool,
     /// Provider collateral (default: the chain minimum plus 20 %).
     #[arg(long)]

@@ -65,7 +65,7 @@ pub enum DirectDealCmd {
         /// Only this state (1 allocated … 6 error).
         #[arg(long)]
         state: Option<u64>,
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         asc: bool,
         #[arg(long, default_value_t = 0)]
         offset: usize,

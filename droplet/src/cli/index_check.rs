@@ -44,7 +44,7 @@ pub struct CheckArgs {
     #[arg(long, default_value = "https://cid.contact")]
     ipni_url: String,
     /// Withdraw and advertise again a deal the indexer does not have.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     try_announce: bool,
     /// Where the payload → peer IDs seen are kept.
     #[arg(long)]
