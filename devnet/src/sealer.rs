@@ -2,6 +2,9 @@
 //! deals (`AssignDeals`), downloads each piece (`GET /resource`), checks it against its piece
 //! CID, computes the sector's unsealed CID (CommD) from the pieces at their offsets, and sends
 //! PreCommitSectorBatch2 then, after the challenge delay, ProveCommitSector with the deal IDs.
+//! A sector of direct deals (each with its DataCap allocation, no deal ID) is pre-committed
+//! without deal IDs and proven with ProveCommitSectors3, each piece's activation manifest
+//! naming its allocation, so that proving it claims them, as damocles does.
 //! Proofs are not computed (the devnet accepts any proof bytes); everything else is real.
 //! Each sealed piece is kept (`<kept>/<sector>/<offset>-<pieceCid>`), so that the sealer can
 //! unseal it later (`crate::unsealer`).
@@ -10,12 +13,16 @@ use std::time::Duration;
 
 use jsonrpsee::http_client::HttpClient;
 use market_proto::Json;
+use market_proto::api::direct_deal::MarketDirectDealsClient;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market::clients::*;
 use market_proto::api::market::{DealInfoV2, GetDealSpec, SectorId};
 use market_proto::api_info::ApiInfo;
 use market_proto::client::CallError;
-use market_types::actors::{PreCommitSectorBatch2Params, ProveCommitSectorParams, miner_method};
+use market_types::actors::{
+    DataActivationNotification, PieceActivationManifest, PreCommitSectorBatch2Params, ProveCommitSectorParams,
+    ProveCommitSectors3Params, SectorActivationManifest, VerifiedAllocationKey, miner_method,
+};
 use market_types::chain::{Message, SectorPreCommitInfo, TipSetKey, miner_method as chain_miner_method};
 use market_types::{Address, Bytes, Cid, TokenAmount, cbor};
 
@@ -55,11 +62,18 @@ pub fn kept_piece(kept: &std::path::Path, sector: u64, offset: u64, piece: &Cid)
     kept.join(sector.to_string()).join(format!("{offset}-{piece}"))
 }
 
+/// A direct deal: an allocation and no deal ID (deal IDs start at 0, allocation IDs at 1).
+fn is_direct(d: &DealInfoV2) -> bool {
+    d.allocation_id != 0 && d.deal_id == 0
+}
+
 /// What one round sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
     pub sector: u64,
     pub deal_ids: Vec<u64>,
+    /// The DataCap allocations its direct deals claimed.
+    pub allocation_ids: Vec<u64>,
 }
 
 impl Sealer {
@@ -123,8 +137,15 @@ impl Sealer {
         match self.seal(number, sector_size, info.worker, &deals).await {
             Ok(s) => Ok(Some(s)),
             Err(e) => {
-                let ids = deals.iter().map(|d| d.deal_id).collect();
-                let _ = self.droplet.release_deals(Json(self.miner), ids).await;
+                let (direct, market): (Vec<&DealInfoV2>, Vec<&DealInfoV2>) = deals.iter().partition(|d| is_direct(d));
+                if !market.is_empty() {
+                    let ids = market.iter().map(|d| d.deal_id).collect();
+                    let _ = self.droplet.release_deals(Json(self.miner), ids).await;
+                }
+                if !direct.is_empty() {
+                    let ids = direct.iter().map(|d| d.allocation_id).collect();
+                    let _ = self.droplet.release_direct_deals(Json(self.miner), ids).await;
+                }
                 Err(e)
             }
         }
@@ -194,14 +215,41 @@ impl Sealer {
         };
         let head = self.node.chain_head().await.map_err(call)?.0.height();
         let expiration = deals.iter().map(|d| d.end_epoch).max().unwrap_or(head) + 2880;
-        let deal_ids: Vec<u64> = deals.iter().map(|d| d.deal_id).collect();
+        let direct = deals.iter().any(is_direct);
+        let deal_ids: Vec<u64> = deals.iter().filter(|d| !is_direct(d)).map(|d| d.deal_id).collect();
+        let allocation_ids: Vec<u64> = deals.iter().filter(|d| is_direct(d)).map(|d| d.allocation_id).collect();
+        // With direct deals the pieces are named when proving, and no deal is pre-committed.
+        let prove = if direct {
+            let manifest = self.activation_manifest(number, &deals).await?;
+            (
+                miner_method::PROVE_COMMIT_SECTORS3,
+                cbor::to_vec(&ProveCommitSectors3Params {
+                    sector_activations: vec![manifest],
+                    sector_proofs: vec![Bytes(vec![0u8; 192])],
+                    aggregate_proof: Bytes::default(),
+                    aggregate_proof_type: None,
+                    require_activation_success: true,
+                    require_notification_success: true,
+                }),
+                "ProveCommitSectors3",
+            )
+        } else {
+            (
+                miner_method::PROVE_COMMIT_SECTOR,
+                cbor::to_vec(&ProveCommitSectorParams {
+                    sector_number: number,
+                    proof: Bytes(vec![0u8; 192]),
+                }),
+                "ProveCommitSector",
+            )
+        };
         let info = SectorPreCommitInfo {
             seal_proof: seal_proof_for(sector_size)
                 .ok_or_else(|| SealError::Call(format!("no seal proof for sector size {sector_size}")))?,
             sector_number: number,
             sealed_cid: sealed,
             seal_rand_epoch: head.saturating_sub(1),
-            deal_ids: deal_ids.clone(),
+            deal_ids: if direct { Vec::new() } else { deal_ids.clone() },
             expiration,
             unsealed_cid: Some(unsealed),
         };
@@ -214,28 +262,18 @@ impl Sealer {
                 "PreCommitSectorBatch2",
             )
             .await?;
-        tracing::info!(sector = number, deals = ?deal_ids, %unsealed, "pre-committed");
+        tracing::info!(sector = number, deals = ?deal_ids, allocations = ?allocation_ids, %unsealed, "pre-committed");
         // Wait out the challenge delay: retry the prove until it lands.
-        let prove = cbor::to_vec(&ProveCommitSectorParams {
-            sector_number: number,
-            proof: Bytes(vec![0u8; 192]),
-        });
+        let (method, params, what) = prove;
         let mut last = None;
         for _ in 0..600 {
-            match self
-                .send(
-                    worker,
-                    miner_method::PROVE_COMMIT_SECTOR,
-                    prove.clone(),
-                    "ProveCommitSector",
-                )
-                .await
-            {
+            match self.send(worker, method, params.clone(), what).await {
                 Ok(_) => {
                     tracing::info!(sector = number, after = pre_epoch, "proven");
                     return Ok(Sealed {
                         sector: number,
                         deal_ids,
+                        allocation_ids,
                     });
                 }
                 Err(SealError::Message { code, .. }) if code == market_types::actors::exit_code::USR_FORBIDDEN => {
@@ -246,8 +284,55 @@ impl Sealer {
             }
         }
         Err(SealError::Message {
-            what: "ProveCommitSector",
+            what,
             code: last.unwrap_or(-1),
+        })
+    }
+
+    /// The sector's pieces in order, as damocles lists them: a direct deal's piece names its
+    /// allocation (client as an ID), a market deal's piece notifies the market of its deal.
+    async fn activation_manifest(
+        &self,
+        number: u64,
+        deals: &[DealInfoV2],
+    ) -> Result<SectorActivationManifest, SealError> {
+        let mut pieces = Vec::with_capacity(deals.len());
+        for d in deals {
+            let (verified_allocation_key, notify) = if is_direct(d) {
+                let client = self
+                    .node
+                    .state_lookup_id(d.client.clone(), Json(TipSetKey::empty()))
+                    .await
+                    .map_err(call)?
+                    .0
+                    .id()
+                    .map_err(|e| SealError::Call(e.to_string()))?;
+                (
+                    Some(VerifiedAllocationKey {
+                        client,
+                        id: d.allocation_id,
+                    }),
+                    Vec::new(),
+                )
+            } else {
+                (
+                    None,
+                    vec![DataActivationNotification {
+                        address: Address::new_id(5),
+                        payload: Bytes(cbor::to_vec(&d.deal_id)),
+                    }],
+                )
+            };
+            pieces.push(PieceActivationManifest {
+                cid: d.piece_cid.0,
+                size: d.piece_size,
+                verified_allocation_key,
+                notify,
+            });
+        }
+        Ok(SectorActivationManifest {
+            sector_number: number,
+            pieces,
         })
     }
 

@@ -374,6 +374,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
 
     let miners_for_banner = miners.list();
     let direct = crate::direct::DirectDeals::new(store.clone());
+    crate::direct::tracker::track(direct.clone(), chain.clone(), tracker_interval());
     let api = Api {
         miners,
         asks,

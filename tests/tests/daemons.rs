@@ -298,6 +298,23 @@ async fn apis_need_tokens_and_daemons_keep_their_state_across_restarts() {
             other => panic!("no example params for {other}"),
         })
         .await;
+        let no_deal = "8aa7d4a0-40bb-4b1a-b661-1e70b2de6a0c";
+        check_permissions(
+            &api_url(&repo, version),
+            &secret,
+            "VENUS_MARKET",
+            market_proto::api::direct_deal::METHODS,
+            |m, _| match m {
+                "ImportDirectDeal" => json!([{"SkipCommP": false, "DealParams": []}]),
+                "GetDirectDeal" => json!([no_deal]),
+                "GetDirectDealByAllocationID" => json!([999_999]),
+                "ListDirectDeals" => json!([{"Provider": MINER, "Client": "<empty>", "Asc": true}]),
+                "UpdateDirectDealState" => json!([no_deal, 6]),
+                "ReleaseDirectDeals" => json!([MINER, [999_999]]),
+                other => panic!("no example params for {other}"),
+            },
+        )
+        .await;
     }
     // …and on the client's.
     let client_secret = secret_of(&client_repo);

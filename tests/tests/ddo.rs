@@ -2,8 +2,10 @@
 //! provider for the pieces of a `data split` manifest (one DataCap transfer to the verified
 //! registry through the client daemon's messager), the allocations written as droplet's CSV
 //! from the message's receipt and listed from the chain; what the chain refuses is refused
-//! with its reason. (The provider's import, the sealer's claim and `datacap extend` over a
-//! real claim come with the provider's direct deals.)
+//! with its reason. The provider imports them as direct deals, the devnet sealer takes them
+//! through `AssignDeals` and claims them by proving the sector (ProveCommitSectors3), the
+//! provider's tracker sees the claims and makes the deals Active, and the client lists the
+//! claims and lengthens their term.
 
 use std::time::Duration;
 
@@ -74,7 +76,8 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
     assert_eq!(rows.len(), 3);
 
     let csv = dir.path().join("allocation.csv");
-    let out = allocate(&m, &verified, &manifest, &csv, &[]);
+    // A maximum term below the registry's five years, so that it can be extended.
+    let out = allocate(&m, &verified, &manifest, &csv, &["--term-max", "1000000"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("submitted data cap allocation message: "), "{text}");
@@ -105,7 +108,7 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
             .unwrap_or_else(|| panic!("allocation {} listed: {listed}", a[0]));
         assert!(line.contains(MINER) && line.contains(&a[1]), "{line}");
         assert!(
-            line.contains("518400") && line.contains("5256000"),
+            line.contains("518400") && line.contains("1000000"),
             "the terms asked for: {line}"
         );
     }
@@ -186,6 +189,150 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
         .to_string();
     let set = m.droplet(&["storage", "direct-deal", "update-state", &id, "--state", "6"]);
     assert!(set.contains("DealError"), "{set}");
+
+    // The sealer takes the two waiting deals into one sector with their allocations (the one
+    // set to DealError stays out) and claims them by proving it.
+    let sealed = m.seal_once();
+    let (a1, a2) = (&allocations[1][0], &allocations[2][0]);
+    let sector = sealed
+        .trim()
+        .strip_prefix("sealed sector ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a sector sealed: {sealed}"))
+        .to_string();
+    assert!(sealed.contains("with deals []"), "no market deal: {sealed}");
+    let (lo, hi) = if a1.parse::<u64>().expect("id") < a2.parse::<u64>().expect("id") {
+        (a1, a2)
+    } else {
+        (a2, a1)
+    };
+    let listed_allocs = sealed.split("allocations ").nth(1).unwrap_or_default().trim();
+    let mut got: Vec<&str> = listed_allocs
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .collect();
+    got.sort_by_key(|x| x.parse::<u64>().unwrap_or(0));
+    assert_eq!(got, vec![lo.as_str(), hi.as_str()], "{sealed}");
+    // The provider's tracker sees the claims: Active, with the sector.
+    for a in [a1, a2] {
+        tests::procs::wait_for("the direct deal Active", Duration::from_secs(60), None, || {
+            let got = m.droplet(&["storage", "direct-deal", "get", "--allocation-id", a]);
+            got.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["State", "DealActive"])
+                .then_some(got)
+        });
+        let got = m.droplet(&["storage", "direct-deal", "get", "--allocation-id", a]);
+        assert!(got.contains(&format!("SectorID      {sector}")), "{got}");
+    }
+    let first = m.droplet(&["storage", "direct-deal", "get", "--allocation-id", &allocations[0][0]]);
+    assert!(first.contains("DealError"), "{first}");
+
+    // On chain: the client sees the claims, in the sector, with the terms asked for.
+    let claims = m.client(&["datacap", "list-claim", MINER]);
+    let claim_line = |claims: &str, id: &str| {
+        claims
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("claim {id} listed: {claims}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    for (a, row) in [(a1, &allocations[1]), (a2, &allocations[2])] {
+        let c = claim_line(&claims, a);
+        // ClaimID Provider Client Expiration Size TermMin TermMax TermStart Sector Data
+        assert_eq!(
+            (
+                c[1].as_str(),
+                c[2].as_str(),
+                c[6].as_str(),
+                c[8].as_str(),
+                c[9].as_str()
+            ),
+            (MINER, row[2].as_str(), "1000000", sector.as_str(), row[1].as_str()),
+            "{claims}"
+        );
+    }
+    assert!(
+        claims
+            .lines()
+            .all(|l| l.split_whitespace().next() != Some(allocations[0][0].as_str())),
+        "the unsealed allocation is not claimed: {claims}"
+    );
+    // `extend` lengthens one claim's term; the other keeps its own.
+    let extended = m.client(&[
+        "datacap",
+        "extend",
+        MINER,
+        "--max-term",
+        "1200000",
+        "--claimId",
+        a1,
+        "--from",
+        &verified,
+    ]);
+    assert!(extended.contains("1 claims extended to term max 1200000"), "{extended}");
+    let claims = m.client(&["datacap", "list-claim", MINER]);
+    assert_eq!(claim_line(&claims, a1)[6], "1200000", "{claims}");
+    assert_eq!(claim_line(&claims, a2)[6], "1000000", "{claims}");
+
+    // With --droplet-url the provider imports the allocations as soon as they are made.
+    let token = std::fs::read_to_string(std::path::Path::new(&m.provider).join("token")).expect("token");
+    let api = std::fs::read_to_string(std::path::Path::new(&m.provider).join("api")).expect("api");
+    let (token, api) = (token.trim().to_string(), api.trim().to_string());
+    let auto_csv = dir.path().join("auto.csv");
+    let auto = allocate(
+        &m,
+        &verified,
+        &manifest,
+        &auto_csv,
+        &[
+            "--term-max",
+            "1000000",
+            "--droplet-url",
+            &api,
+            "--droplet-token",
+            &token,
+        ],
+    );
+    assert!(auto.status.success(), "{}{}", stdout(&auto), stderr(&auto));
+    assert!(
+        stdout(&auto).contains("3 direct deals imported into"),
+        "{}",
+        stdout(&auto)
+    );
+    let list = m.droplet(&["storage", "direct-deal", "list"]);
+    let auto_rows = std::fs::read_to_string(&auto_csv).expect("csv");
+    for row in auto_rows.lines().skip(1) {
+        let id = row.split(',').next().expect("id");
+        assert!(
+            list.lines()
+                .any(|l| l.split_whitespace().nth(2) == Some(id) && l.contains("DealAllocated")),
+            "allocation {id} imported: {list}"
+        );
+    }
+    // A start the allocations would not live to is refused before any DataCap is spent.
+    let late = allocate(
+        &m,
+        &verified,
+        &manifest,
+        &dir.path().join("late.csv"),
+        &[
+            "--droplet-url",
+            &api,
+            "--droplet-token",
+            &token,
+            "--start-epoch",
+            "99999999",
+        ],
+    );
+    assert!(!late.status.success());
+    assert!(
+        stderr(&late).contains("before the direct deals' start epoch 99999999"),
+        "{}",
+        stderr(&late)
+    );
+    assert!(!stdout(&late).contains("submitted"), "{}", stdout(&late));
 
     // A wallet without DataCap is refused before anything is sent.
     let plain = account(&m._net, "client");

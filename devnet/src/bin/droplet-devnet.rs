@@ -454,7 +454,14 @@ fn seal(repo: &Path, droplet: &str, miner: &str, interval: u64, once: bool) -> R
         loop {
             match sealer.seal_one(next).await {
                 Ok(Some(s)) => {
-                    println!("sealed sector {} with deals {:?}", s.sector, s.deal_ids);
+                    if s.allocation_ids.is_empty() {
+                        println!("sealed sector {} with deals {:?}", s.sector, s.deal_ids);
+                    } else {
+                        println!(
+                            "sealed sector {} with deals {:?} and allocations {:?}",
+                            s.sector, s.deal_ids, s.allocation_ids
+                        );
+                    }
                     next += 1;
                     write_private(&next_path, next.to_string().as_bytes())?;
                 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 use jsonrpsee::http_client::HttpClient;
 use market_proto::Json;
+use market_proto::api::direct_deal::{DirectDealParam, DirectDealParams, MarketDirectDealsClient};
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::api::market_client::MarketClientClient;
 use market_proto::client::call_error;
@@ -66,6 +67,17 @@ pub struct AllocateArgs {
     /// import-deals --allocation-file`).
     #[arg(long, default_value = "allocation.csv")]
     output_allocation_to_file: PathBuf,
+    /// The provider's droplet API (a multiaddr or URL): the allocations are imported there as
+    /// direct deals once made (`ImportDirectDeal`).
+    #[arg(long)]
+    droplet_url: Option<String>,
+    /// The token for --droplet-url (write permission).
+    #[arg(long, requires = "droplet_url")]
+    droplet_token: Option<String>,
+    /// The direct deals' start epoch for --droplet-url (default: 30 days after the head, as
+    /// droplet's); each ends a minimum term later.
+    #[arg(long, requires = "droplet_url")]
+    start_epoch: Option<i64>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -180,6 +192,24 @@ fn pieces_of(a: &AllocateArgs) -> Result<Vec<Piece>> {
         .collect()
 }
 
+/// `ImportDirectDeal` at a provider's droplet, commP not checked again (as droplet's).
+async fn import_at(url: &str, token: &str, deals: Vec<DirectDealParam>) -> Result<()> {
+    let info = market_proto::api_info::ApiInfo {
+        token: token.to_string(),
+        addr: url.to_string(),
+    };
+    let droplet = market_proto::client::http(&info, "v1", std::time::Duration::from_secs(300))
+        .map_err(|e| anyhow!("--droplet-url {url}: {e}"))?;
+    droplet
+        .import_direct_deal(DirectDealParams {
+            skip_commp: true,
+            deal_params: deals,
+        })
+        .await
+        .map_err(call_error)?;
+    Ok(())
+}
+
 pub async fn allocate(api: &HttpClient, node: &HttpClient, a: AllocateArgs) -> Result<()> {
     let pieces = pieces_of(&a)?;
     if pieces.is_empty() {
@@ -214,6 +244,16 @@ pub async fn allocate(api: &HttpClient, node: &HttpClient, a: AllocateArgs) -> R
         bail!("{wallet} has {datacap} bytes of DataCap; the pieces need {total}");
     }
     let head = node.chain_head().await.map_err(call_error)?.0.height();
+    // The import's start is checked before any DataCap is spent: an allocation must still be
+    // claimable at the deal's start.
+    let start = a.start_epoch.unwrap_or(head + 30 * market_types::units::EPOCHS_IN_DAY);
+    if a.droplet_url.is_some() && head + a.expiration < start {
+        bail!(
+            "the allocations expire at epoch {}, before the direct deals' start epoch {start}: \
+             give an earlier --start-epoch or a longer --expiration",
+            head + a.expiration
+        );
+    }
     let requests = AllocationRequests {
         allocations: pieces
             .iter()
@@ -273,6 +313,34 @@ pub async fn allocate(api: &HttpClient, node: &HttpClient, a: AllocateArgs) -> R
     }
     std::fs::write(&a.output_allocation_to_file, csv)
         .with_context(|| format!("writing {}", a.output_allocation_to_file.display()))?;
+    if let Some(url) = &a.droplet_url {
+        let deals = rows
+            .iter()
+            .map(|(id, p)| DirectDealParam {
+                payload_size: p.payload_size,
+                payload_cid: p.payload.map(Json),
+                deal_uuid: Json(market_types::Uuid::new_v4()),
+                allocation_id: *id,
+                piece_cid: Json(p.piece),
+                client: Json(client),
+                start_epoch: start,
+                end_epoch: start + a.term_min,
+                file_path: String::new(),
+            })
+            .collect();
+        import_at(url, a.droplet_token.as_deref().unwrap_or_default(), deals)
+            .await
+            .with_context(|| {
+                format!(
+                    "the allocations are made and written to {}, but importing them into {url} failed; \
+                     import them with `droplet storage direct-deal import-deals --allocation-file`",
+                    a.output_allocation_to_file.display()
+                )
+            })?;
+        if !a.quiet {
+            println!("{} direct deals imported into {url}", rows.len());
+        }
+    }
     if a.quiet {
         for (id, _) in &rows {
             println!("{id}");

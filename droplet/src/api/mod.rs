@@ -370,9 +370,17 @@ impl MarketDealsServer for Api {
                 sector.miner
             )));
         }
-        crate::deals::sealing::assign(&self.runner, &self.deals, &self.chain, sector, sector_size, &spec)
-            .await
-            .map_err(fail)
+        crate::deals::sealing::assign(
+            &self.runner,
+            &self.deals,
+            &self.direct,
+            &self.chain,
+            sector,
+            sector_size,
+            &spec,
+        )
+        .await
+        .map_err(fail)
     }
 
     async fn release_deals(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
@@ -708,6 +716,10 @@ impl market_proto::api::direct_deal::MarketDirectDealsServer for Api {
     async fn update_direct_deal_state(&self, id: Json<market_types::Uuid>, state: u64) -> RpcResult<()> {
         let state = market_fsm::storage::direct::DirectDealState::from_code(state)
             .ok_or_else(|| handler_error(format!("unknown direct deal state {state}: 1 to 6")))?;
-        self.direct.set_state(&id.0, state).map(|_| ()).map_err(handler_error)
+        self.direct.set_state(&id.0, state).map(|_| ()).map_err(fail)
+    }
+
+    async fn release_direct_deals(&self, miner: Json<Address>, allocations: Vec<u64>) -> RpcResult<()> {
+        crate::direct::sealing::release(&self.direct, miner.0, &allocations).map_err(fail)
     }
 }

@@ -21,6 +21,7 @@ use super::record::DealRecord;
 use super::runner::{DealError, DealRunner};
 use super::store::DealStore;
 use crate::chain::{Chain, ChainError};
+use crate::direct::{DirectDeals, DirectError};
 use crate::store::StoreError;
 
 /// The deals a sealer may take: waiting for pre-commit, not yet assigned, not past their
@@ -48,27 +49,45 @@ fn waiting<'a>(candidates: &'a [DealRecord], spec: &GetDealSpec, head: i64) -> V
     ds
 }
 
-/// Pick deals for a sector from [`waiting`] ones, each at an offset aligned to its size, while
-/// they fit.
-pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, head: i64) -> Vec<(DealRecord, u64)> {
-    let ds = waiting(candidates, spec, head);
-    let max = if spec.max_piece == 0 {
+/// Lay pieces into a sector in the order given, each at an offset aligned to its (power of
+/// two) size, leaving out what no longer fits, up to `max_piece` pieces (0: no limit).
+pub fn align<T>(
+    items: impl IntoIterator<Item = T>,
+    size: impl Fn(&T) -> u64,
+    sector_size: u64,
+    max_piece: u64,
+) -> Vec<(T, u64)> {
+    let max = if max_piece == 0 {
         usize::MAX
     } else {
-        spec.max_piece as usize
+        usize::try_from(max_piece).unwrap_or(usize::MAX)
     };
     let mut offset = 0u64;
     let mut out = Vec::new();
-    for d in ds {
-        let size = d.proposal().piece_size.0;
-        let aligned = offset.div_ceil(size) * size;
-        if aligned + size > sector_size || out.len() == max {
+    for item in items {
+        let size = size(&item);
+        if size == 0 || out.len() == max {
             continue;
         }
-        out.push((d.clone(), aligned));
+        let aligned = offset.div_ceil(size).saturating_mul(size);
+        if aligned.saturating_add(size) > sector_size {
+            continue;
+        }
+        out.push((item, aligned));
         offset = aligned + size;
     }
     out
+}
+
+/// Pick deals for a sector from [`waiting`] ones, each at an offset aligned to its size, while
+/// they fit.
+pub fn pack(candidates: &[DealRecord], sector_size: u64, spec: &GetDealSpec, head: i64) -> Vec<(DealRecord, u64)> {
+    align(
+        waiting(candidates, spec, head).into_iter().cloned(),
+        |d| d.proposal().piece_size.0,
+        sector_size,
+        spec.max_piece,
+    )
 }
 
 /// Why a sealer call or a tracker round failed.
@@ -82,18 +101,28 @@ pub enum SealingError {
     Chain(#[from] ChainError),
     #[error("miner {miner} has no deal with deal ID {id}")]
     NoDealId { miner: Address, id: u64 },
+    #[error(transparent)]
+    Direct(#[from] DirectError),
 }
 
-/// `AssignDeals`.
+/// `AssignDeals`: the miner's direct deals that fit the sector, as droplet does, else its
+/// deals with the market (a sector holds one kind or the other).
 pub async fn assign(
     runner: &Arc<DealRunner>,
     deals: &DealStore,
+    direct: &DirectDeals,
     chain: &Chain,
     sector: SectorId,
     sector_size: u64,
     spec: &GetDealSpec,
 ) -> Result<Vec<DealInfoV2>, SealingError> {
-    let (head, mine) = head_and_waiting(deals, chain, Address::new_id(sector.miner)).await?;
+    let miner = Address::new_id(sector.miner);
+    let head = chain.head_height().await?;
+    let direct = crate::direct::sealing::assign(direct, miner, sector.number, sector_size, spec, head)?;
+    if !direct.is_empty() {
+        return Ok(direct);
+    }
+    let (head, mine) = head_and_waiting(deals, chain, miner).await?;
     let picked = pack(&mine, sector_size, spec, head);
     let mut out = Vec::new();
     for (d, offset) in picked {

@@ -1,6 +1,6 @@
 //! Direct deals on droplet's API (venus-shared `DirectDeal`, `DirectDealParams`,
 //! `DirectDealQueryParams`; `ImportDirectDeal`, `GetDirectDeal`, `GetDirectDealByAllocationID`,
-//! `ListDirectDeals`, `UpdateDirectDealState`): pieces a client allocated DataCap for, imported
+//! `ListDirectDeals`, `UpdateDirectDealState`, `ReleaseDirectDeals`): pieces a client allocated DataCap for, imported
 //! by the provider against their allocations.
 
 use cid::Cid;
@@ -119,6 +119,11 @@ pub trait MarketDirectDeals {
     /// Set a deal's state by hand.
     #[method(name = "UpdateDirectDealState")]
     async fn update_direct_deal_state(&self, id: Json<Uuid>, state: u64) -> RpcResult<()>;
+
+    /// The sealer gives back the direct deals of these allocations (their sector failed):
+    /// they wait for a sector again.
+    #[method(name = "ReleaseDirectDeals")]
+    async fn release_direct_deals(&self, miner: Json<Address>, allocations: Vec<u64>) -> RpcResult<()>;
 }
 
 pub const METHODS: &[MethodSpec] = &[
@@ -127,4 +132,5 @@ pub const METHODS: &[MethodSpec] = &[
     spec("GetDirectDealByAllocationID", Perm::Read, 1),
     spec("ListDirectDeals", Perm::Read, 1),
     spec("UpdateDirectDealState", Perm::Write, 2),
+    spec("ReleaseDirectDeals", Perm::Write, 2),
 ];

@@ -1,6 +1,4 @@
-//! Direct deals: pieces a client allocated DataCap for in the verified registry (no deal
-//! proposal), imported by the provider against their allocations. Each is stored in one
-//! write with its allocation index, in market-fsm's `DirectDealState`s.
+//! Importing direct deals against their allocations.
 //!
 //! Import checks, as droplet's: the allocation exists on chain for that client, is for one of
 //! the miners served here and for this piece, and has not expired; the piece's data is in
@@ -8,95 +6,15 @@
 //! is checked against the piece and put there); its commP is checked unless skipped.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use market_daemon::store::{Batch, Store, StoreError, Table};
 use market_fsm::storage::direct::DirectDealState;
 use market_proto::Json;
-use market_proto::api::direct_deal::{DirectDeal, DirectDealParam, DirectDealQueryParams};
+use market_proto::api::direct_deal::{DirectDeal, DirectDealParam};
 use market_proto::api::full_node::FullNodeClient;
 use market_types::chain::TipSetKey;
 use market_types::{Address, Cid, Uuid};
 
-const DEALS: Table = Table("direct-deals/");
-const BY_ALLOCATION: Table = Table("direct-alloc/");
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn alloc_key(id: u64) -> String {
-    format!("{id:020}")
-}
-
-/// The direct deals' table.
-#[derive(Debug, Clone)]
-pub struct DirectDeals {
-    store: Arc<Store>,
-}
-
-impl DirectDeals {
-    pub fn new(store: Arc<Store>) -> Self {
-        DirectDeals { store }
-    }
-
-    /// Store a deal and its allocation index in one write.
-    pub fn put(&self, d: &DirectDeal) -> Result<(), StoreError> {
-        let mut b = Batch::default();
-        b.put_json(DEALS, &d.id.0.to_string(), d);
-        b.put_json(BY_ALLOCATION, &alloc_key(d.allocation_id), &d.id.0.to_string());
-        self.store.write(b, true)
-    }
-
-    pub fn get(&self, id: &Uuid) -> Result<Option<DirectDeal>, StoreError> {
-        self.store.get_json(DEALS, &id.to_string())
-    }
-
-    pub fn by_allocation(&self, id: u64) -> Result<Option<DirectDeal>, StoreError> {
-        match self.store.get_json::<String>(BY_ALLOCATION, &alloc_key(id))? {
-            Some(u) => match u.parse::<Uuid>() {
-                Ok(u) => self.get(&u),
-                Err(_) => Ok(None),
-            },
-            None => Ok(None),
-        }
-    }
-
-    pub fn list(&self) -> Result<Vec<DirectDeal>, StoreError> {
-        self.store.list_json(DEALS)
-    }
-
-    /// `ListDirectDeals`: by provider, client and state, oldest or newest first, a page.
-    pub fn query(&self, q: &DirectDealQueryParams) -> Result<Vec<DirectDeal>, StoreError> {
-        let mut deals: Vec<DirectDeal> = self
-            .list()?
-            .into_iter()
-            .filter(|d| q.provider.0.is_none_or(|p| p == d.provider.0))
-            .filter(|d| q.client.0.is_none_or(|c| c == d.client.0))
-            .filter(|d| q.state.is_none_or(|s| s == d.state))
-            .collect();
-        deals.sort_by_key(|d| (d.created_at, d.id.0));
-        if !q.asc {
-            deals.reverse();
-        }
-        let limit = if q.limit == 0 { usize::MAX } else { q.limit };
-        Ok(deals.into_iter().skip(q.offset).take(limit).collect())
-    }
-
-    /// Set a deal's state by hand.
-    pub fn set_state(&self, id: &Uuid, state: DirectDealState) -> Result<DirectDeal, String> {
-        let mut d = self
-            .get(id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no direct deal {id}"))?;
-        d.state = state.code();
-        d.updated_at = now_secs();
-        self.put(&d).map_err(|e| e.to_string())?;
-        Ok(d)
-    }
-}
+use super::{DirectDeals, now_secs};
 
 /// What importing needs from the daemon.
 pub struct Importer<'a> {
@@ -138,8 +56,11 @@ impl Importer<'_> {
 
     async fn import_one(&self, p: &DirectDealParam, skip_commp: bool, file: Option<&Path>) -> Result<(), String> {
         if let Some(d) = self.deals.by_allocation(p.allocation_id).map_err(|e| e.to_string())? {
-            let state = DirectDealState::from_code(d.state).map_or("?", |s| s.name());
-            return Err(format!("deal({}) exist: {state}", p.allocation_id));
+            return Err(super::DirectError::Exists {
+                allocation: p.allocation_id,
+                state: d.state,
+            }
+            .to_string());
         }
         let tsk = || Json(TipSetKey::empty());
         let allocation = self
@@ -198,7 +119,8 @@ impl Importer<'_> {
             created_at: now,
             updated_at: now,
         };
-        self.deals.put(&deal).map_err(|e| e.to_string())?;
+        // Checked again under the lock: another import of the allocation may have won.
+        self.deals.insert(&deal).map_err(|e| e.to_string())?;
         tracing::info!(allocation = p.allocation_id, piece = %p.piece_cid.0, uuid = %deal.id.0, "direct deal imported");
         Ok(())
     }
