@@ -224,9 +224,11 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         }),
     );
     let events = Arc::new(crate::market_events::MarketEvents::default());
+    let direct = crate::direct::DirectDeals::new(store.clone()).with_pieces(pieces.clone());
     let lookup = crate::retrieval::lookup::Lookup {
         pieces: pieces.clone(),
         deals: deals.clone(),
+        direct: direct.clone(),
         asks: asks.clone(),
         chain: chain.clone(),
         config: live.clone(),
@@ -335,6 +337,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
             crate::indexprovider::start::start(crate::indexprovider::start::Start {
                 store: store.clone(),
                 deals: deals.clone(),
+                direct: direct.clone(),
                 pieces: pieces.clone(),
                 config: live.clone(),
                 chain: chain.clone(),
@@ -373,7 +376,6 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     };
 
     let miners_for_banner = miners.list();
-    let direct = crate::direct::DirectDeals::new(store.clone());
     crate::direct::tracker::track(direct.clone(), chain.clone(), tracker_interval());
     let api = Api {
         miners,

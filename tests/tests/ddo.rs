@@ -12,6 +12,15 @@ use std::time::Duration;
 use tests::market::{MINER, account, s, setup};
 use tests::procs::run;
 
+/// Blocks in a CARv1 other than identity ones (which IPNI does not list).
+fn car_blocks(car: &[u8]) -> usize {
+    let reader = piece_store::car::CarReader::new(std::io::Cursor::new(car)).expect("car");
+    reader
+        .map(|b| b.expect("block"))
+        .filter(|b| b.cid.hash().code() != 0)
+        .count()
+}
+
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -49,7 +58,7 @@ fn allocate(
 
 #[test]
 fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
-    let m = setup();
+    let mut m = setup();
     let verified = account(&m._net, "verified-client");
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
@@ -275,6 +284,41 @@ fn datacap_is_allocated_to_a_provider_for_a_manifest_s_pieces() {
     let claims = m.client(&["datacap", "list-claim", MINER]);
     assert_eq!(claim_line(&claims, a1)[6], "1200000", "{claims}");
     assert_eq!(claim_line(&claims, a2)[6], "1000000", "{claims}");
+
+    // The claimed deal's data is served: retrieved over graphsync by its payload CID, the same
+    // CAR as the client split.
+    let owner = account(&m._net, "owner");
+    m.droplet(&["retrieval", "ask", "set", &owner]);
+    let got_car = dir.path().join("ddo.car");
+    let o = tests::retrieval::retrieve(&m, &allocations[1][4], &got_car, &["--car"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let original = std::fs::read(cars.join(&allocations[1][1])).expect("the split's CAR (named by its piece)");
+    assert_eq!(std::fs::read(&got_car).expect("retrieved"), original);
+    // IPNI: each Active direct deal is advertised by its UUID, with its piece's blocks.
+    let uuid_of = |alloc: &str| {
+        m.droplet(&["storage", "direct-deal", "get", "--allocation-id", alloc])
+            .lines()
+            .find_map(|l| l.strip_prefix("ID "))
+            .map(|v| v.trim().to_string())
+            .expect("the deal's ID")
+    };
+    let (u1, u2) = (uuid_of(a1), uuid_of(a2));
+    m.serve_ipni("http://127.0.0.1:9/announce");
+    let listed = m.droplet(&["index", "list-multihashes", &u1]);
+    let blocks = car_blocks(&original);
+    assert!(
+        listed.starts_with(&format!("Found {blocks} multihashes for deal with ID {u1}")),
+        "{listed}"
+    );
+    // The reconcile pass advertised both: each can be withdrawn, and advertised again by hand.
+    for u in [&u1, &u2] {
+        tests::procs::wait_for("the direct deal advertised", Duration::from_secs(60), None, || {
+            let o = run("droplet", &["--repo", &m.provider, "index", "announce-remove-deal", u]);
+            o.status.success().then_some(())
+        });
+    }
+    let again = m.droplet(&["index", "announce-deal", &u1]);
+    assert!(again.starts_with("Announced the  deal with Ad cid "), "{again}");
 
     // With --droplet-url the provider imports the allocations as soon as they are made.
     let token = std::fs::read_to_string(std::path::Path::new(&m.provider).join("token")).expect("token");

@@ -63,7 +63,7 @@ impl MarketIndexerServer for Api {
         let ix = self.indexer()?;
         // A deal UUID names the deal; the chain knows it by its proposal CID.
         let d = ix.deal_for(&context_id.0.0).await.map_err(fail)?;
-        let c = ix.remove(d.proposal_cid.to_bytes(), true).await.map_err(fail)?;
+        let c = ix.remove(d.context_id, true).await.map_err(fail)?;
         ix.announce_new().await;
         Ok(Json(c))
     }

@@ -16,6 +16,9 @@ use market_daemon::store::{Batch, Store, StoreError, Table};
 use market_fsm::storage::direct::DirectDealState;
 use market_proto::api::direct_deal::{DirectDeal, DirectDealQueryParams};
 use market_types::Uuid;
+use piece_store::index::DealRef;
+
+use crate::pieces::Pieces;
 
 const DEALS: Table = Table("direct-deals/");
 const BY_ALLOCATION: Table = Table("direct-alloc/");
@@ -62,6 +65,30 @@ pub struct DirectDeals {
     store: Arc<Store>,
     /// Held across every read-modify-write.
     lock: Arc<Mutex<()>>,
+    /// The piece index, told where each deal's piece is sealed (for retrieval).
+    pieces: Option<Arc<Pieces>>,
+}
+
+/// How the piece index knows a direct deal: by its UUID, with no deal ID.
+pub fn deal_ref(d: &DirectDeal) -> DealRef {
+    DealRef {
+        deal: d.id.0.to_string(),
+        deal_id: 0,
+        miner: d.provider.0.to_string(),
+        sector: d.sector_id,
+        offset: d.offset,
+        length: d.piece_size,
+    }
+}
+
+/// Whether a direct deal's piece is served: it is stored until the deal ends.
+pub fn is_live(d: &DirectDeal) -> bool {
+    DirectDealState::from_code(d.state).is_some_and(|s| {
+        matches!(
+            s,
+            DirectDealState::Allocated | DirectDealState::Sealing | DirectDealState::Active
+        )
+    })
 }
 
 impl DirectDeals {
@@ -69,7 +96,14 @@ impl DirectDeals {
         DirectDeals {
             store,
             lock: Arc::new(Mutex::new(())),
+            pieces: None,
         }
+    }
+
+    /// Keep the piece index told of each deal as it changes.
+    pub fn with_pieces(mut self, pieces: Arc<Pieces>) -> Self {
+        self.pieces = Some(pieces);
+        self
     }
 
     fn locked(&self) -> MutexGuard<'_, ()> {
@@ -83,7 +117,16 @@ impl DirectDeals {
             b.put_json(DEALS, &d.id.0.to_string(), d);
             b.put_json(BY_ALLOCATION, &alloc_key(d.allocation_id), &d.id.0.to_string());
         }
-        self.store.write(b, true)
+        self.store.write(b, true)?;
+        // After the deals' own write: the index is rebuilt from them if this is cut off.
+        if let Some(pieces) = &self.pieces {
+            for d in ds {
+                if let Err(e) = pieces.index().add_deal(&d.piece_cid.0, deal_ref(d)) {
+                    tracing::warn!(allocation = d.allocation_id, error = %e, "recording the direct deal in the piece index");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Store a new deal, unless its allocation has one already.

@@ -9,7 +9,8 @@
 //!
 //! - A deal is advertised once Active (context ID = proposal CID bytes, metadata
 //!   graphsync-filecoinv1 {piece, verified, fast retrieval}, entries = every block of its
-//!   piece from the piece index), and withdrawn when it is Expired or Slashed. A reconcile
+//!   piece from the piece index), and withdrawn when it is Expired or Slashed. A direct deal
+//!   likewise, by its UUID's bytes (as droplet), verified and fast-retrieval. A reconcile
 //!   pass does both ([`Indexer::reconcile`]), so nothing is missed across restarts.
 //! - A provider-wide advertisement names the trustless gateway
 //!   (`HTTPRetrievalMultiaddr`, transport-ipfs-gateway-http) when it is set, and is published
@@ -30,6 +31,8 @@ use cid::Cid;
 use ipni::metadata::{self, Protocol};
 use ipni::{Identity, PutDecision};
 use libp2p::Multiaddr;
+use market_fsm::storage::direct::DirectDealState;
+use market_proto::api::direct_deal::DirectDeal;
 use market_types::Address;
 use market_types::states::StorageDealStatus as S;
 
@@ -80,6 +83,7 @@ pub enum IndexerError {
 pub struct Indexer {
     chains: ChainStore,
     deals: DealStore,
+    direct: crate::direct::DirectDeals,
     pieces: Arc<Pieces>,
     config: Arc<LiveConfig>,
     identity: Identity,
@@ -115,6 +119,44 @@ fn ended(status: S) -> bool {
     matches!(status, S::Expired | S::Slashed)
 }
 
+/// What one advertisement says of a deal: a storage deal, or a direct deal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub context_id: Vec<u8>,
+    pub uuid: market_types::Uuid,
+    pub miner: Address,
+    pub piece: Cid,
+    pub verified: bool,
+    pub fast_retrieval: bool,
+}
+
+impl Listing {
+    /// A storage deal, by its proposal CID.
+    pub fn of_deal(d: &DealRecord) -> Listing {
+        let p = d.proposal();
+        Listing {
+            context_id: d.proposal_cid.to_bytes(),
+            uuid: d.uuid,
+            miner: p.provider,
+            piece: p.piece_cid,
+            verified: p.verified_deal,
+            fast_retrieval: d.fast_retrieval,
+        }
+    }
+
+    /// A direct deal, by its UUID: DataCap paid for it, and its piece is kept unsealed.
+    pub fn of_direct(d: &DirectDeal) -> Listing {
+        Listing {
+            context_id: d.id.0.as_bytes().to_vec(),
+            uuid: d.id.0,
+            miner: d.provider.0,
+            piece: d.piece_cid.0,
+            verified: true,
+            fast_retrieval: true,
+        }
+    }
+}
+
 /// What a put did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
@@ -129,6 +171,7 @@ pub enum Put {
 pub struct IndexerParts {
     pub store: Arc<crate::store::Store>,
     pub deals: DealStore,
+    pub direct: crate::direct::DirectDeals,
     pub pieces: Arc<Pieces>,
     pub config: Arc<LiveConfig>,
     pub key: libp2p::identity::Keypair,
@@ -144,6 +187,7 @@ impl Indexer {
         Indexer {
             chains: ChainStore::new(p.store),
             deals: p.deals,
+            direct: p.direct,
             pieces: p.pieces,
             config: p.config,
             identity: Identity {
@@ -196,11 +240,11 @@ impl Indexer {
         usize::try_from(n).unwrap_or(usize::MAX).clamp(1, 1 << 20)
     }
 
-    fn deal_metadata(d: &DealRecord) -> Vec<u8> {
+    fn deal_metadata(l: &Listing) -> Vec<u8> {
         metadata::encode(&[Protocol::GraphsyncFilecoinV1 {
-            piece_cid: d.proposal().piece_cid,
-            verified_deal: d.proposal().verified_deal,
-            fast_retrieval: d.fast_retrieval,
+            piece_cid: l.piece,
+            verified_deal: l.verified,
+            fast_retrieval: l.fast_retrieval,
         }])
     }
 
@@ -244,8 +288,8 @@ impl Indexer {
         }
     }
 
-    fn check_miner(&self, d: &DealRecord) -> Result<(), IndexerError> {
-        let miner = d.proposal().provider;
+    fn check_miner(&self, l: &Listing) -> Result<(), IndexerError> {
+        let miner = l.miner;
         if let Some(on_chain) = self.foreign(&miner) {
             return Err(IndexerError::ForeignIdentity {
                 miner: miner.to_string(),
@@ -260,7 +304,7 @@ impl Indexer {
     /// index the first time; an unchanged deal is not advertised again. `by_hand`: the
     /// operator asks, which also lifts an earlier withdrawal; otherwise a deal the operator
     /// withdrew is left out.
-    pub async fn put(self: &Arc<Self>, d: DealRecord, by_hand: bool) -> Result<Put, IndexerError> {
+    pub async fn put(self: &Arc<Self>, d: Listing, by_hand: bool) -> Result<Put, IndexerError> {
         self.check_miner(&d)?;
         let _g = self.chain_lock.lock().await;
         let me = self.clone();
@@ -269,8 +313,8 @@ impl Indexer {
             .map_err(|e| IndexerError::Task(e.to_string()))?
     }
 
-    fn put_blocking(&self, d: &DealRecord, by_hand: bool) -> Result<Put, IndexerError> {
-        let context_id = d.proposal_cid.to_bytes();
+    fn put_blocking(&self, d: &Listing, by_hand: bool) -> Result<Put, IndexerError> {
+        let context_id = d.context_id.clone();
         let withdrawn = self.chains.is_withdrawn(&self.peer, &context_id)?;
         if withdrawn && !by_hand {
             return Ok(Put::Withdrawn);
@@ -281,7 +325,7 @@ impl Indexer {
             None => None,
             Some(c) => {
                 let corrupt = |reason: String| StoreError::Corrupt {
-                    key: format!("ipni-ctx/{}", d.proposal_cid),
+                    key: format!("ipni-ctx/{}", hex::encode(&d.context_id)),
                     reason,
                 };
                 Some(ipni::Advertised {
@@ -314,14 +358,14 @@ impl Indexer {
         );
         change.head(&self.peer, &cid);
         self.chains.commit(change)?;
-        tracing::info!(deal = %d.uuid, proposal = %d.proposal_cid, ad = %cid, "advertised to IPNI");
+        tracing::info!(deal = %d.uuid, context = %hex::encode(&d.context_id), ad = %cid, "advertised to IPNI");
         Ok(Put::Published(cid))
     }
 
     /// The deal piece's multihashes as an entries chain, its chunks staged in `change`
     /// (kept if another deal of the same piece has them already).
-    fn build_entries(&self, d: &DealRecord, change: &mut Change) -> Result<Cid, IndexerError> {
-        let piece = d.proposal().piece_cid;
+    fn build_entries(&self, d: &Listing, change: &mut Change) -> Result<Cid, IndexerError> {
+        let piece = d.piece;
         let mut b = ipni::entries::EntriesBuilder::new(self.chunk_size());
         let mut chunks = Vec::new();
         advertised_multihashes(&self.pieces, &piece, |mh| {
@@ -433,12 +477,20 @@ impl Indexer {
             .read(|s| s.in_states(&[S::Active]))
             .await
             .map_err(IndexerError::Store)?;
-        for d in active {
-            if only.is_some_and(|m| m != d.proposal().provider) || self.foreign(&d.proposal().provider).is_some() {
+        let direct = self
+            .direct
+            .in_states(&[DirectDealState::Active])
+            .map_err(IndexerError::Store)?;
+        let listings = active
+            .iter()
+            .map(Listing::of_deal)
+            .chain(direct.iter().map(Listing::of_direct));
+        for l in listings {
+            if only.is_some_and(|m| m != l.miner) || self.foreign(&l.miner).is_some() {
                 continue;
             }
-            let uuid = d.uuid.to_string();
-            match self.put(d, false).await {
+            let uuid = l.uuid.to_string();
+            match self.put(l, false).await {
                 Ok(Put::Published(_)) => published += 1,
                 Ok(Put::AlreadyAdvertised | Put::Withdrawn) => {}
                 Err(e @ IndexerError::NotIndexed { .. }) => {
@@ -455,12 +507,18 @@ impl Indexer {
             .await
             .map_err(|e| IndexerError::Task(e.to_string()))??;
         for (context_id, c) in advertised {
-            let deal = match c.deal.parse::<market_types::Uuid>() {
-                Ok(uuid) => self.deals.read(move |s| s.get(&uuid)).await?,
-                Err(_) => None,
+            // Whether the deal still serves its piece, and its miner.
+            let (live, miner) = match c.deal.parse::<market_types::Uuid>() {
+                Ok(uuid) => match self.deals.read(move |s| s.get(&uuid)).await? {
+                    Some(d) => (!ended(d.status()), Some(d.proposal().provider)),
+                    None => match self.direct.get(&uuid)? {
+                        Some(d) => (crate::direct::is_live(&d), Some(d.provider.0)),
+                        None => (false, None),
+                    },
+                },
+                Err(_) => (false, None),
             };
-            let gone = deal.as_ref().is_none_or(|d| ended(d.status()));
-            if gone && only.is_none_or(|m| deal.as_ref().is_some_and(|d| d.proposal().provider == m)) {
+            if !live && only.is_none_or(|m| miner == Some(m)) {
                 self.remove(context_id, false).await?;
                 published += 1;
             }
@@ -482,14 +540,21 @@ impl Indexer {
         });
     }
 
-    /// The deal a context ID names: a proposal CID's bytes, or a deal UUID's 16 bytes.
-    pub async fn deal_for(&self, context_id: &[u8]) -> Result<DealRecord, IndexerError> {
+    /// The deal a context ID names: a proposal CID's bytes, or a storage or direct deal
+    /// UUID's 16 bytes.
+    pub async fn deal_for(&self, context_id: &[u8]) -> Result<Listing, IndexerError> {
         let owned = context_id.to_vec();
         let found = if let Ok(c) = Cid::try_from(owned.as_slice()) {
-            self.deals.read(move |s| s.by_proposal_cid(&c)).await?
+            self.deals
+                .read(move |s| s.by_proposal_cid(&c))
+                .await?
+                .map(|d| Listing::of_deal(&d))
         } else if let Ok(bytes) = <[u8; 16]>::try_from(owned.as_slice()) {
             let uuid = market_types::Uuid::from_bytes(bytes);
-            self.deals.read(move |s| s.get(&uuid)).await?
+            match self.deals.read(move |s| s.get(&uuid)).await? {
+                Some(d) => Some(Listing::of_deal(&d)),
+                None => self.direct.get(&uuid)?.map(|d| Listing::of_direct(&d)),
+            }
         } else {
             None
         };
@@ -500,7 +565,7 @@ impl Indexer {
     pub async fn multihashes(&self, context_id: &[u8]) -> Result<Vec<Vec<u8>>, IndexerError> {
         let d = self.deal_for(context_id).await?;
         let pieces = self.pieces.clone();
-        let piece = d.proposal().piece_cid;
+        let piece = d.piece;
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             advertised_multihashes(&pieces, &piece, |mh| out.push(mh.to_vec()))?;

@@ -21,6 +21,7 @@ use crate::pieces::Pieces;
 pub struct Start {
     pub store: Arc<crate::store::Store>,
     pub deals: DealStore,
+    pub direct: crate::direct::DirectDeals,
     pub pieces: Arc<Pieces>,
     pub config: Arc<LiveConfig>,
     pub chain: Arc<Chain>,
@@ -79,6 +80,7 @@ pub async fn start(s: Start) -> Result<Running> {
     let indexer = Arc::new(Indexer::new(IndexerParts {
         store: s.store,
         deals: s.deals,
+        direct: s.direct,
         pieces: s.pieces,
         config: s.config,
         key: s.key,

@@ -1,6 +1,6 @@
 //! Which piece serves a payload, for whom, at what price: the piece index (the payload as a
-//! root or as any block of a piece's CAR, or a named piece), the storage deals that hold the
-//! piece (sealing or active), an unsealed copy in piece storage, the miner's retrieval ask and
+//! root or as any block of a piece's CAR, or a named piece), the storage or direct deals that
+//! hold the piece (sealing or active), an unsealed copy in piece storage, the miner's retrieval ask and
 //! payment address.
 
 use std::collections::HashMap;
@@ -65,6 +65,8 @@ pub enum LookupError {
 pub struct Lookup {
     pub pieces: Arc<Pieces>,
     pub deals: DealStore,
+    /// Direct deals hold pieces too (the piece index names them by UUID).
+    pub direct: crate::direct::DirectDeals,
     pub asks: Arc<Asks>,
     pub chain: Arc<Chain>,
     pub config: Arc<LiveConfig>,
@@ -118,11 +120,17 @@ impl Lookup {
         let stored = !record.locations.is_empty();
         let mut out = Vec::new();
         for d in record.deals {
-            let live = self
-                .deals
-                .find(&d.deal)
-                .map_err(index_error)?
-                .is_some_and(|r| crate::pieces::has_stored_piece(r.status()));
+            let live = match self.deals.find(&d.deal).map_err(index_error)? {
+                Some(r) => crate::pieces::has_stored_piece(r.status()),
+                None => match d.deal.parse::<market_types::Uuid>() {
+                    Ok(uuid) => self
+                        .direct
+                        .get(&uuid)
+                        .map_err(index_error)?
+                        .is_some_and(|dd| crate::direct::is_live(&dd)),
+                    Err(_) => false,
+                },
+            };
             if live {
                 out.push(d);
             }
