@@ -190,6 +190,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         });
     }
     let acceptor = Arc::new(Acceptor {
+        facts: crate::deals::facts::ChainFacts::new(chain.node.clone()),
         chain: chain.clone(),
         miners: miners.clone(),
         asks: asks.clone(),

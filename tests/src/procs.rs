@@ -27,6 +27,7 @@ pub fn binary(name: &str) -> PathBuf {
         if !path.exists() {
             let package = match name {
                 "droplet-devnet" => "devnet",
+                "droplet-deal-load" => "deal-load",
                 other => other,
             };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -1,6 +1,7 @@
 //! Developer and CI tasks: `cargo xtask <task>`.
 
 mod bench_http;
+mod bench_intake;
 mod bench_retrieval;
 mod bench_split;
 mod demo;
@@ -24,7 +25,7 @@ const TASKS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR, graphsync vs go-graphsync (1 GiB DAG), data split vs go-graphsplit (`bench split`), retrieval (`bench retrieval`): ratios from one run",
+        "codec vs fvm_ipld_encoding, commP vs filecoin-proofs-api (1 GiB; --size-mib N), import + CAR, graphsync vs go-graphsync (1 GiB DAG), data split vs go-graphsplit (`bench split`), deal intake under many clients (`bench intake`), retrieval (`bench retrieval`): ratios from one run",
     ),
     (
         "fuzz",
@@ -86,6 +87,10 @@ fn bench(extra: &[String]) -> Result<()> {
     if extra.first().map(String::as_str) == Some("retrieval") {
         return bench_retrieval::run(&target_dir()?);
     }
+    // `cargo xtask bench intake`: only the deal intake under many clients.
+    if extra.first().map(String::as_str) == Some("intake") {
+        return bench_intake::run(&target_dir()?);
+    }
     // `cargo xtask bench split`: only the dataset split beside graphsplit.
     if extra.first().map(String::as_str) == Some("split") {
         return bench_split::run(&target_dir()?);
@@ -101,6 +106,8 @@ fn bench(extra: &[String]) -> Result<()> {
     release_example(GRAPHSYNC_EXAMPLES, "bench_graphsync", &[go_peer])?;
     println!();
     bench_split::run(&target_dir()?)?;
+    println!();
+    bench_intake::run(&target_dir()?)?;
     println!();
     bench_retrieval::run(&target_dir()?)
 }

@@ -7,13 +7,10 @@ use std::sync::Arc;
 use market_fsm::storage::checks::{DealPolicy, ProposalFacts, check_proposal};
 use market_fsm::storage::provider::{Event, ProviderDeal, step};
 use market_p2p::{Frame, PeerId, protocols};
-use market_proto::Json;
-use market_proto::api::full_node::FullNodeClient;
 use market_types::boost::{
     DealParams, DealParamsV120, DealResponse, DealStatus, DealStatusRequest, DealStatusResponse,
 };
 use market_types::cbor;
-use market_types::chain::TipSetKey;
 use market_types::states::StorageDealStatus as S;
 use market_types::{Address, Uuid};
 
@@ -26,6 +23,8 @@ use crate::miners::{LiveConfig, Miners};
 /// What takes proposals.
 pub struct Acceptor {
     pub chain: Arc<Chain>,
+    /// The chain reads of the checks, kept per head.
+    pub facts: super::facts::ChainFacts,
     pub miners: Arc<Miners>,
     pub asks: Arc<Asks>,
     pub deals: DealStore,
@@ -49,7 +48,7 @@ pub enum AcceptError {
         source: market_proto::client::CallError,
     },
     #[error("resolving the client's key: {0}")]
-    ClientKey(crate::chain::ChainError),
+    ClientKey(market_proto::client::CallError),
     #[error(transparent)]
     Signature(#[from] market_crypto::CryptoError),
     #[error("signature verification failed: {0}")]
@@ -159,8 +158,13 @@ impl Acceptor {
             created_at: now,
             updated_at: now,
         };
-        if let Err(e) = self.deals.insert(&record) {
-            return (false, format!("failed to save the deal: {e}"));
+        // Stored (synced) on a blocking thread: concurrent proposals' writes are committed
+        // together, and no runtime worker waits on the disk.
+        let (deals, stored) = (self.deals.clone(), record.clone());
+        match tokio::task::spawn_blocking(move || deals.insert(&stored)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return (false, format!("failed to save the deal: {e}")),
+            Err(e) => return (false, format!("failed to save the deal: {e}")),
         }
         self.runner.begin(params.deal_uuid, actions);
         match verdict {
@@ -249,7 +253,11 @@ impl Acceptor {
         signature: &market_types::Signature,
         bytes: &[u8],
     ) -> Result<(), AcceptError> {
-        let key = self.chain.account_key(client).await.map_err(AcceptError::ClientKey)?;
+        let key = self
+            .facts
+            .account_key(client)
+            .await
+            .map_err(|e| AcceptError::ClientKey(e.into()))?;
         Ok(market_crypto::verify(signature, &key, bytes)?)
     }
 
@@ -260,38 +268,29 @@ impl Acceptor {
         online: bool,
     ) -> Result<ProposalFacts, AcceptError> {
         let p = &cdp.proposal;
-        let node = &self.chain.node;
-        let tsk = || Json(TipSetKey::empty());
         let node_err =
             |what: &'static str, e: jsonrpsee::core::client::Error| AcceptError::Node { what, source: e.into() };
-        let head = node
-            .chain_head()
-            .await
-            .map_err(|e| node_err("getting chain head", e))?
-            .0
-            .height();
-        let signature = self
-            .verify_client(&p.client, &cdp.client_signature, &p.signing_bytes())
-            .await
-            .map_err(|e| e.to_string());
-        let bounds = node
-            .state_deal_provider_collateral_bounds(p.piece_size.0, p.verified_deal, tsk())
-            .await
-            .map_err(|e| node_err("getting collateral bounds", e))?
-            .0;
-        let balance = node
-            .state_market_balance(Json(p.client), tsk())
-            .await
-            .map_err(|e| node_err("getting client market balance failed", e))?
-            .0;
-        let client_datacap = if p.verified_deal {
-            node.state_verified_client_status(Json(p.client), tsk())
-                .await
-                .map_err(|e| node_err("fetching verified data cap", e))?
-                .map(|c| c.0)
-        } else {
-            None
-        };
+        let (key, head) = self.facts.head().await.map_err(|e| node_err("getting chain head", e))?;
+        // The reads at one head, and the signature, at once.
+        let (signature, bounds, balance, client_datacap) = tokio::join!(
+            async {
+                self.verify_client(&p.client, &cdp.client_signature, &p.signing_bytes())
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+            self.facts.collateral_bounds(&key, p.piece_size.0, p.verified_deal),
+            self.facts.market_balance(&key, &p.client),
+            async {
+                if p.verified_deal {
+                    self.facts.datacap(&key, &p.client).await
+                } else {
+                    Ok(None)
+                }
+            },
+        );
+        let bounds = bounds.map_err(|e| node_err("getting collateral bounds", e))?;
+        let balance = balance.map_err(|e| node_err("getting client market balance failed", e))?;
+        let client_datacap = client_datacap.map_err(|e| node_err("fetching verified data cap", e))?;
         let ask = self.asks.get(&p.provider).ok().flatten().and_then(|a| a.ask);
         Ok(ProposalFacts {
             head,

@@ -5,6 +5,7 @@
 
 pub mod accept;
 pub mod dumps;
+pub mod facts;
 pub mod filter;
 pub mod import;
 pub mod legacy;
