@@ -26,6 +26,24 @@ pub enum ChainError {
     Unreachable { url: String, reason: String },
     #[error("full node: {0}")]
     Node(String),
+    /// The node was not reached (refused, cut, timed out): ask again once it is back.
+    #[error("cannot reach the full node: {0}")]
+    Unavailable(String),
+}
+
+impl ChainError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ChainError::Unavailable(_))
+    }
+}
+
+/// A node call's error: unreached, or the node's answer about `what`.
+pub fn node_error(what: impl std::fmt::Display, e: jsonrpsee::core::client::Error) -> ChainError {
+    if market_proto::messages::unreached(&e) {
+        ChainError::Unavailable(format!("{what}: {e}"))
+    } else {
+        ChainError::Node(format!("{what}: {}", market_proto::client::CallError::from(e)))
+    }
 }
 
 /// Resolve `[ChainService]` into empty `[Node]`, `[Messager]` and `[AuthNode]`, as droplet
@@ -121,7 +139,7 @@ impl Chain {
             .state_miner_info(Json(*miner), Json(TipSetKey::empty()))
             .await
             .map(|m| m.0)
-            .map_err(|e| ChainError::Node(format!("miner {miner}: {e}")))
+            .map_err(|e| node_error(format_args!("miner {miner}"), e))
     }
 
     /// The key address of an account (ID addresses resolve through the chain).
@@ -130,7 +148,7 @@ impl Chain {
             .state_account_key(Json(*addr), Json(TipSetKey::empty()))
             .await
             .map(|a| a.0)
-            .map_err(|e| ChainError::Node(format!("key of {addr}: {e}")))
+            .map_err(|e| node_error(format_args!("key of {addr}"), e))
     }
 
     pub async fn head_height(&self) -> Result<i64, ChainError> {
@@ -138,7 +156,7 @@ impl Chain {
             .chain_head()
             .await
             .map(|t| t.0.height())
-            .map_err(|e| ChainError::Node(e.to_string()))
+            .map_err(|e| node_error("the chain head", e))
     }
 }
 
@@ -160,7 +178,7 @@ pub trait DealChain: Send + Sync + std::fmt::Debug {
 }
 
 fn node_err(what: String) -> impl FnOnce(jsonrpsee::core::client::Error) -> ChainError {
-    move |e| ChainError::Node(format!("{what}: {}", market_proto::client::CallError::from(e)))
+    move |e| node_error(what, e)
 }
 
 #[async_trait]

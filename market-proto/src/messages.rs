@@ -25,6 +25,10 @@ const BLAKE2B_256: u64 = 0xb220;
 /// Why a message could not be sent or followed.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    /// The node or the messager could not be reached (refused, cut, timed out): nothing was
+    /// answered, so the call can be made again once it is back.
+    #[error("cannot reach the {service}: {reason}")]
+    Unavailable { service: &'static str, reason: String },
     #[error("full node: {0}")]
     Node(String),
     #[error("messager: {0}")]
@@ -34,6 +38,40 @@ pub enum SendError {
     #[error("message {id} failed in the messager: {reason}")]
     Failed { id: Cid, reason: String },
 }
+
+impl SendError {
+    /// Whether the service was not reached (try again later) rather than answering.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, SendError::Unavailable { .. })
+    }
+}
+
+/// Whether a JSON-RPC call failed without an answer: the connection refused or cut, or no
+/// answer in time.
+pub fn unreached(e: &jsonrpsee::core::client::Error) -> bool {
+    use jsonrpsee::core::client::Error as E;
+    matches!(e, E::Transport(_) | E::RequestTimeout | E::RestartNeeded(_))
+}
+
+/// A call's error as a [`SendError`]: unreached, or the service's answer as `answered`.
+fn classify(
+    service: &'static str,
+    answered: fn(String) -> SendError,
+) -> impl Fn(jsonrpsee::core::client::Error) -> SendError + Copy {
+    move |e| {
+        if unreached(&e) {
+            SendError::Unavailable {
+                service,
+                reason: e.to_string(),
+            }
+        } else {
+            answered(e.to_string())
+        }
+    }
+}
+
+/// How long a wait pauses after the node or messager could not be reached, at most.
+const UNREACHED_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A fresh messager id.
 pub fn new_messager_id() -> Cid {
@@ -122,7 +160,7 @@ impl MessageSender {
                 client
                     .push_message_with_id(id.to_string(), Json(msg), spec)
                     .await
-                    .map_err(|e| SendError::Messager(e.to_string()))?;
+                    .map_err(classify("messager", SendError::Messager))?;
                 Ok(id)
             }
             MessageSender::Direct {
@@ -130,7 +168,7 @@ impl MessageSender {
                 signer,
                 nonce_lock,
             } => {
-                let node_err = |e: jsonrpsee::core::client::Error| SendError::Node(e.to_string());
+                let node_err = classify("full node", SendError::Node);
                 let key = node
                     .state_account_key(Json(msg.from), Json(TipSetKey::empty()))
                     .await
@@ -155,14 +193,30 @@ impl MessageSender {
         }
     }
 
-    /// Wait until the message is on chain with `confidence` tipsets on top.
+    /// Wait until the message is on chain with `confidence` tipsets on top. While the node or
+    /// the messager cannot be reached, the wait goes on (asking again every few seconds): the
+    /// message is out, and only an answer says what became of it.
     pub async fn wait(&self, id: &Cid, confidence: u64, node: &HttpClient) -> Result<MsgLookup, SendError> {
+        let mut pause = std::time::Duration::from_millis(500);
+        loop {
+            match self.wait_once(id, confidence, node).await {
+                Err(e) if e.is_unavailable() => {
+                    tracing::warn!(message = %id, error = %e, "waiting for a message: will ask again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(UNREACHED_PAUSE);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn wait_once(&self, id: &Cid, confidence: u64, node: &HttpClient) -> Result<MsgLookup, SendError> {
         if !is_messager_id(id) {
             return node
                 .state_wait_msg(Json(*id), confidence, -1, true)
                 .await
                 .map(|l| l.0)
-                .map_err(|e| SendError::Node(e.to_string()));
+                .map_err(classify("full node", SendError::Node));
         }
         let MessageSender::Messager { client, poll } = self else {
             return Err(SendError::Messager(format!(
@@ -173,7 +227,7 @@ impl MessageSender {
             let m = client
                 .get_message_by_uid(id.to_string())
                 .await
-                .map_err(|e| SendError::Messager(e.to_string()))?;
+                .map_err(classify("messager", SendError::Messager))?;
             match m.state {
                 state::FAILED => {
                     return Err(SendError::Failed {

@@ -209,6 +209,9 @@ pub struct Devnet {
     /// `/ip4/127.0.0.1/tcp/PORT/http`
     pub multiaddr: String,
     pub admin_token: String,
+    /// How it was started, to start it again.
+    args: Vec<String>,
+    log: PathBuf,
 }
 
 /// Mines the devnet from the test, one tipset every 150 ms, until paused or dropped: for a
@@ -320,7 +323,64 @@ impl Devnet {
             repo,
             multiaddr: multiaddr.trim().to_string(),
             admin_token: admin_token.trim().to_string(),
+            args,
+            log,
         }
+    }
+
+    /// An outage: the node is killed (SIGKILL), its API gone until [`Devnet::restart`].
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
+    /// Start the node again from its repo, on the same port (so that every daemon's URL still
+    /// points at it), and wait until it answers.
+    pub fn restart(&mut self) {
+        let port = self
+            .multiaddr
+            .split("/tcp/")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .expect("the API port")
+            .to_string();
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| {
+                if a == "127.0.0.1:0" {
+                    format!("127.0.0.1:{port}")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let log = self.log.with_extension("restarted.log");
+        let mut proc = Proc::start("droplet-devnet", &argv, &log);
+        let url = format!("{}/rpc/v1", self.http_base());
+        wait_for("the devnet back", Duration::from_secs(60), Some(&mut proc), || {
+            let body = r#"{"jsonrpc":"2.0","id":1,"method":"Filecoin.ChainHead","params":[]}"#;
+            let auth = format!("Authorization: Bearer {}", self.admin_token);
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-m",
+                    "2",
+                    "-H",
+                    "Content-Type: application/json",
+                    "-H",
+                    &auth,
+                    "-d",
+                    body,
+                    &url,
+                ])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("\"result\"")
+                .then_some(())
+        });
+        self.proc = proc;
     }
 
     /// The devnet's token for one permission.

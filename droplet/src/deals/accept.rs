@@ -127,11 +127,10 @@ impl Acceptor {
             }
         }
         let cdp = params.client_deal_proposal.clone();
-        let facts = match self.facts(&cdp, !params.is_offline).await {
-            Ok(f) => f,
+        let mut verdict = match self.checked(&cdp, !params.is_offline).await {
+            Ok(v) => v,
             Err(e) => return (false, e.to_string()),
         };
-        let mut verdict = check_proposal(&cdp, &facts, &self.policy(&cdp.proposal.provider));
         if verdict.is_ok()
             && let Err(reason) = self.filter(&params).await
         {
@@ -261,16 +260,37 @@ impl Acceptor {
         Ok(market_crypto::verify(signature, &key, bytes)?)
     }
 
-    /// What the checks need, from the chain and the daemon.
+    /// The checks' verdict on a proposal. The chain is read as of a head up to a moment old
+    /// ([`super::facts::HEAD_FOR`]); a proposal that would be refused is checked again at the
+    /// current head, so a client whose deposit has just landed is not refused for it.
+    pub(super) async fn checked(
+        &self,
+        cdp: &market_types::chain::ClientDealProposal,
+        online: bool,
+    ) -> Result<Result<(), market_fsm::storage::checks::Rejection>, AcceptError> {
+        let policy = self.policy(&cdp.proposal.provider);
+        let verdict = check_proposal(cdp, &self.facts(cdp, online, false).await?, &policy);
+        if verdict.is_ok() {
+            return Ok(verdict);
+        }
+        Ok(check_proposal(cdp, &self.facts(cdp, online, true).await?, &policy))
+    }
+
+    /// What the checks need, from the chain (at the current head if `fresh`) and the daemon.
     async fn facts(
         &self,
         cdp: &market_types::chain::ClientDealProposal,
         online: bool,
+        fresh: bool,
     ) -> Result<ProposalFacts, AcceptError> {
         let p = &cdp.proposal;
         let node_err =
             |what: &'static str, e: jsonrpsee::core::client::Error| AcceptError::Node { what, source: e.into() };
-        let (key, head) = self.facts.head().await.map_err(|e| node_err("getting chain head", e))?;
+        let (key, head) = self
+            .facts
+            .head(fresh)
+            .await
+            .map_err(|e| node_err("getting chain head", e))?;
         // The reads at one head, and the signature, at once.
         let (signature, bounds, balance, client_datacap) = tokio::join!(
             async {

@@ -65,10 +65,10 @@ impl ChainFacts {
         self.at.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The head's key and height, read from the node at most every [`HEAD_FOR`]; a new
-    /// tipset drops what was read at the old one.
-    pub async fn head(&self) -> CallResult<(TipSetKey, i64)> {
-        {
+    /// The head's key and height, read from the node at most every [`HEAD_FOR`] (every time
+    /// if `fresh`); a new tipset drops what was read at the old one.
+    pub async fn head(&self, fresh: bool) -> CallResult<(TipSetKey, i64)> {
+        if !fresh {
             let at = self.at();
             if at.read_at.is_some_and(|t| t.elapsed() < HEAD_FOR) {
                 return Ok((at.key.clone(), at.height));

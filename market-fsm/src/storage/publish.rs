@@ -32,6 +32,8 @@ pub struct Batcher {
     pub max_params_bytes: usize,
     waiting: Vec<Waiting>,
     forced: bool,
+    /// No batch before this (the node was away: try again then).
+    hold_until_ms: u64,
 }
 
 impl Batcher {
@@ -42,7 +44,20 @@ impl Batcher {
             max_params_bytes: MAX_PARAMS_BYTES,
             waiting: Vec::new(),
             forced: false,
+            hold_until_ms: 0,
         }
+    }
+
+    /// Queue again deals of a batch that could not be checked or sent (the node away): due
+    /// at once, but no batch goes out before `retry_at_ms`.
+    pub fn retry(&mut self, deals: &[(Cid, usize)], now_ms: u64, retry_at_ms: u64) {
+        for (c, len) in deals {
+            self.add(*c, *len, now_ms);
+        }
+        if !deals.is_empty() {
+            self.forced = true;
+        }
+        self.hold_until_ms = self.hold_until_ms.max(retry_at_ms);
     }
 
     /// Queue a deal (again queuing one already waiting changes nothing).
@@ -75,17 +90,19 @@ impl Batcher {
     /// When the next batch is due (for the caller's timer), if anything waits.
     pub fn due_ms(&self) -> Option<u64> {
         let first = self.waiting.iter().map(|w| w.added_ms).min()?;
-        if self.forced || self.waiting.len() >= self.max_deals {
-            return Some(first);
-        }
-        Some(first.saturating_add(self.period_ms))
+        let due = if self.forced || self.waiting.len() >= self.max_deals {
+            first
+        } else {
+            first.saturating_add(self.period_ms)
+        };
+        Some(due.max(self.hold_until_ms))
     }
 
     /// The next batch if one is due at `now_ms`: oldest first, at most `max_deals`, within
     /// the size cap (a single deal is always taken, so nothing waits forever).
     pub fn take(&mut self, now_ms: u64) -> Option<Vec<Cid>> {
         let due = self.due_ms()?;
-        if now_ms < due && !self.forced && self.waiting.len() < self.max_deals {
+        if now_ms < self.hold_until_ms || (now_ms < due && !self.forced && self.waiting.len() < self.max_deals) {
             return None;
         }
         self.waiting.sort_by_key(|w| w.added_ms);
@@ -128,17 +145,29 @@ pub struct Admission {
     /// No longer waiting to be published (failed, overridden by hand, or gone while queued):
     /// left out without an event.
     pub skip: Vec<Cid>,
+    /// Not checked because the chain could not be read (the node away): queued again, to be
+    /// checked when it is back.
+    pub retry: Vec<Cid>,
+}
+
+/// Why a client's balance was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub reason: String,
+    /// The node was not reached: nothing is known, so the deal waits rather than fails.
+    pub retry: bool,
 }
 
 /// Re-check a due batch: only deals still in `Publish` go on; a deal whose start epoch has
 /// passed, or whose client's escrow does not cover it together with that client's earlier
 /// deals in the batch, fails alone (the market actor checks the whole message, so one short
 /// client must not sink the others). `balances` holds each client's available escrow, or why
-/// it could not be read.
+/// it could not be read. Without a head (`None`: the node not reached) nothing can be checked
+/// and every deal waits; so does a deal whose client's balance the node was not reached for.
 pub fn admit(
     batch: Vec<Queued>,
     head: Option<ChainEpoch>,
-    balances: &HashMap<Address, Result<TokenAmount, String>>,
+    balances: &HashMap<Address, Result<TokenAmount, Unread>>,
 ) -> Admission {
     let mut out = Admission::default();
     let mut committed: HashMap<Address, TokenAmount> = HashMap::new();
@@ -148,11 +177,18 @@ pub fn admit(
             continue;
         }
         let problem = match head {
-            None => Some("cannot read the chain head".to_string()),
+            None => {
+                out.retry.push(q.proposal_cid);
+                continue;
+            }
             Some(h) if h > q.start_epoch => Some(format!("deal start epoch {} has passed (head {h})", q.start_epoch)),
             Some(_) => match balances.get(&q.client) {
                 None => Some("reading the client's balance: not read".to_string()),
-                Some(Err(e)) => Some(format!("reading the client's balance: {e}")),
+                Some(Err(e)) if e.retry => {
+                    out.retry.push(q.proposal_cid);
+                    continue;
+                }
+                Some(Err(e)) => Some(format!("reading the client's balance: {}", e.reason)),
                 Some(Ok(available)) => {
                     let total = committed.get(&q.client).cloned().unwrap_or_default() + &q.client_need;
                     if *available < total {
@@ -227,13 +263,28 @@ mod tests {
             q(4, StorageDealStatus::Publish, b, 100, 5),
             q(5, StorageDealStatus::Publish, b, 10, 5),
             q(6, StorageDealStatus::Publish, Address::new_id(9), 100, 5),
+            q(7, StorageDealStatus::Publish, Address::new_id(10), 100, 5),
         ];
         let mut balances = HashMap::new();
         balances.insert(a, Ok(TokenAmount::from_atto(100u64)));
         balances.insert(b, Ok(TokenAmount::from_atto(5u64)));
-        balances.insert(Address::new_id(9), Err("node down".to_string()));
+        balances.insert(
+            Address::new_id(9),
+            Err(Unread {
+                reason: "actor not found".into(),
+                retry: false,
+            }),
+        );
+        balances.insert(
+            Address::new_id(10),
+            Err(Unread {
+                reason: "connection refused".into(),
+                retry: true,
+            }),
+        );
         let out = admit(batch, Some(50), &balances);
         assert_eq!(out.publish, vec![cid(1), cid(4)]);
+        assert_eq!(out.retry, vec![cid(7)], "the node not reached: the deal waits");
         assert_eq!(out.skip, vec![cid(2)], "a deal failed while queued stays off chain");
         let reasons: Vec<(Cid, &str)> = out.fail.iter().map(|(c, r)| (*c, r.as_str())).collect();
         assert_eq!(
@@ -244,11 +295,39 @@ mod tests {
                     "client escrow too small: 100 available, 120 needed with the client's other deals in this batch"
                 ),
                 (cid(5), "deal start epoch 10 has passed (head 50)"),
-                (cid(6), "reading the client's balance: node down"),
+                (cid(6), "reading the client's balance: actor not found"),
             ]
         );
-        let blind = admit(vec![q(1, StorageDealStatus::Publish, a, 100, 1)], None, &balances);
-        assert_eq!(blind.fail, vec![(cid(1), "cannot read the chain head".to_string())]);
+        let blind = admit(
+            vec![
+                q(1, StorageDealStatus::Publish, a, 100, 1),
+                q(2, StorageDealStatus::Failing, a, 100, 1),
+            ],
+            None,
+            &balances,
+        );
+        assert_eq!(
+            (blind.retry, blind.fail, blind.skip),
+            (vec![cid(1)], Vec::new(), vec![cid(2)]),
+            "without a head nothing is checked: the deal waits"
+        );
+    }
+
+    #[test]
+    fn a_batch_the_node_could_not_take_is_due_again_after_the_hold() {
+        let mut b = Batcher::new(HOUR, 8);
+        b.add(cid(1), 400, 0);
+        b.force();
+        let batch = b.take(10).expect("forced");
+        assert_eq!(batch, vec![cid(1)]);
+        b.retry(&[(cid(1), 400)], 20, 5_020);
+        assert_eq!(b.due_ms(), Some(5_020));
+        assert_eq!(b.take(5_000), None, "held");
+        assert_eq!(
+            b.take(5_020),
+            Some(vec![cid(1)]),
+            "due at once after the hold, not a period later"
+        );
     }
 
     #[test]

@@ -60,16 +60,35 @@ impl DealRunner {
         }
     }
 
-    /// Set collateral aside; send AddBalance from the worker when the escrow is short.
+    /// Set collateral aside; send AddBalance from the worker when the escrow is short. While
+    /// the node cannot be reached the deal waits (asking again every few seconds) rather than
+    /// failing: nothing is known, and nothing was reserved or sent.
     pub(super) async fn reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Event {
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match self.try_reserve(miner, deal, amount.clone()).await {
+                Ok(event) => return event,
+                Err(unreached) => {
+                    tracing::warn!(%miner, proposal = %deal, error = %unreached, "collateral waits for the node");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// One try of [`Self::reserve`]: the event, or why the node was not reached (the deal's
+    /// reservation undone).
+    async fn try_reserve(&self, miner: Address, deal: Cid, amount: TokenAmount) -> Result<Event, String> {
         let _funds = self.funds.lock().await;
         if let Some(message) = lock(&self.batch_reserved).remove(&deal) {
             // Set aside with its batch, the deposit (if any) sent once for all of them.
-            return Event::FundsReserved { amount, message };
+            return Ok(Event::FundsReserved { amount, message });
         }
         let bal = match self.chain.market_balance(&miner).await {
             Ok(b) => b,
-            Err(e) => return Event::FundingFailed(format!("reading the miner's market balance: {e}")),
+            Err(e) if e.is_unavailable() => return Err(e.to_string()),
+            Err(e) => return Ok(Event::FundingFailed(format!("reading the miner's market balance: {e}"))),
         };
         let need = {
             let mut l = lock(&self.ledger);
@@ -78,12 +97,19 @@ impl DealRunner {
             r
         };
         let deposit = match need {
-            Reservation::Covered => return Event::FundsReserved { amount, message: None },
+            Reservation::Covered => return Ok(Event::FundsReserved { amount, message: None }),
             Reservation::NeedsDeposit(x) => x,
+        };
+        let undo = |why: String| {
+            let mut l = lock(&self.ledger);
+            l.release(miner, &deal);
+            self.save_ledger(&l, miner);
+            why
         };
         let from = match self.worker(miner).await {
             Ok(w) => w,
-            Err(e) => return Event::FundingFailed(e),
+            Err(e) if e.is_unavailable() => return Err(undo(e.to_string())),
+            Err(e) => return Ok(Event::FundingFailed(e.to_string())),
         };
         let msg = Message::add_balance(from, miner, deposit.clone());
         let max_fee = self.config.policy(Some(&miner)).max_add_balance_fee();
@@ -92,12 +118,13 @@ impl DealRunner {
                 let mut l = lock(&self.ledger);
                 l.deposit_sent(miner, &deposit);
                 self.save_ledger(&l, miner);
-                Event::FundsReserved {
+                Ok(Event::FundsReserved {
                     amount,
                     message: Some(id),
-                }
+                })
             }
-            Err(e) => Event::FundingFailed(format!("reserving funds: {e}")),
+            Err(e) if e.is_unavailable() => Err(undo(e.to_string())),
+            Err(e) => Ok(Event::FundingFailed(format!("reserving funds: {e}"))),
         }
     }
 
@@ -136,7 +163,7 @@ impl DealRunner {
         let message = match need {
             Reservation::Covered => None,
             Reservation::NeedsDeposit(deposit) => {
-                let from = self.worker(miner).await.map_err(release)?;
+                let from = self.worker(miner).await.map_err(|e| release(e.to_string()))?;
                 let msg = Message::add_balance(from, miner, deposit.clone());
                 let max_fee = self.config.policy(Some(&miner)).max_add_balance_fee();
                 let id = self

@@ -1,23 +1,32 @@
 //! Publishing: the per-miner batchers, the re-check of a due batch, PublishStorageDeals from
 //! the right address within `MaxPublishDealsFee`, and the deal IDs of a landed message.
 
+use market_fsm::storage::publish::Unread;
+
 use super::*;
 
+/// How long a batch waits when the node could not be reached, before it is tried again.
+pub(super) const RETRY_AFTER: Duration = Duration::from_secs(3);
+
 impl DealRunner {
-    pub(super) async fn worker(&self, miner: Address) -> Result<Address, String> {
-        Ok(self.chain.miner_info(&miner).await.map_err(|e| e.to_string())?.worker)
+    pub(super) async fn worker(&self, miner: Address) -> Result<Address, crate::chain::ChainError> {
+        Ok(self.chain.miner_info(&miner).await?.worker)
     }
 
     /// Where PublishStorageDeals goes out from (droplet's rule): the first `DealPublishAddress`
     /// that is the miner's owner, worker or a control address and holds funds; otherwise the
     /// worker.
-    pub(super) async fn publish_from(&self, miner: Address, configured: &[Address]) -> Result<Address, String> {
-        let info = self.chain.miner_info(&miner).await.map_err(|e| e.to_string())?;
+    pub(super) async fn publish_from(
+        &self,
+        miner: Address,
+        configured: &[Address],
+    ) -> Result<Address, crate::chain::ChainError> {
+        let info = self.chain.miner_info(&miner).await?;
         if configured.is_empty() {
             return Ok(info.worker);
         }
         let chain = &self.chain;
-        let id = |a: Address| async move { chain.lookup_id(&a).await.map_err(|e| e.to_string()) };
+        let id = |a: Address| async move { chain.lookup_id(&a).await };
         let mut allowed = Vec::new();
         for a in std::iter::once(info.owner)
             .chain(std::iter::once(info.worker))
@@ -81,6 +90,24 @@ impl DealRunner {
         }
     }
 
+    /// Queue `deals` again, due once [`RETRY_AFTER`] has passed: the node could not be reached
+    /// to check or send them.
+    fn retry_later(&self, miner: Address, deals: &[&DealRecord]) {
+        if deals.is_empty() {
+            return;
+        }
+        let entries: Vec<(Cid, usize)> = deals
+            .iter()
+            .map(|d| (d.proposal_cid, cbor::to_vec(&d.proposal).len()))
+            .collect();
+        let now = self.now_ms();
+        let at = now.saturating_add(u64::try_from(RETRY_AFTER.as_millis()).unwrap_or(u64::MAX));
+        if let Some(b) = lock(&self.batchers).get_mut(&miner) {
+            b.retry(&entries, now, at);
+        }
+        self.publish_wake.notify_one();
+    }
+
     /// How long until the earliest batch is due; `None` when nothing waits.
     pub(super) fn next_publish_in(&self) -> Option<Duration> {
         let due = lock(&self.batchers).values().filter_map(Batcher::due_ms).min()?;
@@ -133,7 +160,13 @@ impl DealRunner {
     /// published stay out, the ones that no longer hold fail alone, and the rest go in one
     /// PublishStorageDeals message from the worker.
     pub(super) async fn publish_batch(self: &Arc<Self>, miner: Address, batch: Vec<Cid>) {
-        let head = self.chain.head_height().await.ok();
+        let head = match self.chain.head_height().await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(%miner, error = %e, "a due batch waits: the chain head cannot be read");
+                None
+            }
+        };
         let mut found = Vec::new();
         let mut balances = HashMap::new();
         let read = self
@@ -162,7 +195,10 @@ impl DealRunner {
             let client = d.proposal().client;
             if let std::collections::hash_map::Entry::Vacant(v) = balances.entry(client) {
                 let bal = self.chain.market_balance(&client).await;
-                v.insert(bal.map(|b| b.available()).map_err(|e| e.to_string()));
+                v.insert(bal.map(|b| b.available()).map_err(|e| Unread {
+                    retry: e.is_unavailable(),
+                    reason: e.to_string(),
+                }));
             }
             found.push(d);
         }
@@ -181,6 +217,8 @@ impl DealRunner {
             tracing::info!(proposal = %cid, "no longer waiting to be published; left out of the batch");
         }
         let by_cid = |c: &Cid| found.iter().find(|d| &d.proposal_cid == c);
+        let retry: Vec<&DealRecord> = admission.retry.iter().filter_map(by_cid).collect();
+        self.retry_later(miner, &retry);
         for (cid, reason) in admission.fail {
             if let Some(d) = by_cid(&cid) {
                 tracing::info!(uuid = %d.uuid, %reason, "dropping a deal from the publish batch");
@@ -194,9 +232,14 @@ impl DealRunner {
         let policy = self.config.policy(Some(&miner));
         let from = match self.publish_from(miner, &policy.deal_publish_address).await {
             Ok(w) => w,
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(%miner, error = %e, "a due batch waits for the node");
+                self.retry_later(miner, &good);
+                return;
+            }
             Err(e) => {
                 for d in &good {
-                    let _ = self.event(d.uuid, Event::PublishFailed(e.clone())).await;
+                    let _ = self.event(d.uuid, Event::PublishFailed(e.to_string())).await;
                 }
                 return;
             }
@@ -212,6 +255,13 @@ impl DealRunner {
             TokenAmount::default(),
         );
         let sent = self.chain.push(msg, policy.max_publish_fee()).await;
+        if let Err(e) = &sent
+            && e.is_unavailable()
+        {
+            tracing::warn!(%miner, error = %e, "PublishStorageDeals not sent: the batch waits for the node");
+            self.retry_later(miner, &good);
+            return;
+        }
         for d in &good {
             let event = match &sent {
                 Ok(id) => Event::PublishSent(*id),
