@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::stack::{Demo, start_devnet, start_droplet};
+use crate::stack::{Demo, set_ask, start_devnet, start_droplet};
 
 /// (clients, proposals in flight per client, proposals).
 const SHAPES: [(usize, usize, usize); 4] = [(1, 32, 4000), (4, 32, 8000), (1, 128, 4000), (16, 64, 8000)];
@@ -78,25 +78,7 @@ pub fn run(target: &Path) -> Result<()> {
     let (_devnet, token, ma) = start_devnet(&demo, &[])?;
     let (droplet, _ipni) = start_droplet(&demo, &ma, &token)?;
     let p = demo.repo("droplet");
-    demo.run(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "storage",
-            "ask",
-            "set",
-            "--price",
-            "0",
-            "--verified-price",
-            "0",
-            "--min-piece-size",
-            "256B",
-            "--max-piece-size",
-            "8MiB",
-            "t01000",
-        ],
-    )?;
+    set_ask(&demo, "0", "0", "8MiB")?;
     let key = demo
         .run(
             "droplet-devnet",

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::stack::{
-    Daemon, Demo, announce, propose, publish_now, seal, set_priced_retrieval_ask, start_client, start_devnet,
+    Daemon, Demo, announce, propose, publish_now, seal, set_ask, set_priced_retrieval_ask, start_client, start_devnet,
     start_droplet, wait_state,
 };
 
@@ -181,23 +181,7 @@ pub fn run(target: &Path) -> Result<()> {
     announce(&demo)?;
     let p = demo.repo("droplet");
     let c = demo.repo("client");
-    demo.run(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "storage",
-            "ask",
-            "set",
-            "--price",
-            "0.0000000001fil",
-            "--verified-price",
-            "0",
-            "--max-piece-size",
-            "32GiB",
-            "t01000",
-        ],
-    )?;
+    set_ask(&demo, "0.0000000001fil", "0", "32GiB")?;
     let client = start_client(&demo, &ma, &token)?;
 
     let original = demo.dir.join("random.bin");

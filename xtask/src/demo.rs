@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::stack::{
-    Demo, announce, json_field, propose, publish_now, seal, set_priced_retrieval_ask, start_client, start_devnet,
-    start_droplet, wait_state,
+    Demo, announce, json_field, propose, publish_now, seal, set_ask, set_priced_retrieval_ask, start_client,
+    start_devnet, start_droplet, wait_state,
 };
 
 pub fn run(workspace: &Path) -> Result<()> {
@@ -38,25 +38,7 @@ pub fn run(workspace: &Path) -> Result<()> {
     demo.run("droplet", &["--repo", &p, "actor", "info", "--miner", "t01000"])?;
 
     println!("\n4. setting t01000's storage ask (signed by the worker, for ask/1.1.0 and ask/1.0.1)");
-    demo.run(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "storage",
-            "ask",
-            "set",
-            "--price",
-            "0.01fil",
-            "--verified-price",
-            "0.002fil",
-            "--min-piece-size",
-            "256B",
-            "--max-piece-size",
-            "8MiB",
-            "t01000",
-        ],
-    )?;
+    set_ask(&demo, "0.01fil", "0.002fil", "8MiB")?;
 
     println!("\n5. starting droplet-client (the data owner's market) and querying the ask over libp2p");
     let c = demo.repo("client");

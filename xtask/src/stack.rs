@@ -258,6 +258,31 @@ pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<(Daemon, Ipni
     ))
 }
 
+/// Set t01000's storage ask: prices (FIL per GiB per epoch, as droplet takes them) and the
+/// largest piece; the smallest is 256 B.
+pub fn set_ask(demo: &Demo, price: &str, verified_price: &str, max_piece: &str) -> Result<String> {
+    let p = demo.repo("droplet");
+    demo.run(
+        "droplet",
+        &[
+            "--repo",
+            &p,
+            "storage",
+            "ask",
+            "set",
+            "--price",
+            price,
+            "--verified-price",
+            verified_price,
+            "--min-piece-size",
+            "256B",
+            "--max-piece-size",
+            max_piece,
+            "t01000",
+        ],
+    )
+}
+
 /// Put droplet's libp2p address and peer ID on chain for t01000, and wait for them.
 pub fn announce(demo: &Demo) -> Result<()> {
     let p = demo.repo("droplet");
