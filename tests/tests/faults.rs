@@ -1,9 +1,15 @@
 //! Chain faults: the node goes away while deals wait for their collateral deposit and for
-//! their publish message. The deals wait, saying why, without spinning (droplet's CPU stays
-//! near idle), and once the node is back they go on to Active, each published once.
+//! their publish message. The deals wait without spinning (droplet's CPU stays near idle),
+//! saying why to the operator and, in the status protocol's sealing status, to the client;
+//! once the node is back they go on to Active.
 
 use std::time::{Duration, Instant};
 
+use market_crypto::{Key, KeyInfo};
+use market_p2p::{Frame, Host, HostConfig, Multiaddr, StreamProtocol, protocols};
+use market_types::Uuid;
+use market_types::boost::{DealStatusRequest, DealStatusResponse};
+use market_types::cbor;
 use serde_json::Value;
 use tests::market::setup;
 
@@ -17,12 +23,45 @@ fn cpu(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// `/fil/storage/status/1.2.0` asked of droplet at `provider` for deal `uuid`, signed with the
+/// client's `key` (lotus export form).
+fn status_over_libp2p(provider: &str, key: &str, uuid: &str) -> DealStatusResponse {
+    let key = Key::from_info(&KeyInfo::parse(key).expect("key")).expect("key");
+    let uuid: Uuid = uuid.parse().expect("uuid");
+    let request = DealStatusRequest {
+        deal_uuid: uuid,
+        signature: key.sign(uuid.as_bytes()),
+    };
+    let addr: Multiaddr = provider.parse().expect("multiaddr");
+    let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
+        panic!("{provider} names no peer");
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let host = Host::start(
+            HostConfig {
+                keypair: market_p2p::identity::Keypair::generate_ed25519(),
+                listen: Vec::new(),
+                announce: Vec::new(),
+                agent: "faults-test".into(),
+                request_timeout: Duration::from_secs(30),
+            },
+            Default::default(),
+        )
+        .await
+        .expect("host");
+        let frame = Frame::new(StreamProtocol::new(protocols::STATUS_1_2_0), cbor::to_vec(&request));
+        let answer = host.request(peer, vec![addr.clone()], frame).await.expect("an answer");
+        cbor::from_slice(&answer.bytes).expect("a status response")
+    })
+}
+
 fn state(d: &Value) -> String {
     d["StateName"].as_str().unwrap_or_default().to_string()
 }
 
 #[test]
-fn deals_wait_out_a_node_outage_without_spinning_then_publish_once_and_reach_active() {
+fn deals_wait_out_a_node_outage_without_spinning_say_why_and_then_reach_active() {
     let mut m = setup();
     // A: funded and waiting to be published.
     let a = m.propose();
@@ -34,6 +73,15 @@ fn deals_wait_out_a_node_outage_without_spinning_then_publish_once_and_reach_act
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let b = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
+    // The client's key and droplet's address, for asking the status as a client does.
+    let key = m.export_key("client");
+    let provider = m
+        .droplet(&["net", "listen"])
+        .lines()
+        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
+        .expect("droplet's libp2p address")
+        .trim()
+        .to_string();
     m._net.kill();
     // B's data arrives: its deposit cannot be sent; A is due for publishing: its message
     // cannot be sent.
@@ -52,8 +100,9 @@ fn deals_wait_out_a_node_outage_without_spinning_then_publish_once_and_reach_act
         "droplet used {busy:?} of CPU in {:?} while the node was away",
         t0.elapsed()
     );
-    // Neither deal failed; each says what it waits for.
-    for p in [&a, &b] {
+    // Neither deal failed; each says what it waits for, to the operator and, through the
+    // status protocol, to the client.
+    for (p, waits) in [(&a, "waiting to publish: "), (&b, "waiting to set collateral aside: ")] {
         let d = m.deal(p);
         let s = state(&d);
         assert!(
@@ -63,10 +112,38 @@ fn deals_wait_out_a_node_outage_without_spinning_then_publish_once_and_reach_act
             ),
             "{p} failed during the outage: {d}"
         );
+        let message = d["Message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(waits) && message.contains("cannot reach the"),
+            "{p}: {message}"
+        );
+        // The client's own daemon signs through the devnet's wallet here, so it is asked as a
+        // client would, with the client's key.
+        let uuid = d["ID"].as_str().expect("the deal's UUID");
+        let answer = status_over_libp2p(&provider, &key, uuid);
+        assert!(answer.error.is_empty(), "{answer:?}");
+        let st = answer.deal_status.expect("a deal status");
+        assert!(st.error.is_empty(), "not a failure: {st:?}");
+        assert!(st.sealing_status.starts_with(waits), "{st:?}");
     }
 
     m._net.restart();
-    m.publish_seal_and_activate(&[a.clone(), b.clone()]);
+    // Both go on by themselves: B's deposit, then both published (A's batch was due).
+    for p in [&a, &b] {
+        tests::procs::wait_for("published after the outage", Duration::from_secs(120), None, || {
+            let d = m.deal(p);
+            if state(&d) == "StorageDealPublish" {
+                let _ = m.deal_cmd(&["pending-publish", "--publish-now"]);
+            }
+            d["PublishCid"]["/"].is_string().then_some(())
+        });
+    }
+    m.wait_state(&a, "StorageDealAwaitingPreCommit");
+    m.wait_state(&b, "StorageDealAwaitingPreCommit");
+    let sealed = m.seal_once();
+    assert!(sealed.starts_with("sealed sector"), "{sealed}");
+    m.wait_state(&a, "StorageDealActive");
+    m.wait_state(&b, "StorageDealActive");
     // Each was published by one message.
     let (da, db) = (m.deal(&a), m.deal(&b));
     for d in [&da, &db] {

@@ -318,7 +318,11 @@ impl MarketDealsServer for Api {
             .filter(|d| q.client.is_empty() || d.client_peer == q.client)
             .filter(|d| q.deal_id == 0 || d.deal.deal_id == Some(q.deal_id))
             .filter(|d| q.piece_cid.is_empty() || d.proposal().piece_cid.to_string() == q.piece_cid)
-            .map(|d| d.to_api(&peer))
+            .map(|d| {
+                let mut m = d.to_api(&peer);
+                m.message = self.runner.shown_message(&d);
+                m
+            })
             .collect();
         if q.asc {
             deals.sort_by_key(|d| d.created_at);
@@ -338,7 +342,11 @@ impl MarketDealsServer for Api {
         self.deals
             .by_proposal_cid(&proposal_cid.0)
             .map_err(fail)?
-            .map(|d| d.to_api(&peer))
+            .map(|d| {
+                let mut m = d.to_api(&peer);
+                m.message = self.runner.shown_message(&d);
+                m
+            })
             .ok_or_else(|| handler_error(format!("no deal with proposal CID {}", proposal_cid.0)))
     }
 

@@ -376,7 +376,11 @@ impl Acceptor {
                 proposal: p.clone(),
                 publish_cid: d.deal.publish_msg,
                 chain_deal_id: d.deal.deal_id.unwrap_or(0),
-                sealing_status: d.deal.piece_status.name().to_string(),
+                // What the deal waits for, if anything; else where its piece is.
+                sealing_status: self
+                    .runner
+                    .waiting_for(&d.proposal_cid)
+                    .unwrap_or_else(|| d.deal.piece_status.name().to_string()),
                 signed_proposal_cid: d.proposal_cid,
             }),
             transfer_size: d.transfer.size,

@@ -193,7 +193,7 @@ impl Acceptor {
             ProviderDealState {
                 state: status.code(),
                 deal_id: d.deal.deal_id.unwrap_or(0),
-                message: truncate_message(d.deal.message.clone()),
+                message: truncate_message(self.runner.shown_message(&d)),
                 proposal: Some(p.clone()),
                 publish_cid: d.deal.publish_msg,
                 add_funds_cid: d.deal.add_funds_msg,

@@ -70,6 +70,7 @@ impl DealRunner {
                 Ok(event) => return event,
                 Err(unreached) => {
                     tracing::warn!(%miner, proposal = %deal, error = %unreached, "collateral waits for the node");
+                    self.set_waiting(deal, format!("waiting to set collateral aside: {unreached}"));
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                 }

@@ -126,6 +126,9 @@ pub struct DealRunner {
     last_publish: Mutex<HashMap<Address, (u64, usize)>>,
     /// Deals waiting out a transfer back-off, and how to cut the wait short.
     transfer_wakers: Mutex<HashMap<Uuid, Arc<tokio::sync::Notify>>>,
+    /// What deals wait for outside droplet (the chain node away), by proposal CID, until their
+    /// next event: shown as their message and in the status protocol (memory only).
+    waits: Mutex<HashMap<Cid, String>>,
     /// Deals whose collateral a batch import already set aside, with the one deposit sent
     /// for their batch (None when the escrow covered it): their own reservation uses it.
     batch_reserved: Mutex<HashMap<Cid, Option<Cid>>>,
@@ -177,6 +180,7 @@ impl DealRunner {
             funds: tokio::sync::Mutex::new(()),
             last_publish: Mutex::new(HashMap::new()),
             transfer_wakers: Mutex::new(HashMap::new()),
+            waits: Mutex::new(HashMap::new()),
             batch_reserved: Mutex::new(HashMap::new()),
         });
         runner.resume()?;
@@ -234,6 +238,24 @@ impl DealRunner {
     }
 
     /// Apply an event to a deal: store the new state (one write), then act on it.
+    /// What the deal waits for outside droplet, if anything (until its next event).
+    pub fn waiting_for(&self, proposal: &Cid) -> Option<String> {
+        lock(&self.waits).get(proposal).cloned()
+    }
+
+    fn set_waiting(&self, proposal: Cid, why: String) {
+        lock(&self.waits).insert(proposal, why);
+    }
+
+    /// The deal's message as shown: why it failed, else what it waits for.
+    pub fn shown_message(&self, d: &DealRecord) -> String {
+        if d.deal.message.is_empty() {
+            self.waiting_for(&d.proposal_cid).unwrap_or_default()
+        } else {
+            d.deal.message.clone()
+        }
+    }
+
     pub async fn event(self: &Arc<Self>, uuid: Uuid, event: Event) -> Result<DealRecord, DealError> {
         let _one = self.locks.lock(&uuid).await;
         let deals = self.deals.clone();
@@ -248,6 +270,7 @@ impl DealRunner {
             Ok::<_, DealError>((before, after, actions))
         })
         .await??;
+        lock(&self.waits).remove(&after.proposal_cid);
         if (before.deal.sector, before.deal.offset) != (after.deal.sector, after.deal.offset)
             && crate::pieces::has_stored_piece(after.status())
             && let Err(e) = self.pieces.record_deal(&after)

@@ -92,9 +92,12 @@ impl DealRunner {
 
     /// Queue `deals` again, due once [`RETRY_AFTER`] has passed: the node could not be reached
     /// to check or send them.
-    fn retry_later(&self, miner: Address, deals: &[&DealRecord]) {
+    fn retry_later(&self, miner: Address, deals: &[&DealRecord], why: &str) {
         if deals.is_empty() {
             return;
+        }
+        for d in deals {
+            self.set_waiting(d.proposal_cid, format!("waiting to publish: {why}"));
         }
         let entries: Vec<(Cid, usize)> = deals
             .iter()
@@ -160,11 +163,11 @@ impl DealRunner {
     /// published stay out, the ones that no longer hold fail alone, and the rest go in one
     /// PublishStorageDeals message from the worker.
     pub(super) async fn publish_batch(self: &Arc<Self>, miner: Address, batch: Vec<Cid>) {
-        let head = match self.chain.head_height().await {
-            Ok(h) => Some(h),
+        let (head, head_error) = match self.chain.head_height().await {
+            Ok(h) => (Some(h), None),
             Err(e) => {
                 tracing::warn!(%miner, error = %e, "a due batch waits: the chain head cannot be read");
-                None
+                (None, Some(e.to_string()))
             }
         };
         let mut found = Vec::new();
@@ -218,7 +221,13 @@ impl DealRunner {
         }
         let by_cid = |c: &Cid| found.iter().find(|d| &d.proposal_cid == c);
         let retry: Vec<&DealRecord> = admission.retry.iter().filter_map(by_cid).collect();
-        self.retry_later(miner, &retry);
+        let why = head_error.unwrap_or_else(|| {
+            balances
+                .values()
+                .find_map(|b| b.as_ref().err().filter(|u| u.retry).map(|u| u.reason.clone()))
+                .unwrap_or_default()
+        });
+        self.retry_later(miner, &retry, &why);
         for (cid, reason) in admission.fail {
             if let Some(d) = by_cid(&cid) {
                 tracing::info!(uuid = %d.uuid, %reason, "dropping a deal from the publish batch");
@@ -234,7 +243,7 @@ impl DealRunner {
             Ok(w) => w,
             Err(e) if e.is_unavailable() => {
                 tracing::warn!(%miner, error = %e, "a due batch waits for the node");
-                self.retry_later(miner, &good);
+                self.retry_later(miner, &good, &e.to_string());
                 return;
             }
             Err(e) => {
@@ -259,7 +268,7 @@ impl DealRunner {
             && e.is_unavailable()
         {
             tracing::warn!(%miner, error = %e, "PublishStorageDeals not sent: the batch waits for the node");
-            self.retry_later(miner, &good);
+            self.retry_later(miner, &good, &e.to_string());
             return;
         }
         for d in &good {
