@@ -12,16 +12,7 @@ use market_types::boost::{DealStatusRequest, DealStatusResponse};
 use market_types::cbor;
 use serde_json::Value;
 use tests::market::setup;
-
-/// A process's user + system CPU time so far.
-fn cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let rest = stat.rsplit_once(')').expect("stat").1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
-    // Linux counts 100 ticks a second.
-    Duration::from_millis(ticks * 10)
-}
+use tests::memory::cpu_time;
 
 /// `/fil/storage/status/1.2.0` asked of droplet at `provider` for deal `uuid`, signed with the
 /// client's `key` (lotus export form).
@@ -91,9 +82,9 @@ fn deals_wait_out_a_node_outage_without_spinning_say_why_and_then_reach_active()
     assert!(out.status.success(), "{out:?}");
     let pid = m.droplet.as_ref().expect("droplet").pid();
     std::thread::sleep(Duration::from_secs(2));
-    let (t0, c0) = (Instant::now(), cpu(pid));
+    let (t0, c0) = (Instant::now(), cpu_time(pid));
     std::thread::sleep(Duration::from_secs(10));
-    let busy = cpu(pid) - c0;
+    let busy = cpu_time(pid) - c0;
     let idle_share = busy.as_secs_f64() / t0.elapsed().as_secs_f64();
     assert!(
         idle_share < 0.25,

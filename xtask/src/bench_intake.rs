@@ -9,43 +9,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use crate::memory;
 use crate::stack::{Demo, set_ask, start_devnet, start_droplet};
 
 /// (clients, proposals in flight per client, proposals).
 const SHAPES: [(usize, usize, usize); 4] = [(1, 32, 4000), (4, 32, 8000), (1, 128, 4000), (16, 64, 8000)];
-
-/// A process's user + system CPU seconds so far.
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the command name (which may hold spaces) in parentheses.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("/proc stat")?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).context("utime")?.parse::<f64>()? + f.get(12).context("stime")?.parse::<f64>()?;
-    let hz = nix_ticks_per_second();
-    Ok(ticks / hz)
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
-fn nix_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// A process's peak resident memory in MiB (`VmHWM`).
-fn peak_mib(pid: u32) -> Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .context("VmHWM")?
-        .parse()?;
-    Ok(kib / 1024.0)
-}
 
 /// The value of `key` in the compact JSON object the load prints: a number, `null`, or a
 /// string (unquoted, escapes left as they are).
@@ -96,7 +64,7 @@ pub fn run(target: &Path) -> Result<()> {
     let node = format!("{token}:{ma}");
     let pid = droplet.child.id();
     for (clients, in_flight, deals) in SHAPES {
-        let cpu_before = cpu_seconds(pid)?;
+        let cpu_before = memory::cpu_time(pid);
         let out = std::process::Command::new(demo.bin("droplet-deal-load"))
             .args([
                 "--node",
@@ -122,7 +90,7 @@ pub fn run(target: &Path) -> Result<()> {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let cpu = cpu_seconds(pid)? - cpu_before;
+        let cpu = (memory::cpu_time(pid) - cpu_before).as_secs_f64();
         let result = text
             .lines()
             .find_map(|l| l.strip_prefix("RESULT "))
@@ -138,7 +106,7 @@ pub fn run(target: &Path) -> Result<()> {
             field(result, "rejected"),
             field(result, "unanswered"),
             cpu * 1000.0 / accepted.max(1.0),
-            peak_mib(pid)?,
+            memory::peak_rss_kib(pid) as f64 / 1024.0,
             rate / verify,
         );
         for key in ["first_rejection", "first_unanswered"] {

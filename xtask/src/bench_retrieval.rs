@@ -23,9 +23,7 @@ use crate::stack::{
 
 const SIZE: u64 = 1 << 30;
 
-#[path = "../../tests/src/memory.rs"]
-mod memory;
-use memory::rss_kib;
+use crate::memory::rss_kib;
 
 /// A process's resident memory in MiB.
 pub fn rss_mib(pid: u32) -> f64 {

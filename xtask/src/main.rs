@@ -6,6 +6,9 @@ mod bench_retrieval;
 mod bench_split;
 mod demo;
 mod indexer;
+/// Memory and CPU read from `/proc`, shared with the test suite.
+#[path = "../../tests/src/memory.rs"]
+mod memory;
 mod setup;
 mod stack;
 
