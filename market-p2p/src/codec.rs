@@ -7,7 +7,7 @@ use std::io;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use libp2p::request_response::Codec;
-use market_types::cbor::{DecodeError, Decoder};
+use market_types::cbor::{DecodeError, Decoder, ItemScanner};
 
 /// One CBOR item on a stream, with the protocol it travelled on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,22 +71,15 @@ impl CborCodec {
     }
 }
 
-/// Read one complete CBOR item (its raw bytes) of at most `max` bytes.
+/// Read one complete CBOR item (its raw bytes) of at most `max` bytes. Each byte read is
+/// scanned once for the item's end (a peer sending a byte at a time costs no more than one
+/// sending it whole), then the item is checked by the decoder.
 pub async fn read_item<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let invalid = |e: DecodeError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 4096];
+    let mut scanner = ItemScanner::new();
     loop {
-        if !buf.is_empty() {
-            match Decoder::new(&buf).skip() {
-                Ok(item) => {
-                    let n = item.len();
-                    buf.truncate(n);
-                    return Ok(buf);
-                }
-                Err(DecodeError::Eof(_)) => {}
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
-            }
-        }
         let room = (max + 1).saturating_sub(buf.len()).min(chunk.len());
         if room == 0 {
             return Err(io::Error::new(
@@ -105,7 +98,21 @@ pub async fn read_item<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> i
                 },
             ));
         }
-        buf.extend_from_slice(&chunk[..n]);
+        match scanner.feed(&chunk[..n]).map_err(invalid)? {
+            Some(end) if buf.len() + end > max => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("message exceeds the {max}-byte limit"),
+                ));
+            }
+            Some(end) => {
+                buf.extend_from_slice(&chunk[..end]);
+                // The whole item, with every rule the decoder keeps (depth, map keys, CIDs).
+                Decoder::new(&buf).skip().map_err(invalid)?;
+                return Ok(buf);
+            }
+            None => buf.extend_from_slice(&chunk[..n]),
+        }
     }
 }
 

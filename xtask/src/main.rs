@@ -5,6 +5,7 @@ mod bench_intake;
 mod bench_retrieval;
 mod bench_split;
 mod demo;
+mod fuzz;
 mod indexer;
 /// Memory and CPU read from `/proc`, shared with the test suite.
 #[path = "../../tests/src/memory.rs"]
@@ -32,7 +33,7 @@ const TASKS: &[(&str, &str)] = &[
     ),
     (
         "fuzz",
-        "bounded fuzz run of every wire decoder [--seconds N (60)] [--seed S]",
+        "coverage-guided fuzzing (cargo-fuzz, libFuzzer, ASan) of every decoder [--runs N | --seconds S (60)] [--jobs J] [target…]",
     ),
     (
         "ci",
@@ -46,9 +47,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        Some("fuzz") => {
-            setup::build_dependencies().and_then(|()| release_example(TYPES_EXAMPLES, "fuzz_decoders", &args[1..]))
-        }
+        Some("fuzz") => workspace().and_then(|w| fuzz::run(w, &target_dir()?, &args[1..])),
         Some("ci") => ci(),
         None | Some("help" | "-h" | "--help") => {
             print_tasks();

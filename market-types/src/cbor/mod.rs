@@ -9,9 +9,11 @@
 
 mod decode;
 mod encode;
+mod scan;
 
 pub use decode::{DecodeError, Decoder, MAX_ARRAY_LEN, MAX_BYTES_LEN, MAX_CID_LEN, MAX_DEPTH, MAX_TEXT_LEN, Major};
 pub use encode::Encoder;
+pub use scan::ItemScanner;
 
 use cid::Cid;
 

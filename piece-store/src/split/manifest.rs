@@ -176,12 +176,17 @@ pub fn load(path: &Path) -> Result<Vec<ManifestRow>, ManifestError> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse(&text, path)
+}
+
+/// Reads a manifest's text as [`load`] does; `path` only names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Vec<ManifestRow>, ManifestError> {
     let malformed = |line: usize, reason: String| ManifestError::Malformed {
         path: path.to_path_buf(),
         line,
         reason,
     };
-    let records = parse_csv(&text).map_err(|(line, reason)| malformed(line, reason))?;
+    let records = parse_csv(text).map_err(|(line, reason)| malformed(line, reason))?;
     let mut rows = Vec::new();
     let width = records.first().map(|(_, r)| r.len());
     for (n, (line, record)) in records.into_iter().enumerate() {

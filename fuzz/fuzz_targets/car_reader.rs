@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| (fuzz_targets::target("car_reader").expect("a target").run)(data));

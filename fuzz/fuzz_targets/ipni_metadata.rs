@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| (fuzz_targets::target("ipni_metadata").expect("a target").run)(data));
