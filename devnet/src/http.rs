@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
 use jsonrpsee::server::{ServerHandle, stop_channel};
+use market_proto::api::handler_error;
 use market_proto::jwt;
-use market_proto::server::{Authenticator, Endpoint, LocalSecret};
+use market_proto::server::{Authenticator, CallFilter, Endpoint, LocalSecret};
 use serde_json::json;
 
 use crate::node::Node;
@@ -38,7 +39,18 @@ impl Server {
 /// The router for a node.
 pub fn router(node: Arc<Node>, stop: jsonrpsee::server::StopHandle) -> Router {
     let auth: Arc<dyn Authenticator> = Arc::new(LocalSecret(node.secret().to_vec()));
-    let ep = |m: jsonrpsee::RpcModule<()>, t| Endpoint::new(m, t, auth.clone(), stop.clone()).route();
+    // Calls of a method made to fail (`Devnet.FailMethod`) answer a handler error.
+    let faults = node.clone();
+    let filter: CallFilter = Arc::new(move |method: &str| {
+        faults
+            .take_fault(method)
+            .then(|| handler_error(format!("devnet: {method} is failing (Devnet.FailMethod)")))
+    });
+    let ep = |m: jsonrpsee::RpcModule<()>, t| {
+        Endpoint::new(m, t, auth.clone(), stop.clone())
+            .with_filter(filter.clone())
+            .route()
+    };
     Router::new()
         .route("/verify", post(verify))
         .route("/user/miner/exist", get(miner_exist))

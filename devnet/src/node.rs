@@ -1,7 +1,7 @@
 //! A running devnet: the chain behind a lock, its persistence, the wallet, the messager's
 //! records, and head-change notification. The RPC layer (`rpc.rs`) is a thin shell over this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -59,6 +59,8 @@ pub struct Node {
     head: watch::Sender<ChainEpoch>,
     genesis: Genesis,
     secret: Vec<u8>,
+    /// Methods made to fail (`Devnet.FailMethod`): calls left to fail, by full name.
+    faults: Mutex<HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -172,6 +174,7 @@ impl Node {
             head,
             genesis,
             secret,
+            faults: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -187,6 +190,32 @@ impl Node {
     /// The HS256 secret tokens are signed with.
     pub fn secret(&self) -> &[u8] {
         &self.secret
+    }
+
+    /// Make the next `count` calls of `method` (its full name, `Filecoin.StateMarketBalance`)
+    /// answer an error; 0 ends a fault. Not persisted: a restart ends them all.
+    pub fn fail_method(&self, method: &str, count: u64) {
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if count == 0 {
+            f.remove(method);
+        } else {
+            f.insert(method.to_string(), count);
+        }
+    }
+
+    /// Whether this call of `method` is one made to fail (counted).
+    pub fn take_fault(&self, method: &str) -> bool {
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        match f.get_mut(method) {
+            Some(left) => {
+                *left -= 1;
+                if *left == 0 {
+                    f.remove(method);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// A token for `perm`.

@@ -35,9 +35,14 @@ pub trait Devnet {
     /// Mine one tipset now, after `null_rounds` empty epochs; returns it.
     #[method(name = "Mine")]
     async fn mine(&self, null_rounds: u64) -> RpcResult<Json<TipSet>>;
+
+    /// Make the next `count` calls of `method` (full name) answer an error, as a node with a
+    /// fault in one method does; 0 ends the fault.
+    #[method(name = "FailMethod")]
+    async fn fail_method(&self, method: String, count: u64) -> RpcResult<()>;
 }
 
-pub const DEVNET_METHODS: &[MethodSpec] = &[spec("Mine", Perm::Admin, 1)];
+pub const DEVNET_METHODS: &[MethodSpec] = &[spec("Mine", Perm::Admin, 1), spec("FailMethod", Perm::Admin, 2)];
 
 /// Permissions and parameter counts of `/rpc/v1` (full node, messager, devnet).
 pub fn v1_table() -> MethodTable {
@@ -688,6 +693,11 @@ impl DevnetServer for Rpc {
             return Err(handler_error("at most 100000 null rounds at once"));
         }
         self.0.mine(null_rounds).map(Json).map_err(err)
+    }
+
+    async fn fail_method(&self, method: String, count: u64) -> RpcResult<()> {
+        self.0.fail_method(&method, count);
+        Ok(())
     }
 }
 

@@ -162,6 +162,7 @@ async fn every_method_answers_to_its_lotus_name_and_parameter_count() {
             "Filecoin.MpoolPush",
             "Message.PushMessageWithId",
             "Devnet.Mine",
+            "Devnet.FailMethod",
         ];
         assert!(
             known.contains(&name) || extra.contains(&name),
@@ -321,6 +322,66 @@ async fn tokens_and_permissions_are_enforced() {
         before,
         "the smuggled Mine did not run"
     );
+}
+
+#[tokio::test]
+async fn a_method_made_to_fail_answers_errors_for_its_count_and_then_serves() {
+    let t = TestNet::start().await;
+    let admin = t.node.token(Perm::Admin);
+    let call = |method: &str, params: serde_json::Value| {
+        json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string()
+    };
+    let (_, v) = t
+        .post(
+            "/rpc/v1",
+            Some(&admin),
+            &call("Devnet.FailMethod", json!(["Filecoin.ChainHead", 2])),
+        )
+        .await;
+    assert!(v.get("result").is_some(), "{v}");
+    for _ in 0..2 {
+        let (_, v) = t
+            .post("/rpc/v1", Some(&admin), &call("Filecoin.ChainHead", json!([])))
+            .await;
+        assert_eq!(v["error"]["code"], 1, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Filecoin.ChainHead is failing"),
+            "{v}"
+        );
+        // Other methods are unaffected.
+        let (_, v) = t
+            .post("/rpc/v1", Some(&admin), &call("Filecoin.StateNetworkName", json!([])))
+            .await;
+        assert!(v.get("result").is_some(), "{v}");
+    }
+    let (_, v) = t
+        .post("/rpc/v1", Some(&admin), &call("Filecoin.ChainHead", json!([])))
+        .await;
+    assert!(v.get("result").is_some(), "the third call is served: {v}");
+    // A fault without end, then ended.
+    t.post(
+        "/rpc/v1",
+        Some(&admin),
+        &call("Devnet.FailMethod", json!(["Filecoin.ChainHead", 1000])),
+    )
+    .await;
+    let (_, v) = t
+        .post("/rpc/v1", Some(&admin), &call("Filecoin.ChainHead", json!([])))
+        .await;
+    assert_eq!(v["error"]["code"], 1, "{v}");
+    t.post(
+        "/rpc/v1",
+        Some(&admin),
+        &call("Devnet.FailMethod", json!(["Filecoin.ChainHead", 0])),
+    )
+    .await;
+    let (_, v) = t
+        .post("/rpc/v1", Some(&admin), &call("Filecoin.ChainHead", json!([])))
+        .await;
+    assert!(v.get("result").is_some(), "{v}");
 }
 
 #[tokio::test]

@@ -78,6 +78,10 @@ impl CallFailure {
 /// Told of every call that fails: the method's name (as called) and how.
 pub type CallObserver = Arc<dyn Fn(&str, CallFailure) + Send + Sync>;
 
+/// Asked before each permitted call (by the method's full name): an error to answer instead
+/// of running it. A test node uses it to make one method fail.
+pub type CallFilter = Arc<dyn Fn(&str) -> Option<ErrorObjectOwned> + Send + Sync>;
+
 /// One JSON-RPC endpoint: its methods, their permissions and who checks tokens.
 pub struct Endpoint {
     methods: Methods,
@@ -86,6 +90,7 @@ pub struct Endpoint {
     stop: StopHandle,
     config: ServerConfig,
     observer: Option<CallObserver>,
+    filter: Option<CallFilter>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -114,7 +119,14 @@ impl Endpoint {
             stop,
             config,
             observer: None,
+            filter: None,
         }
+    }
+
+    /// Ask `filter` before each permitted call whether to answer an error instead.
+    pub fn with_filter(mut self, filter: CallFilter) -> Self {
+        self.filter = Some(filter);
+        self
     }
 
     /// Report failed calls to `observer` (for metrics).
@@ -162,10 +174,12 @@ async fn serve(State(ep): State<Arc<Endpoint>>, mut req: Request) -> Response {
     });
     let perms = ep.perms.clone();
     let observer = ep.observer.clone();
+    let filter = ep.filter.clone();
     let rpc = RpcServiceBuilder::new().layer_fn(move |service| PermCheck {
         service,
         perms: perms.clone(),
         observer: observer.clone(),
+        filter: filter.clone(),
     });
     let mut svc = Server::builder()
         .set_config(ep.config.clone())
@@ -184,6 +198,15 @@ struct PermCheck<S> {
     service: S,
     perms: Arc<MethodTable>,
     observer: Option<CallObserver>,
+    filter: Option<CallFilter>,
+}
+
+impl<S> PermCheck<S> {
+    /// The error to answer instead of running `method`: a permission or parameter-count
+    /// denial, else the filter's.
+    fn refusal(&self, method: &str, params: Option<&str>, ext: &axum::http::Extensions) -> Option<ErrorObjectOwned> {
+        denial(&self.perms, method, params, ext).or_else(|| self.filter.as_ref().and_then(|f| f(method)))
+    }
 }
 
 fn denial(
@@ -238,7 +261,7 @@ where
     type BatchResponse = MethodResponse;
 
     fn call<'a>(&self, req: RpcRequest<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let denied = denial(&self.perms, req.method_name(), req.params().as_str(), req.extensions());
+        let denied = self.refusal(req.method_name(), req.params().as_str(), req.extensions());
         let service = self.service.clone();
         let observer = self.observer.clone();
         let method = observer.as_ref().map(|_| req.method_name().to_string());
@@ -257,10 +280,9 @@ where
     fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         for entry in batch.iter_mut() {
             let replace = match entry {
-                Ok(BatchEntry::Call(req)) => {
-                    denial(&self.perms, req.method_name(), req.params().as_str(), req.extensions())
-                        .map(|e| (req.id.clone(), e))
-                }
+                Ok(BatchEntry::Call(req)) => self
+                    .refusal(req.method_name(), req.params().as_str(), req.extensions())
+                    .map(|e| (req.id.clone(), e)),
                 _ => None,
             };
             if let Some((id, err)) = replace {

@@ -27,6 +27,35 @@ pub mod exit_code {
     pub const USR_UNHANDLED_MESSAGE: i64 = 22;
     /// Market: a deal's start epoch passed before activation (first actor-specific code).
     pub const EX_DEAL_EXPIRED: i64 = 32;
+
+    /// The code's name as lotus prints it (`SysErrOutOfGas`, `ErrIllegalArgument`), when it
+    /// has one.
+    pub fn name(code: i64) -> Option<&'static str> {
+        Some(match code {
+            OK => "Ok",
+            SYS_SENDER_INVALID => "SysErrSenderInvalid",
+            SYS_SENDER_STATE_INVALID => "SysErrSenderStateInvalid",
+            SYS_INVALID_RECEIVER => "SysErrInvalidReceiver",
+            SYS_INSUFFICIENT_FUNDS => "SysErrInsufficientFunds",
+            SYS_OUT_OF_GAS => "SysErrOutOfGas",
+            USR_ILLEGAL_ARGUMENT => "ErrIllegalArgument",
+            USR_NOT_FOUND => "ErrNotFound",
+            USR_FORBIDDEN => "ErrForbidden",
+            USR_INSUFFICIENT_FUNDS => "ErrInsufficientFunds",
+            USR_ILLEGAL_STATE => "ErrIllegalState",
+            USR_SERIALIZATION => "ErrSerialization",
+            USR_UNHANDLED_MESSAGE => "ErrUnhandledMessage",
+            _ => return None,
+        })
+    }
+
+    /// `16 (ErrIllegalArgument)`, or the bare number for a code without a name.
+    pub fn describe(code: i64) -> String {
+        match name(code) {
+            Some(n) => format!("{code} ({n})"),
+            None => code.to_string(),
+        }
+    }
 }
 
 /// Miner actor method numbers beyond those in [`crate::chain::miner_method`].

@@ -142,3 +142,130 @@ fn deals_wait_out_a_node_outage_without_spinning_say_why_and_then_reach_active()
         assert!(d["PublishCid"]["/"].is_string(), "{d}");
     }
 }
+
+/// `Reserved Funds:` of `droplet actor-funds balances <miner>`.
+fn reserved(m: &tests::market::Market, miner: &str) -> String {
+    let out = m.droplet(&["actor-funds", "balances", miner]);
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("Reserved Funds:"))
+        .unwrap_or_else(|| panic!("no reserved funds in {out}"))
+        .trim()
+        .to_string()
+}
+
+fn failed(d: &Value) -> bool {
+    matches!(state(d).as_str(), "StorageDealFailing" | "StorageDealError")
+}
+
+/// The deal once it has failed: its state and message.
+fn wait_failed(m: &tests::market::Market, proposal: &str) -> Value {
+    tests::procs::wait_for("the deal to fail", Duration::from_secs(60), None, || {
+        let d = m.deal(proposal);
+        failed(&d).then_some(d)
+    })
+}
+
+#[test]
+fn a_node_method_that_errors_fails_the_deal_that_needs_it_with_the_reason_and_the_market_goes_on() {
+    let m = setup();
+    let a = m.propose();
+    let provider = m
+        .droplet(&["net", "listen"])
+        .lines()
+        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
+        .expect("droplet's libp2p address")
+        .trim()
+        .to_string();
+    let key = m.export_key("client");
+    // The node answers errors for market balances while A's collateral is set aside.
+    let fault = tests::retrieval::chain_rpc(
+        &m,
+        "Devnet.FailMethod",
+        serde_json::json!(["Filecoin.StateMarketBalance", 1_000_000]),
+    );
+    assert!(fault.get("result").is_some(), "{fault}");
+    let out = m.deal_cmd(&["import-data", &a, &m.car]);
+    assert!(out.status.success(), "{out:?}");
+    let d = wait_failed(&m, &a);
+    let message = d["Message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("market balance") && message.contains("StateMarketBalance is failing"),
+        "the reason is shown: {message}"
+    );
+    // The client is told the same through the status protocol.
+    let uuid = d["ID"].as_str().expect("the deal's UUID");
+    let st = status_over_libp2p(&provider, &key, uuid)
+        .deal_status
+        .expect("a deal status");
+    assert!(st.error.contains("StateMarketBalance is failing"), "{st:?}");
+    assert!(
+        d["AddFundsCid"].is_null() && d["PublishCid"].is_null(),
+        "no message sent for it: {d}"
+    );
+
+    // The fault ends: nothing stays set aside for A, and the next deal goes through.
+    tests::retrieval::chain_rpc(
+        &m,
+        "Devnet.FailMethod",
+        serde_json::json!(["Filecoin.StateMarketBalance", 0]),
+    );
+    assert_eq!(reserved(&m, "t01000"), "0 FIL");
+    let b = m.propose();
+    let out = m.deal_cmd(&["import-data", &b, &m.car]);
+    assert!(out.status.success(), "{out:?}");
+    m.publish_seal_and_activate(std::slice::from_ref(&b));
+    assert!(failed(&m.deal(&a)), "A stays failed");
+}
+
+#[test]
+fn a_publish_message_that_fails_on_chain_fails_its_deals_with_the_exit_code_and_releases_their_collateral() {
+    let m = setup();
+    let a = m.propose();
+    let out = m.deal_cmd(&["import-data", &a, &m.car]);
+    assert!(out.status.success(), "{out:?}");
+    m.wait_state(&a, "StorageDealPublish");
+    assert_ne!(reserved(&m, "t01000"), "0 FIL", "A's collateral is set aside");
+
+    // The miner's owner empties the escrow behind droplet's back (as `lotus-miner actor
+    // withdraw` from another tool would): the market actor will refuse A's publication.
+    let owner = tests::market::account(&m._net, "owner");
+    let bal = tests::retrieval::chain_rpc(&m, "Filecoin.StateMarketBalance", serde_json::json!(["t01000", null]));
+    let escrow =
+        serde_json::from_value::<market_types::json::Json<market_types::TokenAmount>>(bal["result"]["Escrow"].clone())
+            .expect("the escrow")
+            .0;
+    let params = market_types::chain::WithdrawBalanceParams {
+        provider_or_client_address: market_types::address::parse("t01000").expect("address"),
+        amount: escrow,
+    };
+    use base64::Engine;
+    let msg = serde_json::json!({
+        "Version": 0, "To": "t05", "From": owner, "Nonce": 0, "Value": "0",
+        "GasLimit": 0, "GasFeeCap": "0", "GasPremium": "0", "Method": 3,
+        "Params": base64::engine::general_purpose::STANDARD.encode(cbor::to_vec(&params)),
+    });
+    let sent = tests::retrieval::chain_rpc(&m, "Filecoin.MpoolPushMessage", serde_json::json!([msg, null]));
+    let cid = sent["result"]["CID"].clone();
+    assert!(cid.is_object(), "{sent}");
+    let landed = tests::retrieval::chain_rpc(&m, "Filecoin.StateWaitMsg", serde_json::json!([cid, 1, -1, true]));
+    assert_eq!(landed["result"]["Receipt"]["ExitCode"], 0, "the withdrawal: {landed}");
+
+    let out = m.deal_cmd(&["pending-publish", "--publish-now"]);
+    assert!(out.status.success(), "{out:?}");
+    let d = wait_failed(&m, &a);
+    assert!(d["PublishCid"]["/"].is_string(), "the message was sent: {d}");
+    let message = d["Message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("failed on chain with exit code 16 (ErrIllegalArgument)"),
+        "{message}"
+    );
+    // Its collateral is no longer held back: the ledger agrees with the chain.
+    assert_eq!(reserved(&m, "t01000"), "0 FIL");
+
+    // The next deal deposits what the escrow lacks and reaches Active.
+    let b = m.propose();
+    let out = m.deal_cmd(&["import-data", &b, &m.car]);
+    assert!(out.status.success(), "{out:?}");
+    m.publish_seal_and_activate(std::slice::from_ref(&b));
+    assert!(m.deal(&b)["AddFundsCid"]["/"].is_string(), "B sent its own deposit");
+}

@@ -253,7 +253,10 @@ impl DealRunner {
         }
         match lookup {
             Ok(l) if l.receipt.exit_code == 0 => Event::Funded,
-            Ok(l) => Event::FundingFailed(format!("AddFunds exit code: {}", l.receipt.exit_code)),
+            Ok(l) => Event::FundingFailed(format!(
+                "the collateral deposit (AddBalance {chain_cid}) failed on chain with exit code {} (check the worker's balance)",
+                market_types::actors::exit_code::describe(l.receipt.exit_code)
+            )),
             Err(e) => Event::FundingFailed(format!("AddFunds errored: {e}")),
         }
     }

@@ -61,7 +61,12 @@ impl DealRunner {
             Err(e) => return Event::PublishFailed(format!("PublishStorageDeals errored: {e}")),
         };
         if lookup.receipt.exit_code != 0 {
-            return Event::PublishFailed(format!("PublishStorageDeals exit code: {}", lookup.receipt.exit_code));
+            // The market actor refused every deal in the batch (one it can take is published
+            // and the rest left out, with exit code 0).
+            return Event::PublishFailed(format!(
+                "PublishStorageDeals {message} failed on chain with exit code {}: the market actor took none of its deals (check the provider's and the clients' escrow, the deals' start epochs and the sender)",
+                market_types::actors::exit_code::describe(lookup.receipt.exit_code)
+            ));
         }
         let msg = match self.chain.message(&lookup.message).await {
             Ok(m) => m,
