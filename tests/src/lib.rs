@@ -11,5 +11,6 @@ pub mod market;
 pub mod memory;
 pub mod procs;
 pub mod retrieval;
+pub mod soak;
 
 pub use test_inputs::{gorand, unixfs_inputs};

@@ -36,6 +36,10 @@ const TASKS: &[(&str, &str)] = &[
         "coverage-guided fuzzing (cargo-fuzz, libFuzzer, ASan) of every decoder [--runs N | --seconds S (60)] [--jobs J] [target…]",
     ),
     (
+        "soak",
+        "10,000 offline deals from one droplet-client batch to Active, memory sampled [--deals N] [--cap C]",
+    ),
+    (
         "ci",
         "what .ci/run does: test, then cargo fmt --check and clippy -D warnings",
     ),
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => workspace().and_then(|w| fuzz::run(w, &target_dir()?, &args[1..])),
+        Some("soak") => soak(&args[1..]),
         Some("ci") => ci(),
         None | Some("help" | "-h" | "--help") => {
             print_tasks();
@@ -151,6 +156,13 @@ fn target_dir() -> Result<PathBuf> {
         Some(dir) => PathBuf::from(dir),
         None => workspace()?.join("target"),
     })
+}
+
+/// The soak at bench size: release binaries and the `tests` crate's `soak` example.
+fn soak(extra: &[String]) -> Result<()> {
+    setup::build_dependencies()?;
+    cargo(&["build", "-q", "--release", "--workspace", "--bins", "--examples"])?;
+    run(Command::new(target_dir()?.join("release/examples/soak")).args(extra))
 }
 
 fn demo() -> Result<()> {

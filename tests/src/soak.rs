@@ -1,0 +1,395 @@
+//! The soak: many offline deals through the whole market at once. A dataset of `deals` files is
+//! split into as many pieces (`data split`), proposed by droplet-client in one batch
+//! (`storage deals batch`), exported and bulk-imported by droplet (`batch-import-data`),
+//! published in batches under the publisher's cap (`MaxDealsPerPublishMsg`), sealed by the
+//! devnet's sealer and followed to Active on both sides, while droplet's and droplet-client's
+//! memory is sampled. Every deal is then accounted for. `tests/tests/soak.rs` runs it with 500
+//! deals; `cargo xtask soak` with 10,000 and prints the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use market_types::states::StorageDealStatus;
+use serde_json::Value;
+
+use crate::market::{Market, s, setup};
+use crate::procs::{run, run_ok, wait_for};
+
+/// The size of each file, and of each slice: one file a deal.
+const FILE_SIZE: usize = 1024;
+
+/// What a soak measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub deals: usize,
+    pub cap: usize,
+    /// Each phase in order: its name, seconds, and droplet's and droplet-client's RSS (KiB)
+    /// at its end.
+    pub phases: Vec<(&'static str, f64, u64, u64)>,
+    pub publish_messages: usize,
+    pub largest_batch: usize,
+    pub sectors: usize,
+    /// (seconds since the start, droplet's RSS KiB, droplet-client's RSS KiB), every second.
+    pub memory: Vec<(f64, u64, u64)>,
+    pub droplet_peak_kib: u64,
+    pub client_peak_kib: u64,
+}
+
+impl Report {
+    pub fn total_seconds(&self) -> f64 {
+        self.phases.iter().map(|p| p.1).sum()
+    }
+
+    /// Highest RSS of each process after the first quarter of the samples (warm-up), and in
+    /// the quarter (droplet, droplet-client), KiB: (warm-up max, later max) each.
+    pub fn growth_after_warmup(&self) -> ((u64, u64), (u64, u64)) {
+        let q = self.memory.len() / 4;
+        let max = |xs: &[(f64, u64, u64)], f: fn(&(f64, u64, u64)) -> u64| xs.iter().map(f).max().unwrap_or(0);
+        let (warm, later) = self.memory.split_at(q);
+        (
+            (max(warm, |m| m.1), max(later, |m| m.1)),
+            (max(warm, |m| m.2), max(later, |m| m.2)),
+        )
+    }
+
+    pub fn print(&self) {
+        println!(
+            "soak: {} deals, publisher cap {}, {:.0} s in all",
+            self.deals,
+            self.cap,
+            self.total_seconds()
+        );
+        println!(
+            "  {:<34} {:>8}  {:>11} {:>18}",
+            "phase", "seconds", "droplet RSS", "droplet-client RSS"
+        );
+        for (phase, secs, d, c) in &self.phases {
+            println!("  {phase:<34} {secs:>8.1}  {:>7} MiB {:>14} MiB", d / 1024, c / 1024);
+        }
+        println!(
+            "  {} PublishStorageDeals messages (largest {} deals), {} sectors",
+            self.publish_messages, self.largest_batch, self.sectors
+        );
+        let ((dw, dl), (cw, cl)) = self.growth_after_warmup();
+        println!(
+            "  droplet RSS: peak {} MiB; max {} MiB in the first quarter, {} MiB after",
+            self.droplet_peak_kib / 1024,
+            dw / 1024,
+            dl / 1024
+        );
+        println!(
+            "  droplet-client RSS: peak {} MiB; max {} MiB in the first quarter, {} MiB after",
+            self.client_peak_kib / 1024,
+            cw / 1024,
+            cl / 1024
+        );
+    }
+}
+
+/// `deals` distinct files of [`FILE_SIZE`] bytes.
+fn dataset(dir: &Path, deals: usize) {
+    std::fs::create_dir_all(dir).expect("dataset dir");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..deals {
+        let data: Vec<u8> = (0..FILE_SIZE)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(dir.join(format!("f{i:06}")), data).expect("a file");
+    }
+}
+
+fn provider_deals(m: &Market) -> Vec<Value> {
+    serde_json::from_str(&m.droplet(&["storage", "deal", "list", "--json", "--limit", "0"])).expect("deal list json")
+}
+
+fn client_deals(m: &Market) -> Vec<Value> {
+    serde_json::from_str(&m.client(&["storage", "deals", "list", "--json"])).expect("client deal list json")
+}
+
+/// How many deals are in each state, for progress lines and timeouts.
+fn histogram(deals: &[Value]) -> BTreeMap<String, usize> {
+    let mut h = BTreeMap::new();
+    for d in deals {
+        let name = d["StateName"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| d["State"].to_string());
+        *h.entry(name).or_default() += 1;
+    }
+    h
+}
+
+/// Prints `what` with the deals' states at most every 15 seconds.
+struct Progress(Instant);
+
+impl Progress {
+    fn show(&mut self, what: &str, deals: &[Value]) {
+        if self.0.elapsed() > Duration::from_secs(15) {
+            eprintln!("soak: {what}: {:?}", histogram(deals));
+            self.0 = Instant::now();
+        }
+    }
+}
+
+fn count_in(deals: &[Value], state: StorageDealStatus) -> usize {
+    deals
+        .iter()
+        .filter(|d| d["State"].as_u64() == Some(state.code()))
+        .count()
+}
+
+/// A deal in a state it cannot leave but by failing.
+fn failed(d: &Value) -> bool {
+    [
+        StorageDealStatus::Failing,
+        StorageDealStatus::Error,
+        StorageDealStatus::Rejecting,
+        StorageDealStatus::Slashed,
+        StorageDealStatus::Expired,
+    ]
+    .iter()
+    .any(|s| d["State"].as_u64() == Some(s.code()))
+}
+
+/// Run the soak: `deals` deals, at most `cap` in a publish message.
+pub fn run_soak(deals: usize, cap: usize) -> Report {
+    let mut m = setup();
+    let started = Instant::now();
+
+    // Free deals (the batch takes price 0), batches of `cap`, published when full.
+    m.droplet(&[
+        "storage",
+        "ask",
+        "set",
+        "--price",
+        "0",
+        "--verified-price",
+        "0",
+        crate::market::MINER,
+    ]);
+    m.edit_config(&[(
+        "CommonProvider",
+        "MaxDealsPerPublishMsg",
+        toml::Value::Integer(cap as i64),
+    )]);
+    m.restart_droplet_with(&[]);
+
+    // Memory of both daemons, every second, until the end.
+    let pids = (m.droplet.as_ref().expect("droplet").pid(), m._client.pid());
+    let mut phases = Vec::new();
+    let mut phase_start = Instant::now();
+    let mut phase = |name: &'static str, at: &mut Instant| {
+        let (d, c) = (crate::memory::rss_kib(pids.0), crate::memory::rss_kib(pids.1));
+        phases.push((name, at.elapsed().as_secs_f64(), d, c));
+        *at = Instant::now();
+    };
+    let samples: Arc<Mutex<Vec<(f64, u64, u64)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (samples, stop) = (samples.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let sample = (
+                    started.elapsed().as_secs_f64(),
+                    crate::memory::rss_kib(pids.0),
+                    crate::memory::rss_kib(pids.1),
+                );
+                samples.lock().expect("samples").push(sample);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+
+    let root = Path::new(&m.car)
+        .parent()
+        .expect("the market's directory")
+        .to_path_buf();
+    let data = root.join("soak-data");
+    dataset(&data, deals);
+    let cars = root.join("soak-cars");
+    let split: Value = serde_json::from_str(&run_ok(
+        "droplet-client",
+        &[
+            "data",
+            "split",
+            "--slice-size",
+            &FILE_SIZE.to_string(),
+            "--graph-name",
+            "soak",
+            "--car-dir",
+            &s(&cars),
+            "--rename",
+            "--json",
+            &s(&data),
+        ],
+    ))
+    .expect("split json");
+    assert_eq!(split.as_array().map(Vec::len), Some(deals), "one slice a file");
+    phase("split into pieces", &mut phase_start);
+
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "batch",
+            "0",
+            "518400",
+            "--manifest",
+            &s(&cars.join("manifest.csv")),
+            "--miner",
+            crate::market::MINER,
+            "--verified-deal=false",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("create deal success")).count(),
+        deals,
+        "every row proposed"
+    );
+    phase("proposed (droplet-client batch)", &mut phase_start);
+
+    let exported = root.join("soak-deals.csv");
+    let out = run(
+        "droplet-client",
+        &[
+            "--repo",
+            &m.client,
+            "storage",
+            "deals",
+            "export",
+            "--output",
+            &s(&exported),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = m.droplet(&[
+        "storage",
+        "deal",
+        "batch-import-data",
+        "--manifest",
+        &s(&exported),
+        "--car-dir",
+        &s(&cars),
+    ]);
+    assert_eq!(
+        out.matches("import data success").count(),
+        deals,
+        "every deal's data imported"
+    );
+    phase("data imported (batch-import-data)", &mut phase_start);
+
+    // Batches go out as they fill; the rest when asked.
+    let limit = Duration::from_secs(300 + deals as u64 / 2);
+    let mut progress = Progress(Instant::now());
+    wait_for("every deal published", limit, None, || {
+        let d = provider_deals(&m);
+        progress.show("publishing", &d);
+        assert!(
+            !d.iter().any(failed),
+            "a deal failed: {:?}",
+            d.iter().find(|d| failed(d))
+        );
+        if count_in(&d, StorageDealStatus::Publish) > 0 {
+            m.deal_cmd(&["pending-publish", "--publish-now"]);
+        }
+        let waiting = d
+            .iter()
+            .filter(|d| {
+                d["State"].as_u64() != Some(StorageDealStatus::AwaitingPreCommit.code())
+                    && d["State"].as_u64() != Some(StorageDealStatus::Sealing.code())
+            })
+            .count();
+        (waiting == 0).then_some(())
+    });
+    phase("published", &mut phase_start);
+
+    wait_for("every deal Active at droplet", limit, None, || {
+        let d = provider_deals(&m);
+        progress.show("sealing", &d);
+        assert!(
+            !d.iter().any(failed),
+            "a deal failed: {:?}",
+            d.iter().find(|d| failed(d))
+        );
+        if count_in(&d, StorageDealStatus::Active) == deals {
+            return Some(());
+        }
+        if count_in(&d, StorageDealStatus::AwaitingPreCommit) > 0 {
+            m.seal_once();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        None
+    });
+    phase("sealed and Active at droplet", &mut phase_start);
+
+    wait_for("every deal Active at droplet-client", limit, None, || {
+        let d = client_deals(&m);
+        progress.show("droplet-client", &d);
+        assert!(!d.iter().any(failed), "a client deal failed");
+        (count_in(&d, StorageDealStatus::Active) == deals).then_some(())
+    });
+    phase("Active at droplet-client", &mut phase_start);
+
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().expect("the sampler");
+    let droplet_peak_kib = crate::memory::peak_rss_kib(pids.0);
+    let client_peak_kib = crate::memory::peak_rss_kib(pids.1);
+
+    // Accounting: every deal once, its own deal ID, published once, batches under the cap.
+    let d = provider_deals(&m);
+    assert_eq!(d.len(), deals, "droplet has each deal once");
+    let ids: BTreeSet<u64> = d.iter().filter_map(|d| d["DealID"].as_u64()).collect();
+    assert_eq!(ids.len(), deals, "each deal its own deal ID");
+    let pieces: BTreeSet<&str> = d
+        .iter()
+        .filter_map(|d| d["Proposal"]["PieceCID"]["/"].as_str())
+        .collect();
+    assert_eq!(pieces.len(), deals, "each deal its own piece");
+    let mut batches: BTreeMap<String, usize> = BTreeMap::new();
+    for deal in &d {
+        let publish = deal["PublishCid"]["/"].as_str().expect("every deal was published");
+        *batches.entry(publish.to_string()).or_default() += 1;
+    }
+    let largest_batch = batches.values().copied().max().unwrap_or(0);
+    assert!(
+        largest_batch <= cap,
+        "a publish message over the cap: {largest_batch} > {cap}"
+    );
+    let c = client_deals(&m);
+    assert_eq!(c.len(), deals, "droplet-client has each deal once");
+    let sectors = d
+        .iter()
+        .filter_map(|d| d["SectorNumber"].as_u64())
+        .collect::<BTreeSet<_>>()
+        .len();
+
+    Report {
+        deals,
+        cap,
+        phases,
+        publish_messages: batches.len(),
+        largest_batch,
+        sectors,
+        memory: samples.lock().expect("samples").clone(),
+        droplet_peak_kib,
+        client_peak_kib,
+    }
+}
