@@ -36,10 +36,10 @@ pub const UNIXFS: Target = Target {
 /// this only bounds the time of one run).
 const MAX_BLOCKS: usize = 100_000;
 
-fn car_reader(data: &[u8]) {
+fn car_reader(data: &[u8]) -> bool {
     let _ = car::looks_like_car(data);
     let Ok(mut reader) = CarReader::new(Cursor::new(data)) else {
-        return;
+        return false;
     };
     assert!(
         reader.version() == 1 || reader.version() == 2,
@@ -51,9 +51,11 @@ fn car_reader(data: &[u8]) {
             Ok(Some(block)) => {
                 assert!(block.data_offset <= data.len() as u64, "a block past the input's end");
             }
-            Ok(None) | Err(_) => return,
+            Ok(None) => return true,
+            Err(_) => return false,
         }
     }
+    false
 }
 
 fn car_seeds() -> Vec<Vec<u8>> {
@@ -82,13 +84,15 @@ fn car_seeds() -> Vec<Vec<u8>> {
     vec![v1, v2, small]
 }
 
-fn split_manifest(data: &[u8]) {
+fn split_manifest(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
-        return;
+        return false;
     };
-    if let Ok(rows) = manifest::parse(text, Path::new("fuzz.csv")) {
-        assert!(rows.len() <= text.lines().count(), "more rows than lines");
-    }
+    let Ok(rows) = manifest::parse(text, Path::new("fuzz.csv")) else {
+        return false;
+    };
+    assert!(rows.len() <= text.lines().count(), "more rows than lines");
+    !rows.is_empty()
 }
 
 fn manifest_seeds() -> Vec<Vec<u8>> {
@@ -105,14 +109,15 @@ fn manifest_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-fn unixfs_pb(data: &[u8]) {
-    if let Ok(node) = pb::decode_node(data)
-        && let Some(inner) = &node.data
-    {
-        let _ = pb::decode_unixfs(inner);
-        let _ = pb::decode_unixfs_type(inner);
-    }
+fn unixfs_pb(data: &[u8]) -> bool {
     let _ = pb::decode_unixfs(data);
+    let Ok(node) = pb::decode_node(data) else {
+        return false;
+    };
+    match &node.data {
+        Some(inner) => pb::decode_unixfs(inner).is_ok() && pb::decode_unixfs_type(inner).is_ok(),
+        None => true,
+    }
 }
 
 fn unixfs_seeds() -> Vec<Vec<u8>> {

@@ -41,11 +41,12 @@ pub const SELECTOR_WALK: Target = Target {
 const MAX_LINKS: u64 = 10_000;
 
 /// Each frame in turn, as a stream carries them.
-fn message(data: &[u8]) {
+fn message(data: &[u8]) -> bool {
     let mut rest = data;
+    let mut whole = !data.is_empty();
     while !rest.is_empty() {
         let Ok((msg, used)) = Message::from_frame(rest) else {
-            return;
+            return false;
         };
         assert!(
             used > 0 && used <= rest.len(),
@@ -55,27 +56,33 @@ fn message(data: &[u8]) {
         rest = &rest[used..];
         for req in &msg.requests {
             if let RequestKind::New { selector, .. } = &req.kind {
-                let _ = Selector::from_cbor(selector.as_bytes());
+                whole &= Selector::from_cbor(selector.as_bytes()).is_ok();
             }
             if let Some(ext) = req.extensions() {
-                let _ = SendOptions::from_extensions(ext);
-                transfer_messages(ext, EXTENSION_INCOMING_REQUEST);
+                whole &= SendOptions::from_extensions(ext).is_ok();
+                whole &= transfer_message(ext, EXTENSION_INCOMING_REQUEST);
             }
         }
         for rsp in &msg.responses {
-            transfer_messages(&rsp.extensions, EXTENSION_OUTGOING_BLOCK);
+            whole &= transfer_message(&rsp.extensions, EXTENSION_OUTGOING_BLOCK);
         }
         for block in &msg.blocks {
-            let _ = ipld::cid_from_prefix(&block.prefix, &block.data);
+            whole &= ipld::cid_from_prefix(&block.prefix, &block.data).is_ok();
         }
     }
+    whole
 }
 
-fn transfer_messages(ext: &Extensions, specific: &str) {
-    if let Some(Ok(TransferMessage { request: Some(r), .. })) = data_transfer::message::from_extensions(ext, specific)
-        && let Some(sel) = &r.selector
-    {
-        let _ = Selector::from_cbor(sel.as_bytes());
+/// Whether the data-transfer message in `ext`, if there is one, decodes with its selector.
+fn transfer_message(ext: &Extensions, specific: &str) -> bool {
+    match data_transfer::message::from_extensions(ext, specific) {
+        None => true,
+        Some(Err(_)) => false,
+        Some(Ok(TransferMessage { request: Some(r), .. })) => r
+            .selector
+            .as_ref()
+            .is_none_or(|sel| Selector::from_cbor(sel.as_bytes()).is_ok()),
+        Some(Ok(_)) => true,
     }
 }
 
@@ -195,21 +202,22 @@ fn answers(spec: &Spec, per_message: usize) -> Vec<Vec<Vec<u8>>> {
     vec![asm.take_ready().iter().map(Message::to_frame).collect()]
 }
 
-/// Byte 0 picks the selector the requester walks; the rest is the responder's frames.
-fn verify(data: &[u8]) {
+/// Byte 0 picks the selector the requester walks; the rest is the responder's frames. Taken
+/// whole when the verifier saw the walk completed.
+fn verify(data: &[u8]) -> bool {
     let Some((&pick, mut rest)) = data.split_first() else {
-        return;
+        return false;
     };
     let specs = specs();
     let spec = &specs[pick as usize % specs.len()];
     let Ok(sel) = Selector::from_cbor(&spec.to_bytes()) else {
-        return;
+        return false;
     };
     let mut verifier = graphsync::requester::Verifier::new(dag().root, sel, MAX_LINKS);
     let mut received: HashMap<Cid, Bytes> = HashMap::new();
     while !rest.is_empty() {
         let Ok((msg, used)) = Message::from_frame(rest) else {
-            return;
+            return false;
         };
         rest = &rest[used..];
         let mut blocks = HashMap::new();
@@ -220,22 +228,21 @@ fn verify(data: &[u8]) {
         }
         for rsp in &msg.responses {
             let mut local = |c: &Cid| received.get(c).cloned();
-            match verifier.on_response(rsp, &blocks, &mut local) {
-                Ok(loads) => {
-                    for load in loads {
-                        if let graphsync::requester::Verified::Received { link, data } = load {
-                            assert!(
-                                ipld::verify(&link, &data).is_ok(),
-                                "the verifier accepted a block that is not its CID"
-                            );
-                            received.insert(link, data);
-                        }
-                    }
+            let Ok(loads) = verifier.on_response(rsp, &blocks, &mut local) else {
+                return false;
+            };
+            for load in loads {
+                if let graphsync::requester::Verified::Received { link, data } = load {
+                    assert!(
+                        ipld::verify(&link, &data).is_ok(),
+                        "the verifier accepted a block that is not its CID"
+                    );
+                    received.insert(link, data);
                 }
-                Err(_) => return,
             }
         }
     }
+    verifier.finished().is_some_and(ResponseStatus::is_success)
 }
 
 fn verify_seeds() -> Vec<Vec<u8>> {
@@ -253,10 +260,10 @@ fn verify_seeds() -> Vec<Vec<u8>> {
 }
 
 /// Byte 0: 0 walks the rest as a selector over the DAG; 1–3 decode the rest as a raw,
-/// dag-cbor or dag-pb block (and a dag-pb block's UnixFS data).
-fn selector_walk(data: &[u8]) {
+/// dag-cbor or dag-pb block (and a dag-pb block as the UnixFS ADL reads it).
+fn selector_walk(data: &[u8]) -> bool {
     let Some((&mode, rest)) = data.split_first() else {
-        return;
+        return false;
     };
     match mode % 4 {
         0 => walk(rest),
@@ -266,30 +273,38 @@ fn selector_walk(data: &[u8]) {
             let cid = Cid::new_v1(codec, hash);
             let block = Bytes::copy_from_slice(rest);
             let Ok(node) = ipld::decode(&cid, &block) else {
-                return;
+                return false;
             };
-            if codec == ipld::codec::DAG_PB {
-                // As a UnixFS ADL reads it: a directory's names, or a file's sizes and children.
-                let _ = graphsync::unixfs::reify(&node, false);
-                let _ = graphsync::unixfs::file_children(&node);
-                let _ = graphsync::unixfs::file_length(&node);
+            if codec != ipld::codec::DAG_PB {
+                return true;
             }
+            // A directory's names, or a file's sizes and children.
+            let _ = graphsync::unixfs::file_children(&node);
+            let _ = graphsync::unixfs::file_length(&node);
+            graphsync::unixfs::reify(&node, false).is_ok()
         }
     }
 }
 
-fn walk(selector: &[u8]) {
+/// Whether `selector` parses and its walk over the DAG ends.
+fn walk(selector: &[u8]) -> bool {
     let Ok(sel) = Selector::from_cbor(selector) else {
-        return;
+        return false;
     };
     let d = dag();
     let mut walk = Walk::new(d.root, Arc::clone(&sel), MAX_LINKS);
     let mut loads = 0u64;
-    while let Ok(Step::Load(link)) = walk.step() {
-        loads += 1;
-        assert!(loads <= MAX_LINKS, "the walk went past its link limit");
-        if walk.loaded(d.blocks.get(&link)).is_err() {
-            return;
+    loop {
+        match walk.step() {
+            Ok(Step::Load(link)) => {
+                loads += 1;
+                assert!(loads <= MAX_LINKS, "the walk went past its link limit");
+                if walk.loaded(d.blocks.get(&link)).is_err() {
+                    return false;
+                }
+            }
+            Ok(Step::Done) => return true,
+            Err(_) => return false,
         }
     }
 }

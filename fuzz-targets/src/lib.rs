@@ -21,9 +21,12 @@ pub struct Target {
     pub name: &'static str,
     /// What it covers, for `cargo xtask fuzz`'s report.
     pub covers: &'static str,
-    /// Runs one input.
-    pub run: fn(&[u8]),
-    /// Valid inputs the corpus starts from (from the test vectors' generators).
+    /// Runs one input: whether it was taken whole (decoded, parsed, verified to the end).
+    /// Refusing an input is an answer, not a failure; only a panic, an abort, a leak or an
+    /// out-of-memory is a finding.
+    pub run: fn(&[u8]) -> bool,
+    /// Valid inputs the corpus starts from (from the test vectors' generators); each is
+    /// taken whole.
     pub seeds: fn() -> Vec<Vec<u8>>,
 }
 

@@ -23,12 +23,12 @@ pub const P2P_STREAM: Target = Target {
 };
 
 /// The first byte picks the type, the rest is decoded as it.
-fn cbor(data: &[u8]) {
+fn cbor(data: &[u8]) -> bool {
     let Some((&pick, body)) = data.split_first() else {
-        return;
+        return false;
     };
     let t = &WIRE_TYPES[pick as usize % WIRE_TYPES.len()];
-    let _ = (t.decode)(body);
+    (t.decode)(body).is_ok()
 }
 
 /// A value of every wire type, each behind the byte that picks it, from several generator
@@ -49,20 +49,24 @@ fn typed_samples() -> Vec<Vec<u8>> {
 const STREAM_LIMIT: usize = 4096;
 
 /// Byte 0 picks the type, byte 1 the size of each read; the rest is the stream.
-fn p2p_stream(data: &[u8]) {
+fn p2p_stream(data: &[u8]) -> bool {
     let [pick, step, stream @ ..] = data else {
-        return;
+        return false;
     };
     let mut io = Uneven {
         data: stream,
         step: usize::from(*step).max(1),
     };
     let Ok(item) = futures::executor::block_on(market_p2p::codec::read_item(&mut io, STREAM_LIMIT)) else {
-        return;
+        return false;
     };
     assert!(item.len() <= STREAM_LIMIT, "read_item returned more than its limit");
+    assert!(
+        stream.starts_with(&item),
+        "read_item returned bytes that are not the stream's first"
+    );
     let t = &WIRE_TYPES[*pick as usize % WIRE_TYPES.len()];
-    let _ = (t.decode)(&item);
+    (t.decode)(&item).is_ok()
 }
 
 fn stream_samples() -> Vec<Vec<u8>> {

@@ -20,7 +20,7 @@ pub const IPNI_METADATA: Target = Target {
 };
 
 /// Path, query and Accept header, separated by NUL bytes (a missing part is absent).
-fn gateway_request(data: &[u8]) {
+fn gateway_request(data: &[u8]) -> bool {
     let (path, rest) = split_at_byte(data, 0);
     let (query, accept) = split_at_byte(rest, 0);
     let (Ok(path), Ok(query), Ok(accept)) = (
@@ -28,15 +28,15 @@ fn gateway_request(data: &[u8]) {
         std::str::from_utf8(query),
         std::str::from_utf8(accept),
     ) else {
-        return;
+        return false;
     };
     let some = |s: &str| (!s.is_empty()).then_some(s.to_string());
     let Ok(req) = Request::parse(path, some(query).as_deref(), some(accept).as_deref()) else {
-        return;
+        return false;
     };
-    let _ = trustless_gateway::selector::selector(&req);
     let _ = req.url_path();
     let _ = req.etag();
+    trustless_gateway::selector::selector(&req).is_ok()
 }
 
 fn gateway_seeds() -> Vec<Vec<u8>> {
@@ -53,13 +53,14 @@ fn gateway_seeds() -> Vec<Vec<u8>> {
     .collect()
 }
 
-fn ipni_metadata(data: &[u8]) {
+fn ipni_metadata(data: &[u8]) -> bool {
     let Ok(protocols) = ipni::metadata::decode(data) else {
-        return;
+        return false;
     };
     let again = ipni::metadata::decode(&ipni::metadata::encode(&protocols))
         .expect("metadata written from decoded protocols decodes");
     assert_eq!(again.len(), protocols.len(), "protocols lost writing metadata again");
+    true
 }
 
 fn ipni_seeds() -> Vec<Vec<u8>> {

@@ -11,13 +11,39 @@ fn regressions_dir() -> PathBuf {
 }
 
 #[test]
-fn every_target_takes_its_seeds() {
+fn every_target_takes_each_of_its_seeds_whole() {
     for t in TARGETS {
         let seeds = (t.seeds)();
         assert!(!seeds.is_empty(), "{} has no seeds", t.name);
         for (i, s) in seeds.iter().enumerate() {
-            let outcome = std::panic::catch_unwind(|| (t.run)(s));
-            assert!(outcome.is_ok(), "{} panicked on seed {i}", t.name);
+            assert!(
+                (t.run)(s),
+                "{} refused its seed {i}: {:02x?}",
+                t.name,
+                &s[..s.len().min(64)]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_seed_cut_short_is_refused() {
+    // The decoders tell a whole input from a broken one. Left out: a manifest, a path or a
+    // protobuf cut short can be as valid as the whole, and the JSON-RPC server answers a cut
+    // body with a parse error, which is an answer.
+    for t in TARGETS {
+        if matches!(
+            t.name,
+            "split_manifest" | "gateway_request" | "unixfs_pb" | "jsonrpc_request"
+        ) {
+            continue;
+        }
+        for (i, s) in (t.seeds)().iter().enumerate() {
+            if s.ends_with(b"next") || (t.name == "selector_walk" && s[0] % 4 == 1) {
+                continue; // a stream seed whose item may end before the cut; a raw block
+            }
+            let cut = &s[..s.len() / 2];
+            assert!(!(t.run)(cut), "{} took seed {i} cut to {} bytes", t.name, cut.len());
         }
     }
 }

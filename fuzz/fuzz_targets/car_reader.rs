@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| (fuzz_targets::target("car_reader").expect("a target").run)(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = (fuzz_targets::target("car_reader").expect("a target").run)(data);
+});
