@@ -283,6 +283,16 @@ impl Market {
         )
     }
 
+    /// droplet's libp2p TCP address with its peer ID (`/ip4/…/tcp/…/p2p/…`), as clients dial it.
+    pub fn libp2p_address(&self) -> String {
+        self.droplet(&["net", "listen"])
+            .lines()
+            .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
+            .expect("droplet's libp2p address")
+            .trim()
+            .to_string()
+    }
+
     /// A devnet account's key as `lotus wallet export` prints it.
     pub fn export_key(&self, account: &str) -> String {
         run_ok(

@@ -66,13 +66,7 @@ fn deals_wait_out_a_node_outage_without_spinning_say_why_and_then_reach_active()
 
     // The client's key and droplet's address, for asking the status as a client does.
     let key = m.export_key("client");
-    let provider = m
-        .droplet(&["net", "listen"])
-        .lines()
-        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
-        .expect("droplet's libp2p address")
-        .trim()
-        .to_string();
+    let provider = m.libp2p_address();
     m._net.kill();
     // B's data arrives: its deposit cannot be sent; A is due for publishing: its message
     // cannot be sent.
@@ -170,13 +164,7 @@ fn wait_failed(m: &tests::market::Market, proposal: &str) -> Value {
 fn a_node_method_that_errors_fails_the_deal_that_needs_it_with_the_reason_and_the_market_goes_on() {
     let m = setup();
     let a = m.propose();
-    let provider = m
-        .droplet(&["net", "listen"])
-        .lines()
-        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
-        .expect("droplet's libp2p address")
-        .trim()
-        .to_string();
+    let provider = m.libp2p_address();
     let key = m.export_key("client");
     // The node answers errors for market balances while A's collateral is set aside.
     let fault = tests::retrieval::chain_rpc(

@@ -23,13 +23,7 @@ fn three_hundred_proposals_in_flight_on_one_connection_are_all_answered_and_stor
         MINER,
     ]);
     let node = std::fs::read_to_string(m._net.repo.join("api-info/node")).expect("the devnet's API info");
-    let listen = m.droplet(&["net", "listen"]);
-    let provider = listen
-        .lines()
-        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
-        .expect("droplet's libp2p address")
-        .trim()
-        .to_string();
+    let provider = m.libp2p_address();
     let key = m.export_key("client");
     let out = run(
         "droplet-deal-load",
