@@ -12,6 +12,9 @@ use market_types::units::{format_fil, format_size};
 
 use super::{address, daemon, node, set_network};
 
+/// Deals imported by one `DealsBatchImportData` call of `batch-import-data`.
+const IMPORT_CALL: usize = 256;
+
 #[derive(Debug, Subcommand)]
 pub enum DealCmd {
     /// The provider's storage deals, newest first.
@@ -66,7 +69,8 @@ pub enum DealCmd {
     },
     /// Import many offline deals' data: `--proposals <proposalCid|uuid>,<file>` (repeatable), or
     /// `--manifest` (CSV of proposalCID,pieceCID, as `droplet-client storage deals export` writes)
-    /// with `--car-dir` holding `<pieceCID>.car`.
+    /// with `--car-dir` holding `<pieceCID>.car`. Sent 256 deals a call, each call's collateral
+    /// set aside with one deposit per miner.
     BatchImportData {
         #[arg(long, num_args = 1..)]
         proposals: Vec<String>,
@@ -253,13 +257,23 @@ pub async fn run(repo: &Repo, cmd: DealCmd) -> Result<()> {
                 anyhow::bail!("nothing to import: give --proposals <proposal>,<file> or --manifest and --car-dir");
             }
             let total = refs.len();
-            // One call: the daemon treats the batch as one (its collateral reserved together).
-            let results = market_daemon::progress::waiting(
-                &format!("droplet importing {total} deals' data"),
-                api.deals_batch_import_data(ImportDataRefs { refs, skip_commp }),
-            )
-            .await
-            .map_err(call_error)?;
+            // In calls of IMPORT_CALL deals: each is one batch to the daemon (its collateral
+            // reserved with one deposit per miner), short enough to answer well within the
+            // request timeout whatever the manifest's length, and the progress shows between
+            // them.
+            let mut progress =
+                market_daemon::progress::Progress::items("droplet importing deals' data", total as u64, "deals");
+            let mut results = Vec::with_capacity(total);
+            for call in refs.chunks(IMPORT_CALL) {
+                let refs = call.to_vec();
+                let done = api
+                    .deals_batch_import_data(ImportDataRefs { refs, skip_commp })
+                    .await
+                    .map_err(call_error)?;
+                results.extend(done);
+                progress.set(results.len() as u64);
+            }
+            progress.finish();
             let failed = results.iter().filter(|r| !r.message.is_empty()).count();
             // droplet's lines: failures first, then successes.
             for r in results.iter().filter(|r| !r.message.is_empty()) {
