@@ -3,20 +3,18 @@
 //! (`storage deals batch`), exported and bulk-imported by droplet (`batch-import-data`),
 //! published in batches under the publisher's cap (`MaxDealsPerPublishMsg`), sealed by the
 //! devnet's sealer and followed to Active on both sides, while droplet's and droplet-client's
-//! memory is sampled. Every deal is then accounted for. `tests/tests/soak.rs` runs it with 500
+//! memory is read at the end of each phase. Every deal is then accounted for. `tests/tests/soak.rs` runs it with 500
 //! deals; `cargo xtask soak` with 10,000 and prints the report.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use market_types::states::StorageDealStatus;
 use serde_json::Value;
 
 use crate::market::{Market, s, setup};
-use crate::procs::{run, run_ok, wait_for};
+use crate::procs::{run_ok, wait_for};
 
 /// The size of each file, and of each slice: one file a deal.
 const FILE_SIZE: usize = 1024;
@@ -32,8 +30,6 @@ pub struct Report {
     pub publish_messages: usize,
     pub largest_batch: usize,
     pub sectors: usize,
-    /// (seconds since the start, droplet's RSS KiB, droplet-client's RSS KiB), every second.
-    pub memory: Vec<(f64, u64, u64)>,
     pub droplet_peak_kib: u64,
     pub client_peak_kib: u64,
 }
@@ -41,18 +37,6 @@ pub struct Report {
 impl Report {
     pub fn total_seconds(&self) -> f64 {
         self.phases.iter().map(|p| p.1).sum()
-    }
-
-    /// Highest RSS of each process after the first quarter of the samples (warm-up), and in
-    /// the quarter (droplet, droplet-client), KiB: (warm-up max, later max) each.
-    pub fn growth_after_warmup(&self) -> ((u64, u64), (u64, u64)) {
-        let q = self.memory.len() / 4;
-        let max = |xs: &[(f64, u64, u64)], f: fn(&(f64, u64, u64)) -> u64| xs.iter().map(f).max().unwrap_or(0);
-        let (warm, later) = self.memory.split_at(q);
-        (
-            (max(warm, |m| m.1), max(later, |m| m.1)),
-            (max(warm, |m| m.2), max(later, |m| m.2)),
-        )
     }
 
     pub fn print(&self) {
@@ -73,18 +57,10 @@ impl Report {
             "  {} PublishStorageDeals messages (largest {} deals), {} sectors",
             self.publish_messages, self.largest_batch, self.sectors
         );
-        let ((dw, dl), (cw, cl)) = self.growth_after_warmup();
         println!(
-            "  droplet RSS: peak {} MiB; max {} MiB in the first quarter, {} MiB after",
+            "  peak RSS: droplet {} MiB, droplet-client {} MiB",
             self.droplet_peak_kib / 1024,
-            dw / 1024,
-            dl / 1024
-        );
-        println!(
-            "  droplet-client RSS: peak {} MiB; max {} MiB in the first quarter, {} MiB after",
-            self.client_peak_kib / 1024,
-            cw / 1024,
-            cl / 1024
+            self.client_peak_kib / 1024
         );
     }
 }
@@ -104,10 +80,6 @@ fn dataset(dir: &Path, deals: usize) {
             .collect();
         std::fs::write(dir.join(format!("f{i:06}")), data).expect("a file");
     }
-}
-
-fn provider_deals(m: &Market) -> Vec<Value> {
-    serde_json::from_str(&m.droplet(&["storage", "deal", "list", "--json", "--limit", "0"])).expect("deal list json")
 }
 
 fn client_deals(m: &Market) -> Vec<Value> {
@@ -146,23 +118,17 @@ fn count_in(deals: &[Value], state: StorageDealStatus) -> usize {
         .count()
 }
 
-/// A deal in a state it cannot leave but by failing.
+/// A deal that has failed (droplet's terminal states; Active is not one).
 fn failed(d: &Value) -> bool {
-    [
-        StorageDealStatus::Failing,
-        StorageDealStatus::Error,
-        StorageDealStatus::Rejecting,
-        StorageDealStatus::Slashed,
-        StorageDealStatus::Expired,
-    ]
-    .iter()
-    .any(|s| d["State"].as_u64() == Some(s.code()))
+    d["State"]
+        .as_u64()
+        .and_then(StorageDealStatus::from_u64)
+        .is_some_and(StorageDealStatus::is_terminal)
 }
 
 /// Run the soak: `deals` deals, at most `cap` in a publish message.
 pub fn run_soak(deals: usize, cap: usize) -> Report {
     let mut m = setup();
-    let started = Instant::now();
 
     // Free deals (the batch takes price 0), batches of `cap`, published when full.
     m.droplet(&[
@@ -182,7 +148,7 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     )]);
     m.restart_droplet_with(&[]);
 
-    // Memory of both daemons, every second, until the end.
+    // Each phase's time, and both daemons' memory at its end.
     let pids = (m.droplet.as_ref().expect("droplet").pid(), m._client.pid());
     let mut phases = Vec::new();
     let mut phase_start = Instant::now();
@@ -191,23 +157,6 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
         phases.push((name, at.elapsed().as_secs_f64(), d, c));
         *at = Instant::now();
     };
-    let samples: Arc<Mutex<Vec<(f64, u64, u64)>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (samples, stop) = (samples.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let sample = (
-                    started.elapsed().as_secs_f64(),
-                    crate::memory::rss_kib(pids.0),
-                    crate::memory::rss_kib(pids.1),
-                );
-                samples.lock().expect("samples").push(sample);
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        })
-    };
-
     let root = Path::new(&m.car)
         .parent()
         .expect("the market's directory")
@@ -235,30 +184,18 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     assert_eq!(split.as_array().map(Vec::len), Some(deals), "one slice a file");
     phase("split into pieces", &mut phase_start);
 
-    let out = run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "storage",
-            "deals",
-            "batch",
-            "0",
-            "518400",
-            "--manifest",
-            &s(&cars.join("manifest.csv")),
-            "--miner",
-            crate::market::MINER,
-            "--verified-deal=false",
-        ],
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = m.client(&[
+        "storage",
+        "deals",
+        "batch",
+        "0",
+        "518400",
+        "--manifest",
+        &s(&cars.join("manifest.csv")),
+        "--miner",
+        crate::market::MINER,
+        "--verified-deal=false",
+    ]);
     assert_eq!(
         text.lines().filter(|l| l.starts_with("create deal success")).count(),
         deals,
@@ -267,19 +204,7 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     phase("proposed (droplet-client batch)", &mut phase_start);
 
     let exported = root.join("soak-deals.csv");
-    let out = run(
-        "droplet-client",
-        &[
-            "--repo",
-            &m.client,
-            "storage",
-            "deals",
-            "export",
-            "--output",
-            &s(&exported),
-        ],
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    m.client(&["storage", "deals", "export", "--output", &s(&exported)]);
     let out = m.droplet(&[
         "storage",
         "deal",
@@ -300,7 +225,7 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     let limit = Duration::from_secs(300 + deals as u64 / 2);
     let mut progress = Progress(Instant::now());
     wait_for("every deal published", limit, None, || {
-        let d = provider_deals(&m);
+        let d = m.deals();
         progress.show("publishing", &d);
         assert!(
             !d.iter().any(failed),
@@ -322,7 +247,7 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     phase("published", &mut phase_start);
 
     wait_for("every deal Active at droplet", limit, None, || {
-        let d = provider_deals(&m);
+        let d = m.deals();
         progress.show("sealing", &d);
         assert!(
             !d.iter().any(failed),
@@ -348,13 +273,11 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     });
     phase("Active at droplet-client", &mut phase_start);
 
-    stop.store(true, Ordering::Relaxed);
-    sampler.join().expect("the sampler");
     let droplet_peak_kib = crate::memory::peak_rss_kib(pids.0);
     let client_peak_kib = crate::memory::peak_rss_kib(pids.1);
 
     // Accounting: every deal once, its own deal ID, published once, batches under the cap.
-    let d = provider_deals(&m);
+    let d = m.deals();
     assert_eq!(d.len(), deals, "droplet has each deal once");
     let ids: BTreeSet<u64> = d.iter().filter_map(|d| d["DealID"].as_u64()).collect();
     assert_eq!(ids.len(), deals, "each deal its own deal ID");
@@ -388,7 +311,6 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
         publish_messages: batches.len(),
         largest_batch,
         sectors,
-        memory: samples.lock().expect("samples").clone(),
         droplet_peak_kib,
         client_peak_kib,
     }

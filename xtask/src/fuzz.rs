@@ -18,20 +18,20 @@ use anyhow::{Context, Result, bail};
 const RSS_LIMIT_MB: &str = "2048";
 /// One input taking longer than this is a finding (a hang).
 const INPUT_TIMEOUT_S: &str = "25";
-/// The targets, as `fuzz-targets` lists them (checked against `fuzz/fuzz_targets` by its test).
-const TARGETS: &[&str] = &[
-    "market_cbor",
-    "p2p_stream",
-    "graphsync_message",
-    "graphsync_verify",
-    "selector_walk",
-    "jsonrpc_request",
-    "car_reader",
-    "split_manifest",
-    "unixfs_pb",
-    "gateway_request",
-    "ipni_metadata",
-];
+/// The targets: one cargo-fuzz binary each in `fuzz/fuzz_targets/` (fuzz-targets' test keeps
+/// them matched with its list), in name order.
+fn targets(workspace: &Path) -> Result<Vec<String>> {
+    let dir = workspace.join("fuzz/fuzz_targets");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(t) = name.strip_suffix(".rs") {
+            names.push(t.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Budget {
@@ -51,7 +51,7 @@ struct Outcome {
 }
 
 pub fn run(workspace: &Path, target_dir: &Path, args: &[String]) -> Result<()> {
-    let (budget, jobs, chosen) = parse(args)?;
+    let (budget, jobs, chosen) = parse(args, &targets(workspace)?)?;
     tools()?;
     let fuzz_target = target_dir.join("fuzz");
     println!("xtask: building the fuzz targets (nightly, AddressSanitizer, libFuzzer)");
@@ -71,21 +71,21 @@ pub fn run(workspace: &Path, target_dir: &Path, args: &[String]) -> Result<()> {
             .arg(&seeds),
     )?;
 
-    let mut queue: VecDeque<&str> = chosen.into_iter().collect();
-    let mut running: Vec<(&str, Child, Instant, PathBuf)> = Vec::new();
-    let mut done: Vec<(&str, Outcome)> = Vec::new();
+    let mut queue: VecDeque<String> = chosen.into_iter().collect();
+    let mut running: Vec<(String, Child, Instant, PathBuf)> = Vec::new();
+    let mut done: Vec<(String, Outcome)> = Vec::new();
     while !queue.is_empty() || !running.is_empty() {
         while running.len() < jobs
             && let Some(t) = queue.pop_front()
         {
-            let corpus = work.join(t);
-            let artifacts = work.join("artifacts").join(t);
+            let corpus = work.join(&t);
+            let artifacts = work.join("artifacts").join(&t);
             std::fs::create_dir_all(&corpus)?;
             std::fs::create_dir_all(&artifacts)?;
             let log = work.join(format!("{t}.log"));
-            let mut cmd = Command::new(bins.join(t));
+            let mut cmd = Command::new(bins.join(&t));
             cmd.arg(&corpus)
-                .arg(seeds.join(t))
+                .arg(seeds.join(&t))
                 .arg(format!("-artifact_prefix={}/", artifacts.display()))
                 .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
                 .arg(format!("-timeout={INPUT_TIMEOUT_S}"))
@@ -99,7 +99,7 @@ pub fn run(workspace: &Path, target_dir: &Path, args: &[String]) -> Result<()> {
             };
             let child = cmd
                 .spawn()
-                .with_context(|| format!("starting {}", bins.join(t).display()))?;
+                .with_context(|| format!("starting {}", bins.join(&t).display()))?;
             println!("xtask: fuzzing {t}");
             running.push((t, child, Instant::now(), log));
         }
@@ -109,12 +109,9 @@ pub fn run(workspace: &Path, target_dir: &Path, args: &[String]) -> Result<()> {
             if let Some(status) = running[i].1.try_wait()? {
                 let (t, _, started, log) = running.remove(i);
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
-                let mut o = outcome(&text);
+                let mut o = outcome(&text, status);
                 o.seconds = started.elapsed().as_secs_f64();
-                o.corpus = std::fs::read_dir(work.join(t)).map(|d| d.count()).unwrap_or(0);
-                if !status.success() && o.finding.is_none() {
-                    o.finding = Some(format!("exited with {status}"));
-                }
+                o.corpus = std::fs::read_dir(work.join(&t)).map(|d| d.count()).unwrap_or(0);
                 if let Some(f) = &o.finding {
                     println!("xtask: {t}: FINDING: {f} (log {})", log.display());
                 } else {
@@ -130,7 +127,7 @@ pub fn run(workspace: &Path, target_dir: &Path, args: &[String]) -> Result<()> {
     let found: Vec<&str> = done
         .iter()
         .filter(|(_, o)| o.finding.is_some())
-        .map(|(t, _)| *t)
+        .map(|(t, _)| t.as_str())
         .collect();
     if !found.is_empty() {
         bail!(
@@ -141,7 +138,7 @@ pub fn run(workspace: &Path, target_dir: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse(args: &[String]) -> Result<(Budget, usize, Vec<&'static str>)> {
+fn parse(args: &[String], all: &[String]) -> Result<(Budget, usize, Vec<String>)> {
     let mut budget = Budget::Seconds(60);
     let mut jobs = 1;
     let mut chosen = Vec::new();
@@ -156,14 +153,12 @@ fn parse(args: &[String]) -> Result<(Budget, usize, Vec<&'static str>)> {
             "--runs" => budget = Budget::Runs(number("--runs")?),
             "--seconds" => budget = Budget::Seconds(number("--seconds")?),
             "--jobs" => jobs = number("--jobs")?.max(1) as usize,
-            t => match TARGETS.iter().find(|k| **k == t) {
-                Some(k) => chosen.push(*k),
-                None => bail!("no fuzz target {t:?}; the targets: {}", TARGETS.join(", ")),
-            },
+            t if all.iter().any(|k| k == t) => chosen.push(t.to_string()),
+            t => bail!("no fuzz target {t:?}; the targets: {}", all.join(", ")),
         }
     }
     if chosen.is_empty() {
-        chosen = TARGETS.to_vec();
+        chosen = all.to_vec();
     }
     Ok((budget, jobs, chosen))
 }
@@ -188,23 +183,20 @@ fn tools() -> Result<()> {
     Ok(())
 }
 
-/// libFuzzer's final statistics and the first finding in its log.
-fn outcome(log: &str) -> Outcome {
+/// libFuzzer's final statistics; a finding when it did not exit cleanly, described by the
+/// first report line of its log.
+fn outcome(log: &str, status: std::process::ExitStatus) -> Outcome {
     let stat = |name: &str| {
         log.lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
             .unwrap_or(0)
     };
-    let finding = log
-        .lines()
-        .find(|l| {
-            l.contains("ERROR: AddressSanitizer")
-                || l.contains("ERROR: LeakSanitizer")
-                || l.contains("ERROR: libFuzzer")
-                || l.contains("panicked at")
-        })
-        .map(|l| l.trim().to_string());
+    let finding = (!status.success()).then(|| {
+        log.lines()
+            .find(|l| l.contains("ERROR: ") || l.contains("panicked at"))
+            .map_or_else(|| format!("exited with {status}"), |l| l.trim().to_string())
+    });
     Outcome {
         executions: stat("stat::number_of_executed_units"),
         per_second: stat("stat::average_exec_per_sec"),
@@ -214,7 +206,7 @@ fn outcome(log: &str) -> Outcome {
     }
 }
 
-fn report(done: &[(&str, Outcome)]) {
+fn report(done: &[(String, Outcome)]) {
     println!();
     println!(
         "{:<18} {:>12} {:>8} {:>9} {:>7} {:>8}  result",
