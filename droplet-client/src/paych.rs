@@ -309,6 +309,18 @@ impl Paych {
             .max_by_key(|v| v.nonce))
     }
 
+    /// A voucher paying the cumulative `amount` on `ch`'s `lane`: the lane's last voucher if it
+    /// already pays that much (made before a send that failed, so sent again rather than
+    /// refused), else a new one ([`Self::create_voucher`]).
+    pub async fn voucher_paying(&self, ch: &Address, lane: u64, amount: &TokenAmount) -> Result<SignedVoucher> {
+        if let Some(best) = self.best_voucher(ch, lane)?
+            && best.amount >= *amount
+        {
+            return Ok(best);
+        }
+        self.create_voucher(ch, lane, amount).await
+    }
+
     /// A voucher on `ch`'s `lane` for the cumulative `amount`, signed by the channel's payer;
     /// refused when the channel's funds do not cover it.
     pub async fn create_voucher(&self, ch: &Address, lane: u64, amount: &TokenAmount) -> Result<SignedVoucher> {

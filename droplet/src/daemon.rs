@@ -311,7 +311,12 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         changes: Default::default(),
         unsealer: crate::retrieval::unseal::Unsealer::new(pieces.clone(), events.clone()),
         transfers: Default::default(),
+        restart_wait: interval_from_env("DROPLET_RETRIEVAL_RESTART_WAIT", Duration::from_secs(600)),
     };
+    // Deals a stop or crash cut off wait for their clients to restart them, for a while.
+    for record in retrieval_deals.list().context("reading the retrieval deals")? {
+        provider.close_if_abandoned(&record, "droplet restarted during the transfer");
+    }
     let transfers_cell = provider.transfers.clone();
     let gs_config = graphsync::net::Config {
         max_in_progress_responses: cfg.simultaneous_transfers_for_retrieval.max(1) as usize,

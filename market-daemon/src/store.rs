@@ -95,6 +95,24 @@ impl Batch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table(pub &'static str);
 
+/// The most the store's memtables hold before RocksDB flushes them (RocksDB's default is two
+/// of 64 MiB, which a market rewriting its deals at every step fills: the 10,000-deal soak saw
+/// droplet grow by 300 MiB while its deals were sealed).
+const MEMTABLES: usize = 32 << 20;
+/// The store's block cache (RocksDB's default is 32 MiB).
+const BLOCK_CACHE: usize = 16 << 20;
+
+/// Keep RocksDB's memory to a fixed budget: memtables of 8 MiB, flushed once together they
+/// pass [`MEMTABLES`], and a block cache of [`BLOCK_CACHE`].
+fn bound_memory(opts: &mut rocksdb::Options) {
+    opts.set_write_buffer_size(MEMTABLES / 4);
+    opts.set_max_write_buffer_number(2);
+    opts.set_db_write_buffer_size(MEMTABLES);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(&rocksdb::Cache::new_lru_cache(BLOCK_CACHE));
+    opts.set_block_based_table_factory(&table);
+}
+
 impl Store {
     /// Open (or create) the store at `path`. A lock file beside it (`<path>.lock`) is taken
     /// first, so a second daemon on the same repo is told so before RocksDB is touched.
@@ -103,6 +121,7 @@ impl Store {
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.set_max_open_files(256);
+        bound_memory(&mut opts);
         let db = rocksdb::DB::open(&opts, path)?;
         Ok(Store {
             db,

@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod car;
 pub mod cli;
+pub mod crash;
 pub mod gopeers;
 pub mod market;
 pub mod memory;

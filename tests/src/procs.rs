@@ -78,6 +78,7 @@ impl Proc {
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
             .env("DROPLET_PAYCH_INTERVAL", "500ms")
+            .env("DROPLET_RETRIEVAL_RESTART_WAIT", "20s")
             .env("DROPLET_IPNI_INTERVAL", "500ms")
             .env("DROPLET_METRICS_INTERVAL", "500ms")
             .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms");

@@ -128,6 +128,11 @@ pub fn total_received(m: &Market) -> u128 {
 
 /// One JSON-RPC call to `url` with bearer `token`; the whole answer (`result` or `error`).
 fn rpc(url: &str, token: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    try_rpc(url, token, method, params).expect("a JSON-RPC answer")
+}
+
+/// [`rpc`], or None when the server does not answer.
+fn try_rpc(url: &str, token: &str, method: &str, params: serde_json::Value) -> Option<serde_json::Value> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         reqwest::Client::new()
@@ -136,23 +141,40 @@ fn rpc(url: &str, token: &str, method: &str, params: serde_json::Value) -> serde
             .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
             .send()
             .await
-            .expect("post")
+            .ok()?
             .json()
             .await
-            .expect("json")
+            .ok()
     })
+}
+
+/// One call to a daemon's JSON-RPC (`<namespace>.<method>`, admin token) from its repo's
+/// `api` and `token` files; None while it is down.
+fn daemon_rpc(repo: &str, namespace: &str, method: &str, params: serde_json::Value) -> Option<serde_json::Value> {
+    let repo = Path::new(repo);
+    let read = |f: &str| std::fs::read_to_string(repo.join(f)).ok();
+    let info = market_proto::api_info::ApiInfo {
+        token: read("token")?.trim().to_string(),
+        addr: read("api")?.trim().to_string(),
+    };
+    let url = info.url("v0").ok()?.replacen("ws://", "http://", 1);
+    try_rpc(&url, &info.token, &format!("{namespace}.{method}"), params)
 }
 
 /// One call to droplet-client's JSON-RPC (`VENUS_MARKET_CLIENT.<method>`, admin token).
 pub fn client_rpc(m: &Market, method: &str, params: serde_json::Value) -> serde_json::Value {
-    let repo = Path::new(&m.client);
-    let read = |f: &str| std::fs::read_to_string(repo.join(f)).expect("client api file");
-    let info = market_proto::api_info::ApiInfo {
-        token: read("token").trim().to_string(),
-        addr: read("api").trim().to_string(),
-    };
-    let url = info.url("v0").expect("url").replacen("ws://", "http://", 1);
-    rpc(&url, &info.token, &format!("VENUS_MARKET_CLIENT.{method}"), params)
+    try_client_rpc(m, method, params).expect("droplet-client answers")
+}
+
+/// [`client_rpc`], or None while droplet-client is down.
+pub fn try_client_rpc(m: &Market, method: &str, params: serde_json::Value) -> Option<serde_json::Value> {
+    daemon_rpc(&m.client, "VENUS_MARKET_CLIENT", method, params)
+}
+
+/// One call to droplet's JSON-RPC (`VENUS_MARKET.<method>`, admin token); None while it is
+/// down.
+pub fn droplet_rpc(m: &Market, method: &str, params: serde_json::Value) -> Option<serde_json::Value> {
+    daemon_rpc(&m.provider, "VENUS_MARKET", method, params)
 }
 
 /// One call to the devnet's lotus JSON-RPC.

@@ -40,6 +40,10 @@ const TASKS: &[(&str, &str)] = &[
         "10,000 offline deals from one droplet-client batch to Active, memory sampled [--deals N] [--cap C]",
     ),
     (
+        "crash",
+        "the crash matrix at random: droplet or droplet-client SIGKILLed during storage deals and paid retrievals, the market checked after each [--trials N (100)] [--seed S]",
+    ),
+    (
         "ci",
         "what .ci/run does: test, then cargo fmt --check and clippy -D warnings",
     ),
@@ -52,7 +56,8 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => workspace().and_then(|w| fuzz::run(w, &target_dir()?, &args[1..])),
-        Some("soak") => soak(&args[1..]),
+        Some("soak") => example("soak", &args[1..]),
+        Some("crash") => example("crash", &args[1..]),
         Some("ci") => ci(),
         None | Some("help" | "-h" | "--help") => {
             print_tasks();
@@ -158,11 +163,12 @@ fn target_dir() -> Result<PathBuf> {
     })
 }
 
-/// The soak at bench size: release binaries and the `tests` crate's `soak` example.
-fn soak(extra: &[String]) -> Result<()> {
+/// A bench that drives the whole market (the soak, the crash matrix): release binaries and
+/// the `tests` crate's example of that name.
+fn example(name: &str, extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
     cargo(&["build", "-q", "--release", "--workspace", "--bins", "--examples"])?;
-    run(Command::new(target_dir()?.join("release/examples/soak")).args(extra))
+    run(Command::new(target_dir()?.join("release/examples").join(name)).args(extra))
 }
 
 fn demo() -> Result<()> {

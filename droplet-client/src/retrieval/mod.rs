@@ -375,7 +375,7 @@ impl Retrievals {
                 ClientEvent::Accepted(result) if restarted => {
                     r.info.message.clear();
                     // What we paid before the cut, again: the provider may not have kept it.
-                    if let Err(e) = self.pay_again(&r, &pull).await {
+                    if let Err(e) = self.pay_again(&mut r, &pull).await {
                         tracing::warn!(deal = r.info.id, "sending the last voucher again: {e:#}");
                     }
                     if let Some(owed) = pending_owed(&result) {
@@ -578,7 +578,7 @@ impl Retrievals {
                 let (this, lane, id, to, xfer) = (self.clone(), r.lane, r.info.id, pull.peer, pull.transfer_id);
                 let value = amount.clone();
                 let done = tokio::spawn(async move {
-                    let sv = this.inner.paych.create_voucher(&ch.0, lane, &value).await?;
+                    let sv = this.inner.paych.voucher_paying(&ch.0, lane, &value).await?;
                     this.send_payment(id, to, xfer, ch.0, sv).await
                 });
                 paying = Some(Paying {
@@ -694,15 +694,22 @@ impl Retrievals {
     }
 
     /// After a restart, send the lane's last voucher again (the provider keeps it once: sent
-    /// again, it adds nothing).
-    async fn pay_again(&self, r: &RetrievalRecord, pull: &Pull) -> Result<()> {
+    /// again, it adds nothing). A voucher made just before the cut, whose sending failed, is
+    /// paid now: the deal counts it.
+    async fn pay_again(&self, r: &mut RetrievalRecord, pull: &Pull) -> Result<()> {
         let Some(ch) = r.channel.clone().map(|c| c.0) else {
             return Ok(());
         };
         let Some(sv) = self.inner.paych.best_voucher(&ch, r.lane)? else {
             return Ok(());
         };
-        self.send_payment(r.info.id, pull.peer, pull.transfer_id, ch, sv).await
+        let amount = sv.amount.clone();
+        self.send_payment(r.info.id, pull.peer, pull.transfer_id, ch, sv)
+            .await?;
+        if amount > r.info.total_paid.0 {
+            r.info.total_paid = Json(amount);
+        }
+        Ok(())
     }
 
     /// Send voucher `sv` on `ch` as deal `id`'s payment, on `peer`'s transfer `xfer`.

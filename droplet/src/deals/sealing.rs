@@ -283,39 +283,51 @@ enum Tracked {
 
 async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) -> Result<(), SealingError> {
     let head = chain.head_height().await?;
-    let tsk = || Json(TipSetKey::empty());
-    let tracked = deals
-        .read(|s| s.in_states(&[S::AwaitingPreCommit, S::Sealing, S::Active]))
-        .await?;
-    for d in tracked {
-        let status = d.status();
-        let m = &d.deal;
-        let Some(deal_id) = m.deal_id else { continue };
-        let p = d.proposal();
-        let lookup = chain
-            .node
-            .state_market_storage_deal(deal_id, tsk())
-            .await
-            .map(|on_chain| on_chain.0.state)
-            .map_err(|e| classify_deal_lookup(e, deal_id));
-        if let Err(DealLookupError::Call(e)) = &lookup {
-            tracing::warn!(deal_id, error = %e, "deal tracker: cannot read the deal");
-        }
-        let event = match tracked_event(status, head, p.end_epoch, &lookup) {
-            Tracked::Event(e) => Some(e),
-            Tracked::CheckPreCommit if matches!(m.piece_status, PieceStatus::Assigned | PieceStatus::Packing) => {
-                precommitted(chain, p.provider, m.sector, deal_id)
-                    .await
-                    .map(|sector| Event::PreCommitted { sector })
-            }
-            Tracked::CheckPreCommit | Tracked::Nothing => None,
-        };
-        if let Some(e) = event {
-            tracing::info!(uuid = %d.uuid, deal_id, event = ?e, "deal tracker");
-            apply(runner, d.uuid, e).await;
+    const TRACKED: [S; 3] = [S::AwaitingPreCommit, S::Sealing, S::Active];
+    let uuids = deals.read(|s| s.uuids_in_states(&TRACKED)).await?;
+    // A page of records at a time: a market with many Active deals does not hold them all in
+    // memory at each pass.
+    for page in uuids.chunks(TRACKER_PAGE) {
+        let page = page.to_vec();
+        for d in deals.read(move |s| Ok(s.load_in_states(page, &TRACKED))).await? {
+            track_deal(runner, chain, head, d).await;
         }
     }
     Ok(())
+}
+
+/// How many deal records the tracker loads at once.
+const TRACKER_PAGE: usize = 256;
+
+/// One tracked deal: its state on chain, and the event that follows from it.
+async fn track_deal(runner: &Arc<DealRunner>, chain: &Chain, head: i64, d: DealRecord) {
+    let tsk = || Json(TipSetKey::empty());
+    let status = d.status();
+    let m = &d.deal;
+    let Some(deal_id) = m.deal_id else { return };
+    let p = d.proposal();
+    let lookup = chain
+        .node
+        .state_market_storage_deal(deal_id, tsk())
+        .await
+        .map(|on_chain| on_chain.0.state)
+        .map_err(|e| classify_deal_lookup(e, deal_id));
+    if let Err(DealLookupError::Call(e)) = &lookup {
+        tracing::warn!(deal_id, error = %e, "deal tracker: cannot read the deal");
+    }
+    let event = match tracked_event(status, head, p.end_epoch, &lookup) {
+        Tracked::Event(e) => Some(e),
+        Tracked::CheckPreCommit if matches!(m.piece_status, PieceStatus::Assigned | PieceStatus::Packing) => {
+            precommitted(chain, p.provider, m.sector, deal_id)
+                .await
+                .map(|sector| Event::PreCommitted { sector })
+        }
+        Tracked::CheckPreCommit | Tracked::Nothing => None,
+    };
+    if let Some(e) = event {
+        tracing::info!(uuid = %d.uuid, deal_id, event = ?e, "deal tracker");
+        apply(runner, d.uuid, e).await;
+    }
 }
 
 async fn precommitted(chain: &Chain, miner: Address, sector: Option<u64>, deal_id: u64) -> Option<u64> {

@@ -254,18 +254,28 @@ impl DealStore {
 
     /// The deals in any of `states`.
     pub fn in_states(&self, states: &[S]) -> Result<Vec<DealRecord>, StoreError> {
+        Ok(self.load_in_states(self.uuids_in_states(states)?, states))
+    }
+
+    /// The UUIDs the state index lists under any of `states`: a walk over many deals loads them
+    /// a page at a time with [`Self::load_in_states`].
+    pub fn uuids_in_states(&self, states: &[S]) -> Result<Vec<String>, StoreError> {
         let mut uuids = Vec::new();
         for st in states {
             for (key, _) in self.store.scan_raw(BY_STATE, &format!("{:03}/", st.code()))? {
                 uuids.extend(key.split_once('/').map(|(_, u)| u.to_string()));
             }
         }
+        Ok(uuids)
+    }
+
+    /// The deals with these UUIDs that are (still) in one of `states`.
+    pub fn load_in_states(&self, uuids: Vec<String>, states: &[S]) -> Vec<DealRecord> {
         // The index may be a step ahead of a record written by an older droplet: trust the record.
-        Ok(self
-            .load(uuids)
+        self.load(uuids)
             .into_iter()
             .filter(|d| states.contains(&d.status()))
-            .collect())
+            .collect()
     }
 
     /// A miner's deals.

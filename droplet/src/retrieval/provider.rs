@@ -42,6 +42,32 @@ pub struct RetrievalProvider {
     /// The data-transfer service this validator serves (set once it is built): a pull
     /// accepted paused is resumed or stopped through it once its piece is ready.
     pub transfers: Arc<std::sync::OnceLock<data_transfer::DataTransfer>>,
+    /// How long a deal whose transfer was cut (the client hung up, or droplet restarted) waits
+    /// for its client to restart the transfer before it is closed.
+    pub restart_wait: std::time::Duration,
+}
+
+/// What a deal looked like when its wait for a restart began: if any of it changes, the
+/// client came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Snapshot {
+    status: u64,
+    message: String,
+    total_sent: u64,
+    funds_received: TokenAmount,
+    updated_at: u64,
+}
+
+impl Snapshot {
+    fn of(r: &RetrievalDealRecord) -> Snapshot {
+        Snapshot {
+            status: r.status,
+            message: r.message.clone(),
+            total_sent: r.total_sent,
+            funds_received: r.funds_received.0.clone(),
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 /// A proposal as received, and whether it came in the legacy (tuple) form.
@@ -117,6 +143,63 @@ fn refuse(id: u64, legacy: bool, status: S, message: String) -> ValidationResult
 }
 
 impl RetrievalProvider {
+    /// Close `record`'s deal if it has not moved [`Self::restart_wait`] from now: its client
+    /// hung up (or droplet restarted under it) and never came back to restart the transfer,
+    /// so it would otherwise wait for ever. Deals over already are left alone.
+    /// `why` says what the deal waits for.
+    pub fn close_if_abandoned(&self, record: &RetrievalDealRecord, why: &str) {
+        if machine::is_terminal(record.status()) {
+            return;
+        }
+        let (this, receiver, id, seen, why) = (
+            self.clone(),
+            record.receiver.clone(),
+            record.deal_proposal.id,
+            Snapshot::of(record),
+            why.to_string(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(this.restart_wait).await;
+            let Some(closed) = this.close_abandoned(&receiver, id, &seen, &why) else {
+                return;
+            };
+            // Its transfer, if droplet still holds one, goes too.
+            if let (Some(dt), Some(ch)) = (this.transfers.get(), closed.channel_id.as_ref())
+                && let Ok(peer) = ch.initiator.parse()
+            {
+                let _ = dt.cancel_channel(peer, ch.id).await;
+            }
+        });
+    }
+
+    /// The deal, failed and saved, if it has not moved since `seen`.
+    fn close_abandoned(&self, receiver: &str, id: u64, seen: &Snapshot, why: &str) -> Option<RetrievalDealRecord> {
+        let _one = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut record = self.deals.get(receiver, id).ok()??;
+        if Snapshot::of(&record) != *seen {
+            return None;
+        }
+        let mut m = record.machine();
+        let message = format!(
+            "{why}, and for {}s the client neither paid nor restarted the transfer: the deal is closed ({} bytes sent, {} attoFIL received)",
+            self.restart_wait.as_secs(),
+            record.total_sent,
+            record.funds_received.0.atto()
+        );
+        machine::apply(&mut m, Event::Failed(message)).ok()?;
+        record.set_machine(&m);
+        match self.deals.put(&record) {
+            Ok(()) => {
+                tracing::info!(deal = id, client = receiver, "{}", record.message);
+                Some(record)
+            }
+            Err(e) => {
+                tracing::warn!(deal = id, "closing an abandoned retrieval deal: {e}");
+                None
+            }
+        }
+    }
+
     fn channel_ref(&self, channel: &PullChannel) -> ChannelRef {
         ChannelRef {
             initiator: channel.peer.to_string(),
@@ -513,6 +596,7 @@ impl RetrievalProvider {
                         paid = %record.funds_received.0.atto(),
                         "retrieval transfer paused until paid"
                     );
+                    self.close_if_abandoned(&record, "the transfer was paused for a payment");
                 }
                 decision
             }
@@ -604,6 +688,9 @@ impl Validator for RetrievalProvider {
 
     fn completed(&self, channel: &PullChannel) -> Option<TypedVoucher> {
         let (record, actions) = self.advance(channel, Event::AllSent { total: channel.sent })?;
+        if record.status() == S::FundsNeededLastPayment {
+            self.close_if_abandoned(&record, "all the data was sent and the last payment is due");
+        }
         let id = record.deal_proposal.id;
         let legacy = record.legacy_protocol;
         actions.iter().find_map(|a| match a {
@@ -623,6 +710,11 @@ impl Validator for RetrievalProvider {
             ResponseEnd::NetworkError => Event::Interrupted("deal data transfer stalled (peer hungup)".into()),
             ResponseEnd::Stopped => Event::Interrupted("droplet stopped during the transfer".into()),
         };
-        self.advance(channel, event);
+        let waits = matches!(end, ResponseEnd::NetworkError | ResponseEnd::Stopped);
+        if let Some((record, _)) = self.advance(channel, event)
+            && waits
+        {
+            self.close_if_abandoned(&record, "the transfer was cut");
+        }
     }
 }

@@ -85,13 +85,32 @@ fn prefixed(a: &[u8], b: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The most the index's memtables hold, all column families together, before RocksDB
+/// flushes them.
+const MEMTABLES: usize = 32 << 20;
+/// The block cache the index's column families share.
+const BLOCK_CACHE: usize = 16 << 20;
+
 impl PieceIndex {
     /// Opens (creating if needed) the index at `path`.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs = [PIECES, PAYLOADS, BLOCKS, MULTIHASHES].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        // One memory budget for all five column families (RocksDB's default gives each two
+        // memtables of 64 MiB and a block cache of its own).
+        opts.set_db_write_buffer_size(MEMTABLES);
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
+        let bounded = || {
+            let mut o = Options::default();
+            o.set_write_buffer_size(MEMTABLES / 4);
+            o.set_max_write_buffer_number(2);
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            o.set_block_based_table_factory(&table);
+            o
+        };
+        let cfs = [PIECES, PAYLOADS, BLOCKS, MULTIHASHES].map(|n| ColumnFamilyDescriptor::new(n, bounded()));
         Ok(PieceIndex {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
         })
