@@ -364,6 +364,12 @@ impl MarketClientServer for ClientApi {
                 d.proposal.0.proposal.provider
             ))
         })?;
+        if let Some(answer) = st.unknown {
+            return Err(handler_error(format!(
+                "{} has no status for the deal: {answer}",
+                d.proposal.0.proposal.provider
+            )));
+        }
         Ok(ProviderDealStatus {
             deal_uuid: d.uuid.0.to_string(),
             proposal_cid: Json(d.proposal_cid.0),

@@ -8,11 +8,6 @@ use clap::{Parser, Subcommand};
 use cli::{data, datacap, funds, paych, retrieval, storage};
 use droplet_client::daemon;
 
-/// mimalloc: under glibc's malloc the daemon's resident memory grew to twice its heap
-/// (per-thread arenas keeping what a 10,000-deal listing or a sealing pass freed).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Filecoin storage and retrieval market for data owners (a drop-in for the Go droplet-client).
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +97,7 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    market_daemon::malloc::limit_arenas();
     let cli = Cli::parse();
     market_daemon::cli::quiet_on_broken_pipe();
     market_daemon::api_server::init_logging();

@@ -6,12 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc: under glibc's malloc the daemon's resident memory grew to twice its heap
-/// (per-thread arenas keeping what a 10,000-deal listing or a sealing pass freed).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    market_daemon::malloc::limit_arenas();
     let args = cli::Cli::parse();
     market_daemon::cli::quiet_on_broken_pipe();
     market_daemon::api_server::init_logging();

@@ -7,6 +7,7 @@ pub mod api_server;
 pub mod cli;
 pub mod config;
 pub mod funds;
+pub mod malloc;
 pub mod metrics;
 pub mod progress;
 pub mod repo;

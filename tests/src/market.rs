@@ -175,14 +175,23 @@ impl Market {
         self.droplet = Some(again);
     }
 
-    /// SIGKILL droplet-client and start it again on its repo (its config as it now is).
+    /// SIGKILL droplet-client and start it again on its repo (its config as it now is), its
+    /// API on the port it had, as a client with a fixed address comes back: the URLs it gave
+    /// providers for online deals' data stay good.
     pub fn restart_client(&mut self) {
         self._client.kill();
         let api = Path::new(&self.client).join("api");
+        let listen = std::fs::read_to_string(&api)
+            .ok()
+            .map(|a| a.trim().trim_end_matches("/http").to_string());
         let _ = std::fs::remove_file(&api);
         self.restarts += 1;
         let log = Path::new(&self.client).join(format!("../client-{}.log", self.restarts + 1));
-        let mut again = Proc::start_with_env("droplet-client", &["--repo", &self.client, "run"], &log, &[]);
+        let mut args = vec!["--repo", self.client.as_str(), "run"];
+        if let Some(l) = listen.as_deref() {
+            args.extend(["--listen", l]);
+        }
+        let mut again = Proc::start_with_env("droplet-client", &args, &log, &[]);
         wait_for(
             "droplet-client restarted",
             Duration::from_secs(60),
@@ -305,19 +314,32 @@ impl Market {
 
     /// `droplet-devnet seal --once` against this droplet: the sealer's output line.
     pub fn seal_once(&self) -> String {
-        let token = std::fs::read_to_string(Path::new(&self.provider).join("token")).expect("token");
-        let api = std::fs::read_to_string(Path::new(&self.provider).join("api")).expect("api");
-        run_ok(
-            "droplet-devnet",
-            &[
-                "--repo",
-                &s(&self._net.repo),
-                "seal",
-                "--droplet",
-                &format!("{}:{}", token.trim(), api.trim()),
-                "--once",
-            ],
-        )
+        let args = self.seal_args().expect("droplet's api and token files");
+        run_ok("droplet-devnet", &args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// [`Self::seal_once`] that tolerates droplet being down: the sealer's output, or None.
+    pub fn try_seal_once(&self) -> Option<String> {
+        let args = self.seal_args()?;
+        let out = run("droplet-devnet", &args.iter().map(String::as_str).collect::<Vec<_>>());
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The arguments of `droplet-devnet seal --once` against this droplet, once its `api` and
+    /// `token` files are there.
+    fn seal_args(&self) -> Option<Vec<String>> {
+        let read = |f: &str| std::fs::read_to_string(Path::new(&self.provider).join(f)).ok();
+        let (token, api) = (read("token")?, read("api")?);
+        Some(vec![
+            "--repo".into(),
+            s(&self._net.repo),
+            "seal".into(),
+            "--droplet".into(),
+            format!("{}:{}", token.trim(), api.trim()),
+            "--once".into(),
+        ])
     }
 
     /// `droplet --repo <provider> <args>`, which must succeed; its stdout.

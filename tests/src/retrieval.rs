@@ -54,18 +54,25 @@ pub fn set_priced_ask(m: &Market) {
 }
 
 pub fn retrieve(m: &Market, root: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
+    let args = retrieve_args(m, root, out, extra);
+    run("droplet-client", &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `droplet-client --repo <client> retrieval retrieve --provider <miner> <extra…> <root> <out>`.
+pub fn retrieve_args(m: &Market, root: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
         "--repo",
         m.client.as_str(),
         "retrieval",
         "retrieve",
         "--provider",
         MINER,
-    ];
-    args.extend_from_slice(extra);
-    let out_s = s(out);
-    args.extend_from_slice(&[root, &out_s]);
-    run("droplet-client", &args)
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend([root.to_string(), s(out)]);
+    args
 }
 
 /// 10,000 GETs of `url(i)` (things droplet does not have), each answered 404, with droplet's

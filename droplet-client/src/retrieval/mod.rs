@@ -121,6 +121,18 @@ impl Retrievals {
                 let mut r = store.get(listed.info.id)?.unwrap_or(listed);
                 r.set(E::DataTransferError, S::Errored);
                 r.info.message = "droplet-client stopped during the retrieval; start it again".into();
+                // A voucher made for it may have gone out before the stop was recorded: what the
+                // lane's last voucher pays is spent (the provider may hold it).
+                if let Some(ch) = r.channel.clone()
+                    && let Ok(Some(best)) = paych.best_voucher(&ch.0, r.lane)
+                    && best.amount > r.info.total_paid.0
+                {
+                    r.info.message += &format!(
+                        " (its last voucher, for {} attoFIL, counts as paid: the provider may hold it)",
+                        best.amount.atto()
+                    );
+                    r.info.total_paid = Json(best.amount);
+                }
                 store.put(&mut r)?;
             }
         }
@@ -203,6 +215,9 @@ impl Retrievals {
             Some("http") => return self.start_http(record, peer, addrs, sink).await,
             Some(other) => bail!("transport {other:?} is not one this client retrieves over (graphsync, http)"),
         }
+        // Listening for the provider's disconnection before the pull opens: a provider lost
+        // between the proposal and its answer is noticed too.
+        let cut = self.inner.host.disconnections();
         let opened = async {
             self.inner
                 .host
@@ -234,7 +249,7 @@ impl Retrievals {
         lock(&self.inner.live).insert(id, live.clone());
         let this = self.clone();
         tokio::spawn(async move {
-            this.follow(record, pull, sink, live).await;
+            this.follow(record, pull, sink, live, cut).await;
             lock(&this.inner.live).remove(&id);
         });
         Ok(id)
@@ -252,7 +267,14 @@ impl Retrievals {
     }
 
     /// Follow a pull to its end, saving the record as it moves.
-    async fn follow(&self, mut r: RetrievalRecord, mut pull: Pull, sink: Arc<CarSink>, live: Arc<Live>) {
+    async fn follow(
+        &self,
+        mut r: RetrievalRecord,
+        mut pull: Pull,
+        sink: Arc<CarSink>,
+        live: Arc<Live>,
+        mut cut: tokio::sync::broadcast::Receiver<libp2p::PeerId>,
+    ) {
         let store = &self.inner.store;
         let (mut all_received, mut completed) = (false, false);
         // The cumulative amount the provider has asked for and is not yet paid.
@@ -265,7 +287,6 @@ impl Retrievals {
             r.set(event, status);
         };
         let peer = pull.peer;
-        let mut cut = self.inner.host.disconnections();
         // Whether the running pull is a restart (its acceptance sets nothing up again).
         let mut restarted = false;
         loop {
