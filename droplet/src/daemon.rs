@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use jsonrpsee::RpcModule;
 use market_p2p::{Family, Handler, Host, HostConfig};
 use market_proto::api::MethodTable;
@@ -86,7 +86,8 @@ pub fn apply_flags(cfg: &mut Config, f: &RunFlags) -> Result<()> {
     if let Some(dsn) = &f.mysql_dsn
         && !dsn.is_empty()
     {
-        bail!("--mysql-dsn: MySQL is not supported by this droplet; it keeps its data in RocksDB under the repo");
+        market_daemon::store::sql::dsn::parse(dsn).with_context(|| format!("--mysql-dsn {dsn:?}"))?;
+        cfg.mysql.connection_string = dsn.clone();
     }
     if let Some(p) = &f.piece_storage {
         crate::config::PieceStorageFlag::parse(p)?.add_to(&mut cfg.piece_storage);
@@ -132,7 +133,13 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     }
     repo.generate_secrets(&mut cfg.api, &mut cfg.libp2p)?;
     cfg.save(&repo.config_path())?;
-    let store = Arc::new(Store::open(&repo.db_path())?);
+    let store = Arc::new(match cfg.mysql.store() {
+        Some(db) => Store::open_sql(&repo.db_path(), &db)?,
+        None => Store::open(&repo.db_path())?,
+    });
+    tracing::info!(store = %store.describe(), "store open");
+    let keypair = repo.libp2p_key(&cfg.libp2p)?;
+    let lease = crate::lease::take(&store, crate::lease::holder(&keypair.public().to_peer_id())).await?;
 
     let mut effective = cfg.clone();
     resolve_endpoints(&mut effective);
@@ -153,7 +160,6 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     }
 
     let secret = repo.api_secret(&cfg.api)?;
-    let keypair = repo.libp2p_key(&cfg.libp2p)?;
     let live = Arc::new(LiveConfig::new(repo.config_path(), cfg.clone())?);
     let miners = Arc::new(Miners::new(live.clone()));
     let asks = Arc::new(Asks::new(store.clone(), chain.clone(), miners.clone()));
@@ -500,6 +506,9 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     eprintln!("droplet: shutting down");
     let _ = stop_handle.stop();
     server.stop();
+    if let Some(lease) = lease {
+        lease.release();
+    }
     Ok(())
 }
 

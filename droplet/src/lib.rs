@@ -11,6 +11,7 @@ pub mod deals;
 pub mod direct;
 pub mod http;
 pub mod indexprovider;
+pub mod lease;
 pub mod market_events;
 pub mod metrics;
 pub mod miners;

@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod progress;
 pub mod repo;
 pub mod signal;
-pub mod store;
+/// The daemons' store (RocksDB, or SQL with market-store's `sql` feature).
+pub use market_store as store;

@@ -146,8 +146,12 @@ impl Trial {
 /// Run the given trials: each a victim, a flow, and when in the flow the kill comes (a
 /// fraction of the flow's uninterrupted length).
 pub fn run_cases(cases: Vec<(Victim, Flow, f64)>, seed: u64) -> Report {
+    run_cases_in(setup(), cases, seed)
+}
+
+/// [`run_cases`] on a market set up by the caller (droplet on a SQL store, say).
+pub fn run_cases_in(mut m: Market, cases: Vec<(Victim, Flow, f64)>, seed: u64) -> Report {
     let started = Instant::now();
-    let mut m = setup();
     let (root, big) = two_active_deals(&m);
     set_priced_ask(&m);
     // The CAR droplet-client serves for online deals.

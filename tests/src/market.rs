@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::procs::{Devnet, Proc, run, run_ok, start_client, start_droplet, wait_for};
+use crate::procs::{Devnet, Proc, run, run_ok, start_client, wait_for};
 
 pub const MINER: &str = "t01000";
 
@@ -57,6 +57,12 @@ pub fn setup() -> Market {
 /// A market whose devnet mines every `block_time`; with `0` the test mines
 /// ([`Market::miner`]), so it can hold messages off the chain.
 pub fn setup_with(block_time: &str) -> Market {
+    setup_on(block_time, None)
+}
+
+/// [`setup_with`], droplet keeping its store in the database `dsn` names (`--mysql-dsn`)
+/// rather than in RocksDB under its repo.
+pub fn setup_on(block_time: &str, dsn: Option<&str>) -> Market {
     // TESTS_KEEP_DIR=1 keeps the repos and logs for a look after a failure.
     let keep = std::env::var_os("TESTS_KEEP_DIR").is_some();
     let dir = tempfile::Builder::new()
@@ -68,7 +74,15 @@ pub fn setup_with(block_time: &str) -> Market {
     }
     let net = Devnet::start_with(dir.path(), block_time);
     let miner = (block_time == "0").then(|| net.test_miner());
-    let (droplet, provider) = start_droplet(dir.path(), "droplet", &net, "wallet");
+    let extra: Vec<&str> = dsn.map(|d| vec!["--mysql-dsn", d]).unwrap_or_default();
+    let (droplet, provider) = crate::procs::start_droplet_with(
+        dir.path(),
+        "droplet",
+        &net,
+        "wallet",
+        &[crate::procs::DEVNET_MINER],
+        &extra,
+    );
     let client_addr = account(&net, "client");
     let (client_proc, client) = start_client(dir.path(), &net, Some(&client_addr));
 

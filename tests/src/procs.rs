@@ -94,6 +94,11 @@ impl Proc {
         Proc::spawn(&name, Command::new(path), args, log)
     }
 
+    /// Start a command built by the caller (a server run as another user, say).
+    pub fn start_command(name: &str, cmd: Command, log: &Path) -> Proc {
+        Proc::spawn(name, cmd, &[], log)
+    }
+
     fn spawn(name: &str, mut cmd: Command, args: &[&str], log: &Path) -> Proc {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");
@@ -415,6 +420,18 @@ pub fn start_droplet(dir: &Path, name: &str, net: &Devnet, mode: &str) -> (Proc,
 
 /// [`start_droplet`] serving `miners`.
 pub fn start_droplet_for(dir: &Path, name: &str, net: &Devnet, mode: &str, miners: &[&str]) -> (Proc, String) {
+    start_droplet_with(dir, name, net, mode, miners, &[])
+}
+
+/// [`start_droplet_for`] with more of `run`'s flags (`--mysql-dsn`, say).
+pub fn start_droplet_with(
+    dir: &Path,
+    name: &str,
+    net: &Devnet,
+    mode: &str,
+    miners: &[&str],
+    extra: &[&str],
+) -> (Proc, String) {
     let repo = s(&dir.join(name));
     let ma = net.multiaddr.clone();
     let token = net.admin_token.clone();
@@ -459,6 +476,7 @@ pub fn start_droplet_for(dir: &Path, name: &str, net: &Devnet, mode: &str, miner
         ),
         other => panic!("unknown mode {other}"),
     }
+    args.extend(extra.iter().map(|a| a.to_string()));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut p = Proc::start("droplet", &argv, &dir.join(format!("{name}.log")));
     let api = dir.join(name).join("api");

@@ -180,6 +180,7 @@ fn demo() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     setup::build_dependencies()?;
     setup::browser()?;
+    setup::database_servers()?;
     setup::nextest()?;
     setup::ui_driver(workspace()?)?;
     let go_peers = target_dir()?.join("go-peers");

@@ -40,6 +40,20 @@ const BROWSER_PACKAGES: &[(&str, &str)] = &[(
      (headless, driven by playwright-core)",
 )];
 
+/// Debian packages of the database servers droplet's SQL store is tested against: the suite
+/// starts each in a temporary directory on loopback (`tests/src/sqlserver.rs`).
+const DATABASE_PACKAGES: &[(&str, &str)] = &[
+    (
+        "mariadb-server",
+        "droplet's store in MySQL/MariaDB (`[Mysql] ConnectionString`), tested against a real server \
+         (with its `mariadb` client)",
+    ),
+    (
+        "postgresql",
+        "droplet's store in PostgreSQL, tested against a real server (with its `psql` client)",
+    ),
+];
+
 /// The oldest Go the interop peers' `go.mod` files accept.
 const GO_MINIMUM: (u32, u32) = (1, 26);
 
@@ -51,6 +65,11 @@ pub fn build_dependencies() -> Result<()> {
 /// Check, or install when run as root, what `cargo xtask bench` needs besides the build's.
 pub fn bench_dependencies() -> Result<()> {
     ensure_packages(BENCH_PACKAGES)
+}
+
+/// Check, or install when run as root, the database servers the SQL store's tests start.
+pub fn database_servers() -> Result<()> {
+    ensure_packages(DATABASE_PACKAGES)
 }
 
 /// Check, or install when run as root, the browser the demo and the UI tests use.

@@ -90,7 +90,9 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MysqlConfig {
-    /// Not supported by this droplet (RocksDB is the store); kept so Go configs load.
+    /// Empty: the store is RocksDB under the repo. Otherwise the MySQL/MariaDB or PostgreSQL
+    /// database the store is kept in: a Go MySQL DSN (`user:pw@tcp(host:3306)/droplet`) or a
+    /// `mysql://` / `postgres://` URL. Several droplets may share it.
     #[serde(default)]
     pub connection_string: String,
     #[serde(default = "d_conns")]
@@ -101,6 +103,24 @@ pub struct MysqlConfig {
     pub conn_max_life_time: GoDuration,
     #[serde(default)]
     pub debug: bool,
+}
+
+impl MysqlConfig {
+    /// The SQL store's settings, when a database is configured.
+    pub fn store(&self) -> Option<market_daemon::store::sql::SqlConfig> {
+        if self.connection_string.trim().is_empty() {
+            return None;
+        }
+        let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        let life = self.conn_max_life_time.0;
+        Some(market_daemon::store::sql::SqlConfig {
+            connection: self.connection_string.trim().to_string(),
+            max_open: clamp(self.max_open_conn),
+            max_idle: clamp(self.max_idle_conn),
+            max_lifetime: (!life.is_zero()).then_some(life),
+            debug: self.debug,
+        })
+    }
 }
 
 impl Default for MysqlConfig {
@@ -291,13 +311,13 @@ impl Config {
     /// deals would not go to that database); the others come back as warnings saying they have
     /// no effect yet.
     pub fn not_served_yet(&self) -> Result<Vec<String>, ConfigInvalid> {
-        if !self.mysql.connection_string.trim().is_empty() {
+        if !self.mysql.connection_string.trim().is_empty()
+            && let Err(e) = market_daemon::store::sql::dsn::parse(&self.mysql.connection_string)
+        {
             return Err(PolicyError {
                 section: "[Mysql]".into(),
                 key: "ConnectionString".into(),
-                reason: "MySQL is not supported by this droplet yet; it keeps its data in RocksDB under the repo \
-                         (empty the key to use that)"
-                    .into(),
+                reason: e.to_string(),
             });
         }
         let ipni = &self.common_provider.index_provider;
@@ -751,6 +771,8 @@ SimultaneousTransfersForRetrieval = 20
             "t",
         )
         .expect("parses");
+        assert!(cfg.not_served_yet().expect("a Go DSN is served").is_empty());
+        let (cfg, _) = Config::parse("[Mysql]\nConnectionString = \"root@udp(h:1)/droplet\"\n", "t").expect("parses");
         let e = cfg.not_served_yet().expect_err("refused");
         assert_eq!((e.section.as_str(), e.key.as_str()), ("[Mysql]", "ConnectionString"));
         // Cache knobs of Go's lazily regenerated entries: said to have no effect.

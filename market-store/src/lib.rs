@@ -1,10 +1,18 @@
-//! A daemon's embedded store (RocksDB under `<repo>/db`), opened once per process: a second
-//! daemon on the same repo gets "repo is locked". Values are CBOR; keys are a table name and
-//! a key within it.
+//! What a daemon persists, behind one interface. Two backends hold the same records:
+//! RocksDB under the repo (`<repo>/db`, the default), and, with the `sql` feature, a MySQL,
+//! MariaDB or PostgreSQL database that several droplets share (droplet's `[Mysql]`). Values are
+//! CBOR or JSON; a record's address is a table (`"storage-ask/"`) and a key within it. Either
+//! way the store is opened once per repo: a second daemon on the same repo gets "repo is
+//! locked".
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use market_types::cbor::{self, Decode, Encode};
+
+mod rocks;
+#[cfg(feature = "sql")]
+pub mod sql;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +21,9 @@ pub enum StoreError {
     Locked { path: String },
     #[error("database: {0}")]
     Db(#[from] rocksdb::Error),
+    #[cfg(feature = "sql")]
+    #[error(transparent)]
+    Sql(#[from] sql::SqlError),
     #[error("database record {key} is damaged: {reason}")]
     Corrupt { key: String, reason: String },
     #[error("{path}: {source}")]
@@ -22,16 +33,22 @@ pub enum StoreError {
 }
 
 pub struct Store {
-    db: rocksdb::DB,
-    /// Held for the life of the store: the lock that keeps a second daemon out.
+    backend: Backend,
+    /// Held for the life of the store: the lock that keeps a second daemon off the repo.
     _lock: std::fs::File,
     /// Batches written by [`Store::write`] (for tests that count writes per change).
     batches: std::sync::atomic::AtomicU64,
 }
 
+enum Backend {
+    Rocks(rocks::Rocks),
+    #[cfg(feature = "sql")]
+    Sql(sql::Sql),
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.db.path()).finish()
+        f.debug_struct("Store").field("at", &self.describe()).finish()
     }
 }
 
@@ -67,9 +84,29 @@ fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
     }
 }
 
-/// Writes applied together by [`Store::write`].
+/// A table's name as a write carries it: a [`Table`]'s, or one read back from a store being
+/// copied.
+pub(crate) type TableName = Cow<'static, str>;
+
+/// What [`Store::for_each_record`] calls with each record: (table name, key, value).
+pub type EachRecord<'a> = dyn FnMut(&str, &str, &[u8]) -> Result<(), StoreError> + 'a;
+
+/// One write of a [`Batch`].
+pub(crate) enum Op {
+    Put {
+        table: TableName,
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        table: TableName,
+        key: String,
+    },
+}
+
+/// Writes applied together by [`Store::write`]: all of them or none.
 #[derive(Default)]
-pub struct Batch(rocksdb::WriteBatch);
+pub struct Batch(Vec<Op>);
 
 impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,7 +116,11 @@ impl std::fmt::Debug for Batch {
 
 impl Batch {
     pub fn put_raw(&mut self, table: Table, key: &str, value: &[u8]) {
-        self.0.put(Store::key(table, key), value);
+        self.0.push(Op::Put {
+            table: Cow::Borrowed(table.0),
+            key: key.to_string(),
+            value: value.to_vec(),
+        });
     }
 
     pub fn put_json<T: serde::Serialize>(&mut self, table: Table, key: &str, value: &T) {
@@ -87,71 +128,106 @@ impl Batch {
     }
 
     pub fn delete(&mut self, table: Table, key: &str) {
-        self.0.delete(Store::key(table, key));
+        self.0.push(Op::Delete {
+            table: Cow::Borrowed(table.0),
+            key: key.to_string(),
+        });
+    }
+
+    /// How many writes the batch holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
-/// A table: a key prefix, such as `"storage-ask/"`.
+/// A table: a key prefix, such as `"storage-ask/"`. Every name ends with `/` and none is the
+/// start of another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table(pub &'static str);
 
-/// The most the store's memtables hold before RocksDB flushes them (RocksDB's default is two
-/// of 64 MiB, which a market rewriting its deals at every step fills: the 10,000-deal soak saw
-/// droplet grow by 300 MiB while its deals were sealed).
-const MEMTABLES: usize = 32 << 20;
-/// The store's block cache (RocksDB's default is 32 MiB).
-const BLOCK_CACHE: usize = 16 << 20;
-
-/// Keep RocksDB's memory to a fixed budget: memtables of 8 MiB, flushed once together they
-/// pass [`MEMTABLES`], and a block cache of [`BLOCK_CACHE`].
-fn bound_memory(opts: &mut rocksdb::Options) {
-    opts.set_write_buffer_size(MEMTABLES / 4);
-    opts.set_max_write_buffer_number(2);
-    opts.set_db_write_buffer_size(MEMTABLES);
-    let mut table = rocksdb::BlockBasedOptions::default();
-    table.set_block_cache(&rocksdb::Cache::new_lru_cache(BLOCK_CACHE));
-    opts.set_block_based_table_factory(&table);
-}
-
 impl Store {
-    /// Open (or create) the store at `path`. A lock file beside it (`<path>.lock`) is taken
-    /// first, so a second daemon on the same repo is told so before RocksDB is touched.
+    /// Open (or create) the RocksDB store at `path`. A lock file beside it (`<path>.lock`) is
+    /// taken first, so a second daemon on the same repo is told so before RocksDB is touched.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let lock = lock_file(path)?;
-        let mut opts = rocksdb::Options::default();
-        opts.create_if_missing(true);
-        opts.set_max_open_files(256);
-        bound_memory(&mut opts);
-        let db = rocksdb::DB::open(&opts, path)?;
         Ok(Store {
-            db,
+            backend: Backend::Rocks(rocks::Rocks::open(path)?),
             _lock: lock,
             batches: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
+    /// Open the SQL store `db` describes, running its migrations. `repo_lock` is the path the
+    /// repo's lock is taken beside (as [`Store::open`] does), so one repo still has one daemon;
+    /// several daemons with their own repos may share the database.
+    #[cfg(feature = "sql")]
+    pub fn open_sql(repo_lock: &Path, db: &sql::SqlConfig) -> Result<Store, StoreError> {
+        let lock = lock_file(repo_lock)?;
+        Ok(Store {
+            backend: Backend::Sql(sql::Sql::open(db)?),
+            _lock: lock,
+            batches: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Where the records are, for logs and the operator: a path, or a database without its
+    /// password.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Rocks(r) => format!("RocksDB at {}", r.path().display()),
+            #[cfg(feature = "sql")]
+            Backend::Sql(s) => s.describe(),
+        }
+    }
+
+    /// The SQL database, when the store is one (leases and the like live there).
+    #[cfg(feature = "sql")]
+    pub fn sql(&self) -> Option<&sql::Sql> {
+        match &self.backend {
+            Backend::Sql(s) => Some(s),
+            Backend::Rocks(_) => None,
+        }
+    }
+
     /// Apply a batch of writes atomically and durably (synced), or not synced for values that
-    /// may be lost in a crash (progress counters).
+    /// may be lost in a crash (progress counters). A SQL database commits every batch durably.
     pub fn write(&self, batch: Batch, sync: bool) -> Result<(), StoreError> {
-        let mut wo = rocksdb::WriteOptions::default();
-        wo.set_sync(sync);
-        self.db.write_opt(batch.0, &wo)?;
+        match &self.backend {
+            Backend::Rocks(r) => r.write(batch.0, sync)?,
+            #[cfg(feature = "sql")]
+            Backend::Sql(s) => s.write(batch.0)?,
+        }
         self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
-    /// Make every write so far durable (the write-ahead log synced to disk). A change that
-    /// must survive a crash but is written under a lock others wait on is written unsynced
-    /// there, and made durable with this once the lock is released, before anything acts
-    /// on it: the lock is not held for the disk's latency, and concurrent syncs share it.
+    /// Make every write so far durable (RocksDB's write-ahead log synced to disk; a SQL
+    /// database has nothing left to do). A change that must survive a crash but is written
+    /// under a lock others wait on is written unsynced there, and made durable with this once
+    /// the lock is released, before anything acts on it: the lock is not held for the disk's
+    /// latency, and concurrent syncs share it.
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush_wal(true)?;
-        Ok(())
+        match &self.backend {
+            Backend::Rocks(r) => r.sync(),
+            #[cfg(feature = "sql")]
+            Backend::Sql(_) => Ok(()),
+        }
     }
 
-    /// [`Store::write`] on a blocking thread: a synced write waits for the disk, which under
-    /// load takes milliseconds an async runtime's worker should not spend blocked.
+    /// [`Store::write`] without blocking the async runtime's worker: a synced RocksDB write
+    /// waits for the disk on a blocking thread; a SQL batch is awaited on the store's own
+    /// connection pool.
     pub async fn write_off_runtime(self: &std::sync::Arc<Self>, batch: Batch, sync: bool) -> Result<(), StoreError> {
+        #[cfg(feature = "sql")]
+        if let Backend::Sql(s) = &self.backend {
+            s.write_async(batch.0).await?;
+            self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.write(batch, sync))
             .await
@@ -173,7 +249,11 @@ impl Store {
 
     /// The raw bytes under a key.
     pub fn get_raw(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(Self::key(table, key))?)
+        match &self.backend {
+            Backend::Rocks(r) => r.get(table, key),
+            #[cfg(feature = "sql")]
+            Backend::Sql(s) => s.get(table, key),
+        }
     }
 
     /// Every (key within the table, raw value) whose key starts with `prefix`, in key order.
@@ -183,43 +263,70 @@ impl Store {
 
     /// [`Self::scan_raw`] from key `start` on (a key under `prefix`).
     pub fn scan_raw_from(&self, table: Table, prefix: &str, start: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let full = Self::key(table, prefix);
-        let mut out = Vec::new();
-        for item in self.db.prefix_iterator(Self::key(table, start)) {
-            let (k, v) = item?;
-            if !k.starts_with(&full) {
-                break;
-            }
-            let key = String::from_utf8_lossy(&k[table.0.len()..]).into_owned();
-            out.push((key, v.into_vec()));
+        match &self.backend {
+            Backend::Rocks(r) => r.scan(table, prefix, start),
+            #[cfg(feature = "sql")]
+            Backend::Sql(s) => s.scan(table, prefix, start),
         }
-        Ok(out)
     }
 
-    fn key(table: Table, key: &str) -> Vec<u8> {
-        format!("{}{key}", table.0).into_bytes()
+    /// Every record in the store, table by table in key order, as (table name, key, value).
+    pub fn for_each_record(&self, each: &mut EachRecord<'_>) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Rocks(r) => r.for_each(each),
+            #[cfg(feature = "sql")]
+            Backend::Sql(s) => s.for_each(each),
+        }
+    }
+
+    /// Copy every record of this store into `to` (which should be empty), in batches of
+    /// `batch` records; how many were copied. Records already in `to` under the same keys are
+    /// overwritten, so a copy cut short may be run again.
+    pub fn copy_into(&self, to: &Store, batch: usize, progress: &mut dyn FnMut(u64)) -> Result<u64, StoreError> {
+        let mut pending = Batch::default();
+        let mut copied = 0u64;
+        self.for_each_record(&mut |table, key, value| {
+            pending.0.push(Op::Put {
+                table: Cow::Owned(table.to_string()),
+                key: key.to_string(),
+                value: value.to_vec(),
+            });
+            if pending.len() >= batch.max(1) {
+                copied += pending.len() as u64;
+                to.write(std::mem::take(&mut pending), true)?;
+                progress(copied);
+            }
+            Ok(())
+        })?;
+        if !pending.is_empty() {
+            copied += pending.len() as u64;
+            to.write(pending, true)?;
+            progress(copied);
+        }
+        Ok(copied)
     }
 
     pub fn put<T: Encode>(&self, table: Table, key: &str, value: &T) -> Result<(), StoreError> {
-        let mut wo = rocksdb::WriteOptions::default();
-        wo.set_sync(true);
-        Ok(self.db.put_opt(Self::key(table, key), cbor::to_vec(value), &wo)?)
+        let mut b = Batch::default();
+        b.put_raw(table, key, &cbor::to_vec(value));
+        self.write(b, true)
     }
 
     pub fn get<T: Decode>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
-        let key = Self::key(table, key);
-        let Some(raw) = self.db.get(&key)? else { return Ok(None) };
+        let Some(raw) = self.get_raw(table, key)? else {
+            return Ok(None);
+        };
         cbor::from_slice(&raw).map(Some).map_err(|e| StoreError::Corrupt {
-            key: String::from_utf8_lossy(&key).into_owned(),
+            key: format!("{}{key}", table.0),
             reason: e.to_string(),
         })
     }
 
     /// Remove a key (no error when it is absent).
     pub fn delete(&self, table: Table, key: &str) -> Result<(), StoreError> {
-        let mut wo = rocksdb::WriteOptions::default();
-        wo.set_sync(true);
-        Ok(self.db.delete_opt(Self::key(table, key), &wo)?)
+        let mut b = Batch::default();
+        b.delete(table, key);
+        self.write(b, true)
     }
 
     /// Store a value as JSON (records whose shape is also the API's).
@@ -228,16 +335,17 @@ impl Store {
             key: key.to_string(),
             reason: e.to_string(),
         })?;
-        let mut wo = rocksdb::WriteOptions::default();
-        wo.set_sync(true);
-        Ok(self.db.put_opt(Self::key(table, key), raw, &wo)?)
+        let mut b = Batch::default();
+        b.put_raw(table, key, &raw);
+        self.write(b, true)
     }
 
     pub fn get_json<T: serde::de::DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
-        let k = Self::key(table, key);
-        let Some(raw) = self.db.get(&k)? else { return Ok(None) };
+        let Some(raw) = self.get_raw(table, key)? else {
+            return Ok(None);
+        };
         serde_json::from_slice(&raw).map(Some).map_err(|e| StoreError::Corrupt {
-            key: String::from_utf8_lossy(&k).into_owned(),
+            key: format!("{}{key}", table.0),
             reason: e.to_string(),
         })
     }
@@ -253,19 +361,15 @@ impl Store {
     }
 
     fn scan<T>(&self, table: Table, decode: impl Fn(&[u8]) -> Result<T, String>) -> Result<Vec<T>, StoreError> {
-        let prefix = table.0.as_bytes();
-        let mut out = Vec::new();
-        for item in self.db.prefix_iterator(prefix) {
-            let (k, v) = item?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            out.push(decode(&v).map_err(|reason| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason,
-            })?);
-        }
-        Ok(out)
+        self.scan_raw(table, "")?
+            .into_iter()
+            .map(|(k, v)| {
+                decode(&v).map_err(|reason| StoreError::Corrupt {
+                    key: format!("{}{k}", table.0),
+                    reason,
+                })
+            })
+            .collect()
     }
 }
 

@@ -1,0 +1,241 @@
+//! Real database servers for the SQL store's tests: MariaDB and PostgreSQL from Debian's
+//! packages (`cargo xtask test` installs them), each started in a temporary data directory,
+//! listening on a free loopback port only, and stopped with its directory when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::procs::{Proc, wait_for};
+
+/// Which server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    MariaDb,
+    Postgres,
+}
+
+/// A running server with one empty database per [`SqlServer::database`] call.
+pub struct SqlServer {
+    pub engine: Engine,
+    pub port: u16,
+    proc: Option<Proc>,
+    /// Removed after the server stops.
+    dir: PathBuf,
+    next_db: std::sync::atomic::AtomicU32,
+}
+
+impl std::fmt::Debug for SqlServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlServer")
+            .field("engine", &self.engine)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{what}: {e} (cargo xtask test installs mariadb-server and postgresql from Debian's packages)")
+    });
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user the
+/// package creates (`setpriv` execs it, so the process started is the server itself).
+fn as_postgres(program: &str) -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Where Debian puts PostgreSQL's server programs (they are not on PATH).
+fn postgres_bin(name: &str) -> String {
+    let base = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<u32> = std::fs::read_dir(base)
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    match versions.last() {
+        Some(v) => base.join(v.to_string()).join("bin").join(name).display().to_string(),
+        None => name.to_string(),
+    }
+}
+
+impl SqlServer {
+    pub fn start(engine: Engine) -> SqlServer {
+        let dir = tempfile::Builder::new()
+            .prefix("sqlserver")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let port = free_port();
+        let data = dir.join("data");
+        let log = dir.join("server.log");
+        let proc = match engine {
+            Engine::MariaDb => {
+                run(
+                    Command::new("mariadb-install-db").args([
+                        "--no-defaults",
+                        &format!("--datadir={}", data.display()),
+                        "--user=root",
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                    ]),
+                    "mariadb-install-db",
+                );
+                let args = [
+                    "--no-defaults".to_string(),
+                    format!("--datadir={}", data.display()),
+                    "--user=root".into(),
+                    "--bind-address=127.0.0.1".into(),
+                    format!("--port={port}"),
+                    format!("--socket={}", dir.join("mysqld.sock").display()),
+                    format!("--pid-file={}", dir.join("mysqld.pid").display()),
+                    "--skip-name-resolve".into(),
+                    "--innodb-buffer-pool-size=64M".into(),
+                    "--max-connections=500".into(),
+                ];
+                let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+                Proc::start_path(Path::new("/usr/sbin/mariadbd"), &argv, &log)
+            }
+            Engine::Postgres => {
+                // As root, the data directory must be the postgres user's (a non-root run
+                // owns it already, and chown fails harmlessly).
+                let _ = Command::new("chown").args(["-R", "postgres"]).arg(&dir).output();
+                run(
+                    as_postgres(&postgres_bin("initdb"))
+                        .args([
+                            "-D",
+                            &data.display().to_string(),
+                            "-A",
+                            "trust",
+                            "-U",
+                            "postgres",
+                            "--no-sync",
+                        ])
+                        .current_dir("/tmp"),
+                    "initdb",
+                );
+                let mut cmd = as_postgres(&postgres_bin("postgres"));
+                cmd.args([
+                    "-D",
+                    &data.display().to_string(),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-k",
+                    &dir.display().to_string(),
+                    "-c",
+                    "max_connections=500",
+                ]);
+                Proc::start_command("postgres", cmd, &log)
+            }
+        };
+        let mut server = SqlServer {
+            engine,
+            port,
+            proc: Some(proc),
+            dir,
+            next_db: std::sync::atomic::AtomicU32::new(0),
+        };
+        let p = server.proc.as_mut().expect("just started");
+        wait_for("the database server", Duration::from_secs(60), Some(p), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        // Accepting connections a moment before it answers them: wait for a query to work.
+        wait_for("the database server to answer", Duration::from_secs(60), None, || {
+            server.client("SELECT 1").status.success().then_some(())
+        });
+        server
+    }
+
+    /// Run one statement with the engine's own command-line client.
+    fn client(&self, sql: &str) -> std::process::Output {
+        let port = self.port.to_string();
+        match self.engine {
+            Engine::MariaDb => Command::new("mariadb")
+                .args([
+                    "--no-defaults",
+                    "-h127.0.0.1",
+                    &format!("-P{port}"),
+                    "-uroot",
+                    "-e",
+                    sql,
+                ])
+                .output(),
+            Engine::Postgres => Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    sql,
+                ])
+                .output(),
+        }
+        .expect("the database's command-line client")
+    }
+
+    /// Run a statement, asserting it works; its output.
+    pub fn sql(&self, sql: &str) -> String {
+        let out = self.client(sql);
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A new empty database; its connection string (a Go MySQL DSN for MariaDB, as droplet's
+    /// operators write it, and a URL for PostgreSQL).
+    pub fn database(&self) -> String {
+        let n = self.next_db.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("droplet{n}");
+        self.sql(&format!("CREATE DATABASE {name}"));
+        self.dsn(&name)
+    }
+
+    /// The connection string of database `name`.
+    pub fn dsn(&self, name: &str) -> String {
+        match self.engine {
+            Engine::MariaDb => format!(
+                "root@tcp(127.0.0.1:{})/{name}?charset=utf8mb4&parseTime=True&loc=Local",
+                self.port
+            ),
+            Engine::Postgres => format!("postgres://postgres@127.0.0.1:{}/{name}", self.port),
+        }
+    }
+}
+
+impl Drop for SqlServer {
+    fn drop(&mut self) {
+        if let Some(p) = self.proc.take() {
+            p.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
