@@ -306,6 +306,27 @@ impl Store {
         Ok(copied)
     }
 
+    /// Remove every record (before a copy replaces a store's contents); how many there were.
+    pub fn clear(&self) -> Result<u64, StoreError> {
+        let mut doomed = Vec::new();
+        self.for_each_record(&mut |table, key, _| {
+            doomed.push((table.to_string(), key.to_string()));
+            Ok(())
+        })?;
+        let n = doomed.len() as u64;
+        for chunk in doomed.chunks(1000) {
+            let ops = chunk
+                .iter()
+                .map(|(table, key)| Op::Delete {
+                    table: Cow::Owned(table.clone()),
+                    key: key.clone(),
+                })
+                .collect();
+            self.write(Batch(ops), true)?;
+        }
+        Ok(n)
+    }
+
     pub fn put<T: Encode>(&self, table: Table, key: &str, value: &T) -> Result<(), StoreError> {
         let mut b = Batch::default();
         b.put_raw(table, key, &cbor::to_vec(value));

@@ -14,6 +14,7 @@ mod paych;
 mod pieces;
 mod retrieval;
 mod stats;
+mod store;
 mod transfers;
 
 use std::time::Duration;
@@ -104,6 +105,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: stats::StatsCmd,
     },
+    /// The daemon's store: where its records are, and moving them between RocksDB and a
+    /// MySQL/MariaDB or PostgreSQL database (with the daemon stopped).
+    Store {
+        #[command(subcommand)]
+        cmd: store::StoreCmd,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,6 +190,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::PieceStorage { cmd } => pieces::piece_storage(&repo, cmd).await,
         Cmd::Index { cmd } => index::run(&repo, cmd).await,
         Cmd::Stats { cmd } => stats::run(&repo, cmd).await,
+        Cmd::Store { cmd } => store::run(&repo, cmd),
     }
 }
 

@@ -1,0 +1,189 @@
+//! `droplet store info|migrate`: where the repo's records are, and moving them between RocksDB
+//! under the repo and a MySQL/MariaDB or PostgreSQL database. The daemon must be stopped (the
+//! repo's lock says so otherwise), and no other droplet may be acting on the database (its
+//! lease says so).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use droplet::config::Config;
+use droplet::repo::Repo;
+use droplet::store::Store;
+use droplet::store::sql::lease::Claim;
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Where the records are, and how many of each kind.
+    Info,
+    /// Copy every record into another store and point config.toml at it. The old store is
+    /// left as it was.
+    Migrate {
+        /// Where to: a Go MySQL DSN or a mysql:// or postgres:// URL, or `rocksdb` for the
+        /// repo's own RocksDB (`<repo>/db`).
+        #[arg(long)]
+        to: String,
+        /// Copy even if the destination already holds records: they are removed first (a
+        /// migration cut short is run again this way, as is one back into a repo's old RocksDB).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Open the repo's store as config.toml says, taking the repo's lock.
+fn open_configured(cfg: &Config, repo: &Repo) -> Result<Store> {
+    Ok(match cfg.mysql.store() {
+        Some(db) => Store::open_sql(&repo.db_path(), &db)?,
+        None => Store::open(&repo.db_path())?,
+    })
+}
+
+fn counts(store: &Store) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    store.for_each_record(&mut |table, _, _| {
+        *out.entry(table.to_string()).or_default() += 1;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Hold the database's droplet lease for the copy (no droplet acts on it meanwhile).
+fn hold_lease(store: &Store, holder: &str) -> Result<()> {
+    let Some(sql) = store.sql() else { return Ok(()) };
+    match sql.claim(droplet::lease::NAME, holder, Duration::from_secs(3600))? {
+        Claim::Held => Ok(()),
+        Claim::Taken { holder, expires_in } => bail!(
+            "droplet {holder} is acting on {} (its lease lapses in {} s unless renewed): stop it first",
+            store.describe(),
+            expires_in.as_secs()
+        ),
+    }
+}
+
+fn release_lease(store: &Store, holder: &str) {
+    if let Some(sql) = store.sql() {
+        let _ = sql.release(droplet::lease::NAME, holder);
+    }
+}
+
+pub fn run(repo: &Repo, cmd: StoreCmd) -> Result<()> {
+    let cfg = Config::load(&repo.config_path()).with_context(|| format!("reading {}", repo.config_path().display()))?;
+    match cmd {
+        StoreCmd::Info => {
+            match cfg.mysql.store() {
+                Some(db) => {
+                    let dsn = droplet::store::sql::dsn::parse(&db.connection)?;
+                    println!("{} at {}", dsn.dialect.name(), dsn.shown);
+                }
+                None => println!("RocksDB at {}", repo.db_path().display()),
+            }
+            // The counts read the store, which a running daemon holds.
+            match open_configured(&cfg, repo) {
+                Ok(store) => {
+                    for (table, n) in counts(&store)? {
+                        println!("{n:>10}  {table}");
+                    }
+                }
+                Err(e) => println!("(no counts: {e})"),
+            }
+            Ok(())
+        }
+        StoreCmd::Migrate { to, force } => migrate(repo, cfg, &to, force),
+    }
+}
+
+fn migrate(repo: &Repo, mut cfg: Config, to: &str, force: bool) -> Result<()> {
+    let holder = format!(
+        "store migrate (pid {}) on {}",
+        std::process::id(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+    );
+    let to_rocks = to.eq_ignore_ascii_case("rocksdb");
+    let from_sql = cfg.mysql.store();
+    if to_rocks && from_sql.is_none() {
+        bail!("the store is RocksDB under the repo already");
+    }
+    // Both stores are opened before anything is copied; the repo's lock is taken by whichever
+    // of them is the repo's RocksDB, so a running daemon stops the migration here.
+    let scratch = repo.root.join("store-migrate");
+    let (from, into) = if to_rocks {
+        let into = Store::open(&repo.db_path())?;
+        let db = from_sql.context("the store is not SQL")?;
+        (Store::open_sql(&scratch, &db)?, into)
+    } else {
+        let mut db = cfg.mysql.store().unwrap_or(droplet::store::sql::SqlConfig {
+            connection: String::new(),
+            max_open: 10,
+            max_idle: 10,
+            max_lifetime: None,
+            debug: false,
+        });
+        if db.connection == to.trim() {
+            bail!("the store is {} already", to.trim());
+        }
+        db.connection = to.trim().to_string();
+        let from = open_configured(&cfg, repo)?;
+        (from, Store::open_sql(&scratch, &db)?)
+    };
+    let there = counts(&into)?;
+    let held: u64 = there.values().sum();
+    if held > 0 && !force {
+        bail!(
+            "{} already holds {held} records: migrate into an empty store, or pass --force to replace them",
+            into.describe()
+        );
+    }
+    hold_lease(&from, &holder)?;
+    if let Err(e) = hold_lease(&into, &holder) {
+        release_lease(&from, &holder);
+        return Err(e);
+    }
+    if held > 0 {
+        println!("removing the {held} records {} holds", into.describe());
+        if let Err(e) = into.clear() {
+            release_lease(&from, &holder);
+            release_lease(&into, &holder);
+            return Err(e.into());
+        }
+    }
+    println!("copying {} into {}", from.describe(), into.describe());
+    let started = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let copied = from.copy_into(&into, 1000, &mut |n| {
+        if last.elapsed() >= Duration::from_secs(2) {
+            println!("  {n} records copied");
+            last = std::time::Instant::now();
+        }
+    });
+    release_lease(&from, &holder);
+    release_lease(&into, &holder);
+    let copied = copied?;
+    // Checked, not assumed: every kind of record is there in the number copied.
+    let want = counts(&from)?;
+    let got = counts(&into)?;
+    for (table, n) in &want {
+        let have = got.get(table).copied().unwrap_or(0);
+        if have < *n {
+            bail!(
+                "{table}: {n} records in {} but {have} in {}: the copy is short; run it again with --force",
+                from.describe(),
+                into.describe()
+            );
+        }
+    }
+    let (old, new) = (from.describe(), into.describe());
+    drop(from);
+    drop(into);
+    cfg.mysql.connection_string = if to_rocks { String::new() } else { to.trim().to_string() };
+    cfg.save(&repo.config_path())?;
+    let _ = std::fs::remove_file(repo.root.join("store-migrate.lock"));
+    println!(
+        "copied {copied} records in {:.1} s; {} now points at {new}. {old} is left as it was: remove it once droplet runs well on the new store.",
+        started.elapsed().as_secs_f64(),
+        repo.config_path().display()
+    );
+    Ok(())
+}
