@@ -50,18 +50,23 @@ fn a_go_fil_markets_client_pays_droplet_every_interval_and_gets_the_same_blocks(
         .iter()
         .filter_map(|e| e.as_str())
         .collect();
-    // Its completion is checked (CompleteVerified) and finalized whichever way it came: after
-    // droplet's Complete message (ClientEventComplete), or, when the last payment is asked for
-    // again once all blocks are in, straight from that request.
+    // Its completion is finalized whichever way it came: checked (CompleteVerified) after
+    // droplet's Complete message or, when the last payment is asked for again once all blocks
+    // are in, straight from that request; or, when droplet's Complete finds the client already
+    // Finalizing (its last payment sent), straight to FinalizingBlockstore (go-fil-markets'
+    // client FSM has no CompleteVerified on that path).
     for step in [
         "ClientEventPaymentChannelCreateInitiated",
         "ClientEventPaymentChannelReady",
         "ClientEventLaneAllocated",
-        "ClientEventCompleteVerified",
         "ClientEventBlockstoreFinalized",
     ] {
         assert!(events.contains(&step), "{step}: {events:?}");
     }
+    assert!(
+        events.contains(&"ClientEventCompleteVerified") || events.contains(&"ClientEventComplete"),
+        "completed: {events:?}"
+    );
     let payments = events.iter().filter(|e| **e == "ClientEventPaymentSent").count();
     assert!(payments >= 3, "{payments} payments: {events:?}");
 
