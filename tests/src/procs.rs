@@ -79,6 +79,8 @@ impl Proc {
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
             .env("DROPLET_PAYCH_INTERVAL", "500ms")
             .env("DROPLET_RETRIEVAL_RESTART_WAIT", "20s")
+            // A droplet on a database stands by this long after its holder is killed.
+            .env("DROPLET_LEASE_TTL", "3s")
             .env("DROPLET_IPNI_INTERVAL", "500ms")
             .env("DROPLET_METRICS_INTERVAL", "500ms")
             .env("DROPLET_CLIENT_TRACKER_INTERVAL", "500ms");
@@ -432,6 +434,25 @@ pub fn start_droplet_with(
     miners: &[&str],
     extra: &[&str],
 ) -> (Proc, String) {
+    let (args, repo) = droplet_run_args(dir, name, net, mode, miners, extra);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut p = Proc::start("droplet", &argv, &dir.join(format!("{name}.log")));
+    let api = dir.join(name).join("api");
+    wait_for("droplet's api file", Duration::from_secs(60), Some(&mut p), || {
+        std::fs::read_to_string(&api).ok()
+    });
+    (p, repo)
+}
+
+/// `droplet run`'s arguments for [`start_droplet_with`], and the repo.
+pub fn droplet_run_args(
+    dir: &Path,
+    name: &str,
+    net: &Devnet,
+    mode: &str,
+    miners: &[&str],
+    extra: &[&str],
+) -> (Vec<String>, String) {
     let repo = s(&dir.join(name));
     let ma = net.multiaddr.clone();
     let token = net.admin_token.clone();
@@ -477,13 +498,7 @@ pub fn start_droplet_with(
         other => panic!("unknown mode {other}"),
     }
     args.extend(extra.iter().map(|a| a.to_string()));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut p = Proc::start("droplet", &argv, &dir.join(format!("{name}.log")));
-    let api = dir.join(name).join("api");
-    wait_for("droplet's api file", Duration::from_secs(60), Some(&mut p), || {
-        std::fs::read_to_string(&api).ok()
-    });
-    (p, repo)
+    (args, repo)
 }
 
 pub fn start_client(dir: &Path, net: &Devnet, addr: Option<&str>) -> (Proc, String) {

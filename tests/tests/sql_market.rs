@@ -63,3 +63,61 @@ fn deals_funds_and_paid_retrievals_run_and_survive_kills_with_droplet_on_mariadb
 fn deals_funds_and_paid_retrievals_run_and_survive_kills_with_droplet_on_postgresql() {
     market_on(Engine::Postgres);
 }
+
+/// A second droplet started on the database stands by while the first holds its lease; when
+/// the first is SIGKILLed it takes over once the lease lapses, and the deal the first took in
+/// goes on to Active through it, the market whole afterwards.
+#[test]
+fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
+    let server = SqlServer::start(Engine::MariaDb);
+    let dsn = server.database();
+    let mut m = setup_on("200ms", Some(&dsn));
+    let dir = m._dir.path().to_path_buf();
+    let (args, standby_repo) = tests::procs::droplet_run_args(
+        &dir,
+        "standby",
+        &m._net,
+        "wallet",
+        &[tests::procs::DEVNET_MINER],
+        &["--mysql-dsn", &dsn],
+    );
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut standby = tests::procs::Proc::start("droplet", &argv, &dir.join("standby.log"));
+    tests::procs::wait_for(
+        "the standby to say it waits",
+        std::time::Duration::from_secs(60),
+        Some(&mut standby),
+        || standby_waits(&dir).then_some(()),
+    );
+    // A deal taken in by the first droplet, waiting for its data.
+    let out = m.init("0.0000001", "518400", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let proposal = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    m.wait_state(&proposal, "StorageDealWaitingForData");
+    let api = std::path::Path::new(&standby_repo).join("api");
+    assert!(!api.exists(), "the standby serves nothing while it waits");
+
+    // The first dies; the standby takes over once its lease lapses (3 s in the tests).
+    m.droplet.take().expect("droplet runs").kill();
+    let t = std::time::Instant::now();
+    tests::procs::wait_for(
+        "the standby to take over",
+        std::time::Duration::from_secs(60),
+        Some(&mut standby),
+        || std::fs::read_to_string(&api).ok(),
+    );
+    eprintln!("took over {:.1} s after the kill", t.elapsed().as_secs_f64());
+    m.provider = standby_repo;
+    m.droplet = Some(standby);
+    tests::procs::announce(&m.provider);
+    assert_eq!(m.deal(&proposal)["StateName"], "StorageDealWaitingForData");
+    let out = m.deal_cmd(&["import-data", &proposal, &m.car]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    m.publish_seal_and_activate(std::slice::from_ref(&proposal));
+    m.wait_client_state(&proposal, 7);
+    tests::crash::check(&m);
+}
+
+fn standby_waits(dir: &std::path::Path) -> bool {
+    std::fs::read_to_string(dir.join("standby.log")).is_ok_and(|l| l.contains("waiting to take over"))
+}
