@@ -104,6 +104,15 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// The record the write is to.
+    pub(crate) fn address(&self) -> (&str, &str) {
+        match self {
+            Op::Put { table, key, .. } | Op::Delete { table, key } => (table, key),
+        }
+    }
+}
+
 /// Writes applied together by [`Store::write`]: all of them or none.
 #[derive(Default)]
 pub struct Batch(Vec<Op>);

@@ -280,31 +280,26 @@ impl Sql {
         })
     }
 
-    fn write_future(&self, ops: Vec<Op>) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'static {
+    /// A batch as one transaction. Its rows are written in (table, key) order, so that two
+    /// batches touching the same rows lock them in the same order and cannot deadlock (the
+    /// sort is stable: writes to one key keep their order). A transaction the database still
+    /// aborts as a deadlock or a serialization failure is run again.
+    fn write_future(&self, mut ops: Vec<Op>) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'static {
         let pool = self.pool.clone();
         let sql = self.sql;
+        ops.sort_by(|a, b| a.address().cmp(&b.address()));
         async move {
-            let mut tx = pool.begin().await?;
-            for op in ops {
-                match op {
-                    Op::Put { table, key, value } => {
-                        sqlx::query(sql.put)
-                            .bind(table.into_owned())
-                            .bind(key.into_bytes())
-                            .bind(value)
-                            .execute(&mut *tx)
-                            .await?;
+            let mut tries = 0;
+            loop {
+                match write_once(&pool, sql, &ops).await {
+                    Err(e) if retryable(&e) && tries < 5 => {
+                        tries += 1;
+                        tracing::debug!(error = %e, tries, "a store write collided with another; running it again");
+                        tokio::time::sleep(std::time::Duration::from_millis(5 << tries)).await;
                     }
-                    Op::Delete { table, key } => {
-                        sqlx::query(sql.delete)
-                            .bind(table.into_owned())
-                            .bind(key.into_bytes())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    done => return done,
                 }
             }
-            tx.commit().await
         }
     }
 
@@ -387,6 +382,44 @@ impl Sql {
                 each(tbl, &String::from_utf8_lossy(k), v)?;
             }
         }
+    }
+}
+
+async fn write_once(pool: &AnyPool, sql: &Statements, ops: &[Op]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for op in ops {
+        match op {
+            Op::Put { table, key, value } => {
+                sqlx::query(sql.put)
+                    .bind(table.to_string())
+                    .bind(key.as_bytes().to_vec())
+                    .bind(value.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Op::Delete { table, key } => {
+                sqlx::query(sql.delete)
+                    .bind(table.to_string())
+                    .bind(key.as_bytes().to_vec())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await
+}
+
+/// A transaction the database aborted so that another could go on: SQLSTATE 40001
+/// (serialization failure; MySQL's deadlock 1213 reports it too) or 40P01 (PostgreSQL's
+/// deadlock), or MySQL's lock wait timeout (1205, SQLSTATE HY000).
+fn retryable(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    match db.code().as_deref() {
+        Some("40001" | "40P01") => true,
+        Some("HY000") => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| m.number() == 1205),
+        _ => false,
     }
 }
 
