@@ -24,24 +24,7 @@ fn market_on(engine: Engine) {
     report.print();
     assert_eq!(report.trials.len(), 4);
     // The records are in the database, not in a RocksDB under the repo.
-    let count = match engine {
-        Engine::MariaDb => {
-            let db = dsn.rsplit('/').next().and_then(|d| d.split('?').next()).expect("db");
-            server.sql(&format!("SELECT COUNT(*) FROM {db}.market_records WHERE tbl = 'deal/'"))
-        }
-        Engine::Postgres => {
-            let out = std::process::Command::new("psql")
-                .args([
-                    &dsn,
-                    "-At",
-                    "-c",
-                    "SELECT COUNT(*) FROM market_records WHERE tbl = 'deal/'",
-                ])
-                .output()
-                .expect("psql");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-    };
+    let count = server.query(&dsn, "SELECT COUNT(*) FROM market_records WHERE tbl = 'deal/'");
     let deals: u32 = count
         .lines()
         .filter_map(|l| l.trim().parse().ok())

@@ -169,24 +169,7 @@ fn the_schema_migrates_once_when_daemons_open_a_new_database_together_and_again_
         drop(opened);
         let again = open_sql(&dir, "again", &dsn);
         assert_eq!(again.get_json::<u32>(A, "k").expect("reads"), Some(1));
-        let table = match engine {
-            Engine::MariaDb => server.sql(&format!(
-                "SELECT version FROM {}.market_schema_migrations ORDER BY version",
-                dsn.rsplit('/').next().and_then(|d| d.split('?').next()).expect("db")
-            )),
-            Engine::Postgres => {
-                let out = std::process::Command::new("psql")
-                    .args([
-                        &dsn,
-                        "-At",
-                        "-c",
-                        "SELECT version FROM market_schema_migrations ORDER BY version",
-                    ])
-                    .output()
-                    .expect("psql");
-                String::from_utf8_lossy(&out.stdout).into_owned()
-            }
-        };
+        let table = server.query(&dsn, "SELECT version FROM market_schema_migrations ORDER BY version");
         let versions: Vec<&str> = table.lines().filter(|l| l.trim().parse::<u32>().is_ok()).collect();
         assert_eq!(versions, ["1", "2"], "{engine:?}: {table}");
     }
