@@ -13,6 +13,6 @@ pub mod memory;
 pub mod procs;
 pub mod retrieval;
 pub mod soak;
-pub mod sqlserver;
 
+pub use test_databases as sqlserver;
 pub use test_inputs::{gorand, unixfs_inputs};

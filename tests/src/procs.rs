@@ -96,11 +96,6 @@ impl Proc {
         Proc::spawn(&name, Command::new(path), args, log)
     }
 
-    /// Start a command built by the caller (a server run as another user, say).
-    pub fn start_command(name: &str, cmd: Command, log: &Path) -> Proc {
-        Proc::spawn(name, cmd, &[], log)
-    }
-
     fn spawn(name: &str, mut cmd: Command, args: &[&str], log: &Path) -> Proc {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");

@@ -10,7 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::memory;
-use crate::stack::{Demo, set_ask, start_devnet, start_droplet};
+use crate::stack::{Demo, set_ask, start_devnet, start_droplet_on};
+use test_databases::{Engine, SqlServer};
 
 /// (clients, proposals in flight per client, proposals).
 const SHAPES: [(usize, usize, usize); 4] = [(1, 32, 4000), (4, 32, 8000), (1, 128, 4000), (16, 64, 8000)];
@@ -39,12 +40,25 @@ fn field(result: &str, key: &str) -> f64 {
     json_value(result, key).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
 }
 
+/// The intake with droplet's store in RocksDB, then in a MariaDB and a PostgreSQL server on
+/// loopback (started here, in temporary directories).
 pub fn run(target: &Path) -> Result<()> {
     println!("Deal intake: offline mk/1.2.1 proposals from many libp2p clients to one droplet (release), on loopback");
-    let demo = Demo::build("intake", target, true, false)?;
     super::cargo(&["build", "-q", "--release", "-p", "deal-load"])?;
+    println!(" droplet's store in RocksDB under its repo:");
+    run_on(target, None)?;
+    for engine in [Engine::MariaDb, Engine::Postgres] {
+        let server = SqlServer::start(engine);
+        println!(" droplet's store in {engine:?} on loopback:");
+        run_on(target, Some(&server.database()))?;
+    }
+    Ok(())
+}
+
+fn run_on(target: &Path, dsn: Option<&str>) -> Result<()> {
+    let demo = Demo::build("intake", target, true, false)?;
     let (_devnet, token, ma) = start_devnet(&demo, &[])?;
-    let (droplet, _ipni) = start_droplet(&demo, &ma, &token)?;
+    let (droplet, _ipni) = start_droplet_on(&demo, &ma, &token, dsn)?;
     let p = demo.repo("droplet");
     set_ask(&demo, "0", "0", "8MiB")?;
     let key = demo

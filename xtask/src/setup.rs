@@ -62,9 +62,11 @@ pub fn build_dependencies() -> Result<()> {
     ensure_packages(SYSTEM_PACKAGES)
 }
 
-/// Check, or install when run as root, what `cargo xtask bench` needs besides the build's.
+/// Check, or install when run as root, what `cargo xtask bench` needs besides the build's
+/// (the intake bench runs droplet on the database servers too).
 pub fn bench_dependencies() -> Result<()> {
-    ensure_packages(BENCH_PACKAGES)
+    ensure_packages(BENCH_PACKAGES)?;
+    ensure_packages(DATABASE_PACKAGES)
 }
 
 /// Check, or install when run as root, the database servers the SQL store's tests start.

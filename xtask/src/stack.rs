@@ -203,6 +203,11 @@ pub struct Ipni {
 /// Start droplet for t01000, signing with the worker key through the devnet's wallet, with
 /// IPNI on: its publisher on loopback, announcing to a local stand-in for an indexer.
 pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<(Daemon, Ipni)> {
+    start_droplet_on(demo, ma, token, None)
+}
+
+/// [`start_droplet`] with its store in the database `dsn` names (`[Mysql] ConnectionString`).
+pub fn start_droplet_on(demo: &Demo, ma: &str, token: &str, dsn: Option<&str>) -> Result<(Daemon, Ipni)> {
     let p = demo.repo("droplet");
     // The API port is chosen here so that the config can name it as the HTTP retrieval
     // address the transports protocol announces (`/ipfs/` and `/piece/` are served there).
@@ -216,7 +221,9 @@ pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<(Daemon, Ipni
             "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/127.0.0.1/tcp/{port}/http\"\n\
              [CommonProvider.IndexProvider]\nEnable = true\n\
              [CommonProvider.IndexProvider.Announce]\nAnnounceOverHttp = true\nDirectAnnounceURLs = [\"{announce_url}\"]\n\
-             [CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\nListenAddress = \"127.0.0.1\"\nPort = {publisher}\n"
+             [CommonProvider.IndexProvider.HttpPublisher]\nEnabled = true\nListenAddress = \"127.0.0.1\"\nPort = {publisher}\n\
+             [Mysql]\nConnectionString = {:?}\n",
+            dsn.unwrap_or("")
         ),
     )?;
     let listen = format!("/ip4/127.0.0.1/tcp/{port}");

@@ -1,12 +1,11 @@
-//! Real database servers for the SQL store's tests: MariaDB and PostgreSQL from Debian's
-//! packages (`cargo xtask test` installs them), each started in a temporary data directory,
-//! listening on a free loopback port only, and stopped with its directory when dropped.
+//! Real database servers for the SQL store's tests and benches: MariaDB and PostgreSQL from
+//! Debian's packages (`cargo xtask test` and `bench` install them), each started in a
+//! temporary data directory, listening on a free loopback port only, and stopped with its
+//! directory when dropped. Failures panic with the server's log: these are test fixtures.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
-
-use crate::procs::{Proc, wait_for};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +18,7 @@ pub enum Engine {
 pub struct SqlServer {
     pub engine: Engine,
     pub port: u16,
-    proc: Option<Proc>,
+    proc: Option<Child>,
     /// Removed after the server stops.
     dir: PathBuf,
     next_db: std::sync::atomic::AtomicU32,
@@ -84,11 +83,13 @@ fn postgres_bin(name: &str) -> String {
 
 impl SqlServer {
     pub fn start(engine: Engine) -> SqlServer {
-        let dir = tempfile::Builder::new()
-            .prefix("sqlserver")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
+        let dir = std::env::temp_dir().join(format!(
+            "sqlserver-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the server's directory");
         let port = free_port();
         let data = dir.join("data");
         let log = dir.join("server.log");
@@ -116,8 +117,9 @@ impl SqlServer {
                     "--innodb-buffer-pool-size=64M".into(),
                     "--max-connections=500".into(),
                 ];
-                let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-                Proc::start_path(Path::new("/usr/sbin/mariadbd"), &argv, &log)
+                let mut cmd = Command::new("/usr/sbin/mariadbd");
+                cmd.args(&args);
+                spawn(cmd, &log)
             }
             Engine::Postgres => {
                 // As root, the data directory must be the postgres user's (a non-root run
@@ -150,7 +152,7 @@ impl SqlServer {
                     "-c",
                     "max_connections=500",
                 ]);
-                Proc::start_command("postgres", cmd, &log)
+                spawn(cmd, &log)
             }
         };
         let mut server = SqlServer {
@@ -160,15 +162,21 @@ impl SqlServer {
             dir,
             next_db: std::sync::atomic::AtomicU32::new(0),
         };
-        let p = server.proc.as_mut().expect("just started");
-        wait_for("the database server", Duration::from_secs(60), Some(p), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        // Accepting connections a moment before it answers them: wait for a query to work.
-        wait_for("the database server to answer", Duration::from_secs(60), None, || {
-            server.client("SELECT 1").status.success().then_some(())
-        });
-        server
+        // Listening a moment before it answers queries: wait for one to work.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && server.client("SELECT 1").status.success() {
+                return server;
+            }
+            let exited = server.proc.as_mut().and_then(|p| p.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                panic!(
+                    "{engine:?} did not start ({exited:?}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Run one statement with the engine's own command-line client.
@@ -265,9 +273,29 @@ impl SqlServer {
 
 impl Drop for SqlServer {
     fn drop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.stop();
+        if let Some(mut p) = self.proc.take() {
+            // SIGTERM (PostgreSQL's smart shutdown, MariaDB's normal one), SIGKILL after 10 s.
+            let _ = Command::new("kill").arg("-TERM").arg(p.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && p.try_wait().ok().flatten().is_none() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = p.kill();
+            let _ = p.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Start a server with its output going to `log`.
+fn spawn(mut cmd: Command, log: &Path) -> Child {
+    let out = std::fs::File::create(log).expect("the server's log");
+    let err = out.try_clone().expect("the server's log");
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e} (install mariadb-server and postgresql)"))
 }
