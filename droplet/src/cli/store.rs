@@ -114,17 +114,16 @@ fn migrate(repo: &Repo, mut cfg: Config, to: &str, force: bool) -> Result<()> {
         let db = from_sql.context("the store is not SQL")?;
         (Store::open_sql(&scratch, &db)?, into)
     } else {
-        let mut db = cfg.mysql.store().unwrap_or(droplet::store::sql::SqlConfig {
-            connection: String::new(),
-            max_open: 10,
-            max_idle: 10,
-            max_lifetime: None,
-            debug: false,
-        });
-        if db.connection == to.trim() {
+        if cfg.mysql.connection_string.trim() == to.trim() {
             bail!("the store is {} already", to.trim());
         }
-        db.connection = to.trim().to_string();
+        // The destination with the repo's own [Mysql] pool settings.
+        let db = droplet::config::MysqlConfig {
+            connection_string: to.trim().to_string(),
+            ..cfg.mysql.clone()
+        }
+        .store()
+        .context("--to names no database")?;
         let from = open_configured(&cfg, repo)?;
         (from, Store::open_sql(&scratch, &db)?)
     };

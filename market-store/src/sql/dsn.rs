@@ -125,10 +125,8 @@ fn go_mysql(s: &str) -> Result<Dsn, DsnError> {
     match net {
         "" | "tcp" | "tcp6" => {
             let addr = if addr.is_empty() { "127.0.0.1:3306" } else { addr };
-            let (host, port) = match addr.rsplit_once(':') {
-                Some((h, p)) if !h.ends_with(']') || addr.starts_with('[') => (h, p),
-                _ => (addr, "3306"),
-            };
+            // Go writes an IPv6 host in brackets, so the port follows the last `:`.
+            let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "3306"));
             let host = host.trim_start_matches('[').trim_end_matches(']');
             let port: u16 = port
                 .parse()

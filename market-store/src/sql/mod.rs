@@ -391,16 +391,16 @@ async fn write_once(pool: &AnyPool, sql: &Statements, ops: &[Op]) -> Result<(), 
         match op {
             Op::Put { table, key, value } => {
                 sqlx::query(sql.put)
-                    .bind(table.to_string())
-                    .bind(key.as_bytes().to_vec())
-                    .bind(value.clone())
+                    .bind(table.as_ref())
+                    .bind(key.as_bytes())
+                    .bind(value.as_slice())
                     .execute(&mut *tx)
                     .await?;
             }
             Op::Delete { table, key } => {
                 sqlx::query(sql.delete)
-                    .bind(table.to_string())
-                    .bind(key.as_bytes().to_vec())
+                    .bind(table.as_ref())
+                    .bind(key.as_bytes())
                     .execute(&mut *tx)
                     .await?;
             }
