@@ -1,5 +1,6 @@
-//! `cargo xtask soak [--deals N] [--cap C]`: the soak of `tests/src/soak.rs` at bench size
-//! (10,000 deals by default, release binaries), its report printed.
+//! `cargo xtask soak [--deals N] [--cap C] [--hold SECONDS]`: the soak of `tests/src/soak.rs` at
+//! bench size (10,000 deals by default, release binaries), its report printed; `--hold` keeps
+//! the market running that long after the last deal is Active, listing deals every 5 s.
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -15,6 +16,10 @@ fn main() {
             })
             .unwrap_or(default)
     };
-    let report = tests::soak::run_soak(arg("--deals", 10_000), arg("--cap", 100));
+    let report = tests::soak::run_soak(
+        arg("--deals", 10_000),
+        arg("--cap", 100),
+        std::time::Duration::from_secs(arg("--hold", 0) as u64),
+    );
     report.print();
 }

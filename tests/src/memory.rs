@@ -37,3 +37,58 @@ pub fn cpu_time(pid: u32) -> std::time::Duration {
         .unwrap_or(0);
     std::time::Duration::from_millis(ticks * 10)
 }
+
+/// Resident memory of some processes read every `every` on a thread of its own, until
+/// [`Sampler::stop`]: what a bench shows between the points it reads itself.
+#[derive(Debug)]
+pub struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<Sample>>>,
+}
+
+/// One reading: when (since the sampler started) and each process's RSS in KiB, in the order
+/// the sampler was given them.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub at: std::time::Duration,
+    pub kib: Vec<u64>,
+}
+
+impl Sampler {
+    pub fn start(pids: Vec<u32>, every: std::time::Duration) -> Sampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let mut samples = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                samples.push(Sample {
+                    at: start.elapsed(),
+                    kib: pids.iter().map(|&p| rss_kib(p)).collect(),
+                });
+                // Short naps, so that stopping does not wait a whole period.
+                let next = start.elapsed() + every;
+                while start.elapsed() < next && !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+            samples
+        });
+        Sampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling and hands back every reading, oldest first.
+    pub fn stop(mut self) -> Vec<Sample> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

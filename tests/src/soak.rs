@@ -19,14 +19,65 @@ use crate::procs::{run_ok, wait_for};
 /// The size of each file, and of each slice: one file a deal.
 const FILE_SIZE: usize = 1024;
 
+/// One phase of a soak: its name, seconds, and droplet's and droplet-client's resident memory
+/// (KiB) at its end and as sampled every [`SAMPLE_EVERY`] while it ran.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: &'static str,
+    pub seconds: f64,
+    pub droplet_kib: u64,
+    pub client_kib: u64,
+    pub droplet: Spread,
+    pub client: Spread,
+}
+
+/// A process's memory over a phase (KiB): lowest, highest, and the mean of the phase's first
+/// and of its second half (a level memory has the two alike; a leak has the second higher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spread {
+    pub min: u64,
+    pub max: u64,
+    pub first_half: u64,
+    pub second_half: u64,
+}
+
+impl Spread {
+    fn of(readings: &[u64]) -> Spread {
+        let mean = |r: &[u64]| match r.len() {
+            0 => 0,
+            n => r.iter().sum::<u64>() / n as u64,
+        };
+        let (a, b) = readings.split_at(readings.len() / 2);
+        Spread {
+            min: readings.iter().copied().min().unwrap_or(0),
+            max: readings.iter().copied().max().unwrap_or(0),
+            first_half: mean(if a.is_empty() { b } else { a }),
+            second_half: mean(b),
+        }
+    }
+
+    fn shown(&self) -> String {
+        let mib = |k: u64| k / 1024;
+        format!(
+            "{:>4}-{:<4} {:>4}/{:<4}",
+            mib(self.min),
+            mib(self.max),
+            mib(self.first_half),
+            mib(self.second_half)
+        )
+    }
+}
+
+/// How often both daemons' memory is read while the soak runs.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+
 /// What a soak measured.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub deals: usize,
     pub cap: usize,
-    /// Each phase in order: its name, seconds, and droplet's and droplet-client's RSS (KiB)
-    /// at its end.
-    pub phases: Vec<(&'static str, f64, u64, u64)>,
+    /// Each phase in order.
+    pub phases: Vec<Phase>,
     pub publish_messages: usize,
     pub largest_batch: usize,
     pub sectors: usize,
@@ -36,7 +87,7 @@ pub struct Report {
 
 impl Report {
     pub fn total_seconds(&self) -> f64 {
-        self.phases.iter().map(|p| p.1).sum()
+        self.phases.iter().map(|p| p.seconds).sum()
     }
 
     pub fn print(&self) {
@@ -47,11 +98,25 @@ impl Report {
             self.total_seconds()
         );
         println!(
-            "  {:<34} {:>8}  {:>11} {:>18}",
-            "phase", "seconds", "droplet RSS", "droplet-client RSS"
+            "  RSS in MiB at each phase's end; over the phase, sampled every {} s: min-max and the \
+             mean of its first/second half",
+            SAMPLE_EVERY.as_secs()
         );
-        for (phase, secs, d, c) in &self.phases {
-            println!("  {phase:<34} {secs:>8.1}  {:>7} MiB {:>14} MiB", d / 1024, c / 1024);
+        println!(
+            "  {:<34} {:>8}  {:>28} {:>28}",
+            "phase", "seconds", "droplet: end  min-max  1st/2nd", "client: end  min-max  1st/2nd"
+        );
+        let mib = |k: u64| k / 1024;
+        for p in &self.phases {
+            println!(
+                "  {:<34} {:>8.1}  {:>5}  {} {:>9}  {}",
+                p.name,
+                p.seconds,
+                mib(p.droplet_kib),
+                p.droplet.shown(),
+                mib(p.client_kib),
+                p.client.shown(),
+            );
         }
         println!(
             "  {} PublishStorageDeals messages (largest {} deals), {} sectors",
@@ -127,7 +192,9 @@ fn failed(d: &Value) -> bool {
 }
 
 /// Run the soak: `deals` deals, at most `cap` in a publish message.
-pub fn run_soak(deals: usize, cap: usize) -> Report {
+/// Runs the soak; then, for `hold` more, keeps the market running with an operator listing
+/// both sides' deals every few seconds (the steady state the memory must be flat in).
+pub fn run_soak(deals: usize, cap: usize, hold: Duration) -> Report {
     let mut m = setup();
 
     // Free deals (the batch takes price 0), batches of `cap`, published when full.
@@ -148,13 +215,16 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
     )]);
     m.restart_droplet_with(&[]);
 
-    // Each phase's time, and both daemons' memory at its end.
+    // Each phase's time, and both daemons' memory at its end; the sampler fills in between.
     let pids = (m.droplet.as_ref().expect("droplet").pid(), m._client.pid());
+    let sampler = crate::memory::Sampler::start(vec![pids.0, pids.1], SAMPLE_EVERY);
+    let started = Instant::now();
     let mut phases = Vec::new();
     let mut phase_start = Instant::now();
     let mut phase = |name: &'static str, at: &mut Instant| {
         let (d, c) = (crate::memory::rss_kib(pids.0), crate::memory::rss_kib(pids.1));
-        phases.push((name, at.elapsed().as_secs_f64(), d, c));
+        let span = (at.duration_since(started), started.elapsed());
+        phases.push((name, at.elapsed().as_secs_f64(), d, c, span));
         *at = Instant::now();
     };
     let root = Path::new(&m.car)
@@ -272,6 +342,39 @@ pub fn run_soak(deals: usize, cap: usize) -> Report {
         (count_in(&d, StorageDealStatus::Active) == deals).then_some(())
     });
     phase("Active at droplet-client", &mut phase_start);
+
+    if !hold.is_zero() {
+        let end = Instant::now() + hold;
+        while Instant::now() < end {
+            assert_eq!(m.deals().len(), deals, "droplet lists every deal");
+            assert_eq!(client_deals(&m).len(), deals, "droplet-client lists every deal");
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        phase("held, listed every 5 s", &mut phase_start);
+    }
+    let samples = sampler.stop();
+    let phases = phases
+        .into_iter()
+        .map(|(name, seconds, droplet_kib, client_kib, (from, to))| {
+            let spread = |i: usize, end: u64| {
+                let readings: Vec<u64> = samples
+                    .iter()
+                    .filter(|s| s.at >= from && s.at <= to)
+                    .map(|s| s.kib[i])
+                    .chain([end])
+                    .collect();
+                Spread::of(&readings)
+            };
+            Phase {
+                name,
+                seconds,
+                droplet_kib,
+                client_kib,
+                droplet: spread(0, droplet_kib),
+                client: spread(1, client_kib),
+            }
+        })
+        .collect();
 
     let droplet_peak_kib = crate::memory::peak_rss_kib(pids.0);
     let client_peak_kib = crate::memory::peak_rss_kib(pids.1);

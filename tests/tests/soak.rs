@@ -4,7 +4,7 @@
 
 #[test]
 fn five_hundred_deals_go_from_one_batch_to_active_each_published_once_under_the_cap() {
-    let report = tests::soak::run_soak(500, 64);
+    let report = tests::soak::run_soak(500, 64, std::time::Duration::from_secs(5));
     report.print();
     assert!(report.publish_messages >= 500 / 64, "{report:?}");
 }

@@ -7,8 +7,9 @@ mod bench_split;
 mod demo;
 mod fuzz;
 mod indexer;
-/// Memory and CPU read from `/proc`, shared with the test suite.
+/// Memory and CPU read from `/proc`, shared with the test suite (whose soak alone samples).
 #[path = "../../tests/src/memory.rs"]
+#[allow(dead_code)]
 mod memory;
 mod setup;
 mod stack;
