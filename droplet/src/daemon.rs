@@ -25,6 +25,7 @@ use crate::config::{Config, FsStorage};
 use crate::deals::DealStore;
 use crate::deals::accept::Acceptor;
 use crate::deals::runner::DealRunner;
+use crate::lease::Leases;
 use crate::miners::{LiveConfig, Miners};
 use crate::pieces::Pieces;
 use crate::repo::Repo;
@@ -139,7 +140,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     });
     tracing::info!(store = %store.describe(), "store open");
     let keypair = repo.libp2p_key(&cfg.libp2p)?;
-    let lease = crate::lease::take(&store, crate::lease::holder(&keypair.public().to_peer_id())).await?;
+    let leases = Leases::open(&store, crate::lease::holder(&keypair.public().to_peer_id())).await?;
 
     let mut effective = cfg.clone();
     resolve_endpoints(&mut effective);
@@ -177,17 +178,18 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         live.clone(),
         pieces.clone(),
         transfer_dir,
+        leases.clone(),
     )?;
     crate::deals::sealing::track(runner.clone(), deals.clone(), chain.clone(), tracker_interval());
     {
         // Pieces stored before the index was kept, or whose indexing was cut off.
-        let (pieces, deals) = (pieces.clone(), deals.clone());
+        let (pieces, deals, leases) = (pieces.clone(), deals.clone(), leases.clone());
         tokio::spawn(async move {
             let stored: Vec<_> = deals
                 .list()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|d| crate::pieces::has_stored_piece(d.status()))
+                .filter(|d| crate::pieces::has_stored_piece(d.status()) && leases.owns(&d.proposal().provider))
                 .collect();
             let n = pieces.index_missing(&stored).await;
             if n > 0 {
@@ -304,9 +306,10 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         vouchers: vouchers.clone(),
         chain: chain.clone(),
     };
-    redeemer
-        .clone()
-        .start(interval_from_env("DROPLET_PAYCH_INTERVAL", Duration::from_secs(60)));
+    redeemer.clone().start(
+        interval_from_env("DROPLET_PAYCH_INTERVAL", Duration::from_secs(60)),
+        leases.clone(),
+    );
     let provider = crate::retrieval::provider::RetrievalProvider {
         lookup,
         deals: retrieval_deals.clone(),
@@ -319,10 +322,14 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
         transfers: Default::default(),
         restart_wait: interval_from_env("DROPLET_RETRIEVAL_RESTART_WAIT", Duration::from_secs(600)),
     };
-    // Deals a stop or crash cut off wait for their clients to restart them, for a while.
-    for record in retrieval_deals.list().context("reading the retrieval deals")? {
-        provider.close_if_abandoned(&record, "droplet restarted during the transfer");
+    // Deals a stop or crash cut off wait for their clients to restart them, for a while
+    // (in pool mode, those of the miners this droplet acts for, when it comes to).
+    if !leases.pooled() {
+        for record in retrieval_deals.list().context("reading the retrieval deals")? {
+            provider.close_if_abandoned(&record, "droplet restarted during the transfer");
+        }
     }
+    let abandoned = provider.clone();
     let transfers_cell = provider.transfers.clone();
     let gs_config = graphsync::net::Config {
         max_in_progress_responses: cfg.simultaneous_transfers_for_retrieval.max(1) as usize,
@@ -388,7 +395,40 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     };
 
     let miners_for_banner = miners.list();
-    crate::direct::tracker::track(direct.clone(), chain.clone(), tracker_interval());
+    crate::direct::tracker::track(direct.clone(), chain.clone(), leases.clone(), tracker_interval());
+
+    // In pool mode, the miners (and jobs) this droplet comes to act for: at start, or when it
+    // takes one over from a droplet that stopped or died.
+    {
+        let wanted_miners = miners.clone();
+        let wanted: crate::lease::Wanted = Arc::new(move || {
+            let mut names: Vec<String> = wanted_miners
+                .list()
+                .iter()
+                .map(|(m, _)| crate::lease::miner_lease(m))
+                .collect();
+            names.push(crate::lease::REDEEMER.to_string());
+            names
+        });
+        let (runner, retrieval_deals) = (runner.clone(), retrieval_deals.clone());
+        let on_gain: crate::lease::OnGain = Arc::new(move |name: String| {
+            let Some(miner) = name
+                .strip_prefix("miner/")
+                .and_then(|m| market_types::address::parse(m).ok())
+            else {
+                return;
+            };
+            if let Err(e) = runner.resume_miner(miner) {
+                tracing::error!(%miner, error = %e, "resuming the miner's deals");
+            }
+            for record in retrieval_deals.list().unwrap_or_default() {
+                if record.miner.0 == miner {
+                    abandoned.close_if_abandoned(&record, "droplet restarted during the transfer");
+                }
+            }
+        });
+        leases.keep(wanted, on_gain).await?;
+    }
     let api = Api {
         miners,
         asks,
@@ -506,9 +546,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     eprintln!("droplet: shutting down");
     let _ = stop_handle.stop();
     server.stop();
-    if let Some(lease) = lease {
-        lease.release();
-    }
+    leases.release();
     Ok(())
 }
 

@@ -35,7 +35,8 @@ pub enum StoreError {
 pub struct Store {
     backend: Backend,
     /// Held for the life of the store: the lock that keeps a second daemon off the repo.
-    _lock: std::fs::File,
+    /// The repo's lock (None for a look at a shared database beside its daemons).
+    _lock: Option<std::fs::File>,
     /// Batches written by [`Store::write`] (for tests that count writes per change).
     batches: std::sync::atomic::AtomicU64,
 }
@@ -165,7 +166,7 @@ impl Store {
         let lock = lock_file(path)?;
         Ok(Store {
             backend: Backend::Rocks(rocks::Rocks::open(path)?),
-            _lock: lock,
+            _lock: Some(lock),
             batches: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -178,7 +179,18 @@ impl Store {
         let lock = lock_file(repo_lock)?;
         Ok(Store {
             backend: Backend::Sql(sql::Sql::open(db)?),
-            _lock: lock,
+            _lock: Some(lock),
+            batches: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// The SQL store `db` describes, opened beside the daemons that use it (the repo's lock is
+    /// not taken): for reading, as `droplet store info` does while droplets run.
+    #[cfg(feature = "sql")]
+    pub fn open_sql_shared(db: &sql::SqlConfig) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sql(sql::Sql::open(db)?),
+            _lock: None,
             batches: std::sync::atomic::AtomicU64::new(0),
         })
     }

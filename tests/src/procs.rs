@@ -497,7 +497,12 @@ pub fn droplet_run_args(
 }
 
 pub fn start_client(dir: &Path, net: &Devnet, addr: Option<&str>) -> (Proc, String) {
-    let repo = s(&dir.join("client"));
+    start_client_named(dir, "client", net, addr)
+}
+
+/// [`start_client`] with its repo (and log) named `name`, for a market of several clients.
+pub fn start_client_named(dir: &Path, name: &str, net: &Devnet, addr: Option<&str>) -> (Proc, String) {
+    let repo = s(&dir.join(name));
     let ma = net.multiaddr.clone();
     let args = [
         "--repo",
@@ -522,8 +527,8 @@ pub fn start_client(dir: &Path, net: &Devnet, addr: Option<&str>) -> (Proc, Stri
     if let Some(a) = addr {
         args.extend(["--addr", a]);
     }
-    let mut p = Proc::start("droplet-client", &args, &dir.join("client.log"));
-    let api = dir.join("client").join("api");
+    let mut p = Proc::start("droplet-client", &args, &dir.join(format!("{name}.log")));
+    let api = dir.join(name).join("api");
     wait_for(
         "droplet-client's api file",
         Duration::from_secs(60),

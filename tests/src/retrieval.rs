@@ -134,7 +134,7 @@ pub fn total_received(m: &Market) -> u128 {
 }
 
 /// One JSON-RPC call to `url` with bearer `token`; the whole answer (`result` or `error`).
-fn rpc(url: &str, token: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+pub fn rpc(url: &str, token: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
     try_rpc(url, token, method, params).expect("a JSON-RPC answer")
 }
 

@@ -47,9 +47,10 @@ fn deals_funds_and_paid_retrievals_run_and_survive_kills_with_droplet_on_postgre
     market_on(Engine::Postgres);
 }
 
-/// A second droplet started on the database stands by while the first holds its lease; when
-/// the first is SIGKILLed it takes over once the lease lapses, and the deal the first took in
-/// goes on to Active through it, the market whole afterwards.
+/// A second droplet started on the database for the same miner stands by while the first
+/// holds the miner's lease (it serves its API, but neither takes the miner's deals in nor acts
+/// on them); when the first is SIGKILLed it takes over once the lease lapses, and the deal the
+/// first took in goes on to Active through it, the market whole afterwards.
 #[test]
 fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
     let server = SqlServer::start(Engine::MariaDb);
@@ -77,8 +78,21 @@ fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let proposal = String::from_utf8_lossy(&out.stdout).trim().to_string();
     m.wait_state(&proposal, "StorageDealWaitingForData");
-    let api = std::path::Path::new(&standby_repo).join("api");
-    assert!(!api.exists(), "the standby serves nothing while it waits");
+    let refused = tests::procs::run(
+        "droplet",
+        &[
+            "--repo",
+            &standby_repo,
+            "storage",
+            "deal",
+            "import-data",
+            &proposal,
+            &m.car,
+        ],
+    );
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "the standby does not act on the deal");
+    assert!(said.contains("served by another droplet"), "{said}");
 
     // The first dies; the standby takes over once its lease lapses (3 s in the tests).
     m.droplet.take().expect("droplet runs").kill();
@@ -87,7 +101,11 @@ fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
         "the standby to take over",
         std::time::Duration::from_secs(60),
         Some(&mut standby),
-        || std::fs::read_to_string(&api).ok(),
+        || {
+            std::fs::read_to_string(dir.join("standby.log"))
+                .is_ok_and(|l| l.contains("now acts for miner/t01000"))
+                .then_some(())
+        },
     );
     eprintln!("took over {:.1} s after the kill", t.elapsed().as_secs_f64());
     m.provider = standby_repo;
@@ -102,5 +120,5 @@ fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
 }
 
 fn standby_waits(dir: &std::path::Path) -> bool {
-    std::fs::read_to_string(dir.join("standby.log")).is_ok_and(|l| l.contains("waiting to take over"))
+    std::fs::read_to_string(dir.join("standby.log")).is_ok_and(|l| l.contains("standing by to take it over"))
 }

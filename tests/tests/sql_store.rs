@@ -211,6 +211,25 @@ fn a_lease_is_held_by_one_daemon_renewed_while_it_lives_and_taken_over_once_it_l
         assert_eq!(a.claim("miner/t01000", "A", ttl).expect("claims"), Claim::Held);
         b.release("droplet", "B").expect("releases");
         assert_eq!(a.claim("droplet", "A", ttl).expect("claims"), Claim::Held);
+        // What is held now, by name and holder; a lapsed lease is no one's.
+        let live: Vec<(String, String)> = b
+            .live()
+            .expect("reads")
+            .into_iter()
+            .map(|l| (l.name, l.holder))
+            .collect();
+        assert_eq!(
+            live,
+            [("droplet", "A"), ("miner/t01000", "A")].map(|(n, h)| (n.to_string(), h.to_string())),
+            "{engine:?}"
+        );
+        assert_eq!(b.holder_of("miner/t01000").expect("reads").as_deref(), Some("A"));
+        std::thread::sleep(ttl + Duration::from_millis(300));
+        assert!(
+            b.live().expect("reads").is_empty(),
+            "{engine:?}: lapsed leases are no one's"
+        );
+        assert_eq!(b.holder_of("droplet").expect("reads"), None);
     }
 }
 

@@ -72,6 +72,17 @@ fn fail(e: impl std::fmt::Display) -> jsonrpsee::types::ErrorObjectOwned {
 }
 
 impl Api {
+    /// The sealer's calls for a miner another droplet on the shared database acts for are
+    /// refused: that droplet hands its deals out.
+    fn acting_for(&self, miner: &Address) -> RpcResult<()> {
+        if self.runner.owns(miner) {
+            return Ok(());
+        }
+        Err(handler_error(
+            crate::deals::runner::DealError::OtherDroplet { miner: *miner }.to_string(),
+        ))
+    }
+
     /// Read one provider setting of a miner (or `[CommonProvider]`).
     fn setting<R>(&self, miner: MinerOrCommon, f: impl FnOnce(&ProviderConfig) -> R) -> RpcResult<R> {
         if let Some(m) = &miner.0
@@ -378,6 +389,7 @@ impl MarketDealsServer for Api {
                 sector.miner
             )));
         }
+        self.acting_for(&Address::new_id(sector.miner))?;
         crate::deals::sealing::assign(
             &self.runner,
             &self.deals,
@@ -392,6 +404,7 @@ impl MarketDealsServer for Api {
     }
 
     async fn release_deals(&self, miner: Json<Address>, deals: Vec<u64>) -> RpcResult<()> {
+        self.acting_for(&miner.0)?;
         crate::deals::sealing::release(&self.runner, &self.deals, miner.0, &deals)
             .await
             .map_err(fail)
@@ -401,6 +414,7 @@ impl MarketDealsServer for Api {
         miner: Json<Address>,
         spec: Option<GetDealSpec>,
     ) -> RpcResult<Vec<DealInfoIncludePath>> {
+        self.acting_for(&miner.0)?;
         crate::deals::sealing::unpacked(&self.deals, &self.chain, miner.0, &spec.unwrap_or_default())
             .await
             .map_err(fail)

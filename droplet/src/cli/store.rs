@@ -48,22 +48,36 @@ fn counts(store: &Store) -> Result<BTreeMap<String, u64>> {
     Ok(out)
 }
 
-/// Hold the database's droplet lease for the copy (no droplet acts on it meanwhile).
+/// Hold the database for the copy: no droplet acts on it meanwhile. The migration's own lease
+/// is taken first and the droplets' leases read after, as droplets take theirs and read the
+/// migration's after, so that of a droplet starting and a migration one always sees the other.
 fn hold_lease(store: &Store, holder: &str) -> Result<()> {
     let Some(sql) = store.sql() else { return Ok(()) };
-    match sql.claim(droplet::lease::NAME, holder, Duration::from_secs(3600))? {
-        Claim::Held => Ok(()),
-        Claim::Taken { holder, expires_in } => bail!(
-            "droplet {holder} is acting on {} (its lease lapses in {} s unless renewed): stop it first",
-            store.describe(),
-            expires_in.as_secs()
-        ),
+    if let Claim::Taken { holder, .. } = sql.claim(droplet::lease::EXCLUSIVE, holder, Duration::from_secs(3600))? {
+        bail!("{holder} is migrating {} already", store.describe());
     }
+    let acting: Vec<_> = sql
+        .live()?
+        .into_iter()
+        .filter(|l| l.name != droplet::lease::EXCLUSIVE)
+        .collect();
+    if let Some(l) = acting.first() {
+        release_lease(store, holder);
+        bail!(
+            "droplet {} is acting on {} ({} and {} more lease(s), lapsing in {} s unless renewed): stop every droplet on it first",
+            l.holder,
+            store.describe(),
+            l.name,
+            acting.len() - 1,
+            l.expires_in.as_secs()
+        );
+    }
+    Ok(())
 }
 
 fn release_lease(store: &Store, holder: &str) {
     if let Some(sql) = store.sql() {
-        let _ = sql.release(droplet::lease::NAME, holder);
+        let _ = sql.release(droplet::lease::EXCLUSIVE, holder);
     }
 }
 
@@ -78,11 +92,27 @@ pub fn run(repo: &Repo, cmd: StoreCmd) -> Result<()> {
                 }
                 None => println!("RocksDB at {}", repo.db_path().display()),
             }
-            // The counts read the store, which a running daemon holds.
-            match open_configured(&cfg, repo) {
+            // The counts read the store: RocksDB only while the daemon is stopped; a shared
+            // database beside the droplets on it.
+            let opened = match cfg.mysql.store() {
+                Some(db) => Store::open_sql_shared(&db).map_err(anyhow::Error::from),
+                None => open_configured(&cfg, repo),
+            };
+            match opened {
                 Ok(store) => {
                     for (table, n) in counts(&store)? {
                         println!("{n:>10}  {table}");
+                    }
+                    // Which droplet acts for what, when droplets share the database.
+                    if let Some(sql) = store.sql() {
+                        for l in sql.live()? {
+                            println!(
+                                "lease {} held by {} ({} s left unless renewed)",
+                                l.name,
+                                l.holder,
+                                l.expires_in.as_secs()
+                            );
+                        }
                     }
                 }
                 Err(e) => println!("(no counts: {e})"),

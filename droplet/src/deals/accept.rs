@@ -113,6 +113,11 @@ impl Acceptor {
             Ok(None) => {}
             Err(e) => return (false, format!("failed to look up deal: {e}")),
         }
+        let miner = params.client_deal_proposal.proposal.provider;
+        if self.miners.contains(&miner) && !self.runner.owns(&miner) {
+            // Pool mode: the droplet holding the miner's lease takes its deals in.
+            return (false, super::runner::DealError::OtherDroplet { miner }.to_string());
+        }
         if !params.is_offline {
             let t = &params.transfer;
             let checked = t

@@ -290,6 +290,10 @@ async fn track_once(runner: &Arc<DealRunner>, deals: &DealStore, chain: &Chain) 
     for page in uuids.chunks(TRACKER_PAGE) {
         let page = page.to_vec();
         for d in deals.read(move |s| Ok(s.load_in_states(page, &TRACKED))).await? {
+            // Another droplet on a shared database tracks its own miners' deals.
+            if !runner.owns(&d.proposal().provider) {
+                continue;
+            }
             track_deal(runner, chain, head, d).await;
         }
     }

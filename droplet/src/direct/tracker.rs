@@ -28,12 +28,12 @@ pub enum TrackError {
 }
 
 /// Follow direct deals every `every` (the first round at once).
-pub fn track(deals: DirectDeals, chain: Arc<Chain>, every: Duration) {
+pub fn track(deals: DirectDeals, chain: Arc<Chain>, leases: Arc<crate::lease::Leases>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            match track_once(&deals, &chain).await {
+            match track_once(&deals, &chain, &leases).await {
                 Ok(n) if n > 0 => tracing::info!(changed = n, "direct deal tracker"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "direct deal tracker"),
@@ -89,11 +89,18 @@ fn why(to: D, d: &DirectDeal, chain: OnChain) -> String {
 }
 
 /// One round; how many deals changed.
-pub async fn track_once(deals: &DirectDeals, chain: &Chain) -> Result<usize, TrackError> {
+/// Only the deals of miners this droplet acts for (all of them unless droplets share a database).
+pub async fn track_once(
+    deals: &DirectDeals,
+    chain: &Chain,
+    leases: &crate::lease::Leases,
+) -> Result<usize, TrackError> {
     let head = chain.head_height().await?;
     let tracked = deals
         .in_states(&[D::Allocated, D::Sealing, D::Active])
-        .map_err(DirectError::from)?;
+        .map_err(DirectError::from)?
+        .into_iter()
+        .filter(|d| leases.owns(&d.provider.0));
     let mut changed = 0;
     for d in tracked {
         let Some(state) = D::from_code(d.state) else { continue };

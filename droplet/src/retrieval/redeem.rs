@@ -136,11 +136,15 @@ impl Redeemer {
 
     /// Watch inbound channels every `every`: a settling channel gets its vouchers submitted
     /// before its settling epoch, and is collected after it.
-    pub fn start(self, every: Duration) {
+    /// When droplets share a database, only the one holding the redeemer's lease does this.
+    pub fn start(self, every: Duration, leases: std::sync::Arc<crate::lease::Leases>) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
+                if !leases.runs(crate::lease::REDEEMER) {
+                    continue;
+                }
                 if let Err(e) = self.sweep().await {
                     tracing::warn!("redeeming payment channels: {e}");
                 }

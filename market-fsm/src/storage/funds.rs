@@ -160,22 +160,25 @@ impl FundLedger {
         self.entries.keys().filter_map(|a| self.entry(a))
     }
 
+    /// Put back one address's entry as stored (another process kept it until now).
+    pub fn restore_entry(&mut self, s: StoredEntry) {
+        self.entries.insert(
+            s.addr,
+            Entry {
+                deals: s.deals.into_iter().collect(),
+                in_flight: s.in_flight,
+                manual: s.manual,
+            },
+        );
+    }
+
     /// Rebuild from stored entries.
     pub fn restore(entries: impl IntoIterator<Item = StoredEntry>) -> Self {
-        let entries = entries
-            .into_iter()
-            .map(|s| {
-                (
-                    s.addr,
-                    Entry {
-                        deals: s.deals.into_iter().collect(),
-                        in_flight: s.in_flight,
-                        manual: s.manual,
-                    },
-                )
-            })
-            .collect();
-        FundLedger { entries }
+        let mut ledger = FundLedger::new();
+        for e in entries {
+            ledger.restore_entry(e);
+        }
+        ledger
     }
 }
 

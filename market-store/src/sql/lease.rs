@@ -18,12 +18,21 @@ pub enum Claim {
     Taken { holder: String, expires_in: Duration },
 }
 
+/// A lease as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub name: String,
+    pub holder: String,
+    pub expires_in: Duration,
+}
+
 struct Statements {
     insert: &'static str,
     take: &'static str,
     renew: &'static str,
     release: &'static str,
     read: &'static str,
+    live: &'static str,
 }
 
 const MYSQL: Statements = Statements {
@@ -35,6 +44,8 @@ const MYSQL: Statements = Statements {
             WHERE name = ? AND holder = ?",
     release: "DELETE FROM market_leases WHERE name = ? AND holder = ?",
     read: "SELECT holder, expires_ms - CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) FROM market_leases WHERE name = ?",
+    live: "SELECT name, holder, expires_ms - CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) FROM market_leases \
+           WHERE expires_ms >= CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) ORDER BY name",
 };
 
 const POSTGRES: Statements = Statements {
@@ -48,6 +59,8 @@ const POSTGRES: Statements = Statements {
     release: "DELETE FROM market_leases WHERE name = $1 AND holder = $2",
     read: "SELECT holder, expires_ms - CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) \
            FROM market_leases WHERE name = $1",
+    live: "SELECT name, holder, expires_ms - CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) \
+           FROM market_leases WHERE expires_ms >= CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) ORDER BY name",
 };
 
 fn ms(d: Duration) -> i64 {
@@ -116,6 +129,29 @@ impl Sql {
             Ok(r.rows_affected() == 1)
         })
         .await
+    }
+
+    /// Every lease held now (not lapsed): name, holder and how long it has left, by name.
+    pub fn live(&self) -> Result<Vec<Lease>, StoreError> {
+        let pool = self.pool().clone();
+        let sql = self.lease_sql();
+        self.block(async move {
+            let rows = sqlx::query(sql.live).fetch_all(&pool).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Lease {
+                        name: r.try_get::<String, _>(0)?,
+                        holder: r.try_get::<String, _>(1)?,
+                        expires_in: Duration::from_millis(r.try_get::<i64, _>(2)?.max(0) as u64),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Who holds the lease `name` now, if anyone (a lapsed lease is no one's).
+    pub fn holder_of(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.live()?.into_iter().find(|l| l.name == name).map(|l| l.holder))
     }
 
     /// Give a lease up (a clean stop), so another daemon need not wait for it to lapse.

@@ -41,6 +41,11 @@ pub enum DealError {
     Store(#[from] StoreError),
     #[error("the store task stopped: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(
+        "miner {miner} is served by another droplet on this database (pool mode): act on its deals through that droplet, \
+         or stop it and this droplet takes the miner over"
+    )]
+    OtherDroplet { miner: Address },
 }
 
 /// Locks striped by deal UUID: events of one deal apply one at a time, different deals in
@@ -132,6 +137,8 @@ pub struct DealRunner {
     /// Deals whose collateral a batch import already set aside, with the one deposit sent
     /// for their batch (None when the escrow covered it): their own reservation uses it.
     batch_reserved: Mutex<HashMap<Cid, Option<Cid>>>,
+    /// The miners this droplet acts for (every one, unless droplets share a database).
+    leases: Arc<crate::lease::Leases>,
 }
 
 impl std::fmt::Debug for DealRunner {
@@ -156,6 +163,7 @@ impl DealRunner {
         config: Arc<LiveConfig>,
         pieces: Arc<Pieces>,
         transfer_dir: PathBuf,
+        leases: Arc<crate::lease::Leases>,
     ) -> Result<Arc<Self>, crate::store::StoreError> {
         let stored: Vec<LedgerEntry> = store.list_json(LEDGER)?;
         let ledger = FundLedger::restore(stored.into_iter().filter_map(LedgerEntry::into_parts));
@@ -182,6 +190,7 @@ impl DealRunner {
             transfer_wakers: Mutex::new(HashMap::new()),
             waits: Mutex::new(HashMap::new()),
             batch_reserved: Mutex::new(HashMap::new()),
+            leases,
         });
         runner.resume()?;
         let r = runner.clone();
@@ -204,10 +213,50 @@ impl DealRunner {
         Ok(runner)
     }
 
+    /// Whether this droplet acts for `miner` (see [`crate::lease`]).
+    pub fn owns(&self, miner: &Address) -> bool {
+        self.leases.owns(miner)
+    }
+
+    /// The lease of each miner this droplet acts for (empty unless droplets share a database).
+    pub fn leases(&self) -> &crate::lease::Leases {
+        &self.leases
+    }
+
     /// Re-issue what each unfinished deal was doing when the daemon stopped: the machine says
     /// what ([`ProviderDeal::pending_action`](market_fsm::storage::provider::ProviderDeal::pending_action)).
+    /// Only the deals of the miners this droplet acts for: in pool mode it holds none yet at
+    /// start, and [`Self::resume_miner`] picks each miner's up as its lease is taken.
     fn resume(self: &Arc<Self>) -> Result<(), StoreError> {
-        for d in self.deals.list()? {
+        let deals: Vec<DealRecord> = self
+            .deals
+            .list()?
+            .into_iter()
+            .filter(|d| self.owns(&d.proposal().provider))
+            .collect();
+        self.resume_deals(deals);
+        Ok(())
+    }
+
+    /// This droplet has come to act for `miner` (its lease taken, at start or from a droplet
+    /// that stopped): its fund ledger entry is read again from the store, as the last holder
+    /// left it, and its unfinished deals resumed.
+    pub fn resume_miner(self: &Arc<Self>, miner: Address) -> Result<(), StoreError> {
+        if let Some(entry) = self
+            .store
+            .get_json::<LedgerEntry>(LEDGER, &miner.to_string())?
+            .and_then(LedgerEntry::into_parts)
+        {
+            lock(&self.ledger).restore_entry(entry);
+        }
+        let deals = self.deals.of_miner(&miner)?;
+        tracing::info!(%miner, deals = deals.len(), "acting for the miner: resuming its unfinished deals");
+        self.resume_deals(deals);
+        Ok(())
+    }
+
+    fn resume_deals(self: &Arc<Self>, deals: Vec<DealRecord>) {
+        for d in deals {
             if d.status().is_terminal() {
                 continue;
             }
@@ -229,7 +278,6 @@ impl DealRunner {
                 None => {}
             }
         }
-        Ok(())
     }
 
     /// Milliseconds since the runner started, for the batchers.
@@ -261,8 +309,13 @@ impl DealRunner {
         let deals = self.deals.clone();
         // Progress is counted again after a crash: no need to wait for the disk.
         let durable = !matches!(event, Event::TransferProgress(_));
+        let leases = self.leases.clone();
         let (before, after, actions) = tokio::task::spawn_blocking(move || {
             let before = deals.get(&uuid)?.ok_or(DealError::NoDeal(uuid))?;
+            let miner = before.proposal().provider;
+            if !leases.owns(&miner) {
+                return Err(DealError::OtherDroplet { miner });
+            }
             let (next, actions) = step(&before.deal, event)?;
             let mut after = before.clone();
             after.apply(next, now_secs());
@@ -335,6 +388,10 @@ impl DealRunner {
             }
         };
         let p = d.proposal().clone();
+        if !self.owns(&p.provider) {
+            tracing::warn!(%uuid, miner = %p.provider, "another droplet acts for the deal's miner: leaving the deal to it");
+            return None;
+        }
         if held(d.status()) {
             tracing::warn!(%uuid, state = d.status().name(), "DROPLET_TEST_HOLD_STATES: holding the deal here");
             return std::future::pending().await;

@@ -163,6 +163,7 @@ fn harness_with(f: impl FnOnce(&mut crate::config::Config)) -> Harness {
         live,
         pieces,
         dir.path().join("transfer"),
+        crate::lease::Leases::everything(),
     )
     .expect("runner");
     Harness {
