@@ -59,6 +59,8 @@ pub struct Leases {
     held: Mutex<BTreeSet<String>>,
     /// Leases held by another droplet, with its name, as last seen (for the log, once each).
     elsewhere: Mutex<std::collections::BTreeMap<String, String>>,
+    /// Set by [`Leases::release`]: nothing is claimed after it.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Leases {
@@ -86,6 +88,7 @@ impl Leases {
             ttl: Duration::ZERO,
             held: Mutex::default(),
             elsewhere: Mutex::default(),
+            stopped: Default::default(),
         })
     }
 
@@ -101,6 +104,7 @@ impl Leases {
             ttl: ttl(),
             held: Mutex::default(),
             elsewhere: Mutex::default(),
+            stopped: Default::default(),
         };
         let mut said = false;
         while let Some(other) = me.exclusive_elsewhere()? {
@@ -158,6 +162,9 @@ impl Leases {
             return Ok(Vec::new());
         };
         let Some(sql) = store.sql() else { return Ok(Vec::new()) };
+        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Vec::new());
+        }
         for name in self.held() {
             match sql.renew(&name, &self.holder, self.ttl).await {
                 Ok(true) => {}
@@ -188,8 +195,10 @@ impl Leases {
                 }
             }
         }
-        // A migration that began while these were claimed wins: they are given back.
-        if !gained.is_empty() && self.exclusive_elsewhere()?.is_some() {
+        // A migration that began while these were claimed wins, as does a stop: they are given back.
+        if !gained.is_empty()
+            && (self.stopped.load(std::sync::atomic::Ordering::SeqCst) || self.exclusive_elsewhere()?.is_some())
+        {
             for name in gained.drain(..) {
                 let _ = sql.release(&name, &self.holder);
             }
@@ -247,6 +256,7 @@ impl Leases {
         let Some(sql) = self.store.as_ref().and_then(|s| s.sql()) else {
             return;
         };
+        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         for name in std::mem::take(&mut *Self::lock(&self.held)) {
             if let Err(e) = sql.release(&name, &self.holder) {
                 tracing::warn!(lease = %name, error = %e, "releasing a lease");

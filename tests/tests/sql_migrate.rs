@@ -84,7 +84,9 @@ fn droplets_store_moves_from_rocksdb_to_mariadb_to_postgresql_and_back_and_its_d
     move_store(&mut m, &mariadb, false);
     let info = ok(droplet(&m, &["store", "info"]));
     assert!(info.starts_with("MySQL at mysql://root@127.0.0.1:"), "{info}");
-    assert!(info.contains("repo is locked"), "the daemon runs: {info}");
+    // Read beside the running daemon: the records, and the miner it holds.
+    assert!(info.contains("deal/"), "{info}");
+    assert!(info.contains("lease miner/t01000 held by"), "the daemon runs: {info}");
 
     // Into PostgreSQL; a database holding records is refused without --force.
     let postgres = pg.database();

@@ -96,12 +96,14 @@ pub enum DealCmd {
         really_do_it: bool,
     },
     /// Take over deals from lotus-miner (`lotus-miner storage-deals list` as JSON: the
-    /// `MarketListIncompleteDeals` answer) or boost (its GraphQL `deals` answer): deals waiting
-    /// for their data and published ones, by default the WaitingForData and Active ones.
+    /// `MarketListIncompleteDeals` answer), boost (its GraphQL `deals` answer) or the Go
+    /// droplet's MySQL database (its `storage_deals` table, read in place): deals waiting for
+    /// their data and published ones, by default the WaitingForData and Active ones (from
+    /// droplet-mysql, every state a deal can be taken in).
     ImportDeal {
-        /// The dump.
+        /// The dump; with `--from droplet-mysql`, the Go droplet's `[Mysql] ConnectionString`.
         file: String,
-        /// `lotus-miner` or `boost`.
+        /// `lotus-miner`, `boost` or `droplet-mysql`.
         #[arg(long, default_value = "lotus-miner")]
         from: String,
         /// Where the pieces' CAR files are (`<dir>/<pieceCid>`), for the payload size of boost
@@ -466,14 +468,36 @@ async fn import_deals(
     states: &[u64],
 ) -> Result<()> {
     use droplet::deals::dumps;
-    let raw = std::fs::read(file).map_err(|e| anyhow!("reading the deal file {file}: {e}"))?;
-    let entries = match from {
-        "lotus-miner" => dumps::lotus_miner(&raw),
-        "boost" => dumps::boost(&raw),
-        other => return Err(anyhow!("--from {other:?}: it can only be lotus-miner or boost")),
-    }
-    .map_err(|e| anyhow!("{file}: {e}"))?;
-    let wanted: Vec<u64> = if states.is_empty() {
+    let entries = if from == "droplet-mysql" {
+        droplet_mysql_deals(file)?
+    } else {
+        let raw = std::fs::read(file).map_err(|e| anyhow!("reading the deal file {file}: {e}"))?;
+        match from {
+            "lotus-miner" => dumps::lotus_miner(&raw),
+            "boost" => dumps::boost(&raw),
+            other => {
+                return Err(anyhow!(
+                    "--from {other:?}: it can only be lotus-miner, boost or droplet-mysql"
+                ));
+            }
+        }
+        .map_err(|e| anyhow!("{file}: {e}"))?
+    };
+    let wanted: Vec<u64> = if from == "droplet-mysql" && states.is_empty() {
+        // A database moved over: every deal that can be carried on here keeps its state.
+        [
+            StorageDealStatus::WaitingForData,
+            StorageDealStatus::Staged,
+            StorageDealStatus::AwaitingPreCommit,
+            StorageDealStatus::Sealing,
+            StorageDealStatus::Finalizing,
+            StorageDealStatus::Active,
+            StorageDealStatus::Expired,
+            StorageDealStatus::Slashed,
+        ]
+        .map(|s| s.code())
+        .to_vec()
+    } else if states.is_empty() {
         vec![
             StorageDealStatus::Active.code(),
             StorageDealStatus::WaitingForData.code(),
@@ -492,6 +516,11 @@ async fn import_deals(
                 }
                 deals.push(d)
             }
+            Ok(d) if from == "droplet-mysql" => println!(
+                "deal {} is in {}: not taken (finish it in the old market, or name its state with --states)",
+                d.proposal_cid.0,
+                StorageDealStatus::from_u64(d.state).map_or("an unknown state", |s| s.name())
+            ),
             Ok(_) => {}
             Err((cid, e)) => println!("parse {cid} deal failed: {e}"),
         }
@@ -519,6 +548,24 @@ async fn import_deals(
         .map_err(|e| anyhow!("import deals failed: {}", call_error(e)))?;
     println!("import {n} deals success");
     Ok(())
+}
+
+/// The deals in the Go droplet's MySQL database at `dsn`, read in place (nothing is written
+/// there).
+fn droplet_mysql_deals(dsn: &str) -> Result<Vec<droplet::deals::dumps::Entry>> {
+    use droplet::deals::dumps;
+    use droplet::store::sql::{Sql, SqlConfig};
+    let sql = Sql::connect(&SqlConfig {
+        connection: dsn.to_string(),
+        max_open: 2,
+        max_idle: 2,
+        max_lifetime: None,
+        debug: false,
+    })?;
+    let rows = sql
+        .text_rows(&dumps::droplet_mysql_query())
+        .map_err(|e| anyhow!("reading droplet's storage_deals table on {}: {e}", sql.describe()))?;
+    Ok(dumps::droplet_mysql(&rows))
 }
 
 /// The size of `<dir>/<pieceCid>` in the first directory that has it.

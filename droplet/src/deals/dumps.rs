@@ -204,6 +204,203 @@ fn boost_deal(d: &Value) -> Result<MinerDeal, DumpError> {
     })
 }
 
+/// The columns of droplet's (Go) `storage_deals` table read to take its deals over, in the
+/// order [`droplet_mysql`] takes them (gorm's names: `cdp_` the proposal, `ref_` the data
+/// reference, `tci_` the transfer channel; `addr` the inbound CAR).
+pub const DROPLET_MYSQL_COLUMNS: [&str; 43] = [
+    "id",
+    "proposal_cid",
+    "add_funds_cid",
+    "publish_cid",
+    "miner_peer",
+    "client_peer",
+    "state",
+    "payload_size",
+    "piece_path",
+    "metadata_path",
+    "slash_epoch",
+    "fast_retrieval",
+    "message",
+    "funds_reserved",
+    "available_for_retrieval",
+    "deal_id",
+    "creation_time",
+    "sector_number",
+    "offset",
+    "piece_status",
+    "addr",
+    "cdp_piece_cid",
+    "cdp_piece_size",
+    "cdp_verified_deal",
+    "cdp_client",
+    "cdp_provider",
+    "cdp_label",
+    "cdp_start_epoch",
+    "cdp_end_epoch",
+    "cdp_storage_price_per_epoch",
+    "cdp_provider_collateral",
+    "cdp_client_collateral",
+    "cdp_client_signature",
+    "ref_transfer_type",
+    "ref_root",
+    "ref_piece_cid",
+    "ref_piece_size",
+    "ref_raw_block_size",
+    "tci_initiator",
+    "tci_responder",
+    "tci_channel_id",
+    "created_at",
+    "updated_at",
+];
+
+/// The query that reads droplet's `storage_deals` table, every column as text.
+pub fn droplet_mysql_query() -> String {
+    let cols: Vec<String> = DROPLET_MYSQL_COLUMNS
+        .iter()
+        .map(|c| format!("CAST(`{c}` AS CHAR)"))
+        .collect();
+    format!(
+        "SELECT {} FROM storage_deals ORDER BY created_at, proposal_cid",
+        cols.join(", ")
+    )
+}
+
+/// The deals of droplet's MySQL `storage_deals` rows (columns as [`DROPLET_MYSQL_COLUMNS`]), as
+/// droplet's gorm model reads them: CIDs as strings (empty for none), addresses without their
+/// network letter, the signature as JSON (`{"Type":1,"Data":"<base64>"}`), the creation time
+/// in Unix nanoseconds, timestamps in Unix seconds.
+pub fn droplet_mysql(rows: &[Vec<Option<String>>]) -> Vec<Entry> {
+    rows.iter()
+        .map(|row| {
+            let cid = row.get(1).cloned().flatten().unwrap_or_else(|| "?".into());
+            droplet_mysql_deal(row).map_err(|e| (cid, e))
+        })
+        .collect()
+}
+
+fn droplet_mysql_deal(row: &[Option<String>]) -> Result<MinerDeal, DumpError> {
+    let col = |name: &'static str| -> &str {
+        DROPLET_MYSQL_COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .and_then(|i| row.get(i))
+            .and_then(|v| v.as_deref())
+            .unwrap_or_default()
+    };
+    let num = |name: &'static str| -> Result<u64, DumpError> {
+        match col(name) {
+            "" => Ok(0),
+            v => v.parse().map_err(|e| field(name, format!("{v:?}: {e}"))),
+        }
+    };
+    let int = |name: &'static str| -> Result<i64, DumpError> {
+        match col(name) {
+            "" => Ok(0),
+            v => v.parse().map_err(|e| field(name, format!("{v:?}: {e}"))),
+        }
+    };
+    let flag = |name: &'static str| matches!(col(name), "1" | "true");
+    let cid_or_none = |name: &'static str| -> Result<Option<Cid>, DumpError> {
+        match col(name) {
+            "" => Ok(None),
+            v => v.parse().map(Some).map_err(|e| field(name, format!("{v:?}: {e}"))),
+        }
+    };
+    let cid = |name: &'static str| cid_or_none(name)?.ok_or_else(|| field(name, "empty"));
+    // gorm keeps addresses without their network letter (`01000`).
+    let addr = |name: &'static str| -> Result<market_types::Address, DumpError> {
+        let v = col(name);
+        market_types::address::parse(&format!("f{v}")).map_err(|e| field(name, format!("{v:?}: {e}")))
+    };
+    let atto = |name: &'static str| -> Result<TokenAmount, DumpError> {
+        match col(name) {
+            "" => Ok(TokenAmount::default()),
+            v => v
+                .parse::<market_types::BigInt>()
+                .map(TokenAmount::from_atto)
+                .map_err(|e| field(name, format!("{v:?}: {e}"))),
+        }
+    };
+    // gorm keeps the signature as its JSON, as the API gives it.
+    let signature = match col("cdp_client_signature") {
+        "" | "null" => Signature::new(SigType::Secp256k1, Vec::new()),
+        raw => {
+            serde_json::from_str::<Json<Signature>>(raw)
+                .map_err(|e| field("cdp_client_signature", format!("{raw:?}: {e}")))?
+                .0
+        }
+    };
+    let piece_cid = cid("cdp_piece_cid")?;
+    let proposal = DealProposal {
+        piece_cid,
+        piece_size: PaddedPieceSize(num("cdp_piece_size")?),
+        verified_deal: flag("cdp_verified_deal"),
+        client: addr("cdp_client")?,
+        provider: addr("cdp_provider")?,
+        label: DealLabel::String(col("cdp_label").to_string()),
+        start_epoch: int("cdp_start_epoch")?,
+        end_epoch: int("cdp_end_epoch")?,
+        storage_price_per_epoch: atto("cdp_storage_price_per_epoch")?,
+        provider_collateral: atto("cdp_provider_collateral")?,
+        client_collateral: atto("cdp_client_collateral")?,
+    };
+    let uuid: Uuid = match col("id") {
+        "" => Uuid::nil(),
+        v => v.parse().map_err(|e| field("id", format!("{v:?}: {e}")))?,
+    };
+    let state = num("state")?;
+    let root = cid_or_none("ref_root")?;
+    let created_ns = int("creation_time")?;
+    let created_at = num("created_at")?;
+    let transfer_type = col("ref_transfer_type").to_string();
+    Ok(MinerDeal {
+        uuid: Json(uuid),
+        proposal: Json(ClientDealProposal {
+            proposal,
+            client_signature: signature,
+        }),
+        proposal_cid: Json(cid("proposal_cid")?),
+        add_funds_msg: cid_or_none("add_funds_cid")?.map(Json),
+        publish_msg: cid_or_none("publish_cid")?.map(Json),
+        miner_peer: col("miner_peer").to_string(),
+        client_peer: col("client_peer").to_string(),
+        state,
+        piece_path: col("piece_path").to_string(),
+        payload_size: num("payload_size")?,
+        metadata_path: col("metadata_path").to_string(),
+        slash_epoch: int("slash_epoch")?,
+        fast_retrieval: flag("fast_retrieval"),
+        message: col("message").to_string(),
+        funds_reserved: Json(atto("funds_reserved")?),
+        data_ref: root.map(|root| DataRef {
+            transfer_type: transfer_type.clone(),
+            root: Json(root),
+            piece_cid: cid_or_none("ref_piece_cid").ok().flatten().map(Json),
+            piece_size: num("ref_piece_size").unwrap_or(0),
+            raw_block_size: num("ref_raw_block_size").unwrap_or(0),
+        }),
+        available_for_retrieval: flag("available_for_retrieval"),
+        deal_id: num("deal_id")?,
+        creation_time: if created_ns > 0 {
+            market_types::units::rfc3339(u64::try_from(created_ns / 1_000_000_000).unwrap_or(0))
+        } else {
+            String::new()
+        },
+        transfer_channel_id: None,
+        sector: num("sector_number")?,
+        offset: num("offset")?,
+        piece_status: col("piece_status").to_string(),
+        inbound_path: col("addr").to_string(),
+        created_at,
+        updated_at: num("updated_at")?,
+        state_name: S::from_u64(state).map(|s| s.name().to_string()).unwrap_or_default(),
+        offline: transfer_type == "manual",
+        transfer: None,
+        data_root: root.map(Json),
+        transferred: 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +478,85 @@ mod tests {
         assert_eq!(m.data_ref.as_ref().map(|r| r.transfer_type.as_str()), Some("import"));
         assert!(d[1].is_err());
         assert_eq!(lotus_miner(b"{\"data\":{}}"), Err(DumpError::NoList("result")));
+    }
+
+    /// A row of droplet's `storage_deals` as gorm writes it (values made up for this test).
+    fn go_row(publish: &str, signature: &str) -> Vec<Option<String>> {
+        let v = |name: &str| -> Option<String> {
+            Some(
+                match name {
+                    "id" => "5f0c1a44-2c55-4d8b-9a53-1f7e0c0f2b11",
+                    "proposal_cid" => "bafyreihujsu4bhb3ibjnxmzyhhgqc7ajtgcgodikw3rmxl5g6bdxmpoxhm",
+                    "add_funds_cid" => "",
+                    "publish_cid" => publish,
+                    "miner_peer" => "12D3KooWminer",
+                    "client_peer" => "12D3KooWclient",
+                    "state" => "7",
+                    "payload_size" => "1900",
+                    "slash_epoch" => "-1",
+                    "fast_retrieval" => "1",
+                    "funds_reserved" => "0",
+                    "deal_id" => "7",
+                    "creation_time" => "1704164645500000000",
+                    "sector_number" => "9",
+                    "offset" => "2048",
+                    "piece_status" => "Proving",
+                    "cdp_piece_cid" => "baga6ea4seaqhagmu63kq7jsfkzqmkdm2jsop7vmfe5rjbs6ba2jtzopcizssanq",
+                    "cdp_piece_size" => "2048",
+                    "cdp_verified_deal" => "0",
+                    "cdp_client" => "01001",
+                    "cdp_provider" => "01000",
+                    "cdp_label" => "hello",
+                    "cdp_start_epoch" => "100",
+                    "cdp_end_epoch" => "600000",
+                    "cdp_storage_price_per_epoch" => "3",
+                    "cdp_provider_collateral" => "12",
+                    "cdp_client_collateral" => "0",
+                    "cdp_client_signature" => signature,
+                    "ref_transfer_type" => "manual",
+                    "ref_root" => "bafk2bzacedop3crihkfeddvnrvoqpvcmkzftqydlghy5pgcmvqi24llfu5vty",
+                    "ref_piece_cid" => "",
+                    "ref_piece_size" => "2032",
+                    "ref_raw_block_size" => "1900",
+                    "created_at" => "1704164645",
+                    "updated_at" => "1704164700",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        DROPLET_MYSQL_COLUMNS.iter().map(|c| v(c)).collect()
+    }
+
+    #[test]
+    fn droplet_s_mysql_rows_read_as_its_gorm_model_writes_them() {
+        let rows = [
+            go_row("", r#"{"Type":1,"Data":"AQID"}"#),
+            go_row("bafk2bzacedop3crihkfeddvnrvoqpvcmkzftqydlghy5pgcmvqi24llfu5vty", "null"),
+            go_row("not a cid", r#"{"Type":1,"Data":"AQID"}"#),
+        ];
+        let d = droplet_mysql(&rows);
+        let m = d[0].as_ref().expect("deal");
+        let p = &m.proposal.0.proposal;
+        // Addresses get their network letter back; "" is no CID.
+        assert_eq!((p.client.id().ok(), p.provider.id().ok()), (Some(1001), Some(1000)));
+        assert_eq!((p.piece_size.0, p.verified_deal, p.start_epoch), (2048, false, 100));
+        assert_eq!(p.label, DealLabel::String("hello".into()));
+        assert_eq!(m.proposal.0.client_signature.data, vec![1, 2, 3]);
+        assert!(m.publish_msg.is_none() && m.add_funds_msg.is_none());
+        assert_eq!((m.state, m.deal_id, m.sector, m.offset), (7, 7, 9, 2048));
+        assert!(m.fast_retrieval && m.offline);
+        assert_eq!(m.creation_time, "2024-01-02T03:04:05Z");
+        assert_eq!((m.created_at, m.updated_at), (1704164645, 1704164700));
+        let r = m.data_ref.as_ref().expect("ref");
+        assert!(r.piece_cid.is_none());
+        assert_eq!((r.piece_size, r.raw_block_size), (2032, 1900));
+        // A published deal with no signature; a damaged column is named.
+        let m = d[1].as_ref().expect("deal");
+        assert!(m.publish_msg.is_some());
+        assert!(m.proposal.0.client_signature.data.is_empty());
+        let (cid, e) = d[2].as_ref().expect_err("damaged");
+        assert_eq!(cid, "bafyreihujsu4bhb3ibjnxmzyhhgqc7ajtgcgodikw3rmxl5g6bdxmpoxhm");
+        assert!(e.to_string().starts_with("publish_cid:"), "{e}");
     }
 }

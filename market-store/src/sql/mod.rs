@@ -150,6 +150,15 @@ impl Drop for Sql {
 impl Sql {
     /// Connect, and bring the schema up to date.
     pub fn open(cfg: &SqlConfig) -> Result<Sql, StoreError> {
+        let sql = Sql::connect(cfg)?;
+        sql.migrate()?;
+        tracing::info!(database = %sql.shown, "SQL store open, schema up to date");
+        Ok(sql)
+    }
+
+    /// Connect without touching the schema: for reading another program's tables (the Go
+    /// droplet's, to take its deals over).
+    pub fn connect(cfg: &SqlConfig) -> Result<Sql, StoreError> {
         let dsn = dsn::parse(&cfg.connection).map_err(SqlError::from)?;
         sqlx::any::install_default_drivers();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -192,10 +201,25 @@ impl Sql {
             at: shown.clone(),
             source,
         })?;
-        let mut migrator = Migrator::with_migrations(migrations(dialect));
+        Ok(Sql {
+            pool,
+            dialect,
+            shown: dsn.shown,
+            sql: match dialect {
+                Dialect::MySql => &MYSQL,
+                Dialect::Postgres => &POSTGRES,
+            },
+            rt: Some(rt),
+        })
+    }
+
+    /// Bring the schema up to date under the database's lock.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut migrator = Migrator::with_migrations(migrations(self.dialect));
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        let p = pool.clone();
-        run_on(&rt, async move {
+        let p = self.pool.clone();
+        let dialect = self.dialect;
+        run_on(self.runtime(), async move {
             let mut conn = p.acquire().await?;
             // sqlx locks MySQL with GET_LOCK(name, -1), which MariaDB takes as "do not wait":
             // daemons starting together on a new database would each migrate it. A lock with
@@ -221,19 +245,24 @@ impl Sql {
             done
         })
         .map_err(|source| SqlError::Migrate {
-            at: dsn.shown.clone(),
+            at: self.shown.clone(),
             source,
         })?;
-        tracing::info!(database = %dsn.shown, "SQL store open, schema up to date");
-        Ok(Sql {
-            pool,
-            dialect,
-            shown: dsn.shown,
-            sql: match dialect {
-                Dialect::MySql => &MYSQL,
-                Dialect::Postgres => &POSTGRES,
-            },
-            rt: Some(rt),
+        Ok(())
+    }
+
+    /// Run a query whose every column is text (cast in the query) and hand back its rows,
+    /// NULL as None: for reading another program's tables column by column. The query is the
+    /// caller's own (built from its constants), never outside input.
+    pub fn text_rows(&self, query: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let pool = self.pool.clone();
+        let query = query.to_string();
+        self.block(async move {
+            // The caller builds the query from its own constants, never from outside input.
+            let rows = sqlx::query(sqlx::AssertSqlSafe(query)).fetch_all(&pool).await?;
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect())
+                .collect()
         })
     }
 
