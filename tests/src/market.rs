@@ -50,6 +50,36 @@ pub fn account(net: &Devnet, name: &str) -> String {
     line.split('\t').next().expect("address").to_string()
 }
 
+/// A CAR made by droplet-client, and its piece.
+#[derive(Debug, Clone)]
+pub struct Car {
+    pub path: String,
+    pub root: String,
+    pub piece: String,
+    pub piece_size: u64,
+}
+
+/// `data` written to `<dir>/<name>.bin`, made into `<dir>/<name>.car` (`data generate-car`)
+/// and its piece computed (`data commP`).
+pub fn car_of(dir: &Path, name: &str, data: &[u8]) -> Car {
+    let file = dir.join(format!("{name}.bin"));
+    std::fs::write(&file, data).expect("data");
+    let car = dir.join(format!("{name}.car"));
+    let info: Value = serde_json::from_str(&run_ok(
+        "droplet-client",
+        &["data", "generate-car", &s(&file), &s(&car), "--json"],
+    ))
+    .expect("json");
+    let cp: Value =
+        serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
+    Car {
+        path: s(&car),
+        root: info["Root"]["/"].as_str().expect("root").to_string(),
+        piece: cp["Root"]["/"].as_str().expect("piece").to_string(),
+        piece_size: cp["Size"].as_u64().expect("size"),
+    }
+}
+
 pub fn setup() -> Market {
     setup_with("200ms")
 }
@@ -105,22 +135,13 @@ pub fn setup_on(block_time: &str, dsn: Option<&str>) -> Market {
     );
 
     // Data: a CAR and its piece.
-    let file = dir.path().join("data.bin");
     let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
-    std::fs::write(&file, data).expect("data");
-    let car = dir.path().join("data.car");
-    let car_info: Value = serde_json::from_str(&run_ok(
-        "droplet-client",
-        &["data", "generate-car", &s(&file), &s(&car), "--json"],
-    ))
-    .expect("json");
-    let cp: Value =
-        serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
+    let car = car_of(dir.path(), "data", &data);
     Market {
-        car: s(&car),
-        root: car_info["Root"]["/"].as_str().expect("root").to_string(),
-        piece: cp["Root"]["/"].as_str().expect("piece").to_string(),
-        piece_size: cp["Size"].as_u64().expect("size"),
+        car: car.path,
+        root: car.root,
+        piece: car.piece,
+        piece_size: car.piece_size,
         miner,
         _dir: dir,
         _net: net,

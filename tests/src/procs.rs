@@ -78,7 +78,10 @@ impl Proc {
             // droplet's tracker looks at the chain every 10 minutes by default.
             .env("DROPLET_TRACKER_INTERVAL", "500ms")
             .env("DROPLET_PAYCH_INTERVAL", "500ms")
-            .env("DROPLET_RETRIEVAL_RESTART_WAIT", "20s")
+            // A retrieval paused for a payment is closed after this long without one: under the
+            // whole suite's load a client's first payment (its channel created on chain) has
+            // taken over 20 s, and the provider cancelled a retrieval nothing had cut.
+            .env("DROPLET_RETRIEVAL_RESTART_WAIT", "60s")
             // A droplet on a database stands by this long after its holder is killed.
             .env("DROPLET_LEASE_TTL", "3s")
             .env("DROPLET_IPNI_INTERVAL", "500ms")

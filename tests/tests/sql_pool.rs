@@ -136,25 +136,11 @@ fn seal(net: &Devnet, droplet: &str, miner: &str) -> String {
     )
 }
 
-/// A distinct little CAR: its root, piece CID and piece size.
+/// A distinct little CAR: its path, root, piece CID and piece size.
 fn car(dir: &Path, n: usize) -> (String, String, String, String) {
-    let file = dir.join(format!("data-{n}.bin"));
     let data: Vec<u8> = (0..4000u32).map(|i| ((i * 31 + n as u32 * 7919) % 251) as u8).collect();
-    std::fs::write(&file, data).expect("data");
-    let car = dir.join(format!("data-{n}.car"));
-    let info: Value = serde_json::from_str(&run_ok(
-        "droplet-client",
-        &["data", "generate-car", &s(&file), &s(&car), "--json"],
-    ))
-    .expect("json");
-    let cp: Value =
-        serde_json::from_str(&run_ok("droplet-client", &["data", "commP", &s(&car), "--json"])).expect("json");
-    (
-        s(&car),
-        info["Root"]["/"].as_str().expect("root").to_string(),
-        cp["Root"]["/"].as_str().expect("piece").to_string(),
-        cp["Size"].as_u64().expect("size").to_string(),
-    )
+    let c = tests::market::car_of(dir, &format!("data-{n}"), &data);
+    (c.path, c.root, c.piece, c.piece_size.to_string())
 }
 
 fn reserved(bin: &str, repo: &str, args: &[&str]) -> String {
