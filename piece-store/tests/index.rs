@@ -30,7 +30,7 @@ fn deals_locations_and_payloads_persist() {
     let tmp = tempfile::tempdir().expect("tmp");
     let payload = b"\x01\x55\x00\x03abc";
     {
-        let idx = PieceIndex::open(tmp.path()).expect("open");
+        let idx = PieceIndex::open(&tmp.path().join("index")).expect("open");
         assert_eq!(idx.piece(&piece()).expect("get"), None);
         idx.add_deal(&piece(), deal("a", 0)).expect("deal");
         idx.add_deal(&piece(), deal("b", 2)).expect("deal");
@@ -40,7 +40,7 @@ fn deals_locations_and_payloads_persist() {
         idx.add_location(&piece(), "fs-1").expect("loc twice");
         idx.add_payload(payload, &piece()).expect("payload");
     }
-    let idx = PieceIndex::open(tmp.path()).expect("reopen");
+    let idx = PieceIndex::open(&tmp.path().join("index")).expect("reopen");
     let rec = idx.piece(&piece()).expect("get").expect("present");
     assert_eq!(rec.deals, vec![deal("a", 7), deal("b", 2)]);
     assert_eq!(rec.locations, vec!["fs-1".to_string()]);
@@ -130,7 +130,7 @@ fn a_corrupt_car_is_refused_with_the_piece_named() {
 #[test]
 fn a_locked_database_is_a_clear_error() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let _first = PieceIndex::open(tmp.path()).expect("open");
-    let err = PieceIndex::open(tmp.path()).expect_err("locked");
+    let _first = PieceIndex::open(&tmp.path().join("index")).expect("open");
+    let err = PieceIndex::open(&tmp.path().join("index")).expect_err("locked");
     assert!(err.to_string().contains("stop it first"), "{err}");
 }

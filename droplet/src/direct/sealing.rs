@@ -160,7 +160,7 @@ mod tests {
 
     fn table(ds: &[DirectDeal]) -> (tempfile::TempDir, DirectDeals) {
         let dir = tempfile::tempdir().expect("tmp");
-        let deals = DirectDeals::new(Arc::new(Store::open(dir.path()).expect("store")));
+        let deals = DirectDeals::new(Arc::new(Store::open(&dir.path().join("db")).expect("store")));
         for d in ds {
             deals.insert(d).expect("insert");
         }
