@@ -353,6 +353,17 @@ fn droplet_mysql_deal(row: &[Option<String>]) -> Result<MinerDeal, DumpError> {
     let created_ns = int("creation_time")?;
     let created_at = num("created_at")?;
     let transfer_type = col("ref_transfer_type").to_string();
+    // The data reference's other columns, read (and checked) only when it has a root.
+    let data_ref = match root {
+        Some(root) => Some(DataRef {
+            transfer_type: transfer_type.clone(),
+            root: Json(root),
+            piece_cid: cid_or_none("ref_piece_cid")?.map(Json),
+            piece_size: num("ref_piece_size")?,
+            raw_block_size: num("ref_raw_block_size")?,
+        }),
+        None => None,
+    };
     Ok(MinerDeal {
         uuid: Json(uuid),
         proposal: Json(ClientDealProposal {
@@ -372,13 +383,7 @@ fn droplet_mysql_deal(row: &[Option<String>]) -> Result<MinerDeal, DumpError> {
         fast_retrieval: flag("fast_retrieval"),
         message: col("message").to_string(),
         funds_reserved: Json(atto("funds_reserved")?),
-        data_ref: root.map(|root| DataRef {
-            transfer_type: transfer_type.clone(),
-            root: Json(root),
-            piece_cid: cid_or_none("ref_piece_cid").ok().flatten().map(Json),
-            piece_size: num("ref_piece_size").unwrap_or(0),
-            raw_block_size: num("ref_raw_block_size").unwrap_or(0),
-        }),
+        data_ref,
         available_for_retrieval: flag("available_for_retrieval"),
         deal_id: num("deal_id")?,
         creation_time: if created_ns > 0 {
