@@ -154,6 +154,15 @@ impl Asks {
             .map(|(a, _)| a))
     }
 
+    /// [`Self::get`] for async callers (a SQL store's read is awaited, not waited for).
+    pub async fn get_async(&self, miner: &Address) -> Result<Option<SignedStorageAsk>, AskError> {
+        Ok(self
+            .store
+            .get_async::<StoredAsk>(STORAGE_ASKS, &miner.to_string())
+            .await?
+            .map(|(a, _)| a))
+    }
+
     pub fn list(&self) -> Result<Vec<SignedStorageAsk>, AskError> {
         Ok(self
             .store

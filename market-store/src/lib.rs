@@ -277,6 +277,24 @@ impl Store {
         }
     }
 
+    /// [`Self::get_raw`] for async callers: a SQL read is awaited on the store's pool, so no
+    /// runtime worker waits for the database's round trip (a RocksDB read is served at once).
+    pub async fn get_raw_async(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.backend {
+            Backend::Rocks(r) => r.get(table, key),
+            #[cfg(feature = "sql")]
+            Backend::Sql(s) => s.get_async(table, key).await,
+        }
+    }
+
+    /// [`Self::get`] for async callers (see [`Self::get_raw_async`]).
+    pub async fn get_async<T: Decode>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+        let Some(raw) = self.get_raw_async(table, key).await? else {
+            return Ok(None);
+        };
+        decoded(table, key, &raw)
+    }
+
     /// Every (key within the table, raw value) whose key starts with `prefix`, in key order.
     pub fn scan_raw(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.scan_raw_from(table, prefix, prefix)
@@ -358,10 +376,7 @@ impl Store {
         let Some(raw) = self.get_raw(table, key)? else {
             return Ok(None);
         };
-        cbor::from_slice(&raw).map(Some).map_err(|e| StoreError::Corrupt {
-            key: format!("{}{key}", table.0),
-            reason: e.to_string(),
-        })
+        decoded(table, key, &raw)
     }
 
     /// Remove a key (no error when it is absent).
@@ -413,6 +428,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A CBOR record read back.
+fn decoded<T: Decode>(table: Table, key: &str, raw: &[u8]) -> Result<Option<T>, StoreError> {
+    cbor::from_slice(raw).map(Some).map_err(|e| StoreError::Corrupt {
+        key: format!("{}{key}", table.0),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -73,6 +73,53 @@ fn conformance(store: &Store) {
     assert_eq!(store.get_raw(A, "a/1").expect("gets"), Some(b"new".to_vec()));
     assert_eq!(keys(A, "a/"), ["a/1", "a/10"]);
 
+    // Several writes to one record in a batch: the last one counts, whatever its kind.
+    let mut b = Batch::default();
+    b.put_raw(B, "twice", b"first");
+    b.put_raw(B, "twice", b"second");
+    b.put_raw(B, "gone", b"x");
+    b.delete(B, "gone");
+    b.delete(B, "back");
+    b.put_raw(B, "back", b"here");
+    store.write(b, true).expect("writes");
+    assert_eq!(store.get_raw(B, "twice").expect("gets"), Some(b"second".to_vec()));
+    assert_eq!(store.get_raw(B, "gone").expect("gets"), None);
+    assert_eq!(store.get_raw(B, "back").expect("gets"), Some(b"here".to_vec()));
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    assert_eq!(
+        rt.block_on(store.get_raw_async(B, "back")).expect("gets"),
+        Some(b"here".to_vec()),
+        "an async read sees what a write left"
+    );
+    assert_eq!(rt.block_on(store.get_raw_async(B, "gone")).expect("gets"), None);
+
+    // A batch larger than one statement carries (rows and bytes) applies whole, and a delete
+    // of many keys with it.
+    let mut b = Batch::default();
+    for i in 0..1_200u32 {
+        let value = if i % 400 == 0 {
+            vec![i as u8; 3 << 20]
+        } else {
+            i.to_be_bytes().to_vec()
+        };
+        b.put_raw(B, &format!("many/{i:04}"), &value);
+    }
+    store.write(b, true).expect("writes");
+    let many = store.scan_raw(B, "many/").expect("scans");
+    assert_eq!(many.len(), 1_200);
+    assert_eq!(many[400].1.len(), 3 << 20);
+    assert_eq!(many[401].1, 401u32.to_be_bytes());
+    let mut b = Batch::default();
+    for i in 0..1_200u32 {
+        b.delete(B, &format!("many/{i:04}"));
+    }
+    store.write(b, true).expect("deletes");
+    assert!(store.scan_raw(B, "many/").expect("scans").is_empty());
+    let mut b = Batch::default();
+    b.delete(B, "twice");
+    b.delete(B, "back");
+    store.write(b, true).expect("deletes");
+
     // Values of any bytes and size up to a large IPNI chunk.
     let big: Vec<u8> = (0..700_000u32).map(|i| (i * 31 % 256) as u8).collect();
     store.put_json(C, "big", &big).expect("writes");

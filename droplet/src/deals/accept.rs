@@ -103,7 +103,7 @@ impl Acceptor {
 
     /// Check a proposal, store the deal in its new state, and say whether it was accepted.
     pub async fn propose(&self, peer: PeerId, params: DealParams) -> (bool, String) {
-        match self.deals.get(&params.deal_uuid) {
+        match self.deals.get_async(&params.deal_uuid).await {
             Ok(Some(_)) => {
                 return (
                     false,
@@ -162,13 +162,10 @@ impl Acceptor {
             created_at: now,
             updated_at: now,
         };
-        // Stored (synced) on a blocking thread: concurrent proposals' writes are committed
-        // together, and no runtime worker waits on the disk.
-        let (deals, stored) = (self.deals.clone(), record.clone());
-        match tokio::task::spawn_blocking(move || deals.insert(&stored)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return (false, format!("failed to save the deal: {e}")),
-            Err(e) => return (false, format!("failed to save the deal: {e}")),
+        // Stored (synced) off the runtime's workers: concurrent proposals' writes are
+        // committed together, and no worker waits on the disk or the database.
+        if let Err(e) = self.deals.insert_async(&record).await {
+            return (false, format!("failed to save the deal: {e}"));
         }
         self.runner.begin(params.deal_uuid, actions);
         match verdict {
@@ -316,7 +313,13 @@ impl Acceptor {
         let bounds = bounds.map_err(|e| node_err("getting collateral bounds", e))?;
         let balance = balance.map_err(|e| node_err("getting client market balance failed", e))?;
         let client_datacap = client_datacap.map_err(|e| node_err("fetching verified data cap", e))?;
-        let ask = self.asks.get(&p.provider).ok().flatten().and_then(|a| a.ask);
+        let ask = self
+            .asks
+            .get_async(&p.provider)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|a| a.ask);
         Ok(ProposalFacts {
             head,
             signature,
@@ -352,7 +355,7 @@ impl Acceptor {
             transfer_size: 0,
             n_bytes_received: 0,
         };
-        let resp = match self.deals.get(&req.deal_uuid) {
+        let resp = match self.deals.get_async(&req.deal_uuid).await {
             Ok(Some(d)) => self.status_of(&d, &req).await.unwrap_or_else(|e| answer(e.to_string())),
             Ok(None) => answer(format!("no deal with UUID {}", req.deal_uuid)),
             Err(e) => answer(format!("failed to look up deal: {e}")),

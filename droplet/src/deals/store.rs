@@ -155,6 +155,15 @@ impl DealStore {
         self.store.write(b, true)
     }
 
+    /// [`Self::insert`] without holding a runtime worker: a synced RocksDB write waits on a
+    /// blocking thread (concurrent ones commit together), a SQL one is awaited on the pool.
+    pub async fn insert_async(&self, d: &DealRecord) -> Result<(), StoreError> {
+        let mut b = Batch::default();
+        self.stage(&mut b, None, d);
+        Self::log(&mut b, d);
+        self.store.write_off_runtime(b, true).await
+    }
+
     /// Store deals taken over from another market, all in one write; those already here (by
     /// UUID or proposal CID) are left as they are. Returns the ones stored.
     pub fn insert_new(&self, deals: Vec<DealRecord>) -> Result<Vec<DealRecord>, StoreError> {
@@ -216,6 +225,17 @@ impl DealStore {
     pub fn get(&self, uuid: &Uuid) -> Result<Option<DealRecord>, StoreError> {
         let key = uuid.to_string();
         match self.store.get_raw(DEALS, &key)? {
+            None => Ok(None),
+            Some(raw) => DealRecord::decode(&raw)
+                .map(Some)
+                .map_err(|e| corrupt(format!("deal/{key}"), e)),
+        }
+    }
+
+    /// [`Self::get`] for async callers: no runtime worker waits on a database's round trip.
+    pub async fn get_async(&self, uuid: &Uuid) -> Result<Option<DealRecord>, StoreError> {
+        let key = uuid.to_string();
+        match self.store.get_raw_async(DEALS, &key).await? {
             None => Ok(None),
             Some(raw) => DealRecord::decode(&raw)
                 .map(Some)

@@ -63,36 +63,137 @@ pub enum SqlError {
     Runtime(std::io::Error),
 }
 
-/// Statements in each dialect (MySQL binds `?`, PostgreSQL `$n`).
+/// Statements in each dialect (MySQL binds `?`, PostgreSQL `$n`). Writes are built per batch
+/// by [`Plan`] from the pieces here.
 struct Statements {
     get: &'static str,
     scan_to: &'static str,
     scan_open: &'static str,
-    put: &'static str,
-    delete: &'static str,
     page_first: &'static str,
     page_next: &'static str,
+    /// The head of a many-row upsert, its rows following.
+    put_head: &'static str,
+    /// What follows the rows of an upsert.
+    put_tail: &'static str,
+    /// The head of a delete of many keys of one table: `tbl` bound first, the keys follow in
+    /// a parenthesised list.
+    delete_head: &'static str,
+    dialect: Dialect,
 }
 
 const MYSQL: Statements = Statements {
     get: "SELECT v FROM market_records WHERE tbl = ? AND k = ?",
     scan_to: "SELECT k, v FROM market_records WHERE tbl = ? AND k >= ? AND k < ? ORDER BY k",
     scan_open: "SELECT k, v FROM market_records WHERE tbl = ? AND k >= ? ORDER BY k",
-    put: "INSERT INTO market_records (tbl, k, v) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)",
-    delete: "DELETE FROM market_records WHERE tbl = ? AND k = ?",
     page_first: "SELECT tbl, k, v FROM market_records ORDER BY tbl, k LIMIT 1000",
     page_next: "SELECT tbl, k, v FROM market_records WHERE tbl > ? OR (tbl = ? AND k > ?) ORDER BY tbl, k LIMIT 1000",
+    put_head: "INSERT INTO market_records (tbl, k, v) VALUES ",
+    put_tail: " ON DUPLICATE KEY UPDATE v = VALUES(v)",
+    delete_head: "DELETE FROM market_records WHERE tbl = ? AND k IN ",
+    dialect: Dialect::MySql,
 };
 
 const POSTGRES: Statements = Statements {
     get: "SELECT v FROM market_records WHERE tbl = $1 AND k = $2",
     scan_to: "SELECT k, v FROM market_records WHERE tbl = $1 AND k >= $2 AND k < $3 ORDER BY k",
     scan_open: "SELECT k, v FROM market_records WHERE tbl = $1 AND k >= $2 ORDER BY k",
-    put: "INSERT INTO market_records (tbl, k, v) VALUES ($1, $2, $3) ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
-    delete: "DELETE FROM market_records WHERE tbl = $1 AND k = $2",
     page_first: "SELECT tbl, k, v FROM market_records ORDER BY tbl, k LIMIT 1000",
     page_next: "SELECT tbl, k, v FROM market_records WHERE tbl > $1 OR (tbl = $2 AND k > $3) ORDER BY tbl, k LIMIT 1000",
+    put_head: "INSERT INTO market_records (tbl, k, v) VALUES ",
+    put_tail: " ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+    delete_head: "DELETE FROM market_records WHERE tbl = $1 AND k IN ",
+    dialect: Dialect::Postgres,
 };
+
+/// The most rows one write statement carries, and (past its first row) the most value bytes:
+/// well inside both servers' bind limits (65,535) and MariaDB's default packet (16 MiB).
+const ROWS_PER_STATEMENT: usize = 500;
+const BYTES_PER_STATEMENT: usize = 4 << 20;
+
+/// One statement of a write: its text (built from the constants above only) and its rows.
+enum Statement<'a> {
+    /// Upsert these (table, key, value) rows.
+    Put(Vec<(&'a str, &'a [u8], &'a [u8])>),
+    /// Delete these keys of one table.
+    Delete(&'a str, Vec<&'a [u8]>),
+}
+
+impl Statement<'_> {
+    /// The statement's text: `?` placeholders for MySQL, `$1, $2, …` for PostgreSQL.
+    fn text(&self, sql: &Statements) -> String {
+        let mut n = 0usize;
+        let mut mark = || {
+            n += 1;
+            match sql.dialect {
+                Dialect::MySql => "?".to_string(),
+                Dialect::Postgres => format!("${n}"),
+            }
+        };
+        match self {
+            Statement::Put(rows) => {
+                let mut s = String::from(sql.put_head);
+                for (i, _) in rows.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    s.push_str(&format!("({}, {}, {})", mark(), mark(), mark()));
+                }
+                s.push_str(sql.put_tail);
+                s
+            }
+            Statement::Delete(_, keys) => {
+                mark(); // the table, bound in the head
+                let marks: Vec<String> = keys.iter().map(|_| mark()).collect();
+                format!("{}({})", sql.delete_head, marks.join(", "))
+            }
+        }
+    }
+}
+
+/// A batch as the database applies it: the last write to each record wins (a batch applies in
+/// order), then the deletes a statement per table and the puts a few statements of many rows,
+/// in (table, key) order so that two writers lock shared rows in the same order.
+fn plan(ops: &[Op]) -> Vec<Statement<'_>> {
+    let mut last: Vec<&Op> = Vec::with_capacity(ops.len());
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    // Stable: writes to one record keep their order, and the last of them is kept.
+    order.sort_by(|&a, &b| ops[a].address().cmp(&ops[b].address()));
+    for i in order {
+        match last.last_mut() {
+            Some(prev) if prev.address() == ops[i].address() => *prev = &ops[i],
+            _ => last.push(&ops[i]),
+        }
+    }
+    let mut out: Vec<Statement<'_>> = Vec::new();
+    for op in &last {
+        if let Op::Delete { table, key } = op {
+            match out.last_mut() {
+                Some(Statement::Delete(t, keys)) if *t == table.as_ref() && keys.len() < ROWS_PER_STATEMENT => {
+                    keys.push(key.as_bytes())
+                }
+                _ => out.push(Statement::Delete(table.as_ref(), vec![key.as_bytes()])),
+            }
+        }
+    }
+    let mut bytes = 0usize;
+    for op in &last {
+        if let Op::Put { table, key, value } = op {
+            match out.last_mut() {
+                Some(Statement::Put(rows))
+                    if rows.len() < ROWS_PER_STATEMENT && bytes + value.len() <= BYTES_PER_STATEMENT =>
+                {
+                    bytes += value.len();
+                    rows.push((table.as_ref(), key.as_bytes(), value.as_slice()));
+                }
+                _ => {
+                    bytes = value.len();
+                    out.push(Statement::Put(vec![(table.as_ref(), key.as_bytes(), value.as_slice())]));
+                }
+            }
+        }
+    }
+    out
+}
 
 /// The schema, version by version. A version once released is never edited (sqlx checks the
 /// checksums); a change is a new version.
@@ -309,14 +410,14 @@ impl Sql {
         })
     }
 
-    /// A batch as one transaction. Its rows are written in (table, key) order, so that two
-    /// batches touching the same rows lock them in the same order and cannot deadlock (the
-    /// sort is stable: writes to one key keep their order). A transaction the database still
-    /// aborts as a deadlock or a serialization failure is run again.
-    fn write_future(&self, mut ops: Vec<Op>) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'static {
+    /// A batch as one transaction, or as one statement when [`plan`] makes it one (a deal's
+    /// new record and its index keys are one upsert: one round trip). Rows are written in
+    /// (table, key) order, so that two batches touching the same rows lock them in the same
+    /// order. A write the database still aborts as a deadlock or a serialization failure is
+    /// run again.
+    fn write_future(&self, ops: Vec<Op>) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'static {
         let pool = self.pool.clone();
         let sql = self.sql;
-        ops.sort_by(|a, b| a.address().cmp(&b.address()));
         async move {
             let mut tries = 0;
             loop {
@@ -342,13 +443,25 @@ impl Sql {
     }
 
     pub(crate) fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block(self.get_future(table, key))
+    }
+
+    pub(crate) async fn get_async(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(self.get_future(table, key)).await
+    }
+
+    fn get_future(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, sqlx::Error>> + Send + 'static {
         let pool = self.pool.clone();
         let q = self.sql.get;
         let key = key.as_bytes().to_vec();
-        self.block(async move {
+        async move {
             let row = sqlx::query(q).bind(table.0).bind(key).fetch_optional(&pool).await?;
             row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()
-        })
+        }
     }
 
     pub(crate) fn scan(&self, table: Table, prefix: &str, start: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
@@ -415,27 +528,43 @@ impl Sql {
 }
 
 async fn write_once(pool: &AnyPool, sql: &Statements, ops: &[Op]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    for op in ops {
-        match op {
-            Op::Put { table, key, value } => {
-                sqlx::query(sql.put)
-                    .bind(table.as_ref())
-                    .bind(key.as_bytes())
-                    .bind(value.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
+    let statements = plan(ops);
+    match statements.as_slice() {
+        [] => Ok(()),
+        // One statement is atomic on its own: no transaction's round trips.
+        [one] => execute(pool, sql, one).await,
+        many => {
+            let mut tx = pool.begin().await?;
+            for s in many {
+                execute(&mut *tx, sql, s).await?;
             }
-            Op::Delete { table, key } => {
-                sqlx::query(sql.delete)
-                    .bind(table.as_ref())
-                    .bind(key.as_bytes())
-                    .execute(&mut *tx)
-                    .await?;
+            tx.commit().await
+        }
+    }
+}
+
+/// Run one write statement.
+async fn execute<'c, E>(on: E, sql: &Statements, s: &Statement<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    // The text is built from this module's constants and placeholders, never outside input.
+    let text = sqlx::AssertSqlSafe(s.text(sql));
+    let mut q = sqlx::query(text);
+    match s {
+        Statement::Put(rows) => {
+            for (table, key, value) in rows {
+                q = q.bind(*table).bind(*key).bind(*value);
+            }
+        }
+        Statement::Delete(table, keys) => {
+            q = q.bind(*table);
+            for key in keys {
+                q = q.bind(*key);
             }
         }
     }
-    tx.commit().await
+    q.execute(on).await.map(|_| ())
 }
 
 /// A transaction the database aborted so that another could go on: SQLSTATE 40001
@@ -488,6 +617,95 @@ mod tests {
         assert_eq!(successor(b"a\xff"), Some(b"b".to_vec()));
         assert_eq!(successor(b"\xff\xff"), None);
         assert_eq!(successor(b""), None);
+    }
+
+    fn put(table: &'static str, key: &str, value: &[u8]) -> Op {
+        Op::Put {
+            table: table.into(),
+            key: key.into(),
+            value: value.to_vec(),
+        }
+    }
+
+    fn delete(table: &'static str, key: &str) -> Op {
+        Op::Delete {
+            table: table.into(),
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_becomes_few_statements_with_the_last_write_to_each_record_kept() {
+        let ops = vec![
+            put("deal/", "b", b"1"),
+            delete("deal-by-state/", "010/b"),
+            put("deal-by-state/", "020/b", b""),
+            put("deal/", "b", b"2"),
+            put("deal/", "a", b"x"),
+            delete("deal/", "a"),
+            delete("deal-by-state/", "011/b"),
+        ];
+        let plan = plan(&ops);
+        let shown: Vec<String> = plan
+            .iter()
+            .map(|s| match s {
+                Statement::Delete(t, keys) => format!(
+                    "delete {t} {:?}",
+                    keys.iter()
+                        .map(|k| String::from_utf8_lossy(k).into_owned())
+                        .collect::<Vec<_>>()
+                ),
+                Statement::Put(rows) => format!(
+                    "put {:?}",
+                    rows.iter()
+                        .map(|(t, k, v)| format!("{t}{}={}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
+                        .collect::<Vec<_>>()
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                r#"delete deal-by-state/ ["010/b", "011/b"]"#,
+                r#"delete deal/ ["a"]"#,
+                r#"put ["deal-by-state/020/b=", "deal/b=2"]"#,
+            ]
+        );
+        assert_eq!(
+            plan[0].text(&POSTGRES),
+            "DELETE FROM market_records WHERE tbl = $1 AND k IN ($2, $3)"
+        );
+        assert_eq!(
+            plan[2].text(&POSTGRES),
+            "INSERT INTO market_records (tbl, k, v) VALUES ($1, $2, $3), ($4, $5, $6) ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v"
+        );
+        assert_eq!(
+            plan[2].text(&MYSQL),
+            "INSERT INTO market_records (tbl, k, v) VALUES (?, ?, ?), (?, ?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)"
+        );
+        assert!(super::plan(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_statement_carries_at_most_its_rows_and_bytes() {
+        let big = vec![0u8; BYTES_PER_STATEMENT];
+        let mut ops: Vec<Op> = (0..ROWS_PER_STATEMENT + 1)
+            .map(|i| put("t/", &format!("{i:04}"), b"v"))
+            .collect();
+        ops.push(put("u/", "big1", &big));
+        ops.push(put("u/", "big2", &big));
+        let sizes: Vec<usize> = plan(&ops)
+            .iter()
+            .map(|s| match s {
+                Statement::Put(rows) => rows.len(),
+                Statement::Delete(_, keys) => keys.len(),
+            })
+            .collect();
+        assert_eq!(
+            sizes,
+            [ROWS_PER_STATEMENT, 1, 1, 1],
+            "a value past the bytes starts a statement"
+        );
     }
 
     #[test]
