@@ -187,6 +187,7 @@ async fn run(a: Args) -> Result<()> {
     }
     let addrs = Arc::new(vec![a.provider.clone()]);
     let started = Instant::now();
+    let started_unix = unix_secs();
     let tasks = hosts.into_iter().zip(per_client).map(|(host, frames)| {
         let addrs = addrs.clone();
         let in_flight = a.in_flight;
@@ -216,6 +217,7 @@ async fn run(a: Args) -> Result<()> {
         outcomes.extend(t?);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let ended_unix = unix_secs();
 
     let mut latencies = Vec::new();
     let (mut accepted, mut rejected, mut unanswered) = (0usize, 0usize, 0usize);
@@ -263,6 +265,9 @@ async fn run(a: Args) -> Result<()> {
         "rejected": rejected,
         "unanswered": unanswered,
         "seconds": elapsed,
+        // When the proposals started and stopped going out, for loads run side by side.
+        "started_unix_s": started_unix,
+        "ended_unix_s": ended_unix,
         "deals_per_s": rate,
         "p50_ms": p50,
         "p99_ms": p99,
@@ -272,4 +277,11 @@ async fn run(a: Args) -> Result<()> {
     });
     println!("RESULT {result}");
     Ok(())
+}
+
+/// Now, in seconds since the Unix epoch.
+fn unix_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

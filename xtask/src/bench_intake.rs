@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::memory;
-use crate::stack::{Demo, set_ask, start_devnet, start_droplet_on};
+use crate::stack::{Demo, set_ask, set_ask_of, start_devnet, start_droplet_as, start_droplet_on};
 use test_databases::{Engine, SqlServer};
 
 /// (clients, proposals in flight per client, proposals).
@@ -51,7 +51,169 @@ pub fn run(target: &Path) -> Result<()> {
         let server = SqlServer::start(engine);
         println!(" droplet's store in {engine:?} on loopback:");
         run_on(target, Some(&server.database()))?;
+        println!(" two miners' deals at once, droplet's store in {engine:?}:");
+        for droplets in [1, 2] {
+            run_pool(target, &server.database(), droplets)?;
+        }
     }
+    Ok(())
+}
+
+/// A devnet with two miners, t01000 and t01001, each with 8 MiB sectors.
+const TWO_MINERS: &str = r#"
+[[accounts]]
+name = "root"
+balance = "1000 FIL"
+verifreg_root = true
+
+[[accounts]]
+name = "client"
+balance = "100000 FIL"
+
+[[accounts]]
+name = "owner"
+balance = "100000 FIL"
+
+[[accounts]]
+name = "worker"
+key_type = "bls"
+balance = "100000 FIL"
+
+[[miners]]
+owner = "owner"
+worker = "worker"
+
+[[miners]]
+owner = "owner"
+worker = "worker"
+"#;
+
+/// (clients, in flight per client, proposals) of each miner's load in the two-miner run.
+const POOL_SHAPE: (usize, usize, usize) = (4, 32, 6000);
+
+/// Two loads at once, one per miner (t01000, t01001), on one database: taken in by one droplet
+/// acting for both, or by two droplets over the database (pool mode), one per miner.
+fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
+    let demo = Demo::build("intake-pool", target, true, false)?;
+    std::fs::create_dir_all(&demo.dir)?;
+    let genesis = demo.dir.join("genesis.toml");
+    std::fs::write(&genesis, TWO_MINERS)?;
+    let (_devnet, token, ma) = start_devnet(&demo, &["--genesis", &genesis.to_string_lossy()])?;
+    let miners = ["t01000", "t01001"];
+    // (repo name, miner) of the droplet taking each miner's deals.
+    let takers: Vec<(String, &str)> = if droplets == 1 {
+        miners.iter().map(|m| ("droplet".to_string(), *m)).collect()
+    } else {
+        miners.iter().map(|m| (format!("droplet-{m}"), *m)).collect()
+    };
+    let mut daemons = Vec::new();
+    if droplets == 1 {
+        daemons.push(start_droplet_as(&demo, "droplet", &miners, &ma, &token, Some(dsn))?.0);
+    } else {
+        for (name, miner) in &takers {
+            daemons.push(start_droplet_as(&demo, name, &[miner], &ma, &token, Some(dsn))?.0);
+        }
+    }
+    let key = demo
+        .run(
+            "droplet-devnet",
+            &["--repo", &demo.repo("devnet"), "wallet", "export", "client"],
+        )?
+        .trim()
+        .to_string();
+    let node = format!("{token}:{ma}");
+    let mut loads = Vec::new();
+    for (name, miner) in &takers {
+        // A droplet takes its miner's deals once it holds the miner's lease.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while set_ask_of(&demo, name, miner, "0", "0", "8MiB").is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("{name} did not come to act for {miner} within a minute");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let listen = demo.run("droplet", &["--repo", &demo.repo(name), "net", "listen"])?;
+        let provider = listen
+            .lines()
+            .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
+            .context("droplet's libp2p TCP address")?
+            .trim()
+            .to_string();
+        loads.push((provider, *miner));
+    }
+    let pids: Vec<u32> = daemons.iter().map(|d| d.child.id()).collect();
+    let cpu_before: Vec<std::time::Duration> = pids.iter().map(|p| memory::cpu_time(*p)).collect();
+    let (clients, in_flight, deals) = POOL_SHAPE;
+    let running: Vec<std::process::Child> = loads
+        .iter()
+        .map(|(provider, miner)| {
+            std::process::Command::new(demo.bin("droplet-deal-load"))
+                .args([
+                    "--node",
+                    &node,
+                    "--provider",
+                    provider,
+                    "--miner",
+                    miner,
+                    "--key",
+                    &key,
+                    "--clients",
+                    &clients.to_string(),
+                    "--in-flight",
+                    &in_flight.to_string(),
+                    "--deals",
+                    &deals.to_string(),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .context("running droplet-deal-load")
+        })
+        .collect::<Result<_>>()?;
+    let mut accepted = 0.0;
+    let mut p99: f64 = 0.0;
+    let mut unanswered = 0.0;
+    let mut rejected = 0.0;
+    // The window from the first proposal sent to the last answered, over both loads.
+    let (mut first, mut last) = (f64::INFINITY, 0.0f64);
+    for child in running {
+        let out = child.wait_with_output().context("droplet-deal-load")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!(
+                "droplet-deal-load failed: {}{}",
+                text,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let result = text
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .context("droplet-deal-load's RESULT line")?;
+        accepted += field(result, "accepted");
+        p99 = p99.max(field(result, "p99_ms"));
+        unanswered += field(result, "unanswered");
+        rejected += field(result, "rejected");
+        first = first.min(field(result, "started_unix_s"));
+        last = last.max(field(result, "ended_unix_s"));
+        if let Some(why) = json_value(result, "first_rejection").filter(|w| w != "null") {
+            println!("      first_rejection: {why}");
+        }
+    }
+    let wall = last - first;
+    let cpu: f64 = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|(p, before)| (memory::cpu_time(*p) - *before).as_secs_f64())
+        .sum();
+    println!(
+        "  {droplets} droplet{} for t01000 and t01001, {} loads of {clients} clients x {in_flight} in flight, {deals} proposals each: \
+         {:>6.0} deals/s together, worst p99 {p99:.1} ms, {rejected} rejected, {unanswered} unanswered; {:.2} ms droplet CPU per deal",
+        if droplets == 1 { "" } else { "s" },
+        loads.len(),
+        accepted / wall,
+        cpu * 1000.0 / accepted.max(1.0),
+    );
     Ok(())
 }
 

@@ -186,6 +186,9 @@ fn test(extra: &[String]) -> Result<()> {
     setup::ui_driver(workspace()?)?;
     let go_peers = target_dir()?.join("go-peers");
     let go = setup::go_peers(workspace()?, &go_peers)?;
+    // nextest builds the binaries of packages with tests; the load generator has none, and a
+    // test that built it itself would spend its time limit compiling.
+    cargo(&["build", "-q", "-p", "deal-load"])?;
     run(go
         .apply(Command::new(cargo_bin()))
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])

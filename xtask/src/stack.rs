@@ -67,7 +67,12 @@ impl Demo {
     }
 
     pub fn start(&self, name: &'static str, args: &[&str]) -> Result<Daemon> {
-        let log = self.dir.join(format!("{name}.log"));
+        self.start_as(name, name, args)
+    }
+
+    /// [`Self::start`], its log named `<log_name>.log` (two daemons of one binary).
+    pub fn start_as(&self, name: &'static str, log_name: &str, args: &[&str]) -> Result<Daemon> {
+        let log = self.dir.join(format!("{log_name}.log"));
         let out = std::fs::File::create(&log)?;
         let child = Command::new(self.bin(name))
             .args(args)
@@ -208,7 +213,19 @@ pub fn start_droplet(demo: &Demo, ma: &str, token: &str) -> Result<(Daemon, Ipni
 
 /// [`start_droplet`] with its store in the database `dsn` names (`[Mysql] ConnectionString`).
 pub fn start_droplet_on(demo: &Demo, ma: &str, token: &str, dsn: Option<&str>) -> Result<(Daemon, Ipni)> {
-    let p = demo.repo("droplet");
+    start_droplet_as(demo, "droplet", &["t01000"], ma, token, dsn)
+}
+
+/// [`start_droplet_on`] with the repo `name` (under the demo's directory), acting for `miners`.
+pub fn start_droplet_as(
+    demo: &Demo,
+    name: &str,
+    miners: &[&str],
+    ma: &str,
+    token: &str,
+    dsn: Option<&str>,
+) -> Result<(Daemon, Ipni)> {
+    let p = demo.repo(name);
     // The API port is chosen here so that the config can name it as the HTTP retrieval
     // address the transports protocol announces (`/ipfs/` and `/piece/` are served there).
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -216,7 +233,7 @@ pub fn start_droplet_on(demo: &Demo, ma: &str, token: &str, dsn: Option<&str>) -
     let (announce_url, announcements) = crate::indexer::announce_receiver()?;
     std::fs::create_dir_all(&p)?;
     std::fs::write(
-        demo.dir.join("droplet/config.toml"),
+        demo.dir.join(name).join("config.toml"),
         format!(
             "[CommonProvider]\nHTTPRetrievalMultiaddr = \"/ip4/127.0.0.1/tcp/{port}/http\"\n\
              [CommonProvider.IndexProvider]\nEnable = true\n\
@@ -227,35 +244,35 @@ pub fn start_droplet_on(demo: &Demo, ma: &str, token: &str, dsn: Option<&str>) -
         ),
     )?;
     let listen = format!("/ip4/127.0.0.1/tcp/{port}");
-    let mut droplet = demo.start(
-        "droplet",
-        &[
-            "--repo",
-            &p,
-            "run",
-            "--listen",
-            &listen,
-            "--libp2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--node-url",
-            ma,
-            "--messager-url",
-            ma,
-            "--auth-url",
-            ma,
-            "--cs-token",
-            token,
-            "--signer-type",
-            "wallet",
-            "--signer-url",
-            ma,
-            "--signer-token",
-            token,
-            "--miner",
-            "t01000:demo",
-        ],
-    )?;
-    wait_file(&demo.dir.join("droplet/api"), &mut droplet)?;
+    let miners: Vec<String> = miners.iter().map(|m| format!("{m}:demo")).collect();
+    let mut args = vec![
+        "--repo",
+        &p,
+        "run",
+        "--listen",
+        &listen,
+        "--libp2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--node-url",
+        ma,
+        "--messager-url",
+        ma,
+        "--auth-url",
+        ma,
+        "--cs-token",
+        token,
+        "--signer-type",
+        "wallet",
+        "--signer-url",
+        ma,
+        "--signer-token",
+        token,
+    ];
+    for m in &miners {
+        args.extend(["--miner", m]);
+    }
+    let mut droplet = demo.start_as("droplet", name, &args)?;
+    wait_file(&demo.dir.join(name).join("api"), &mut droplet)?;
     Ok((
         droplet,
         Ipni {
@@ -268,7 +285,19 @@ pub fn start_droplet_on(demo: &Demo, ma: &str, token: &str, dsn: Option<&str>) -
 /// Set t01000's storage ask: prices (FIL per GiB per epoch, as droplet takes them) and the
 /// largest piece; the smallest is 256 B.
 pub fn set_ask(demo: &Demo, price: &str, verified_price: &str, max_piece: &str) -> Result<String> {
-    let p = demo.repo("droplet");
+    set_ask_of(demo, "droplet", "t01000", price, verified_price, max_piece)
+}
+
+/// [`set_ask`] for `miner`, through the droplet whose repo is `droplet`.
+pub fn set_ask_of(
+    demo: &Demo,
+    droplet: &str,
+    miner: &str,
+    price: &str,
+    verified_price: &str,
+    max_piece: &str,
+) -> Result<String> {
+    let p = demo.repo(droplet);
     demo.run(
         "droplet",
         &[
@@ -285,7 +314,7 @@ pub fn set_ask(demo: &Demo, price: &str, verified_price: &str, max_piece: &str) 
             "256B",
             "--max-piece-size",
             max_piece,
-            "t01000",
+            miner,
         ],
     )
 }
