@@ -131,10 +131,6 @@ fn response(id: u64, legacy: bool, status: S, message: &str, owed: TokenAmount) 
     }
 }
 
-/// How many times [`RetrievalProvider::restart_wait`] a deal waiting on its client is kept while
-/// the client stays connected (an hour with droplet's default ten minutes).
-const CONNECTED_WAITS: u32 = 6;
-
 fn refuse(id: u64, legacy: bool, status: S, message: String) -> ValidationResult {
     tracing::info!(deal = id, status = status.name(), "retrieval refused: {message}");
     ValidationResult {
@@ -163,17 +159,7 @@ impl RetrievalProvider {
             why.to_string(),
         );
         tokio::spawn(async move {
-            for waited in 1.. {
-                tokio::time::sleep(this.restart_wait).await;
-                // A client still connected, with a response of ours held open for it, has not
-                // gone: its payment may be slow to come (a payment channel created on chain
-                // under load). It is given a few more waits, not for ever.
-                if waited >= CONNECTED_WAITS || !this.still_as(&receiver, id, &seen) || !this.client_present(&receiver)
-                {
-                    break;
-                }
-                tracing::info!(deal = id, client = %receiver, "{why}; the client is still connected: waiting on");
-            }
+            tokio::time::sleep(this.restart_wait).await;
             let Some(closed) = this.close_abandoned(&receiver, id, &seen, &why) else {
                 return;
             };
@@ -184,19 +170,6 @@ impl RetrievalProvider {
                 let _ = dt.cancel_channel(peer, ch.id).await;
             }
         });
-    }
-
-    /// Whether the deal is as it was at `seen` (it has neither moved on nor gone).
-    fn still_as(&self, receiver: &str, id: u64, seen: &Snapshot) -> bool {
-        matches!(self.deals.get(receiver, id), Ok(Some(r)) if Snapshot::of(&r) == *seen)
-    }
-
-    /// Whether `receiver` is connected with a graphsync response of ours held open for it.
-    fn client_present(&self, receiver: &str) -> bool {
-        match (self.transfers.get(), receiver.parse::<market_p2p::PeerId>()) {
-            (Some(dt), Ok(peer)) => dt.graphsync().responses_in_progress(&peer) > 0,
-            _ => false,
-        }
     }
 
     /// The deal, failed and saved, if it has not moved since `seen`.
