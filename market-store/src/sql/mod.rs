@@ -17,6 +17,7 @@ use sqlx::{AnyPool, ConnectOptions, Row};
 
 use crate::{Op, StoreError, Table};
 
+mod commit;
 pub mod dsn;
 pub mod lease;
 
@@ -153,15 +154,16 @@ impl Statement<'_> {
 /// A batch as the database applies it: the last write to each record wins (a batch applies in
 /// order), then the deletes a statement per table and the puts a few statements of many rows,
 /// in (table, key) order so that two writers lock shared rows in the same order.
-fn plan(ops: &[Op]) -> Vec<Statement<'_>> {
+fn plan<O: std::borrow::Borrow<Op>>(ops: &[O]) -> Vec<Statement<'_>> {
+    let op = |i: usize| -> &Op { ops[i].borrow() };
     let mut last: Vec<&Op> = Vec::with_capacity(ops.len());
     let mut order: Vec<usize> = (0..ops.len()).collect();
     // Stable: writes to one record keep their order, and the last of them is kept.
-    order.sort_by(|&a, &b| ops[a].address().cmp(&ops[b].address()));
+    order.sort_by(|&a, &b| op(a).address().cmp(&op(b).address()));
     for i in order {
         match last.last_mut() {
-            Some(prev) if prev.address() == ops[i].address() => *prev = &ops[i],
-            _ => last.push(&ops[i]),
+            Some(prev) if prev.address() == op(i).address() => *prev = op(i),
+            _ => last.push(op(i)),
         }
     }
     let mut out: Vec<Statement<'_>> = Vec::new();
@@ -232,6 +234,8 @@ pub struct Sql {
     sql: &'static Statements,
     /// The runtime the queries run on (taken out on drop, which must not block).
     rt: Option<tokio::runtime::Runtime>,
+    /// Concurrent batches committed together.
+    group: std::sync::Arc<commit::GroupCommit>,
 }
 
 impl std::fmt::Debug for Sql {
@@ -311,6 +315,7 @@ impl Sql {
                 Dialect::Postgres => &POSTGRES,
             },
             rt: Some(rt),
+            group: Default::default(),
         })
     }
 
@@ -415,22 +420,12 @@ impl Sql {
     /// (table, key) order, so that two batches touching the same rows lock them in the same
     /// order. A write the database still aborts as a deadlock or a serialization failure is
     /// run again.
+    /// Batches written at the same moment are committed together ([`commit`]).
     fn write_future(&self, ops: Vec<Op>) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'static {
         let pool = self.pool.clone();
         let sql = self.sql;
-        async move {
-            let mut tries = 0;
-            loop {
-                match write_once(&pool, sql, &ops).await {
-                    Err(e) if retryable(&e) && tries < 5 => {
-                        tries += 1;
-                        tracing::debug!(error = %e, tries, "a store write collided with another; running it again");
-                        tokio::time::sleep(std::time::Duration::from_millis(5 << tries)).await;
-                    }
-                    done => return done,
-                }
-            }
-        }
+        let group = self.group.clone();
+        async move { group.write(&pool, sql, ops).await }
     }
 
     /// Apply writes in one transaction.
@@ -527,7 +522,31 @@ impl Sql {
     }
 }
 
-async fn write_once(pool: &AnyPool, sql: &Statements, ops: &[Op]) -> Result<(), sqlx::Error> {
+/// [`write_once`], run again (after a short pause) when the database aborted it as a
+/// deadlock or a serialization failure.
+async fn write_retrying<O: std::borrow::Borrow<Op>>(
+    pool: &AnyPool,
+    sql: &Statements,
+    ops: &[O],
+) -> Result<(), sqlx::Error> {
+    let mut tries = 0;
+    loop {
+        match write_once(pool, sql, ops).await {
+            Err(e) if retryable(&e) && tries < 5 => {
+                tries += 1;
+                tracing::debug!(error = %e, tries, "a store write collided with another; running it again");
+                tokio::time::sleep(std::time::Duration::from_millis(5 << tries)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn write_once<O: std::borrow::Borrow<Op>>(
+    pool: &AnyPool,
+    sql: &Statements,
+    ops: &[O],
+) -> Result<(), sqlx::Error> {
     let statements = plan(ops);
     match statements.as_slice() {
         [] => Ok(()),
@@ -683,7 +702,7 @@ mod tests {
             plan[2].text(&MYSQL),
             "INSERT INTO market_records (tbl, k, v) VALUES (?, ?, ?), (?, ?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)"
         );
-        assert!(super::plan(&[]).is_empty());
+        assert!(super::plan::<Op>(&[]).is_empty());
     }
 
     #[test]
