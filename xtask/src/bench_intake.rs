@@ -40,6 +40,24 @@ fn field(result: &str, key: &str) -> f64 {
     json_value(result, key).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
 }
 
+/// The load generator's command: `shape` (clients, in flight per client, proposals) of
+/// proposals to `miner` at the droplet listening at `provider`, signed with `key`.
+fn load(
+    demo: &Demo,
+    node: &str,
+    provider: &str,
+    miner: &str,
+    key: &str,
+    (clients, in_flight, deals): (usize, usize, usize),
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(demo.bin("droplet-deal-load"));
+    cmd.args(["--node", node, "--provider", provider, "--miner", miner, "--key", key])
+        .args(["--clients", &clients.to_string()])
+        .args(["--in-flight", &in_flight.to_string()])
+        .args(["--deals", &deals.to_string()]);
+    cmd
+}
+
 /// The intake with droplet's store in RocksDB, then in a MariaDB and a PostgreSQL server on
 /// loopback (started here, in temporary directories).
 pub fn run(target: &Path) -> Result<()> {
@@ -147,23 +165,7 @@ fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
     let running: Vec<std::process::Child> = loads
         .iter()
         .map(|(provider, miner)| {
-            std::process::Command::new(demo.bin("droplet-deal-load"))
-                .args([
-                    "--node",
-                    &node,
-                    "--provider",
-                    provider,
-                    "--miner",
-                    miner,
-                    "--key",
-                    &key,
-                    "--clients",
-                    &clients.to_string(),
-                    "--in-flight",
-                    &in_flight.to_string(),
-                    "--deals",
-                    &deals.to_string(),
-                ])
+            load(&demo, &node, provider, miner, &key, POOL_SHAPE)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -241,21 +243,7 @@ fn run_on(target: &Path, dsn: Option<&str>) -> Result<()> {
     let pid = droplet.child.id();
     for (clients, in_flight, deals) in SHAPES {
         let cpu_before = memory::cpu_time(pid);
-        let out = std::process::Command::new(demo.bin("droplet-deal-load"))
-            .args([
-                "--node",
-                &node,
-                "--provider",
-                &provider,
-                "--key",
-                &key,
-                "--clients",
-                &clients.to_string(),
-                "--in-flight",
-                &in_flight.to_string(),
-                "--deals",
-                &deals.to_string(),
-            ])
+        let out = load(&demo, &node, &provider, "t01000", &key, (clients, in_flight, deals))
             .output()
             .context("running droplet-deal-load")?;
         let text = String::from_utf8_lossy(&out.stdout);
