@@ -40,6 +40,28 @@ fn field(result: &str, key: &str) -> f64 {
     json_value(result, key).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
 }
 
+/// The devnet client's exported key, which the load signs with.
+fn client_key(demo: &Demo) -> Result<String> {
+    Ok(demo
+        .run(
+            "droplet-devnet",
+            &["--repo", &demo.repo("devnet"), "wallet", "export", "client"],
+        )?
+        .trim()
+        .to_string())
+}
+
+/// The libp2p TCP address (with its `/p2p/` peer ID) of the droplet whose repo is `repo`.
+fn libp2p_address(demo: &Demo, repo: &str) -> Result<String> {
+    let listen = demo.run("droplet", &["--repo", repo, "net", "listen"])?;
+    Ok(listen
+        .lines()
+        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
+        .context("droplet's libp2p TCP address")?
+        .trim()
+        .to_string())
+}
+
 /// The load generator's command: `shape` (clients, in flight per client, proposals) of
 /// proposals to `miner` at the droplet listening at `provider`, signed with `key`.
 fn load(
@@ -132,13 +154,7 @@ fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
             daemons.push(start_droplet_as(&demo, name, &[miner], &ma, &token, Some(dsn))?.0);
         }
     }
-    let key = demo
-        .run(
-            "droplet-devnet",
-            &["--repo", &demo.repo("devnet"), "wallet", "export", "client"],
-        )?
-        .trim()
-        .to_string();
+    let key = client_key(&demo)?;
     let node = format!("{token}:{ma}");
     let mut loads = Vec::new();
     for (name, miner) in &takers {
@@ -150,13 +166,7 @@ fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
             }
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
-        let listen = demo.run("droplet", &["--repo", &demo.repo(name), "net", "listen"])?;
-        let provider = listen
-            .lines()
-            .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
-            .context("droplet's libp2p TCP address")?
-            .trim()
-            .to_string();
+        let provider = libp2p_address(&demo, &demo.repo(name))?;
         loads.push((provider, *miner));
     }
     let pids: Vec<u32> = daemons.iter().map(|d| d.child.id()).collect();
@@ -225,20 +235,8 @@ fn run_on(target: &Path, dsn: Option<&str>) -> Result<()> {
     let (droplet, _ipni) = start_droplet_on(&demo, &ma, &token, dsn)?;
     let p = demo.repo("droplet");
     set_ask(&demo, "0", "0", "8MiB")?;
-    let key = demo
-        .run(
-            "droplet-devnet",
-            &["--repo", &demo.repo("devnet"), "wallet", "export", "client"],
-        )?
-        .trim()
-        .to_string();
-    let listen = demo.run("droplet", &["--repo", &p, "net", "listen"])?;
-    let provider = listen
-        .lines()
-        .find(|l| l.contains("/tcp/") && l.contains("/p2p/"))
-        .context("droplet's libp2p TCP address")?
-        .trim()
-        .to_string();
+    let key = client_key(&demo)?;
+    let provider = libp2p_address(&demo, &p)?;
     let node = format!("{token}:{ma}");
     let pid = droplet.child.id();
     for (clients, in_flight, deals) in SHAPES {

@@ -149,19 +149,21 @@ impl DealStore {
 
     /// Store a new deal (before acting on it).
     pub fn insert(&self, d: &DealRecord) -> Result<(), StoreError> {
+        self.store.write(self.new_deal(d), true)
+    }
+
+    /// The writes that store a new deal: its record, index keys and first log entry.
+    fn new_deal(&self, d: &DealRecord) -> Batch {
         let mut b = Batch::default();
         self.stage(&mut b, None, d);
         Self::log(&mut b, d);
-        self.store.write(b, true)
+        b
     }
 
     /// [`Self::insert`] without holding a runtime worker: a synced RocksDB write waits on a
     /// blocking thread (concurrent ones commit together), a SQL one is awaited on the pool.
     pub async fn insert_async(&self, d: &DealRecord) -> Result<(), StoreError> {
-        let mut b = Batch::default();
-        self.stage(&mut b, None, d);
-        Self::log(&mut b, d);
-        self.store.write_off_runtime(b, true).await
+        self.store.write_off_runtime(self.new_deal(d), true).await
     }
 
     /// Store deals taken over from another market, all in one write; those already here (by
