@@ -165,9 +165,15 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     let miners = Arc::new(Miners::new(live.clone()));
     let asks = Arc::new(Asks::new(store.clone(), chain.clone(), miners.clone()));
     let deals = DealStore::open(store.clone())?;
-    let index_path = repo.root.join("piece-index");
-    let index = piece_store::index::PieceIndex::open(&index_path)
-        .with_context(|| format!("opening the piece index at {}", index_path.display()))?;
+    // With a SQL store the piece index is in the same database, so every droplet on it finds
+    // every piece; otherwise it is RocksDB under the repo.
+    let index = if store.sql().is_some() {
+        piece_store::index::PieceIndex::in_database(store.clone()).context("opening the piece index in the database")?
+    } else {
+        let index_path = repo.root.join("piece-index");
+        piece_store::index::PieceIndex::open(&index_path)
+            .with_context(|| format!("opening the piece index at {}", index_path.display()))?
+    };
     let pieces = Arc::new(Pieces::new(piece_storage(&repo, &live)?, index, live.clone()));
     let transfer_dir = repo.root.join("transfer");
     std::fs::create_dir_all(&transfer_dir).with_context(|| format!("creating {}", transfer_dir.display()))?;

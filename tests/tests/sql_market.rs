@@ -35,6 +35,24 @@ fn market_on(engine: Engine) {
         !std::path::Path::new(&provider).join("db").join("CURRENT").exists(),
         "no RocksDB under the repo"
     );
+    // So is the piece index the retrievals were served through.
+    for (table, least) in [
+        ("piece_index_pieces", 2u32),
+        ("piece_index_payloads", 2),
+        ("piece_index_blocks", 2),
+    ] {
+        let count = server.query(&dsn, &format!("SELECT COUNT(*) FROM {table}"));
+        let rows: u32 = count
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .next()
+            .unwrap_or_else(|| panic!("{count}"));
+        assert!(rows >= least, "{engine:?}: {rows} rows in {table}");
+    }
+    assert!(
+        !std::path::Path::new(&provider).join("piece-index").exists(),
+        "no piece index under the repo"
+    );
 }
 
 #[test]

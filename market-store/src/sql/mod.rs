@@ -204,10 +204,20 @@ fn migrations(dialect: Dialect) -> Vec<Migration> {
         Dialect::MySql => &[
             (1, "records", include_str!("../../migrations/mysql/0001_records.sql")),
             (2, "leases", include_str!("../../migrations/mysql/0002_leases.sql")),
+            (
+                3,
+                "piece index",
+                include_str!("../../migrations/mysql/0003_piece_index.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (1, "records", include_str!("../../migrations/postgres/0001_records.sql")),
             (2, "leases", include_str!("../../migrations/postgres/0002_leases.sql")),
+            (
+                3,
+                "piece index",
+                include_str!("../../migrations/postgres/0003_piece_index.sql"),
+            ),
         ],
     };
     files
