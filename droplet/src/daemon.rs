@@ -140,7 +140,7 @@ pub async fn run(repo: Repo, flags: RunFlags) -> Result<()> {
     });
     tracing::info!(store = %store.describe(), "store open");
     let keypair = repo.libp2p_key(&cfg.libp2p)?;
-    let leases = Leases::open(&store, crate::lease::holder(&keypair.public().to_peer_id())).await?;
+    let leases = Leases::open(&store, crate::lease::holder(&keypair.public().to_peer_id(), &repo.root)).await?;
 
     let mut effective = cfg.clone();
     resolve_endpoints(&mut effective);

@@ -13,8 +13,14 @@
 //! With RocksDB the repo's lock already makes the droplet the only one: it acts for every
 //! miner, and nothing here touches a database.
 //!
-//! The holder is named by the repo's libp2p identity and the host, so a droplet restarted on
-//! its own repo after a crash takes its leases back at once rather than waiting them out.
+//! The holder is named by the repo's libp2p identity, the host and the repo, so a droplet
+//! restarted on its own repo after a crash takes its leases back at once rather than waiting
+//! them out, and droplets sharing an identity (behind a load balancer) are told apart.
+//!
+//! Deal intake is any listing droplet's: one that stands by for a miner still takes the miner's
+//! storage deals in (validated and stored in the shared database), and the holder carries each
+//! on from there, picking up what others took in ([`crate::deals::runner`]), so several droplets
+//! can answer one miner's proposals behind a load balancer.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -44,10 +50,18 @@ fn ttl() -> Duration {
         .unwrap_or(Duration::from_secs(30))
 }
 
-/// Who holds a lease: the repo's peer ID on this host.
-pub fn holder(peer: &libp2p::PeerId) -> String {
+/// Who holds a lease: the repo's peer ID on this host, and which repo (a short stable hash of
+/// its path), so that droplets sharing one libp2p identity behind a load balancer hold their
+/// leases apart while a droplet restarted on its own repo is still the same holder.
+pub fn holder(peer: &libp2p::PeerId, repo: &std::path::Path) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{peer}@{}", host.trim())
+    let repo = std::fs::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+    // FNV-1a: stable across builds and versions (the name must not change on an upgrade).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in repo.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{peer}@{}/{:08x}", host.trim(), h >> 32)
 }
 
 /// What this droplet holds. Cheap to ask: the deal paths ask it for every deal.

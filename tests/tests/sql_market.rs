@@ -137,6 +137,84 @@ fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
     tests::crash::check(&m);
 }
 
+/// Two droplets answer one miner behind one address (a load balancer for deal intake): the
+/// second shares the first's libp2p identity and database but not its repo, so it stands by
+/// for the miner's lease; with the miner's address pointed at it, an online deal is proposed to
+/// it, it takes the deal in, and the first, which holds the miner, picks the deal up, downloads
+/// the data and carries it to Active, the market whole afterwards.
+#[test]
+fn a_droplet_standing_by_takes_a_deal_in_and_the_droplet_holding_the_miner_carries_it_on() {
+    let server = SqlServer::start(Engine::Postgres);
+    let dsn = server.database();
+    let m = setup_on("200ms", Some(&dsn));
+    let dir = m._dir.path().to_path_buf();
+    // The second droplet's repo starts from the first's config: the same libp2p key (and API
+    // secret), as droplets behind one address have.
+    let intake_repo = dir.join("intake");
+    std::fs::create_dir_all(&intake_repo).expect("repo");
+    std::fs::copy(
+        std::path::Path::new(&m.provider).join("config.toml"),
+        intake_repo.join("config.toml"),
+    )
+    .expect("config");
+    let (args, intake_repo) = tests::procs::droplet_run_args(
+        &dir,
+        "intake",
+        &m._net,
+        "wallet",
+        &[tests::procs::DEVNET_MINER],
+        &["--mysql-dsn", &dsn],
+    );
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut intake = tests::procs::Proc::start("droplet", &argv, &dir.join("intake.log"));
+    tests::procs::wait_for(
+        "the second droplet to stand by",
+        std::time::Duration::from_secs(60),
+        Some(&mut intake),
+        || {
+            std::fs::read_to_string(dir.join("intake.log"))
+                .is_ok_and(|l| l.contains("miner/t01000 is held by droplet"))
+                .then_some(())
+        },
+    );
+    // Clients reach the miner at the second droplet's address: the same peer ID.
+    let id = m.droplet(&["net", "id"]).trim().to_string();
+    let (intake_id, intake_addr) = {
+        let id = tests::procs::run_ok("droplet", &["--repo", &intake_repo, "net", "id"]);
+        let listen = tests::procs::run_ok("droplet", &["--repo", &intake_repo, "net", "listen"]);
+        let addr = listen
+            .lines()
+            .next()
+            .and_then(|l| l.split("/p2p/").next())
+            .expect("an address")
+            .to_string();
+        (id.trim().to_string(), addr)
+    };
+    assert_eq!(id, intake_id, "one identity behind one address");
+    tests::procs::point_miner_at_for(&m.provider, tests::procs::DEVNET_MINER, &id, &intake_addr);
+
+    let proposal = m.propose_online("180 days");
+    let intake_log = std::fs::read_to_string(dir.join("intake.log")).unwrap_or_default();
+    assert!(
+        intake_log.contains("deal taken in for a miner another droplet on this database acts for"),
+        "the second droplet took the deal in"
+    );
+    m.publish_seal_and_activate(std::slice::from_ref(&proposal));
+    let holder_log = std::fs::read_to_string(dir.join("droplet.log")).unwrap_or_default();
+    assert!(
+        holder_log.contains("picking up a deal another droplet took in"),
+        "the holder picked it up"
+    );
+    let intake_log = std::fs::read_to_string(dir.join("intake.log")).unwrap_or_default();
+    assert!(
+        !intake_log.contains("data transfer complete") && holder_log.contains("data transfer complete"),
+        "the holder downloaded the data, the second droplet did not"
+    );
+    m.wait_client_state(&proposal, 7);
+    tests::crash::check(&m);
+    drop(intake);
+}
+
 fn standby_waits(dir: &std::path::Path) -> bool {
     std::fs::read_to_string(dir.join("standby.log")).is_ok_and(|l| l.contains("standing by to take it over"))
 }

@@ -114,10 +114,10 @@ impl Acceptor {
             Err(e) => return (false, format!("failed to look up deal: {e}")),
         }
         let miner = params.client_deal_proposal.proposal.provider;
-        if self.miners.contains(&miner) && !self.runner.owns(&miner) {
-            // Pool mode: the droplet holding the miner's lease takes its deals in.
-            return (false, super::runner::DealError::OtherDroplet { miner }.to_string());
-        }
+        // Pool mode, a miner whose lease another droplet holds (this one stands by, behind the
+        // same address): the deal is taken in here and carried on by the holder, which picks
+        // up what others took in.
+        let for_holder = self.miners.contains(&miner) && !self.runner.owns(&miner);
         if !params.is_offline {
             let t = &params.transfer;
             let checked = t
@@ -167,7 +167,13 @@ impl Acceptor {
         if let Err(e) = self.deals.insert_async(&record).await {
             return (false, format!("failed to save the deal: {e}"));
         }
-        self.runner.begin(params.deal_uuid, actions);
+        if for_holder {
+            if verdict.is_ok() {
+                tracing::info!(uuid = %params.deal_uuid, %miner, "deal taken in for a miner another droplet on this database acts for: that droplet carries it on");
+            }
+        } else {
+            self.runner.begin(params.deal_uuid, actions);
+        }
         match verdict {
             Ok(()) => {
                 tracing::info!(uuid = %params.deal_uuid, proposal = %record.proposal_cid, online = !params.is_offline, "deal accepted");

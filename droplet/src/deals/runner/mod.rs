@@ -3,7 +3,7 @@
 //! feeding its outcome back as an event. On start every unfinished deal is picked up again
 //! from its stored state, so a crash loses nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -139,7 +139,13 @@ pub struct DealRunner {
     batch_reserved: Mutex<HashMap<Cid, Option<Cid>>>,
     /// The miners this droplet acts for (every one, unless droplets share a database).
     leases: Arc<crate::lease::Leases>,
+    /// Online deals whose download this droplet has set off, until it ends: a deal is started
+    /// once whether this droplet took it in or picked it up from another ([`Self::pick_up`]).
+    transfers_started: Mutex<HashSet<Uuid>>,
 }
+
+/// How often a droplet in pool mode looks for deals another droplet took in for its miners.
+const PICK_UP_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for DealRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,8 +197,18 @@ impl DealRunner {
             waits: Mutex::new(HashMap::new()),
             batch_reserved: Mutex::new(HashMap::new()),
             leases,
+            transfers_started: Mutex::new(HashSet::new()),
         });
         runner.resume()?;
+        if runner.leases.pooled() {
+            let r = runner.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(PICK_UP_EVERY).await;
+                    r.pick_up().await;
+                }
+            });
+        }
         let r = runner.clone();
         // The publisher sleeps until the earliest batch is due (the batchers say when), or
         // until a deal is queued or publishing is forced.
@@ -324,6 +340,9 @@ impl DealRunner {
         })
         .await??;
         lock(&self.waits).remove(&after.proposal_cid);
+        if !matches!(after.status(), S::TransferQueued | S::Transferring) {
+            lock(&self.transfers_started).remove(&uuid);
+        }
         if (before.deal.sector, before.deal.offset) != (after.deal.sector, after.deal.offset)
             && crate::pieces::has_stored_piece(after.status())
             && let Err(e) = self.pieces.record_deal(&after)
@@ -365,8 +384,31 @@ impl DealRunner {
         }
     }
 
+    /// Online deals of this droplet's miners that another droplet on the database took in
+    /// (it stands by for the miner, behind the same address) wait in TransferQueued for the
+    /// holder: start their downloads here.
+    async fn pick_up(self: &Arc<Self>) {
+        let queued = match self.deals.read(|s| s.in_states(&[S::TransferQueued])).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for deals other droplets took in");
+                return;
+            }
+        };
+        for d in queued {
+            if self.owns(&d.proposal().provider) && !lock(&self.transfers_started).contains(&d.uuid) {
+                tracing::info!(uuid = %d.uuid, miner = %d.proposal().provider, "picking up a deal another droplet took in");
+                self.perform(d.uuid, Action::StartTransfer);
+            }
+        }
+    }
+
     /// Perform an action in the background; its outcome comes back as an event.
     fn perform(self: &Arc<Self>, uuid: Uuid, action: Action) {
+        if matches!(action, Action::StartTransfer) && !lock(&self.transfers_started).insert(uuid) {
+            // Set off already (taken in here and picked up at the same moment).
+            return;
+        }
         let r = self.clone();
         tokio::spawn(async move {
             let outcome = r.act(uuid, action.clone()).await;
@@ -402,6 +444,10 @@ impl DealRunner {
                 "droplet restarted during the transfer".into(),
             )),
             Action::StartTransfer => {
+                if d.status() != S::TransferQueued {
+                    // Started already (by this droplet before a restart, or the deal moved on).
+                    return None;
+                }
                 let d = match self.event(uuid, Event::TransferStarted).await {
                     Ok(d) => d,
                     Err(e) => return Some(Event::Errored(e.to_string())),
