@@ -15,4 +15,15 @@ pub mod retrieval;
 pub mod soak;
 
 pub use test_databases as sqlserver;
+
+/// The market store's settings for a test database at `dsn`: a small pool, no statement log.
+pub fn sql_config(dsn: &str) -> market_store::sql::SqlConfig {
+    market_store::sql::SqlConfig {
+        connection: dsn.to_string(),
+        max_open: 10,
+        max_idle: 10,
+        max_lifetime: None,
+        debug: false,
+    }
+}
 pub use test_inputs::{gorand, unixfs_inputs};

@@ -38,6 +38,21 @@ pub fn cpu_time(pid: u32) -> std::time::Duration {
     std::time::Duration::from_millis(ticks * 10)
 }
 
+/// The whole machine's CPU time so far, from `/proc/stat`'s `cpu` line: (busy, all), in ticks.
+/// Busy is everything but idle and I/O wait; a window's share of busy time is the difference
+/// of two readings.
+pub fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user already).
+    let all: u64 = f.iter().take(8).sum();
+    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+    (all.saturating_sub(idle), all)
+}
+
 /// Resident memory of some processes read every `every` on a thread of its own, until
 /// [`Sampler::stop`]: what a bench shows between the points it reads itself.
 #[derive(Debug)]

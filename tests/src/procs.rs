@@ -547,17 +547,18 @@ pub fn announce(repo: &str) -> (String, String) {
     announce_for(repo, &[DEVNET_MINER])
 }
 
-/// [`announce`] for each of `miners` (all served by the droplet in `repo`).
-pub fn announce_for(repo: &str, miners: &[&str]) -> (String, String) {
-    let droplet = |args: &[&str]| {
-        let mut all = vec!["--repo", repo];
-        all.extend_from_slice(args);
-        run_ok("droplet", &all)
-    };
-    let id = droplet(&["net", "id"]).trim().to_string();
-    let listen = droplet(&["net", "listen"]);
+/// The peer ID of the droplet in `repo` and its first libp2p listen address (without `/p2p/`).
+pub fn peer_address(repo: &str) -> (String, String) {
+    let id = run_ok("droplet", &["--repo", repo, "net", "id"]).trim().to_string();
+    let listen = run_ok("droplet", &["--repo", repo, "net", "listen"]);
     let first = listen.lines().next().expect("a listen address");
     let addr = first.split("/p2p/").next().expect("address").to_string();
+    (id, addr)
+}
+
+/// [`announce`] for each of `miners` (all served by the droplet in `repo`).
+pub fn announce_for(repo: &str, miners: &[&str]) -> (String, String) {
+    let (id, addr) = peer_address(repo);
     for m in miners {
         point_miner_at_for(repo, m, &id, &addr);
     }

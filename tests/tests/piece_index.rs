@@ -11,7 +11,6 @@ use std::sync::Arc;
 use cid::Cid;
 use cid::multihash::Multihash;
 use market_store::Store;
-use market_store::sql::SqlConfig;
 use piece_store::car;
 use piece_store::index::{DealRef, IndexError, PieceIndex};
 use piece_store::unixfs::{BlockCid, ImportOptions, Importer};
@@ -169,19 +168,9 @@ fn conformance(open: &dyn Fn() -> PieceIndex, dir: &std::path::Path) {
     assert!(!idx.piece(&piece(4)).expect("get").is_some_and(|r| r.indexed));
 }
 
-fn sql_config(dsn: &str) -> SqlConfig {
-    SqlConfig {
-        connection: dsn.to_string(),
-        max_open: 10,
-        max_idle: 10,
-        max_lifetime: None,
-        debug: false,
-    }
-}
-
 /// A droplet's index in the database: its own repo lock, the shared database.
 fn in_database(dir: &std::path::Path, name: &str, dsn: &str) -> PieceIndex {
-    let store = Store::open_sql(&dir.join(name), &sql_config(dsn)).expect("opens the SQL store");
+    let store = Store::open_sql(&dir.join(name), &tests::sql_config(dsn)).expect("opens the SQL store");
     PieceIndex::in_database(Arc::new(store)).expect("the index in the database")
 }
 

@@ -75,22 +75,7 @@ fn a_standby_droplet_on_the_same_database_takes_over_the_deals_of_one_killed() {
     let dsn = server.database();
     let mut m = setup_on("200ms", Some(&dsn));
     let dir = m._dir.path().to_path_buf();
-    let (args, standby_repo) = tests::procs::droplet_run_args(
-        &dir,
-        "standby",
-        &m._net,
-        "wallet",
-        &[tests::procs::DEVNET_MINER],
-        &["--mysql-dsn", &dsn],
-    );
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut standby = tests::procs::Proc::start("droplet", &argv, &dir.join("standby.log"));
-    tests::procs::wait_for(
-        "the standby to say it waits",
-        std::time::Duration::from_secs(60),
-        Some(&mut standby),
-        || standby_waits(&dir).then_some(()),
-    );
+    let (mut standby, standby_repo) = start_standby(&m, &dsn, "standby");
     // A deal taken in by the first droplet, waiting for its data.
     let out = m.init("0.0000001", "518400", &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -157,39 +142,10 @@ fn a_droplet_standing_by_takes_a_deal_in_and_the_droplet_holding_the_miner_carri
         intake_repo.join("config.toml"),
     )
     .expect("config");
-    let (args, intake_repo) = tests::procs::droplet_run_args(
-        &dir,
-        "intake",
-        &m._net,
-        "wallet",
-        &[tests::procs::DEVNET_MINER],
-        &["--mysql-dsn", &dsn],
-    );
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut intake = tests::procs::Proc::start("droplet", &argv, &dir.join("intake.log"));
-    tests::procs::wait_for(
-        "the second droplet to stand by",
-        std::time::Duration::from_secs(60),
-        Some(&mut intake),
-        || {
-            std::fs::read_to_string(dir.join("intake.log"))
-                .is_ok_and(|l| l.contains("miner/t01000 is held by droplet"))
-                .then_some(())
-        },
-    );
+    let (intake, intake_repo) = start_standby(&m, &dsn, "intake");
     // Clients reach the miner at the second droplet's address: the same peer ID.
     let id = m.droplet(&["net", "id"]).trim().to_string();
-    let (intake_id, intake_addr) = {
-        let id = tests::procs::run_ok("droplet", &["--repo", &intake_repo, "net", "id"]);
-        let listen = tests::procs::run_ok("droplet", &["--repo", &intake_repo, "net", "listen"]);
-        let addr = listen
-            .lines()
-            .next()
-            .and_then(|l| l.split("/p2p/").next())
-            .expect("an address")
-            .to_string();
-        (id.trim().to_string(), addr)
-    };
+    let (intake_id, intake_addr) = tests::procs::peer_address(&intake_repo);
     assert_eq!(id, intake_id, "one identity behind one address");
     tests::procs::point_miner_at_for(&m.provider, tests::procs::DEVNET_MINER, &id, &intake_addr);
 
@@ -215,6 +171,30 @@ fn a_droplet_standing_by_takes_a_deal_in_and_the_droplet_holding_the_miner_carri
     drop(intake);
 }
 
-fn standby_waits(dir: &std::path::Path) -> bool {
-    std::fs::read_to_string(dir.join("standby.log")).is_ok_and(|l| l.contains("standing by to take it over"))
+/// A second droplet (repo `name`) on the market's database for its miner, once it says it
+/// stands by for the first; the process and its repo.
+fn start_standby(m: &tests::market::Market, dsn: &str, name: &str) -> (tests::procs::Proc, String) {
+    let dir = m._dir.path();
+    let (args, repo) = tests::procs::droplet_run_args(
+        dir,
+        name,
+        &m._net,
+        "wallet",
+        &[tests::procs::DEVNET_MINER],
+        &["--mysql-dsn", dsn],
+    );
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = format!("{name}.log");
+    let mut p = tests::procs::Proc::start("droplet", &argv, &dir.join(&log));
+    tests::procs::wait_for(
+        "the second droplet to say it stands by",
+        std::time::Duration::from_secs(60),
+        Some(&mut p),
+        || standby_waits(dir, &log).then_some(()),
+    );
+    (p, repo)
+}
+
+fn standby_waits(dir: &std::path::Path, log: &str) -> bool {
+    std::fs::read_to_string(dir.join(log)).is_ok_and(|l| l.contains("standing by to take it over"))
 }

@@ -313,15 +313,8 @@ fn pool_on(engine: Engine) {
         killed.elapsed().as_secs_f64()
     );
     // The operator points the miner at B, so clients reach it.
-    let id_b = ok("droplet", &repo_b, &["net", "id"]).trim().to_string();
+    let (id_b, addr_b) = procs::peer_address(&repo_b);
     assert_ne!(id_a, id_b);
-    let listen = ok("droplet", &repo_b, &["net", "listen"]);
-    let addr_b = listen
-        .lines()
-        .next()
-        .and_then(|l| l.split("/p2p/").next())
-        .expect("B's address")
-        .to_string();
     assert_ne!(addr_a, addr_b);
     procs::point_miner_at_for(&repo_b, A_MINER, &id_b, &addr_b);
     wait_all(&repo_b, &deals_a, "StorageDealAwaitingPreCommit");

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use market_store::sql::SqlConfig;
 use market_store::sql::lease::Claim;
 use market_store::{Batch, Store, Table};
 use tests::sqlserver::{Engine, SqlServer};
@@ -16,18 +15,8 @@ const A: Table = Table("deal/");
 const B: Table = Table("deal-by-state/");
 const C: Table = Table("paych-in/");
 
-fn config(dsn: &str) -> SqlConfig {
-    SqlConfig {
-        connection: dsn.to_string(),
-        max_open: 10,
-        max_idle: 10,
-        max_lifetime: None,
-        debug: false,
-    }
-}
-
 fn open_sql(dir: &tempfile::TempDir, name: &str, dsn: &str) -> Store {
-    Store::open_sql(&dir.path().join(name), &config(dsn)).expect("opens the SQL store")
+    Store::open_sql(&dir.path().join(name), &tests::sql_config(dsn)).expect("opens the SQL store")
 }
 
 /// What every backend must answer alike.
@@ -327,15 +316,19 @@ fn an_unreachable_database_or_a_bad_connection_string_is_told_plainly() {
         .port();
     let e = Store::open_sql(
         &dir.path().join("r"),
-        &SqlConfig {
+        &market_store::sql::SqlConfig {
             connection: format!("postgres://u:secret@127.0.0.1:{port}/db"),
-            ..config("")
+            ..tests::sql_config("")
         },
     )
     .expect_err("nothing listens");
     let text = e.to_string();
     assert!(text.contains("cannot reach the PostgreSQL database"), "{text}");
     assert!(!text.contains("secret"), "the password is not shown: {text}");
-    let e = Store::open_sql(&dir.path().join("r2"), &config("root@tcp(127.0.0.1:1)/db?tls=true")).expect_err("refused");
+    let e = Store::open_sql(
+        &dir.path().join("r2"),
+        &tests::sql_config("root@tcp(127.0.0.1:1)/db?tls=true"),
+    )
+    .expect_err("refused");
     assert!(e.to_string().contains("tls=true"), "{e}");
 }

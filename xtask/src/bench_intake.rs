@@ -171,6 +171,7 @@ fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
     }
     let pids: Vec<u32> = daemons.iter().map(|d| d.child.id()).collect();
     let cpu_before: Vec<std::time::Duration> = pids.iter().map(|p| memory::cpu_time(*p)).collect();
+    let machine_before = memory::machine_ticks();
     let (clients, in_flight, deals) = POOL_SHAPE;
     let running: Vec<std::process::Child> = loads
         .iter()
@@ -212,6 +213,8 @@ fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
             println!("      first_rejection: {why}");
         }
     }
+    let machine_after = memory::machine_ticks();
+    let busy = (machine_after.0 - machine_before.0) as f64 / (machine_after.1 - machine_before.1).max(1) as f64;
     let wall = last - first;
     let cpu: f64 = pids
         .iter()
@@ -220,11 +223,15 @@ fn run_pool(target: &Path, dsn: &str, droplets: usize) -> Result<()> {
         .sum();
     println!(
         "  {droplets} droplet{} for t01000 and t01001, {} loads of {clients} clients x {in_flight} in flight, {deals} proposals each: \
-         {:>6.0} deals/s together, worst p99 {p99:.1} ms, {rejected} rejected, {unanswered} unanswered; {:.2} ms droplet CPU per deal",
+         {:>6.0} deals/s together, worst p99 {p99:.1} ms, {rejected} rejected, {unanswered} unanswered; {:.2} ms droplet CPU per deal; \
+         the droplets used {:.2} of the machine's {} cores, which were {:.0} % busy (loads, server and devnet included)",
         if droplets == 1 { "" } else { "s" },
         loads.len(),
         accepted / wall,
         cpu * 1000.0 / accepted.max(1.0),
+        cpu / wall.max(1e-9),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        busy * 100.0,
     );
     Ok(())
 }
