@@ -2,7 +2,8 @@
 //! repo's RocksDB into MariaDB, from MariaDB into PostgreSQL, and back into the repo's
 //! RocksDB; after each move droplet starts on the new store, its deals where they were, and
 //! a deal left waiting for its data goes on to Active. A running daemon stops a migration;
-//! a non-empty destination is refused unless `--force`.
+//! a destination holding records or indexed pieces is refused unless `--force`, which empties
+//! it first.
 
 use serde_json::Value;
 use tests::crash::check;
@@ -56,6 +57,8 @@ fn move_store(m: &mut Market, to: &str, force: bool) {
     }
     let said = ok(droplet(m, &args));
     assert!(said.contains("copied "), "{said}");
+    // The piece index goes along (the market's deals all store the one CAR's piece).
+    assert!(said.contains("piece index copied: 1 piece\n"), "{said}");
     m.start_droplet_again();
     tests::procs::announce(&m.provider);
     assert_eq!(states(m), before, "after migrating to {to}");
@@ -82,6 +85,13 @@ fn droplets_store_moves_from_rocksdb_to_mariadb_to_postgresql_and_back_and_its_d
     );
 
     move_store(&mut m, &mariadb, false);
+    for table in ["piece_index_pieces", "piece_index_payloads", "piece_index_blocks"] {
+        let n = maria.query(&mariadb, &format!("SELECT COUNT(*) FROM {table}"));
+        assert!(
+            n.lines().filter_map(|l| l.trim().parse::<u64>().ok()).any(|n| n > 0),
+            "{table}: {n}"
+        );
+    }
     let info = ok(droplet(&m, &["store", "info"]));
     assert!(info.starts_with("MySQL at mysql://root@127.0.0.1:"), "{info}");
     // Read beside the running daemon: the records, and the miner it holds.
@@ -91,7 +101,8 @@ fn droplets_store_moves_from_rocksdb_to_mariadb_to_postgresql_and_back_and_its_d
     // Into PostgreSQL; a database holding records is refused without --force.
     let postgres = pg.database();
     m.droplet.take().expect("droplet runs").stop();
-    let other = open_and_write(&postgres);
+    let other = piece_index(open_and_write(&postgres));
+    other.add_location(&stray_piece(), "stray").expect("indexes");
     drop(other);
     let refused = droplet(&m, &["store", "migrate", "--to", &postgres]);
     assert!(!refused.status.success());
@@ -108,6 +119,9 @@ fn droplets_store_moves_from_rocksdb_to_mariadb_to_postgresql_and_back_and_its_d
         "{info}"
     );
     assert!(!info.contains("stray/"), "--force replaced what was there: {info}");
+    let pieces = piece_index(open(&postgres)).pieces().expect("pieces");
+    assert_eq!(pieces.len(), 1, "--force replaced the piece index too: {pieces:?}");
+    assert!(!pieces.contains(&stray_piece()), "{pieces:?}");
 
     // The deal waiting for its data goes on, on PostgreSQL.
     ok(droplet(&m, &["storage", "deal", "import-data", &waiting, &m.car]));
@@ -135,8 +149,17 @@ fn droplets_store_moves_from_rocksdb_to_mariadb_to_postgresql_and_back_and_its_d
 
 /// Put a stray record into the database at `dsn` as another tool might have.
 fn open_and_write(dsn: &str) -> market_store::Store {
+    let store = open(dsn);
+    store
+        .put_json(market_store::Table("stray/"), "k", &1u32)
+        .expect("writes");
+    store
+}
+
+/// The database at `dsn`.
+fn open(dsn: &str) -> market_store::Store {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = market_store::Store::open_sql(
+    market_store::Store::open_sql(
         &dir.path().join("x"),
         &market_store::sql::SqlConfig {
             connection: dsn.to_string(),
@@ -146,9 +169,18 @@ fn open_and_write(dsn: &str) -> market_store::Store {
             debug: false,
         },
     )
-    .expect("opens");
-    store
-        .put_json(market_store::Table("stray/"), "k", &1u32)
-        .expect("writes");
-    store
+    .expect("opens")
+}
+
+/// A piece nobody stored.
+fn stray_piece() -> cid::Cid {
+    cid::Cid::new_v1(
+        0xf101,
+        cid::multihash::Multihash::wrap(0x1012, &[7; 32]).expect("digest fits"),
+    )
+}
+
+/// The database's piece index.
+fn piece_index(store: market_store::Store) -> piece_store::index::PieceIndex {
+    piece_store::index::PieceIndex::in_database(std::sync::Arc::new(store)).expect("a SQL store")
 }

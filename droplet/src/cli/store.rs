@@ -12,6 +12,7 @@ use droplet::config::Config;
 use droplet::repo::Repo;
 use droplet::store::Store;
 use droplet::store::sql::lease::Claim;
+use piece_store::index::PieceIndex;
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCmd {
@@ -123,6 +124,46 @@ pub fn run(repo: &Repo, cmd: StoreCmd) -> Result<()> {
     }
 }
 
+/// The piece index of `store`: in its database, or under the repo (None when a RocksDB repo
+/// has none yet).
+fn piece_index_of(repo: &Repo, store: &std::sync::Arc<Store>, create: bool) -> Result<Option<PieceIndex>> {
+    if store.sql().is_some() {
+        return Ok(Some(PieceIndex::in_database(store.clone())?));
+    }
+    let path = repo.root.join("piece-index");
+    if !create && !path.join("CURRENT").exists() {
+        return Ok(None);
+    }
+    Ok(Some(PieceIndex::open(&path).with_context(|| {
+        format!("opening the piece index at {}", path.display())
+    })?))
+}
+
+/// Copy the piece index from `from`'s place to `into`'s.
+fn copy_piece_index(repo: &Repo, from: &std::sync::Arc<Store>, into: &std::sync::Arc<Store>) -> Result<()> {
+    let Some(source) = piece_index_of(repo, from, false)? else {
+        return Ok(());
+    };
+    let target = piece_index_of(repo, into, true)?.context("the destination's piece index")?;
+    println!(
+        "copying the piece index ({}) into {}",
+        source.describe(),
+        target.describe()
+    );
+    let mut last = std::time::Instant::now();
+    let pieces = source.copy_into(&target, &mut |n| {
+        if last.elapsed() >= Duration::from_secs(2) {
+            println!("  {n} pieces' index entries copied");
+            last = std::time::Instant::now();
+        }
+    })?;
+    println!(
+        "  piece index copied: {pieces} piece{}",
+        if pieces == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
 fn migrate(repo: &Repo, mut cfg: Config, to: &str, force: bool) -> Result<()> {
     let holder = format!(
         "store migrate (pid {}) on {}",
@@ -157,11 +198,19 @@ fn migrate(repo: &Repo, mut cfg: Config, to: &str, force: bool) -> Result<()> {
         let from = open_configured(&cfg, repo)?;
         (from, Store::open_sql(&scratch, &db)?)
     };
+    let (from, into) = (std::sync::Arc::new(from), std::sync::Arc::new(into));
     let there = counts(&into)?;
     let held: u64 = there.values().sum();
-    if held > 0 && !force {
+    // The destination's piece index counts as held too: entries left there would outlive the
+    // records they came with.
+    let index_there = piece_index_of(repo, &into, false)?;
+    let indexed = match &index_there {
+        Some(index) => index.pieces()?.len() as u64,
+        None => 0,
+    };
+    if (held > 0 || indexed > 0) && !force {
         bail!(
-            "{} already holds {held} records: migrate into an empty store, or pass --force to replace them",
+            "{} already holds {held} records and {indexed} indexed pieces: migrate into an empty store, or pass --force to replace them",
             into.describe()
         );
     }
@@ -170,14 +219,25 @@ fn migrate(repo: &Repo, mut cfg: Config, to: &str, force: bool) -> Result<()> {
         release_lease(&from, &holder);
         return Err(e);
     }
-    if held > 0 {
-        println!("removing the {held} records {} holds", into.describe());
-        if let Err(e) = into.clear() {
+    if held > 0 || indexed > 0 {
+        println!(
+            "removing the {held} records and {indexed} indexed pieces {} holds",
+            into.describe()
+        );
+        let cleared = into
+            .clear()
+            .map_err(anyhow::Error::from)
+            .and_then(|_| match &index_there {
+                Some(index) => index.clear().map(drop).map_err(anyhow::Error::from),
+                None => Ok(()),
+            });
+        if let Err(e) = cleared {
             release_lease(&from, &holder);
             release_lease(&into, &holder);
-            return Err(e.into());
+            return Err(e);
         }
     }
+    drop(index_there);
     println!("copying {} into {}", from.describe(), into.describe());
     let started = std::time::Instant::now();
     let mut last = std::time::Instant::now();
@@ -186,6 +246,12 @@ fn migrate(repo: &Repo, mut cfg: Config, to: &str, force: bool) -> Result<()> {
             println!("  {n} records copied");
             last = std::time::Instant::now();
         }
+    });
+    // The piece index goes with the records (a droplet would otherwise index every stored
+    // piece again from piece storage at its next start).
+    let copied = copied.map_err(anyhow::Error::from).and_then(|n| {
+        copy_piece_index(repo, &from, &into)?;
+        Ok(n)
     });
     release_lease(&from, &holder);
     release_lease(&into, &holder);

@@ -142,7 +142,7 @@ impl PieceIndex {
     /// Where the index is, for logs.
     pub fn describe(&self) -> String {
         match &self.backend {
-            Backend::Rocks(_) => "RocksDB".into(),
+            Backend::Rocks(r) => r.describe(),
             #[cfg(feature = "sql")]
             Backend::Sql(s) => s.describe(),
         }
@@ -254,12 +254,52 @@ impl PieceIndex {
         piece: &Cid,
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        on_backend!(self, b => b.for_each_multihash(piece, &mut f))
+        on_backend!(self, b => b.for_each_block(piece, &mut |block: BlockEntry| f(&block.multihash)))
+    }
+
+    /// Copy every entry of this index into `to` (another backend, or another place): each
+    /// piece's blocks, then its record, then every payload; `progress` is told the pieces
+    /// copied so far. Entries already in `to` are overwritten with these, so a copy cut short
+    /// may be run again. Returns the pieces copied.
+    pub fn copy_into(&self, to: &PieceIndex, progress: &mut dyn FnMut(u64)) -> Result<u64, IndexError> {
+        let mut copied = 0u64;
+        for piece in self.pieces()? {
+            let Some(record) = self.piece(&piece)? else { continue };
+            let mut chunk = Vec::with_capacity(INDEX_CHUNK);
+            on_backend!(self, b => b.for_each_block(&piece, &mut |block: BlockEntry| {
+                chunk.push(block);
+                if chunk.len() >= INDEX_CHUNK {
+                    on_backend!(to, t => t.put_blocks(&piece, &chunk))?;
+                    chunk.clear();
+                }
+                Ok::<_, IndexError>(())
+            }))?;
+            if !chunk.is_empty() {
+                on_backend!(to, t => t.put_blocks(&piece, &chunk))?;
+            }
+            to.update(&piece, Box::new(move |r| *r = record))?;
+            copied += 1;
+            progress(copied);
+        }
+        for payload in self.payloads()? {
+            let payload = payload.to_bytes();
+            for piece in self.pieces_for_payload(&payload)? {
+                on_backend!(to, t => t.add_payloads(std::slice::from_ref(&payload), &piece))?;
+            }
+        }
+        Ok(copied)
     }
 
     /// Every payload (DAG root) CID the index knows, once each.
     pub fn payloads(&self) -> Result<Vec<Cid>, IndexError> {
         on_backend!(self, b => b.payloads())
+    }
+
+    /// Removes every entry (pieces, payloads, blocks); returns how many pieces there were.
+    pub fn clear(&self) -> Result<u64, IndexError> {
+        let pieces = self.pieces()?.len() as u64;
+        on_backend!(self, b => b.clear())?;
+        Ok(pieces)
     }
 
     /// Every piece the index knows.

@@ -65,6 +65,10 @@ impl RocksIndex {
         })
     }
 
+    pub(super) fn describe(&self) -> String {
+        format!("RocksDB at {}", self.db.path().display())
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(name).expect("column families are created at open")
     }
@@ -150,21 +154,38 @@ impl RocksIndex {
         }))
     }
 
-    pub(super) fn for_each_multihash<E: From<IndexError>>(
+    pub(super) fn for_each_block<E: From<IndexError>>(
         &self,
         piece: &Cid,
-        f: &mut impl FnMut(&[u8]) -> Result<(), E>,
+        f: &mut impl FnMut(BlockEntry) -> Result<(), E>,
     ) -> Result<(), E> {
         let prefix = prefixed(&piece.to_bytes(), &[]);
         for item in self.db.iterator_cf(
             self.cf(BLOCKS),
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         ) {
-            let (k, _) = item.map_err(IndexError::from)?;
+            let (k, v) = item.map_err(IndexError::from)?;
             if !k.starts_with(&prefix) {
                 break;
             }
-            f(&k[prefix.len()..])?;
+            let (offset, len) = match (v.get(..8), v.get(8..16)) {
+                (Some(o), Some(l)) => (
+                    u64::from_le_bytes(o.try_into().expect("8 bytes")),
+                    u64::from_le_bytes(l.try_into().expect("8 bytes")),
+                ),
+                _ => {
+                    return Err(IndexError::Corrupt {
+                        piece: piece.to_string(),
+                        reason: format!("a block location of {} bytes, not 16", v.len()),
+                    }
+                    .into());
+                }
+            };
+            f(BlockEntry {
+                multihash: k[prefix.len()..].to_vec(),
+                offset,
+                len,
+            })?;
         }
         Ok(())
     }
@@ -188,6 +209,21 @@ impl RocksIndex {
             }
         }
         Ok(out)
+    }
+
+    /// Removes every entry: each column family's keys up to its last, in one write.
+    pub(super) fn clear(&self) -> Result<(), IndexError> {
+        let mut batch = WriteBatch::default();
+        for name in [PIECES, PAYLOADS, BLOCKS, MULTIHASHES] {
+            let cf = self.cf(name);
+            let Some(last) = self.db.iterator_cf(cf, IteratorMode::End).next().transpose()? else {
+                continue;
+            };
+            batch.delete_range_cf(cf, &[][..], &last.0[..]);
+            batch.delete_cf(cf, &last.0);
+        }
+        self.db.write(batch)?;
+        Ok(())
     }
 
     pub(super) fn pieces(&self) -> Result<Vec<Cid>, IndexError> {

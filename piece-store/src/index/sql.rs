@@ -19,8 +19,8 @@ use super::{BlockEntry, BlockLocation, IndexError, PieceRecord, RecordChange, co
 /// Rows one block upsert writes (4 values each, well inside both servers' limits on
 /// placeholders and packet size).
 const BLOCK_ROWS: usize = 1_000;
-/// Multihashes read at a time when walking a piece's block index.
-const MULTIHASH_PAGE: i64 = 10_000;
+/// Blocks read at a time when walking a piece's block index.
+const BLOCK_PAGE: i64 = 10_000;
 
 struct Statements {
     get: &'static str,
@@ -36,7 +36,7 @@ struct Statements {
     block_head: &'static str,
     block_tail: &'static str,
     location: &'static str,
-    multihashes: &'static str,
+    blocks: &'static str,
     payloads: &'static str,
     pieces: &'static str,
 }
@@ -53,8 +53,8 @@ const MYSQL: Statements = Statements {
     block_head: "INSERT INTO piece_index_blocks (piece, multihash, car_offset, len) VALUES ",
     block_tail: " ON DUPLICATE KEY UPDATE car_offset = VALUES(car_offset), len = VALUES(len)",
     location: "SELECT car_offset, len FROM piece_index_blocks WHERE piece = ? AND multihash = ?",
-    multihashes: "SELECT multihash FROM piece_index_blocks WHERE piece = ? AND multihash > ? \
-                  ORDER BY multihash LIMIT ?",
+    blocks: "SELECT multihash, car_offset, len FROM piece_index_blocks WHERE piece = ? AND multihash > ? \
+             ORDER BY multihash LIMIT ?",
     payloads: "SELECT DISTINCT payload FROM piece_index_payloads ORDER BY payload",
     pieces: "SELECT piece FROM piece_index_pieces ORDER BY piece",
 };
@@ -71,8 +71,8 @@ const POSTGRES: Statements = Statements {
     block_head: "INSERT INTO piece_index_blocks (piece, multihash, car_offset, len) VALUES ",
     block_tail: " ON CONFLICT (piece, multihash) DO UPDATE SET car_offset = EXCLUDED.car_offset, len = EXCLUDED.len",
     location: "SELECT car_offset, len FROM piece_index_blocks WHERE piece = $1 AND multihash = $2",
-    multihashes: "SELECT multihash FROM piece_index_blocks WHERE piece = $1 AND multihash > $2 \
-                  ORDER BY multihash LIMIT $3",
+    blocks: "SELECT multihash, car_offset, len FROM piece_index_blocks WHERE piece = $1 AND multihash > $2 \
+             ORDER BY multihash LIMIT $3",
     payloads: "SELECT DISTINCT payload FROM piece_index_payloads ORDER BY payload",
     pieces: "SELECT piece FROM piece_index_pieces ORDER BY piece",
 };
@@ -291,17 +291,17 @@ impl SqlIndex {
         }))
     }
 
-    /// A page of [`MULTIHASH_PAGE`] multihashes at a time, each after the last one seen.
-    pub(super) fn for_each_multihash<E: From<IndexError>>(
+    /// A page of [`BLOCK_PAGE`] blocks at a time, each after the last one seen.
+    pub(super) fn for_each_block<E: From<IndexError>>(
         &self,
         piece: &Cid,
-        f: &mut impl FnMut(&[u8]) -> Result<(), E>,
+        f: &mut impl FnMut(BlockEntry) -> Result<(), E>,
     ) -> Result<(), E> {
         let key = piece.to_bytes();
         let mut after: Vec<u8> = Vec::new();
         loop {
             let pool = self.db().pool().clone();
-            let q = self.sql.multihashes;
+            let q = self.sql.blocks;
             let (key, from) = (key.clone(), after.clone());
             let page = self
                 .db()
@@ -309,19 +309,28 @@ impl SqlIndex {
                     let rows = sqlx::query(q)
                         .bind(key)
                         .bind(from)
-                        .bind(MULTIHASH_PAGE)
+                        .bind(BLOCK_PAGE)
                         .fetch_all(&pool)
                         .await?;
                     rows.iter()
-                        .map(|r| r.try_get::<Vec<u8>, _>(0))
-                        .collect::<Result<Vec<_>, _>>()
+                        .map(|r| {
+                            Ok(BlockEntry {
+                                multihash: r.try_get::<Vec<u8>, _>(0)?,
+                                offset: from_db(r.try_get::<i64, _>(1)?),
+                                len: from_db(r.try_get::<i64, _>(2)?),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
                 })
                 .map_err(IndexError::from)?;
-            for mh in &page {
-                f(mh)?;
+            let full = page.len() as i64 == BLOCK_PAGE;
+            let mut last = None;
+            for b in page {
+                last = Some(b.multihash.clone());
+                f(b)?;
             }
-            match page.last() {
-                Some(last) if page.len() as i64 == MULTIHASH_PAGE => after = last.clone(),
+            match last {
+                Some(mh) if full => after = mh,
                 _ => return Ok(()),
             }
         }
@@ -332,6 +341,21 @@ impl SqlIndex {
             .iter()
             .map(|b| cid_of(b))
             .collect()
+    }
+
+    /// Removes every row of the index's tables, in one transaction.
+    pub(super) fn clear(&self) -> Result<(), IndexError> {
+        let pool = self.db().pool().clone();
+        Ok(self.db().block(async move {
+            let mut tx = pool.begin().await?;
+            for table in ["piece_index_blocks", "piece_index_payloads", "piece_index_pieces"] {
+                // The text is this module's constants, never outside input.
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })?)
     }
 
     pub(super) fn pieces(&self) -> Result<Vec<Cid>, IndexError> {
