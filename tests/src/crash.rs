@@ -277,8 +277,14 @@ fn provider_deals(m: &Market) -> Option<Vec<Value>> {
     serde_json::from_str::<Value>(&out).ok()?.as_array().cloned()
 }
 
+/// Every deal droplet-client stored, failed ones too (its list hides those by default): a deal
+/// whose proposal went out just as droplet was killed ends failed at the client, not lost.
 fn client_deals(m: &Market) -> Option<Vec<Value>> {
-    let out = try_cli("droplet-client", &m.client, &["storage", "deals", "list", "--json"])?;
+    let out = try_cli(
+        "droplet-client",
+        &m.client,
+        &["storage", "deals", "list", "--json", "--show-failed"],
+    )?;
     serde_json::from_str::<Value>(&out).ok()?.as_array().cloned()
 }
 
