@@ -1,6 +1,6 @@
 //! Real database servers for the SQL store's tests and benches: MariaDB and PostgreSQL from
 //! Debian's packages (`cargo xtask test` and `bench` install them), each started in a
-//! temporary data directory, listening on a free loopback port only, and stopped with its
+//! temporary data directory, listening on a free loopback port only ([`loopback_port`]), and stopped with its
 //! directory when dropped. Failures panic with the server's log: these are test fixtures.
 
 use std::path::{Path, PathBuf};
@@ -33,7 +33,34 @@ impl std::fmt::Debug for SqlServer {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port free now, for a server told its port before it starts. It is taken below
+/// the kernel's ephemeral range where it can (a port `bind(0)` handed out is handed out again
+/// for the next outgoing connection, which may take it before the server binds it).
+pub fn loopback_port() -> u16 {
+    let (low, _) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    const FLOOR: u16 = 10_000;
+    if low > FLOOR + 1_000 {
+        // Where to start: differs between processes and calls, so concurrent runs rarely try
+        // the same ports first.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            ^ std::process::id().wrapping_mul(2_654_435_761);
+        let span = u32::from(low - FLOOR);
+        for i in 0..256u32 {
+            let port = FLOOR + ((seed.wrapping_add(i.wrapping_mul(7_919))) % span) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -90,7 +117,7 @@ impl SqlServer {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("the server's directory");
-        let port = free_port();
+        let port = loopback_port();
         let data = dir.join("data");
         let log = dir.join("server.log");
         let proc = match engine {

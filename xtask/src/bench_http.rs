@@ -34,7 +34,7 @@ struct Nginx {
 
 impl Nginx {
     fn start(dir: &Path, root: &Path) -> Result<Nginx> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = test_databases::loopback_port();
         let run = dir.join("nginx");
         std::fs::create_dir_all(&run)?;
         let conf = run.join("nginx.conf");

@@ -228,8 +228,10 @@ pub fn start_droplet_as(
     let p = demo.repo(name);
     // The API port is chosen here so that the config can name it as the HTTP retrieval
     // address the transports protocol announces (`/ipfs/` and `/piece/` are served there).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let publisher = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = test_databases::loopback_port();
+    let publisher = std::iter::repeat_with(test_databases::loopback_port)
+        .find(|&other| other != port)
+        .expect("ports keep coming");
     let (announce_url, announcements) = crate::indexer::announce_receiver()?;
     std::fs::create_dir_all(&p)?;
     std::fs::write(
