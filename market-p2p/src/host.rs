@@ -58,7 +58,27 @@ pub enum HostError {
     #[error("the libp2p host has stopped")]
     Stopped,
     #[error("request to {peer} failed: {reason}")]
-    Request { peer: PeerId, reason: String },
+    Request {
+        peer: PeerId,
+        reason: String,
+        /// The protocol the request went out on when it may have reached the peer (the
+        /// connection closed, timed out or failed after the stream opened): the peer may have
+        /// acted on it. None when it never left (no connection, no common protocol).
+        sent_on: Option<String>,
+    },
+}
+
+/// Why an outbound request got no answer (see [`HostError::Request`]).
+#[derive(Debug)]
+struct Unanswered {
+    reason: String,
+    sent_on: Option<String>,
+}
+
+impl Unanswered {
+    fn unsent(reason: String) -> Self {
+        Unanswered { reason, sent_on: None }
+    }
 }
 
 enum Command {
@@ -66,7 +86,7 @@ enum Command {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
         request: Frame,
-        reply: oneshot::Sender<Result<Frame, String>>,
+        reply: oneshot::Sender<Result<Frame, Unanswered>>,
     },
     Dial {
         peer: PeerId,
@@ -86,7 +106,7 @@ struct Outbound {
     addrs: Vec<Multiaddr>,
     rest: VecDeque<(StreamProtocol, Vec<u8>)>,
     refused: Vec<String>,
-    reply: oneshot::Sender<Result<Frame, String>>,
+    reply: oneshot::Sender<Result<Frame, Unanswered>>,
 }
 
 /// A running host.
@@ -200,7 +220,11 @@ impl Host {
             .map_err(|_| HostError::Stopped)?;
         rx.await
             .map_err(|_| HostError::Stopped)?
-            .map_err(|reason| HostError::Request { peer, reason })
+            .map_err(|reason| HostError::Request {
+                peer,
+                reason,
+                sent_on: None,
+            })
     }
 
     /// The agent version `peer` gave in identify (`lotus-1.26.0+…`, `boost-2.1.0`, `droplet…`),
@@ -254,7 +278,11 @@ impl Host {
             .map_err(|_| HostError::Stopped)?;
         rx.await
             .map_err(|_| HostError::Stopped)?
-            .map_err(|reason| HostError::Request { peer, reason })
+            .map_err(|u| HostError::Request {
+                peer,
+                reason: u.reason,
+                sent_on: u.sent_on,
+            })
     }
 }
 
@@ -280,10 +308,10 @@ fn send_next(
         pending.insert((key, id), out);
         return;
     }
-    let _ = out.reply.send(Err(format!(
+    let _ = out.reply.send(Err(Unanswered::unsent(format!(
         "the peer speaks none of the protocols tried: {}",
         out.refused.join(", ")
-    )));
+    ))));
 }
 
 /// What the swarm task reports to the [`Host`] handles.
@@ -438,7 +466,14 @@ fn on_request_response(
                     out.refused.push(protocol.to_string());
                     send_next(swarm, out, pending);
                 } else {
-                    let _ = out.reply.send(Err(error.to_string()));
+                    // A failed dial never sent it; any other failure came after the stream
+                    // opened, and the peer may have the request.
+                    let sent_on = (!matches!(error, request_response::OutboundFailure::DialFailure))
+                        .then(|| protocol.to_string());
+                    let _ = out.reply.send(Err(Unanswered {
+                        reason: error.to_string(),
+                        sent_on,
+                    }));
                 }
             }
         }

@@ -430,3 +430,60 @@ fn deals_caught_verifying_staged_or_sealing_survive_a_sigkill_and_reach_active()
         .collect();
     assert_eq!(ids, [0, 1].into(), "each deal published once");
 }
+
+/// droplet killed after storing a proposal and before answering it (it holds its answers
+/// back): droplet-client's CLI says the answer was lost, the deal waits at the client rather
+/// than failing, the client asks droplet for its status once droplet is back, learns that it
+/// holds the deal, and the deal goes on to Active on both sides. On Boost's protocol and on
+/// go-fil-markets' (whose status is asked on the legacy status protocol).
+#[test]
+fn a_deal_whose_answer_was_lost_is_looked_up_with_the_provider_and_goes_on_to_active() {
+    let mut m = setup_with("0");
+    let size = m.piece_size.to_string();
+    let mut proposals = Vec::new();
+    for (version, duration) in [("1.2.1", "518400"), ("1.1.1", "518401")] {
+        m.restart_droplet_with(&[("DROPLET_TEST_HOLD_ANSWERS", "1")]);
+        let known: Vec<String> = m.deals().iter().map(proposal_of).collect();
+        let proposing = std::process::Command::new(tests::procs::binary("droplet-client"))
+            .args([
+                "--repo",
+                &m.client,
+                "storage",
+                "deals",
+                "init",
+                &m.root,
+                MINER,
+                "0.0000001",
+            ])
+            .args([duration, "--manual-piece-cid", &m.piece, "--manual-piece-size", &size])
+            .args(["--protocol", version])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("droplet-client runs");
+        let proposal = tests::procs::wait_for("droplet to store the deal", Duration::from_secs(60), None, || {
+            m.deals().iter().map(proposal_of).find(|p| !known.contains(p))
+        });
+        // droplet dies with the client waiting for its answer.
+        m.restart_droplet_with(&[]);
+        let out = proposing.wait_with_output().expect("droplet-client ends");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{version}: {said}");
+        assert!(
+            said.contains("was lost") && said.contains(&proposal),
+            "{version}: {said}"
+        );
+        let d = m.client_deal(&proposal);
+        assert_eq!(d["Protocol"], format!("/fil/storage/mk/{version}"), "{d}");
+        m.wait_state(&proposal, "StorageDealWaitingForData");
+        // Accepted at the client too, once the tracker has asked droplet.
+        m.wait_client_state(&proposal, 3);
+        assert!(m.deal_cmd(&["import-data", &proposal, &m.car]).status.success());
+        proposals.push(proposal);
+    }
+    publish_seal_and_activate(&m, &proposals);
+}
+
+fn proposal_of(d: &Value) -> String {
+    d["ProposalCid"]["/"].as_str().unwrap_or_default().to_string()
+}

@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use libp2p::{Multiaddr, PeerId};
+use market_p2p::HostError;
 use std::collections::VecDeque;
 
 use market_fsm::storage::client::{Action, Event};
@@ -25,6 +26,15 @@ use super::{ClientDeals, lock, now_secs};
 
 /// Deals start eight days after the head unless told otherwise (lotus's start buffer).
 const START_BUFFER: i64 = 8 * EPOCHS_IN_DAY;
+
+/// What came of sending a proposal.
+enum Sent {
+    /// The provider's answer, as the machine's event.
+    Answered(Event),
+    /// The request went out but no answer came back (the connection broke or timed out):
+    /// the provider may hold the deal.
+    Unanswered { reason: String },
+}
 
 /// Where an online deal's data comes from.
 #[derive(Debug, Clone)]
@@ -179,7 +189,18 @@ impl ClientDeals {
                     todo.extend(after);
                     let request = wire::encode_proposal(&protocols, &record, transfer.clone(), !online);
                     match self.send_proposal(uuid, &miner, peer, addrs.clone(), request).await {
-                        Ok(event) => event,
+                        Ok(Sent::Answered(event)) => event,
+                        Ok(Sent::Unanswered { reason }) => {
+                            // The provider may hold the deal: it stays waiting for acceptance
+                            // and the tracker asks the provider which it is.
+                            lock(&self.orphans).insert(uuid.to_string());
+                            bail!(
+                                "{miner}'s answer to deal {} was lost ({reason}); it may have \
+                                 accepted the deal: droplet-client asks {miner} for its status \
+                                 and goes on from there (see `droplet-client storage deals list`)",
+                                record.proposal_cid.0
+                            );
+                        }
                         Err(e) => return Err(fail(e).await),
                     }
                 }
@@ -209,7 +230,7 @@ impl ClientDeals {
     }
 
     /// Send the proposal and turn the provider's answer into the machine's event; the protocol
-    /// that carried it is stored with the deal.
+    /// that carried it (or may have: see [`Sent::Unanswered`]) is stored with the deal.
     async fn send_proposal(
         &self,
         uuid: Uuid,
@@ -217,25 +238,35 @@ impl ClientDeals {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
         request: market_p2p::Frame,
-    ) -> Result<Event> {
-        let answer = self
-            .host
-            .request(peer, addrs, request)
-            .await
-            .map_err(|e| anyhow!(e).context(format!("sending the deal to {miner}")))?;
+    ) -> Result<Sent> {
+        let answer = match self.host.request(peer, addrs, request).await {
+            Ok(answer) => answer,
+            Err(HostError::Request {
+                reason,
+                sent_on: Some(protocol),
+                ..
+            }) => {
+                self.set_protocol(uuid, protocol).await;
+                return Ok(Sent::Unanswered { reason });
+            }
+            Err(e) => return Err(anyhow!(e).context(format!("sending the deal to {miner}"))),
+        };
         let protocol = answer.protocol.to_string();
         let verdict = wire::decode_answer(self, miner, &answer).await;
-        {
-            let _one = self.serial.lock().await;
-            if let Ok(Some(mut d)) = self.deals.get(&uuid) {
-                d.protocol = protocol;
-                let _ = self.deals.put(&d);
-            }
-        }
-        Ok(match verdict? {
+        self.set_protocol(uuid, protocol).await;
+        Ok(Sent::Answered(match verdict? {
             Answer::Accepted => Event::ProviderAccepted,
             Answer::Rejected(reason) => Event::ProviderRejected(reason),
-        })
+        }))
+    }
+
+    /// Store the protocol the deal's proposal went out on (its status is asked on its family).
+    async fn set_protocol(&self, uuid: Uuid, protocol: String) {
+        let _one = self.serial.lock().await;
+        if let Ok(Some(mut d)) = self.deals.get(&uuid) {
+            d.protocol = protocol;
+            let _ = self.deals.put(&d);
+        }
     }
 
     pub(crate) async fn provider_address(&self, miner: &market_types::Address) -> Result<(PeerId, Vec<Multiaddr>)> {

@@ -90,7 +90,7 @@ impl ClientDeals {
     }
 
     /// Whether `d` was waiting for an answer no one waits for any more (see
-    /// [`ClientDeals::fail_interrupted`]).
+    /// [`ClientDeals::fail_interrupted`]), or one that was lost on the way.
     fn is_orphan(&self, d: &ClientDealRecord) -> bool {
         self.orphans
             .lock()
@@ -108,7 +108,7 @@ impl ClientDeals {
                 self.event(
                     uuid,
                     Event::Errored(format!(
-                        "droplet-client stopped while sending this proposal and the provider has no record of it ({answer}); propose it again"
+                        "the provider's answer to this proposal never came (droplet-client stopped, or the connection broke) and the provider has no record of it ({answer}); propose it again"
                     )),
                 )
                 .await?;

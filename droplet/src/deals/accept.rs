@@ -67,6 +67,21 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Fault injection for crash tests (feature `test-hooks`): with `DROPLET_TEST_HOLD_ANSWERS`
+/// set, a proposal is checked and stored but never answered, so a test can kill droplet with
+/// the client still waiting. Unset in normal use.
+#[cfg(feature = "test-hooks")]
+pub(super) async fn hold_answer() {
+    if std::env::var_os("DROPLET_TEST_HOLD_ANSWERS").is_some() {
+        tracing::warn!("DROPLET_TEST_HOLD_ANSWERS: the deal is stored, its answer held back");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Without the `test-hooks` feature every proposal is answered.
+#[cfg(not(feature = "test-hooks"))]
+pub(super) async fn hold_answer() {}
+
 fn respond(accepted: bool, message: impl Into<String>) -> Option<Vec<u8>> {
     Some(cbor::to_vec(&DealResponse {
         accepted,
@@ -98,6 +113,7 @@ impl Acceptor {
             }
         };
         let (accepted, message) = self.propose(peer, params).await;
+        hold_answer().await;
         respond(accepted, message)
     }
 

@@ -55,7 +55,11 @@ impl Acceptor {
         let (state, message) = match self.deals.by_proposal_cid(&proposal_cid) {
             // A re-proposal of a known deal gets its current state.
             Ok(Some(d)) => (d.status().code(), d.deal.message.clone()),
-            Ok(None) => self.legacy_propose(peer, &proposal).await,
+            Ok(None) => {
+                let answer = self.legacy_propose(peer, &proposal).await;
+                super::accept::hold_answer().await;
+                answer
+            }
             Err(e) => (S::Failing.code(), format!("failed to look up deal: {e}")),
         };
         let response = Response {
