@@ -170,7 +170,13 @@ impl Market {
 
     /// `droplet-client storage deals init <root> <miner> <price> <duration> <extra…>`.
     pub fn init_root(&self, root: &str, price: &str, duration: &str, extra: &[&str]) -> std::process::Output {
-        let mut args = vec![
+        let args = self.init_args(root, price, duration, extra);
+        run("droplet-client", &args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// The arguments of droplet-client for `init_root`'s command (to start it by other means).
+    pub fn init_args(&self, root: &str, price: &str, duration: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
             "--repo",
             &self.client,
             "storage",
@@ -180,9 +186,11 @@ impl Market {
             MINER,
             price,
             duration,
-        ];
-        args.extend_from_slice(extra);
-        run("droplet-client", &args)
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
     }
 
     /// Start droplet again on its repo, with no flags (after it was stopped or killed).

@@ -444,19 +444,16 @@ fn a_deal_whose_answer_was_lost_is_looked_up_with_the_provider_and_goes_on_to_ac
     for (version, duration) in [("1.2.1", "518400"), ("1.1.1", "518401")] {
         m.restart_droplet_with(&[("DROPLET_TEST_HOLD_ANSWERS", "1")]);
         let known: Vec<String> = m.deals().iter().map(proposal_of).collect();
+        let extra = [
+            "--manual-piece-cid",
+            &m.piece,
+            "--manual-piece-size",
+            &size,
+            "--protocol",
+            version,
+        ];
         let proposing = std::process::Command::new(tests::procs::binary("droplet-client"))
-            .args([
-                "--repo",
-                &m.client,
-                "storage",
-                "deals",
-                "init",
-                &m.root,
-                MINER,
-                "0.0000001",
-            ])
-            .args([duration, "--manual-piece-cid", &m.piece, "--manual-piece-size", &size])
-            .args(["--protocol", version])
+            .args(m.init_args(&m.root, "0.0000001", duration, &extra))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
