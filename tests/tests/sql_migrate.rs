@@ -159,17 +159,7 @@ fn open_and_write(dsn: &str) -> market_store::Store {
 /// The database at `dsn`.
 fn open(dsn: &str) -> market_store::Store {
     let dir = tempfile::tempdir().expect("tempdir");
-    market_store::Store::open_sql(
-        &dir.path().join("x"),
-        &market_store::sql::SqlConfig {
-            connection: dsn.to_string(),
-            max_open: 2,
-            max_idle: 2,
-            max_lifetime: None,
-            debug: false,
-        },
-    )
-    .expect("opens")
+    market_store::Store::open_sql(&dir.path().join("x"), &tests::sql_config(dsn)).expect("opens")
 }
 
 /// A piece nobody stored.

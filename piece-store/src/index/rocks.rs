@@ -37,6 +37,17 @@ fn prefixed(a: &[u8], b: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A block's location as stored: offset then length, 8 bytes each, little-endian (None when
+/// the value is not 16 bytes).
+fn location(v: &[u8]) -> Option<BlockLocation> {
+    let v: &[u8; 16] = v.try_into().ok()?;
+    let (offset, len) = v.split_at(8);
+    Some(BlockLocation {
+        offset: u64::from_le_bytes(offset.try_into().ok()?),
+        len: u64::from_le_bytes(len.try_into().ok()?),
+    })
+}
+
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -145,13 +156,7 @@ impl RocksIndex {
         let v = self
             .db
             .get_cf(self.cf(BLOCKS), prefixed(&piece.to_bytes(), multihash))?;
-        Ok(v.and_then(|v| {
-            let v: [u8; 16] = v.as_slice().try_into().ok()?;
-            Some(BlockLocation {
-                offset: u64::from_le_bytes(v[..8].try_into().ok()?),
-                len: u64::from_le_bytes(v[8..].try_into().ok()?),
-            })
-        }))
+        Ok(v.and_then(|v| location(&v)))
     }
 
     pub(super) fn for_each_block<E: From<IndexError>>(
@@ -168,23 +173,17 @@ impl RocksIndex {
             if !k.starts_with(&prefix) {
                 break;
             }
-            let (offset, len) = match (v.get(..8), v.get(8..16)) {
-                (Some(o), Some(l)) => (
-                    u64::from_le_bytes(o.try_into().expect("8 bytes")),
-                    u64::from_le_bytes(l.try_into().expect("8 bytes")),
-                ),
-                _ => {
-                    return Err(IndexError::Corrupt {
-                        piece: piece.to_string(),
-                        reason: format!("a block location of {} bytes, not 16", v.len()),
-                    }
-                    .into());
+            let Some(at) = location(&v) else {
+                return Err(IndexError::Corrupt {
+                    piece: piece.to_string(),
+                    reason: format!("a block location of {} bytes, not 16", v.len()),
                 }
+                .into());
             };
             f(BlockEntry {
                 multihash: k[prefix.len()..].to_vec(),
-                offset,
-                len,
+                offset: at.offset,
+                len: at.len,
             })?;
         }
         Ok(())
