@@ -181,9 +181,8 @@ mod tests {
 
     #[test]
     fn saved_configs_are_private_and_reload() {
-        let dir = std::env::temp_dir().join(format!("market-daemon-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("config.toml");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("config.toml");
         let mut api = ApiConfig::new("/ip4/127.0.0.1/tcp/1");
         api.private_key = "00ff".into();
         save(&api, &path).expect("save");
@@ -198,7 +197,6 @@ mod tests {
         let (_, unknown) =
             parse::<ApiConfig>("ListenAddress = \"/ip4/1.2.3.4/tcp/5\"\nColour = 1\n", "x").expect("parse");
         assert_eq!(unknown, vec!["Colour".to_string()]);
-        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
 

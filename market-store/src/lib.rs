@@ -107,6 +107,7 @@ pub(crate) enum Op {
 
 impl Op {
     /// The record the write is to.
+    #[cfg(feature = "sql")]
     pub(crate) fn address(&self) -> (&str, &str) {
         match self {
             Op::Put { table, key, .. } | Op::Delete { table, key } => (table, key),
@@ -446,9 +447,8 @@ mod tests {
 
     #[test]
     fn a_second_open_is_told_the_repo_is_locked_and_batches_apply_whole() {
-        let dir = std::env::temp_dir().join(format!("store-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("db");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("db");
         let store = Store::open(&path).expect("opens");
         assert!(matches!(Store::open(&path), Err(StoreError::Locked { .. })));
 
@@ -474,6 +474,5 @@ mod tests {
         let again = Store::open(&path).expect("the lock goes with the store");
         assert_eq!(again.get_raw(T, "b/1").expect("get"), Some(b"z".to_vec()));
         drop(again);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,7 +3,7 @@
 //! temporary data directory, listening on a free loopback port only ([`loopback_port`]), and stopped with its
 //! directory when dropped. Failures panic with the server's log: these are test fixtures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,8 @@ pub struct SqlServer {
     pub engine: Engine,
     pub port: u16,
     proc: Option<Child>,
-    /// Removed after the server stops.
-    dir: PathBuf,
+    /// Removed after the server stops (fields drop after `Drop::drop` has stopped it).
+    _dir: tempfile::TempDir,
     next_db: std::sync::atomic::AtomicU32,
 }
 
@@ -110,16 +110,18 @@ fn postgres_bin(name: &str) -> String {
 
 impl SqlServer {
     pub fn start(engine: Engine) -> SqlServer {
-        let dir = std::env::temp_dir().join(format!(
-            "sqlserver-{}-{}",
-            std::process::id(),
-            NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the server's directory");
+        // A fresh directory of a unique name (never one another run may be using: process ids
+        // repeat across containers sharing /tmp), holding the server's temporary files too.
+        let dir = tempfile::Builder::new()
+            .prefix("sqlserver-")
+            .tempdir()
+            .expect("the server's directory");
         let port = loopback_port();
-        let data = dir.join("data");
-        let log = dir.join("server.log");
+        let data = dir.path().join("data");
+        let log = dir.path().join("server.log");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("the server's temporary directory");
+        let tmpdir = format!("--tmpdir={}", tmp.display());
         let proc = match engine {
             Engine::MariaDb => {
                 run(
@@ -129,6 +131,7 @@ impl SqlServer {
                         "--user=root",
                         "--auth-root-authentication-method=normal",
                         "--skip-test-db",
+                        &tmpdir,
                     ]),
                     "mariadb-install-db",
                 );
@@ -138,8 +141,9 @@ impl SqlServer {
                     "--user=root".into(),
                     "--bind-address=127.0.0.1".into(),
                     format!("--port={port}"),
-                    format!("--socket={}", dir.join("mysqld.sock").display()),
-                    format!("--pid-file={}", dir.join("mysqld.pid").display()),
+                    tmpdir,
+                    format!("--socket={}", dir.path().join("mysqld.sock").display()),
+                    format!("--pid-file={}", dir.path().join("mysqld.pid").display()),
                     "--skip-name-resolve".into(),
                     "--innodb-buffer-pool-size=64M".into(),
                     "--max-connections=500".into(),
@@ -151,7 +155,7 @@ impl SqlServer {
             Engine::Postgres => {
                 // As root, the data directory must be the postgres user's (a non-root run
                 // owns it already, and chown fails harmlessly).
-                let _ = Command::new("chown").args(["-R", "postgres"]).arg(&dir).output();
+                let _ = Command::new("chown").args(["-R", "postgres"]).arg(dir.path()).output();
                 run(
                     as_postgres(&postgres_bin("initdb"))
                         .args([
@@ -175,7 +179,7 @@ impl SqlServer {
                     "-p",
                     &port.to_string(),
                     "-k",
-                    &dir.display().to_string(),
+                    &dir.path().display().to_string(),
                     "-c",
                     "max_connections=500",
                 ]);
@@ -186,7 +190,7 @@ impl SqlServer {
             engine,
             port,
             proc: Some(proc),
-            dir,
+            _dir: dir,
             next_db: std::sync::atomic::AtomicU32::new(0),
         };
         // Listening a moment before it answers queries: wait for one to work.
@@ -310,11 +314,8 @@ impl Drop for SqlServer {
             let _ = p.kill();
             let _ = p.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Start a server with its output going to `log`.
 fn spawn(mut cmd: Command, log: &Path) -> Child {
