@@ -186,11 +186,12 @@ impl Store {
     }
 
     /// The SQL store `db` describes, opened beside the daemons that use it (the repo's lock is
-    /// not taken): for reading, as `droplet store info` does while droplets run.
+    /// not taken) and without touching its schema ([`sql::Sql::schema`] says where it stands):
+    /// for reading, as `droplet store info` does while droplets run.
     #[cfg(feature = "sql")]
     pub fn open_sql_shared(db: &sql::SqlConfig) -> Result<Store, StoreError> {
         Ok(Store {
-            backend: Backend::Sql(sql::Sql::open(db)?),
+            backend: Backend::Sql(sql::Sql::connect(db)?),
             _lock: None,
             batches: std::sync::atomic::AtomicU64::new(0),
         })

@@ -94,6 +94,7 @@ fn droplets_store_moves_from_rocksdb_to_mariadb_to_postgresql_and_back_and_its_d
     }
     let info = ok(droplet(&m, &["store", "info"]));
     assert!(info.starts_with("MySQL at mysql://root@127.0.0.1:"), "{info}");
+    assert!(info.contains("schema: version 3, this droplet's"), "{info}");
     // Read beside the running daemon: the records, and the miner it holds.
     assert!(info.contains("deal/"), "{info}");
     assert!(info.contains("lease miner/t01000 held by"), "the daemon runs: {info}");

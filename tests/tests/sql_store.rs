@@ -250,6 +250,71 @@ fn the_schema_migrates_once_when_daemons_open_a_new_database_together_and_again_
 }
 
 #[test]
+fn a_look_at_the_schema_never_changes_it_and_a_newer_one_is_refused_with_a_reason() {
+    use market_store::StoreError;
+    use market_store::sql::{Schema, SqlError};
+    for engine in [Engine::MariaDb, Engine::Postgres] {
+        let server = SqlServer::start(engine);
+        let dsn = server.database();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ours = |dsn: &str| -> String {
+            let here = match engine {
+                Engine::MariaDb => "DATABASE()",
+                Engine::Postgres => "current_schema()",
+            };
+            server.query(
+                dsn,
+                &format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {here}"),
+            )
+        };
+        let schema = || {
+            Store::open_sql_shared(&tests::sql_config(&dsn))
+                .expect("connects")
+                .sql()
+                .expect("SQL")
+                .schema()
+                .expect("reads the schema")
+        };
+
+        // A new database: looked at, it stays empty.
+        assert_eq!(schema(), Schema::Missing, "{engine:?}");
+        assert_eq!(ours(&dsn).trim(), "0", "{engine:?}: a look created nothing");
+
+        drop(open_sql(&dir, "r1", &dsn));
+        assert_eq!(schema(), Schema::Current { version: 3 }, "{engine:?}");
+
+        // Behind (one migration not applied yet): told, left so; a daemon's open catches up.
+        server.query(&dsn, "DELETE FROM market_schema_migrations WHERE version = 3");
+        assert_eq!(schema(), Schema::Behind { version: 2, latest: 3 }, "{engine:?}");
+        assert_eq!(schema(), Schema::Behind { version: 2, latest: 3 }, "{engine:?}: still");
+        drop(open_sql(&dir, "r2", &dsn));
+        assert_eq!(schema(), Schema::Current { version: 3 }, "{engine:?}");
+
+        // Ahead (set up by a newer droplet): told, and a daemon refuses it, saying why.
+        server.query(
+            &dsn,
+            "UPDATE market_schema_migrations SET version = 99 WHERE version = 3",
+        );
+        assert_eq!(schema(), Schema::Ahead { version: 99, latest: 3 }, "{engine:?}");
+        let Err(e) = Store::open_sql(&dir.path().join("r3"), &tests::sql_config(&dsn)) else {
+            panic!("{engine:?}: a newer schema is refused");
+        };
+        assert!(
+            matches!(
+                e,
+                StoreError::Sql(SqlError::SchemaAhead {
+                    version: 99,
+                    latest: 3,
+                    ..
+                })
+            ),
+            "{engine:?}: {e}"
+        );
+        assert!(e.to_string().contains("a newer droplet set it up"), "{e}");
+    }
+}
+
+#[test]
 fn a_lease_is_held_by_one_daemon_renewed_while_it_lives_and_taken_over_once_it_lapses() {
     for engine in [Engine::MariaDb, Engine::Postgres] {
         let server = SqlServer::start(engine);

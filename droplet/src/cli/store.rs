@@ -11,6 +11,7 @@ use clap::Subcommand;
 use droplet::config::Config;
 use droplet::repo::Repo;
 use droplet::store::Store;
+use droplet::store::sql::Schema;
 use droplet::store::sql::lease::Claim;
 use piece_store::index::PieceIndex;
 
@@ -38,6 +39,19 @@ fn open_configured(cfg: &Config, repo: &Repo) -> Result<Store> {
         Some(db) => Store::open_sql(&repo.db_path(), &db)?,
         None => Store::open(&repo.db_path())?,
     })
+}
+
+fn schema_line(schema: Schema) -> String {
+    match schema {
+        Schema::Missing => "schema: none yet (droplet creates it when it first starts on this database)".into(),
+        Schema::Current { version } => format!("schema: version {version}, this droplet's"),
+        Schema::Behind { version, latest } => format!(
+            "schema: version {version}, older than this droplet's {latest} (droplet brings it up to date when it starts)"
+        ),
+        Schema::Ahead { version, latest } => format!(
+            "schema: version {version}, newer than this droplet's {latest}: a newer droplet set it up, and this one will not open it"
+        ),
+    }
 }
 
 fn counts(store: &Store) -> Result<BTreeMap<String, u64>> {
@@ -101,6 +115,15 @@ pub fn run(repo: &Repo, cmd: StoreCmd) -> Result<()> {
             };
             match opened {
                 Ok(store) => {
+                    // Read only: the schema is left as it is (a droplet migrates it when it
+                    // starts), so asking never changes a database other droplets run on.
+                    if let Some(sql) = store.sql() {
+                        let schema = sql.schema()?;
+                        println!("{}", schema_line(schema));
+                        if schema == Schema::Missing {
+                            return Ok(());
+                        }
+                    }
                     for (table, n) in counts(&store)? {
                         println!("{n:>10}  {table}");
                     }

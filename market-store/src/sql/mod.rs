@@ -58,6 +58,10 @@ pub enum SqlError {
         at: String,
         source: sqlx::migrate::MigrateError,
     },
+    #[error(
+        "the database {at} has schema version {version}, newer than this program's {latest}: a newer droplet set it up; run that version (or a later one) on it"
+    )]
+    SchemaAhead { at: String, version: i64, latest: i64 },
     #[error("database {at}: {source}")]
     Query { at: String, source: sqlx::Error },
     #[error("starting the database runtime: {0}")]
@@ -237,6 +241,19 @@ fn migrations(dialect: Dialect) -> Vec<Migration> {
 /// The table sqlx records applied migrations in.
 const MIGRATIONS_TABLE: &str = "market_schema_migrations";
 
+/// Where a database's schema stands against this program's, read without changing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// No schema of ours yet: the daemon creates it when it first opens the database.
+    Missing,
+    /// Every migration this program has, and none other, is applied.
+    Current { version: i64 },
+    /// Older: the daemon brings it up to `latest` when it starts.
+    Behind { version: i64, latest: i64 },
+    /// Written by a newer program: this one refuses to open it.
+    Ahead { version: i64, latest: i64 },
+}
+
 pub struct Sql {
     pool: AnyPool,
     dialect: Dialect,
@@ -266,6 +283,15 @@ impl Sql {
     /// Connect, and bring the schema up to date.
     pub fn open(cfg: &SqlConfig) -> Result<Sql, StoreError> {
         let sql = Sql::connect(cfg)?;
+        // sqlx refuses too, naming a migration it lacks; this says what to do about it.
+        if let Schema::Ahead { version, latest } = sql.schema()? {
+            return Err(SqlError::SchemaAhead {
+                at: sql.shown.clone(),
+                version,
+                latest,
+            }
+            .into());
+        }
         sql.migrate()?;
         tracing::info!(database = %sql.shown, "SQL store open, schema up to date");
         Ok(sql)
@@ -326,6 +352,51 @@ impl Sql {
             },
             rt: Some(rt),
             group: Default::default(),
+        })
+    }
+
+    /// Where the database's schema stands, read without changing it (`droplet store info`
+    /// beside running daemons, or before a newer droplet's first start).
+    pub fn schema(&self) -> Result<Schema, StoreError> {
+        let known: Vec<i64> = migrations(self.dialect).iter().map(|m| m.version).collect();
+        let latest = known.iter().copied().max().unwrap_or(0);
+        let exists = match self.dialect {
+            Dialect::MySql => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        };
+        let pool = self.pool.clone();
+        let applied = self.block(async move {
+            let n: i64 = sqlx::query_scalar(exists)
+                .bind(MIGRATIONS_TABLE)
+                .fetch_one(&pool)
+                .await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let versions: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM {MIGRATIONS_TABLE} WHERE success"
+            )))
+            .fetch_all(&pool)
+            .await?;
+            Ok(Some(versions))
+        })?;
+        Ok(match applied {
+            None => Schema::Missing,
+            Some(v) if v.is_empty() => Schema::Missing,
+            Some(v) => {
+                let version = v.iter().copied().max().unwrap_or(0);
+                if v.iter().any(|a| !known.contains(a)) {
+                    Schema::Ahead { version, latest }
+                } else if known.iter().all(|k| v.contains(k)) {
+                    Schema::Current { version }
+                } else {
+                    Schema::Behind { version, latest }
+                }
+            }
         })
     }
 
