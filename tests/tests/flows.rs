@@ -481,6 +481,66 @@ fn a_deal_whose_answer_was_lost_is_looked_up_with_the_provider_and_goes_on_to_ac
     publish_seal_and_activate(&m, &proposals);
 }
 
+/// droplet-client follows a deal the provider has not published to its start epoch: while the
+/// provider cannot be reached the deal says so (it may have been published in time), and once
+/// the provider answers that it never published the deal, the client fails it (the market
+/// actor would refuse it now) instead of waiting for ever.
+#[test]
+fn an_unpublished_deal_past_its_start_epoch_is_failed_by_the_client_once_the_provider_answers() {
+    let mut m = setup_with("0");
+    let size = m.piece_size.to_string();
+    m.restart_droplet_with(&[("DROPLET_TEST_HOLD_ANSWERS", "1")]);
+    let extra = ["--manual-piece-cid", &m.piece, "--manual-piece-size", &size];
+    let proposing = std::process::Command::new(tests::procs::binary("droplet-client"))
+        .args(m.init_args(&m.root, "0.0000001", "518400", &extra))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("droplet-client runs");
+    let proposal = tests::procs::wait_for("droplet to store the deal", Duration::from_secs(60), None, || {
+        m.deals().first().map(proposal_of)
+    });
+    // droplet goes away with the client waiting for its answer, and stays away.
+    drop(m.droplet.take());
+    let out = proposing.wait_with_output().expect("droplet-client ends");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was lost"), "{out:?}");
+
+    // The chain passes the deal's start epoch.
+    let start = m.client_deal(&proposal)["StartEpoch"].as_i64().expect("a start epoch");
+    let mined = tests::procs::run(
+        "droplet-devnet",
+        &["--repo", &s(&m._net.repo), "mine", "--null-rounds", &start.to_string()],
+    );
+    assert!(mined.status.success(), "{mined:?}");
+    let d = tests::procs::wait_for(
+        "the client to say the provider is silent past the start epoch",
+        Duration::from_secs(60),
+        None,
+        || {
+            let d = m.client_deal(&proposal);
+            d["Message"]
+                .as_str()?
+                .contains(&format!("since the deal's start epoch {start} passed"))
+                .then_some(d)
+        },
+    );
+    assert_ne!(d["State"], 11, "still waiting: it may have been published in time: {d}");
+
+    // droplet is back, holding the deal unpublished (waiting for its data): the client fails it.
+    m.start_droplet_again();
+    tests::procs::announce(&m.provider);
+    let d = tests::procs::wait_for("the client to fail the deal", Duration::from_secs(60), None, || {
+        let d = m.client_deal(&proposal);
+        (d["State"] == 11).then_some(d)
+    });
+    let message = d["Message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("start epoch {start} passed"))
+            && message.contains("before the provider published it"),
+        "{d}"
+    );
+}
+
 fn proposal_of(d: &Value) -> String {
     d["ProposalCid"]["/"].as_str().unwrap_or_default().to_string()
 }

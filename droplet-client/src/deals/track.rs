@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use market_fsm::storage::client::Event;
+use market_fsm::storage::client::{Event, Unpublished};
 use market_proto::Json;
 use market_proto::api::full_node::FullNodeClient;
 use market_proto::client::CallError;
@@ -79,7 +79,7 @@ impl ClientDeals {
             }
             let result = match status {
                 S::CheckForAcceptance if now_secs() < d.created_at + ANSWER_GRACE_SECS && !self.is_orphan(&d) => Ok(()),
-                S::CheckForAcceptance | S::Transferring | S::ProposalAccepted => self.follow_provider(&d).await,
+                S::CheckForAcceptance | S::Transferring | S::ProposalAccepted => self.follow_provider(&d, head).await,
                 S::AwaitingPreCommit | S::Sealing | S::Active => self.follow_chain(&d, head).await,
                 _ => Ok(()),
             };
@@ -98,12 +98,23 @@ impl ClientDeals {
             .contains(&d.uuid.0.to_string())
     }
 
-    async fn follow_provider(&self, d: &ClientDealRecord) -> Result<(), String> {
+    /// A deal not published yet (as far as the client knows): the provider's status answer
+    /// moves it on; a deal past its start epoch and not published is failed, since the market
+    /// actor would refuse it now (the provider is asked first: it may have published in time).
+    async fn follow_provider(&self, d: &ClientDealRecord, head: i64) -> Result<(), String> {
         let uuid = d.uuid.0;
-        let st = wire::query_status(self, d).await.map_err(|e| format!("{e:#}"))?;
+        let timing = Unpublished::at(d.proposal.0.proposal.start_epoch, head);
+        let st = match wire::query_status(self, d).await {
+            Ok(st) => st,
+            Err(e) => {
+                let why = format!("{e:#}");
+                self.note(d, timing.unanswered(&why)).await;
+                return Err(why);
+            }
+        };
         if let Some(answer) = st.unknown {
-            // Only a proposal cut off by a stop is given up on: a live one may not be stored
-            // by the provider yet.
+            // A proposal cut off by a stop or a lost answer is given up on; a live one may not
+            // be stored by the provider yet, unless its start epoch has passed.
             if d.status() == S::CheckForAcceptance && self.is_orphan(d) {
                 self.event(
                     uuid,
@@ -114,6 +125,11 @@ impl ClientDeals {
                 .await?;
                 return Ok(());
             }
+            if let Some(reason) = timing.failure(false) {
+                self.event(uuid, Event::Errored(format!("{reason} (the provider: {answer})")))
+                    .await?;
+                return Ok(());
+            }
             return Err(format!("the provider has no status for the deal: {answer}"));
         }
         if let Some(reason) = st.failed {
@@ -121,6 +137,15 @@ impl ClientDeals {
                 .await?;
             return Ok(());
         }
+        if st.deal_id.is_none()
+            && st.publish_cid.is_none()
+            && let Some(reason) = timing.failure(true)
+        {
+            self.event(uuid, Event::Errored(reason)).await?;
+            return Ok(());
+        }
+        // The provider's word on the deal is the deal's message while it is in progress.
+        self.note(d, st.message.clone()).await;
         if st.bytes_received != d.bytes_received {
             let _one = self.serial.lock().await;
             if let Ok(Some(mut cur)) = self.deals.get(&uuid) {
@@ -143,6 +168,23 @@ impl ClientDeals {
             self.event(uuid, Event::Published { deal_id, message }).await?;
         }
         Ok(())
+    }
+
+    /// Set an unfinished deal's message (what the provider says of it, or why it did not
+    /// answer), written only when it changes.
+    async fn note(&self, d: &ClientDealRecord, message: String) {
+        if d.message == message {
+            return;
+        }
+        let _one = self.serial.lock().await;
+        if let Ok(Some(mut cur)) = self.deals.get(&d.uuid.0)
+            && !cur.status().is_terminal()
+            && cur.message != message
+        {
+            cur.message = message;
+            cur.updated_at = now_secs();
+            let _ = self.deals.put(&cur);
+        }
     }
 
     async fn follow_chain(&self, d: &ClientDealRecord, head: i64) -> Result<(), String> {

@@ -209,6 +209,54 @@ pub fn step(deal: &ClientDeal, event: Event) -> Result<(ClientDeal, Vec<Action>)
     Ok(out)
 }
 
+/// What the client makes of a deal the provider has not published (as far as the client
+/// knows) once the chain is at `head`: the market actor refuses a proposal whose start epoch
+/// has passed, so such a deal can never be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpublished {
+    /// Still in time.
+    InTime,
+    /// Past its start epoch: the provider's answer settles it.
+    TooLate { start_epoch: i64, head: i64 },
+}
+
+impl Unpublished {
+    pub fn at(start_epoch: i64, head: i64) -> Unpublished {
+        if head > start_epoch {
+            Unpublished::TooLate { start_epoch, head }
+        } else {
+            Unpublished::InTime
+        }
+    }
+
+    /// The failure for a deal the provider answered about without a publish message (none
+    /// sent, or no record of the deal at all): None while the deal is in time.
+    pub fn failure(&self, provider_has_it: bool) -> Option<String> {
+        let Unpublished::TooLate { start_epoch, head } = *self else {
+            return None;
+        };
+        Some(if provider_has_it {
+            format!(
+                "the deal's start epoch {start_epoch} passed (the chain is at {head}) before the provider published it: the market actor will not take it now; propose it again"
+            )
+        } else {
+            format!(
+                "the provider has no record of this deal and its start epoch {start_epoch} has passed (the chain is at {head}): it can never be published; propose it again"
+            )
+        })
+    }
+
+    /// What to tell the user while the provider does not answer.
+    pub fn unanswered(&self, why: &str) -> String {
+        match *self {
+            Unpublished::InTime => format!("the provider did not answer the last status query: {why}"),
+            Unpublished::TooLate { start_epoch, head } => format!(
+                "the provider has not answered since the deal's start epoch {start_epoch} passed (the chain is at {head}): unless it published the deal in time, it never will; last error: {why}"
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +376,27 @@ mod tests {
         let (d, _) = step(&sent, Event::Expired).expect("never published");
         assert_eq!(d.status, S::Expired);
         assert!(step(&ClientDeal::new(false, fil(1)), Event::ProposalSent).is_err());
+    }
+
+    #[test]
+    fn an_unpublished_deal_fails_only_once_its_start_epoch_has_passed() {
+        let in_time = Unpublished::at(100, 100);
+        assert_eq!(in_time, Unpublished::InTime, "the start epoch itself is still in time");
+        assert_eq!(in_time.failure(true), None);
+        assert_eq!(in_time.failure(false), None);
+        assert!(in_time.unanswered("refused").ends_with("refused"));
+        let late = Unpublished::at(100, 101);
+        assert_eq!(
+            late,
+            Unpublished::TooLate {
+                start_epoch: 100,
+                head: 101
+            }
+        );
+        let held = late.failure(true).expect("too late");
+        assert!(held.contains("before the provider published it"), "{held}");
+        let unknown = late.failure(false).expect("too late");
+        assert!(unknown.contains("no record"), "{unknown}");
+        assert!(late.unanswered("refused").contains("start epoch 100 passed"));
     }
 }
