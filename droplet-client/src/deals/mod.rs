@@ -91,6 +91,19 @@ impl ClientDeals {
         }
     }
 
+    /// Change a stored deal's own fields (not its state: see [`ClientDeals::step`]) under the
+    /// deals' lock: `change` edits the current record and says whether anything changed; the
+    /// record is written then only. A deal gone or unreadable is left alone.
+    pub(crate) async fn update(&self, uuid: &Uuid, change: impl FnOnce(&mut ClientDealRecord) -> bool) {
+        let _one = self.serial.lock().await;
+        if let Ok(Some(mut d)) = self.deals.get(uuid)
+            && change(&mut d)
+        {
+            d.updated_at = now_secs();
+            let _ = self.deals.put(&d);
+        }
+    }
+
     /// Apply an event to a stored deal, store the result, then release what it asks to; the
     /// machine's other actions are returned for the caller to run.
     pub async fn event(&self, uuid: Uuid, event: Event) -> Result<ClientDealRecord, String> {

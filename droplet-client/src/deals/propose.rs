@@ -262,11 +262,11 @@ impl ClientDeals {
 
     /// Store the protocol the deal's proposal went out on (its status is asked on its family).
     async fn set_protocol(&self, uuid: Uuid, protocol: String) {
-        let _one = self.serial.lock().await;
-        if let Ok(Some(mut d)) = self.deals.get(&uuid) {
+        self.update(&uuid, |d| {
             d.protocol = protocol;
-            let _ = self.deals.put(&d);
-        }
+            true
+        })
+        .await;
     }
 
     pub(crate) async fn provider_address(&self, miner: &market_types::Address) -> Result<(PeerId, Vec<Multiaddr>)> {

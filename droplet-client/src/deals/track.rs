@@ -145,14 +145,17 @@ impl ClientDeals {
             return Ok(());
         }
         // The provider's word on the deal is the deal's message while it is in progress.
-        self.note(d, st.message.clone()).await;
-        if st.bytes_received != d.bytes_received {
-            let _one = self.serial.lock().await;
-            if let Ok(Some(mut cur)) = self.deals.get(&uuid) {
-                cur.bytes_received = st.bytes_received;
-                cur.updated_at = now_secs();
-                let _ = self.deals.put(&cur);
-            }
+        if st.bytes_received != d.bytes_received || st.message != d.message {
+            self.update(&uuid, |cur| {
+                let changed = !cur.status().is_terminal()
+                    && (cur.bytes_received != st.bytes_received || cur.message != st.message);
+                if changed {
+                    cur.bytes_received = st.bytes_received;
+                    cur.message = st.message.clone();
+                }
+                changed
+            })
+            .await;
         }
         let mut status = d.status();
         if status == S::CheckForAcceptance {
@@ -170,21 +173,20 @@ impl ClientDeals {
         Ok(())
     }
 
-    /// Set an unfinished deal's message (what the provider says of it, or why it did not
-    /// answer), written only when it changes.
+    /// Set an unfinished deal's message (why the provider did not answer), written only when
+    /// it changes.
     async fn note(&self, d: &ClientDealRecord, message: String) {
         if d.message == message {
             return;
         }
-        let _one = self.serial.lock().await;
-        if let Ok(Some(mut cur)) = self.deals.get(&d.uuid.0)
-            && !cur.status().is_terminal()
-            && cur.message != message
-        {
-            cur.message = message;
-            cur.updated_at = now_secs();
-            let _ = self.deals.put(&cur);
-        }
+        self.update(&d.uuid.0, |cur| {
+            let changed = !cur.status().is_terminal() && cur.message != message;
+            if changed {
+                cur.message = message;
+            }
+            changed
+        })
+        .await;
     }
 
     async fn follow_chain(&self, d: &ClientDealRecord, head: i64) -> Result<(), String> {
